@@ -1,0 +1,232 @@
+"""The ``imgjobs`` command line: the one place where graphs are computed.
+
+Exit codes: 0 when every file is fine, 1 when any file failed (or mismatched,
+for ``verify``), 2 for usage errors, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+from . import config
+from .files import FileResult
+from .progress import ProgressBar, summarize
+
+__all__ = ["main"]
+
+log = logging.getLogger("jobs")
+
+_EPILOG = """\
+schedulers:
+  threads (default)   dask's thread pool in this process: instant start, fine for a few files
+  processes           dask's local process pool
+  local               a distributed LocalCluster, --workers N x --threads-per-worker T,
+                      on 127.0.0.1 with the dashboard (the link is printed)
+  --scheduler-address / --scheduler-file
+                      an existing cluster, e.g. `dask scheduler --scheduler-file f.json`
+                      started by a batch job
+
+Defaults come from configs/imgjobs.yaml through dask.config; flags win.
+Exit status: 0 all fine, 1 some file failed, 2 usage error.
+"""
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
+    return n
+
+
+def _rows(text: str):
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number >= 0, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number >= 0, got {n}")
+    return n
+
+
+def _threshold(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number 0..255, got {text!r}") from None
+    if not 0 <= n <= 255:
+        raise argparse.ArgumentTypeError(f"expected a number 0..255, got {n}")
+    return n
+
+
+def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scheduler")
+    g.add_argument(
+        "--scheduler", choices=["threads", "processes", "local"], default=None,
+        help="where tasks run (default: %(default)s from config, normally threads)",
+    )
+    g.add_argument("--scheduler-address", metavar="ADDR", help="connect to a running scheduler, e.g. tcp://node1:8786")
+    g.add_argument(
+        "--scheduler-file", metavar="FILE",
+        help="connect to the scheduler that wrote FILE (dask scheduler --scheduler-file FILE)",
+    )
+    g.add_argument(
+        "--workers", type=_positive, metavar="N",
+        help="threads/processes: pool size; local: worker processes (default: one per core)",
+    )
+    g.add_argument("--threads-per-worker", type=_positive, metavar="T", help="local: threads per worker (default 1)")
+    g.add_argument("--host", metavar="HOST", help="local: interface to listen on (default 127.0.0.1)")
+    g.add_argument(
+        "--dashboard-address", metavar="ADDR",
+        help="local: dashboard address (default 127.0.0.1:8787; ':0' picks a free port)",
+    )
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``imgjobs``."""
+    parser = argparse.ArgumentParser(
+        prog="imgjobs",
+        description="Image batch jobs on Dask: compress 1-bit images to the classic .rle format and back.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no summary")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    c = sub.add_parser(
+        "compress", help="images -> .rle",
+        description="Compress an image, or every image in a directory, into .rle files "
+        "(1 bit per pixel, 127-pixel chunks, one byte per run). Existing outputs are kept "
+        "unless --overwrite, so rerunning an interrupted job finishes the rest.",
+    )
+    c.add_argument("src", metavar="SRC", help="an image file or a directory of images (BMP, PNG, TIFF, ...)")
+    c.add_argument("dst", metavar="DST", help="the .rle file, or a directory for <name>.rle files")
+    c.add_argument(
+        "--rows-per-task", type=_rows, metavar="N",
+        help="rows per row-block task; 'auto' (default) sizes tasks to ~8 MPixel; 0 = one task per image",
+    )
+    c.add_argument(
+        "--threshold", type=_threshold, metavar="N",
+        help="white when luminance >= N (0..255) instead of Floyd-Steinberg dithering as Pillow's convert('1')",
+    )
+    c.add_argument("--overwrite", action="store_true", default=None, help="replace existing outputs")
+    _add_scheduler_options(c)
+
+    d = sub.add_parser(
+        "decompress", help=".rle -> 1-bit BMP",
+        description="Decompress an .rle file, or every .rle file in a directory, into 1-bit BMPs.",
+    )
+    d.add_argument("src", metavar="SRC", help="an .rle file or a directory of them")
+    d.add_argument("dst", metavar="DST", help="the .bmp file, or a directory for <name>.bmp files")
+    d.add_argument("--rows-per-task", type=_rows, metavar="N", help="rows per decode task (default auto)")
+    d.add_argument("--overwrite", action="store_true", default=None, help="replace existing outputs")
+    _add_scheduler_options(d)
+
+    v = sub.add_parser(
+        "verify", help="check .rle files against their images",
+        description="Decode each .rle and compare it pixel by pixel with its original image; "
+        "list every mismatch and exit 1 if there is any.",
+    )
+    v.add_argument("orig", metavar="ORIG", help="an image file or a directory of images")
+    v.add_argument("rle", metavar="RLE", help="the .rle file, or a directory holding <name>.rle for each image")
+    v.add_argument("--threshold", type=_threshold, metavar="N", help="the threshold used when compressing, if any")
+    _add_scheduler_options(v)
+    return parser
+
+
+def _plan(args, parallelism: int):
+    from . import rle_graphs
+
+    if args.command == "compress":
+        return rle_graphs.plan_compress(
+            args.src, args.dst, rows_per_task=args.rows_per_task, threshold=args.threshold,
+            overwrite=args.overwrite, parallelism=parallelism,
+        )
+    if args.command == "decompress":
+        return rle_graphs.plan_decompress(
+            args.src, args.dst, rows_per_task=args.rows_per_task, overwrite=args.overwrite, parallelism=parallelism
+        )
+    return rle_graphs.plan_verify(args.orig, args.rle, threshold=args.threshold, parallelism=parallelism)
+
+
+def _flatten(outputs) -> list[FileResult]:
+    results = []
+    for out in outputs:
+        results.extend(out if isinstance(out, list) else [out])
+    return results
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("jobs").setLevel(level)
+
+
+def main(argv=None) -> int:
+    """Run ``imgjobs``; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    first = args.src if args.command != "verify" else args.orig
+    if not os.path.exists(first):
+        parser.error(f"{first}: no such file or directory")
+    from .rle_graphs import UsageError
+    from .schedulers import open_runner
+
+    start = time.perf_counter()
+    try:
+        with open_runner(
+            args.scheduler, address=args.scheduler_address, scheduler_file=args.scheduler_file,
+            workers=args.workers, threads_per_worker=args.threads_per_worker, host=args.host,
+            dashboard_address=args.dashboard_address,
+        ) as runner:
+            log.info("scheduler: %s", runner.description)
+            if runner.dashboard_link and not args.quiet:
+                print(f"Dask dashboard: {runner.dashboard_link}", file=sys.stderr)
+            plan = _plan(args, runner.parallelism)
+            bar = ProgressBar(
+                plan.nfiles, args.command, enabled=not (args.no_progress or args.quiet) and config.get("progress")
+            )
+            try:
+                outputs = runner.run(plan.outputs, plan.files_per_output, bar)
+            finally:
+                bar.close()
+    except UsageError as e:
+        parser.error(str(e))
+    except (FileNotFoundError, ValueError) as e:  # bad scheduler settings
+        print(f"imgjobs: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. no scheduler at the given address
+        print(f"imgjobs: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\nimgjobs: interrupted. Finished outputs are complete and nothing half-written is left; "
+            "run the same command again to do the rest.",
+            file=sys.stderr,
+        )
+        return 130
+    seconds = time.perf_counter() - start
+    results = plan.done + _flatten(outputs)
+    bad = [r for r in results if not r.ok]
+    for r in bad:
+        label = "MISMATCH" if r.status == "mismatch" else "FAILED"
+        reason = r.reason if r.src in r.reason else f"{r.src}: {r.reason}"
+        print(f"{label} {reason}", file=sys.stderr)
+    if not args.quiet:
+        print(summarize(args.command, results, seconds))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

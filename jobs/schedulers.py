@@ -1,0 +1,178 @@
+"""Where a graph runs: Dask's local schedulers or a ``dask.distributed`` cluster.
+
+* ``threads``: dask's in-process thread pool; starts instantly, the default.
+* ``processes``: dask's local process pool.
+* ``local``: a :class:`distributed.LocalCluster` of N worker processes x T
+  threads, listening on 127.0.0.1, with the dashboard.
+* an address (``tcp://host:8786``) or a scheduler file: an existing cluster,
+  how HPC batch jobs connect.
+
+:mod:`distributed` is imported only for the last two, so a threads run pays
+nothing for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+import dask
+from dask.callbacks import Callback
+
+from . import config
+from .progress import ProgressBar
+
+__all__ = ["Runner", "open_runner"]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("threads", "processes", "local")
+
+
+class Runner:
+    """Runs a plan's graph on one scheduler and reports progress in files.
+
+    Attributes
+    ----------
+    kind : str
+        ``threads``, ``processes``, ``local`` or ``distributed``.
+    parallelism : int
+        Threads available to run tasks.
+    description : str
+        For people: the scheduler and its size.
+    dashboard_link : str or None
+        The Dask dashboard, for distributed schedulers.
+    client : distributed.Client or None
+        Set for distributed schedulers.
+    """
+
+    def __init__(self, kind: str, parallelism: int, description: str, *, client=None, dashboard_link=None):
+        self.kind = kind
+        self.parallelism = max(1, int(parallelism))
+        self.description = description
+        self.client = client
+        self.dashboard_link = dashboard_link
+
+    def run(self, outputs, files_per_output, bar: ProgressBar) -> list:
+        """Compute ``outputs`` (delayed objects) and return their results in order."""
+        if not outputs:
+            return []
+        if self.client is None:
+            return self._run_local(outputs, files_per_output, bar)
+        return self._run_distributed(outputs, files_per_output, bar)
+
+    def _run_local(self, outputs, files_per_output, bar):
+        final = {o.key: n for o, n in zip(outputs, files_per_output)}
+
+        class _Files(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                n = final.get(key)
+                if n:
+                    bar.update(n)
+
+        with _Files():
+            return list(dask.compute(*outputs, scheduler=self.kind, num_workers=self.parallelism))
+
+    def _run_distributed(self, outputs, files_per_output, bar):
+        from distributed import as_completed
+
+        futures = self.client.compute(outputs)
+        count = {f.key: n for f, n in zip(futures, files_per_output)}
+        try:
+            for fut in as_completed(futures):
+                bar.update(count.get(fut.key, 1))
+            return self.client.gather(futures)
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+
+def _distributed_runner(client, kind: str) -> Runner:
+    info = client.scheduler_info()
+    workers = info.get("workers", {})
+    threads = sum(w.get("nthreads", 1) for w in workers.values()) or 1
+    desc = f"{kind} scheduler at {client.scheduler.address}: {len(workers)} worker(s), {threads} thread(s)"
+    return Runner("distributed", threads, desc, client=client, dashboard_link=client.dashboard_link)
+
+
+@contextlib.contextmanager
+def open_runner(
+    kind=None,
+    *,
+    address=None,
+    scheduler_file=None,
+    workers=None,
+    threads_per_worker=None,
+    host=None,
+    dashboard_address=None,
+    tls=False,
+):
+    """Start (or connect to) a scheduler; yield a :class:`Runner`; shut down what was started.
+
+    Parameters
+    ----------
+    kind : {"threads", "processes", "local"}, optional
+        Scheduler to start; default ``imgjobs.scheduler.kind``.
+    address : str, optional
+        Address of a running scheduler; wins over ``kind``.
+    scheduler_file : str, optional
+        A ``dask scheduler --scheduler-file`` JSON file; wins over ``kind``.
+    workers : int, optional
+        threads/processes: pool size; local: worker processes.  Default: one per core.
+    threads_per_worker : int, optional
+        Threads in each local-cluster worker.
+    host, dashboard_address : str, optional
+        Where a local cluster listens (default 127.0.0.1 and 127.0.0.1:8787).
+    """
+    address = config.get("scheduler.address", address)
+    scheduler_file = config.get("scheduler.scheduler-file", scheduler_file)
+    kind = config.get("scheduler.kind", kind)
+    workers = config.get("scheduler.workers", workers)
+    cores = os.cpu_count() or 1
+    if address or scheduler_file:
+        from distributed import Client
+
+        if scheduler_file and not os.path.exists(scheduler_file):
+            raise FileNotFoundError(
+                f"scheduler file {scheduler_file} does not exist: start `dask scheduler --scheduler-file "
+                f"{scheduler_file}` first (or wait until it has written the file)"
+            )
+        if address:
+            client = Client(address, timeout="30s")
+        else:
+            client = Client(scheduler_file=scheduler_file, timeout="30s")
+        try:
+            yield _distributed_runner(client, "remote")
+        finally:
+            client.close()
+        return
+    if kind not in KINDS:
+        raise ValueError(f"unknown scheduler {kind!r}: choose one of {', '.join(KINDS)} or give an address")
+    if kind in ("threads", "processes"):
+        n = int(workers or cores)
+        unit = "thread" if kind == "threads" else "process"
+        yield Runner(kind, n, f"dask {kind} scheduler: {n} {unit}{'es' if unit == 'process' and n != 1 else 's' if n != 1 else ''}")
+        return
+    from distributed import Client, LocalCluster
+
+    tpw = int(config.get("scheduler.threads-per-worker", threads_per_worker))
+    host = config.get("scheduler.host", host)
+    dashboard_address = config.get("scheduler.dashboard-address", dashboard_address)
+    n = int(workers or max(1, cores // tpw))
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=tpw,
+        processes=True,
+        host=host,
+        dashboard_address=dashboard_address,
+        security=tls or None,
+    )
+    try:
+        with Client(cluster) as client:
+            runner = _distributed_runner(client, "local")
+            runner.kind = "local"
+            runner.description = f"LocalCluster on {host}: {n} worker process(es) x {tpw} thread(s)"
+            yield runner
+    finally:
+        cluster.close()

@@ -1,0 +1,54 @@
+"""``rle``: the classic ``.rle`` run-length codec for 1-bit images.
+
+A pure codec: numpy, Pillow and the standard library, no Dask.  Graph builders
+and schedulers live in :mod:`jobs`.
+
+>>> import numpy as np, rle
+>>> data = rle.encode(np.array([[1, 1, 0]], dtype=bool))
+>>> data.hex()
+'030001008201'
+>>> rle.decode(data)
+array([[1, 1, 0]], dtype=uint8)
+"""
+
+from .bmp import NeedsWholeImage, write_bmp
+from .codec import (
+    CHUNK,
+    HEADER_SIZE,
+    MAX_SIDE,
+    FormatError,
+    decode,
+    decode_runs,
+    encode,
+    encode_packed_runs,
+    encode_runs,
+    header,
+    read_header,
+    row_offsets,
+)
+from .imageio import ImageError, ImageInfo, probe, read_packed, read_packed_rows, read_pixels
+
+__all__ = [
+    "CHUNK",
+    "HEADER_SIZE",
+    "MAX_SIDE",
+    "FormatError",
+    "ImageError",
+    "ImageInfo",
+    "NeedsWholeImage",
+    "decode",
+    "decode_runs",
+    "encode",
+    "encode_packed_runs",
+    "encode_runs",
+    "header",
+    "probe",
+    "read_header",
+    "read_packed",
+    "read_packed_rows",
+    "read_pixels",
+    "row_offsets",
+    "write_bmp",
+]
+
+__version__ = "0.1.0"

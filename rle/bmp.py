@@ -1,0 +1,304 @@
+"""Uncompressed BMP files: a header parser, a row-block reader and a 1-bit writer.
+
+The reader is the fast path of :mod:`rle.imageio`: it reads only the rows it is
+asked for, straight from the file, honouring the palette and the bottom-up row
+order, and turns them into packed bits exactly as Pillow's ``convert('1')`` would.
+It handles the layouts Pillow opens as modes ``1``, ``P`` and ``L`` (1, 4 and 8
+bits with a full palette) and ``RGB`` (24 bits), uncompressed; everything else
+goes through Pillow.
+
+Pillow turns a palette image into 1 bit with a plain threshold on each palette
+colour, so such rows are independent.  ``L`` and ``RGB`` images are dithered
+(Floyd-Steinberg), which carries error from row to row: a row block is exact on
+its own only when every pixel is pure black or pure white, where the error is
+zero.  :func:`read_rows` checks that and raises :class:`NeedsWholeImage`
+otherwise, so callers fall back to converting the whole image.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "BmpLayout",
+    "NeedsWholeImage",
+    "bmp_1bit_header",
+    "bmp_1bit_rows",
+    "parse_bmp",
+    "read_rows",
+    "write_bmp",
+]
+
+_INFO_HEADERS = (40, 52, 56, 64, 108, 124)
+_SUBBLOCK_BYTES = 1 << 20  # work on ~1 MiB of a block at a time, so passes stay in cache
+
+
+class NeedsWholeImage(Exception):
+    """Rows of this image cannot be converted apart from the rest (dithering carries error)."""
+
+
+@dataclass(frozen=True)
+class BmpLayout:
+    """Where and how an uncompressed BMP stores its pixels.
+
+    Attributes
+    ----------
+    width, height : int
+        Image size in pixels.
+    bits : int
+        Bits per pixel: 1, 4, 8 or 24.
+    mode : str
+        The mode Pillow opens the file as: ``'1'``, ``'P'``, ``'L'`` or ``'RGB'``.
+    top_down : bool
+        True when the first stored row is the top row (negative height).
+    offset : int
+        Byte offset of the pixel data.
+    stride : int
+        Bytes per stored row (padded to 4 bytes).
+    palette : tuple of (r, g, b), or None
+        Palette colours for modes ``'1'`` and ``'P'``.
+    """
+
+    width: int
+    height: int
+    bits: int
+    mode: str
+    top_down: bool
+    offset: int
+    stride: int
+    palette: tuple | None = None
+
+    @property
+    def data_size(self) -> int:
+        """Bytes of pixel data the file must hold."""
+        return self.stride * self.height
+
+
+def parse_bmp(head: bytes, file_size: int | None = None) -> BmpLayout | None:
+    """Parse the headers of a BMP file, the way Pillow does.
+
+    Parameters
+    ----------
+    head : bytes
+        The first bytes of the file (at least 14 + header + palette; 2 KiB is plenty).
+    file_size : int, optional
+        The file's size, to detect truncated pixel data.
+
+    Returns
+    -------
+    BmpLayout or None
+        None when the file is not a BMP this fast path reads (compressed, 16 or 32
+        bits, OS/2 headers, partial palettes...): read those with Pillow.
+
+    Raises
+    ------
+    ValueError
+        If the headers say the file is a BMP but its pixel data is truncated.
+    """
+    if len(head) < 18 or head[:2] != b"BM":
+        return None
+    offset = struct.unpack_from("<I", head, 10)[0]
+    hsize = struct.unpack_from("<I", head, 14)[0]
+    if hsize not in _INFO_HEADERS or len(head) < 14 + 40:
+        return None
+    width, raw_height, planes, bits, compression = struct.unpack_from("<iIHHI", head, 18)
+    colors = struct.unpack_from("<I", head, 46)[0]
+    top_down = head[14 + 4 + 7] == 0xFF
+    height = 2**32 - raw_height if top_down else raw_height
+    if width <= 0 or height <= 0 or compression != 0 or bits not in (1, 4, 8, 24):
+        return None
+    stride = ((width * bits + 31) >> 3) & ~3
+    palette = None
+    mode = "RGB"
+    if bits <= 8:
+        colors = colors or (1 << bits)
+        if colors != 1 << bits:
+            return None  # partial palettes: let Pillow decide what missing entries mean
+        start = 14 + hsize
+        if len(head) < start + 4 * colors:
+            return None
+        if offset == start:
+            offset += 4 * colors
+        raw = head[start : start + 4 * colors]
+        palette = tuple((raw[i + 2], raw[i + 1], raw[i]) for i in range(0, 4 * colors, 4))
+        indices = (0, 255) if colors == 2 else range(colors)
+        grey = all(palette[i] == (v, v, v) for i, v in enumerate(indices))
+        if grey:
+            mode = "1" if colors == 2 else "L"
+            if mode == "L" and bits != 8:
+                return None
+        else:
+            mode = "P"
+    layout = BmpLayout(width, height, bits, mode, top_down, offset, stride, palette)
+    if file_size is not None and file_size < offset + layout.data_size:
+        raise ValueError(
+            f"truncated BMP: {width}x{height} at {bits} bits needs {layout.data_size} bytes of "
+            f"pixel data from offset {offset}, the file has {max(0, file_size - offset)}"
+        )
+    return layout
+
+
+def _palette_luma(palette) -> np.ndarray:
+    """Pillow's ``L`` for each palette colour, times 1000 (ITU-R 601-2, no rounding)."""
+    pal = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
+    return pal @ np.array([299, 587, 114], dtype=np.int64)
+
+
+def _palette_lut(layout: BmpLayout, threshold: int | None) -> np.ndarray:
+    """0/1 white-ness of each palette index, as ``convert('1')`` (or the threshold) decides."""
+    if threshold is None:
+        if layout.mode == "1":
+            return np.array([0, 1], dtype=np.uint8)
+        return (_palette_luma(layout.palette) >= 128000).astype(np.uint8)
+    from PIL import Image  # Pillow's own rounding for convert('L')
+
+    n = len(layout.palette)
+    im = Image.new("P", (n, 1))
+    im.putpalette([c for rgb in layout.palette for c in rgb])
+    im.putdata(list(range(n)))
+    return (np.asarray(im.convert("L"))[0] >= threshold).astype(np.uint8)
+
+
+def _read_block(path, layout: BmpLayout, r0: int, r1: int) -> np.ndarray:
+    """Stored bytes of image rows r0..r1 (top-down numbering), top row first."""
+    n = r1 - r0
+    first = r0 if layout.top_down else layout.height - r1
+    buf = np.empty((n, layout.stride), dtype=np.uint8)
+    with open(path, "rb") as f:
+        f.seek(layout.offset + first * layout.stride)
+        got = f.readinto(memoryview(buf).cast("B"))
+    if got != buf.nbytes:
+        raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
+    return buf if layout.top_down else buf[::-1]
+
+
+def _rgb_rows(block: np.ndarray, width: int, threshold: int | None, out: np.ndarray) -> None:
+    """Pack 24-bit BGR rows into bits; without a threshold only pure black/white is exact."""
+    rows_per = max(1, _SUBBLOCK_BYTES // block.shape[1])
+    for s in range(0, block.shape[0], rows_per):
+        b = block[s : s + rows_per, : 3 * width]
+        if threshold is None:
+            x = b.view(np.int8)
+            blue = b[:, 0::3]
+            if not (
+                np.array_equal(x, x >> 7)  # every byte is 0x00 or 0xFF
+                and np.array_equal(b[:, 1::3], blue)
+                and np.array_equal(b[:, 2::3], blue)
+            ):
+                raise NeedsWholeImage
+            out[s : s + rows_per] = np.packbits(blue, axis=1)
+        else:
+            px = b.reshape(b.shape[0], width, 3).astype(np.uint32)
+            luma = (px[..., 2] * 19595 + px[..., 1] * 38470 + px[..., 0] * 7471 + 0x8000) >> 16
+            out[s : s + rows_per] = np.packbits(luma >= threshold, axis=1)
+
+
+def read_rows(path, layout: BmpLayout, r0: int, r1: int, threshold: int | None = None):
+    """Read image rows ``r0..r1`` of a BMP as packed bits, 1 = white.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    layout : BmpLayout
+        From :func:`parse_bmp` on the same file.
+    r0, r1 : int
+        Half-open range of rows, numbered from the top.
+    threshold : int, optional
+        None converts as Pillow's ``convert('1')`` does; a number 0..255 makes a
+        pixel white when its ``convert('L')`` value is at least that.
+
+    Returns
+    -------
+    packed : numpy.ndarray
+        (r1 - r0, row_bytes) uint8, big-endian bit order.
+    row_bits : int
+        Bits from one row start to the next (``8 * row_bytes``).
+
+    Raises
+    ------
+    NeedsWholeImage
+        For dithered modes (``L``, ``RGB``) when a pixel is not pure black or white.
+    """
+    if not 0 <= r0 <= r1 <= layout.height:
+        raise ValueError(f"rows {r0}..{r1} are outside 0..{layout.height}")
+    block = _read_block(path, layout, r0, r1)
+    w = layout.width
+    if layout.bits == 1:
+        lut = _palette_lut(layout, threshold)
+        if lut[0] == 0 and lut[1] == 1:
+            return block, 8 * layout.stride
+        if lut[0] == 1 and lut[1] == 0:
+            return np.invert(block), 8 * layout.stride
+        return np.full_like(block, 0xFF if lut[0] else 0), 8 * layout.stride
+    if layout.bits == 24:
+        out = np.empty((r1 - r0, (w + 7) // 8), dtype=np.uint8)
+        _rgb_rows(block, w, threshold, out)
+        return out, 8 * out.shape[1]
+    if layout.bits == 4:
+        idx = np.empty((block.shape[0], 2 * block.shape[1]), dtype=np.uint8)
+        idx[:, 0::2] = block >> 4
+        idx[:, 1::2] = block & 15
+        idx = idx[:, :w]
+    else:
+        idx = block[:, :w]
+    if layout.mode == "L":  # 8-bit greyscale: value == index, dithered by convert('1')
+        if threshold is None:
+            x = idx.view(np.int8)
+            if not np.array_equal(x, x >> 7):
+                raise NeedsWholeImage
+            bits = idx
+        else:
+            bits = idx >= threshold
+    else:
+        bits = _palette_lut(layout, threshold)[idx]
+    out = np.packbits(bits, axis=1)
+    return out, 8 * out.shape[1]
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def bmp_1bit_header(width: int, height: int) -> bytes:
+    """File header, info header and black/white palette of a bottom-up 1-bit BMP.
+
+    Pillow opens such a file as mode ``'1'`` (index 1 = white).
+    """
+    stride = ((width + 31) // 32) * 4
+    offset = 14 + 40 + 8
+    size = offset + stride * height
+    return (
+        b"BM"
+        + struct.pack("<IHHI", size, 0, 0, offset)
+        + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 1, 0, stride * height, 2835, 2835, 2, 2)
+        + bytes([0, 0, 0, 0, 255, 255, 255, 0])
+    )
+
+
+def bmp_1bit_rows(pixels) -> bytes:
+    """Rows of a 1-bit BMP for an (h, w) block of pixels (1 = white), in file (bottom-up) order."""
+    arr = np.asarray(pixels)
+    h, w = arr.shape
+    stride = ((w + 31) // 32) * 4
+    out = np.zeros((h, stride), dtype=np.uint8)
+    out[:, : (w + 7) // 8] = np.packbits(arr != 0, axis=1)
+    return out[::-1].tobytes()
+
+
+def write_bmp(path, pixels) -> None:
+    """Write an (h, w) array (non-zero = white) as a 1-bit BMP file.
+
+    The file is written whole; for atomic replacement write to a temporary
+    name and rename it (as :mod:`jobs` does).
+    """
+    arr = np.asarray(pixels)
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise ValueError(f"pixels must be a non-empty 2-D array, got shape {arr.shape}")
+    h, w = arr.shape
+    with open(os.fspath(path), "wb") as f:
+        f.write(bmp_1bit_header(w, h))
+        f.write(bmp_1bit_rows(arr))

@@ -1,0 +1,232 @@
+"""Reading images of any format as 1-bit pixels, the way the classic tool saw them.
+
+The classic tool did ``bitarray(Image.open(f).convert('1').getdata())``: white is
+1, black is 0, and anything that is not already 1 bit is converted by Pillow's
+``convert('1')`` (a palette by a threshold on each colour, greyscale and RGB by
+Floyd-Steinberg dithering).  :func:`read_pixels` does exactly that for any
+format Pillow reads, and :func:`read_packed_rows` reads just a block of rows of
+an uncompressed BMP without touching the rest of the file.
+
+A ``threshold`` (0..255) replaces dithering: a pixel is white when its
+``convert('L')`` value is at least the threshold.  Rows are then independent
+for every format.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bmp import BmpLayout, NeedsWholeImage, parse_bmp, read_rows
+from .codec import MAX_SIDE
+
+__all__ = [
+    "ImageError",
+    "ImageInfo",
+    "NeedsWholeImage",
+    "probe",
+    "read_packed",
+    "read_packed_rows",
+    "read_pixels",
+]
+
+_HEAD_BYTES = 4096
+
+
+class ImageError(ValueError):
+    """A file is not a readable image of a size the ``.rle`` format can hold."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What :func:`probe` learns from a file's header without reading its pixels.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    width, height : int
+        Size in pixels.
+    format : str
+        Pillow's format name (``'BMP'``, ``'PNG'``...).
+    mode : str
+        Pillow's mode for the file.
+    bmp : BmpLayout or None
+        Set when row blocks can be read straight from the file.
+    """
+
+    path: str
+    width: int
+    height: int
+    format: str
+    mode: str
+    bmp: BmpLayout | None = None
+
+    @property
+    def pixels(self) -> int:
+        """Number of pixels."""
+        return self.width * self.height
+
+
+def _check_size(path, width: int, height: int) -> None:
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise ImageError(
+            f"{path}: image is {width}x{height}; the .rle format stores 1..{MAX_SIDE} pixels per side"
+        )
+
+
+def probe(path) -> ImageInfo:
+    """Read an image file's header: size, format and whether the BMP fast path applies.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An image file in any format Pillow reads.
+
+    Returns
+    -------
+    ImageInfo
+
+    Raises
+    ------
+    ImageError
+        If the file cannot be read, is not an image, is truncated, or is larger
+        than 65535 pixels on a side.
+    """
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(_HEAD_BYTES)
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        layout = parse_bmp(head, size)
+    except ValueError as e:
+        raise ImageError(f"{path}: {e}") from None
+    if layout is not None:
+        _check_size(path, layout.width, layout.height)
+        return ImageInfo(path, layout.width, layout.height, "BMP", layout.mode, layout)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            fmt, mode = im.format or "?", im.mode
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image (Pillow cannot identify the format)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: cannot read the image header: {e}") from None
+    _check_size(path, width, height)
+    return ImageInfo(path, width, height, fmt, mode, None)
+
+
+def read_packed(path, threshold: int | None = None):
+    """Read a whole image with Pillow as packed bits, 1 = white.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any image Pillow reads (the first frame of a multi-frame file).
+    threshold : int, optional
+        None for Pillow's ``convert('1')`` (dithering); else white when
+        ``convert('L')`` >= threshold.
+
+    Returns
+    -------
+    packed : numpy.ndarray
+        (height, ceil(width / 8)) uint8, big-endian bit order.
+    width : int
+        Pixels per row.
+
+    Raises
+    ------
+    ImageError
+        For unreadable, truncated or oversized files.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = os.fspath(path)
+    try:
+        with Image.open(path) as im:
+            _check_size(path, *im.size)
+            if threshold is None:
+                bw = im.convert("1")
+            else:
+                bw = im.convert("L").point(lambda v: 255 if v >= threshold else 0).convert("1")
+            width, height = bw.size
+            raw = bw.tobytes()
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image (Pillow cannot identify the format)") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: {e}") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, ImageError):
+            raise
+        raise ImageError(f"{path}: cannot decode the image: {e}") from None
+    packed = np.frombuffer(raw, dtype=np.uint8).reshape(height, -1)
+    return packed, width
+
+
+def read_packed_rows(info: ImageInfo, r0: int, r1: int, threshold: int | None = None):
+    """Read rows ``r0..r1`` of an image as packed bits, reading only those rows when possible.
+
+    Parameters
+    ----------
+    info : ImageInfo
+        From :func:`probe`.
+    r0, r1 : int
+        Half-open row range, numbered from the top.
+    threshold : int, optional
+        As in :func:`read_packed`.
+
+    Returns
+    -------
+    packed : numpy.ndarray
+        (r1 - r0, row_bytes) uint8.
+    row_bits : int
+        Bits between row starts.
+
+    Raises
+    ------
+    NeedsWholeImage
+        When the rows cannot be converted on their own (not a fast-path BMP, or
+        dithering that carries error into these rows); read the whole image instead.
+    ImageError
+        If the file changed or is truncated.
+    """
+    if info.bmp is None:
+        raise NeedsWholeImage
+    try:
+        return read_rows(info.path, info.bmp, r0, r1, threshold)
+    except OSError as e:
+        raise ImageError(f"{info.path}: cannot read rows {r0}..{r1}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise ImageError(f"{info.path}: {e}") from None
+
+
+def read_pixels(path, threshold: int | None = None) -> np.ndarray:
+    """Read an image as an (height, width) uint8 array, 1 = white, 0 = black.
+
+    Uses the BMP fast path when it is exact and Pillow otherwise; the result is
+    the same either way.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An image file.
+    threshold : int, optional
+        As in :func:`read_packed`.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    info = probe(path)
+    try:
+        packed, _ = read_packed_rows(info, 0, info.height, threshold)
+    except NeedsWholeImage:
+        packed, _ = read_packed(path, threshold)
+    return np.unpackbits(packed, axis=1, count=info.width)
