@@ -170,6 +170,12 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("jobs").setLevel(level)
+    if verbose < 2:
+        # distributed configures its loggers from dask.config when first imported: keep it to warnings.
+        import dask.config
+
+        quiet_level = "error" if quiet else "warning"
+        dask.config.set({"logging": {"distributed": quiet_level, "bokeh": "error", "tornado": "critical"}})
 
 
 def main(argv=None) -> int:

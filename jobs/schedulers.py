@@ -71,8 +71,13 @@ class Runner:
                 if n:
                     bar.update(n)
 
+        if self.kind == "threads":
+            from dask.threaded import get
+        else:
+            from dask.multiprocessing import get
+        # A callable scheduler: a scheduler *name* makes dask import distributed to look for a Client.
         with _Files():
-            return list(dask.compute(*outputs, scheduler=self.kind, num_workers=self.parallelism))
+            return list(dask.compute(*outputs, scheduler=get, num_workers=self.parallelism))
 
     def _run_distributed(self, outputs, files_per_output, bar):
         from distributed import as_completed

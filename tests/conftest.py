@@ -1,0 +1,119 @@
+"""Shared fixtures: images written to disk in many layouts, and a real LocalCluster."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bitarray import bitarray
+
+
+def reference_encode(pixels) -> bytes:
+    """The classic per-bit encoder, written plainly (bitarray rows, 127-pixel chunks)."""
+    pixels = np.asarray(pixels)
+    height, width = pixels.shape
+    out = bytearray(width.to_bytes(2, "little") + height.to_bytes(2, "little"))
+    for row in pixels:
+        bits = bitarray([bool(v) for v in row])
+        for start in range(0, width, 127):
+            chunk = bits[start : start + 127]
+            last, count = chunk[0], 0
+            for bit in chunk:
+                if bit != last:
+                    out.append(count | (128 * last))
+                    count, last = 0, bit
+                count += 1
+            out.append(count | (128 * last))
+    return bytes(out)
+
+
+def pillow_bits(path, threshold=None) -> np.ndarray:
+    """What the classic tool saw: Pillow's convert('1') (or a luminance threshold), 1 = white."""
+    with Image.open(path) as im:
+        if threshold is not None:
+            return (np.asarray(im.convert("L")) >= threshold).astype(np.uint8)
+        return (np.asarray(im.convert("1").convert("L")) // 255).astype(np.uint8)
+
+
+def write_bmp_raw(path, pixels_idx, bits, palette=None, top_down=False) -> None:
+    """Write an uncompressed BMP by hand: palette indices (1/4/8 bits) or (h, w, 3) RGB (24 bits)."""
+    arr = np.asarray(pixels_idx)
+    height, width = arr.shape[:2]
+    stride = ((width * bits + 31) // 32) * 4
+    rows = np.zeros((height, stride), dtype=np.uint8)
+    if bits == 1:
+        rows[:, : (width + 7) // 8] = np.packbits(arr.astype(bool), axis=1)
+    elif bits == 4:
+        padded = np.zeros((height, 2 * ((width + 1) // 2)), dtype=np.uint8)
+        padded[:, :width] = arr
+        rows[:, : padded.shape[1] // 2] = (padded[:, 0::2] << 4) | padded[:, 1::2]
+    elif bits == 8:
+        rows[:, :width] = arr
+    else:
+        rows[:, : 3 * width] = arr[:, :, ::-1].reshape(height, 3 * width)  # BGR
+    pal = b""
+    if palette is not None:
+        pal = b"".join(bytes([b, g, r, 0]) for r, g, b in palette)
+    offset = 14 + 40 + len(pal)
+    with open(path, "wb") as f:
+        f.write(b"BM" + struct.pack("<IHHI", offset + rows.size, 0, 0, offset))
+        f.write(struct.pack("<IiiHHIIiiII", 40, width, -height if top_down else height, 1, bits, 0,
+                            rows.size, 2835, 2835, len(palette or []), 0))
+        f.write(pal)
+        f.write((rows if top_down else rows[::-1]).tobytes())
+
+
+def blobs(rng, height, width, density=0.3) -> np.ndarray:
+    """A black-and-white image with runs of many lengths (not just noise)."""
+    runs = rng.geometric(1 / 40, size=height * width // 4 + 10)
+    bits = np.repeat(np.arange(runs.size) % 2, runs)[: height * width]
+    if bits.size < height * width:
+        bits = np.resize(bits, height * width)
+    noise = rng.random(height * width) < density * 0.05
+    return (bits ^ noise).reshape(height, width).astype(np.uint8)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def image_dir(tmp_path, rng):
+    """A directory of images in every layout the job must read, with their expected pixels."""
+    d = tmp_path / "images"
+    d.mkdir()
+    px = blobs(rng, 300, 517)
+    expected = {}
+    Image.fromarray(px.astype(bool)).save(d / "mode1.bmp")
+    write_bmp_raw(d / "inverted.bmp", 1 - px, 1, palette=[(255, 255, 255), (0, 0, 0)])
+    write_bmp_raw(d / "topdown.bmp", px, 1, palette=[(0, 0, 0), (255, 255, 255)], top_down=True)
+    write_bmp_raw(d / "rgb-bw.bmp", np.repeat(px[:, :, None] * 255, 3, axis=2).astype(np.uint8), 24)
+    grey = (rng.random((120, 200)) * 255).astype(np.uint8)
+    write_bmp_raw(d / "rgb-grey.bmp", np.repeat(grey[:, :, None], 3, axis=2), 24)  # needs dithering
+    pal16 = [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(16)]
+    write_bmp_raw(d / "pal4.bmp", rng.integers(0, 16, (90, 131)), 4, palette=pal16)
+    pal256 = [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(256)]
+    write_bmp_raw(d / "pal8.bmp", rng.integers(0, 256, (70, 300)), 8, palette=pal256)
+    Image.fromarray(grey, "L").save(d / "grey.png")
+    Image.fromarray((px * 255).astype(np.uint8), "L").convert("RGB").save(d / "rgb.png")
+    Image.fromarray(px.astype(bool)).save(d / "tiff1.tif")
+    for f in sorted(d.iterdir()):
+        expected[f.name] = pillow_bits(f)
+    return d, expected
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """A real distributed LocalCluster: 2 worker processes x 1 thread on 127.0.0.1."""
+    import dask.config
+    from distributed import LocalCluster
+
+    with dask.config.set({"logging.distributed": "error"}):
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        ) as c:
+            yield c

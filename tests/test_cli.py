@@ -1,0 +1,166 @@
+"""The imgjobs command end to end, as a user runs it (subprocesses, real files)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rle
+from conftest import pillow_bits
+
+IMGJOBS = shutil.which("imgjobs") or shutil.which("imgjobs", path=os.path.dirname(sys.executable))
+
+
+def cli(*args, cwd=None, env=None):
+    cmd = [IMGJOBS] if IMGJOBS else [sys.executable, "-m", "jobs"]
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+def test_help_explains_commands_and_flags():
+    r = cli("--help")
+    assert r.returncode == 0
+    for word in ("compress", "decompress", "verify", "LocalCluster", "Exit status"):
+        assert word in r.stdout
+    r = cli("compress", "--help")
+    for flag in ("--rows-per-task", "--threshold", "--overwrite", "--scheduler-file", "--workers",
+                 "--threads-per-worker", "--scheduler"):
+        assert flag in r.stdout
+
+
+def test_python_dash_m_jobs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "jobs", "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "compress" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("compress",),
+        ("compress", "MISSING", "out"),
+        ("compress", "SRC", "out", "--threshold", "300"),
+        ("compress", "SRC", "out", "--rows-per-task", "-1"),
+        ("compress", "SRC", "out", "--workers", "0"),
+        ("compress", "SRC", "out", "--scheduler", "gpu"),
+        ("frobnicate",),
+    ],
+)
+def test_usage_errors_exit_2(image_dir, tmp_path, args):
+    d, _ = image_dir
+    args = [str(d) if a == "SRC" else str(tmp_path / a) if a == "MISSING" else a for a in args]
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "usage:" in r.stderr or "error" in r.stderr
+
+
+def test_source_dir_into_a_file_is_a_usage_error(image_dir, tmp_path):
+    d, _ = image_dir
+    (tmp_path / "x.rle").write_bytes(b"")
+    r = cli("compress", d, tmp_path / "x.rle")
+    assert r.returncode == 2 and "must be one" in r.stderr
+
+
+def test_compress_verify_decompress_end_to_end(image_dir, tmp_path):
+    d, expected = image_dir
+    out, bmp = tmp_path / "rle", tmp_path / "bmp"
+    r = cli("compress", d, out, "--rows-per-task", "16")
+    assert r.returncode == 0, r.stderr
+    assert f"compress: {len(expected)} file(s): {len(expected)} ok" in r.stdout
+    assert "MPixel/s" in r.stdout and "ratio" in r.stdout
+    r = cli("verify", d, out)
+    assert r.returncode == 0, r.stderr
+    r = cli("decompress", out, bmp)
+    assert r.returncode == 0, r.stderr
+    for name, px in expected.items():
+        np.testing.assert_array_equal(pillow_bits(bmp / (os.path.splitext(name)[0] + ".bmp")), px)
+    # rerun: everything is skipped, nothing rewritten
+    r = cli("compress", d, out)
+    assert r.returncode == 0 and f"{len(expected)} skipped" in r.stdout
+
+
+def test_single_file_to_file_and_to_directory(image_dir, tmp_path):
+    d, expected = image_dir
+    r = cli("compress", d / "mode1.bmp", tmp_path / "one.rle")
+    assert r.returncode == 0, r.stderr
+    assert rle.decode((tmp_path / "one.rle").read_bytes()).tolist() == expected["mode1.bmp"].tolist()
+    (tmp_path / "outdir").mkdir()
+    r = cli("compress", d / "grey.png", tmp_path / "outdir")
+    assert r.returncode == 0 and (tmp_path / "outdir" / "grey.rle").exists()
+    r = cli("verify", d / "grey.png", tmp_path / "outdir" / "grey.rle")
+    assert r.returncode == 0
+
+
+def test_bad_files_exit_1_by_name_without_traceback(image_dir, tmp_path):
+    d, expected = image_dir
+    (d / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    r = cli("compress", d, tmp_path / "out")
+    assert r.returncode == 1
+    assert "junk.png" in r.stderr and "FAILED" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(list((tmp_path / "out").glob("*.rle"))) == len(expected)
+
+
+def test_verify_mismatch_exits_1_and_lists_it(image_dir, tmp_path):
+    d, _ = image_dir
+    out = tmp_path / "rle"
+    assert cli("compress", d, out).returncode == 0
+    data = bytearray((out / "pal8.rle").read_bytes())
+    data[-1] ^= 0x80
+    (out / "pal8.rle").write_bytes(bytes(data))
+    r = cli("verify", d, out)
+    assert r.returncode == 1
+    assert "MISMATCH" in r.stderr and "pal8.bmp" in r.stderr and "1 pixel(s) differ" in r.stderr
+
+
+def test_threads_run_never_imports_distributed(image_dir, tmp_path):
+    d, _ = image_dir
+    code = (
+        "import sys; from jobs.cli import main; "
+        f"rc = main(['-q', 'compress', {str(d)!r}, {str(tmp_path / 'o')!r}]); "
+        "print(rc, 'distributed' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["0", "False"], r.stderr
+
+
+def test_env_config_override(image_dir, tmp_path):
+    d, _ = image_dir
+    env = dict(os.environ, DASK_IMGJOBS__RLE__THRESHOLD="200")
+    assert cli("compress", d / "grey.png", tmp_path / "t.rle", env=env).returncode == 0
+    got = rle.decode((tmp_path / "t.rle").read_bytes())
+    np.testing.assert_array_equal(got, pillow_bits(d / "grey.png", 200))
+
+
+def test_local_cluster_prints_dashboard(image_dir, tmp_path):
+    d, _ = image_dir
+    r = cli("compress", d, tmp_path / "o", "--scheduler", "local", "--workers", "2",
+            "--dashboard-address", ":0")
+    assert r.returncode == 0, r.stderr
+    assert "Dask dashboard: http://127.0.0.1:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_scheduler_file(image_dir, tmp_path, cluster):
+    from distributed import Client
+
+    d, _ = image_dir
+    sf = tmp_path / "scheduler.json"
+    with Client(cluster) as client:
+        client.write_scheduler_file(str(sf))
+        r = cli("compress", d, tmp_path / "o", "--scheduler-file", sf, "--rows-per-task", "25")
+    assert r.returncode == 0, r.stderr
+    assert cli("compress", d, tmp_path / "t", "--rows-per-task", "0").returncode == 0
+    for f in sorted(os.listdir(tmp_path / "t")):
+        assert (tmp_path / "o" / f).read_bytes() == (tmp_path / "t" / f).read_bytes()
+
+
+def test_missing_scheduler_file_is_a_clear_error(image_dir, tmp_path):
+    d, _ = image_dir
+    r = cli("compress", d, tmp_path / "o", "--scheduler-file", tmp_path / "nope.json")
+    assert r.returncode == 2
+    assert "dask scheduler --scheduler-file" in r.stderr and "Traceback" not in r.stderr

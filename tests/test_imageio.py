@@ -1,0 +1,128 @@
+"""Reading images as 1-bit pixels: the BMP fast path must agree with Pillow's convert('1')."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import rle
+from conftest import pillow_bits, write_bmp_raw
+from rle.bmp import parse_bmp
+
+
+def test_every_layout_reads_as_pillow_converts(image_dir):
+    d, expected = image_dir
+    for name, want in expected.items():
+        got = rle.read_pixels(d / name)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+@pytest.mark.parametrize("name", ["mode1.bmp", "inverted.bmp", "topdown.bmp", "rgb-bw.bmp", "pal4.bmp", "pal8.bmp"])
+def test_fast_path_row_blocks(image_dir, name):
+    d, expected = image_dir
+    info = rle.probe(d / name)
+    assert info.bmp is not None, "this layout should be read straight from the file"
+    want = expected[name]
+    h = info.height
+    for r0, r1 in [(0, 1), (0, h), (5, 17), (h - 3, h)]:
+        packed, row_bits = rle.read_packed_rows(info, r0, r1)
+        got = np.unpackbits(packed, axis=1)[:, : info.width]
+        np.testing.assert_array_equal(got, want[r0:r1], err_msg=f"{name} rows {r0}..{r1}")
+        assert row_bits == 8 * packed.shape[1]
+
+
+def test_inverted_palette_is_mode_p_and_colour_counts_not_the_bit(image_dir):
+    d, expected = image_dir
+    assert Image.open(d / "inverted.bmp").mode == "P"
+    assert rle.probe(d / "inverted.bmp").mode == "P"
+    np.testing.assert_array_equal(expected["inverted.bmp"], expected["mode1.bmp"])
+
+
+def test_dithered_rows_need_the_whole_image(image_dir):
+    d, _ = image_dir
+    info = rle.probe(d / "rgb-grey.bmp")
+    with pytest.raises(rle.NeedsWholeImage):
+        rle.read_packed_rows(info, 0, 10)
+    with pytest.raises(rle.NeedsWholeImage):
+        rle.read_packed_rows(rle.probe(d / "grey.png"), 0, 10)
+
+
+def test_greyscale_bmp_pure_and_dithered(tmp_path, rng):
+    grey_pal = [(v, v, v) for v in range(256)]
+    pure = (rng.random((40, 70)) < 0.5).astype(np.uint8) * 255
+    write_bmp_raw(tmp_path / "pure.bmp", pure, 8, palette=grey_pal)
+    shades = rng.integers(0, 256, (40, 70))
+    write_bmp_raw(tmp_path / "shades.bmp", shades, 8, palette=grey_pal)
+    for name in ("pure.bmp", "shades.bmp"):
+        assert Image.open(tmp_path / name).mode == "L"
+        np.testing.assert_array_equal(rle.read_pixels(tmp_path / name), pillow_bits(tmp_path / name))
+    rle.read_packed_rows(rle.probe(tmp_path / "pure.bmp"), 3, 9)
+    with pytest.raises(rle.NeedsWholeImage):
+        rle.read_packed_rows(rle.probe(tmp_path / "shades.bmp"), 3, 9)
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 77, 128, 200, 255])
+def test_threshold_matches_luminance(image_dir, threshold):
+    d, _ = image_dir
+    for f in sorted(d.iterdir()):
+        got = rle.read_pixels(f, threshold=threshold)
+        np.testing.assert_array_equal(got, pillow_bits(f, threshold), err_msg=f"{f.name} threshold {threshold}")
+        info = rle.probe(f)
+        if info.bmp is not None:  # thresholded rows are independent for every layout
+            packed, _ = rle.read_packed_rows(info, 1, 4, threshold)
+            np.testing.assert_array_equal(np.unpackbits(packed, axis=1)[:, : info.width], got[1:4])
+
+
+def test_probe_reports_bad_files_by_name(tmp_path):
+    (tmp_path / "text.bmp").write_text("not an image at all")
+    with pytest.raises(rle.ImageError, match=r"text\.bmp: not an image"):
+        rle.probe(tmp_path / "text.bmp")
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(rle.ImageError, match="empty.png"):
+        rle.probe(tmp_path / "empty.png")
+    with pytest.raises(rle.ImageError, match="missing.bmp: cannot read"):
+        rle.probe(tmp_path / "missing.bmp")
+
+
+def test_truncated_bmp_is_caught_from_the_header(tmp_path):
+    Image.new("1", (300, 200), 1).save(tmp_path / "full.bmp")
+    data = (tmp_path / "full.bmp").read_bytes()
+    (tmp_path / "cut.bmp").write_bytes(data[: len(data) // 2])
+    with pytest.raises(rle.ImageError, match=r"cut\.bmp: truncated BMP"):
+        rle.probe(tmp_path / "cut.bmp")
+
+
+def test_truncated_png_fails_on_read(tmp_path):
+    Image.fromarray((np.random.default_rng(0).random((200, 200)) * 255).astype(np.uint8)).save(tmp_path / "a.png")
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "a.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(rle.ImageError, match=r"a\.png"):
+        rle.read_pixels(tmp_path / "a.png")
+
+
+def test_too_large_for_the_format(tmp_path):
+    path = tmp_path / "wide.bmp"
+    write_bmp_raw(path, np.zeros((1, 8), np.uint8), 1, palette=[(0, 0, 0), (255, 255, 255)])
+    data = bytearray(path.read_bytes())
+    data[18:22] = (70000).to_bytes(4, "little")  # claim a width of 70000
+    data += bytes(70000 // 8 + 16)
+    path.write_bytes(bytes(data))
+    with pytest.raises(rle.ImageError, match=r"70000x1.*1\.\.65535"):
+        rle.probe(path)
+
+
+def test_parse_bmp_leaves_unusual_layouts_to_pillow(tmp_path):
+    Image.new("RGBA", (10, 10)).save(tmp_path / "rgba.bmp")
+    head = (tmp_path / "rgba.bmp").read_bytes()[:2048]
+    assert parse_bmp(head) is None  # 32-bit: read by Pillow
+    assert parse_bmp(b"PNG....") is None
+
+
+def test_write_bmp_roundtrip(tmp_path, rng):
+    px = (rng.random((33, 71)) < 0.4).astype(np.uint8)
+    rle.write_bmp(tmp_path / "o.bmp", px)
+    with Image.open(tmp_path / "o.bmp") as im:
+        assert im.mode == "1"
+        assert im.size == (71, 33)
+    np.testing.assert_array_equal(pillow_bits(tmp_path / "o.bmp"), px)

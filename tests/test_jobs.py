@@ -1,0 +1,231 @@
+"""The RLE job's graphs on real files, on the threaded scheduler and a real LocalCluster."""
+
+from __future__ import annotations
+
+import os
+
+import dask
+import dask.config
+import numpy as np
+import pytest
+from PIL import Image
+
+import rle
+from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
+from jobs import plan_compress, plan_decompress, plan_verify
+from jobs.rle_graphs import UsageError, row_bounds
+from jobs.schedulers import open_runner
+
+
+def run(plan, scheduler="threads"):
+    outs = dask.compute(*plan.outputs, scheduler=scheduler)
+    results = list(plan.done)
+    for o in outs:
+        results.extend(o if isinstance(o, list) else [o])
+    return {os.path.basename(r.src): r for r in results}
+
+
+def read_dir(d):
+    return {f: (d / f).read_bytes() for f in sorted(os.listdir(d))}
+
+
+@pytest.mark.parametrize(("h", "w", "rows", "target"), [(100, 10, 7, 0), (5600, 7200, "auto", 8_000_000), (3, 3, 0, 1)])
+def test_row_bounds_cover_every_row_once(h, w, rows, target):
+    b = row_bounds(h, w, rows, target)
+    assert b[0] == 0 and b[-1] == h and all(x < y for x, y in zip(b, b[1:]))
+    if rows == "auto":
+        assert max(y - x for x, y in zip(b, b[1:])) * w <= target * 1.01
+
+
+def test_compress_directory_matches_reference(image_dir, tmp_path):
+    d, expected = image_dir
+    out = tmp_path / "out"
+    results = run(plan_compress(d, out, rows_per_task=7))
+    assert {n for n, r in results.items() if r.status == "ok"} == set(expected)
+    for name, px in expected.items():
+        data = (out / (os.path.splitext(name)[0] + ".rle")).read_bytes()
+        assert data == reference_encode(px), name
+
+
+@pytest.mark.parametrize("rows", [0, 1, 13, "auto"])
+def test_row_blocks_never_change_a_byte(image_dir, tmp_path, rows):
+    d, _ = image_dir
+    base = tmp_path / "base"
+    run(plan_compress(d, base, rows_per_task=0))
+    other = tmp_path / f"rows{rows}"
+    plan = plan_compress(d, other, rows_per_task=rows)
+    run(plan)
+    assert read_dir(other) == read_dir(base)
+
+
+def test_dithered_large_image_split_into_blocks_matches_whole(tmp_path, rng):
+    grey = (rng.random((400, 300)) * 255).astype(np.uint8)
+    write_bmp_raw(tmp_path / "g.bmp", np.repeat(grey[:, :, None], 3, axis=2), 24)
+    Image.fromarray(grey).save(tmp_path / "g.png")
+    plan = plan_compress(tmp_path / "g.bmp", tmp_path / "g.rle", rows_per_task=10)
+    assert plan.ntasks == 41  # 40 row blocks and the writer
+    run(plan)
+    assert (tmp_path / "g.rle").read_bytes() == rle.encode(pillow_bits(tmp_path / "g.bmp"))
+
+
+def test_auto_batches_small_files_and_splits_large_ones(tmp_path, rng):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(20):
+        Image.fromarray(blobs(rng, 50, 60).astype(bool)).save(src / f"small{i:02d}.bmp")
+    Image.fromarray(blobs(rng, 2000, 1500).astype(bool)).save(src / "big.bmp")
+    with dask.config.set({"imgjobs.rle.min-pixels-per-task": 100_000, "imgjobs.rle.target-pixels-per-task": 500_000}):
+        plan = plan_compress(src, tmp_path / "out", parallelism=2)
+    assert plan.nfiles == 21
+    total = 2000 * 1500 + 20 * 50 * 60
+    budget = max(100_000, min(500_000, total // (4 * 2)))  # 4 tasks per thread, 2 threads
+    big_tasks = -(-2000 * 1500 // budget)
+    assert len(plan.outputs) == 2  # one writer for big.bmp and one batch for the small files
+    assert plan.ntasks == big_tasks + 1 + 1
+    results = run(plan)
+    assert all(r.status == "ok" for r in results.values())
+
+
+def test_config_default_and_keyword_override(image_dir, tmp_path):
+    d, _ = image_dir
+    with dask.config.set({"imgjobs.rle.rows-per-task": 0}):
+        p0 = plan_compress(d, tmp_path / "a")
+        p1 = plan_compress(d, tmp_path / "b", rows_per_task=5)
+    assert p0.ntasks == len(p0.outputs)  # one task per image
+    assert p1.ntasks > p0.ntasks
+
+
+def test_existing_outputs_are_skipped_and_stale_temps_removed(image_dir, tmp_path):
+    d, _ = image_dir
+    out = tmp_path / "out"
+    run(plan_compress(d, out))
+    (out / "mode1.rle").write_bytes(b"keep me")
+    stale = out / ".grey.rle.deadbeef.imgjobs.tmp"
+    stale.write_bytes(b"half")
+    os.remove(out / "grey.rle")
+    results = run(plan_compress(d, out))
+    assert results["mode1.bmp"].status == "skipped"
+    assert (out / "mode1.rle").read_bytes() == b"keep me"
+    assert results["grey.png"].status == "ok"
+    assert not stale.exists()
+    results = run(plan_compress(d, out, overwrite=True))
+    assert results["mode1.bmp"].status == "ok"
+    assert (out / "mode1.rle").read_bytes() != b"keep me"
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+def test_bad_inputs_are_reported_and_the_rest_completes(image_dir, tmp_path):
+    d, expected = image_dir
+    (d / "junk.bmp").write_bytes(b"BM this is not a bitmap")
+    (d / "notes.txt").write_text("ignored: not an image extension")
+    good = (d / "mode1.bmp").read_bytes()
+    (d / "cut.bmp").write_bytes(good[: len(good) - 100])
+    png = (d / "grey.png").read_bytes()
+    (d / "cut.png").write_bytes(png[: len(png) // 2])
+    out = tmp_path / "out"
+    results = run(plan_compress(d, out, rows_per_task=50))
+    assert "notes.txt" not in results
+    for bad in ("junk.bmp", "cut.bmp", "cut.png"):
+        assert results[bad].status == "failed", bad
+        assert bad in results[bad].reason
+        assert not (out / (os.path.splitext(bad)[0] + ".rle")).exists()
+    assert sorted(n for n, r in results.items() if r.status == "ok") == sorted(expected)
+    assert not [f for f in os.listdir(out) if f.startswith(".")]
+
+
+def test_decompress_and_verify(image_dir, tmp_path):
+    d, expected = image_dir
+    rles = tmp_path / "rle"
+    run(plan_compress(d, rles))
+    bmps = tmp_path / "bmp"
+    results = run(plan_decompress(rles, bmps, rows_per_task=11))
+    assert all(r.status == "ok" for r in results.values())
+    for name, px in expected.items():
+        out = bmps / (os.path.splitext(name)[0] + ".bmp")
+        np.testing.assert_array_equal(pillow_bits(out), px, err_msg=name)
+    whole = tmp_path / "bmp-whole"
+    run(plan_decompress(rles, whole, rows_per_task=0))
+    assert read_dir(whole) == read_dir(bmps)
+    results = run(plan_verify(d, rles))
+    assert {r.status for r in results.values()} == {"ok"}
+
+
+def test_verify_lists_mismatches(image_dir, tmp_path):
+    d, _ = image_dir
+    rles = tmp_path / "rle"
+    run(plan_compress(d, rles))
+    data = bytearray((rles / "mode1.rle").read_bytes())
+    data[4] ^= 0x80  # flip the colour of the first run
+    (rles / "mode1.rle").write_bytes(bytes(data))
+    os.remove(rles / "grey.rle")
+    results = run(plan_verify(d, rles))
+    assert results["mode1.bmp"].status == "mismatch"
+    assert "(row 0, col 0)" in results["mode1.bmp"].reason
+    assert results["grey.png"].status == "failed"
+    assert "no .rle file" in results["grey.png"].reason
+    assert results["topdown.bmp"].status == "ok"
+
+
+def test_corrupt_rle_is_reported_by_decompress(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "bad.rle").write_bytes(b"\x05\x00\x02\x00\x85\x80")
+    (tmp_path / "src" / "good.rle").write_bytes(rle.encode(np.ones((2, 5), np.uint8)))
+    for rows in (0, 1, "auto"):
+        out = tmp_path / f"out{rows}"
+        results = run(plan_decompress(tmp_path / "src", out, rows_per_task=rows))
+        assert results["bad.rle"].status == "failed"
+        assert "zero-length run" in results["bad.rle"].reason
+        assert results["good.rle"].status == "ok"
+        assert sorted(os.listdir(out)) == ["good.bmp"]
+
+
+def test_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="no such file"):
+        plan_compress(tmp_path / "missing", tmp_path / "o")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "f.rle").write_bytes(b"")
+    with pytest.raises(UsageError, match="must be one"):
+        plan_compress(tmp_path / "d", tmp_path / "f.rle")
+    with pytest.raises(UsageError, match="rows per task"):
+        plan_compress(tmp_path / "d", tmp_path / "o", rows_per_task=-1)
+    with pytest.raises(UsageError, match="threshold"):
+        plan_compress(tmp_path / "d", tmp_path / "o", threshold=256)
+
+
+def test_processes_scheduler_matches_threads(image_dir, tmp_path):
+    d, _ = image_dir
+    run(plan_compress(d, tmp_path / "t", rows_per_task=20))
+    run(plan_compress(d, tmp_path / "p", rows_per_task=20), scheduler="processes")
+    assert read_dir(tmp_path / "p") == read_dir(tmp_path / "t")
+
+
+def test_local_cluster_two_workers_byte_identical(image_dir, tmp_path, cluster):
+    from distributed import Client
+
+    d, _ = image_dir
+    run(plan_compress(d, tmp_path / "threads", rows_per_task=9))
+    with Client(cluster) as client:
+        plan = plan_compress(d, tmp_path / "cluster", rows_per_task=9)
+        outs = client.gather(client.compute(plan.outputs))
+        assert all(r.status == "ok" for o in outs for r in (o if isinstance(o, list) else [o]))
+        # the work really ran on both worker processes
+        where = client.run(lambda: os.getpid())
+        assert len(set(where.values())) == 2
+        plan = plan_decompress(tmp_path / "cluster", tmp_path / "bmp", rows_per_task=9)
+        outs = client.gather(client.compute(plan.outputs))
+    assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "threads")
+    assert len(os.listdir(tmp_path / "bmp")) == len(os.listdir(d))
+
+
+def test_runner_on_local_cluster_reports_progress_in_files(image_dir, tmp_path):
+    from jobs.progress import ProgressBar
+
+    d, expected = image_dir
+    with dask.config.set({"logging.distributed": "error"}):
+        with open_runner("local", workers=2, threads_per_worker=1, dashboard_address=":0") as runner:
+            assert runner.parallelism == 2
+            assert runner.dashboard_link.startswith("http://127.0.0.1:")
+            plan = plan_compress(d, tmp_path / "o", parallelism=runner.parallelism)
+            bar = ProgressBar(plan.nfiles, "test", enabled=False)
+            runner.run(plan.outputs, plan.files_per_output, bar)
+    assert bar.done == len(expected)
