@@ -70,22 +70,28 @@ def _threshold(text: str) -> int:
 def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scheduler")
     g.add_argument(
-        "--scheduler", choices=["threads", "processes", "local"], default=None,
+        "--scheduler",
+        choices=["threads", "processes", "local"],
+        default=None,
         help="where tasks run (default: %(default)s from config, normally threads)",
     )
     g.add_argument("--scheduler-address", metavar="ADDR", help="connect to a running scheduler, e.g. tcp://node1:8786")
     g.add_argument(
-        "--scheduler-file", metavar="FILE",
+        "--scheduler-file",
+        metavar="FILE",
         help="connect to the scheduler that wrote FILE (dask scheduler --scheduler-file FILE)",
     )
     g.add_argument(
-        "--workers", type=_positive, metavar="N",
+        "--workers",
+        type=_positive,
+        metavar="N",
         help="threads/processes: pool size; local: worker processes (default: one per core)",
     )
     g.add_argument("--threads-per-worker", type=_positive, metavar="T", help="local: threads per worker (default 1)")
     g.add_argument("--host", metavar="HOST", help="local: interface to listen on (default 127.0.0.1)")
     g.add_argument(
-        "--dashboard-address", metavar="ADDR",
+        "--dashboard-address",
+        metavar="ADDR",
         help="local: dashboard address (default 127.0.0.1:8787; ':0' picks a free port)",
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -104,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     c = sub.add_parser(
-        "compress", help="images -> .rle",
+        "compress",
+        help="images -> .rle",
         description="Compress an image, or every image in a directory, into .rle files "
         "(1 bit per pixel, 127-pixel chunks, one byte per run). Existing outputs are kept "
         "unless --overwrite, so rerunning an interrupted job finishes the rest.",
@@ -112,18 +119,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("src", metavar="SRC", help="an image file or a directory of images (BMP, PNG, TIFF, ...)")
     c.add_argument("dst", metavar="DST", help="the .rle file, or a directory for <name>.rle files")
     c.add_argument(
-        "--rows-per-task", type=_rows, metavar="N",
+        "--rows-per-task",
+        type=_rows,
+        metavar="N",
         help="rows per row-block task; 'auto' (default) sizes tasks to ~8 MPixel; 0 = one task per image",
     )
     c.add_argument(
-        "--threshold", type=_threshold, metavar="N",
+        "--threshold",
+        type=_threshold,
+        metavar="N",
         help="white when luminance >= N (0..255) instead of Floyd-Steinberg dithering as Pillow's convert('1')",
     )
     c.add_argument("--overwrite", action="store_true", default=None, help="replace existing outputs")
     _add_scheduler_options(c)
 
     d = sub.add_parser(
-        "decompress", help=".rle -> 1-bit BMP",
+        "decompress",
+        help=".rle -> 1-bit BMP",
         description="Decompress an .rle file, or every .rle file in a directory, into 1-bit BMPs.",
     )
     d.add_argument("src", metavar="SRC", help="an .rle file or a directory of them")
@@ -133,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scheduler_options(d)
 
     v = sub.add_parser(
-        "verify", help="check .rle files against their images",
+        "verify",
+        help="check .rle files against their images",
         description="Decode each .rle and compare it pixel by pixel with its original image; "
         "list every mismatch and exit 1 if there is any.",
     )
@@ -149,8 +162,12 @@ def _plan(args, parallelism: int):
 
     if args.command == "compress":
         return rle_graphs.plan_compress(
-            args.src, args.dst, rows_per_task=args.rows_per_task, threshold=args.threshold,
-            overwrite=args.overwrite, parallelism=parallelism,
+            args.src,
+            args.dst,
+            rows_per_task=args.rows_per_task,
+            threshold=args.threshold,
+            overwrite=args.overwrite,
+            parallelism=parallelism,
         )
     if args.command == "decompress":
         return rle_graphs.plan_decompress(
@@ -192,8 +209,12 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     try:
         with open_runner(
-            args.scheduler, address=args.scheduler_address, scheduler_file=args.scheduler_file,
-            workers=args.workers, threads_per_worker=args.threads_per_worker, host=args.host,
+            args.scheduler,
+            address=args.scheduler_address,
+            scheduler_file=args.scheduler_file,
+            workers=args.workers,
+            threads_per_worker=args.threads_per_worker,
+            host=args.host,
             dashboard_address=args.dashboard_address,
         ) as runner:
             log.info("scheduler: %s", runner.description)

@@ -25,9 +25,7 @@ def config_path() -> Path:
     for candidate in (here / "configs" / "imgjobs.yaml", here.parent / "configs" / "imgjobs.yaml"):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
-        f"imgjobs.yaml not found next to {here}: reinstall imgjobs (pip install .)"
-    )
+    raise FileNotFoundError(f"imgjobs.yaml not found next to {here}: reinstall imgjobs (pip install .)")
 
 
 def _load_defaults() -> None:

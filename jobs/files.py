@@ -14,8 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 
 __all__ = [
-    "FileResult",
     "Failed",
+    "FileResult",
     "image_files",
     "new_token",
     "remove_stale_temps",

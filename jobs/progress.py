@@ -44,11 +44,9 @@ class ProgressBar:
 
     def _draw(self, now: float) -> None:
         frac = min(1.0, self.done / self.total) if self.total else 1.0
-        filled = int(round(frac * self.width))
+        filled = round(frac * self.width)
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(
-            f"\r{self.label} [{bar}] {self.done}/{self.total} files {frac:4.0%} {now - self.start:6.1f}s"
-        )
+        self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total} files {frac:4.0%} {now - self.start:6.1f}s")
         self.stream.flush()
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ Tasks carry file names, row ranges and byte offsets, never pixels.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -96,7 +97,7 @@ def row_bounds(height: int, width: int, rows_per_task: int | str, target: int) -
         rows = height
     else:
         rows = int(rows_per_task)
-    return list(range(0, height, rows)) + [height]
+    return [*list(range(0, height, rows)), height]
 
 
 def _parse_rows_per_task(value) -> int | str:
@@ -151,7 +152,7 @@ def _budget(total_pixels: int, parallelism: int) -> int:
 def _batches(items: list, sizes: list[int], budget: int) -> list[list]:
     """Group consecutive small items into lists of about ``budget`` pixels each."""
     groups, cur, cur_px = [], [], 0
-    for item, px in zip(items, sizes):
+    for item, px in zip(items, sizes, strict=False):
         if cur and cur_px + px > budget:
             groups.append(cur)
             cur, cur_px = [], 0
@@ -234,7 +235,7 @@ def plan_compress(src, dst, *, rows_per_task=None, threshold=None, overwrite=Non
         else:
             blocks = [
                 _delayed(rle_tasks.compress_block, info, r0, r1, threshold, name="rle-block")
-                for r0, r1 in zip(bounds[:-1], bounds[1:])
+                for r0, r1 in itertools.pairwise(bounds)
             ]
             out = _delayed(rle_tasks.assemble_rle, info, d, blocks, threshold, token, name="rle-write")
             plan.ntasks += len(blocks) + 1

@@ -226,7 +226,9 @@ def _verify_one(info: rle.ImageInfo, rle_path: str, threshold: int | None) -> Fi
         width, height = rle.read_header(data)
         if (width, height) != (info.width, info.height):
             return FileResult(
-                info.path, rle_path, "mismatch",
+                info.path,
+                rle_path,
+                "mismatch",
                 f"size differs: image is {info.width}x{info.height}, .rle is {width}x{height}",
                 details={"mismatched_pixels": None},
             )
@@ -239,9 +241,12 @@ def _verify_one(info: rle.ImageInfo, rle_path: str, threshold: int | None) -> Fi
         where = [divmod(int(p), width) for p in diff[:_MAX_LISTED]]
         listed = ", ".join(f"(row {r}, col {c})" for r, c in where)
         return FileResult(
-            info.path, rle_path, "mismatch",
+            info.path,
+            rle_path,
+            "mismatch",
             f"{diff.size} pixel(s) differ, first at {listed}",
-            pixels=info.pixels, details={"mismatched_pixels": int(diff.size), "first": where},
+            pixels=info.pixels,
+            details={"mismatched_pixels": int(diff.size), "first": where},
         )
     return FileResult(info.path, rle_path, "ok", pixels=info.pixels, bytes_in=len(data))
 

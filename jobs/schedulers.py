@@ -63,7 +63,7 @@ class Runner:
         return self._run_distributed(outputs, files_per_output, bar)
 
     def _run_local(self, outputs, files_per_output, bar):
-        final = {o.key: n for o, n in zip(outputs, files_per_output)}
+        final = {o.key: n for o, n in zip(outputs, files_per_output, strict=False)}
 
         class _Files(Callback):
             def _posttask(self, key, result, dsk, state, worker_id):
@@ -83,7 +83,7 @@ class Runner:
         from distributed import as_completed
 
         futures = self.client.compute(outputs)
-        count = {f.key: n for f, n in zip(futures, files_per_output)}
+        count = {f.key: n for f, n in zip(futures, files_per_output, strict=False)}
         try:
             for fut in as_completed(futures):
                 bar.update(count.get(fut.key, 1))
@@ -156,8 +156,8 @@ def open_runner(
         raise ValueError(f"unknown scheduler {kind!r}: choose one of {', '.join(KINDS)} or give an address")
     if kind in ("threads", "processes"):
         n = int(workers or cores)
-        unit = "thread" if kind == "threads" else "process"
-        yield Runner(kind, n, f"dask {kind} scheduler: {n} {unit}{'es' if unit == 'process' and n != 1 else 's' if n != 1 else ''}")
+        unit = ("thread" if kind == "threads" else "process") + ("" if n == 1 else "s" if kind == "threads" else "es")
+        yield Runner(kind, n, f"dask {kind} scheduler: {n} {unit}")
         return
     from distributed import Client, LocalCluster
 

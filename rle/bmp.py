@@ -105,7 +105,7 @@ def parse_bmp(head: bytes, file_size: int | None = None) -> BmpLayout | None:
     hsize = struct.unpack_from("<I", head, 14)[0]
     if hsize not in _INFO_HEADERS or len(head) < 14 + 40:
         return None
-    width, raw_height, planes, bits, compression = struct.unpack_from("<iIHHI", head, 18)
+    width, raw_height, _planes, bits, compression = struct.unpack_from("<iIHHI", head, 18)
     colors = struct.unpack_from("<I", head, 46)[0]
     top_down = head[14 + 4 + 7] == 0xFF
     height = 2**32 - raw_height if top_down else raw_height

@@ -17,6 +17,8 @@ whole stream before it allocates the image.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 __all__ = [
@@ -42,6 +44,8 @@ HEADER_SIZE = 4
 MAX_SIDE = 65535
 
 _U64 = np.uint64
+_SLICE_PIXELS = 1 << 20  # pixels the encoder works on at a time
+_SLICE_RUNS = 1 << 16  # run bytes the decoder works on at a time
 
 
 class FormatError(ValueError):
@@ -74,9 +78,7 @@ def read_header(data: bytes | bytearray | memoryview) -> tuple[int, int]:
         If fewer than 4 bytes are given or a side is 0.
     """
     if len(data) < HEADER_SIZE:
-        raise FormatError(
-            f"truncated header: an .rle file starts with 4 bytes (width, height), got {len(data)}"
-        )
+        raise FormatError(f"truncated header: an .rle file starts with 4 bytes (width, height), got {len(data)}")
     width = int.from_bytes(bytes(data[0:2]), "little")
     height = int.from_bytes(bytes(data[2:4]), "little")
     if width == 0 or height == 0:
@@ -102,46 +104,12 @@ def _chunk_patterns(width: int) -> tuple[int, int, np.ndarray]:
     return cpr, last, np.stack(kinds)
 
 
-def encode_packed_runs(packed, width: int, height: int, row_bits: int | None = None) -> bytes:
-    """Encode rows given as packed bits (big-endian bit order, 1 = white) into run bytes.
-
-    Parameters
-    ----------
-    packed : array_like of uint8
-        The bits of all rows; row ``r`` starts at bit ``r * row_bits``.  This is
-        ``np.packbits(pixels, axis=None)`` (``row_bits == width``) or the rows of a
-        1-bit BMP, each padded to 4 bytes (``row_bits == 8 * stride``).
-    width, height : int
-        Pixels per row and number of rows.  ``height`` may be 0.
-    row_bits : int, optional
-        Distance between row starts in bits; defaults to ``width``.
-
-    Returns
-    -------
-    bytes
-        The runs of these rows, without a header: exactly what the format stores
-        for them, so the runs of consecutive row blocks concatenate.
-    """
-    if row_bits is None:
-        row_bits = width
-    if width < 1 or row_bits < width:
-        raise ValueError(f"width must be >= 1 and row_bits >= width, got {width} and {row_bits}")
-    if height == 0:
-        return b""
-    packed = np.asarray(packed, dtype=np.uint8).reshape(-1)
-    need = -(-((height - 1) * row_bits + width) // 8)
-    if packed.size < need:
-        raise ValueError(f"{height} rows of {width} pixels need {need} packed bytes, got {packed.size}")
-    # Zero-padded copy as native uint64 words, plus two spare words for the gather below.
-    nwords = -(-need // 8) + 2
-    buf = np.zeros(nwords * 8, dtype=np.uint8)
-    buf[:need] = packed[:need]
-    words = buf.view(">u8").astype(_U64)
-
-    cpr, last, kinds = _chunk_patterns(width)
+def _encode_slice(words: np.ndarray, first_bit: int, width: int, height: int, row_bits: int, patterns) -> bytes:
+    """Runs of ``height`` rows whose first row starts at bit ``first_bit`` of ``words``."""
+    cpr, last, kinds = patterns
     nch = height * cpr
     # Bit position of every chunk start, then its 127 bits shifted into a 128-bit slot.
-    start = (np.arange(height, dtype=np.int64) * row_bits)[:, None] + np.arange(
+    start = (np.arange(height, dtype=np.int64) * row_bits + first_bit)[:, None] + np.arange(
         0, cpr * CHUNK, CHUNK, dtype=np.int64
     )[None, :]
     start = start.reshape(-1)
@@ -186,6 +154,52 @@ def encode_packed_runs(packed, width: int, height: int, row_bits: int | None = N
     colour <<= 7
     np.bitwise_or(colour, length, out=out, casting="unsafe")
     return out.tobytes()
+
+
+def encode_packed_runs(packed, width: int, height: int, row_bits: int | None = None) -> bytes:
+    """Encode rows given as packed bits (big-endian bit order, 1 = white) into run bytes.
+
+    Parameters
+    ----------
+    packed : array_like of uint8
+        The bits of all rows; row ``r`` starts at bit ``r * row_bits``.  This is
+        ``np.packbits(pixels, axis=None)`` (``row_bits == width``) or the rows of a
+        1-bit BMP, each padded to 4 bytes (``row_bits == 8 * stride``).
+    width, height : int
+        Pixels per row and number of rows.  ``height`` may be 0.
+    row_bits : int, optional
+        Distance between row starts in bits; defaults to ``width``.
+
+    Returns
+    -------
+    bytes
+        The runs of these rows, without a header: exactly what the format stores
+        for them, so the runs of consecutive row blocks concatenate.
+    """
+    if row_bits is None:
+        row_bits = width
+    if width < 1 or row_bits < width:
+        raise ValueError(f"width must be >= 1 and row_bits >= width, got {width} and {row_bits}")
+    if height == 0:
+        return b""
+    packed = np.asarray(packed, dtype=np.uint8).reshape(-1)
+    need = -(-((height - 1) * row_bits + width) // 8)
+    if packed.size < need:
+        raise ValueError(f"{height} rows of {width} pixels need {need} packed bytes, got {packed.size}")
+    # Zero-padded copy as native uint64 words, plus two spare words for the gather below.
+    nwords = -(-need // 8) + 2
+    buf = np.zeros(nwords * 8, dtype=np.uint8)
+    buf[:need] = packed[:need]
+    words = buf.view(">u8").astype(_U64)
+    patterns = _chunk_patterns(width)
+    # Slices of about _SLICE_PIXELS keep every temporary small: cache-resident, and reused
+    # by the allocator instead of being mapped (and page-faulted) afresh for each call.
+    rows = max(1, _SLICE_PIXELS // width)
+    parts = [
+        _encode_slice(words, r * row_bits, width, min(rows, height - r), row_bits, patterns)
+        for r in range(0, height, rows)
+    ]
+    return b"".join(parts)
 
 
 def _check_pixels(pixels) -> np.ndarray:
@@ -248,70 +262,76 @@ def _where(width: int, pixel: int) -> str:
     return f"row {row}, column {col}"
 
 
-def _validate(runs: np.ndarray, width: int, height: int, base: int, first_row: int = 0) -> np.ndarray:
-    """Check run bytes for ``height`` rows; return their run lengths as int64.
+def _slices(arr: np.ndarray, width: int, height: int, base: int, first_row: int):
+    """Check run bytes for ``height`` rows slice by slice; yield ``(part, length, done)``.
 
-    ``base`` is the byte offset of ``runs[0]`` in the file, used in messages, and
-    ``first_row`` the row number of the first row.
+    ``part`` is a slice of ``arr``, ``length`` its run lengths (int64) and ``done``
+    the pixels before it.  Raises :class:`FormatError` at the first problem, with
+    its byte offset (``base`` is the offset of ``arr[0]`` in the file) and row.
+    Before anything is yielded, the stream is known to describe no fewer pixels
+    than the header claims can fit in it, so a caller may allocate the image.
     """
     npix = width * height
-    nruns = runs.size
+    nruns = arr.size
     cpr = -(-width // CHUNK)
     if nruns > npix:
         raise FormatError(
             f"{nruns} run bytes for {npix} pixels ({width}x{height}): every run byte covers at "
             f"least one pixel, so there are trailing bytes (from byte offset {base + npix})"
         )
-    if nruns < height * cpr:
-        have = int(np.sum(runs & 127, dtype=np.int64))
+    if nruns < height * cpr:  # also guarantees npix <= 127 * nruns
+        have = int(np.sum(arr & 127, dtype=np.int64))
         raise FormatError(
             f"truncated: {nruns} run bytes describe {have} pixels, the {width}x{height} image needs "
             f"{npix} (each row needs at least {cpr} run bytes); data is missing after byte offset "
             f"{base + nruns}"
         )
-    length = (runs & 127).astype(np.int64)
-    ends = np.cumsum(length)
-    starts = ends - length
-    # Runs that end within the image; the rest are checked as truncation or trailing bytes.
-    inside = int(np.searchsorted(ends, npix, side="left")) + 1
-    inside = min(inside, nruns)
-    s = starts[:inside]
-    e = ends[:inside] - 1
-    zero = length[:inside] == 0
-    srow = s // width
-    erow = e // width
-    bad = zero | (srow != erow) | ((s - srow * width) // CHUNK != (e - erow * width) // CHUNK)
-    hits = np.flatnonzero(bad)
-    if hits.size:
-        i = int(hits[0])
-        offset = base + i
-        row = int(srow[i]) + first_row
-        col = int(s[i] - srow[i] * width)
-        where = f"row {row}, column {col}"
-        if zero[i]:
-            raise FormatError(f"zero-length run at byte offset {offset} ({where}): lengths are 1..127")
-        if srow[i] != erow[i] or e[i] >= npix:
-            over = int(e[i] + 1 - (srow[i] + 1) * width)
+    done = 0
+    for s0 in range(0, nruns, _SLICE_RUNS):
+        part = arr[s0 : s0 + _SLICE_RUNS]
+        length = (part & 127).astype(np.int64)
+        ends = np.cumsum(length)
+        ends += done
+        starts = ends - length
+        inside = int(np.searchsorted(starts, npix, side="left"))  # runs that start in the image
+        s = starts[:inside]
+        e = ends[:inside] - 1
+        zero = length[:inside] == 0
+        srow = s // width
+        erow = e // width
+        bad = zero | (srow != erow) | ((s - srow * width) // CHUNK != (e - erow * width) // CHUNK)
+        hits = np.flatnonzero(bad)
+        if hits.size:
+            i = int(hits[0])
+            offset = base + s0 + i
+            row = int(srow[i]) + first_row
+            col = int(s[i] - srow[i] * width)
+            where = f"row {row}, column {col}"
+            if zero[i]:
+                raise FormatError(f"zero-length run at byte offset {offset} ({where}): lengths are 1..127")
+            if srow[i] != erow[i]:
+                over = int(e[i] + 1 - (srow[i] + 1) * width)
+                raise FormatError(
+                    f"row {row}: runs do not add up to the width {width}: the run at byte offset "
+                    f"{offset} ({where}, length {int(length[i])}) goes {over} pixel(s) past the row end"
+                )
+            boundary = (col // CHUNK + 1) * CHUNK
             raise FormatError(
-                f"row {row}: runs do not add up to the width {width}: the run at byte offset "
-                f"{offset} ({where}, length {int(length[i])}) goes {over} pixel(s) past the row end"
+                f"run at byte offset {offset} ({where}, length {int(length[i])}) crosses the "
+                f"127-pixel chunk boundary at column {boundary}"
             )
-        boundary = (col // CHUNK + 1) * CHUNK
+        if inside < part.size:
+            raise FormatError(
+                f"{nruns - s0 - inside} trailing byte(s) after the last row, from byte offset {base + s0 + inside}"
+            )
+        yield part, length, done
+        done = int(ends[-1])
+    if done < npix:
+        row, col = divmod(done, width)
         raise FormatError(
-            f"run at byte offset {offset} ({where}, length {int(length[i])}) crosses the "
-            f"127-pixel chunk boundary at column {boundary}"
+            f"truncated: the runs describe {done} of the {npix} pixels of a {width}x{height} "
+            f"image (data ends at row {row + first_row}, column {col}, byte offset {base + nruns})"
         )
-    total = int(ends[-1])
-    if total < npix:
-        raise FormatError(
-            f"truncated: the runs describe {total} of the {npix} pixels of a {width}x{height} "
-            f"image (data ends at {_where(width, total)}, byte offset {base + nruns})"
-        )
-    if inside < nruns:
-        raise FormatError(
-            f"{nruns - inside} trailing byte(s) after the last row, from byte offset {base + inside}"
-        )
-    return length
 
 
 def decode_runs(runs, width: int, height: int, *, base: int = HEADER_SIZE, first_row: int = 0, out=None):
@@ -340,18 +360,19 @@ def decode_runs(runs, width: int, height: int, *, base: int = HEADER_SIZE, first
         If the runs are not exactly a valid encoding of such a block.
     """
     arr = np.frombuffer(runs, dtype=np.uint8)
+    if out is not None and (out.shape != (height, width) or out.dtype != np.uint8 or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous ({height}, {width}) uint8 array, got {out.shape} {out.dtype}")
     if height == 0:
         if arr.size:
             raise FormatError(f"{arr.size} trailing byte(s) from byte offset {base}")
         return np.zeros((0, width), dtype=np.uint8) if out is None else out
-    length = _validate(arr, width, height, base, first_row)
-    pixels = np.repeat(arr >> 7, length)
-    if out is None:
-        return pixels.reshape(height, width)
-    if out.shape != (height, width) or out.dtype != np.uint8:
-        raise ValueError(f"out must be a ({height}, {width}) uint8 array, got {out.shape} {out.dtype}")
-    out.reshape(-1)[:] = pixels
-    return out
+    checked = _slices(arr, width, height, base, first_row)
+    first = next(checked)  # the header's claim fits the data: now allocating is safe
+    result = np.empty((height, width), dtype=np.uint8) if out is None else out
+    flat = result.reshape(-1)
+    for part, length, done in itertools.chain([first], checked):
+        flat[done : done + int(length.sum())] = np.repeat(part >> 7, length)
+    return result
 
 
 def decode(data, out=None) -> np.ndarray:
@@ -404,15 +425,17 @@ def row_offsets(data, rows) -> list[int]:
         One offset per row, counted from the start of ``data``.
     """
     width, height = read_header(data)
-    arr = np.frombuffer(data, dtype=np.uint8, offset=HEADER_SIZE)
-    length = _validate(arr, width, height, HEADER_SIZE)
-    ends = np.cumsum(length)
-    result = []
     for r in rows:
         if not 0 <= r <= height:
             raise ValueError(f"row {r} is outside 0..{height}")
-        if r == 0:
-            result.append(HEADER_SIZE)
-        else:
-            result.append(HEADER_SIZE + int(np.searchsorted(ends, r * width, side="left")) + 1)
-    return result
+    arr = np.frombuffer(data, dtype=np.uint8, offset=HEADER_SIZE)
+    wanted = np.asarray(rows, dtype=np.int64) * width  # pixel where each row starts
+    found = np.full(wanted.size, -1, dtype=np.int64)
+    s0 = 0
+    for part, length, done in _slices(arr, width, height, HEADER_SIZE, 0):
+        starts = np.cumsum(length) - length + done
+        here = (wanted >= done) & (wanted < done + int(length.sum()))
+        found[here] = HEADER_SIZE + s0 + np.searchsorted(starts, wanted[here])
+        s0 += part.size
+    found[wanted == width * height] = HEADER_SIZE + arr.size
+    return [int(x) for x in found]

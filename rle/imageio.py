@@ -72,9 +72,7 @@ class ImageInfo:
 
 def _check_size(path, width: int, height: int) -> None:
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
-        raise ImageError(
-            f"{path}: image is {width}x{height}; the .rle format stores 1..{MAX_SIDE} pixels per side"
-        )
+        raise ImageError(f"{path}: image is {width}x{height}; the .rle format stores 1..{MAX_SIDE} pixels per side")
 
 
 def probe(path) -> ImageInfo:

@@ -6,9 +6,8 @@ import struct
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from bitarray import bitarray
+from PIL import Image
 
 
 def reference_encode(pixels) -> bytes:
@@ -60,8 +59,22 @@ def write_bmp_raw(path, pixels_idx, bits, palette=None, top_down=False) -> None:
     offset = 14 + 40 + len(pal)
     with open(path, "wb") as f:
         f.write(b"BM" + struct.pack("<IHHI", offset + rows.size, 0, 0, offset))
-        f.write(struct.pack("<IiiHHIIiiII", 40, width, -height if top_down else height, 1, bits, 0,
-                            rows.size, 2835, 2835, len(palette or []), 0))
+        f.write(
+            struct.pack(
+                "<IiiHHIIiiII",
+                40,
+                width,
+                -height if top_down else height,
+                1,
+                bits,
+                0,
+                rows.size,
+                2835,
+                2835,
+                len(palette or []),
+                0,
+            )
+        )
         f.write(pal)
         f.write((rows if top_down else rows[::-1]).tobytes())
 

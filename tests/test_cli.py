@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import pillow_bits
 
 import rle
-from conftest import pillow_bits
 
 IMGJOBS = shutil.which("imgjobs") or shutil.which("imgjobs", path=os.path.dirname(sys.executable))
 
@@ -27,8 +27,15 @@ def test_help_explains_commands_and_flags():
     for word in ("compress", "decompress", "verify", "LocalCluster", "Exit status"):
         assert word in r.stdout
     r = cli("compress", "--help")
-    for flag in ("--rows-per-task", "--threshold", "--overwrite", "--scheduler-file", "--workers",
-                 "--threads-per-worker", "--scheduler"):
+    for flag in (
+        "--rows-per-task",
+        "--threshold",
+        "--overwrite",
+        "--scheduler-file",
+        "--workers",
+        "--threads-per-worker",
+        "--scheduler",
+    ):
         assert flag in r.stdout
 
 
@@ -138,8 +145,7 @@ def test_env_config_override(image_dir, tmp_path):
 
 def test_local_cluster_prints_dashboard(image_dir, tmp_path):
     d, _ = image_dir
-    r = cli("compress", d, tmp_path / "o", "--scheduler", "local", "--workers", "2",
-            "--dashboard-address", ":0")
+    r = cli("compress", d, tmp_path / "o", "--scheduler", "local", "--workers", "2", "--dashboard-address", ":0")
     assert r.returncode == 0, r.stderr
     assert "Dask dashboard: http://127.0.0.1:" in r.stderr
     assert "Traceback" not in r.stderr

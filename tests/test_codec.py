@@ -6,12 +6,12 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import blobs, reference_encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import rle
-from conftest import blobs, reference_encode
 
 EDGE_WIDTHS = [1, 2, 126, 127, 128, 254, 255, 381]
 
@@ -165,3 +165,45 @@ def test_single_corrupted_byte_is_caught_or_still_consistent(width, height, seed
     except rle.FormatError:
         return
     assert rle.encode(out) == bytes(data)
+
+
+@pytest.fixture
+def tiny_slices(monkeypatch):
+    """Force the codec to work in many tiny slices, so slice seams are exercised."""
+    import rle.codec
+
+    monkeypatch.setattr(rle.codec, "_SLICE_PIXELS", 300)
+    monkeypatch.setattr(rle.codec, "_SLICE_RUNS", 7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_slice_seams_change_nothing(width, height, seed):
+    import rle.codec
+
+    px = blobs(np.random.default_rng(seed), height, width)
+    whole = rle.encode(px)
+    old = rle.codec._SLICE_PIXELS, rle.codec._SLICE_RUNS
+    rle.codec._SLICE_PIXELS, rle.codec._SLICE_RUNS = 300, 7
+    try:
+        assert rle.encode(px) == whole == reference_encode(px)
+        np.testing.assert_array_equal(rle.decode(whole), px)
+        assert rle.row_offsets(whole, list(range(height + 1)))[-1] == len(whole)
+    finally:
+        rle.codec._SLICE_PIXELS, rle.codec._SLICE_RUNS = old
+
+
+def test_errors_deep_in_a_stream_name_their_offset(tiny_slices):
+    px = np.ones((4, 300), np.uint8)
+    data = bytearray(rle.encode(px))  # 3 runs per row: 127, 127, 46
+    data[4 + 3 * 2 + 1] = 0x80  # row 2, second run: zero length
+    with pytest.raises(rle.FormatError, match=r"zero-length run at byte offset 11 \(row 2, column 127\)"):
+        rle.decode(bytes(data))
+    with pytest.raises(rle.FormatError, match=r"truncated: 11 run bytes describe 1154 pixels.*after byte offset 15"):
+        rle.decode(rle.encode(px)[:-1])
+    px[3, 299] = 0  # one more run in the last row: dropping a byte now passes the early check
+    with pytest.raises(rle.FormatError, match=r"the runs describe 1199 of the 1200 pixels.*row 3, column 299"):
+        rle.decode(rle.encode(px)[:-1])
+    good = rle.encode(px)
+    with pytest.raises(rle.FormatError, match=rf"1 trailing byte.*from byte offset {len(good)}$"):
+        rle.decode(good + b"\x81")

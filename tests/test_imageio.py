@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import pillow_bits, write_bmp_raw
 from PIL import Image
 
 import rle
-from conftest import pillow_bits, write_bmp_raw
 from rle.bmp import parse_bmp
 
 
@@ -79,9 +79,9 @@ def test_probe_reports_bad_files_by_name(tmp_path):
     with pytest.raises(rle.ImageError, match=r"text\.bmp: not an image"):
         rle.probe(tmp_path / "text.bmp")
     (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.raises(rle.ImageError, match="empty.png"):
+    with pytest.raises(rle.ImageError, match=r"empty\.png"):
         rle.probe(tmp_path / "empty.png")
-    with pytest.raises(rle.ImageError, match="missing.bmp: cannot read"):
+    with pytest.raises(rle.ImageError, match=r"missing\.bmp: cannot read"):
         rle.probe(tmp_path / "missing.bmp")
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import dask
 import dask.config
 import numpy as np
 import pytest
+from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
 from PIL import Image
 
 import rle
-from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
 from jobs import plan_compress, plan_decompress, plan_verify
 from jobs.rle_graphs import UsageError, row_bounds
 from jobs.schedulers import open_runner
@@ -32,9 +33,9 @@ def read_dir(d):
 @pytest.mark.parametrize(("h", "w", "rows", "target"), [(100, 10, 7, 0), (5600, 7200, "auto", 8_000_000), (3, 3, 0, 1)])
 def test_row_bounds_cover_every_row_once(h, w, rows, target):
     b = row_bounds(h, w, rows, target)
-    assert b[0] == 0 and b[-1] == h and all(x < y for x, y in zip(b, b[1:]))
+    assert b[0] == 0 and b[-1] == h and all(x < y for x, y in itertools.pairwise(b))
     if rows == "auto":
-        assert max(y - x for x, y in zip(b, b[1:])) * w <= target * 1.01
+        assert max(y - x for x, y in itertools.pairwise(b)) * w <= target * 1.01
 
 
 def test_compress_directory_matches_reference(image_dir, tmp_path):

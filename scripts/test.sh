@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create .venv if needed, install imgjobs with its test extras, run the test suite.
+# Extra arguments go to pytest, e.g.  bash scripts/test.sh -k codec -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet ".[test]"
+.venv/bin/python -m ruff check rle jobs scripts tests
+exec .venv/bin/python -m pytest "$@"
