@@ -169,32 +169,87 @@ def _read_block(path, layout: BmpLayout, r0: int, r1: int) -> np.ndarray:
     first = r0 if layout.top_down else layout.height - r1
     buf = np.empty((n, layout.stride), dtype=np.uint8)
     with open(path, "rb") as f:
-        f.seek(layout.offset + first * layout.stride)
-        got = f.readinto(memoryview(buf).cast("B"))
-    if got != buf.nbytes:
-        raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
+        _read_rows_into(f, layout, first, buf, r0, r1)
     return buf if layout.top_down else buf[::-1]
 
 
+def _read_rows_into(f, layout: BmpLayout, first: int, buf: np.ndarray, r0: int, r1: int) -> None:
+    f.seek(layout.offset + first * layout.stride)
+    if f.readinto(memoryview(buf).cast("B")) != buf.nbytes:
+        raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
+
+
+def _sub_blocks(path, layout: BmpLayout, r0: int, r1: int):
+    """Yield ``(row, rows)``: stored bytes of image rows r0..r1, about 1 MiB at a time, top row first.
+
+    One buffer is reused throughout, so memory stays small and nothing is
+    page-faulted afresh for each sub-block.
+    """
+    per = max(1, _SUBBLOCK_BYTES // layout.stride)
+    buf = np.empty((min(per, r1 - r0), layout.stride), dtype=np.uint8)
+    with open(path, "rb") as f:
+        for a in range(r0, r1, per):
+            b = min(a + per, r1)
+            view = buf[: b - a]
+            _read_rows_into(f, layout, a if layout.top_down else layout.height - b, view, a, b)
+            yield a, (view if layout.top_down else view[::-1])
+
+
+def _triple_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Tables for 24-bit pixels packed as 3 bits each (8 pixels in 3 bytes).
+
+    ``gather[j][v]``: the bits of the pixels whose first bit is in byte ``j`` of a
+    group, placed where they go in the 1-bit-per-pixel byte.  ``same``: for each
+    of the 3 bytes, the bits whose right neighbour belongs to the same pixel.
+    """
+    values = np.arange(256)
+    gather = np.zeros((3, 256), dtype=np.uint8)
+    same = np.zeros(3, dtype=np.uint8)
+    for bit in range(24):
+        j, pos = divmod(bit, 8)
+        if bit % 3 == 0:  # the first of a pixel's three bits
+            gather[j] |= (((values >> (7 - pos)) & 1) << (7 - bit // 3)).astype(np.uint8)
+        if bit % 3 != 2:
+            same[j] |= 1 << (7 - pos)
+    return gather, same
+
+
+_GATHER, _SAME = _triple_tables()
+
+
 def _rgb_rows(block: np.ndarray, width: int, threshold: int | None, out: np.ndarray) -> None:
-    """Pack 24-bit BGR rows into bits; without a threshold only pure black/white is exact."""
-    rows_per = max(1, _SUBBLOCK_BYTES // block.shape[1])
-    for s in range(0, block.shape[0], rows_per):
-        b = block[s : s + rows_per, : 3 * width]
-        if threshold is None:
-            x = b.view(np.int8)
-            blue = b[:, 0::3]
-            if not (
-                np.array_equal(x, x >> 7)  # every byte is 0x00 or 0xFF
-                and np.array_equal(b[:, 1::3], blue)
-                and np.array_equal(b[:, 2::3], blue)
-            ):
-                raise NeedsWholeImage
-            out[s : s + rows_per] = np.packbits(blue, axis=1)
-        else:
-            px = b.reshape(b.shape[0], width, 3).astype(np.uint32)
-            luma = (px[..., 2] * 19595 + px[..., 1] * 38470 + px[..., 0] * 7471 + 0x8000) >> 16
-            out[s : s + rows_per] = np.packbits(luma >= threshold, axis=1)
+    """Pack 24-bit BGR rows into bits; without a threshold only pure black/white is exact.
+
+    Pure rows are checked and packed without per-pixel Python and without strided
+    passes: one bit per byte (``byte == 255``), checked against "any bit set" to
+    catch other values; then each pixel's three bits must be equal, and lookup
+    tables compact every 3 bytes of bits (8 pixels) to 1 byte.
+    """
+    b = block[:, : 3 * width]
+    if threshold is not None:
+        px = b.reshape(b.shape[0], width, 3).astype(np.uint32)
+        luma = (px[..., 2] * 19595 + px[..., 1] * 38470 + px[..., 0] * 7471 + 0x8000) >> 16
+        out[:] = np.packbits(luma >= threshold, axis=1)
+        return
+    groups = (width + 7) // 8
+    full = np.packbits(b == 255, axis=1)
+    if not np.array_equal(full, np.packbits(b, axis=1)):  # some byte is neither 0 nor 255
+        raise NeedsWholeImage
+    if full.shape[1] != 3 * groups:  # pad the last group of 8 pixels with black
+        padded = np.zeros((full.shape[0], 3 * groups), dtype=np.uint8)
+        padded[:, : full.shape[1]] = full
+        full = padded
+    # Every pixel's three bits must be equal: compare each bit with its right neighbour.
+    shifted = full << 1
+    shifted[:, :-1] |= full[:, 1:] >> 7
+    shifted ^= full
+    shifted &= np.tile(_SAME, groups)
+    if shifted.any():  # some pixel's three channels differ
+        raise NeedsWholeImage
+    pix = np.take(_GATHER[0], full[:, 0::3])
+    pix |= np.take(_GATHER[1], full[:, 1::3])
+    pix |= np.take(_GATHER[2], full[:, 2::3])
+    out[:] = pix
 
 
 def read_rows(path, layout: BmpLayout, r0: int, r1: int, threshold: int | None = None):
@@ -226,37 +281,39 @@ def read_rows(path, layout: BmpLayout, r0: int, r1: int, threshold: int | None =
     """
     if not 0 <= r0 <= r1 <= layout.height:
         raise ValueError(f"rows {r0}..{r1} are outside 0..{layout.height}")
-    block = _read_block(path, layout, r0, r1)
     w = layout.width
-    if layout.bits == 1:
+    if layout.bits == 1:  # already 1 bit per pixel: read the block whole, at most flip it
+        block = _read_block(path, layout, r0, r1)
         lut = _palette_lut(layout, threshold)
         if lut[0] == 0 and lut[1] == 1:
             return block, 8 * layout.stride
         if lut[0] == 1 and lut[1] == 0:
             return np.invert(block), 8 * layout.stride
         return np.full_like(block, 0xFF if lut[0] else 0), 8 * layout.stride
-    if layout.bits == 24:
-        out = np.empty((r1 - r0, (w + 7) // 8), dtype=np.uint8)
-        _rgb_rows(block, w, threshold, out)
-        return out, 8 * out.shape[1]
-    if layout.bits == 4:
-        idx = np.empty((block.shape[0], 2 * block.shape[1]), dtype=np.uint8)
-        idx[:, 0::2] = block >> 4
-        idx[:, 1::2] = block & 15
-        idx = idx[:, :w]
-    else:
-        idx = block[:, :w]
-    if layout.mode == "L":  # 8-bit greyscale: value == index, dithered by convert('1')
-        if threshold is None:
+    out = np.empty((r1 - r0, (w + 7) // 8), dtype=np.uint8)
+    lut = _palette_lut(layout, threshold) if layout.mode == "P" else None
+    for a, rows in _sub_blocks(path, layout, r0, r1):
+        dest = out[a - r0 : a - r0 + rows.shape[0]]
+        if layout.bits == 24:
+            _rgb_rows(rows, w, threshold, dest)
+            continue
+        if layout.bits == 4:
+            idx = np.empty((rows.shape[0], 2 * rows.shape[1]), dtype=np.uint8)
+            idx[:, 0::2] = rows >> 4
+            idx[:, 1::2] = rows & 15
+            idx = idx[:, :w]
+        else:
+            idx = rows[:, :w]
+        if lut is not None:
+            bits = lut[idx]
+        elif threshold is not None:  # 8-bit greyscale: value == index
+            bits = idx >= threshold
+        else:  # 8-bit greyscale, dithered by convert('1'): exact only when pure
             x = idx.view(np.int8)
             if not np.array_equal(x, x >> 7):
                 raise NeedsWholeImage
             bits = idx
-        else:
-            bits = idx >= threshold
-    else:
-        bits = _palette_lut(layout, threshold)[idx]
-    out = np.packbits(bits, axis=1)
+        dest[:] = np.packbits(bits, axis=1)
     return out, 8 * out.shape[1]
 
 

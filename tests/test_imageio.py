@@ -126,3 +126,20 @@ def test_write_bmp_roundtrip(tmp_path, rng):
         assert im.mode == "1"
         assert im.size == (71, 33)
     np.testing.assert_array_equal(pillow_bits(tmp_path / "o.bmp"), px)
+
+
+@pytest.mark.parametrize("width", [1, 7, 8, 9, 16, 33, 100])
+def test_rgb_bw_any_width_and_every_impurity(tmp_path, rng, width):
+    px = (rng.random((9, width)) < 0.5).astype(np.uint8)
+    rgb = np.repeat(px[:, :, None] * 255, 3, axis=2).astype(np.uint8)
+    write_bmp_raw(tmp_path / "bw.bmp", rgb, 24)
+    info = rle.probe(tmp_path / "bw.bmp")
+    packed, _ = rle.read_packed_rows(info, 0, 9)
+    np.testing.assert_array_equal(np.unpackbits(packed, axis=1)[:, :width], px)
+    for channel, value in [(0, 254), (1, 1), (2, 0 if px[4, width // 2] else 255)]:
+        bad = rgb.copy()
+        bad[4, width // 2, channel] = value  # one channel off: grey, a colour, or mixed
+        write_bmp_raw(tmp_path / "bad.bmp", bad, 24)
+        with pytest.raises(rle.NeedsWholeImage):
+            rle.read_packed_rows(rle.probe(tmp_path / "bad.bmp"), 0, 9)
+        np.testing.assert_array_equal(rle.read_pixels(tmp_path / "bad.bmp"), pillow_bits(tmp_path / "bad.bmp"))
