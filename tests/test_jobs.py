@@ -230,3 +230,26 @@ def test_runner_on_local_cluster_reports_progress_in_files(image_dir, tmp_path):
             bar = ProgressBar(plan.nfiles, "test", enabled=False)
             runner.run(plan.outputs, plan.files_per_output, bar)
     assert bar.done == len(expected)
+
+
+def test_row_block_task_memory_is_bounded_by_its_block(tmp_path):
+    import tracemalloc
+
+    from jobs import rle_tasks
+
+    tall = np.zeros((60000, 2560), np.uint8)
+    tall[::7, ::3] = 1
+    Image.fromarray(tall.astype(bool)).save(tmp_path / "tall.bmp")
+    rgb = np.repeat(tall[:8000, :, None] * 255, 3, axis=2).astype(np.uint8)
+    write_bmp_raw(tmp_path / "tall24.bmp", rgb, 24)
+    for name, whole in (("tall.bmp", tall.size // 8), ("tall24.bmp", rgb.size)):
+        info = rle.probe(tmp_path / name)
+        tracemalloc.start()
+        try:
+            runs = rle_tasks.compress_block(info, 1000, 1400, None)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert runs == rle.encode_runs(tall[1000:1400])
+        # the whole image is 19 MB (1-bit) or 61 MB (24-bit); a block and its slices stay near 1-3 MB
+        assert peak < whole / 4, f"{name}: a 400-row block task peaked at {peak} bytes"
