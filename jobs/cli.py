@@ -35,36 +35,29 @@ Exit status: 0 all fine, 1 some file failed, 2 usage error.
 """
 
 
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {n}")
-    return n
+def _whole(low: int, high: int | None = None, *, auto: bool = False):
+    """An argparse type: a whole number in low..high (or 'auto' when allowed)."""
+    want = f"a whole number {low}..{high}" if high is not None else f"a whole number >= {low}"
+    if auto:
+        want = f"'auto' or {want}"
+
+    def parse(text: str):
+        if auto and text.strip().lower() == "auto":
+            return "auto"
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or n < low or (high is not None and n > high):
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return n
+
+    return parse
 
 
-def _rows(text: str):
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number >= 0, got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number >= 0, got {n}")
-    return n
-
-
-def _threshold(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number 0..255, got {text!r}") from None
-    if not 0 <= n <= 255:
-        raise argparse.ArgumentTypeError(f"expected a number 0..255, got {n}")
-    return n
+_positive = _whole(1)
+_rows = _whole(0, auto=True)
+_threshold = _whole(0, 255)
 
 
 def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
