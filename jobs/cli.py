@@ -7,13 +7,13 @@ for ``verify``), 2 for usage errors, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
 
 from . import config
-from .files import FileResult
 from .progress import ProgressBar, summarize
 
 __all__ = ["main"]
@@ -88,13 +88,20 @@ def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
         help="local: dashboard address (default 127.0.0.1:8787; ':0' picks a free port)",
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--performance-report",
+        metavar="HTML",
+        help="write Dask's performance report (distributed schedulers) or task/resource profiles (threads, "
+        "processes) to this HTML file",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``imgjobs``."""
     parser = argparse.ArgumentParser(
         prog="imgjobs",
-        description="Image batch jobs on Dask: compress 1-bit images to the classic .rle format and back.",
+        description="Image batch jobs on Dask: compress 1-bit images to the classic .rle format and back, "
+        "build (N, H, W, 3) training batches from JPEG lists, and measure throughput.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -147,11 +154,47 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("rle", metavar="RLE", help="the .rle file, or a directory holding <name>.rle for each image")
     v.add_argument("--threshold", type=_threshold, metavar="N", help="the threshold used when compressing, if any")
     _add_scheduler_options(v)
+
+    r = sub.add_parser(
+        "resize",
+        help="JPEG list -> (N, H, W, 3) uint8 batch",
+        description="Decode and resize a list of images into one (N, H, W, 3) uint8 numpy batch "
+        "(a memory-mapped .npy or a .zarr store), with a JSON sidecar of files, failures and timing. "
+        "Grey, palette, CMYK, RGBA and 16-bit images become true RGB; EXIF orientation is applied.",
+    )
+    r.add_argument(
+        "source",
+        metavar="SOURCE",
+        help="a file list (one path per line, relative to the list), a JSON config with data.train_filelist, "
+        "or a directory of images",
+    )
+    r.add_argument("--num-images", type=_positive, metavar="N", help="take the first N images (error if fewer)")
+    r.add_argument("--size", metavar="WxH", help="output width x height (default 100x100)")
+    r.add_argument("--out", default="batch.npy", metavar="PATH", help="batch.npy (default) or a .zarr store")
+    r.add_argument(
+        "--exact",
+        action="store_true",
+        default=None,
+        help="resize the full decode (the exercise's semantics) instead of a reduced JPEG DCT scale",
+    )
+    r.add_argument("--batch-size", type=_positive, metavar="B", help="images per task (default: auto, at most 64)")
+    r.add_argument(
+        "--executor",
+        choices=["serial", "threads", "processes"],
+        help="run the classic exercise's executor (plain loop, ThreadPoolExecutor, ProcessPoolExecutor of "
+        "--workers) instead of Dask, for comparison",
+    )
+    r.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output")
+    _add_scheduler_options(r)
+
+    from .study import add_study_parser
+
+    add_study_parser(sub)
     return parser
 
 
 def _plan(args, parallelism: int):
-    from . import rle_graphs
+    from . import resize_graphs, rle_graphs
 
     if args.command == "compress":
         return rle_graphs.plan_compress(
@@ -166,10 +209,21 @@ def _plan(args, parallelism: int):
         return rle_graphs.plan_decompress(
             args.src, args.dst, rows_per_task=args.rows_per_task, overwrite=args.overwrite, parallelism=parallelism
         )
+    if args.command == "resize":
+        return resize_graphs.plan_resize(
+            args.source,
+            args.out,
+            num_images=args.num_images,
+            size=args.size,
+            exact=args.exact,
+            batch_size=args.batch_size,
+            overwrite=args.overwrite,
+            parallelism=parallelism,
+        )
     return rle_graphs.plan_verify(args.orig, args.rle, threshold=args.threshold, parallelism=parallelism)
 
 
-def _flatten(outputs) -> list[FileResult]:
+def _flatten(outputs) -> list:
     results = []
     for out in outputs:
         results.extend(out if isinstance(out, list) else [out])
@@ -188,55 +242,96 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
         dask.config.set({"logging": {"distributed": quiet_level, "bokeh": "error", "tornado": "critical"}})
 
 
-def main(argv=None) -> int:
-    """Run ``imgjobs``; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
-    first = args.src if args.command != "verify" else args.orig
-    if not os.path.exists(first):
-        parser.error(f"{first}: no such file or directory")
+@contextlib.contextmanager
+def performance_report(path, runner):
+    """Dask's performance report on distributed schedulers, task and resource profiles on local ones."""
+    if not path:
+        yield
+        return
+    if runner.client is not None:
+        from distributed import performance_report as report
+
+        with report(filename=path):
+            yield
+        return
+    from dask.diagnostics import Profiler, ResourceProfiler, visualize
+
+    with Profiler() as prof, ResourceProfiler(dt=0.05) as rprof:
+        yield
+    visualize([prof, rprof], filename=path, show=False, save=True)
+
+
+def _report_resize(args, plan, failures, seconds, description) -> int:
+    from .resize_graphs import finish
+
+    sidecar = finish(plan, failures, seconds, description)
+    for _i, reason in sorted(failures):
+        print(f"FAILED {reason}", file=sys.stderr)
+    if not args.quiet:
+        n = len(plan.paths)
+        rate = n / seconds if seconds > 0 else float("inf")
+        shape = "x".join(map(str, sidecar["shape"]))
+        print(
+            f"resize: {n} image(s), {n - len(failures)} ok, {len(failures)} failed, in {seconds:.2f} s = "
+            f"{rate:.0f} images/s\n  {plan.out}: ({shape}) uint8; sidecar {os.path.splitext(plan.out)[0]}.json"
+        )
+    return 1 if failures else 0
+
+
+def _run_job(args, parser) -> int:
     from .rle_graphs import UsageError
     from .schedulers import open_runner
 
+    executor = getattr(args, "executor", None)
+    if executor and args.performance_report:
+        raise UsageError("--performance-report needs a Dask scheduler, not --executor")
     start = time.perf_counter()
+    plan = None
     try:
         with open_runner(
-            args.scheduler,
-            address=args.scheduler_address,
-            scheduler_file=args.scheduler_file,
+            "threads" if executor else args.scheduler,
+            address=None if executor else args.scheduler_address,
+            scheduler_file=None if executor else args.scheduler_file,
             workers=args.workers,
             threads_per_worker=args.threads_per_worker,
             host=args.host,
             dashboard_address=args.dashboard_address,
         ) as runner:
-            log.info("scheduler: %s", runner.description)
+            description = f"{executor} executor, {runner.parallelism} worker(s)" if executor else runner.description
+            log.info("scheduler: %s", description)
             if runner.dashboard_link and not args.quiet:
                 print(f"Dask dashboard: {runner.dashboard_link}", file=sys.stderr)
             plan = _plan(args, runner.parallelism)
+            total = len(plan.paths) if args.command == "resize" else plan.nfiles
             bar = ProgressBar(
-                plan.nfiles, args.command, enabled=not (args.no_progress or args.quiet) and config.get("progress")
+                total, args.command, enabled=not (args.no_progress or args.quiet) and config.get("progress")
             )
             try:
-                outputs = runner.run(plan.outputs, plan.files_per_output, bar)
+                if executor:
+                    from .resize_graphs import run_executor
+
+                    outputs = run_executor(plan, executor, runner.parallelism, bar)
+                else:
+                    with performance_report(args.performance_report, runner):
+                        outputs = runner.run(plan.outputs, plan.files_per_output, bar)
             finally:
                 bar.close()
-    except UsageError as e:
-        parser.error(str(e))
     except (FileNotFoundError, ValueError) as e:  # bad scheduler settings
+        if isinstance(e, UsageError):
+            raise
         print(f"imgjobs: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. no scheduler at the given address
         print(f"imgjobs: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(
-            "\nimgjobs: interrupted. Finished outputs are complete and nothing half-written is left; "
-            "run the same command again to do the rest.",
-            file=sys.stderr,
-        )
-        return 130
+    except BaseException:
+        target = getattr(plan, "target", None)
+        if target and target.endswith(".tmp") and os.path.exists(target):
+            os.remove(target)  # an unfinished batch is never left behind
+        raise
     seconds = time.perf_counter() - start
+    if args.command == "resize":
+        return _report_resize(args, plan, _flatten(outputs), seconds, description)
     results = plan.done + _flatten(outputs)
     bad = [r for r in results if not r.ok]
     for r in bad:
@@ -246,6 +341,33 @@ def main(argv=None) -> int:
     if not args.quiet:
         print(summarize(args.command, results, seconds))
     return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    """Run ``imgjobs``; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    from .rle_graphs import UsageError
+
+    try:
+        if args.command == "study":
+            from .study import run_study
+
+            return run_study(args)
+        first = {"verify": "orig", "resize": "source"}.get(args.command, "src")
+        if not os.path.exists(getattr(args, first)):
+            parser.error(f"{getattr(args, first)}: no such file or directory")
+        return _run_job(args, parser)
+    except UsageError as e:
+        parser.error(str(e))
+    except KeyboardInterrupt:
+        print(
+            "\nimgjobs: interrupted. Finished outputs are complete and nothing half-written is left; "
+            "run the same command again to do the rest.",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -207,7 +207,7 @@ def plan_compress(src, dst, *, rows_per_task=None, threshold=None, overwrite=Non
     """
     rows_per_task = _parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task))
     threshold = _check_threshold(config.get("rle.threshold", threshold))
-    overwrite = bool(config.get("rle.overwrite", overwrite))
+    overwrite = bool(config.get("overwrite", overwrite))
     src, dst = os.fspath(src), os.fspath(dst)
     plan = Plan("compress")
     pairs = _pairs(src, dst, lambda d: image_files(d, IMAGE_EXTENSIONS), ".rle")
@@ -259,7 +259,7 @@ def plan_decompress(src, dst, *, rows_per_task=None, overwrite=None, parallelism
     Parameters are as for :func:`plan_compress`; outputs are ``<name>.bmp``.
     """
     rows_per_task = _parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task))
-    overwrite = bool(config.get("rle.overwrite", overwrite))
+    overwrite = bool(config.get("overwrite", overwrite))
     src, dst = os.fspath(src), os.fspath(dst)
     plan = Plan("decompress")
     todo = _settle_existing(_pairs(src, dst, _rle_files, ".bmp"), overwrite, plan.done)

@@ -1,0 +1,129 @@
+"""Plain functions behind the resize job (no Dask here; see :mod:`jobs.resize_graphs`).
+
+:func:`load_rgb` turns one image file into an (H, W, 3) uint8 array: decoded by
+content (not by extension), EXIF orientation applied, any mode made true RGB,
+then resized.  The fast path asks the JPEG decoder for a reduced DCT scale
+(Pillow's ``draft``, as ``Image.thumbnail`` does) that is still at least the
+target size, then resizes; ``exact=True`` resizes the full decode.
+
+:func:`fill_npy` and :func:`fill_zarr` are what a task runs: load a batch of
+images and write them straight into their slots of the output, returning only
+the failures.  A failed image leaves its slot zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["RESAMPLE", "fill_npy", "fill_zarr", "load_rgb", "to_rgb"]
+
+#: Pillow's resampling filter for both paths (Pillow's default for ``resize``).
+RESAMPLE = "bicubic"
+
+
+def to_rgb(im):
+    """Return a true-RGB copy of a Pillow image of any mode.
+
+    Greyscale goes to all three channels, palettes and CMYK through Pillow's
+    conversions, alpha is dropped, and 16/32-bit integer and float images are
+    scaled to 0..255 by their type's range rather than clipped.
+    """
+    from PIL import Image
+
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        arr = np.asarray(im, dtype=np.uint16)
+        return Image.fromarray((arr >> 8).astype(np.uint8), "L").convert("RGB")
+    if mode in ("I", "F"):
+        arr = np.asarray(im, dtype=np.float64 if mode == "F" else np.int64)
+        if mode == "F":
+            scaled = np.clip(arr, 0.0, 1.0) * 255.0 if arr.max(initial=0) <= 1.0 else np.clip(arr, 0, 255)
+        else:
+            scaled = np.clip(arr, 0, 65535) / 257.0 if arr.max(initial=0) > 255 else np.clip(arr, 0, 255)
+        return Image.fromarray(np.rint(scaled).astype(np.uint8), "L").convert("RGB")
+    if mode == "P" and "transparency" in im.info:
+        return im.convert("RGBA").convert("RGB")
+    return im.convert("RGB")
+
+
+def load_rgb(path, size: tuple[int, int], exact: bool = False) -> np.ndarray:
+    """Decode an image file and resize it to ``size`` = (width, height).
+
+    Parameters
+    ----------
+    path : str
+        Any image Pillow reads; the format is found from the content.
+    size : (int, int)
+        Output width and height.
+    exact : bool
+        Resize the full-resolution decode (slower) instead of a reduced JPEG
+        DCT scale.
+
+    Returns
+    -------
+    numpy.ndarray
+        (height, width, 3) uint8.
+
+    Raises
+    ------
+    OSError, ValueError
+        For unreadable, truncated or non-image files (``PIL.UnidentifiedImageError``
+        is an ``OSError``).
+    """
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        if not exact and im.format == "JPEG":
+            # The decoder picks the smallest DCT scale (1/2, 1/4, 1/8) still at least
+            # `size`; EXIF rotation may swap the sides, so ask for the larger one both ways.
+            side = max(size)
+            im.draft(im.mode, (side, side))
+        im.load()
+        if im.getexif().get(0x0112, 1) != 1:  # EXIF orientation: rotate/flip upright
+            im = ImageOps.exif_transpose(im)
+        rgb = to_rgb(im)
+        out = rgb.resize(size, Image.Resampling.BICUBIC)
+        return np.asarray(out)
+
+
+def _load_into(dest: np.ndarray, start: int, paths, size, exact: bool) -> list:
+    failed = []
+    for i, path in enumerate(paths):
+        try:
+            dest[i] = load_rgb(path, size, exact)
+        except (OSError, ValueError, SyntaxError) as e:  # UnidentifiedImageError is an OSError
+            dest[i] = 0
+            failed.append((start + i, f"{path}: {e}"))
+    return failed
+
+
+def fill_npy(out_path: str, start: int, paths: list, size: tuple[int, int], exact: bool) -> list:
+    """Load ``paths`` into slots ``start..`` of the memory-mapped ``.npy`` at ``out_path``.
+
+    Returns
+    -------
+    list of (int, str)
+        Index and reason for each image that failed; its slot is zero.
+    """
+    out = np.load(out_path, mmap_mode="r+")
+    try:
+        block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
+        failed = _load_into(block, start, paths, size, exact)
+        out[start : start + len(paths)] = block
+        out.flush()
+    finally:
+        del out
+    return failed
+
+
+def fill_zarr(store: str, start: int, paths: list, size: tuple[int, int], exact: bool) -> list:
+    """Like :func:`fill_npy` for a zarr array at ``store`` (chunks aligned with the batches)."""
+    import zarr
+
+    out = zarr.open_array(store, mode="r+")
+    block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
+    failed = _load_into(block, start, paths, size, exact)
+    out[start : start + len(paths)] = block
+    return failed
