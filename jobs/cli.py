@@ -108,9 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no summary")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # the same two flags after the subcommand (imgjobs compress ... -q)
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    verbosity.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     c = sub.add_parser(
         "compress",
+        parents=[verbosity],
         help="images -> .rle",
         description="Compress an image, or every image in a directory, into .rle files "
         "(1 bit per pixel, 127-pixel chunks, one byte per run). Existing outputs are kept "
@@ -135,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser(
         "decompress",
+        parents=[verbosity],
         help=".rle -> 1-bit BMP",
         description="Decompress an .rle file, or every .rle file in a directory, into 1-bit BMPs.",
     )
@@ -146,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser(
         "verify",
+        parents=[verbosity],
         help="check .rle files against their images",
         description="Decode each .rle and compare it pixel by pixel with its original image; "
         "list every mismatch and exit 1 if there is any.",
@@ -157,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser(
         "resize",
+        parents=[verbosity],
         help="JPEG list -> (N, H, W, 3) uint8 batch",
         description="Decode and resize a list of images into one (N, H, W, 3) uint8 numpy batch "
         "(a memory-mapped .npy or a .zarr store), with a JSON sidecar of files, failures and timing. "
@@ -285,7 +293,7 @@ def _run_job(args, parser) -> int:
     executor = getattr(args, "executor", None)
     if executor and args.performance_report:
         raise UsageError("--performance-report needs a Dask scheduler, not --executor")
-    start = time.perf_counter()
+    started = time.perf_counter()
     plan = None
     try:
         with open_runner(
@@ -298,7 +306,8 @@ def _run_job(args, parser) -> int:
             dashboard_address=args.dashboard_address,
         ) as runner:
             description = f"{executor} executor, {runner.parallelism} worker(s)" if executor else runner.description
-            log.info("scheduler: %s", description)
+            start = time.perf_counter()  # the job's time leaves out starting a cluster
+            log.info("scheduler: %s (ready in %.2f s)", description, start - started)
             if runner.dashboard_link and not args.quiet:
                 print(f"Dask dashboard: {runner.dashboard_link}", file=sys.stderr)
             plan = _plan(args, runner.parallelism)

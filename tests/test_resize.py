@@ -1,0 +1,323 @@
+"""The resize job on JPEGs generated here: colour, orientation, bad files, schedulers, studies."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import dask
+import numpy as np
+import pytest
+from PIL import Image
+
+from jobs.resize_graphs import finish, parse_size, plan_resize, read_source, run_executor
+from jobs.resize_tasks import load_rgb
+from jobs.rle_graphs import UsageError
+
+SIZE = (32, 24)
+
+
+def photo(rng, w, h):
+    """A smooth synthetic photo (JPEG-friendly), RGB uint8."""
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 // max(1, w - 1), y * 255 // max(1, h - 1), (x + y) * 255 // max(1, w + h - 2)], -1)
+    noise = rng.integers(0, 30, (h, w, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def jpegs(tmp_path, rng):
+    """A directory of images of every kind the job must handle, plus a file list."""
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rgb = photo(rng, 240, 180)
+    Image.fromarray(rgb).save(d / "rgb.JPEG", quality=90)
+    Image.fromarray(rgb).convert("L").save(d / "grey.JPEG", quality=90)
+    Image.fromarray(rgb).convert("CMYK").save(d / "cmyk.JPEG", quality=90)
+    Image.fromarray(rgb).save(d / "progressive.JPEG", quality=90, progressive=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    Image.fromarray(rgb[:, :120]).save(d / "rotated.JPEG", quality=90, exif=exif.tobytes())
+    Image.fromarray(rgb).save(d / "png-inside.JPEG", format="PNG")  # a PNG named .JPEG
+    pal = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    pal.save(d / "palette.png")
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)])).save(d / "rgba.png")
+    Image.fromarray(rgb[:, :, 0].astype(np.uint16) * 257).save(d / "sixteen.png")
+    names = sorted(os.listdir(d))
+    (tmp_path / "list.txt").write_text("# a comment\n" + "\n".join(f"imgs/{n} 7" for n in names) + "\n")
+    return tmp_path, names
+
+
+def run(plan, scheduler="threads"):
+    outs = dask.compute(*plan.outputs, scheduler=scheduler)
+    failures = [f for o in outs for f in o]
+    finish(plan, failures, 1.0, scheduler)
+    return failures
+
+
+def test_sources_list_json_directory(jpegs):
+    base, names = jpegs
+    from_list = read_source(base / "list.txt")
+    assert [os.path.basename(p) for p in from_list] == names
+    assert all(os.path.isabs(p) for p in from_list)
+    (base / "cfg").mkdir()
+    (base / "cfg" / "ilsvrc.json").write_text(json.dumps({"data": {"train_filelist": "../list.txt", "x": 1}}))
+    assert read_source(base / "cfg" / "ilsvrc.json") == from_list
+    assert [os.path.basename(p) for p in read_source(base / "imgs")] == names
+    assert read_source(base / "list.txt", 3) == from_list[:3]
+    with pytest.raises(UsageError, match="fewer than the 99"):
+        read_source(base / "list.txt", 99)
+    (base / "bad.json").write_text('{"data": {}}')
+    with pytest.raises(UsageError, match="train_filelist"):
+        read_source(base / "bad.json")
+    with pytest.raises(UsageError, match="no such file"):
+        read_source(base / "nope.txt")
+
+
+def test_parse_size():
+    assert parse_size("100x80") == (100, 80)
+    for bad in ("100", "0x5", "axb", "70000x1"):
+        with pytest.raises(UsageError):
+            parse_size(bad)
+
+
+def test_every_kind_becomes_true_rgb(jpegs):
+    base, _names = jpegs
+    d = base / "imgs"
+    grey = load_rgb(d / "grey.JPEG", SIZE)
+    assert grey.shape == (24, 32, 3) and grey.dtype == np.uint8
+    assert np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 1], grey[..., 2])
+    assert grey.mean() > 50  # not the exercise's "channel 0 only"
+    ref = load_rgb(d / "rgb.JPEG", SIZE).astype(int)
+    for name in ("cmyk.JPEG", "progressive.JPEG", "png-inside.JPEG", "palette.png", "rgba.png"):
+        img = load_rgb(d / name, SIZE)
+        assert img.shape == (24, 32, 3) and img.dtype == np.uint8, name
+        assert np.abs(img.astype(int) - ref).mean() < 20, name  # the same picture, in colour
+    sixteen = load_rgb(d / "sixteen.png", SIZE)
+    np.testing.assert_allclose(sixteen[..., 0].astype(int), ref[..., 0], atol=12)
+
+
+def test_exif_orientation_is_applied(jpegs):
+    base, _ = jpegs
+    with Image.open(base / "imgs" / "rotated.JPEG") as im:
+        assert im.size == (120, 180)  # stored portrait
+        upright = np.asarray(im.convert("RGB").transpose(Image.Transpose.ROTATE_270).resize(SIZE))
+    got = load_rgb(base / "imgs" / "rotated.JPEG", SIZE, exact=True)
+    np.testing.assert_array_equal(got, upright)
+
+
+def test_exact_batch_equals_per_image_reference(jpegs):
+    base, names = jpegs
+    out = base / "batch.npy"
+    plan = plan_resize(base / "list.txt", out, size="32x24", exact=True, batch_size=3)
+    assert plan.ntasks == 3
+    assert run(plan) == []
+    batch = np.load(out)
+    assert batch.shape == (len(names), 24, 32, 3) and batch.dtype == np.uint8
+    for i, name in enumerate(names):
+        np.testing.assert_array_equal(batch[i], load_rgb(base / "imgs" / name, SIZE, exact=True), err_msg=name)
+    side = json.loads((base / "batch.json").read_text())
+    assert side["shape"] == [len(names), 24, 32, 3] and side["resize"]["mode"] == "exact"
+    assert [os.path.basename(f) for f in side["files"]] == names
+    assert not [f for f in os.listdir(base) if f.endswith(".tmp")]
+
+
+def test_fast_path_is_close_to_exact(jpegs):
+    base, _ = jpegs
+    for name in ("rgb.JPEG", "grey.JPEG", "progressive.JPEG"):
+        fast = load_rgb(base / "imgs" / name, SIZE).astype(np.float32)
+        exact = load_rgb(base / "imgs" / name, SIZE, exact=True).astype(np.float32)
+        psnr = 10 * np.log10(255**2 / max(1e-9, float(np.mean((fast - exact) ** 2))))
+        assert psnr > 30, (name, psnr)
+
+
+def test_bad_files_keep_zero_slots_and_are_listed(jpegs):
+    base, _names = jpegs
+    d = base / "imgs"
+    data = (d / "rgb.JPEG").read_bytes()
+    (d / "truncated.JPEG").write_bytes(data[: len(data) // 3])
+    (d / "text.JPEG").write_text("not an image")
+    paths = read_source(d)
+    plan = plan_resize(d, base / "b.npy", size="32x24", batch_size=4)
+    failures = run(plan)
+    bad = {os.path.basename(paths[i]) for i, _ in failures}
+    assert bad == {"truncated.JPEG", "text.JPEG"}
+    batch = np.load(base / "b.npy")
+    for i, _ in failures:
+        assert not batch[i].any()
+    good = [i for i in range(len(paths)) if os.path.basename(paths[i]) not in bad]
+    assert all(batch[i].any() for i in good)
+    side = json.loads((base / "b.json").read_text())
+    assert {os.path.basename(f["path"]) for f in side["failed"]} == bad
+    assert all(f["reason"] for f in side["failed"])
+
+
+def test_existing_output_needs_overwrite(jpegs):
+    base, _ = jpegs
+    (base / "b.npy").write_bytes(b"x")
+    with pytest.raises(UsageError, match="--overwrite"):
+        plan_resize(base / "list.txt", base / "b.npy")
+    with pytest.raises(UsageError, match=r"\.npy or \.zarr"):
+        plan_resize(base / "list.txt", base / "b.png")
+
+
+@pytest.mark.parametrize("kind", ["serial", "threads", "processes"])
+def test_exercise_executors_write_the_same_batch(jpegs, kind):
+    from jobs.progress import ProgressBar
+
+    base, _names = jpegs
+    run(plan_resize(base / "list.txt", base / "dask.npy", size="32x24"))
+    plan = plan_resize(base / "list.txt", base / f"{kind}.npy", size="32x24")
+    failures = run_executor(plan, kind, 2, ProgressBar(0, "", enabled=False))
+    finish(plan, failures, 1.0, kind)
+    assert failures == []
+    np.testing.assert_array_equal(np.load(base / f"{kind}.npy"), np.load(base / "dask.npy"))
+
+
+def test_local_cluster_equals_threads(jpegs, cluster):
+    from distributed import Client
+
+    base, _ = jpegs
+    run(plan_resize(base / "list.txt", base / "t.npy", size="32x24", batch_size=2))
+    with Client(cluster) as client:
+        plan = plan_resize(base / "list.txt", base / "c.npy", size="32x24", batch_size=2)
+        failures = [f for o in client.gather(client.compute(plan.outputs)) for f in o]
+        finish(plan, failures, 1.0, "local")
+    np.testing.assert_array_equal(np.load(base / "c.npy"), np.load(base / "t.npy"))
+
+
+def test_zarr_output(jpegs):
+    zarr = pytest.importorskip("zarr", reason="zarr is in the test extras")
+    base, _ = jpegs
+    run(plan_resize(base / "list.txt", base / "b.npy", size="32x24"))
+    run(plan_resize(base / "list.txt", base / "b.zarr", size="32x24", batch_size=4))
+    np.testing.assert_array_equal(zarr.open_array(str(base / "b.zarr"))[:], np.load(base / "b.npy"))
+
+
+def test_fill_task_allocates_only_its_block(jpegs):
+    import tracemalloc
+
+    from jobs.resize_tasks import fill_npy
+
+    base, _names = jpegs
+    plan = plan_resize(base / "list.txt", base / "b.npy", size="64x64", batch_size=100)
+    tracemalloc.start()
+    try:
+        fill_npy(plan.target, 0, plan.paths[:2], (64, 64), False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000  # two decodes and a 2-image block; the batch itself is memory-mapped
+
+
+def cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=180
+    )
+
+
+def test_cli_resize_summary_and_exit_codes(jpegs):
+    base, names = jpegs
+    r = cli("resize", base / "list.txt", "--out", base / "o.npy", "--size", "16x16")
+    assert r.returncode == 0, r.stderr
+    assert f"resize: {len(names)} image(s), {len(names)} ok, 0 failed" in r.stdout and "images/s" in r.stdout
+    assert np.load(base / "o.npy").shape == (len(names), 16, 16, 3)
+    (base / "imgs" / "zz-bad.JPEG").write_bytes(b"\xff\xd8\xff garbage")
+    r = cli("resize", base / "imgs", "--out", base / "o2.npy", "--executor", "threads", "--workers", "2")
+    assert r.returncode == 1 and "zz-bad.JPEG" in r.stderr and "Traceback" not in r.stderr
+    r = cli("resize", base / "list.txt", "--out", base / "o.npy")
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+    r = cli("resize", base / "list.txt", "--num-images", "500", "--out", base / "o3.npy")
+    assert r.returncode == 2 and "fewer than" in r.stderr
+
+
+def test_performance_report_threads_and_cluster(jpegs):
+    base, _ = jpegs
+    r = cli("resize", base / "list.txt", "--out", base / "o.npy", "--performance-report", base / "t.html")
+    assert r.returncode == 0, r.stderr
+    r = cli(
+        "compress",
+        base / "imgs",
+        base / "rle",
+        "--scheduler",
+        "local",
+        "--workers",
+        "1",
+        "--dashboard-address",
+        ":0",
+        "--performance-report",
+        base / "c.html",
+    )
+    assert r.returncode in (0, 1), r.stderr  # some inputs are not black and white, but all are images
+    for name in ("t.html", "c.html"):
+        text = (base / name).read_text()
+        assert "<html" in text.lower() and "bokeh" in text.lower()
+
+
+def test_study_resize_writes_csv_table_and_plot(jpegs):
+    base, _names = jpegs
+    out = base / "study"
+    r = cli(
+        "study",
+        "resize",
+        base / "list.txt",
+        "--size",
+        "16x16",
+        "--workers",
+        "1,2",
+        "--modes",
+        "threads",
+        "--executors",
+        "serial,threads",
+        "--batch-sizes",
+        "2,auto",
+        "--repeats",
+        "2",
+        "--out",
+        out,
+        "-q",
+    )
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
+    modes = {(row["mode"], row["workers"], row["batch_size"]) for row in rows}
+    assert ("dask threads", "2", "auto") in modes and ("executor serial", "1", "-") in modes
+    assert ("executor threads", "2", "-") in modes
+    for row in rows:
+        assert float(row["rate"]) > 0 and int(row["repeats"]) == 2
+        if row["workers"] == "1":
+            assert float(row["speedup"]) == 1.0
+    md = (out / "results.md").read_text()
+    assert "| cores |" in md and "images/s" in md and "efficiency" in md
+    with Image.open(out / "throughput.png") as im:
+        assert im.format == "PNG" and im.size[0] > 400
+
+
+def test_study_compress_has_the_2x2_table(image_dir, tmp_path):
+    d, _ = image_dir
+    out = tmp_path / "study"
+    r = cli(
+        "study",
+        "compress",
+        d,
+        "--workers",
+        "1,2",
+        "--modes",
+        "threads,local",
+        "--rows-per-task",
+        "0,auto,64",
+        "--repeats",
+        "1",
+        "--out",
+        out,
+        "-q",
+    )
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
+    assert len(rows) == 2 * 2 * 3 and all(row["unit"] == "MPixel/s" for row in rows)
+    md = (out / "results.md").read_text()
+    assert "2x2 table" in md and "one task per image" in md and "row-block tasks" in md
+    assert (out / "throughput.png").stat().st_size > 1000
