@@ -201,6 +201,11 @@ def plan_resize(
 def finish(plan: ResizePlan, failures: list, seconds: float, scheduler: str) -> dict:
     """Move the finished ``.npy`` into place and write the sidecar ``<out>.json``; return the sidecar."""
     if plan.target != plan.out:
+        fd = os.open(plan.target, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # every task's slice is on disk before the batch gets its name
+        finally:
+            os.close(fd)
         os.replace(plan.target, plan.out)
     failures = sorted(failures)
     n = len(plan.paths)
@@ -266,6 +271,4 @@ def run_executor(plan: ResizePlan, kind: str, workers: int, bar) -> list:
         with pool(max_workers=workers) as ex:
             for i, result in enumerate(ex.map(_exercise_one, items)):
                 store(i, result)
-    if hasattr(out, "flush"):
-        out.flush()
     return failures

@@ -111,8 +111,7 @@ def fill_npy(out_path: str, start: int, paths: list, size: tuple[int, int], exac
     try:
         block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
         failed = _load_into(block, start, paths, size, exact)
-        out[start : start + len(paths)] = block
-        out.flush()
+        out[start : start + len(paths)] = block  # the finishing task syncs the file once
     finally:
         del out
     return failed
