@@ -38,8 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
-
 from classic_resize import load as exercise_load  # noqa: E402
+
 from jobs.resize_tasks import load_rgb  # noqa: E402
 
 DEFAULT_IMAGES = os.path.join(HERE, "..", "..", "shared", "data", "imagenet-samples")
@@ -81,7 +81,7 @@ def scaling(listfile, n, repeats):
             for workers in (1, 2):
                 with open_runner(kind, workers=workers, threads_per_worker=1, dashboard_address=":0") as runner:
 
-                    def once(runner=runner):
+                    def once(runner=runner, kind=kind):
                         plan = plan_resize(listfile, out, num_images=n, overwrite=True, parallelism=runner.parallelism)
                         outs = runner.run(plan.outputs, plan.files_per_output, ProgressBar(0, "", enabled=False))
                         finish(plan, [f for o in outs for f in o], 1.0, kind)
@@ -112,7 +112,12 @@ def main(argv=None) -> int:
     t_fast = med(lambda: [load_rgb(f, size) for f in files], args.repeats)
     t_exact = med(lambda: [load_rgb(f, size, exact=True) for f in files], args.repeats)
     n = len(files)
-    res["per_core"] = {"exercise": n / t_ex, "fast": n / t_fast, "exact": n / t_exact, "fast_vs_exercise": t_ex / t_fast}
+    res["per_core"] = {
+        "exercise": n / t_ex,
+        "fast": n / t_fast,
+        "exact": n / t_exact,
+        "fast_vs_exercise": t_ex / t_fast,
+    }
     print("| one core, serial loop | images/s |\n|---|---|")
     print(f"| exercise (open, resize, array) | {n / t_ex:,.0f} |")
     print(f"| imgjobs --exact | {n / t_exact:,.0f} |")
@@ -125,27 +130,37 @@ def main(argv=None) -> int:
         mse = float(np.mean((a - b) ** 2))
         psnr.append(99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse))
     res["psnr"] = {"mean": float(np.mean(psnr)), "min": float(np.min(psnr)), "median": float(np.median(psnr))}
-    print(f"fast path vs --exact: PSNR mean {np.mean(psnr):.1f} dB, median {np.median(psnr):.1f}, "
-          f"min {np.min(psnr):.1f} over {n} images\n")
+    print(
+        f"fast path vs --exact: PSNR mean {np.mean(psnr):.1f} dB, median {np.median(psnr):.1f}, "
+        f"min {np.min(psnr):.1f} over {n} images\n"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         listfile = os.path.join(tmp, "list.txt")
         with open(listfile, "w") as f:
             f.writelines(os.path.abspath(files[i % n]) + "\n" for i in range(args.count))
         ours, rss = process_time(
-            [*imgjobs_cmd(), "-q", "resize", listfile, "--out", os.path.join(tmp, "b.npy"), "--overwrite"],
-            args.repeats)
-        classic, _ = process_time([sys.executable, os.path.join(HERE, "classic_resize.py"), listfile,
-                                   "--threads", "2"], args.repeats)
+            [*imgjobs_cmd(), "-q", "resize", listfile, "--out", os.path.join(tmp, "b.npy"), "--overwrite"], args.repeats
+        )
+        classic, _ = process_time(
+            [sys.executable, os.path.join(HERE, "classic_resize.py"), listfile, "--threads", "2"], args.repeats
+        )
         batch_mb = args.count * size[0] * size[1] * 3 / 1e6
-        res["whole_process"] = {"images": args.count, "imgjobs_s": ours, "exercise_2_threads_s": classic,
-                                "speedup": classic / ours, "imgjobs_peak_rss_mb": rss / 1e6, "batch_mb": batch_mb}
+        res["whole_process"] = {
+            "images": args.count,
+            "imgjobs_s": ours,
+            "exercise_2_threads_s": classic,
+            "speedup": classic / ours,
+            "imgjobs_peak_rss_mb": rss / 1e6,
+            "batch_mb": batch_mb,
+        }
         print(f"| whole process, {args.count} images, {os.cpu_count()} cores | seconds | images/s |\n|---|---|---|")
         print(f"| exercise, ThreadPoolExecutor(2) | {classic:.2f} | {args.count / classic:,.0f} |")
-        print(f"| imgjobs resize (Dask threads) | {ours:.2f} | {args.count / ours:,.0f} "
-              f"({classic / ours:.2f}x) |\n")
-        print(f"imgjobs peak RSS {rss / 1e6:.0f} MB (interpreter, libraries and the {batch_mb:.0f} MB "
-              "memory-mapped batch)\n")
+        print(f"| imgjobs resize (Dask threads) | {ours:.2f} | {args.count / ours:,.0f} ({classic / ours:.2f}x) |\n")
+        print(
+            f"imgjobs peak RSS {rss / 1e6:.0f} MB (interpreter, libraries and the {batch_mb:.0f} MB "
+            "memory-mapped batch)\n"
+        )
         rates = scaling(listfile, args.count, args.repeats)
     res["scaling"] = {f"{k}-{w}": r for (k, w), r in rates.items()}
     print("| scheduler | 1 worker | 2 workers | efficiency |\n|---|---|---|---|")
