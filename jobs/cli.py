@@ -30,8 +30,14 @@ schedulers:
                       an existing cluster, e.g. `dask scheduler --scheduler-file f.json`
                       started by a batch job
 
+examples:
+  imgjobs compress scans/ rle/ --scheduler local --workers 2
+  imgjobs verify scans/ rle/
+  imgjobs resize train.txt --num-images 2000 --out batch.npy
+  imgjobs study resize train.txt --workers 1,2 --out study-resize
+
 Defaults come from configs/imgjobs.yaml through dask.config; flags win.
-Exit status: 0 all fine, 1 some file failed, 2 usage error.
+Exit status: 0 all fine, 1 some file failed, 2 usage error, 130 interrupted.
 """
 
 

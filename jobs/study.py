@@ -361,8 +361,30 @@ def _plot(rows, path, job, unit, knob) -> None:
     )
 
 
+def _check(args) -> None:
+    from .rle_graphs import UsageError
+
+    bad = [m for m in args.modes or [] if m not in ("threads", "processes", "local")]
+    if bad:
+        raise UsageError(f"--modes takes threads, processes, local; not {', '.join(bad)}")
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.study == "resize":
+        bad = [e for e in args.executors if e not in ("serial", "threads", "processes", "none")]
+        knobs, name, low = args.batch_sizes, "--batch-sizes", 1
+    else:
+        bad = []
+        knobs, name, low = args.rows_per_task, "--rows-per-task", 0
+    if bad:
+        raise UsageError(f"--executors takes serial, threads, processes or none; not {', '.join(bad)}")
+    for k in knobs:
+        if k != "auto" and not (k.isdigit() and int(k) >= low):
+            raise UsageError(f"{name} takes 'auto' or whole numbers >= {low}, not {k!r}")
+
+
 def run_study(args) -> int:
     """Run ``imgjobs study``; return the exit status."""
+    _check(args)
     job = args.study
     out = args.out or f"study-{job}"
     os.makedirs(out, exist_ok=True)

@@ -321,3 +321,21 @@ def test_study_compress_has_the_2x2_table(image_dir, tmp_path):
     md = (out / "results.md").read_text()
     assert "2x2 table" in md and "one task per image" in md and "row-block tasks" in md
     assert (out / "throughput.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("resize", "LIST", "--modes", "gpu"),
+        ("resize", "LIST", "--batch-sizes", "0"),
+        ("resize", "LIST", "--executors", "mpi"),
+        ("compress", "DIR", "--rows-per-task", "x"),
+        ("resize", "LIST", "--workers", "0"),
+    ],
+)
+def test_study_usage_errors(jpegs, args):
+    base, _ = jpegs
+    args = [str(base / "list.txt") if a == "LIST" else str(base / "imgs") if a == "DIR" else a for a in args]
+    r = cli("study", *args, "--out", base / "s")
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
