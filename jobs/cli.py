@@ -293,7 +293,7 @@ def _report_resize(args, plan, failures, seconds, description) -> int:
 
 
 def _run_job(args, parser) -> int:
-    from .rle_graphs import UsageError
+    from .files import UsageError
     from .schedulers import open_runner
 
     executor = getattr(args, "executor", None)
@@ -363,7 +363,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
-    from .rle_graphs import UsageError
+    from .files import UsageError
 
     try:
         if args.command == "study":

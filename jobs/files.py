@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 _TEMP_SUFFIX = ".imgjobs.tmp"
 
 
+class UsageError(ValueError):
+    """A job was asked for something that cannot be done (bad paths, bad options); the CLI exits 2."""
+
+
 @dataclass
 class FileResult:
     """What happened to one file.

@@ -23,8 +23,8 @@ import numpy as np
 from dask.base import tokenize
 
 from . import config, resize_tasks
-from .files import image_files, new_token, temp_path
-from .rle_graphs import IMAGE_EXTENSIONS, UsageError
+from .files import UsageError, image_files, new_token, temp_path
+from .rle_graphs import IMAGE_EXTENSIONS
 
 __all__ = ["ResizePlan", "finish", "parse_size", "plan_resize", "read_source", "run_executor"]
 
@@ -247,11 +247,12 @@ def run_executor(plan: ResizePlan, kind: str, workers: int, bar) -> list:
     """
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-    out = np.load(plan.target, mmap_mode="r+") if plan.target.endswith(".tmp") else None
-    if out is None:
+    if plan.out.endswith(".zarr"):
         import zarr
 
         out = zarr.open_array(plan.target, mode="r+")
+    else:
+        out = np.load(plan.target, mmap_mode="r+")
     items = [(p, plan.size, plan.exact) for p in plan.paths]
     failures = []
 

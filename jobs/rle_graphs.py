@@ -30,7 +30,7 @@ from dask.base import tokenize
 import rle
 
 from . import config, rle_tasks
-from .files import FileResult, image_files, new_token, remove_stale_temps
+from .files import FileResult, UsageError, image_files, new_token, remove_stale_temps
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -48,10 +48,6 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset(
     ".bmp .dib .png .gif .tif .tiff .pbm .pgm .ppm .pnm .pcx .tga .webp .jpg .jpeg .jp2 .ico .im .sgi".split()
 )
-
-
-class UsageError(ValueError):
-    """The job was asked for something that cannot be done (bad paths, bad options)."""
 
 
 @dataclass

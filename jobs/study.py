@@ -362,7 +362,7 @@ def _plot(rows, path, job, unit, knob) -> None:
 
 
 def _check(args) -> None:
-    from .rle_graphs import UsageError
+    from .files import UsageError
 
     bad = [m for m in args.modes or [] if m not in ("threads", "processes", "local")]
     if bad:

@@ -14,7 +14,8 @@ from PIL import Image
 
 import rle
 from jobs import plan_compress, plan_decompress, plan_verify
-from jobs.rle_graphs import UsageError, row_bounds
+from jobs.files import UsageError
+from jobs.rle_graphs import row_bounds
 from jobs.schedulers import open_runner
 
 

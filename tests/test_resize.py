@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jobs.files import UsageError
 from jobs.resize_graphs import finish, parse_size, plan_resize, read_source, run_executor
 from jobs.resize_tasks import load_rgb
-from jobs.rle_graphs import UsageError
 
 SIZE = (32, 24)
 
