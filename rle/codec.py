@@ -257,11 +257,6 @@ def encode(pixels) -> bytes:
 # --------------------------------------------------------------------------- decoder
 
 
-def _where(width: int, pixel: int) -> str:
-    row, col = divmod(int(pixel), width)
-    return f"row {row}, column {col}"
-
-
 def _slices(arr: np.ndarray, width: int, height: int, base: int, first_row: int):
     """Check run bytes for ``height`` rows slice by slice; yield ``(part, length, done)``.
 

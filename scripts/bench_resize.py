@@ -26,47 +26,20 @@ import glob
 import json
 import os
 import platform
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
+from benchutil import imgjobs_cmd, median_time, timed_process  # noqa: E402
 from classic_resize import load as exercise_load  # noqa: E402
 
 from jobs.resize_tasks import load_rgb  # noqa: E402
 
 DEFAULT_IMAGES = os.path.join(HERE, "..", "..", "shared", "data", "imagenet-samples")
-
-
-def med(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def imgjobs_cmd():
-    exe = shutil.which("imgjobs", path=os.path.dirname(sys.executable)) or shutil.which("imgjobs")
-    return [exe] if exe else [sys.executable, "-m", "jobs"]
-
-
-def process_time(cmd, repeats):
-    times, rss = [], 0
-    for _ in range(repeats):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-        rss = max(rss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
-    return statistics.median(times), rss
 
 
 def scaling(listfile, n, repeats):
@@ -87,7 +60,7 @@ def scaling(listfile, n, repeats):
                         finish(plan, [f for o in outs for f in o], 1.0, kind)
 
                     once()  # warm the workers
-                    rates[(kind, workers)] = n / med(once, repeats)
+                    rates[(kind, workers)] = n / median_time(once, repeats)
     return rates
 
 
@@ -108,9 +81,9 @@ def main(argv=None) -> int:
     size = (100, 100)
     for f in files:  # warm the page cache
         exercise_load(f)
-    t_ex = med(lambda: [exercise_load(f) for f in files], args.repeats)
-    t_fast = med(lambda: [load_rgb(f, size) for f in files], args.repeats)
-    t_exact = med(lambda: [load_rgb(f, size, exact=True) for f in files], args.repeats)
+    t_ex = median_time(lambda: [exercise_load(f) for f in files], args.repeats)
+    t_fast = median_time(lambda: [load_rgb(f, size) for f in files], args.repeats)
+    t_exact = median_time(lambda: [load_rgb(f, size, exact=True) for f in files], args.repeats)
     n = len(files)
     res["per_core"] = {
         "exercise": n / t_ex,
@@ -139,12 +112,13 @@ def main(argv=None) -> int:
         listfile = os.path.join(tmp, "list.txt")
         with open(listfile, "w") as f:
             f.writelines(os.path.abspath(files[i % n]) + "\n" for i in range(args.count))
-        ours, rss = process_time(
+        ours, rss = timed_process(
             [*imgjobs_cmd(), "-q", "resize", listfile, "--out", os.path.join(tmp, "b.npy"), "--overwrite"], args.repeats
         )
-        classic, _ = process_time(
+        classic, _ = timed_process(
             [sys.executable, os.path.join(HERE, "classic_resize.py"), listfile, "--threads", "2"], args.repeats
         )
+        ours, classic = statistics.median(ours), statistics.median(classic)
         batch_mb = args.count * size[0] * size[1] * 3 / 1e6
         res["whole_process"] = {
             "images": args.count,

@@ -27,45 +27,18 @@ import filecmp
 import json
 import os
 import platform
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
+from benchutil import imgjobs_cmd, median_time, timed_process  # noqa: E402
 from make_samples import make_bench, text_page  # noqa: E402
 
 import rle  # noqa: E402
-
-
-def median_time(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def timed_process(cmd, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-    return times
-
-
-def imgjobs_cmd() -> list[str]:
-    exe = shutil.which("imgjobs", path=os.path.dirname(sys.executable)) or shutil.which("imgjobs")
-    return [exe] if exe else [sys.executable, "-m", "jobs"]
 
 
 def main(argv=None) -> int:
@@ -98,8 +71,8 @@ def main(argv=None) -> int:
     data = rle.encode(page)
     assert np.array_equal(rle.decode(data), page)
     mpx = page.size / 1e6
-    t_enc = median_time(lambda: rle.encode(page), args.repeats)
-    t_dec = median_time(lambda: rle.decode(data), args.repeats)
+    t_enc = median_time(lambda: rle.encode(page), args.repeats, warmup=2)
+    t_dec = median_time(lambda: rle.decode(data), args.repeats, warmup=2)
     results["codec"] = {
         "encode_mpix_s": mpx / t_enc,
         "decode_mpix_s": mpx / t_dec,
@@ -111,11 +84,15 @@ def main(argv=None) -> int:
 
     # 2. directory of 8 x 7200x5600 24-bit BMPs, whole processes
     src = os.path.join(args.data, "bmp24")
-    make_bench(src, args.images)
+    inputs = make_bench(src, args.images)
+    for path in inputs:  # same start for both tools: every input in the page cache
+        with open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
     with tempfile.TemporaryDirectory() as tmp:
         ours_dir, classic_dir = os.path.join(tmp, "imgjobs"), os.path.join(tmp, "classic")
-        ours = timed_process([*imgjobs_cmd(), "-q", "compress", src, ours_dir, "--overwrite"], args.repeats)
-        classic = timed_process(
+        ours, _ = timed_process([*imgjobs_cmd(), "-q", "compress", src, ours_dir, "--overwrite"], args.repeats)
+        classic, _ = timed_process(
             [sys.executable, os.path.join(HERE, "classic_rle.py"), src, classic_dir], args.classic_repeats
         )
         names = sorted(os.listdir(classic_dir))
@@ -123,10 +100,10 @@ def main(argv=None) -> int:
         assert not mismatch and not errors, f"outputs differ: {mismatch} {errors}"
         first = sorted(os.listdir(src))[0]
         one = os.path.join(src, first)
-        ours1 = timed_process(
+        ours1, _ = timed_process(
             [*imgjobs_cmd(), "-q", "compress", one, os.path.join(tmp, "one.rle"), "--overwrite"], args.repeats
         )
-        classic1 = timed_process(
+        classic1, _ = timed_process(
             [sys.executable, os.path.join(HERE, "classic_rle.py"), one, os.path.join(tmp, "one-classic.rle")],
             args.classic_repeats,
         )
