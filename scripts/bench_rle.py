@@ -91,8 +91,8 @@ def main(argv=None) -> int:
                 pass
     with tempfile.TemporaryDirectory() as tmp:
         ours_dir, classic_dir = os.path.join(tmp, "imgjobs"), os.path.join(tmp, "classic")
-        ours, _ = timed_process([*imgjobs_cmd(), "-q", "compress", src, ours_dir, "--overwrite"], args.repeats)
-        classic, _ = timed_process(
+        ours = timed_process([*imgjobs_cmd(), "-q", "compress", src, ours_dir, "--overwrite"], args.repeats)
+        classic = timed_process(
             [sys.executable, os.path.join(HERE, "classic_rle.py"), src, classic_dir], args.classic_repeats
         )
         names = sorted(os.listdir(classic_dir))
@@ -100,10 +100,10 @@ def main(argv=None) -> int:
         assert not mismatch and not errors, f"outputs differ: {mismatch} {errors}"
         first = sorted(os.listdir(src))[0]
         one = os.path.join(src, first)
-        ours1, _ = timed_process(
+        ours1 = timed_process(
             [*imgjobs_cmd(), "-q", "compress", one, os.path.join(tmp, "one.rle"), "--overwrite"], args.repeats
         )
-        classic1, _ = timed_process(
+        classic1 = timed_process(
             [sys.executable, os.path.join(HERE, "classic_rle.py"), one, os.path.join(tmp, "one-classic.rle")],
             args.classic_repeats,
         )
