@@ -343,10 +343,13 @@ def _run_job(args, parser) -> int:
         target = getattr(plan, "target", None)
         if target and target.endswith(".tmp") and os.path.exists(target):
             os.remove(target)  # an unfinished batch is never left behind
+        if hasattr(plan, "cleanup"):
+            plan.cleanup()
         raise
     seconds = time.perf_counter() - start
     if args.command == "resize":
         return _report_resize(args, plan, _flatten(outputs), seconds, description)
+    plan.cleanup()  # temporaries of task attempts that died with a lost worker
     results = plan.done + _flatten(outputs)
     bad = [r for r in results if not r.ok]
     for r in bad:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import shutil
 import uuid
 from dataclasses import dataclass, field
 
@@ -86,14 +87,17 @@ def temp_path(dst: str, token: str) -> str:
 
 
 def remove_stale_temps(dst: str) -> int:
-    """Remove temporaries that earlier, interrupted runs left for ``dst``; return how many."""
+    """Remove temporaries left for ``dst`` by interrupted runs or killed task attempts; return how many."""
     head, tail = os.path.split(dst)
     n = 0
     for stale in glob.glob(os.path.join(glob.escape(head), f".{glob.escape(tail)}.*{_TEMP_SUFFIX}")):
         try:
-            os.remove(stale)
+            if os.path.isdir(stale) and not os.path.islink(stale):
+                shutil.rmtree(stale)  # a zarr store
+            else:
+                os.remove(stale)
             n += 1
-            log.info("removed a temporary file an interrupted run left: %s", stale)
+            log.info("removed a temporary file an interrupted run or a lost worker left: %s", stale)
         except FileNotFoundError:
             pass
     return n
@@ -103,9 +107,12 @@ def write_atomic(dst: str, parts, token: str) -> int:
     """Write ``parts`` (bytes-like pieces) to ``dst`` through a temporary file and a rename.
 
     The data is flushed to disk before the rename, so ``dst`` is either absent,
-    the old file, or complete.  Returns the number of bytes written.
+    the old file, or complete.  Each call writes its own temporary (``token``
+    plus a random suffix), so two attempts at the same task -- a retry after a
+    worker was lost while the first attempt still runs -- never share one.
+    Returns the number of bytes written.
     """
-    tmp = temp_path(dst, token)
+    tmp = temp_path(dst, f"{token}-{new_token()[:6]}")
     n = 0
     try:
         with open(tmp, "wb") as f:

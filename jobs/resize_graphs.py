@@ -1,9 +1,11 @@
 """Graph builder for the resize job: a list of images in, an (N, H, W, 3) uint8 batch out.
 
-The output is created up front (a memory-mapped ``.npy`` under a temporary
-name, or a zarr array), each task loads a batch of images and writes its slice
-straight into it, and a last task renames the finished ``.npy`` into place, so
-the client never gathers pixels.  Per-image work is about 2 ms, close to Dask's
+The output is created up front under a hidden temporary name (a ``.npy`` of
+the full size, or a zarr store), each task loads a batch of images and writes
+its slice straight into it (``pwrite`` at the slice's offset, or the slice's zarr
+chunks), and :func:`finish` renames the finished batch into place, so the client
+never gathers pixels and an interrupted job never leaves a partial output.  A
+task writes the same bytes however often it runs, so Dask may retry it freely.  Per-image work is about 2 ms, close to Dask's
 per-task overhead, so tasks take batches of images.
 
 :func:`run_executor` runs the same work with the classic exercise's executors
@@ -16,6 +18,7 @@ import json
 import logging
 import math
 import os
+import shutil
 from dataclasses import dataclass, field
 
 import dask
@@ -23,7 +26,7 @@ import numpy as np
 from dask.base import tokenize
 
 from . import config, resize_tasks
-from .files import UsageError, image_files, new_token, temp_path
+from .files import UsageError, image_files, new_token, remove_stale_temps, temp_path
 from .rle_graphs import IMAGE_EXTENSIONS
 
 __all__ = ["ResizePlan", "finish", "parse_size", "plan_resize", "read_source", "run_executor"]
@@ -117,7 +120,8 @@ class ResizePlan:
     size: tuple
     exact: bool
     batch_size: int
-    target: str  # where tasks write: the temporary .npy, or the zarr store
+    target: str  # where tasks write: the temporary .npy or zarr store, renamed to ``out`` by finish
+    offset: int = 0  # .npy: where the array data starts in the file
     outputs: list = field(default_factory=list)
     files_per_output: list = field(default_factory=list)
     ntasks: int = 0
@@ -130,7 +134,8 @@ def _auto_batch(n: int, parallelism: int) -> int:
     return max(1, min(per_task, want))
 
 
-def _create_output(out: str, target: str, n: int, size, batch: int) -> None:
+def _create_output(out: str, target: str, n: int, size, batch: int) -> int:
+    """Create the empty batch at ``target``; return where a ``.npy``'s data starts (0 for zarr)."""
     w, h = size
     if out.endswith(".zarr"):
         try:
@@ -140,9 +145,13 @@ def _create_output(out: str, target: str, n: int, size, batch: int) -> None:
         zarr.create_array(
             store=target, shape=(n, h, w, 3), chunks=(batch, h, w, 3), dtype="uint8", fill_value=0, overwrite=True
         )
-    else:
-        arr = np.lib.format.open_memmap(target, mode="w+", dtype=np.uint8, shape=(n, h, w, 3))
-        del arr
+        return 0
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": (n, h, w, 3)}
+    with open(target, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)  # a 4-tuple shape fits format 1.0 at any size
+        offset = f.tell()
+        f.truncate(offset + n * h * w * 3)  # sparse: unwritten slots read as zero
+    return offset
 
 
 def plan_resize(
@@ -184,14 +193,20 @@ def plan_resize(
     batch = int(batch_size) if batch_size else _auto_batch(len(paths), parallelism)
     if batch < 1:
         raise UsageError(f"batch size must be >= 1, got {batch}")
-    target = out if out.endswith(".zarr") else temp_path(out, new_token())
-    _create_output(out, target, len(paths), size, batch)
-    plan = ResizePlan(paths, out, size, exact, batch, target)
-    fill = resize_tasks.fill_zarr if out.endswith(".zarr") else resize_tasks.fill_npy
+    remove_stale_temps(out)  # what a killed run left
+    target = temp_path(out, new_token())
+    offset = _create_output(out, target, len(paths), size, batch)
+    plan = ResizePlan(paths, out, size, exact, batch, target, offset)
     for start in range(0, len(paths), batch):
         chunk = paths[start : start + batch]
         key = f"resize-batch-{tokenize(target, start, chunk, size, exact)}"
-        plan.outputs.append(dask.delayed(fill, pure=True)(target, start, chunk, size, exact, dask_key_name=key))
+        if out.endswith(".zarr"):
+            task = dask.delayed(resize_tasks.fill_zarr, pure=True)(target, start, chunk, size, exact, dask_key_name=key)
+        else:
+            task = dask.delayed(resize_tasks.fill_npy, pure=True)(
+                target, offset, start, chunk, size, exact, dask_key_name=key
+            )
+        plan.outputs.append(task)
         plan.files_per_output.append(len(chunk))
     plan.ntasks = len(plan.outputs)
     log.info("resize: %d image(s) in %d task(s) of %d", len(paths), plan.ntasks, batch)
@@ -200,13 +215,16 @@ def plan_resize(
 
 def finish(plan: ResizePlan, failures: list, seconds: float, scheduler: str) -> dict:
     """Move the finished ``.npy`` into place and write the sidecar ``<out>.json``; return the sidecar."""
-    if plan.target != plan.out:
+    if plan.out.endswith(".zarr"):
+        if os.path.exists(plan.out):  # planning refused this unless --overwrite
+            shutil.rmtree(plan.out) if os.path.isdir(plan.out) else os.remove(plan.out)
+    else:
         fd = os.open(plan.target, os.O_RDONLY)
         try:
             os.fsync(fd)  # every task's slice is on disk before the batch gets its name
         finally:
             os.close(fd)
-        os.replace(plan.target, plan.out)
+    os.replace(plan.target, plan.out)
     failures = sorted(failures)
     n = len(plan.paths)
     sidecar = {
@@ -252,7 +270,7 @@ def run_executor(plan: ResizePlan, kind: str, workers: int, bar) -> list:
 
         out = zarr.open_array(plan.target, mode="r+")
     else:
-        out = np.load(plan.target, mmap_mode="r+")
+        out = np.load(plan.target, mmap_mode="r+")  # one process writes: a memory map is simplest
     items = [(p, plan.size, plan.exact) for p in plan.paths]
     failures = []
 

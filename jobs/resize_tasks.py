@@ -13,6 +13,8 @@ the failures.  A failed image leaves its slot zero.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 __all__ = ["RESAMPLE", "fill_npy", "fill_zarr", "load_rgb", "to_rgb"]
@@ -99,21 +101,29 @@ def _load_into(dest: np.ndarray, start: int, paths, size, exact: bool) -> list:
     return failed
 
 
-def fill_npy(out_path: str, start: int, paths: list, size: tuple[int, int], exact: bool) -> list:
-    """Load ``paths`` into slots ``start..`` of the memory-mapped ``.npy`` at ``out_path``.
+def fill_npy(out_path: str, offset: int, start: int, paths: list, size: tuple[int, int], exact: bool) -> list:
+    """Load ``paths`` into slots ``start..`` of the ``.npy`` at ``out_path`` (data at byte ``offset``).
+
+    The slice is written with ``pwrite`` at its own offset: tasks never overlap,
+    a rerun writes the same bytes, and it works on shared file systems where a
+    memory map written from several nodes would not be coherent.
 
     Returns
     -------
     list of (int, str)
         Index and reason for each image that failed; its slot is zero.
     """
-    out = np.load(out_path, mmap_mode="r+")
+    block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
+    failed = _load_into(block, start, paths, size, exact)
+    data = memoryview(block).cast("B")
+    pos = offset + start * size[0] * size[1] * 3
+    fd = os.open(out_path, os.O_WRONLY)
     try:
-        block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
-        failed = _load_into(block, start, paths, size, exact)
-        out[start : start + len(paths)] = block  # the finishing task syncs the file once
+        while data:
+            n = os.pwrite(fd, data, pos)
+            data, pos = data[n:], pos + n
     finally:
-        del out
+        os.close(fd)  # the finishing step syncs the file once
     return failed
 
 

@@ -66,6 +66,9 @@ class Plan:
         Files settled while planning: skipped outputs and unreadable inputs.
     ntasks : int
         Tasks in the graph.
+    targets : list of str
+        Output files the graph writes; :meth:`cleanup` removes temporaries
+        that lost workers left for them.
     """
 
     job: str
@@ -73,11 +76,16 @@ class Plan:
     files_per_output: list = field(default_factory=list)
     done: list = field(default_factory=list)
     ntasks: int = 0
+    targets: list = field(default_factory=list)
 
     @property
     def nfiles(self) -> int:
         """Files the graph will process (not counting those settled while planning)."""
         return sum(self.files_per_output)
+
+    def cleanup(self) -> int:
+        """After the graph ran: remove temporaries of :attr:`targets` that killed task attempts left."""
+        return sum(remove_stale_temps(dst) for dst in self.targets)
 
 
 def row_bounds(height: int, width: int, rows_per_task: int | str, target: int) -> list[int]:
@@ -208,6 +216,7 @@ def plan_compress(src, dst, *, rows_per_task=None, threshold=None, overwrite=Non
     plan = Plan("compress")
     pairs = _pairs(src, dst, lambda d: image_files(d, IMAGE_EXTENSIONS), ".rle")
     todo = _settle_existing(pairs, overwrite, plan.done)
+    plan.targets = [d for _, d in todo]
     infos = []
     for s, d in todo:
         try:
@@ -259,6 +268,7 @@ def plan_decompress(src, dst, *, rows_per_task=None, overwrite=None, parallelism
     src, dst = os.fspath(src), os.fspath(dst)
     plan = Plan("decompress")
     todo = _settle_existing(_pairs(src, dst, _rle_files, ".bmp"), overwrite, plan.done)
+    plan.targets = [d for _, d in todo]
     sized = []
     for s, d in todo:
         try:

@@ -184,12 +184,19 @@ def finalize_bmp(src: str, dst: str, blocks: list, width: int, height: int, toke
             pass
         return FileResult(src, dst, "failed", failed.reason)
     try:
-        fd = os.open(tmp, os.O_RDONLY)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dst)
+            fd = os.open(tmp, os.O_RDONLY)
+        except FileNotFoundError:
+            # A retry after a worker was lost between the rename and reporting it: the output is complete.
+            size = len(bmp_1bit_header(width, height)) + _bmp_stride(width) * height
+            if not (os.path.exists(dst) and os.path.getsize(dst) == size):
+                raise
+        else:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, dst)
         return FileResult(
             src, dst, "ok", pixels=width * height, bytes_in=os.path.getsize(src), bytes_out=os.path.getsize(dst)
         )

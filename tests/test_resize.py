@@ -207,11 +207,13 @@ def test_fill_task_allocates_only_its_block(jpegs):
     plan = plan_resize(base / "list.txt", base / "b.npy", size="64x64", batch_size=100)
     tracemalloc.start()
     try:
-        fill_npy(plan.target, 0, plan.paths[:2], (64, 64), False)
+        fill_npy(plan.target, plan.offset, 0, plan.paths[:2], (64, 64), False)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 2_000_000  # two decodes and a 2-image block; the batch itself is memory-mapped
+    assert peak < 2_000_000  # two decodes and a 2-image block, never the batch
+    batch = np.load(plan.target)  # the slice landed at its place in a valid .npy
+    assert batch.shape == (len(plan.paths), 64, 64, 3) and batch[:2].any() and not batch[2:].any()
 
 
 def cli(*args, cwd=None):
