@@ -28,13 +28,18 @@ schedulers:
                       on 127.0.0.1 with the dashboard (the link is printed)
   --scheduler-address / --scheduler-file
                       an existing cluster, e.g. `dask scheduler --scheduler-file f.json`
-                      started by a batch job
+                      started by a batch job (scripts/pbs_job.sh, scripts/slurm_job.sh)
+  --cluster pbs|slurm --jobs N
+                      workers submitted as N batch jobs through dask-jobqueue, sized by a
+                      profile in configs/imgjobs.yaml; --dry-run prints the job script
+  --tls               encrypted, authenticated connections (see `imgjobs certs`)
 
 examples:
   imgjobs compress scans/ rle/ --scheduler local --workers 2
   imgjobs verify scans/ rle/
   imgjobs resize train.txt --num-images 2000 --out batch.npy
   imgjobs study resize train.txt --workers 1,2 --out study-resize
+  imgjobs compress scans/ rle/ --cluster pbs --jobs 4 --dry-run
 
 Defaults come from configs/imgjobs.yaml through dask.config; flags win.
 Exit status: 0 all fine, 1 some file failed, 2 usage error, 130 interrupted.
@@ -92,6 +97,23 @@ def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
         "--dashboard-address",
         metavar="ADDR",
         help="local: dashboard address (default 127.0.0.1:8787; ':0' picks a free port)",
+    )
+    g.add_argument(
+        "--cluster",
+        metavar="PROFILE",
+        help="submit workers as batch jobs through dask-jobqueue: a profile under imgjobs.clusters "
+        "(pbs, slurm, or your own); the scheduler runs in this process",
+    )
+    g.add_argument("--jobs", type=_positive, metavar="N", help="cluster: batch jobs to keep running (default 1)")
+    g.add_argument(
+        "--dry-run", action="store_true", help="cluster: print the job script a worker job would run, and exit"
+    )
+    g.add_argument(
+        "--tls",
+        action="store_true",
+        default=None,
+        help="TLS for scheduler, workers and client: temporary certificates for --scheduler local, the "
+        "files in imgjobs.tls (or the profile's tls) otherwise",
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument(
@@ -201,10 +223,37 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output")
     _add_scheduler_options(r)
 
+    k = sub.add_parser(
+        "certs",
+        parents=[verbosity],
+        help="make TLS certificates for a private cluster",
+        description="Write a self-signed certificate (cert.pem, also the CA file) and its key (key.pem, "
+        "mode 600) into DIR, for --tls with a scheduler file, an address or a cluster profile. Put DIR "
+        "on a file system the compute nodes share, and give the same files to dask scheduler and "
+        "dask worker (--tls-ca-file, --tls-cert, --tls-key).",
+    )
+    k.add_argument("dir", metavar="DIR", help="directory for cert.pem and key.pem (created if missing)")
+
     from .study import add_study_parser
 
     add_study_parser(sub)
     return parser
+
+
+def _certs(args) -> int:
+    from .clusters import write_certificates
+
+    paths = write_certificates(args.dir)
+    if not args.quiet:
+        print(
+            f"wrote {paths['cert']} (certificate and CA file) and {paths['key']} (private key)\n"
+            "use them in ~/.config/dask/imgjobs.yaml:\n"
+            f"  imgjobs:\n    tls:\n      ca-file: {paths['ca-file']}\n      cert: {paths['cert']}\n"
+            f"      key: {paths['key']}\n"
+            "and start the scheduler and workers with\n"
+            f"  --protocol tls --tls-ca-file {paths['ca-file']} --tls-cert {paths['cert']} --tls-key {paths['key']}"
+        )
+    return 0
 
 
 def _plan(args, parallelism: int):
@@ -299,6 +348,16 @@ def _run_job(args, parser) -> int:
     executor = getattr(args, "executor", None)
     if executor and args.performance_report:
         raise UsageError("--performance-report needs a Dask scheduler, not --executor")
+    cluster = config.get("scheduler.cluster", args.cluster)
+    if executor and (cluster or args.scheduler_address or args.scheduler_file):
+        raise UsageError("--executor runs the exercise's pools in this process: drop the cluster options")
+    if args.dry_run:
+        if not cluster:
+            raise UsageError("--dry-run prints a batch job script: use it with --cluster PROFILE")
+        from .clusters import job_script
+
+        print(job_script(cluster, tls=bool(config.get("scheduler.tls", args.tls))))
+        return 0
     started = time.perf_counter()
     plan = None
     try:
@@ -310,12 +369,19 @@ def _run_job(args, parser) -> int:
             threads_per_worker=args.threads_per_worker,
             host=args.host,
             dashboard_address=args.dashboard_address,
+            tls=args.tls,
+            cluster=None if executor else args.cluster,
+            jobs=args.jobs,
         ) as runner:
             description = f"{executor} executor, {runner.parallelism} worker(s)" if executor else runner.description
             start = time.perf_counter()  # the job's time leaves out starting a cluster
             log.info("scheduler: %s (ready in %.2f s)", description, start - started)
             if runner.dashboard_link and not args.quiet:
                 print(f"Dask dashboard: {runner.dashboard_link}", file=sys.stderr)
+                if runner.kind in ("cluster", "distributed") or os.environ.get("SSH_CONNECTION"):
+                    from .clusters import tunnel_hint
+
+                    print(f"  from a laptop: {tunnel_hint(runner.dashboard_link)}", file=sys.stderr)
             plan = _plan(args, runner.parallelism)
             total = len(plan.paths) if args.command == "resize" else plan.nfiles
             bar = ProgressBar(
@@ -340,11 +406,8 @@ def _run_job(args, parser) -> int:
         print(f"imgjobs: error: {e}", file=sys.stderr)
         return 1
     except BaseException:
-        target = getattr(plan, "target", None)
-        if target and target.endswith(".tmp") and os.path.exists(target):
-            os.remove(target)  # an unfinished batch is never left behind
-        if hasattr(plan, "cleanup"):
-            plan.cleanup()
+        if plan is not None:
+            plan.cleanup()  # nothing half-written is left behind
         raise
     seconds = time.perf_counter() - start
     if args.command == "resize":
@@ -373,6 +436,8 @@ def main(argv=None) -> int:
             from .study import run_study
 
             return run_study(args)
+        if args.command == "certs":
+            return _certs(args)
         first = {"verify": "orig", "resize": "source"}.get(args.command, "src")
         if not os.path.exists(getattr(args, first)):
             parser.error(f"{getattr(args, first)}: no such file or directory")

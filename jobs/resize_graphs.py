@@ -5,8 +5,9 @@ the full size, or a zarr store), each task loads a batch of images and writes
 its slice straight into it (``pwrite`` at the slice's offset, or the slice's zarr
 chunks), and :func:`finish` renames the finished batch into place, so the client
 never gathers pixels and an interrupted job never leaves a partial output.  A
-task writes the same bytes however often it runs, so Dask may retry it freely.  Per-image work is about 2 ms, close to Dask's
-per-task overhead, so tasks take batches of images.
+task writes the same bytes however often it runs, so Dask may retry it freely.
+Per-image work is about 2 ms, close to Dask's per-task overhead, so tasks take
+batches of images.
 
 :func:`run_executor` runs the same work with the classic exercise's executors
 (a plain loop, ``ThreadPoolExecutor``, ``ProcessPoolExecutor``), for comparison.
@@ -125,6 +126,16 @@ class ResizePlan:
     outputs: list = field(default_factory=list)
     files_per_output: list = field(default_factory=list)
     ntasks: int = 0
+
+    def cleanup(self) -> int:
+        """Remove the unfinished batch (after a failure or an interrupt); return 1 if there was one."""
+        if not os.path.lexists(self.target):
+            return 0
+        if os.path.isdir(self.target):
+            shutil.rmtree(self.target, ignore_errors=True)
+        else:
+            os.remove(self.target)
+        return 1
 
 
 def _auto_batch(n: int, parallelism: int) -> int:

@@ -6,9 +6,11 @@
   threads, listening on 127.0.0.1, with the dashboard.
 * an address (``tcp://host:8786``) or a scheduler file: an existing cluster,
   how HPC batch jobs connect.
+* a cluster profile (``--cluster pbs``): a scheduler here and worker jobs
+  submitted to PBS or Slurm through dask-jobqueue (:mod:`jobs.clusters`).
 
-:mod:`distributed` is imported only for the last two, so a threads run pays
-nothing for it.
+:mod:`distributed` is imported only for the last three, so a threads run pays
+nothing for it.  With ``tls`` every distributed connection is TLS.
 """
 
 from __future__ import annotations
@@ -83,11 +85,18 @@ class Runner:
         from distributed import as_completed
 
         futures = self.client.compute(outputs)
-        count = {f.key: n for f, n in zip(futures, files_per_output, strict=False)}
+        index = {f.key: i for i, f in enumerate(futures)}
+        results = [None] * len(futures)
         try:
-            for fut in as_completed(futures):
-                bar.update(count.get(fut.key, 1))
-            return self.client.gather(futures)
+            # Gather each result as it lands and let the cluster forget it: nothing finished
+            # waits in a worker's memory, so a worker that leaves later (walltime, failure)
+            # costs only the tasks it was running.
+            for fut, result in as_completed(futures, with_results=True):
+                i = index[fut.key]
+                results[i] = result
+                bar.update(files_per_output[i])
+                fut.release()
+            return results
         except BaseException:
             self.client.cancel(futures)
             raise
@@ -111,7 +120,9 @@ def open_runner(
     threads_per_worker=None,
     host=None,
     dashboard_address=None,
-    tls=False,
+    tls=None,
+    cluster=None,
+    jobs=None,
 ):
     """Start (or connect to) a scheduler; yield a :class:`Runner`; shut down what was started.
 
@@ -129,28 +140,45 @@ def open_runner(
         Threads in each local-cluster worker.
     host, dashboard_address : str, optional
         Where a local cluster listens (default 127.0.0.1 and 127.0.0.1:8787).
+    tls : bool, optional
+        TLS for every connection: temporary certificates for a local cluster,
+        the configured files (``imgjobs.tls``, or the profile's) otherwise.
+    cluster : str, optional
+        A profile under ``imgjobs.clusters``: submit worker jobs to PBS or Slurm.
+    jobs : int, optional
+        Batch jobs to keep running for ``cluster``.
     """
     address = config.get("scheduler.address", address)
     scheduler_file = config.get("scheduler.scheduler-file", scheduler_file)
+    cluster = config.get("scheduler.cluster", cluster)
     kind = config.get("scheduler.kind", kind)
     workers = config.get("scheduler.workers", workers)
+    tls = bool(config.get("scheduler.tls", tls))
     cores = os.cpu_count() or 1
     if address or scheduler_file:
         from distributed import Client
 
-        if scheduler_file and not os.path.exists(scheduler_file):
-            raise FileNotFoundError(
-                f"scheduler file {scheduler_file} does not exist: start `dask scheduler --scheduler-file "
-                f"{scheduler_file}` first (or wait until it has written the file)"
-            )
-        if address:
-            client = Client(address, timeout="30s")
-        else:
-            client = Client(scheduler_file=scheduler_file, timeout="30s")
+        from .clusters import security
+
+        if scheduler_file:
+            address = _address_in(scheduler_file)
+        if address.startswith("tls://") and not tls:
+            tls = True  # the scheduler speaks TLS: use the configured certificates
+        sec = security(tls)
+        client = Client(address, timeout="30s", security=sec)
         try:
             yield _distributed_runner(client, "remote")
         finally:
             client.close()
+        return
+    if cluster:
+        from distributed import Client
+
+        from .clusters import start_cluster
+
+        with start_cluster(cluster, jobs=int(config.get("scheduler.jobs", jobs)), tls=tls) as (jq, desc, threads):
+            with Client(jq) as client:
+                yield Runner("cluster", threads, desc, client=client, dashboard_link=client.dashboard_link)
         return
     if kind not in KINDS:
         raise ValueError(f"unknown scheduler {kind!r}: choose one of {', '.join(KINDS)} or give an address")
@@ -165,19 +193,37 @@ def open_runner(
     host = config.get("scheduler.host", host)
     dashboard_address = config.get("scheduler.dashboard-address", dashboard_address)
     n = int(workers or max(1, cores // tpw))
-    cluster = LocalCluster(
+    from .clusters import security
+
+    local = LocalCluster(
         n_workers=n,
         threads_per_worker=tpw,
         processes=True,
         host=host,
         dashboard_address=dashboard_address,
-        security=tls or None,
+        security=security(tls, temporary=True),
     )
     try:
-        with Client(cluster) as client:
+        with Client(local) as client:
             runner = _distributed_runner(client, "local")
             runner.kind = "local"
-            runner.description = f"LocalCluster on {host}: {n} worker process(es) x {tpw} thread(s)"
+            runner.description = f"LocalCluster at {local.scheduler_address}: {n} worker process(es) x {tpw} thread(s)"
             yield runner
     finally:
-        cluster.close()
+        local.close()
+
+
+def _address_in(scheduler_file: str) -> str:
+    """The scheduler address that ``dask scheduler --scheduler-file`` wrote."""
+    import json
+
+    try:
+        with open(scheduler_file, encoding="utf-8") as f:
+            return json.load(f)["address"]
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"scheduler file {scheduler_file} does not exist: start `dask scheduler --scheduler-file "
+            f"{scheduler_file}` first (or wait until it has written the file)"
+        ) from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"scheduler file {scheduler_file} holds no scheduler address ({e})") from None

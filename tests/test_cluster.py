@@ -1,0 +1,542 @@
+"""Scale-out: real `dask scheduler` / `dask worker` processes, TLS, lost workers and clients, batch profiles.
+
+Everything runs on 127.0.0.1: a scheduler started with ``--scheduler-file`` and
+two workers, as the batch scripts do; workers killed with SIGKILL in the middle
+of a job; the ``imgjobs`` client killed and rerun; and dask-jobqueue clusters
+whose ``qsub``/``sbatch`` are small shell scripts that run the job script here.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import blobs, write_bmp_raw
+from PIL import Image
+
+pytest.importorskip("dask_jobqueue", reason='the cluster tests need the "hpc" extra (in the test extra)')
+pytest.importorskip("cryptography", reason='TLS needs the "hpc" extra (in the test extra)')
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dask_cmd() -> list[str]:
+    exe = shutil.which("dask", path=os.path.dirname(sys.executable))
+    return [exe] if exe else [sys.executable, "-m", "dask"]
+
+
+def imgjobs(*args, env=None, timeout=180):
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def start_imgjobs(*args, env=None):
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs", "-q", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+
+
+def temps(*dirs) -> list[str]:
+    return [str(p) for d in dirs for p in Path(d).rglob("*.imgjobs.tmp")]
+
+
+class DaskProcesses:
+    """``dask scheduler --scheduler-file`` and ``dask worker`` processes on 127.0.0.1."""
+
+    def __init__(self, tmp: Path, tls: dict | None = None, worker_args=()):
+        self.tmp = tmp
+        self.file = tmp / "scheduler.json"
+        self.tls = tls
+        self.worker_args = list(worker_args)
+        self.procs: list[subprocess.Popen] = []
+
+    def _tls_args(self) -> list[str]:
+        if not self.tls:
+            return []
+        return ["--tls-ca-file", self.tls["ca-file"], "--tls-cert", self.tls["cert"], "--tls-key", self.tls["key"]]
+
+    def _spawn(self, args, name):
+        log = open(self.tmp / f"{name}.log", "w")  # the child keeps it; closed when it exits
+        self.procs.append(subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True))
+
+    def start(self, nworkers: int = 2):
+        protocol = ["--protocol", "tls"] if self.tls else []
+        self._spawn(
+            [
+                *dask_cmd(),
+                "scheduler",
+                "--scheduler-file",
+                str(self.file),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--dashboard-address",
+                "127.0.0.1:0",
+                *protocol,
+                *self._tls_args(),
+            ],
+            "scheduler",
+        )
+        deadline = time.monotonic() + 60
+        while not self.file.exists():
+            assert time.monotonic() < deadline, (self.tmp / "scheduler.log").read_text()
+            time.sleep(0.1)
+        for i in range(nworkers):
+            self.add_worker(i)
+        with self.client() as c:
+            c.wait_for_workers(nworkers, timeout=60)
+        return self
+
+    def add_worker(self, i: int):
+        args = [*dask_cmd(), "worker", "--scheduler-file", str(self.file), "--nthreads", "1", "--host", "127.0.0.1"]
+        self._spawn([*args, "--name", f"w{i}", *self.worker_args, *self._tls_args()], f"worker{i}")
+
+    def client(self):
+        from distributed import Client, Security
+
+        sec = None
+        if self.tls:
+            t = self.tls
+            sec = Security(tls_ca_file=t["ca-file"], tls_client_cert=t["cert"], tls_client_key=t["key"])
+        return Client(scheduler_file=str(self.file), security=sec, timeout="30s")
+
+    def stop(self):
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=30)
+
+
+@pytest.fixture
+def dask_processes(tmp_path):
+    started = []
+
+    def start(**kwargs):
+        d = DaskProcesses(tmp_path, **kwargs)
+        started.append(d)
+        return d.start()
+
+    yield start
+    for d in started:
+        d.stop()
+
+
+def bw_images(d: Path, n: int, rng, height=400, width=600):
+    d.mkdir()
+    for i in range(n):
+        write_bmp_raw(d / f"page{i:02d}.bmp", blobs(rng, height, width), 1, palette=[(0, 0, 0), (255, 255, 255)])
+    return d
+
+
+def jpeg_list(base: Path, n: int, rng) -> Path:
+    d = base / "jpegs"
+    d.mkdir()
+    y, x = np.mgrid[0:120, 0:160]
+    for i in range(n):
+        img = np.stack([(x + 3 * i) % 256, (y * 2 + i) % 256, (x + y) % 256], -1) + rng.integers(0, 20, (120, 160, 3))
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(d / f"im{i:03d}.jpg", quality=85)
+    (base / "list.txt").write_text("".join(f"jpegs/im{i:03d}.jpg\n" for i in range(n)))
+    return base / "list.txt"
+
+
+def same_dirs(a: Path, b: Path) -> bool:
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    _, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
+    return not mismatch and not errors
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(99)
+
+
+# --------------------------------------------------------------------------- scheduler file
+
+
+def test_both_jobs_on_scheduler_file_cluster_match_threads(tmp_path, rng, dask_processes):
+    src = bw_images(tmp_path / "src", 4, rng)
+    listfile = jpeg_list(tmp_path, 12, rng)
+    cl = dask_processes()
+    r = imgjobs("compress", src, tmp_path / "ref", "--scheduler", "threads")
+    assert r.returncode == 0, r.stderr
+    r = imgjobs("-v", "compress", src, tmp_path / "out", "--scheduler-file", cl.file, "--rows-per-task", "50")
+    assert r.returncode == 0, r.stderr
+    assert "2 worker(s)" in r.stderr and "tcp://127.0.0.1" in r.stderr
+    assert same_dirs(tmp_path / "ref", tmp_path / "out")
+    r = imgjobs("decompress", tmp_path / "out", tmp_path / "bmp", "--scheduler-file", cl.file)
+    assert r.returncode == 0, r.stderr
+    r = imgjobs("verify", tmp_path / "bmp", tmp_path / "out", "--scheduler-file", cl.file)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for out, sched in (("a.npy", ["--scheduler", "threads"]), ("b.npy", ["--scheduler-file", cl.file])):
+        r = imgjobs("resize", listfile, "--out", tmp_path / out, "--size", "32x24", "--batch-size", "3", *sched)
+        assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+    assert json.loads((tmp_path / "b.json").read_text())["failed"] == []
+    assert not temps(tmp_path)
+
+
+def test_tls_cluster_with_certificate_files(tmp_path, rng, dask_processes):
+    r = imgjobs("certs", tmp_path / "certs")
+    assert r.returncode == 0, r.stderr
+    certs = {k: str(tmp_path / "certs" / f) for k, f in (("ca-file", "cert.pem"), ("cert", "cert.pem"))}
+    certs["key"] = str(tmp_path / "certs" / "key.pem")
+    assert os.stat(certs["key"]).st_mode & 0o077 == 0  # the key is private
+    cl = dask_processes(tls=certs)
+    assert json.loads(cl.file.read_text())["address"].startswith("tls://")
+    src = bw_images(tmp_path / "src", 3, rng)
+    listfile = jpeg_list(tmp_path, 6, rng)
+    # without certificates the client cannot talk to a TLS scheduler, and says what to do
+    r = imgjobs("compress", src, tmp_path / "x", "--scheduler-file", cl.file)
+    assert r.returncode == 2 and "imgjobs.tls" in r.stderr
+    env = dict(os.environ)
+    env.update({f"DASK_IMGJOBS__TLS__{k.upper().replace('-', '_')}": v for k, v in certs.items()})
+    r = imgjobs("-v", "compress", src, tmp_path / "out", "--scheduler-file", cl.file, "--tls", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "tls://127.0.0.1" in r.stderr
+    assert imgjobs("compress", src, tmp_path / "ref").returncode == 0
+    assert same_dirs(tmp_path / "ref", tmp_path / "out")
+    out = tmp_path / "b.npy"
+    r = imgjobs("resize", listfile, "--out", out, "--size", "16x16", "--scheduler-file", cl.file, env=env)
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path / "b.npy").any()
+
+
+def test_local_cluster_with_temporary_tls(tmp_path, rng):
+    src = bw_images(tmp_path / "src", 2, rng, 100, 130)
+    r = imgjobs("-v", "compress", src, tmp_path / "out", "--scheduler", "local", "--workers", "1", "--tls")
+    assert r.returncode == 0, r.stderr
+    assert "LocalCluster at tls://127.0.0.1:" in r.stderr
+    assert "Dask dashboard: http://127.0.0.1:" in r.stderr  # the dashboard stays on localhost
+
+
+# --------------------------------------------------------------------------- fault injection
+
+
+def _kill_a_busy_worker(cl: DaskProcesses, job: subprocess.Popen, timeout=60) -> None:
+    """SIGKILL a worker process while it is running one of the job's tasks."""
+    with cl.client() as c:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert job.poll() is None, "the job ended before a worker could be killed: " + job.stderr.read()
+            busy = [w for w, keys in c.processing().items() if keys]
+            if busy:
+                pids = c.run(os.getpid, workers=busy[:1])
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                return
+            time.sleep(0.02)
+    raise AssertionError("no worker was ever busy")
+
+
+@pytest.mark.parametrize("job", ["compress", "resize"])
+def test_worker_killed_mid_job_changes_nothing(tmp_path, rng, dask_processes, job):
+    cl = dask_processes()
+    if job == "compress":
+        src = bw_images(tmp_path / "src", 10, rng)
+        args = ["compress", src, tmp_path / "out", "--rows-per-task", "4"]
+        ref_args = ["compress", src, tmp_path / "ref"]
+    else:
+        listfile = jpeg_list(tmp_path, 150, rng)
+        args = ["resize", listfile, "--out", tmp_path / "out.npy", "--batch-size", "1", "--size", "48x48"]
+        ref_args = ["resize", listfile, "--out", tmp_path / "ref.npy", "--size", "48x48"]
+    run = start_imgjobs(*args, "--scheduler-file", cl.file)
+    _kill_a_busy_worker(cl, run)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    with open(cl.tmp / "scheduler.log") as f:
+        assert "Remove worker" in f.read()  # the scheduler did lose a worker during the job
+    assert imgjobs(*ref_args).returncode == 0
+    if job == "compress":
+        assert same_dirs(tmp_path / "ref", tmp_path / "out")
+    else:
+        np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "out.npy"))
+    assert not temps(tmp_path)
+
+
+def _wait_idle(cl: DaskProcesses, timeout=60):
+    with cl.client() as c:
+        deadline = time.monotonic() + timeout
+        while any(c.processing().values()):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def test_client_killed_mid_compress_then_rerun_finishes_the_rest(tmp_path, rng, dask_processes):
+    cl = dask_processes()
+    src = bw_images(tmp_path / "src", 16, rng)
+    out = tmp_path / "out"
+    run = start_imgjobs("compress", src, out, "--rows-per-task", "4", "--scheduler-file", cl.file)
+    deadline = time.monotonic() + 60
+    while len(list(out.glob("*.rle"))) < 3:
+        assert run.poll() is None and time.monotonic() < deadline, "the job ended before it could be killed"
+        time.sleep(0.01)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    _wait_idle(cl)  # tasks already running when the client died are allowed to finish
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.rle")}
+    assert 3 <= len(before) < 16
+    assert imgjobs("compress", src, tmp_path / "ref").returncode == 0
+    for name in before:  # whatever exists is complete
+        assert filecmp.cmp(out / name, tmp_path / "ref" / name, shallow=False)
+    r = imgjobs("compress", src, out, "--scheduler-file", cl.file)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(before)} skipped" in r.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.rle") if p.name in before} == before  # not redone
+    assert same_dirs(tmp_path / "ref", out)
+    assert not temps(tmp_path)
+
+
+def test_client_killed_mid_resize_leaves_no_partial_batch(tmp_path, rng, dask_processes):
+    cl = dask_processes()
+    listfile = jpeg_list(tmp_path, 150, rng)
+    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--batch-size", "1", "--size", "48x48"]
+    run = start_imgjobs(*args, "--scheduler-file", cl.file)
+    deadline = time.monotonic() + 60
+    while not temps(tmp_path):
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert run.poll() is None, "the job ended before it could be killed"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    _wait_idle(cl)
+    assert not (tmp_path / "b.npy").exists()  # only a hidden temporary
+    r = imgjobs(*args, "--scheduler-file", cl.file)
+    assert r.returncode == 0, r.stderr
+    assert imgjobs("resize", listfile, "--out", tmp_path / "ref.npy", "--size", "48x48").returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "b.npy"))
+    assert not temps(tmp_path)
+
+
+def _retirements(log: Path, start: float, end: float) -> int:
+    """How many times a worker in ``log`` reached its lifetime between ``start`` and ``end`` (epoch seconds)."""
+    from datetime import datetime
+
+    n = 0
+    for line in log.read_text().splitlines():
+        if "worker-lifetime-reached" in line and "Closing worker" in line:
+            when = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            n += start <= when <= end
+    return n
+
+
+def test_workers_that_retire_are_replaced_and_the_job_completes(tmp_path, rng, dask_processes):
+    # workers leave after about a second, as at a walltime, and their nannies start fresh ones
+    cl = dask_processes(worker_args=["--lifetime", "1s", "--lifetime-stagger", "0.5s", "--lifetime-restart"])
+    listfile = jpeg_list(tmp_path, 400, rng)
+    args = ["resize", listfile, "--size", "48x48", "--batch-size", "1"]
+    start = time.time()
+    r = imgjobs(*args, "--out", tmp_path / "b.npy", "--scheduler-file", cl.file)
+    end = time.time()
+    assert r.returncode == 0, r.stderr
+    retired = sum(_retirements(cl.tmp / f"worker{i}.log", start, end) for i in range(2))
+    assert retired >= 1, "no worker retired during the job"
+    assert imgjobs(*args, "--out", tmp_path / "ref.npy").returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "b.npy"))
+    assert not temps(tmp_path)
+
+
+# --------------------------------------------------------------------------- batch profiles (no batch system)
+
+
+def cluster_env(tmp_path: Path, profiles: dict) -> dict:
+    """An environment whose dask config holds ``profiles`` and whose qsub/sbatch run jobs here."""
+    import yaml
+
+    cfg = tmp_path / "dask-config"
+    cfg.mkdir(exist_ok=True)
+    (cfg / "imgjobs.yaml").write_text(yaml.safe_dump({"imgjobs": {"clusters": profiles}}))
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir(exist_ok=True)
+    jobs = tmp_path / "batch-jobs"
+    jobs.mkdir(exist_ok=True)
+    submit = f"""#!/bin/bash
+# a batch system of one machine: keep a copy of the script, run it in its own session, print a job id
+job=$(mktemp --suffix=.sh {jobs}/jobXXXXXX)
+cp "$1" "$job"
+setsid bash "$job" > "$job.log" 2>&1 < /dev/null &
+echo "$!.fake"
+"""
+    cancel = '#!/bin/bash\nfor id in "$@"; do kill -- -"${id%%.*}" 2>/dev/null; done; exit 0\n'
+    for name, text in (("qsub", submit), ("sbatch", submit), ("qdel", cancel), ("scancel", cancel)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = dict(os.environ)
+    env["DASK_CONFIG"] = str(cfg)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def test_dry_run_prints_pbs_and_slurm_job_scripts(tmp_path):
+    (tmp_path / "src").mkdir()
+    common = {"cores": 32, "processes": 4, "memory-gib": 64, "walltime": "00:30:00", "account": "imgproj"}
+    env = cluster_env(
+        tmp_path,
+        {
+            "polaris": {
+                "type": "pbs",
+                **common,
+                "queue": "debug",
+                "job-directives": ["-l filesystems=home:eagle"],
+                "job-script-prologue": ["module load conda", "conda activate imgjobs"],
+                "local-directory": "/local/scratch",
+            },
+            "perlmutter": {"type": "slurm", **common, "queue": "regular", "job-directives": ["--constraint=cpu"]},
+        },
+    )
+    r = imgjobs("compress", tmp_path / "src", tmp_path / "out", "--cluster", "polaris", "--dry-run", env=env)
+    assert r.returncode == 0, r.stderr
+    script = r.stdout
+    for line in (
+        "#PBS -N imgjobs-worker",
+        "#PBS -q debug",
+        "#PBS -A imgproj",
+        "#PBS -l select=1:ncpus=32:mem=64GB",
+        "#PBS -l walltime=00:30:00",
+        "#PBS -l filesystems=home:eagle",
+        "module load conda",
+        "conda activate imgjobs",
+    ):
+        assert line in script.splitlines(), (line, script)
+    worker = next(line for line in script.splitlines() if "distributed.cli.dask_worker" in line)
+    for arg in ("--nthreads 8", "--nworkers 4", "--memory-limit 16.00GiB", "--lifetime 55m", "--lifetime-stagger 4m"):
+        assert arg in worker
+    assert worker.startswith(sys.executable) and "--local-directory /local/scratch" in worker
+    assert not (tmp_path / "out").exists()  # a dry run does nothing else
+
+    r = imgjobs("resize", tmp_path / "src", "--cluster", "perlmutter", "--dry-run", "--tls", env=env)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for line in ("#SBATCH -J imgjobs-worker", "#SBATCH -p regular", "#SBATCH -A imgproj", "#SBATCH --constraint=cpu"):
+        assert line in lines, (line, r.stdout)
+    assert "#SBATCH --cpus-per-task=32" in lines and "#SBATCH --mem=64G" in lines and "#SBATCH -t 00:30:00" in lines
+    worker = next(line for line in lines if "distributed.cli.dask_worker" in line)
+    assert " tls://" in worker and "--tls-ca-file" in worker and "--tls-key" in worker
+
+
+def test_cluster_profile_errors_are_clear(tmp_path):
+    (tmp_path / "src").mkdir()
+    env = cluster_env(tmp_path, {"bad": {"type": "lsf"}, "tiny": {"type": "pbs", "cores": 2, "processes": 4}})
+    for prof, msg in (("nope", "no cluster profile 'nope'"), ("bad", "type must be one of"), ("tiny", "exceeds")):
+        r = imgjobs("compress", tmp_path / "src", tmp_path / "o", "--cluster", prof, "--dry-run", env=env)
+        assert r.returncode == 2 and msg in r.stderr, r.stderr
+    r = imgjobs("compress", tmp_path / "src", tmp_path / "o", "--dry-run", env=env)
+    assert r.returncode == 2 and "--cluster" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("kind", "lifetime", "images"),
+    [("slurm", None, 200), ("pbs", "2s", 1000)],  # pbs: jobs retire quickly and fresh ones must be submitted
+)
+def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, images):
+    profile = {
+        "type": kind,
+        "cores": 1,
+        "processes": 1,
+        "memory-gib": 1,
+        "interface": "lo",
+        "walltime": "00:05:00",
+        "lifetime": lifetime,
+        "lifetime-stagger": "1s",
+        "local-directory": str(tmp_path / "scratch"),
+        "dashboard-address": "127.0.0.1:0",
+    }
+    env = cluster_env(tmp_path, {"site": profile})
+    listfile = jpeg_list(tmp_path, images, rng)
+    args = ["resize", listfile, "--size", "48x48", "--batch-size", "1"]
+    r = imgjobs(*args, "--out", tmp_path / "b.npy", "--cluster", "site", "--jobs", "2", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "from a laptop: ssh -N -L" in r.stderr  # how to reach the dashboard
+    submitted = sorted((tmp_path / "batch-jobs").glob("*.sh"))
+    header = "#PBS -l walltime=00:05:00" if kind == "pbs" else "#SBATCH -t 00:05:00"
+    assert header in submitted[0].read_text()
+    if lifetime:
+        assert len(submitted) > 2, "no job was replaced after its workers retired"
+    else:
+        assert len(submitted) == 2
+    assert imgjobs(*args, "--out", tmp_path / "ref.npy").returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "b.npy"))
+    assert not temps(tmp_path)
+
+
+# --------------------------------------------------------------------------- batch scripts
+
+
+def test_pbs_batch_script_runs_the_job_with_mpiexec(tmp_path, rng):
+    """scripts/pbs_job.sh -> run_on_cluster.sh under a fake PBS allocation of 2 nodes."""
+    src = bw_images(tmp_path / "src", 4, rng)
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    # mpiexec of one machine: start the command once per rank and wait for them
+    (bin_dir / "mpiexec").write_text(
+        '#!/bin/bash\nprintf "%s\\n" "$*" >> "$FAKE_LOG"\nn=$2; shift 4\nfor i in $(seq $n); do "$@" --name rank$i & done\nwait\n'
+    )
+    (bin_dir / "mpiexec").chmod(0o755)
+    nodefile = tmp_path / "nodes"
+    nodefile.write_text("node1\nnode1\nnode2\n")
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}",
+        PBS_NODEFILE=str(nodefile),
+        PBS_JOBID="1234.pbs01",
+        PBS_O_WORKDIR=str(ROOT),
+        JOB=f"compress {src} {tmp_path / 'out'}",
+        THREADS="1",
+        LOCAL_DIR=str(tmp_path),
+        SCHEDULER_FILE=str(tmp_path / "sched.json"),
+        DASHBOARD="127.0.0.1:0",
+        IMGJOBS=f"{sys.executable} -m jobs",
+        FAKE_LOG=str(tmp_path / "mpiexec.log"),
+    )
+    env["IMGJOBS"] = "imgjobs" if shutil.which("imgjobs", path=os.path.dirname(sys.executable)) else env["IMGJOBS"]
+    r = subprocess.run(["bash", "scripts/pbs_job.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "pbs job 1234, 2 worker node(s)" in r.stderr
+    assert (tmp_path / "mpiexec.log").read_text().startswith("-n 2 --ppn 1 dask worker --scheduler-file")
+    assert imgjobs("compress", src, tmp_path / "ref").returncode == 0
+    assert same_dirs(tmp_path / "ref", tmp_path / "out")
+    assert not (tmp_path / "sched.json").exists()  # cleaned up
+
+
+def test_batch_script_commands_for_slurm_tls_and_dask_mpi(tmp_path):
+    env = dict(os.environ, DRY_RUN="1", SLURM_JOB_ID="88", SLURM_JOB_NUM_NODES="3", THREADS="4", TLS_DIR="/certs")
+    env.pop("PBS_NODEFILE", None)
+    r = subprocess.run(
+        ["bash", "scripts/run_on_cluster.sh", "resize", "l.txt"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    sched, workers, client = r.stdout.splitlines()
+    assert sched.startswith("dask scheduler --scheduler-file") and "--protocol tls" in sched
+    assert workers.startswith("srun --nodes 3 --ntasks 3 --ntasks-per-node 1 dask worker")
+    assert "--nthreads 4" in workers and "--tls-key /certs/key.pem" in workers
+    assert client.startswith("imgjobs resize l.txt --scheduler-file") and client.endswith("scheduler-88.json")
+    env["USE_DASK_MPI"] = "1"
+    r = subprocess.run(
+        ["bash", "scripts/run_on_cluster.sh", "compress", "a", "b"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    mpi, client = r.stdout.splitlines()
+    assert mpi.startswith("srun --ntasks 4 dask-mpi --scheduler-file")  # scheduler rank + 3 worker ranks
