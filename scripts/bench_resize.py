@@ -138,8 +138,8 @@ def main(argv=None) -> int:
         print(f"| exercise, ThreadPoolExecutor(2) | {classic:.2f} | {args.count / classic:,.0f} |")
         print(f"| imgjobs resize (Dask threads) | {ours:.2f} | {args.count / ours:,.0f} ({classic / ours:.2f}x) |\n")
         print(
-            f"imgjobs peak RSS {rss / 1e6:.0f} MB (interpreter, libraries and the {batch_mb:.0f} MB "
-            "memory-mapped batch)\n"
+            f"imgjobs peak RSS {rss / 1e6:.0f} MB (interpreter and libraries; the {batch_mb:.0f} MB batch "
+            "goes to its file a slice at a time)\n"
         )
         rates = scaling(listfile, args.count, args.repeats)
     res["scaling"] = {f"{k}-{w}": r for (k, w), r in rates.items()}
