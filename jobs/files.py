@@ -19,6 +19,7 @@ __all__ = [
     "FileResult",
     "image_files",
     "new_token",
+    "remove_path",
     "remove_stale_temps",
     "temp_path",
     "write_atomic",
@@ -86,20 +87,26 @@ def temp_path(dst: str, token: str) -> str:
     return os.path.join(head, f".{tail}.{token}{_TEMP_SUFFIX}")
 
 
+def remove_path(path: str) -> bool:
+    """Remove a file, or a directory tree (a zarr store); return whether there was one."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def remove_stale_temps(dst: str) -> int:
     """Remove temporaries left for ``dst`` by interrupted runs or killed task attempts; return how many."""
     head, tail = os.path.split(dst)
     n = 0
     for stale in glob.glob(os.path.join(glob.escape(head), f".{glob.escape(tail)}.*{_TEMP_SUFFIX}")):
-        try:
-            if os.path.isdir(stale) and not os.path.islink(stale):
-                shutil.rmtree(stale)  # a zarr store
-            else:
-                os.remove(stale)
+        if remove_path(stale):
             n += 1
             log.info("removed a temporary file an interrupted run or a lost worker left: %s", stale)
-        except FileNotFoundError:
-            pass
     return n
 
 

@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import os
-import shutil
 from dataclasses import dataclass, field
 
 import dask
@@ -27,7 +26,7 @@ import numpy as np
 from dask.base import tokenize
 
 from . import config, resize_tasks
-from .files import UsageError, image_files, new_token, remove_stale_temps, temp_path
+from .files import UsageError, image_files, new_token, remove_path, remove_stale_temps, temp_path
 from .rle_graphs import IMAGE_EXTENSIONS
 
 __all__ = ["ResizePlan", "finish", "parse_size", "plan_resize", "read_source", "run_executor"]
@@ -129,13 +128,7 @@ class ResizePlan:
 
     def cleanup(self) -> int:
         """Remove the unfinished batch (after a failure or an interrupt); return 1 if there was one."""
-        if not os.path.lexists(self.target):
-            return 0
-        if os.path.isdir(self.target):
-            shutil.rmtree(self.target, ignore_errors=True)
-        else:
-            os.remove(self.target)
-        return 1
+        return int(remove_path(self.target))
 
 
 def _auto_batch(n: int, parallelism: int) -> int:
@@ -227,8 +220,7 @@ def plan_resize(
 def finish(plan: ResizePlan, failures: list, seconds: float, scheduler: str) -> dict:
     """Move the finished ``.npy`` into place and write the sidecar ``<out>.json``; return the sidecar."""
     if plan.out.endswith(".zarr"):
-        if os.path.exists(plan.out):  # planning refused this unless --overwrite
-            shutil.rmtree(plan.out) if os.path.isdir(plan.out) else os.remove(plan.out)
+        remove_path(plan.out)  # an old store: planning refused this unless --overwrite
     else:
         fd = os.open(plan.target, os.O_RDONLY)
         try:
