@@ -213,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="resize the full decode (the exercise's semantics) instead of a reduced JPEG DCT scale",
     )
+    r.add_argument(
+        "--draft-fraction",
+        type=float,
+        metavar="F",
+        help="fast path: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that is still at least F of the "
+        "output size, then resize (default 0.9; 1.0 never enlarges: sharper, slower)",
+    )
     r.add_argument("--batch-size", type=_positive, metavar="B", help="images per task (default: auto, at most 64)")
     r.add_argument(
         "--executor",
@@ -279,6 +286,7 @@ def _plan(args, parallelism: int):
             num_images=args.num_images,
             size=args.size,
             exact=args.exact,
+            draft_fraction=args.draft_fraction,
             batch_size=args.batch_size,
             overwrite=args.overwrite,
             parallelism=parallelism,

@@ -120,6 +120,7 @@ class ResizePlan:
     size: tuple
     exact: bool
     batch_size: int
+    draft_fraction: float
     target: str  # where tasks write: the temporary .npy or zarr store, renamed to ``out`` by finish
     offset: int = 0  # .npy: where the array data starts in the file
     outputs: list = field(default_factory=list)
@@ -159,7 +160,16 @@ def _create_output(out: str, target: str, n: int, size, batch: int) -> int:
 
 
 def plan_resize(
-    source, out, *, num_images=None, size=None, exact=None, batch_size=None, overwrite=None, parallelism: int = 1
+    source,
+    out,
+    *,
+    num_images=None,
+    size=None,
+    exact=None,
+    draft_fraction=None,
+    batch_size=None,
+    overwrite=None,
+    parallelism: int = 1,
 ) -> ResizePlan:
     """Plan building an (N, H, W, 3) uint8 batch from a list of images.
 
@@ -175,6 +185,10 @@ def plan_resize(
         Output width x height; default ``imgjobs.resize.size``.
     exact : bool, optional
         Resize full decodes instead of reduced JPEG DCT scales.
+    draft_fraction : float, optional
+        Fast path: the smallest reduced decode allowed, as a fraction of the
+        output size (see :func:`jobs.resize_tasks.draft_scale`); default
+        ``imgjobs.resize.draft-fraction``.
     batch_size : int, optional
         Images per task; default sized from the number of images and threads.
     overwrite : bool, optional
@@ -185,6 +199,9 @@ def plan_resize(
     out = os.fspath(out)
     size = parse_size(config.get("resize.size", size))
     exact = bool(config.get("resize.exact", exact))
+    draft_fraction = float(config.get("resize.draft-fraction", draft_fraction))
+    if not 0 < draft_fraction <= 1:
+        raise UsageError(f"draft fraction must be in (0, 1], got {draft_fraction}")
     overwrite = bool(config.get("overwrite", overwrite))
     paths = read_source(source, num_images)
     if not (out.endswith(".npy") or out.endswith(".zarr")):
@@ -200,15 +217,17 @@ def plan_resize(
     remove_stale_temps(out)  # what a killed run left
     target = temp_path(out, new_token())
     offset = _create_output(out, target, len(paths), size, batch)
-    plan = ResizePlan(paths, out, size, exact, batch, target, offset)
+    plan = ResizePlan(paths, out, size, exact, batch, draft_fraction, target, offset)
     for start in range(0, len(paths), batch):
         chunk = paths[start : start + batch]
-        key = f"resize-batch-{tokenize(target, start, chunk, size, exact)}"
+        key = f"resize-batch-{tokenize(target, start, chunk, size, exact, draft_fraction)}"
         if out.endswith(".zarr"):
-            task = dask.delayed(resize_tasks.fill_zarr, pure=True)(target, start, chunk, size, exact, dask_key_name=key)
+            task = dask.delayed(resize_tasks.fill_zarr, pure=True)(
+                target, start, chunk, size, exact, draft_fraction, dask_key_name=key
+            )
         else:
             task = dask.delayed(resize_tasks.fill_npy, pure=True)(
-                target, offset, start, chunk, size, exact, dask_key_name=key
+                target, offset, start, chunk, size, exact, draft_fraction, dask_key_name=key
             )
         plan.outputs.append(task)
         plan.files_per_output.append(len(chunk))
@@ -235,7 +254,12 @@ def finish(plan: ResizePlan, failures: list, seconds: float, scheduler: str) -> 
         "shape": [n, plan.size[1], plan.size[0], 3],
         "dtype": "uint8",
         "size": f"{plan.size[0]}x{plan.size[1]}",
-        "resize": {"mode": "exact" if plan.exact else "draft", "filter": resize_tasks.RESAMPLE, "exif_transpose": True},
+        "resize": {
+            "mode": "exact" if plan.exact else "draft",
+            "draft_fraction": None if plan.exact else plan.draft_fraction,
+            "filter": resize_tasks.RESAMPLE,
+            "exif_transpose": True,
+        },
         "files": [os.path.abspath(p) for p in plan.paths],
         "failed": [{"index": i, "path": plan.paths[i], "reason": r} for i, r in failures],
         "timing": {
@@ -252,9 +276,9 @@ def finish(plan: ResizePlan, failures: list, seconds: float, scheduler: str) -> 
 
 
 def _exercise_one(args):
-    path, size, exact = args
+    path, size, exact, draft_fraction = args
     try:
-        return resize_tasks.load_rgb(path, size, exact), None
+        return resize_tasks.load_rgb(path, size, exact, draft_fraction), None
     except (OSError, ValueError, SyntaxError) as e:
         return None, f"{path}: {e}"
 
@@ -274,7 +298,7 @@ def run_executor(plan: ResizePlan, kind: str, workers: int, bar) -> list:
         out = zarr.open_array(plan.target, mode="r+")
     else:
         out = np.load(plan.target, mmap_mode="r+")  # one process writes: a memory map is simplest
-    items = [(p, plan.size, plan.exact) for p in plan.paths]
+    items = [(p, plan.size, plan.exact, plan.draft_fraction) for p in plan.paths]
     failures = []
 
     def store(i, result):

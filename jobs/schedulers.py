@@ -91,7 +91,9 @@ class Runner:
             # Gather each result as it lands and let the cluster forget it: nothing finished
             # waits in a worker's memory, so a worker that leaves later (walltime, failure)
             # costs only the tasks it was running.
-            for fut, result in as_completed(futures, with_results=True):
+            # This client's loop: as_completed otherwise follows the newest client of the
+            # process, and waits forever on futures of another one.
+            for fut, result in as_completed(futures, loop=self.client.loop, with_results=True):
                 i = index[fut.key]
                 results[i] = result
                 bar.update(files_per_output[i])
@@ -195,14 +197,16 @@ def open_runner(
     n = int(workers or max(1, cores // tpw))
     from .clusters import security
 
-    local = LocalCluster(
-        n_workers=n,
-        threads_per_worker=tpw,
-        processes=True,
-        host=host,
-        dashboard_address=dashboard_address,
-        security=security(tls, temporary=True),
-    )
+    trim = config.get("scheduler.malloc-trim-threshold")
+    with _pre_spawn_environ({} if trim is None else {"MALLOC_TRIM_THRESHOLD_": str(int(trim))}):
+        local = LocalCluster(
+            n_workers=n,
+            threads_per_worker=tpw,
+            processes=True,
+            host=host,
+            dashboard_address=dashboard_address,
+            security=security(tls, temporary=True),
+        )
     try:
         with Client(local) as client:
             runner = _distributed_runner(client, "local")
@@ -211,6 +215,28 @@ def open_runner(
             yield runner
     finally:
         local.close()
+
+
+@contextlib.contextmanager
+def _pre_spawn_environ(values: dict):
+    """Make the worker processes of nannies created inside start with ``values`` in their environment.
+
+    Glibc reads ``MALLOC_*`` variables when a process starts, so they must be there before
+    the nanny spawns its worker.  Distributed takes them from ``distributed.nanny.pre-spawn-environ``
+    unless this process's environment has them (any nanny made earlier in the process put its
+    own values there), so both are set here, and the environment is put back afterwards.
+    """
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in values.items()}):
+            yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _address_in(scheduler_file: str) -> str:

@@ -100,6 +100,9 @@ def add_study_parser(sub) -> None:
     r.add_argument("--size", default="100x100", metavar="WxH")
     r.add_argument("--exact", action="store_true", help="full decodes (the exercise's semantics)")
     r.add_argument(
+        "--draft-fraction", type=float, metavar="F", help="fast path's smallest decode, as a fraction of the size"
+    )
+    r.add_argument(
         "--batch-sizes",
         type=_words,
         default=["auto"],
@@ -206,6 +209,7 @@ def _study_resize(args, tmp) -> tuple[list, str, str]:
                 num_images=args.num_images,
                 size=args.size,
                 exact=args.exact,
+                draft_fraction=args.draft_fraction,
                 batch_size=None if batch in ("auto", "-") else int(batch),
                 overwrite=True,
                 parallelism=runner.parallelism,

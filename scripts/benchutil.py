@@ -22,6 +22,27 @@ def median_time(fn, repeats: int, warmup: int = 0) -> float:
     return statistics.median(times)
 
 
+def interleaved(fns: dict, repeats: int) -> dict:
+    """Median wall time of each of ``fns`` (name -> callable), the calls taking turns.
+
+    One call of each per round, ``repeats`` rounds: a shared, noisy machine drifts
+    over minutes, and taking turns makes the drift weigh on every contender alike,
+    so their ratios hold even when the absolute times move.
+    """
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def run_quiet(cmd) -> None:
+    """Run ``cmd`` to completion, its standard output discarded (errors raise)."""
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
 def timed_process(cmd, repeats: int) -> list[float]:
     """Wall times of running ``cmd`` ``repeats`` times."""
     times = []

@@ -421,6 +421,7 @@ def test_dry_run_prints_pbs_and_slurm_job_scripts(tmp_path):
         "#PBS -l filesystems=home:eagle",
         "module load conda",
         "conda activate imgjobs",
+        "export MALLOC_TRIM_THRESHOLD_=16777216",  # imgjobs.scheduler.malloc-trim-threshold
     ):
         assert line in script.splitlines(), (line, script)
     worker = next(line for line in script.splitlines() if "distributed.cli.dask_worker" in line)

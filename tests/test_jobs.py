@@ -219,7 +219,9 @@ def test_local_cluster_two_workers_byte_identical(image_dir, tmp_path, cluster):
     assert len(os.listdir(tmp_path / "bmp")) == len(os.listdir(d))
 
 
-def test_runner_on_local_cluster_reports_progress_in_files(image_dir, tmp_path):
+def test_runner_on_local_cluster_reports_progress_in_files(image_dir, tmp_path, cluster):
+    from distributed import Client
+
     from jobs.progress import ProgressBar
 
     d, expected = image_dir
@@ -227,9 +229,16 @@ def test_runner_on_local_cluster_reports_progress_in_files(image_dir, tmp_path):
         with open_runner("local", workers=2, threads_per_worker=1, dashboard_address=":0") as runner:
             assert runner.parallelism == 2
             assert runner.dashboard_link.startswith("http://127.0.0.1:")
-            plan = plan_compress(d, tmp_path / "o", parallelism=runner.parallelism)
-            bar = ProgressBar(plan.nfiles, "test", enabled=False)
-            runner.run(plan.outputs, plan.files_per_output, bar)
+            # the workers start with imgjobs' malloc trim threshold, not distributed's 64 KiB
+            env = runner.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+            assert set(env.values()) == {str(dask.config.get("imgjobs.scheduler.malloc-trim-threshold"))}
+            # A newer client in the same process becomes the default one: the runner still
+            # waits on its own client's futures, on its own client's loop.
+            with Client(cluster) as newer:
+                assert newer is Client.current()
+                plan = plan_compress(d, tmp_path / "o", parallelism=runner.parallelism)
+                bar = ProgressBar(plan.nfiles, "test", enabled=False)
+                runner.run(plan.outputs, plan.files_per_output, bar)
     assert bar.done == len(expected)
 
 

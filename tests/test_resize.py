@@ -16,7 +16,7 @@ from PIL import Image
 
 from jobs.files import UsageError
 from jobs.resize_graphs import finish, parse_size, plan_resize, read_source, run_executor
-from jobs.resize_tasks import load_rgb
+from jobs.resize_tasks import draft_scale, load_rgb
 
 SIZE = (32, 24)
 
@@ -135,6 +135,59 @@ def test_fast_path_is_close_to_exact(jpegs):
         assert psnr > 30, (name, psnr)
 
 
+def test_draft_scale_is_the_smallest_decode_within_the_fraction():
+    assert draft_scale((500, 375), (100, 100), 1.0) == 2  # 1/4 would be 125x94: below 100
+    assert draft_scale((500, 375), (100, 100), 0.9) == 4  # 94 rows are within 10% of 100
+    assert draft_scale((500, 333), (100, 100), 0.9) == 2  # 84 rows are not
+    assert draft_scale((4000, 3000), (100, 100), 1.0) == 8
+    assert draft_scale((150, 150), (100, 100), 1.0) == 1  # smaller than twice the target: full decode
+    assert draft_scale((90, 90), (100, 100), 0.5) == 1  # never below the target's fraction
+    assert draft_scale((6, 3000), (1, 1), 1.0) == 4  # 1/8 would be larger than the short side (6)
+    assert draft_scale((500, 100), (100, 100), 0.9) == 1  # each side on its own
+
+
+@pytest.mark.parametrize("w,h", [(500, 375), (375, 500), (17, 9), (2400, 68), (8, 8), (15, 15), (1023, 769)])
+def test_pillow_decodes_at_exactly_the_scale_asked_for(tmp_path, w, h):
+    path = tmp_path / "a.jpg"
+    Image.new("RGB", (w, h), (200, 100, 50)).save(path, quality=50)
+    for s in (2, 4, 8):
+        if s > min(w, h):
+            continue
+        with Image.open(path) as im:
+            im.draft(im.mode, (w // s, h // s))  # what load_rgb asks for
+            assert im.size == (-(-w // s), -(-h // s)), s
+            im.load()
+            assert im.size == (-(-w // s), -(-h // s)), s
+
+
+def test_fast_path_compares_the_target_in_the_stored_orientation(tmp_path, rng):
+    # Stored 300x400, shown 400x300 (EXIF 6). A 50x200 target needs 200 rows of the
+    # upright image, i.e. 200 stored columns: more than a 1/2 decode (150) has, so the
+    # fast path must decode in full and match --exact exactly.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "tall.jpg"
+    Image.fromarray(photo(rng, 300, 400)).save(path, quality=90, exif=exif.tobytes())
+    fast = load_rgb(path, (50, 200), draft_fraction=0.9)
+    np.testing.assert_array_equal(fast, load_rgb(path, (50, 200), exact=True))
+    wide = load_rgb(path, (200, 50), draft_fraction=0.9)  # here a 1/2 decode (200x150 upright) is enough
+    assert wide.shape == (50, 200, 3)
+    assert not np.array_equal(wide, load_rgb(path, (200, 50), exact=True))
+
+
+def test_draft_fraction_is_checked_and_recorded(jpegs):
+    base, names = jpegs
+    with pytest.raises(UsageError, match="draft fraction"):
+        plan_resize(base / "list.txt", base / "x.npy", draft_fraction=1.5)
+    plan = plan_resize(base / "list.txt", base / "sharp.npy", size="32x24", draft_fraction=1.0)
+    assert run(plan) == []
+    side = json.loads((base / "sharp.json").read_text())
+    assert side["resize"]["mode"] == "draft" and side["resize"]["draft_fraction"] == 1.0
+    batch = np.load(base / "sharp.npy")
+    for i, name in enumerate(names):
+        np.testing.assert_array_equal(batch[i], load_rgb(base / "imgs" / name, SIZE, draft_fraction=1.0))
+
+
 def test_bad_files_keep_zero_slots_and_are_listed(jpegs):
     base, _names = jpegs
     d = base / "imgs"
@@ -235,6 +288,11 @@ def test_cli_resize_summary_and_exit_codes(jpegs):
     assert r.returncode == 2 and "--overwrite" in r.stderr
     r = cli("resize", base / "list.txt", "--num-images", "500", "--out", base / "o3.npy")
     assert r.returncode == 2 and "fewer than" in r.stderr
+    r = cli("resize", base / "list.txt", "--out", base / "o4.npy", "--draft-fraction", "0")
+    assert r.returncode == 2 and "draft fraction must be in (0, 1]" in r.stderr
+    r = cli("resize", base / "list.txt", "--out", base / "o4.npy", "--draft-fraction", "1")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((base / "o4.json").read_text())["resize"]["draft_fraction"] == 1.0
 
 
 def test_performance_report_threads_and_cluster(jpegs):
