@@ -23,7 +23,7 @@ def median_time(fn, repeats: int, warmup: int = 0) -> float:
 
 
 def interleaved(fns: dict, repeats: int) -> dict:
-    """Median wall time of each of ``fns`` (name -> callable), the calls taking turns.
+    """Wall times of each of ``fns`` (name -> callable; a list per name), the calls taking turns.
 
     One call of each per round, ``repeats`` rounds: a shared, noisy machine drifts
     over minutes, and taking turns makes the drift weigh on every contender alike,
@@ -35,7 +35,7 @@ def interleaved(fns: dict, repeats: int) -> dict:
             t = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
 
 
 def run_quiet(cmd) -> None:
