@@ -194,7 +194,9 @@ def _make(name: str, tls: bool):
         "local_directory": prof.get("local-directory"),
         "log_directory": prof.get("log-directory"),
         "job_extra_directives": list(prof.get("job-directives") or []),
-        "job_script_prologue": _trim_export() + list(prof.get("job-script-prologue") or []),
+        # distributed prefers the environment's values to its own config's when a nanny spawns its worker
+        "job_script_prologue": [f"export {k}={v}" for k, v in config.worker_environ().items()]
+        + list(prof.get("job-script-prologue") or []),
         "worker_extra_args": extra,
         "job_name": "imgjobs-worker",
         "python": prof.get("python") or sys.executable,
@@ -208,13 +210,6 @@ def _make(name: str, tls: bool):
     if prof["type"] == "pbs" and prof.get("resource-spec"):
         kwargs["resource_spec"] = prof["resource-spec"]
     return _cluster_class(prof["type"])(**kwargs), prof
-
-
-def _trim_export() -> list:
-    """The job script line giving workers imgjobs' malloc trim threshold (see configs/imgjobs.yaml)."""
-    trim = config.get("scheduler.malloc-trim-threshold")
-    # distributed prefers the environment's value to its own config's when the nanny spawns the worker
-    return [] if trim is None else [f"export MALLOC_TRIM_THRESHOLD_={int(trim)}"]
 
 
 def job_script(name: str, *, tls: bool = False) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import dask.config
 import yaml
 
-__all__ = ["config_path", "get"]
+__all__ = ["config_path", "get", "worker_environ"]
 
 
 def config_path() -> Path:
@@ -26,6 +26,16 @@ def config_path() -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(f"imgjobs.yaml not found next to {here}: reinstall imgjobs (pip install .)")
+
+
+def worker_environ() -> dict:
+    """Environment variables for the worker processes imgjobs starts (local cluster, profile jobs).
+
+    Glibc's ``MALLOC_TRIM_THRESHOLD_`` from ``imgjobs.scheduler.malloc-trim-threshold``
+    (none when that is null, leaving distributed's own value).
+    """
+    trim = get("scheduler.malloc-trim-threshold")
+    return {} if trim is None else {"MALLOC_TRIM_THRESHOLD_": str(int(trim))}
 
 
 def _load_defaults() -> None:

@@ -197,8 +197,7 @@ def open_runner(
     n = int(workers or max(1, cores // tpw))
     from .clusters import security
 
-    trim = config.get("scheduler.malloc-trim-threshold")
-    with _pre_spawn_environ({} if trim is None else {"MALLOC_TRIM_THRESHOLD_": str(int(trim))}):
+    with _pre_spawn_environ(config.worker_environ()):
         local = LocalCluster(
             n_workers=n,
             threads_per_worker=tpw,

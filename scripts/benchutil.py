@@ -48,7 +48,7 @@ def timed_process(cmd, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        run_quiet(cmd)
         times.append(time.perf_counter() - t)
     return times
 
