@@ -1,27 +1,46 @@
-"""``jobs``: image batch jobs as Dask graphs.
+"""``jobs``: image batch jobs on Dask, one call each.
 
-:mod:`jobs.rle_graphs` and :mod:`jobs.resize_graphs` build the jobs' graphs,
-:mod:`jobs.rle_tasks` and :mod:`jobs.resize_tasks` hold the plain functions their tasks run,
-:mod:`jobs.study` runs throughput sweeps,
-:mod:`jobs.schedulers` starts or connects to a scheduler, and :mod:`jobs.cli`
-is the ``imgjobs`` command, the only place that computes.
+>>> import jobs                                              # doctest: +SKIP
+>>> report = jobs.compress("scans/", "rle/")                 # on the active Client, or Dask's threads
+>>> print(report.summary())                                  # doctest: +SKIP
+
+The Python API (:mod:`jobs.api`): :func:`compress`, :func:`decompress`,
+:func:`verify`, :func:`resize`, each returning a :class:`Report` (or, with
+``compute=False``, a Dask collection whose last task finalizes).
+
+Under it, one job runtime (:mod:`jobs.runtime`): plan -> tasks -> finalize ->
+report, abort on failure.  The two jobs each have a graph builder and the plain
+functions their tasks run: :mod:`jobs.rle_graphs` / :mod:`jobs.rle_tasks` and
+:mod:`jobs.resize_graphs` / :mod:`jobs.resize_tasks`.  :mod:`jobs.schedulers`
+starts or connects to a scheduler, :mod:`jobs.study` runs throughput sweeps, and
+:mod:`jobs.cli` is the ``imgjobs`` command.
 """
 
+from .api import compress, decompress, resize, verify
 from .config import get as config_get
-from .files import FileResult, UsageError
-from .resize_graphs import ResizePlan, plan_resize
-from .rle_graphs import Plan, plan_compress, plan_decompress, plan_verify
+from .files import UsageError
+from .options import CompressOptions, DecompressOptions, ResizeOptions, RunOptions, VerifyOptions
+from .report import FileResult, Outcomes, Report
+from .runtime import Plan, execute, to_delayed
 
 __all__ = [
+    "CompressOptions",
+    "DecompressOptions",
     "FileResult",
+    "Outcomes",
     "Plan",
-    "ResizePlan",
+    "Report",
+    "ResizeOptions",
+    "RunOptions",
     "UsageError",
+    "VerifyOptions",
+    "compress",
     "config_get",
-    "plan_compress",
-    "plan_decompress",
-    "plan_resize",
-    "plan_verify",
+    "decompress",
+    "execute",
+    "resize",
+    "to_delayed",
+    "verify",
 ]
 
 __version__ = "0.1.0"

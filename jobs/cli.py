@@ -7,14 +7,12 @@ for ``verify``), 2 for usage errors, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import gc
 import logging
 import os
 import sys
-import time
 
 from . import config
-from .progress import ProgressBar, summarize
 
 __all__ = ["main"]
 
@@ -188,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("orig", metavar="ORIG", help="an image file or a directory of images")
     v.add_argument("rle", metavar="RLE", help="the .rle file, or a directory holding <name>.rle for each image")
     v.add_argument("--threshold", type=_threshold, metavar="N", help="the threshold used when compressing, if any")
+    v.add_argument("--rows-per-task", type=_rows, metavar="N", help="rows per compare task (default auto)")
     _add_scheduler_options(v)
 
     r = sub.add_parser(
@@ -263,44 +262,6 @@ def _certs(args) -> int:
     return 0
 
 
-def _plan(args, parallelism: int):
-    from . import resize_graphs, rle_graphs
-
-    if args.command == "compress":
-        return rle_graphs.plan_compress(
-            args.src,
-            args.dst,
-            rows_per_task=args.rows_per_task,
-            threshold=args.threshold,
-            overwrite=args.overwrite,
-            parallelism=parallelism,
-        )
-    if args.command == "decompress":
-        return rle_graphs.plan_decompress(
-            args.src, args.dst, rows_per_task=args.rows_per_task, overwrite=args.overwrite, parallelism=parallelism
-        )
-    if args.command == "resize":
-        return resize_graphs.plan_resize(
-            args.source,
-            args.out,
-            num_images=args.num_images,
-            size=args.size,
-            exact=args.exact,
-            draft_fraction=args.draft_fraction,
-            batch_size=args.batch_size,
-            overwrite=args.overwrite,
-            parallelism=parallelism,
-        )
-    return rle_graphs.plan_verify(args.orig, args.rle, threshold=args.threshold, parallelism=parallelism)
-
-
-def _flatten(outputs) -> list:
-    results = []
-    for out in outputs:
-        results.extend(out if isinstance(out, list) else [out])
-    return results
-
-
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -313,127 +274,104 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
         dask.config.set({"logging": {"distributed": quiet_level, "bokeh": "error", "tornado": "critical"}})
 
 
-@contextlib.contextmanager
-def performance_report(path, runner):
-    """Dask's performance report on distributed schedulers, task and resource profiles on local ones."""
-    if not path:
-        yield
-        return
-    if runner.client is not None:
-        from distributed import performance_report as report
-
-        with report(filename=path):
-            yield
-        return
-    from dask.diagnostics import Profiler, ResourceProfiler, visualize
-
-    with Profiler() as prof, ResourceProfiler(dt=0.05) as rprof:
-        yield
-    visualize([prof, rprof], filename=path, show=False, save=True)
+def _run_options(args) -> dict:
+    return {
+        "scheduler": args.scheduler,
+        "workers": args.workers,
+        "threads_per_worker": args.threads_per_worker,
+        "host": args.host,
+        "dashboard_address": args.dashboard_address,
+        "scheduler_address": args.scheduler_address,
+        "scheduler_file": args.scheduler_file,
+        "cluster": args.cluster,
+        "jobs": args.jobs,
+        "tls": args.tls,
+        "performance_report": args.performance_report,
+    }
 
 
-def _report_resize(args, plan, failures, seconds, description) -> int:
-    from .resize_graphs import finish
+def _call_api(args, progress):
+    """The job the arguments ask for, through the Python API (:mod:`jobs.api`)."""
+    from . import api
 
-    sidecar = finish(plan, failures, seconds, description)
-    for _i, reason in sorted(failures):
-        print(f"FAILED {reason}", file=sys.stderr)
-    if not args.quiet:
-        n = len(plan.paths)
-        rate = n / seconds if seconds > 0 else float("inf")
-        shape = "x".join(map(str, sidecar["shape"]))
-        print(
-            f"resize: {n} image(s), {n - len(failures)} ok, {len(failures)} failed, in {seconds:.2f} s = "
-            f"{rate:.0f} images/s\n  {plan.out}: ({shape}) uint8; sidecar {os.path.splitext(plan.out)[0]}.json"
+    run = _run_options(args)
+    if args.command == "compress":
+        return api.compress(
+            args.src,
+            args.dst,
+            rows_per_task=args.rows_per_task,
+            threshold=args.threshold,
+            overwrite=args.overwrite,
+            progress=progress,
+            **run,
         )
-    return 1 if failures else 0
+    if args.command == "decompress":
+        return api.decompress(
+            args.src, args.dst, rows_per_task=args.rows_per_task, overwrite=args.overwrite, progress=progress, **run
+        )
+    if args.command == "verify":
+        return api.verify(
+            args.orig, args.rle, threshold=args.threshold, rows_per_task=args.rows_per_task, progress=progress, **run
+        )
+    return api.resize(
+        args.source,
+        args.out,
+        num_images=args.num_images,
+        size=args.size,
+        exact=args.exact,
+        draft_fraction=args.draft_fraction,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+        executor=args.executor,
+        progress=progress,
+        **run,
+    )
 
 
-def _run_job(args, parser) -> int:
+def _run_job(args) -> int:
     from .files import UsageError
-    from .schedulers import open_runner
+    from .progress import Progress
 
-    executor = getattr(args, "executor", None)
-    if executor and args.performance_report:
-        raise UsageError("--performance-report needs a Dask scheduler, not --executor")
-    cluster = config.get("scheduler.cluster", args.cluster)
-    if executor and (cluster or args.scheduler_address or args.scheduler_file):
-        raise UsageError("--executor runs the exercise's pools in this process: drop the cluster options")
     if args.dry_run:
+        cluster = config.get("scheduler.cluster", args.cluster)
         if not cluster:
             raise UsageError("--dry-run prints a batch job script: use it with --cluster PROFILE")
         from .clusters import job_script
 
         print(job_script(cluster, tls=bool(config.get("scheduler.tls", args.tls))))
         return 0
-    started = time.perf_counter()
-    plan = None
+    progress = Progress(enabled=False if (args.no_progress or args.quiet) else None, dashboard=not args.quiet)
     try:
-        with open_runner(
-            "threads" if executor else args.scheduler,
-            address=None if executor else args.scheduler_address,
-            scheduler_file=None if executor else args.scheduler_file,
-            workers=args.workers,
-            threads_per_worker=args.threads_per_worker,
-            host=args.host,
-            dashboard_address=args.dashboard_address,
-            tls=args.tls,
-            cluster=None if executor else args.cluster,
-            jobs=args.jobs,
-        ) as runner:
-            description = f"{executor} executor, {runner.parallelism} worker(s)" if executor else runner.description
-            start = time.perf_counter()  # the job's time leaves out starting a cluster
-            log.info("scheduler: %s (ready in %.2f s)", description, start - started)
-            if runner.dashboard_link and not args.quiet:
-                print(f"Dask dashboard: {runner.dashboard_link}", file=sys.stderr)
-                if runner.kind in ("cluster", "distributed") or os.environ.get("SSH_CONNECTION"):
-                    from .clusters import tunnel_hint
-
-                    print(f"  from a laptop: {tunnel_hint(runner.dashboard_link)}", file=sys.stderr)
-            plan = _plan(args, runner.parallelism)
-            total = len(plan.paths) if args.command == "resize" else plan.nfiles
-            bar = ProgressBar(
-                total, args.command, enabled=not (args.no_progress or args.quiet) and config.get("progress")
-            )
-            try:
-                if executor:
-                    from .resize_graphs import run_executor
-
-                    outputs = run_executor(plan, executor, runner.parallelism, bar)
-                else:
-                    with performance_report(args.performance_report, runner):
-                        outputs = runner.run(plan.outputs, plan.files_per_output, bar)
-            finally:
-                bar.close()
+        report = _call_api(args, progress)
+    except UsageError:
+        raise
     except (FileNotFoundError, ValueError) as e:  # bad scheduler settings
-        if isinstance(e, UsageError):
-            raise
         print(f"imgjobs: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. no scheduler at the given address
         print(f"imgjobs: error: {e}", file=sys.stderr)
         return 1
-    except BaseException:
-        if plan is not None:
-            plan.cleanup()  # nothing half-written is left behind
-        raise
-    seconds = time.perf_counter() - start
-    if args.command == "resize":
-        return _report_resize(args, plan, _flatten(outputs), seconds, description)
-    plan.cleanup()  # temporaries of task attempts that died with a lost worker
-    results = plan.done + _flatten(outputs)
-    bad = [r for r in results if not r.ok]
-    for r in bad:
+    for r in report.problems:
         label = "MISMATCH" if r.status == "mismatch" else "FAILED"
-        reason = r.reason if r.src in r.reason else f"{r.src}: {r.reason}"
-        print(f"{label} {reason}", file=sys.stderr)
+        print(f"{label} {r.reason}", file=sys.stderr)
     if not args.quiet:
-        print(summarize(args.command, results, seconds))
-    return 1 if bad else 0
+        print(report.summary())
+    return report.exit_code
 
 
 def main(argv=None) -> int:
     """Run ``imgjobs``; return the exit status."""
+    try:
+        return _main(argv)
+    finally:
+        # The modules and objects of a finished run live until the process exits: keep the
+        # cyclic collector off them (CPython's gc.freeze), so neither collections during
+        # the job nor the final one at exit walk them (~35 ms of a short run's exit).
+        gc.freeze()
+
+
+def _main(argv) -> int:
+    gc.freeze()  # everything imported so far stays for the whole run
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
@@ -449,7 +387,7 @@ def main(argv=None) -> int:
         first = {"verify": "orig", "resize": "source"}.get(args.command, "src")
         if not os.path.exists(getattr(args, first)):
             parser.error(f"{getattr(args, first)}: no such file or directory")
-        return _run_job(args, parser)
+        return _run_job(args)
     except UsageError as e:
         parser.error(str(e))
     except KeyboardInterrupt:

@@ -40,7 +40,7 @@ def worker_environ() -> dict:
 
 def _load_defaults() -> None:
     with open(config_path()) as f:
-        defaults = yaml.safe_load(f)
+        defaults = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when built with it
     dask.config.update_defaults(defaults)
 
 

@@ -1,72 +1,58 @@
-"""Files: finding inputs, naming outputs, atomic writes and per-file results.
+"""Files: listing directories once, naming outputs, durable atomic writes, sweeping temporaries.
 
-Shared by every job.  Outputs are written to a hidden temporary name in the
-destination directory and renamed into place, so an interrupted job never leaves
-a truncated output; a rerun removes the temporaries a killed run left behind.
+Shared by every job.  The rules that keep a job's cost linear in its files:
+
+* a directory is listed once per job (:func:`list_inputs`, :func:`list_outputs`),
+  never once per file;
+* file names travel as :class:`Names` (a directory and the names in it), a few
+  bytes per file;
+* outputs are written under a hidden temporary name and renamed into place, so
+  an interrupted job never leaves a truncated output; a task's outputs are made
+  durable together (:class:`BatchWriter`: one ``syncfs`` on Linux) before any is
+  renamed, so a name only ever points at complete data on disk;
+* temporaries of killed attempts and earlier runs are swept with one listing of
+  each output directory (:func:`sweep_temporaries`).
 """
 
 from __future__ import annotations
 
-import glob
+import contextlib
+import functools
 import logging
 import os
 import shutil
+import stat
+import sys
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 __all__ = [
+    "TEMP_SUFFIX",
+    "BatchWriter",
     "Failed",
-    "FileResult",
-    "image_files",
+    "InputListing",
+    "Names",
+    "OutputListing",
+    "UsageError",
+    "list_inputs",
+    "list_outputs",
     "new_token",
     "remove_path",
-    "remove_stale_temps",
+    "stem",
+    "sweep_temporaries",
     "temp_path",
     "write_atomic",
 ]
 
 log = logging.getLogger(__name__)
 
-_TEMP_SUFFIX = ".imgjobs.tmp"
+#: Every temporary this tool writes ends with this (``.<name>.<token>[-<attempt>].imgjobs.tmp``).
+TEMP_SUFFIX = ".imgjobs.tmp"
 
 
 class UsageError(ValueError):
     """A job was asked for something that cannot be done (bad paths, bad options); the CLI exits 2."""
-
-
-@dataclass
-class FileResult:
-    """What happened to one file.
-
-    Attributes
-    ----------
-    src : str
-        Input file.
-    dst : str or None
-        Output file (None when there is none, as in ``verify``).
-    status : str
-        ``"ok"``, ``"skipped"`` (output exists), ``"failed"`` or ``"mismatch"`` (verify).
-    reason : str
-        Why it failed or was skipped, for people.
-    pixels, bytes_in, bytes_out : int
-        Pixels processed and file sizes, for the summary.
-    details : dict
-        Job-specific facts (mismatch counts and positions for ``verify``).
-    """
-
-    src: str
-    dst: str | None
-    status: str
-    reason: str = ""
-    pixels: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    details: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True unless the file failed or mismatched."""
-        return self.status in ("ok", "skipped")
 
 
 @dataclass(frozen=True)
@@ -74,6 +60,53 @@ class Failed:
     """Returned by a block task instead of raising, so one bad file never stops a job."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class Names(Sequence):
+    """Paths as one directory and the names in it: a few bytes per file, in task arguments and reports.
+
+    Parameters
+    ----------
+    directory : str
+        Where the files are ("" when ``names`` are whole paths).
+    names : tuple of str
+        File names in ``directory``.
+    suffix : str, optional
+        When set, path ``i`` is the name's stem plus this suffix (``page.bmp`` ->
+        ``page.rle``): outputs named after their inputs without storing a second name.
+    """
+
+    directory: str
+    names: tuple
+    suffix: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Names(self.directory, self.names[i], self.suffix)
+        name = self.names[i]
+        if self.suffix is not None:
+            name = stem(name) + self.suffix
+        d = self.directory
+        if not d:
+            return name
+        return d + name if d.endswith(os.sep) else d + os.sep + name
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.names)))
+
+    def take(self, indices: Iterable[int]) -> Names:
+        """The names at ``indices``, in that order."""
+        return Names(self.directory, tuple(self.names[i] for i in indices), self.suffix)
+
+
+def stem(name: str) -> str:
+    """A file name without its extension (``os.path.splitext(name)[0]`` for a plain name, cheaper)."""
+    dot = name.rfind(".")
+    return name[:dot] if dot > 0 else name
 
 
 def new_token() -> str:
@@ -84,7 +117,109 @@ def new_token() -> str:
 def temp_path(dst: str, token: str) -> str:
     """Hidden temporary name next to ``dst``, e.g. ``.page.rle.<token>.imgjobs.tmp``."""
     head, tail = os.path.split(dst)
-    return os.path.join(head, f".{tail}.{token}{_TEMP_SUFFIX}")
+    return os.path.join(head, f".{tail}.{token}{TEMP_SUFFIX}")
+
+
+def _token_of(temp_name: str) -> str | None:
+    """The run token in a temporary's name (without the attempt suffix), or None if it is not one of ours."""
+    if not (temp_name.startswith(".") and temp_name.endswith(TEMP_SUFFIX)):
+        return None
+    stem = temp_name[: -len(TEMP_SUFFIX)]
+    return stem.rsplit(".", 1)[-1].split("-", 1)[0]
+
+
+# --------------------------------------------------------------------------- listings
+
+
+@dataclass
+class InputListing:
+    """The input files of one directory, from one ``scandir``.
+
+    Attributes
+    ----------
+    directory : str
+        The directory listed.
+    names : list of str
+        Regular files with a wanted extension (symbolic links to regular files
+        count), sorted.
+    sizes : list of int
+        Their sizes in bytes.
+    others : list of (str, str)
+        Entries with a wanted extension that are not regular files (a FIFO, a
+        directory, a broken or looping link), with the reason: reported, never
+        opened.
+    """
+
+    directory: str
+    names: list
+    sizes: list
+    others: list
+
+
+def list_inputs(directory: str, extensions) -> InputListing:
+    """List the files of ``directory`` whose extension is in ``extensions`` (lower case, with the dot).
+
+    One ``scandir`` and one ``stat`` per matching entry.  Hidden entries (``.name``),
+    this tool's temporaries among them, are ignored.
+    """
+    entries = []
+    others = []
+    with os.scandir(directory) as it:
+        for entry in it:
+            name = entry.name
+            dot = name.rfind(".")
+            if dot <= 0 or name[dot:].lower() not in extensions:  # hidden, no extension, not wanted
+                continue
+            try:
+                st = entry.stat()  # follows a link; a loop or a dangling link raises here
+            except OSError as e:
+                others.append((name, f"cannot read: {e.strerror or e}"))
+                continue
+            if stat.S_ISREG(st.st_mode):
+                entries.append((name, st.st_size))
+            else:
+                others.append((name, f"not a regular file ({_kind(st.st_mode)})"))
+    entries.sort()
+    others.sort()
+    return InputListing(directory, [n for n, _ in entries], [s for _, s in entries], others)
+
+
+def _kind(mode: int) -> str:
+    for test, word in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return word
+    return "not a file"
+
+
+@dataclass
+class OutputListing:
+    """What an output directory holds, from one ``scandir``: existing names and our temporaries."""
+
+    directory: str
+    exists: bool
+    names: set
+    temporaries: list
+
+
+def list_outputs(directory: str) -> OutputListing:
+    """List an output directory once (it may not exist yet)."""
+    names, temps = set(), []
+    try:
+        with os.scandir(directory or ".") as it:
+            for entry in it:
+                if entry.name.endswith(TEMP_SUFFIX) and entry.name.startswith("."):
+                    temps.append(entry.name)
+                else:
+                    names.add(entry.name)
+    except FileNotFoundError:
+        return OutputListing(directory, False, names, temps)
+    return OutputListing(directory, True, names, temps)
 
 
 def remove_path(path: str) -> bool:
@@ -99,54 +234,181 @@ def remove_path(path: str) -> bool:
     return True
 
 
-def remove_stale_temps(dst: str) -> int:
-    """Remove temporaries left for ``dst`` by interrupted runs or killed task attempts; return how many."""
-    head, tail = os.path.split(dst)
+def sweep_temporaries(directory: str, *, token: str | None = None, stale: Iterable[str] = ()) -> int:
+    """Remove our temporaries from ``directory`` with one listing; return how many.
+
+    Parameters
+    ----------
+    directory : str
+        An output directory.
+    token : str, optional
+        Remove every temporary of this run (attempts that a lost worker or an
+        interrupt left).
+    stale : iterable of str
+        Names of temporaries that were there before this run started (left by a
+        killed run); removed if still there.
+    """
+    stale = set(stale)
     n = 0
-    for stale in glob.glob(os.path.join(glob.escape(head), f".{glob.escape(tail)}.*{_TEMP_SUFFIX}")):
-        if remove_path(stale):
-            n += 1
-            log.info("removed a temporary file an interrupted run or a lost worker left: %s", stale)
+    try:
+        it = os.scandir(directory or ".")
+    except FileNotFoundError:
+        return 0
+    with it:
+        for entry in it:
+            t = _token_of(entry.name)
+            if t is None or not (t == token or entry.name in stale):
+                continue
+            if remove_path(entry.path):
+                n += 1
+                log.info("removed a temporary file a lost worker or an interrupted run left: %s", entry.path)
     return n
 
 
-def write_atomic(dst: str, parts, token: str) -> int:
-    """Write ``parts`` (bytes-like pieces) to ``dst`` through a temporary file and a rename.
+# --------------------------------------------------------------------------- writing
 
-    The data is flushed to disk before the rename, so ``dst`` is either absent,
-    the old file, or complete.  Each call writes its own temporary (``token``
-    plus a random suffix), so two attempts at the same task -- a retry after a
-    worker was lost while the first attempt still runs -- never share one.
-    Returns the number of bytes written.
+
+@functools.lru_cache(maxsize=1)
+def _libc_syncfs():
+    """libc's ``syncfs`` (Linux), found on first use; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    return fn
+
+
+def _syncfs(directory: str) -> bool:
+    """Flush the file system holding ``directory`` to disk (Linux ``syncfs``); False where unavailable."""
+    syncfs = _libc_syncfs()
+    if syncfs is None:
+        return False
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            import ctypes
+
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs failed: {os.strerror(err)}", directory)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write_bytes(path: str, data) -> int:
+    fd = os.open(path, _WRITE_FLAGS, 0o666)
+    try:
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    return total
+
+
+class BatchWriter:
+    """Write a task's outputs through temporaries, make them durable together, then rename them.
+
+    Each temporary carries the run's ``token`` and a random attempt suffix, so two
+    attempts at the same task (a retry while a lost worker's attempt still runs)
+    never share one.  :meth:`commit` flushes every temporary to disk before the
+    first rename: with ``syncfs`` on Linux that is one call per directory instead
+    of an ``fsync`` per file (on this project's test machine ~15 us instead of
+    ~130 us per small file); elsewhere each file is ``fsync``-ed.  A name therefore
+    only ever points at complete data.
+
+    Parameters
+    ----------
+    token : str
+        The run's token.
+    """
+
+    def __init__(self, token: str):
+        self.token = token
+        self._tag = f".{token}-{new_token()[:6]}{TEMP_SUFFIX}"  # one attempt: its outputs have distinct names
+        self._pending: list[tuple[str, str]] = []  # (temporary, destination)
+
+    def add(self, dst: str, data) -> int:
+        """Write ``data`` (bytes-like) to a temporary for ``dst``; return the bytes written."""
+        head, tail = os.path.split(dst)
+        tmp = os.path.join(head, "." + tail + self._tag)
+        try:
+            n = _write_bytes(tmp, data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+        self._pending.append((tmp, dst))
+        return n
+
+    def commit(self) -> dict:
+        """Flush and rename everything added; return ``{dst: OSError}`` for outputs that failed to rename."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return {}
+        try:
+            dirs = {os.path.dirname(tmp) for tmp, _ in pending}
+            if not all(_syncfs(d) for d in dirs):
+                for tmp, _ in pending:
+                    _fsync_path(tmp)
+        except BaseException:
+            for tmp, _ in pending:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+            raise
+        errors = {}
+        for tmp, dst in pending:
+            try:
+                os.replace(tmp, dst)
+            except OSError as e:
+                errors[dst] = e
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+        return errors
+
+    def discard(self) -> None:
+        """Remove the temporaries of everything added and not committed."""
+        pending, self._pending = self._pending, []
+        for tmp, _ in pending:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+
+
+def write_atomic(dst: str, parts, token: str) -> int:
+    """Write one output through a temporary file, ``fsync`` and a rename; return the bytes written.
+
+    For one large output (a file assembled from row blocks); many small ones go
+    through :class:`BatchWriter`.
     """
     tmp = temp_path(dst, f"{token}-{new_token()[:6]}")
-    n = 0
     try:
         with open(tmp, "wb") as f:
+            n = 0
             for part in parts:
                 n += f.write(part)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, dst)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.remove(tmp)
-        except OSError:
-            pass
         raise
     return n
-
-
-def image_files(directory: str, extensions) -> list[str]:
-    """Regular files directly in ``directory`` whose extension is in ``extensions``, sorted.
-
-    Hidden files (``.name``), including this tool's temporaries, are ignored.
-    """
-    out = []
-    with os.scandir(directory) as it:
-        for entry in it:
-            if entry.name.startswith("."):
-                continue
-            if os.path.splitext(entry.name)[1].lower() in extensions and entry.is_file():
-                out.append(entry.path)
-    return sorted(out)

@@ -1,99 +1,99 @@
-"""A small text progress bar and the end-of-job summary."""
+"""Progress of a running job, drawn with tqdm: the work that moves (bytes or images), files, rate and ETA.
+
+The bar counts work, not only files: an RLE job counts the bytes of its input
+files, and a row-block task of a large file moves the bar as soon as it ends, so
+one huge image moves it too; the resize job counts images.  It draws on a
+terminal and in Jupyter (``tqdm.auto``), and stays quiet when the output is not
+interactive (a batch job's log) unless asked.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
 
-__all__ = ["ProgressBar", "summarize"]
+__all__ = ["Progress", "interactive"]
 
 
-class ProgressBar:
-    """A one-line progress bar, drawn only on a terminal.
+def interactive(stream=None) -> bool:
+    """True on a terminal or in a Jupyter kernel."""
+    stream = stream if stream is not None else sys.stderr
+    if getattr(stream, "isatty", lambda: False)():
+        return True
+    return "ipykernel" in sys.modules
+
+
+class Progress:
+    """A job's progress bar and its notes (the dashboard link), for :func:`jobs.runtime.execute`.
 
     Parameters
     ----------
-    total : int
-        Units of work (files).
-    label : str
-        Shown before the bar.
-    enabled : bool
-        Draw at all; it is also off when ``stream`` is not a terminal.
+    enabled : bool, optional
+        Draw the bar.  None: ``imgjobs.progress`` from config, and only when
+        :func:`interactive`.
+    dashboard : bool
+        Say where the Dask dashboard is when the job runs on a distributed scheduler.
     stream : file, optional
-        Where to draw (standard error).
+        Where to write (standard error).
     """
 
-    def __init__(self, total: int, label: str, *, enabled: bool = True, stream=None, width: int = 30):
+    def __init__(self, enabled: bool | None = None, *, dashboard: bool = True, stream=None):
+        from . import config
+
         self.stream = stream if stream is not None else sys.stderr
-        self.total = max(0, total)
-        self.label = label
-        self.width = width
-        self.done = 0
-        self.start = time.perf_counter()
-        self._last = 0.0
-        isatty = getattr(self.stream, "isatty", lambda: False)
-        self.enabled = bool(enabled and self.total and isatty())
+        if enabled is None:
+            enabled = bool(config.get("progress")) and interactive(self.stream)
+        self.enabled = bool(enabled)
+        self.dashboard = dashboard
+        self.units = 0
+        self.files = 0
+        self.nfiles = 0
+        self._bar = None
 
-    def update(self, n: int = 1) -> None:
-        """Count ``n`` more units done and redraw (at most 10 times a second)."""
-        self.done += n
-        now = time.perf_counter()
-        if self.enabled and (now - self._last >= 0.1 or self.done >= self.total):
-            self._last = now
-            self._draw(now)
+    def note(self, text: str) -> None:
+        """Print a line for people (above the bar when one is drawn)."""
+        if self._bar is not None:
+            self._bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
 
-    def _draw(self, now: float) -> None:
-        frac = min(1.0, self.done / self.total) if self.total else 1.0
-        filled = round(frac * self.width)
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total} files {frac:4.0%} {now - self.start:6.1f}s")
-        self.stream.flush()
+    def start(self, label: str, total: int, unit: str, nfiles: int, *, dashboard_link=None, tunnel=None) -> None:
+        """Begin: ``total`` units of work (``unit`` ``"B"`` for bytes, or ``"image"``) over ``nfiles`` files."""
+        self.units = self.files = 0
+        self.nfiles = nfiles
+        if self.dashboard and dashboard_link:
+            self.note(f"Dask dashboard: {dashboard_link}")
+            if tunnel:
+                self.note(f"  from a laptop: {tunnel}")
+        if not self.enabled or not total:
+            return
+        from tqdm.auto import tqdm
+
+        scaled = unit == "B"
+        self._bar = tqdm(
+            total=total,
+            desc=label,
+            unit=unit,
+            unit_scale=scaled,
+            unit_divisor=1000,
+            file=self.stream,
+            dynamic_ncols=True,
+            mininterval=0.1,
+            leave=True,
+        )
+        if scaled:
+            self._bar.set_postfix_str(f"0/{nfiles} files", refresh=False)
+
+    def update(self, units: int, files: int = 0) -> None:
+        """Count ``units`` more work and ``files`` more files done."""
+        self.units += units
+        self.files += files
+        if self._bar is not None:
+            if files and self._bar.unit == "B":
+                self._bar.set_postfix_str(f"{self.files}/{self.nfiles} files", refresh=False)
+            self._bar.update(units)
 
     def close(self) -> None:
-        """Finish the line."""
-        if self.enabled:
-            self._draw(time.perf_counter())
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def summarize(job: str, results, seconds: float) -> str:
-    """One paragraph for the end of a job: files, pixels, bytes, ratio, time and speed.
-
-    Parameters
-    ----------
-    job : str
-        The job's name.
-    results : list of FileResult
-        Every file's outcome.
-    seconds : float
-        Wall time of the job.
-    """
-    counts = {}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    processed = [r for r in results if r.status == "ok" or r.status == "mismatch"]
-    pixels = sum(r.pixels for r in processed)
-    bytes_in = sum(r.bytes_in for r in processed)
-    bytes_out = sum(r.bytes_out for r in processed)
-    parts = ", ".join(f"{counts[k]} {k}" for k in ("ok", "mismatch", "skipped", "failed") if counts.get(k))
-    lines = [f"{job}: {len(results)} file(s): {parts or 'nothing to do'}"]
-    if pixels:
-        mpx = pixels / 1e6
-        speed = mpx / seconds if seconds > 0 else float("inf")
-        line = f"  {mpx:.1f} MPixel in {seconds:.2f} s = {speed:.0f} MPixel/s"
-        if bytes_out:
-            ratio = bytes_in / bytes_out
-            line += f"; {_size(bytes_in)} in, {_size(bytes_out)} out (ratio {ratio:.1f}x)"
-        lines.append(line)
-    else:
-        lines.append(f"  {seconds:.2f} s")
-    return "\n".join(lines)
+        """Finish the bar."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,16 +1,21 @@
 """Graph builder for the resize job: a list of images in, an (N, H, W, 3) uint8 batch out.
 
-The output is created up front under a hidden temporary name (a ``.npy`` of
-the full size, or a zarr store), each task loads a batch of images and writes
-its slice straight into it (``pwrite`` at the slice's offset, or the slice's zarr
-chunks), and :func:`finish` renames the finished batch into place, so the client
-never gathers pixels and an interrupted job never leaves a partial output.  A
-task writes the same bytes however often it runs, so Dask may retry it freely.
-Per-image work is about 2 ms, close to Dask's per-task overhead, so tasks take
-batches of images.
+Planning reads the file list and checks the output; it writes nothing.  The
+graph has three steps:
 
-:func:`run_executor` runs the same work with the classic exercise's executors
-(a plain loop, ``ThreadPoolExecutor``, ``ProcessPoolExecutor``), for comparison.
+1. one task creates the empty batch under a hidden temporary name (a ``.npy`` of
+   the full size, or a zarr store whose chunks are the tasks' slices);
+2. batch tasks load their images and write their slice straight into it
+   (``pwrite`` at the slice's offset, or the slice's zarr chunk), returning only
+   per-image outcomes: the client never gathers pixels;
+3. :class:`ResizeFinish` syncs the batch, renames it into place and writes the
+   sidecar; on failure or interrupt it removes the hidden batch.
+
+A task writes the same bytes however often it runs, so Dask may retry it
+freely.  Per-image work is about 1-2 ms, close to Dask's per-task overhead, so
+tasks take batches of images.  :func:`run_executor` runs the same work with the
+classic exercise's executors (a plain loop, ``ThreadPoolExecutor``,
+``ProcessPoolExecutor``), for comparison.
 """
 
 from __future__ import annotations
@@ -19,33 +24,20 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import dask
 import numpy as np
-from dask.base import tokenize
 
 from . import config, resize_tasks
-from .files import UsageError, image_files, new_token, remove_path, remove_stale_temps, temp_path
+from .files import Names, UsageError, list_inputs, list_outputs, new_token, remove_path, sweep_temporaries, temp_path
+from .options import ResizeOptions, parse_size
+from .report import Outcomes, Report
 from .rle_graphs import IMAGE_EXTENSIONS
+from .runtime import Finish, Plan
 
-__all__ = ["ResizePlan", "finish", "parse_size", "plan_resize", "read_source", "run_executor"]
+__all__ = ["ResizeFinish", "ResizeTarget", "parse_size", "plan_resize", "read_source", "run_executor"]
 
 log = logging.getLogger(__name__)
-
-
-def parse_size(text) -> tuple[int, int]:
-    """``"100x100"`` (width x height) or a (width, height) pair -> (width, height)."""
-    if isinstance(text, (tuple, list)):
-        w, h = (int(v) for v in text)
-    else:
-        try:
-            w, h = (int(v) for v in str(text).lower().split("x"))
-        except ValueError:
-            raise UsageError(f"size must be WIDTHxHEIGHT, e.g. 100x100, got {text!r}") from None
-    if not (1 <= w <= 65535 and 1 <= h <= 65535):
-        raise UsageError(f"size must be 1..65535 on each side, got {w}x{h}")
-    return w, h
 
 
 def _read_list(path: str) -> list[str]:
@@ -81,7 +73,8 @@ def read_source(source, num_images: int | None = None) -> list[str]:
     """
     source = os.fspath(source)
     if os.path.isdir(source):
-        paths = image_files(source, IMAGE_EXTENSIONS)
+        listing = list_inputs(source, IMAGE_EXTENSIONS)
+        paths = [os.path.join(source, n) for n in listing.names]
     elif not os.path.isfile(source):
         raise UsageError(f"{source}: no such file or directory")
     elif source.lower().endswith(".json"):
@@ -111,25 +104,93 @@ def read_source(source, num_images: int | None = None) -> list[str]:
     return paths
 
 
-@dataclass
-class ResizePlan:
-    """A resize job ready to run: delayed outputs plus what :func:`finish` needs."""
+@dataclass(frozen=True)
+class ResizeTarget:
+    """Where a resize job writes: the hidden batch its tasks fill, and the name it gets at the end.
 
-    paths: list
+    Attributes
+    ----------
+    out : str
+        The final ``.npy`` file or ``.zarr`` store.
+    target : str
+        The hidden temporary the tasks write into.
+    n : int
+        Images in the batch.
+    size : (int, int)
+        Width and height of each image.
+    batch : int
+        Images per task (the zarr chunk length).
+    """
+
     out: str
+    target: str
+    n: int
     size: tuple
-    exact: bool
-    batch_size: int
-    draft_fraction: float
-    target: str  # where tasks write: the temporary .npy or zarr store, renamed to ``out`` by finish
-    offset: int = 0  # .npy: where the array data starts in the file
-    outputs: list = field(default_factory=list)
-    files_per_output: list = field(default_factory=list)
-    ntasks: int = 0
+    batch: int
 
-    def cleanup(self) -> int:
-        """Remove the unfinished batch (after a failure or an interrupt); return 1 if there was one."""
-        return int(remove_path(self.target))
+    @property
+    def zarr(self) -> bool:
+        """True for a zarr store."""
+        return self.out.endswith(".zarr")
+
+
+@dataclass(frozen=True)
+class ResizeFinish(Finish):
+    """Finishing a resize job: sync, rename into place, write the sidecar; or remove the hidden batch."""
+
+    job: str
+    token: str
+    where: ResizeTarget
+    paths: Names
+    opts: ResizeOptions
+    stale: tuple = ()
+
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+        """Move the finished batch into place, write the sidecar ``<out>.json``; return the report."""
+        w = self.where
+        if not w.zarr:
+            fd = os.open(w.target, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # every task's slice is on disk before the batch gets its name
+            finally:
+                os.close(fd)
+        if os.path.exists(w.out) and (w.zarr or os.path.isdir(w.out)):
+            remove_path(w.out)  # an old store: planning refused this unless overwrite
+        os.replace(w.target, w.out)
+        sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
+        failures, start = [], 0
+        for o in outcomes:
+            for i in np.flatnonzero(o.status == 2).tolist():  # failed
+                failures.append({"index": start + i, "path": o.src[i], "reason": o.result(i).reason})
+            start += len(o)
+        sidecar = {
+            "output": os.path.abspath(w.out),
+            "shape": [w.n, w.size[1], w.size[0], 3],
+            "dtype": "uint8",
+            "size": f"{w.size[0]}x{w.size[1]}",
+            "resize": {
+                "mode": "exact" if self.opts.exact else "draft",
+                "draft_fraction": None if self.opts.exact else self.opts.draft_fraction,
+                "filter": resize_tasks.RESAMPLE,
+                "exif_transpose": True,
+            },
+            "files": [os.path.abspath(p) for p in self.paths],
+            "failed": failures,
+            "timing": {
+                "seconds": seconds,
+                "images_per_second": w.n / seconds if seconds > 0 else None,
+                "scheduler": scheduler,
+                "images_per_task": w.batch,
+            },
+        }
+        with open(os.path.splitext(w.out)[0] + ".json", "w", encoding="utf-8") as f:
+            json.dump(sidecar, f, indent=1)
+        return Report("resize", outcomes, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
+
+    def abort(self) -> None:
+        """Remove the unfinished batch."""
+        if remove_path(self.where.target):
+            log.info("removed the unfinished batch %s", self.where.target)
 
 
 def _auto_batch(n: int, parallelism: int) -> int:
@@ -139,38 +200,7 @@ def _auto_batch(n: int, parallelism: int) -> int:
     return max(1, min(per_task, want))
 
 
-def _create_output(out: str, target: str, n: int, size, batch: int) -> int:
-    """Create the empty batch at ``target``; return where a ``.npy``'s data starts (0 for zarr)."""
-    w, h = size
-    if out.endswith(".zarr"):
-        try:
-            import zarr
-        except ImportError:
-            raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
-        zarr.create_array(
-            store=target, shape=(n, h, w, 3), chunks=(batch, h, w, 3), dtype="uint8", fill_value=0, overwrite=True
-        )
-        return 0
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": (n, h, w, 3)}
-    with open(target, "wb") as f:
-        np.lib.format.write_array_header_1_0(f, header)  # a 4-tuple shape fits format 1.0 at any size
-        offset = f.tell()
-        f.truncate(offset + n * h * w * 3)  # sparse: unwritten slots read as zero
-    return offset
-
-
-def plan_resize(
-    source,
-    out,
-    *,
-    num_images=None,
-    size=None,
-    exact=None,
-    draft_fraction=None,
-    batch_size=None,
-    overwrite=None,
-    parallelism: int = 1,
-) -> ResizePlan:
+def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: int = 1) -> Plan:
     """Plan building an (N, H, W, 3) uint8 batch from a list of images.
 
     Parameters
@@ -178,101 +208,51 @@ def plan_resize(
     source : str
         File list, JSON config or directory (see :func:`read_source`).
     out : str
-        ``.npy`` file (memory-mapped) or ``.zarr`` store.
-    num_images : int, optional
-        Take the first N images.
-    size : str or (int, int), optional
-        Output width x height; default ``imgjobs.resize.size``.
-    exact : bool, optional
-        Resize full decodes instead of reduced JPEG DCT scales.
-    draft_fraction : float, optional
-        Fast path: the smallest reduced decode allowed, as a fraction of the
-        output size (see :func:`jobs.resize_tasks.draft_scale`); default
-        ``imgjobs.resize.draft-fraction``.
-    batch_size : int, optional
-        Images per task; default sized from the number of images and threads.
-    overwrite : bool, optional
-        Replace an existing output.
+        ``.npy`` file or ``.zarr`` store.
+    opts : ResizeOptions, optional
+        Resolved options (default: from config).
     parallelism : int
         Threads that will run the graph.
+
+    Returns
+    -------
+    jobs.runtime.Plan
     """
+    opts = opts or ResizeOptions.resolve()
     out = os.fspath(out)
-    size = parse_size(config.get("resize.size", size))
-    exact = bool(config.get("resize.exact", exact))
-    draft_fraction = float(config.get("resize.draft-fraction", draft_fraction))
-    if not 0 < draft_fraction <= 1:
-        raise UsageError(f"draft fraction must be in (0, 1], got {draft_fraction}")
-    overwrite = bool(config.get("overwrite", overwrite))
-    paths = read_source(source, num_images)
+    paths = read_source(source, opts.num_images)
     if not (out.endswith(".npy") or out.endswith(".zarr")):
         raise UsageError(f"output {out} must end in .npy or .zarr")
-    if os.path.exists(out) and not overwrite:
+    if os.path.exists(out) and not opts.overwrite:
         raise UsageError(f"{out} exists: use --overwrite to replace it")
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise UsageError(f"cannot write {out}: directory {parent} does not exist")
-    batch = int(batch_size) if batch_size else _auto_batch(len(paths), parallelism)
-    if batch < 1:
-        raise UsageError(f"batch size must be >= 1, got {batch}")
-    remove_stale_temps(out)  # what a killed run left
-    target = temp_path(out, new_token())
-    offset = _create_output(out, target, len(paths), size, batch)
-    plan = ResizePlan(paths, out, size, exact, batch, draft_fraction, target, offset)
-    for start in range(0, len(paths), batch):
-        chunk = paths[start : start + batch]
-        key = f"resize-batch-{tokenize(target, start, chunk, size, exact, draft_fraction)}"
-        if out.endswith(".zarr"):
-            task = dask.delayed(resize_tasks.fill_zarr, pure=True)(
-                target, start, chunk, size, exact, draft_fraction, dask_key_name=key
-            )
-        else:
-            task = dask.delayed(resize_tasks.fill_npy, pure=True)(
-                target, offset, start, chunk, size, exact, draft_fraction, dask_key_name=key
-            )
-        plan.outputs.append(task)
-        plan.files_per_output.append(len(chunk))
-    plan.ntasks = len(plan.outputs)
-    log.info("resize: %d image(s) in %d task(s) of %d", len(paths), plan.ntasks, batch)
-    return plan
-
-
-def finish(plan: ResizePlan, failures: list, seconds: float, scheduler: str) -> dict:
-    """Move the finished ``.npy`` into place and write the sidecar ``<out>.json``; return the sidecar."""
-    if plan.out.endswith(".zarr"):
-        remove_path(plan.out)  # an old store: planning refused this unless --overwrite
-    else:
-        fd = os.open(plan.target, os.O_RDONLY)
+    if out.endswith(".zarr"):
         try:
-            os.fsync(fd)  # every task's slice is on disk before the batch gets its name
-        finally:
-            os.close(fd)
-    os.replace(plan.target, plan.out)
-    failures = sorted(failures)
-    n = len(plan.paths)
-    sidecar = {
-        "output": os.path.abspath(plan.out),
-        "shape": [n, plan.size[1], plan.size[0], 3],
-        "dtype": "uint8",
-        "size": f"{plan.size[0]}x{plan.size[1]}",
-        "resize": {
-            "mode": "exact" if plan.exact else "draft",
-            "draft_fraction": None if plan.exact else plan.draft_fraction,
-            "filter": resize_tasks.RESAMPLE,
-            "exif_transpose": True,
-        },
-        "files": [os.path.abspath(p) for p in plan.paths],
-        "failed": [{"index": i, "path": plan.paths[i], "reason": r} for i, r in failures],
-        "timing": {
-            "seconds": seconds,
-            "images_per_second": n / seconds if seconds > 0 else None,
-            "scheduler": scheduler,
-            "images_per_task": plan.batch_size,
-        },
-    }
-    side = os.path.splitext(plan.out)[0] + ".json"
-    with open(side, "w", encoding="utf-8") as f:
-        json.dump(sidecar, f, indent=1)
-    return sidecar
+            import zarr  # noqa: F401
+        except ImportError:
+            raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
+    batch = opts.batch_size or _auto_batch(len(paths), parallelism)
+    token = new_token()
+    prefix = f".{os.path.basename(out)}."
+    stale = tuple(t for t in list_outputs(os.path.dirname(out)).temporaries if t.startswith(prefix))
+    where = ResizeTarget(out, temp_path(out, token), len(paths), opts.size, batch)
+    names = Names("", tuple(paths))
+    plan = Plan("resize", unit="image")
+    plan.finish = ResizeFinish("resize", token, where, names, opts, stale)
+    prepare = (f"resize-create-{token}", 0)
+    plan.graph[prepare] = (resize_tasks.create_output, where)
+    for k, start in enumerate(range(0, len(paths), batch)):
+        key = (f"resize-batch-{token}", k)
+        chunk = names[start : start + batch]
+        plan.graph[key] = (resize_tasks.fill, where, prepare, start, chunk, opts)
+        plan.outputs.append(key)
+        plan.watch[key] = (len(chunk), len(chunk))
+    plan.total = plan.nfiles = len(paths)
+    plan.executor = lambda kind, workers, progress: run_executor(plan.finish, kind, workers, progress)
+    log.info("resize: %d image(s) in %d task(s) of %d", len(paths), len(plan.outputs), batch)
+    return plan
 
 
 def _exercise_one(args):
@@ -283,8 +263,8 @@ def _exercise_one(args):
         return None, f"{path}: {e}"
 
 
-def run_executor(plan: ResizePlan, kind: str, workers: int, bar) -> list:
-    """Run the plan's work with the exercise's executors instead of Dask; return the failures.
+def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> list:
+    """Run a resize plan with the exercise's executors instead of Dask; return its outcomes.
 
     ``serial`` is a plain loop, ``threads`` a ``ThreadPoolExecutor`` and
     ``processes`` a ``ProcessPoolExecutor`` of ``workers``, one image per call as in the
@@ -292,22 +272,24 @@ def run_executor(plan: ResizePlan, kind: str, workers: int, bar) -> list:
     """
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-    if plan.out.endswith(".zarr"):
+    where, opts = finish.where, finish.opts
+    resize_tasks.create_output(where)
+    if where.zarr:
         import zarr
 
-        out = zarr.open_array(plan.target, mode="r+")
+        out = zarr.open_array(where.target, mode="r+")
     else:
-        out = np.load(plan.target, mmap_mode="r+")  # one process writes: a memory map is simplest
-    items = [(p, plan.size, plan.exact, plan.draft_fraction) for p in plan.paths]
-    failures = []
+        out = np.load(where.target, mmap_mode="r+")  # one process writes: a memory map is simplest
+    items = [(p, opts.size, opts.exact, opts.draft_fraction) for p in finish.paths]
+    outcomes = Outcomes(finish.paths)
 
     def store(i, result):
         img, reason = result
         if reason is None:
             out[i] = img
         else:
-            failures.append((i, reason))
-        bar.update(1)
+            outcomes.fail(i, reason)
+        progress.update(1, 1)
 
     if kind == "serial":
         for i, item in enumerate(items):
@@ -317,4 +299,6 @@ def run_executor(plan: ResizePlan, kind: str, workers: int, bar) -> list:
         with pool(max_workers=workers) as ex:
             for i, result in enumerate(ex.map(_exercise_one, items)):
                 store(i, result)
-    return failures
+    if not where.zarr:
+        out.flush()
+    return [outcomes]

@@ -6,18 +6,19 @@ then resized.  The fast path asks the JPEG decoder for a reduced DCT scale
 (Pillow's ``draft``, as ``Image.thumbnail`` does; see :func:`draft_scale`), then
 resizes; ``exact=True`` resizes the full decode.
 
-:func:`fill_npy` and :func:`fill_zarr` are what a task runs: load a batch of
-images and write them straight into their slots of the output, returning only
-the failures.  A failed image leaves its slot zero.
+:func:`create_output` and :func:`fill` are what tasks run: create the empty
+batch, then load a batch of images and write them straight into their slots of
+the output, returning only per-image outcomes.  A failed image leaves its slot zero.
 """
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 
-__all__ = ["DRAFT_FRACTION", "RESAMPLE", "draft_scale", "fill_npy", "fill_zarr", "load_rgb", "to_rgb"]
+__all__ = ["DRAFT_FRACTION", "RESAMPLE", "create_output", "draft_scale", "fill", "load_rgb", "to_rgb"]
 
 #: Pillow's resampling filter for both paths (Pillow's default for ``resize``).
 RESAMPLE = "bicubic"
@@ -126,59 +127,101 @@ def load_rgb(path, size: tuple[int, int], exact: bool = False, draft_fraction: f
         return np.asarray(out)
 
 
-def _load_into(dest: np.ndarray, start: int, paths, size, exact: bool, draft_fraction: float) -> list:
-    failed = []
+def create_output(where) -> int:
+    """Create the empty batch at ``where.target``; return where a ``.npy``'s data starts (0 for zarr).
+
+    The first task of a resize graph.  A ``.npy`` is created at its full size,
+    sparse (unwritten slots read as zero); a zarr store gets chunks of
+    ``where.batch`` images, so each task writes whole chunks of its own and no two
+    tasks ever write one chunk.
+
+    Idempotent: Dask may run it again (its result lived on a worker that left)
+    after fill tasks wrote their slices, so it never truncates or replaces what
+    is there; it writes the same header bytes and checks the shape.
+    """
+    w, h = where.size
+    shape = (where.n, h, w, 3)
+    if where.zarr:
+        import zarr
+
+        try:
+            zarr.create_array(
+                store=where.target, shape=shape, chunks=(where.batch, h, w, 3), dtype="uint8", fill_value=0
+            )
+        except zarr.errors.ContainsArrayError:
+            existing = zarr.open_array(where.target, mode="r")
+            if existing.shape != shape or existing.chunks[0] != where.batch:
+                raise ValueError(f"{where.target}: an array of another shape is already there") from None
+        return 0
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
+    )  # a 4-tuple shape fits format 1.0 at any size
+    head = header.getvalue()
+    size = len(head) + where.n * h * w * 3
+    fd = os.open(where.target, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        os.pwrite(fd, head, 0)
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+    return len(head)
+
+
+def _load_into(dest: np.ndarray, paths, size, exact: bool, draft_fraction: float, outcomes) -> None:
     for i, path in enumerate(paths):
         try:
             dest[i] = load_rgb(path, size, exact, draft_fraction)
         except (OSError, ValueError, SyntaxError) as e:  # UnidentifiedImageError is an OSError
             dest[i] = 0
-            failed.append((start + i, f"{path}: {e}"))
-    return failed
+            outcomes.fail(i, f"{path}: {e}")
 
 
-def fill_npy(
-    out_path: str,
-    offset: int,
-    start: int,
-    paths: list,
-    size: tuple[int, int],
-    exact: bool,
-    draft_fraction: float = DRAFT_FRACTION,
-) -> list:
-    """Load ``paths`` into slots ``start..`` of the ``.npy`` at ``out_path`` (data at byte ``offset``).
+def fill(where, offset: int, start: int, paths, opts):
+    """Load ``paths`` into slots ``start..`` of the batch ``where.target``; return their outcomes.
 
-    The slice is written with ``pwrite`` at its own offset: tasks never overlap,
-    a rerun writes the same bytes, and it works on shared file systems where a
-    memory map written from several nodes would not be coherent.
+    A ``.npy`` slice is written with ``pwrite`` at its own offset (data at byte
+    ``offset``): tasks never overlap, a rerun writes the same bytes, and it works
+    on shared file systems where a memory map written from several nodes would
+    not be coherent.  A zarr slice is whole chunks of its own.  A failed image
+    leaves its slot zero.
+
+    Parameters
+    ----------
+    where : jobs.resize_graphs.ResizeTarget
+        The batch.
+    offset : int
+        What :func:`create_output` returned.
+    start : int
+        Index of the first image.
+    paths : sequence of str
+        The images.
+    opts : jobs.options.ResizeOptions
+        Size and resize mode.
 
     Returns
     -------
-    list of (int, str)
-        Index and reason for each image that failed; its slot is zero.
+    jobs.report.Outcomes
     """
+    from .report import Outcomes
+
+    outcomes = Outcomes(paths)
+    size = opts.size
     block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
-    failed = _load_into(block, start, paths, size, exact, draft_fraction)
+    _load_into(block, paths, size, opts.exact, opts.draft_fraction, outcomes)
+    if where.zarr:
+        import zarr
+
+        zarr.open_array(where.target, mode="r+")[start : start + len(paths)] = block
+        return outcomes
     data = memoryview(block).cast("B")
     pos = offset + start * size[0] * size[1] * 3
-    fd = os.open(out_path, os.O_WRONLY)
+    fd = os.open(where.target, os.O_WRONLY)
     try:
         while data:
             n = os.pwrite(fd, data, pos)
             data, pos = data[n:], pos + n
     finally:
         os.close(fd)  # the finishing step syncs the file once
-    return failed
-
-
-def fill_zarr(
-    store: str, start: int, paths: list, size: tuple[int, int], exact: bool, draft_fraction: float = DRAFT_FRACTION
-) -> list:
-    """Like :func:`fill_npy` for a zarr array at ``store`` (chunks aligned with the batches)."""
-    import zarr
-
-    out = zarr.open_array(store, mode="r+")
-    block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
-    failed = _load_into(block, start, paths, size, exact, draft_fraction)
-    out[start : start + len(paths)] = block
-    return failed
+    return outcomes

@@ -1,19 +1,26 @@
-"""Graph builders for the RLE job: directories in, :func:`dask.delayed` graphs out.
+"""Graph builders for the RLE job: directories in, a :class:`~jobs.runtime.Plan` out.
 
-Nothing here computes.  A builder reads file headers on the client (a few bytes
-each), decides the task layout and returns a :class:`Plan`; the CLI runs it on
-the chosen scheduler.  Layout:
+Nothing here computes, and nothing here writes: a builder lists the source and
+the output directory once each, decides the task layout, and returns a plan that
+:func:`jobs.runtime.execute` runs.  Cost is linear in the number of files and
+small per file: a name and a size on the client, one graph node per batch.
 
-* a large image gets one row-block task per block of rows, each reading just
-  its rows from the file, and one task that joins the blocks' runs and writes
-  the ``.rle`` atomically;
-* small images are batched, several per task, so that no task is much cheaper
-  than Dask's ~1 ms overhead per task;
-* ``decompress`` mirrors that: a task validates an ``.rle`` and finds where each
-  row block starts, block tasks decode rows and write them into the output in
-  place, and a last task renames the finished file.
+Layout, with ``rows_per_task="auto"`` (the default):
 
-Tasks carry file names, row ranges and byte offsets, never pixels.
+* small files are **batched**, many to a task, so that a task is far above Dask's
+  ~1 ms overhead: consecutive files until the batch holds ``batch-bytes`` of input
+  (each file counting ``file-cost-bytes`` extra for opening and writing it), fewer
+  when that is needed to give every thread ``tasks-per-thread`` tasks.  Their
+  headers are read inside the tasks, on the workers.
+* a **large** file (a BMP that may hold more pixels than a task should read, an
+  ``.rle`` that may decode to that many) has its header read here, and gets one
+  task per block of rows plus a task that assembles, renames or combines;
+* ``decompress`` and ``verify`` size their work from the bytes an ``.rle`` holds,
+  never from what its header claims: a claim the file's size cannot describe
+  fails here, at once (:func:`rle.check_length`).
+
+``rows_per_task=0`` gives one task per image and a number N gives blocks of N
+rows (every header read here): the knobs of a throughput study.
 """
 
 from __future__ import annotations
@@ -22,20 +29,43 @@ import itertools
 import logging
 import math
 import os
-from dataclasses import dataclass, field
-
-import dask
-from dask.base import tokenize
+from dataclasses import dataclass
 
 import rle
 
-from . import config, rle_tasks
-from .files import FileResult, UsageError, image_files, new_token, remove_stale_temps
+from .files import (
+    InputListing,
+    Names,
+    UsageError,
+    list_inputs,
+    list_outputs,
+    new_token,
+    stem,
+    sweep_temporaries,
+)
+from .options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
+from .report import Outcomes, Report
+from .rle_tasks import (
+    FileBatch,
+    assemble_rle,
+    compress_batch,
+    compress_block,
+    decompress_batch,
+    decompress_block,
+    finalize_bmp,
+    prepare_bmp,
+    rle_offsets,
+    size_mismatch,
+    verify_batch,
+    verify_block,
+    verify_finish,
+)
+from .runtime import Finish, Plan
 
 __all__ = [
+    "BMP_EXTENSIONS",
     "IMAGE_EXTENSIONS",
-    "Plan",
-    "UsageError",
+    "RleFinish",
     "plan_compress",
     "plan_decompress",
     "plan_verify",
@@ -48,44 +78,8 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset(
     ".bmp .dib .png .gif .tif .tiff .pbm .pgm .ppm .pnm .pcx .tga .webp .jpg .jpeg .jp2 .ico .im .sgi".split()
 )
-
-
-@dataclass
-class Plan:
-    """A job ready to run.
-
-    Attributes
-    ----------
-    job : str
-        ``"compress"``, ``"decompress"`` or ``"verify"``.
-    outputs : list of dask.delayed.Delayed
-        Each computes to a :class:`~jobs.files.FileResult` or a list of them.
-    files_per_output : list of int
-        How many files each output covers (for progress in files).
-    done : list of FileResult
-        Files settled while planning: skipped outputs and unreadable inputs.
-    ntasks : int
-        Tasks in the graph.
-    targets : list of str
-        Output files the graph writes; :meth:`cleanup` removes temporaries
-        that lost workers left for them.
-    """
-
-    job: str
-    outputs: list = field(default_factory=list)
-    files_per_output: list = field(default_factory=list)
-    done: list = field(default_factory=list)
-    ntasks: int = 0
-    targets: list = field(default_factory=list)
-
-    @property
-    def nfiles(self) -> int:
-        """Files the graph will process (not counting those settled while planning)."""
-        return sum(self.files_per_output)
-
-    def cleanup(self) -> int:
-        """After the graph ran: remove temporaries of :attr:`targets` that killed task attempts left."""
-        return sum(remove_stale_temps(dst) for dst in self.targets)
+#: Images whose rows can be read apart (the BMP fast path), so large ones are split into row blocks.
+BMP_EXTENSIONS = frozenset({".bmp", ".dib"})
 
 
 def row_bounds(height: int, width: int, rows_per_task: int | str, target: int) -> list[int]:
@@ -104,248 +98,507 @@ def row_bounds(height: int, width: int, rows_per_task: int | str, target: int) -
     return [*list(range(0, height, rows)), height]
 
 
-def _parse_rows_per_task(value) -> int | str:
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return "auto"
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"rows per task must be 'auto' or a whole number >= 0, got {value!r}") from None
-    if n < 0:
-        raise UsageError(f"rows per task must be 'auto' or a whole number >= 0, got {n}")
-    return n
+# --------------------------------------------------------------------------- finishing
 
 
-def _check_threshold(threshold):
-    if threshold is not None and not 0 <= int(threshold) <= 255:
-        raise UsageError(f"threshold must be 0..255, got {threshold}")
-    return None if threshold is None else int(threshold)
+@dataclass(frozen=True)
+class RleFinish(Finish):
+    """Finishing an RLE job: sweep the output directory once, then report.
+
+    Attributes
+    ----------
+    job : str
+        The job's name.
+    token : str
+        This run's token: its temporaries are swept at the end and on abort.
+    out_dir : str or None
+        The output directory (None for ``verify``).
+    stale : tuple of str
+        Temporaries found there while planning (left by a killed run).
+    """
+
+    job: str
+    token: str
+    out_dir: str | None = None
+    stale: tuple = ()
+
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+        """Remove temporaries of killed attempts and earlier runs (one listing); build the report."""
+        if self.out_dir is not None:
+            sweep_temporaries(self.out_dir, token=self.token, stale=self.stale)
+        return Report(self.job, outcomes, seconds, scheduler=scheduler)
+
+    def abort(self) -> None:
+        """Remove this run's temporaries (one listing)."""
+        if self.out_dir is not None:
+            sweep_temporaries(self.out_dir, token=self.token)
 
 
-def _pairs(src: str, dst: str, inputs, out_ext: str) -> list[tuple[str, str]]:
-    """Match inputs with output paths: a directory maps into a directory, a file to a file."""
+# --------------------------------------------------------------------------- inputs and outputs
+
+
+@dataclass
+class _Pairs:
+    """Inputs matched with outputs, after skipping existing outputs."""
+
+    src: Names
+    dst: Names
+    sizes: list
+    settled: list
+    out_dir: str
+    stale: tuple
+
+
+def _single_input(src: str) -> InputListing:
+    import stat
+
+    head, name = os.path.split(src)
+    st = os.stat(src)
+    if not stat.S_ISREG(st.st_mode):
+        return InputListing(head, [], [], [(name, "not a regular file")])
+    return InputListing(head, [name], [st.st_size], [])
+
+
+def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pairs:
+    """Match inputs with output paths (a directory maps into a directory, a file to a file); list each once."""
     if os.path.isdir(src):
         if os.path.exists(dst) and not os.path.isdir(dst):
             raise UsageError(f"{dst} is a file: when the source is a directory the destination must be one")
-        os.makedirs(dst, exist_ok=True)
-        files = inputs(src)
-        pairs = [(f, os.path.join(dst, os.path.splitext(os.path.basename(f))[0] + out_ext)) for f in files]
-    elif os.path.isfile(src):
+        listing = list_inputs(src, extensions)
+        out_dir = dst
+        out_names = None
+    elif os.path.exists(src):
+        listing = _single_input(src)
         if os.path.isdir(dst) or dst.endswith(os.sep):
-            os.makedirs(dst, exist_ok=True)
-            dst = os.path.join(dst, os.path.splitext(os.path.basename(src))[0] + out_ext)
+            out_dir = dst
+            out_names = None
         else:
-            parent = os.path.dirname(os.path.abspath(dst))
-            if not os.path.isdir(parent):
-                raise UsageError(f"cannot write {dst}: directory {parent} does not exist")
-        pairs = [(src, dst)]
+            out_dir = os.path.dirname(dst)
+            if not os.path.isdir(out_dir or "."):
+                raise UsageError(f"cannot write {dst}: directory {os.path.abspath(out_dir)} does not exist")
+            out_names = [os.path.basename(dst)]
     else:
         raise UsageError(f"{src}: no such file or directory")
-    return pairs
-
-
-def _budget(total_pixels: int, parallelism: int) -> int:
-    """Pixels per task for the automatic layout."""
-    target = int(config.get("rle.target-pixels-per-task"))
-    low = int(config.get("rle.min-pixels-per-task"))
-    per_thread = int(config.get("rle.tasks-per-thread"))
-    want = total_pixels // max(1, per_thread * max(1, parallelism))
-    return max(low, min(target, want))
-
-
-def _batches(items: list, sizes: list[int], budget: int) -> list[list]:
-    """Group consecutive small items into lists of about ``budget`` pixels each."""
-    groups, cur, cur_px = [], [], 0
-    for item, px in zip(items, sizes, strict=False):
-        if cur and cur_px + px > budget:
-            groups.append(cur)
-            cur, cur_px = [], 0
-        cur.append(item)
-        cur_px += px
-    if cur:
-        groups.append(cur)
-    return groups
-
-
-def _settle_existing(pairs, overwrite: bool, done: list) -> list[tuple[str, str]]:
-    todo, seen = [], {}
-    for src, dst in pairs:
-        if dst in seen:
-            done.append(FileResult(src, dst, "failed", f"{src}: output name {dst} is also the output of {seen[dst]}"))
+    out = list_outputs(out_dir)
+    names = listing.names
+    wanted = [stem(n) + suffix for n in names] if out_names is None else out_names
+    settled = []
+    if listing.others:
+        bad = Outcomes(Names(listing.directory, tuple(n for n, _ in listing.others)), None, "failed")
+        for i, (_, why) in enumerate(listing.others):
+            bad.reasons[i] = why
+        settled.append(bad)
+    todo, skip, clash = [], [], []
+    seen: dict = {}
+    for i, want in enumerate(wanted):
+        if want in seen:
+            clash.append((i, seen[want]))
             continue
-        seen[dst] = src
-        if not overwrite and os.path.exists(dst):
-            done.append(FileResult(src, dst, "skipped", "output exists (use --overwrite to replace it)"))
-            continue
-        remove_stale_temps(dst)
-        todo.append((src, dst))
-    return todo
+        seen[want] = i
+        if want in out.names and not overwrite:
+            skip.append(i)
+        else:
+            todo.append(i)
+    if out_names is None:
+        all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(names), suffix)
+    else:
+        all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(out_names))
+    if skip:
+        settled.append(Outcomes(all_src.take(skip), all_dst.take(skip), "skipped"))
+    if clash:
+        c = Outcomes(all_src.take(i for i, _ in clash), all_dst.take(i for i, _ in clash), "failed")
+        for k, (i, j) in enumerate(clash):
+            c.reasons[k] = f"{all_src[i]}: output name {all_dst[i]} is also the output of {all_src[j]}"
+        settled.append(c)
+    return _Pairs(
+        all_src.take(todo),
+        all_dst.take(todo),
+        [listing.sizes[i] for i in todo],
+        settled,
+        out_dir,
+        tuple(out.temporaries),
+    )
 
 
-def _delayed(func, *args, name: str):
-    return dask.delayed(func, pure=True)(*args, dask_key_name=f"{name}-{tokenize(func.__name__, *args)}")
+def _budget(total_pixels: int, parallelism: int, sizing: Sizing) -> int:
+    """Pixels per row-block task for the automatic layout."""
+    want = total_pixels // max(1, sizing.tasks_per_thread * max(1, parallelism))
+    return max(sizing.min_pixels, min(sizing.target_pixels, want))
 
 
-def plan_compress(src, dst, *, rows_per_task=None, threshold=None, overwrite=None, parallelism: int = 1) -> Plan:
+def _batch_bounds(sizes: list, parallelism: int, sizing: Sizing) -> list[int]:
+    """Where consecutive batches of small files start, plus the end: ``[0, b1, ..., n]``."""
+    if not sizes:
+        return [0]
+    costs = [s + sizing.file_cost_bytes for s in sizes]
+    want = sum(costs) // max(1, sizing.tasks_per_thread * max(1, parallelism))
+    budget = max(sizing.min_batch_bytes, min(sizing.batch_bytes, want))
+    bounds, acc = [0], 0
+    for i, c in enumerate(costs):
+        if acc and acc + c > budget:
+            bounds.append(i)
+            acc = 0
+        acc += c
+    bounds.append(len(sizes))
+    return bounds
+
+
+class _Graph:
+    """Builds a plan's graph: keys per kind of task, progress per key."""
+
+    def __init__(self, job: str, token: str):
+        self.plan = Plan(job)
+        self.token = token
+        self._n = itertools.count()
+
+    def task(self, kind: str, *task, units: int = 0, files: int = 0, output: bool = False):
+        key = (f"{self.plan.job}-{kind}-{self.token}", next(self._n))
+        self.plan.graph[key] = task
+        if units or files:
+            self.plan.watch[key] = (units, files)
+        if output:
+            self.plan.outputs.append(key)
+        self.plan.total += units
+        self.plan.nfiles += files
+        return key
+
+    def batches(self, kind: str, func, pairs: _Pairs, idx: list, parallelism, sizing, *args, max_bytes: int = 0):
+        """Batch tasks over ``idx`` (indices into ``pairs``), consecutive files together."""
+        sizes = [pairs.sizes[i] for i in idx]
+        if sizing is None:  # one task per file
+            bounds = list(range(len(idx) + 1))
+        else:
+            bounds = _batch_bounds(sizes, parallelism, sizing)
+        for a, b in itertools.pairwise(bounds):
+            part = idx[a:b]
+            batch = FileBatch(pairs.src.take(part), pairs.dst.take(part), tuple(sizes[a:b]), max_bytes)
+            self.task(kind, func, batch, *args, units=sum(sizes[a:b]), files=len(part), output=True)
+
+    def blocks(self, kind: str, nbytes: int, bounds: list, make_block, make_last):
+        """Row-block tasks of one large file and its last task; the blocks move progress by their share."""
+        height = bounds[-1]
+        shares = [nbytes * (r1 - r0) // max(1, height) for r0, r1 in itertools.pairwise(bounds)]
+        keys = [self.task(f"{kind}-block", *make_block(i), units=u) for i, u in enumerate(shares)]
+        return self.task(kind, *make_last(keys), units=nbytes - sum(shares), files=1, output=True)
+
+
+def _probe_or_none(path: str):
+    try:
+        return rle.probe(path)
+    except rle.ImageError:
+        return None  # the task reads it again and reports why, by name
+
+
+def _read_rle_header(path: str, size: int):
+    """``(width, height)`` of a large ``.rle``, checked against its size; FormatError/OSError if bad."""
+    with open(path, "rb") as f:
+        width, height = rle.read_header(f.read(rle.HEADER_SIZE))
+    rle.check_length(width, height, size - rle.HEADER_SIZE)
+    return width, height
+
+
+def _failed(outcomes: Outcomes, i: int, path: str, exc: BaseException) -> None:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    outcomes.fail(i, text if path in text else f"{path}: {text}")
+
+
+# --------------------------------------------------------------------------- compress
+
+
+def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism: int = 1) -> Plan:
     """Plan compressing an image file or a directory of images into ``.rle`` files.
 
     Parameters
     ----------
-    src : str
+    src : str or os.PathLike
         An image file, or a directory whose image files (by extension) are compressed.
-    dst : str
-        Output ``.rle`` file, or directory (created if missing).
-    rows_per_task : int or "auto", optional
-        Rows per row-block task; 0 for one task per image.  Default from
-        ``imgjobs.rle.rows-per-task``.
-    threshold : int, optional
-        None dithers as Pillow's ``convert('1')``; 0..255 thresholds luminance.
-    overwrite : bool, optional
-        Replace existing outputs instead of skipping them.
+    dst : str or os.PathLike
+        Output ``.rle`` file, or directory (created by the tasks if missing).
+    opts : CompressOptions, optional
+        Resolved options (default: from config).
     parallelism : int
-        Threads that will run the graph, for the automatic task size.
+        Threads that will run the graph, for the automatic task sizes.
 
     Returns
     -------
-    Plan
+    jobs.runtime.Plan
     """
-    rows_per_task = _parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task))
-    threshold = _check_threshold(config.get("rle.threshold", threshold))
-    overwrite = bool(config.get("overwrite", overwrite))
+    opts = opts or CompressOptions.resolve()
+    sizing = Sizing.from_config()
     src, dst = os.fspath(src), os.fspath(dst)
-    plan = Plan("compress")
-    pairs = _pairs(src, dst, lambda d: image_files(d, IMAGE_EXTENSIONS), ".rle")
-    todo = _settle_existing(pairs, overwrite, plan.done)
-    plan.targets = [d for _, d in todo]
-    infos = []
-    for s, d in todo:
-        try:
-            infos.append((rle.probe(s), d))
-        except rle.ImageError as e:
-            plan.done.append(FileResult(s, d, "failed", str(e)))
+    pairs = _pairs(src, dst, IMAGE_EXTENSIONS, ".rle", opts.overwrite)
     token = new_token()
-    budget = _budget(sum(i.pixels for i, _ in infos), parallelism)
-    small = []
-    for info, d in infos:
-        if rows_per_task == "auto" and info.pixels <= budget:
-            small.append((info, d))
-            continue
-        if rows_per_task == 0 or info.bmp is None:
-            bounds = [0, info.height]  # Pillow formats decode whole images anyway
+    g = _Graph("compress", token)
+    g.plan.settled = pairs.settled
+    g.plan.finish = RleFinish("compress", token, pairs.out_dir, pairs.stale)
+    rows = opts.rows_per_task
+    large, small = [], []
+    for i, size in enumerate(pairs.sizes):
+        candidate = rows != 0 and (rows != "auto" or 8 * size > sizing.min_pixels)
+        candidate = candidate and os.path.splitext(pairs.src.names[i])[1].lower() in BMP_EXTENSIONS
+        info = _probe_or_none(pairs.src[i]) if candidate else None
+        if info is not None and info.bmp is not None:
+            large.append((i, info))
         else:
-            bounds = row_bounds(info.height, info.width, rows_per_task, budget)
-        if len(bounds) == 2:
-            out = _delayed(rle_tasks.assemble_rle, info, d, [], threshold, token, name="rle-compress")
-            plan.ntasks += 1
+            small.append(i)
+    budget = _budget(
+        sum(info.pixels for _, info in large) + 8 * sum(pairs.sizes[i] for i in small), parallelism, sizing
+    )
+    split = []
+    for i, info in large:
+        if rows == "auto" and info.pixels <= budget:
+            small.append(i)
         else:
-            blocks = [
-                _delayed(rle_tasks.compress_block, info, r0, r1, threshold, name="rle-block")
-                for r0, r1 in itertools.pairwise(bounds)
-            ]
-            out = _delayed(rle_tasks.assemble_rle, info, d, blocks, threshold, token, name="rle-write")
-            plan.ntasks += len(blocks) + 1
-        plan.outputs.append(out)
-        plan.files_per_output.append(1)
-    for group in _batches(small, [i.pixels for i, _ in small], budget):
-        plan.outputs.append(_delayed(rle_tasks.compress_files, group, threshold, token, name="rle-compress-files"))
-        plan.files_per_output.append(len(group))
-        plan.ntasks += 1
-    log.info("compress: %d file(s) in %d task(s), %d settled while planning", plan.nfiles, plan.ntasks, len(plan.done))
-    return plan
+            split.append((i, info))
+    small.sort()
+    g.batches("batch", compress_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts, token)
+    for i, info in split:
+        bounds = row_bounds(info.height, info.width, rows, budget)
+        d = pairs.dst[i]
+        g.blocks(
+            "write",
+            pairs.sizes[i],
+            bounds,
+            lambda k, info=info, bounds=bounds: (compress_block, info, bounds[k], bounds[k + 1], opts),
+            lambda keys, info=info, d=d: (assemble_rle, info, d, list(keys), opts, token),
+        )
+    log.info(
+        "compress: %d file(s) in %d task(s), %d settled while planning",
+        g.plan.nfiles,
+        g.plan.ntasks,
+        sum(len(o) for o in pairs.settled),
+    )
+    return g.plan
 
 
-def _rle_files(directory: str) -> list[str]:
-    return image_files(directory, {".rle"})
+# --------------------------------------------------------------------------- decompress
 
 
-def plan_decompress(src, dst, *, rows_per_task=None, overwrite=None, parallelism: int = 1) -> Plan:
+def _rle_large_bytes(sizing: Sizing) -> int:
+    """An ``.rle`` larger than this may decode to more pixels than a task should hold (127 per byte)."""
+    return sizing.min_pixels // rle.CHUNK
+
+
+def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallelism: int = 1) -> Plan:
     """Plan decompressing an ``.rle`` file or a directory of them into 1-bit BMPs.
+
+    Work is sized from the bytes each file holds: a small file (it cannot
+    decode to more than ``min-pixels-per-task`` pixels) joins a batch; a larger
+    one has its header read here and checked against its size, and gets row
+    blocks only when the checked claim is large.
 
     Parameters are as for :func:`plan_compress`; outputs are ``<name>.bmp``.
     """
-    rows_per_task = _parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task))
-    overwrite = bool(config.get("overwrite", overwrite))
+    opts = opts or DecompressOptions.resolve()
+    sizing = Sizing.from_config()
     src, dst = os.fspath(src), os.fspath(dst)
-    plan = Plan("decompress")
-    todo = _settle_existing(_pairs(src, dst, _rle_files, ".bmp"), overwrite, plan.done)
-    plan.targets = [d for _, d in todo]
-    sized = []
-    for s, d in todo:
-        try:
-            with open(s, "rb") as f:
-                width, height = rle.read_header(f.read(rle.HEADER_SIZE))
-            sized.append((s, d, width, height))
-        except (OSError, rle.FormatError) as e:
-            plan.done.append(FileResult(s, d, "failed", f"{s}: {e.strerror if isinstance(e, OSError) else e}"))
+    pairs = _pairs(src, dst, {".rle"}, ".bmp", opts.overwrite)
     token = new_token()
-    budget = _budget(sum(w * h for _, _, w, h in sized), parallelism)
-    small = []
-    for s, d, width, height in sized:
-        if rows_per_task == "auto" and width * height <= budget:
-            small.append(((s, d), width * height))
+    g = _Graph("decompress", token)
+    g.plan.settled = pairs.settled
+    g.plan.finish = RleFinish("decompress", token, pairs.out_dir, pairs.stale)
+    rows = opts.rows_per_task
+    cap = _rle_large_bytes(sizing)
+    small, large = [], []
+    bad = []
+    for i, size in enumerate(pairs.sizes):
+        if rows == 0 or (rows == "auto" and size <= cap):
+            small.append(i)
             continue
-        bounds = row_bounds(height, width, rows_per_task, budget)
-        offsets = _delayed(rle_tasks.prepare_bmp, s, d, bounds, token, name="rle-index")
-        blocks = [
-            _delayed(rle_tasks.decompress_block, s, d, offsets, i, bounds, width, height, token, name="rle-decode")
-            for i in range(len(bounds) - 1)
-        ]
-        plan.outputs.append(_delayed(rle_tasks.finalize_bmp, s, d, blocks, width, height, token, name="bmp-write"))
-        plan.files_per_output.append(1)
-        plan.ntasks += len(blocks) + 2
-    items = [it for it, _ in small]
-    for group in _batches(items, [px for _, px in small], budget):
-        plan.outputs.append(_delayed(rle_tasks.decompress_files, group, token, name="rle-decompress-files"))
-        plan.files_per_output.append(len(group))
-        plan.ntasks += 1
-    return plan
+        try:
+            width, height = _read_rle_header(pairs.src[i], size)
+        except (OSError, rle.FormatError) as e:
+            bad.append((i, e))
+            continue
+        large.append((i, width, height))
+    if bad:
+        o = Outcomes(pairs.src.take(i for i, _ in bad), pairs.dst.take(i for i, _ in bad), "failed")
+        for k, (i, e) in enumerate(bad):
+            _failed(o, k, pairs.src[i], e)
+        g.plan.settled.append(o)
+    budget = _budget(
+        sum(w * h for _, w, h in large) + rle.CHUNK * sum(pairs.sizes[i] for i in small), parallelism, sizing
+    )
+    split = []
+    for i, w, h in large:
+        if rows == "auto" and w * h <= budget:
+            small.append(i)
+        else:
+            split.append((i, w, h))
+    small.sort()
+    most = max([pairs.sizes[i] for i in small], default=0)
+    g.batches(
+        "batch",
+        decompress_batch,
+        pairs,
+        small,
+        parallelism,
+        sizing if rows == "auto" else None,
+        token,
+        max_bytes=most,
+    )
+    for i, w, h in split:
+        s, d = pairs.src[i], pairs.dst[i]
+        bounds = row_bounds(h, w, rows, budget)
+        index = g.task("index", prepare_bmp, s, d, bounds, w, h, token)
+        g.blocks(
+            "write",
+            pairs.sizes[i],
+            bounds,
+            lambda k, s=s, d=d, bounds=bounds, w=w, h=h, index=index: (
+                decompress_block,
+                s,
+                d,
+                index,
+                k,
+                bounds,
+                w,
+                h,
+                token,
+            ),
+            lambda keys, s=s, d=d, w=w, h=h: (finalize_bmp, s, d, list(keys), w, h, token),
+        )
+    return g.plan
 
 
-def plan_verify(orig, rle_src, *, threshold=None, parallelism: int = 1) -> Plan:
-    """Plan comparing images with their ``.rle`` files, pixel by pixel.
+# --------------------------------------------------------------------------- verify
+
+
+def plan_verify(orig, rle_src, opts: VerifyOptions | None = None, *, parallelism: int = 1) -> Plan:
+    """Plan comparing images with their ``.rle`` files, pixel by pixel, in bounded memory.
 
     Parameters
     ----------
-    orig : str
+    orig : str or os.PathLike
         An image file or a directory of images.
-    rle_src : str
+    rle_src : str or os.PathLike
         The matching ``.rle`` file, or a directory holding ``<name>.rle`` for each image.
-    threshold : int, optional
-        The threshold the files were compressed with, if any.
+    opts : VerifyOptions, optional
+        The threshold the files were compressed with, if any, and the task layout.
     parallelism : int
         Threads that will run the graph.
     """
-    threshold = _check_threshold(config.get("rle.threshold", threshold))
+    opts = opts or VerifyOptions.resolve()
+    sizing = Sizing.from_config()
     orig, rle_src = os.fspath(orig), os.fspath(rle_src)
-    plan = Plan("verify")
+    token = new_token()
+    g = _Graph("verify", token)
+    g.plan.finish = RleFinish("verify", token)
+    settled = g.plan.settled
     if os.path.isdir(orig):
         if not os.path.isdir(rle_src):
             raise UsageError(f"{rle_src} must be a directory of .rle files when {orig} is a directory")
-        images = image_files(orig, IMAGE_EXTENSIONS)
-        pairs = [(f, os.path.join(rle_src, os.path.splitext(os.path.basename(f))[0] + ".rle")) for f in images]
-        stems = {os.path.splitext(os.path.basename(f))[0] for f in images}
-        for extra in _rle_files(rle_src):
-            if os.path.splitext(os.path.basename(extra))[0] not in stems:
-                plan.done.append(FileResult(extra, extra, "failed", f"{extra}: no original image for it in {orig}"))
-    elif os.path.isfile(orig):
+        images = list_inputs(orig, IMAGE_EXTENSIONS)
+        rles = list_inputs(rle_src, {".rle"})
+        rle_size = dict(zip(rles.names, rles.sizes, strict=True))
+        stems = {stem(n) for n in images.names}
+        extra = [n for n in rles.names if stem(n) not in stems]
+        if extra:
+            o = Outcomes(
+                Names(rle_src, tuple(extra)),
+                Names(rle_src, tuple(extra)),
+                "failed",
+                f"no original image for it in {orig}",
+            )
+            settled.append(o)
+        if images.others:
+            o = Outcomes(Names(orig, tuple(n for n, _ in images.others)), None, "failed")
+            for k, (_, why) in enumerate(images.others):
+                o.reasons[k] = why
+            settled.append(o)
+        src_all = Names(orig, tuple(images.names))
+        dst_all = Names(rle_src, tuple(images.names), ".rle")
+    elif os.path.exists(orig):
         if os.path.isdir(rle_src):
             rle_src = os.path.join(rle_src, os.path.splitext(os.path.basename(orig))[0] + ".rle")
-        pairs = [(orig, rle_src)]
+        src_all = Names("", (orig,))
+        dst_all = Names("", (rle_src,))
+        try:
+            rle_size = {os.path.basename(rle_src): os.path.getsize(rle_src)}
+        except OSError:
+            rle_size = {}
     else:
         raise UsageError(f"{orig}: no such file or directory")
-    items = []
-    for image, path in pairs:
-        if not os.path.isfile(path):
-            plan.done.append(FileResult(image, path, "failed", f"{image}: no .rle file {path}"))
+    keep, sizes, missing = [], [], []
+    for i in range(len(src_all)):
+        size = rle_size.get(os.path.basename(dst_all[i]))
+        if size is None:
+            missing.append(i)
+        else:
+            keep.append(i)
+            sizes.append(size)
+    if missing:
+        o = Outcomes(src_all.take(missing), dst_all.take(missing), "failed")
+        for k, i in enumerate(missing):
+            o.reasons[k] = f"{src_all[i]}: no .rle file {dst_all[i]}"
+        settled.append(o)
+    pairs = _Pairs(src_all.take(keep), dst_all.take(keep), sizes, [], "", ())
+    rows = opts.rows_per_task
+    cap = _rle_large_bytes(sizing)
+    small, large, bad, differ = [], [], [], []
+    for i, size in enumerate(pairs.sizes):
+        if rows == 0 or (rows == "auto" and size <= cap):
+            small.append(i)
             continue
         try:
-            info = rle.probe(image)
-            items.append(((info, path), info.pixels))
-        except rle.ImageError as e:
-            plan.done.append(FileResult(image, path, "failed", str(e)))
-    budget = _budget(sum(px for _, px in items), parallelism)
-    for group in _batches([it for it, _ in items], [px for _, px in items], budget):
-        plan.outputs.append(_delayed(rle_tasks.verify_files, group, threshold, name="rle-verify"))
-        plan.files_per_output.append(len(group))
-        plan.ntasks += 1
-    return plan
+            width, height = _read_rle_header(pairs.dst[i], size)
+            info = rle.probe(pairs.src[i])
+        except (OSError, rle.FormatError, rle.ImageError) as e:
+            bad.append((i, e))
+            continue
+        if (info.width, info.height) != (width, height):
+            differ.append((i, (info.width, info.height), (width, height)))
+        else:
+            large.append((i, info))
+    if bad:
+        o = Outcomes(pairs.src.take(i for i, _ in bad), pairs.dst.take(i for i, _ in bad), "failed")
+        for k, (i, e) in enumerate(bad):
+            _failed(o, k, pairs.src[i], e)
+        settled.append(o)
+    if differ:
+        o = Outcomes(pairs.src.take(i for i, _, _ in differ), pairs.dst.take(i for i, _, _ in differ))
+        for k, (_, a, b) in enumerate(differ):
+            size_mismatch(o, k, a, b)
+        settled.append(o)
+    budget = _budget(
+        sum(info.pixels for _, info in large) + rle.CHUNK * sum(pairs.sizes[i] for i in small), parallelism, sizing
+    )
+    split = []
+    for i, info in large:
+        if rows == "auto" and info.pixels <= budget:
+            small.append(i)
+        else:
+            split.append((i, info))
+    small.sort()
+    most = max([pairs.sizes[i] for i in small], default=0)
+    g.batches(
+        "batch", verify_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts, max_bytes=most
+    )
+    for i, info in split:
+        path = pairs.dst[i]
+        bounds = row_bounds(info.height, info.width, rows, budget)
+        index = g.task("index", rle_offsets, path, bounds, info.width, info.height)
+        g.blocks(
+            "compare",
+            pairs.sizes[i],
+            bounds,
+            lambda k, info=info, path=path, index=index, bounds=bounds: (
+                verify_block,
+                info,
+                path,
+                index,
+                k,
+                bounds,
+                opts,
+            ),
+            lambda keys, info=info, path=path, index=index, bounds=bounds: (
+                verify_finish,
+                info,
+                path,
+                index,
+                list(keys),
+                bounds,
+                opts,
+            ),
+        )
+    return g.plan

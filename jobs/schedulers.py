@@ -18,14 +18,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 
 import dask
 from dask.callbacks import Callback
 
 from . import config
-from .progress import ProgressBar
 
-__all__ = ["Runner", "open_runner"]
+__all__ = ["Runner", "open_runner", "performance_report", "runner_for"]
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,12 @@ KINDS = ("threads", "processes", "local")
 
 
 class Runner:
-    """Runs a plan's graph on one scheduler and reports progress in files.
+    """Computes job graphs on one scheduler and reports progress as tasks finish.
 
     Attributes
     ----------
     kind : str
-        ``threads``, ``processes``, ``local`` or ``distributed``.
+        ``threads``, ``processes``, ``local``, ``cluster`` or ``distributed``.
     parallelism : int
         Threads available to run tasks.
     description : str
@@ -56,47 +56,54 @@ class Runner:
         self.client = client
         self.dashboard_link = dashboard_link
 
-    def run(self, outputs, files_per_output, bar: ProgressBar) -> list:
-        """Compute ``outputs`` (delayed objects) and return their results in order."""
+    def compute(self, graph: dict, outputs: list, watch: dict, progress) -> list:
+        """Compute the ``outputs`` keys of ``graph`` and return their results in order.
+
+        ``watch`` maps keys to ``(units, files)``: when such a task ends, ``progress``
+        moves by that much (row-block tasks move it before their file is done).
+        """
         if not outputs:
             return []
         if self.client is None:
-            return self._run_local(outputs, files_per_output, bar)
-        return self._run_distributed(outputs, files_per_output, bar)
+            return self._compute_local(graph, outputs, watch, progress)
+        return self._compute_distributed(graph, outputs, watch, progress)
 
-    def _run_local(self, outputs, files_per_output, bar):
-        final = {o.key: n for o, n in zip(outputs, files_per_output, strict=False)}
-
-        class _Files(Callback):
+    def _compute_local(self, graph, outputs, watch, progress):
+        class _Watch(Callback):
             def _posttask(self, key, result, dsk, state, worker_id):
-                n = final.get(key)
-                if n:
-                    bar.update(n)
+                moved = watch.get(key)
+                if moved:
+                    progress.update(*moved)
 
         if self.kind == "threads":
             from dask.threaded import get
         else:
             from dask.multiprocessing import get
-        # A callable scheduler: a scheduler *name* makes dask import distributed to look for a Client.
-        with _Files():
-            return list(dask.compute(*outputs, scheduler=get, num_workers=self.parallelism))
+        # The scheduler's own get: a scheduler *name* makes dask import distributed to look for a Client.
+        with _Watch():
+            return list(get(graph, outputs, num_workers=self.parallelism))
 
-    def _run_distributed(self, outputs, files_per_output, bar):
+    def _compute_distributed(self, graph, outputs, watch, progress):
         from distributed import as_completed
 
-        futures = self.client.compute(outputs)
-        index = {f.key: i for i, f in enumerate(futures)}
-        results = [None] * len(futures)
+        wanted = list(outputs) + [k for k in watch if k not in set(outputs)]
+        futures = self.client.get(graph, wanted, sync=False)
+        index = {f.key: i for i, f in enumerate(futures[: len(outputs)])}
+        results = [None] * len(outputs)
         try:
             # Gather each result as it lands and let the cluster forget it: nothing finished
             # waits in a worker's memory, so a worker that leaves later (walltime, failure)
-            # costs only the tasks it was running.
+            # costs only the tasks it was running.  Row-block tasks are only watched: their
+            # results stay where their file's last task needs them.
             # This client's loop: as_completed otherwise follows the newest client of the
             # process, and waits forever on futures of another one.
-            for fut, result in as_completed(futures, loop=self.client.loop, with_results=True):
-                i = index[fut.key]
-                results[i] = result
-                bar.update(files_per_output[i])
+            for fut in as_completed(futures, loop=self.client.loop):
+                i = index.get(fut.key)
+                if i is not None:
+                    results[i] = fut.result()
+                moved = watch.get(fut.key)
+                if moved:
+                    progress.update(*moved)
                 fut.release()
             return results
         except BaseException:
@@ -110,6 +117,79 @@ def _distributed_runner(client, kind: str) -> Runner:
     threads = sum(w.get("nthreads", 1) for w in workers.values()) or 1
     desc = f"{kind} scheduler at {client.scheduler.address}: {len(workers)} worker(s), {threads} thread(s)"
     return Runner("distributed", threads, desc, client=client, dashboard_link=client.dashboard_link)
+
+
+def runner_from_client(client) -> Runner:
+    """A :class:`Runner` on a ``distributed.Client`` someone else opened (it is not closed here)."""
+    runner = _distributed_runner(client, "client")
+    runner.kind = "client"
+    return runner
+
+
+def _active_client():
+    """The ``distributed.Client`` this process made current, if any (never imports distributed)."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import Client
+
+    try:
+        return Client.current(allow_global=True)
+    except ValueError:
+        return None
+
+
+@contextlib.contextmanager
+def runner_for(client=None, run=None):
+    """Where a job runs: ``client``, else scheduler settings given explicitly, else the active
+    ``distributed.Client``, else the configured scheduler (``imgjobs.scheduler.*``).
+
+    Parameters
+    ----------
+    client : distributed.Client, optional
+        Compute there (it stays open).
+    run : jobs.options.RunOptions, optional
+        Scheduler settings; unset ones come from config.
+    """
+    from .options import RunOptions
+
+    run = run or RunOptions()
+    if client is None and not run.explicit:
+        client = _active_client()
+    if client is not None:
+        yield runner_from_client(client)
+        return
+    with open_runner(
+        run.scheduler,
+        address=run.scheduler_address,
+        scheduler_file=run.scheduler_file,
+        workers=run.workers,
+        threads_per_worker=run.threads_per_worker,
+        host=run.host,
+        dashboard_address=run.dashboard_address,
+        tls=run.tls,
+        cluster=run.cluster,
+        jobs=run.jobs,
+    ) as runner:
+        yield runner
+
+
+@contextlib.contextmanager
+def performance_report(path, runner):
+    """Dask's performance report on distributed schedulers, task and resource profiles on local ones."""
+    if not path:
+        yield
+        return
+    if runner.client is not None:
+        from distributed import performance_report as report
+
+        with report(filename=path):
+            yield
+        return
+    from dask.diagnostics import Profiler, ResourceProfiler, visualize
+
+    with Profiler() as prof, ResourceProfiler(dt=0.05) as rprof:
+        yield
+    visualize([prof, rprof], filename=path, show=False, save=True)
 
 
 @contextlib.contextmanager

@@ -18,15 +18,10 @@ Times cover planning, running and writing; starting a cluster is excluded.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import logging
 import os
-import platform
-import shutil
-import statistics
 import sys
-import tempfile
 import time
 
 __all__ = ["add_study_parser", "machine_facts", "run_study"]
@@ -136,6 +131,8 @@ def add_study_parser(sub) -> None:
 
 def machine_facts() -> dict:
     """Cores, CPU model, memory and library versions of this machine."""
+    import platform
+
     import dask
     import distributed
     import numpy
@@ -174,10 +171,11 @@ def _time_runs(run, repeats: int) -> list[float]:
     return times
 
 
-def _no_bar():
-    from .progress import ProgressBar
-
-    return ProgressBar(0, "", enabled=False)
+def _where(cfg: dict, runner) -> dict:
+    """Keyword arguments that run a job on this configuration's scheduler."""
+    if runner is not None and runner.client is not None:
+        return {"client": runner.client}
+    return {"scheduler": cfg["kind"], "workers": cfg["workers"]}
 
 
 def _resize_configs(args):
@@ -192,48 +190,56 @@ def _resize_configs(args):
             yield {"mode": f"executor {ex}", "kind": ex, "workers": w, "threads_per_worker": 1}
 
 
-def _study_resize(args, tmp) -> tuple[list, str, str]:
-    from .resize_graphs import finish, plan_resize, read_source, run_executor
+def _open(cfg):
+    """A LocalCluster for ``local`` configurations (started once, outside the timings), else nothing."""
+    import contextlib
+
     from .schedulers import open_runner
+
+    if cfg["kind"] != "local":
+        return contextlib.nullcontext(None)
+    return open_runner(
+        "local", workers=cfg["workers"], threads_per_worker=cfg["threads_per_worker"], dashboard_address=":0"
+    )
+
+
+def _study_resize(args, tmp) -> tuple[list, str, str]:
+    from . import api
+    from .resize_graphs import read_source
 
     n = len(read_source(args.source, args.num_images))
     rows = []
     for cfg in _resize_configs(args):
         batches = args.batch_sizes if cfg["mode"].startswith("dask") else ["-"]
         out = os.path.join(tmp, "batch.npy")
-
-        def once(runner, batch, cfg=cfg, out=out):
-            plan = plan_resize(
-                args.source,
-                out,
-                num_images=args.num_images,
-                size=args.size,
-                exact=args.exact,
-                draft_fraction=args.draft_fraction,
-                batch_size=None if batch in ("auto", "-") else int(batch),
-                overwrite=True,
-                parallelism=runner.parallelism,
-            )
-            if cfg["mode"].startswith("executor"):
-                failures = run_executor(plan, cfg["kind"], cfg["workers"], _no_bar())
-            else:
-                failures = [f for o in runner.run(plan.outputs, plan.files_per_output, _no_bar()) for f in o]
-            finish(plan, failures, 1.0, cfg["mode"])
-
-        kind = "threads" if cfg["mode"].startswith("executor") else cfg["kind"]
-        with open_runner(
-            kind, workers=cfg["workers"], threads_per_worker=cfg["threads_per_worker"], dashboard_address=":0"
-        ) as runner:
+        with _open(cfg) as runner:
             for batch in batches:
-                times = _time_runs(lambda runner=runner, batch=batch: once(runner, batch), args.repeats)
+
+                def once(cfg=cfg, batch=batch, runner=runner, out=out):
+                    common = {
+                        "num_images": args.num_images,
+                        "size": args.size,
+                        "exact": args.exact,
+                        "draft_fraction": args.draft_fraction,
+                        "overwrite": True,
+                        "progress": False,
+                    }
+                    if cfg["mode"].startswith("executor"):
+                        api.resize(args.source, out, executor=cfg["kind"], workers=cfg["workers"], **common)
+                    else:
+                        size = None if batch == "auto" else int(batch)
+                        api.resize(args.source, out, batch_size=size, **common, **_where(cfg, runner))
+
+                times = _time_runs(once, args.repeats)
                 rows.append(_row("resize", cfg, {"batch_size": batch}, times, n, "images/s"))
                 _say(args, rows[-1])
     return rows, "images/s", "batch_size"
 
 
 def _study_compress(args, tmp) -> tuple[list, str, str]:
-    from .rle_graphs import plan_compress
-    from .schedulers import open_runner
+    import shutil
+
+    from . import api
 
     modes = args.modes or ["threads", "local"]
     pixels = None
@@ -241,30 +247,25 @@ def _study_compress(args, tmp) -> tuple[list, str, str]:
     for mode, w in itertools.product(modes, args.workers):
         for t in args.threads_per_worker if mode == "local" else [1]:
             cfg = {"mode": f"dask {mode}", "kind": mode, "workers": w, "threads_per_worker": t}
-            with open_runner(mode, workers=w, threads_per_worker=t, dashboard_address=":0") as runner:
+            with _open(cfg) as runner:
                 for rpt in args.rows_per_task:
                     out = os.path.join(tmp, "rle")
 
-                    def once(runner=runner, rpt=rpt, out=out):
+                    def once(cfg=cfg, runner=runner, rpt=rpt, out=out):
                         nonlocal pixels
                         shutil.rmtree(out, ignore_errors=True)
-                        plan = plan_compress(
+                        report = api.compress(
                             args.src,
                             out,
                             rows_per_task=rpt,
                             threshold=args.threshold,
                             overwrite=True,
-                            parallelism=runner.parallelism,
+                            progress=False,
+                            **_where(cfg, runner),
                         )
-                        results = [
-                            r
-                            for o in runner.run(plan.outputs, plan.files_per_output, _no_bar())
-                            for r in (o if isinstance(o, list) else [o])
-                        ]
-                        bad = [r for r in results if not r.ok]
-                        if bad:
-                            raise ValueError(f"compress failed during the study: {bad[0].reason}")
-                        pixels = sum(r.pixels for r in results)
+                        if not report.ok:
+                            raise ValueError(f"compress failed during the study: {report.problems[0].reason}")
+                        pixels = report.pixels
 
                     times = _time_runs(once, args.repeats)
                     rows.append(_row("compress", cfg, {"rows_per_task": rpt}, times, pixels / 1e6, "MPixel/s"))
@@ -273,6 +274,8 @@ def _study_compress(args, tmp) -> tuple[list, str, str]:
 
 
 def _row(job, cfg, extra, times, amount, unit) -> dict:
+    import statistics
+
     med = statistics.median(times)
     return {
         "job": job,
@@ -388,6 +391,9 @@ def _check(args) -> None:
 
 def run_study(args) -> int:
     """Run ``imgjobs study``; return the exit status."""
+    import csv
+    import tempfile
+
     _check(args)
     job = args.study
     out = args.out or f"study-{job}"

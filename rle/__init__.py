@@ -17,16 +17,18 @@ from .codec import (
     HEADER_SIZE,
     MAX_SIDE,
     FormatError,
+    check_length,
     decode,
     decode_runs,
     encode,
+    encode_packed_blocks,
     encode_packed_runs,
     encode_runs,
     header,
     read_header,
     row_offsets,
 )
-from .imageio import ImageError, ImageInfo, probe, read_packed, read_packed_rows, read_pixels
+from .imageio import ImageError, ImageInfo, probe, read_packed, read_packed_image, read_packed_rows, read_pixels
 
 __all__ = [
     "CHUNK",
@@ -36,15 +38,18 @@ __all__ = [
     "ImageError",
     "ImageInfo",
     "NeedsWholeImage",
+    "check_length",
     "decode",
     "decode_runs",
     "encode",
+    "encode_packed_blocks",
     "encode_packed_runs",
     "encode_runs",
     "header",
     "probe",
     "read_header",
     "read_packed",
+    "read_packed_image",
     "read_packed_rows",
     "read_pixels",
     "row_offsets",

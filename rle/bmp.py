@@ -17,6 +17,7 @@ otherwise, so callers fall back to converting the whole image.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from dataclasses import dataclass
@@ -148,8 +149,18 @@ def _palette_luma(palette) -> np.ndarray:
     return pal @ np.array([299, 587, 114], dtype=np.int64)
 
 
+@functools.lru_cache(maxsize=64)
 def _palette_lut(layout: BmpLayout, threshold: int | None) -> np.ndarray:
-    """0/1 white-ness of each palette index, as ``convert('1')`` (or the threshold) decides."""
+    """0/1 white-ness of each palette index, as ``convert('1')`` (or the threshold) decides.
+
+    Remembered per layout: the small files of one archive share a few.  Read-only.
+    """
+    lut = _compute_lut(layout, threshold)
+    lut.flags.writeable = False
+    return lut
+
+
+def _compute_lut(layout: BmpLayout, threshold: int | None) -> np.ndarray:
     if threshold is None:
         if layout.mode == "1":
             return np.array([0, 1], dtype=np.uint8)
@@ -163,13 +174,28 @@ def _palette_lut(layout: BmpLayout, threshold: int | None) -> np.ndarray:
     return (np.asarray(im.convert("L"))[0] >= threshold).astype(np.uint8)
 
 
-def _read_block(path, layout: BmpLayout, r0: int, r1: int) -> np.ndarray:
+def _in_memory(source) -> bool:
+    return isinstance(source, (bytes, bytearray, memoryview))
+
+
+def _stored_rows(buf, layout: BmpLayout, first: int, n: int, r0: int, r1: int) -> np.ndarray:
+    """Stored rows ``first..first+n`` of a BMP held in memory, as a read-only (n, stride) view."""
+    start = layout.offset + first * layout.stride
+    if start + n * layout.stride > len(buf):
+        raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
+    return np.frombuffer(buf, dtype=np.uint8, count=n * layout.stride, offset=start).reshape(n, layout.stride)
+
+
+def _read_block(source, layout: BmpLayout, r0: int, r1: int) -> np.ndarray:
     """Stored bytes of image rows r0..r1 (top-down numbering), top row first."""
     n = r1 - r0
     first = r0 if layout.top_down else layout.height - r1
-    buf = np.empty((n, layout.stride), dtype=np.uint8)
-    with open(path, "rb") as f:
-        _read_rows_into(f, layout, first, buf, r0, r1)
+    if _in_memory(source):
+        buf = _stored_rows(source, layout, first, n, r0, r1)
+    else:
+        buf = np.empty((n, layout.stride), dtype=np.uint8)
+        with open(source, "rb") as f:
+            _read_rows_into(f, layout, first, buf, r0, r1)
     return buf if layout.top_down else buf[::-1]
 
 
@@ -179,15 +205,20 @@ def _read_rows_into(f, layout: BmpLayout, first: int, buf: np.ndarray, r0: int, 
         raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
 
 
-def _sub_blocks(path, layout: BmpLayout, r0: int, r1: int):
+def _sub_blocks(source, layout: BmpLayout, r0: int, r1: int):
     """Yield ``(row, rows)``: stored bytes of image rows r0..r1, about 1 MiB at a time, top row first.
 
-    One buffer is reused throughout, so memory stays small and nothing is
-    page-faulted afresh for each sub-block.
+    From a file, one buffer is reused throughout, so memory stays small and nothing
+    is page-faulted afresh for each sub-block; from memory, the rows are views.
     """
     per = max(1, _SUBBLOCK_BYTES // layout.stride)
+    if _in_memory(source):
+        for a in range(r0, r1, per):
+            b = min(a + per, r1)
+            yield a, _read_block(source, layout, a, b)
+        return
     buf = np.empty((min(per, r1 - r0), layout.stride), dtype=np.uint8)
-    with open(path, "rb") as f:
+    with open(source, "rb") as f:
         for a in range(r0, r1, per):
             b = min(a + per, r1)
             view = buf[: b - a]
@@ -252,13 +283,13 @@ def _rgb_rows(block: np.ndarray, width: int, threshold: int | None, out: np.ndar
     out[:] = pix
 
 
-def read_rows(path, layout: BmpLayout, r0: int, r1: int, threshold: int | None = None):
+def read_rows(source, layout: BmpLayout, r0: int, r1: int, threshold: int | None = None):
     """Read image rows ``r0..r1`` of a BMP as packed bits, 1 = white.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        The file.
+    source : str, os.PathLike or bytes-like
+        The file, or its whole content already in memory.
     layout : BmpLayout
         From :func:`parse_bmp` on the same file.
     r0, r1 : int
@@ -283,7 +314,7 @@ def read_rows(path, layout: BmpLayout, r0: int, r1: int, threshold: int | None =
         raise ValueError(f"rows {r0}..{r1} are outside 0..{layout.height}")
     w = layout.width
     if layout.bits == 1:  # already 1 bit per pixel: read the block whole, at most flip it
-        block = _read_block(path, layout, r0, r1)
+        block = _read_block(source, layout, r0, r1)
         lut = _palette_lut(layout, threshold)
         if lut[0] == 0 and lut[1] == 1:
             return block, 8 * layout.stride
@@ -292,7 +323,7 @@ def read_rows(path, layout: BmpLayout, r0: int, r1: int, threshold: int | None =
         return np.full_like(block, 0xFF if lut[0] else 0), 8 * layout.stride
     out = np.empty((r1 - r0, (w + 7) // 8), dtype=np.uint8)
     lut = _palette_lut(layout, threshold) if layout.mode == "P" else None
-    for a, rows in _sub_blocks(path, layout, r0, r1):
+    for a, rows in _sub_blocks(source, layout, r0, r1):
         dest = out[a - r0 : a - r0 + rows.shape[0]]
         if layout.bits == 24:
             _rgb_rows(rows, w, threshold, dest)

@@ -14,6 +14,8 @@ for every format.
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 from dataclasses import dataclass
 
@@ -28,11 +30,14 @@ __all__ = [
     "NeedsWholeImage",
     "probe",
     "read_packed",
+    "read_packed_image",
     "read_packed_rows",
     "read_pixels",
 ]
 
 _HEAD_BYTES = 4096
+#: :func:`read_packed_image` reads files up to this size in one piece; larger ones row block by row block.
+_WHOLE_READ_BYTES = 16 << 20
 
 
 class ImageError(ValueError):
@@ -115,19 +120,22 @@ def probe(path) -> ImageInfo:
             fmt, mode = im.format or "?", im.mode
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (Pillow cannot identify the format)") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise ImageError(f"{path}: cannot read the image header: {e}") from None
     _check_size(path, width, height)
     return ImageInfo(path, width, height, fmt, mode, None)
 
 
-def read_packed(path, threshold: int | None = None):
+def read_packed(path, threshold: int | None = None, *, data=None):
     """Read a whole image with Pillow as packed bits, 1 = white.
 
     Parameters
     ----------
     path : str or os.PathLike
         Any image Pillow reads (the first frame of a multi-frame file).
+    data : bytes-like, optional
+        The file's content, when it is already in memory (``path`` then only
+        names it in messages).
     threshold : int, optional
         None for Pillow's ``convert('1')`` (dithering); else white when
         ``convert('L')`` >= threshold.
@@ -148,7 +156,7 @@ def read_packed(path, threshold: int | None = None):
 
     path = os.fspath(path)
     try:
-        with Image.open(path) as im:
+        with Image.open(path if data is None else io.BytesIO(data)) as im:
             _check_size(path, *im.size)
             if threshold is None:
                 bw = im.convert("1")
@@ -205,6 +213,101 @@ def read_packed_rows(info: ImageInfo, r0: int, r1: int, threshold: int | None = 
         raise ImageError(f"{info.path}: {e}") from None
 
 
+def _read_fd(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes from ``fd`` (fewer only at the end of the file)."""
+    parts = []
+    while limit > 0:
+        chunk = os.read(fd, limit)
+        if not chunk:
+            break
+        parts.append(chunk)
+        limit -= len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(head: bytes, size: int):
+    return parse_bmp(head, size)
+
+
+def _parse_head(data: bytes, size: int):
+    """:func:`parse_bmp` of a file in memory, remembered by its header bytes and size.
+
+    The many small files of one archive share a few headers: the bytes before
+    the pixel data (file and info headers, palette) are the key, never pixels.
+    """
+    if len(data) >= 54 and data[:2] == b"BM":
+        offset = int.from_bytes(data[10:14], "little")
+        if 54 <= offset <= _HEAD_BYTES:
+            layout = _parse_cached(bytes(data[:offset]), size)
+            if layout is not None:
+                return layout
+    return parse_bmp(data[:_HEAD_BYTES], size)
+
+
+def read_packed_image(path, threshold: int | None = None):
+    """Read a whole image as packed bits, 1 = white, opening the file once.
+
+    A file of up to 16 MiB is read in one piece and decoded from memory (the BMP
+    fast path when it applies, Pillow otherwise); a larger one is read a block of
+    rows at a time.  This is how a batch task reads many small files cheaply.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An image file in any format Pillow reads.
+    threshold : int, optional
+        As in :func:`read_packed`.
+
+    Returns
+    -------
+    packed : numpy.ndarray
+        (height, row_bytes) uint8, big-endian bit order.
+    width : int
+        Pixels per row.
+    row_bits : int
+        Bits from one row start to the next (``8 * row_bytes``).
+
+    Raises
+    ------
+    ImageError
+        For unreadable, truncated, oversized or non-image files.
+    """
+    path = os.fspath(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            size = os.fstat(fd).st_size
+            data = _read_fd(fd, size + 1) if size <= _WHOLE_READ_BYTES else None
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
+    if data is None or len(data) > size:  # large, or growing while we read: the streaming path
+        info = probe(path)
+        try:
+            packed, row_bits = read_packed_rows(info, 0, info.height, threshold)
+            return packed, info.width, row_bits
+        except NeedsWholeImage:
+            packed, width = read_packed(path, threshold)
+            return packed, width, 8 * packed.shape[1]
+    try:
+        layout = _parse_head(data, len(data))
+    except ValueError as e:
+        raise ImageError(f"{path}: {e}") from None
+    if layout is not None:
+        _check_size(path, layout.width, layout.height)
+        try:
+            packed, row_bits = read_rows(data, layout, 0, layout.height, threshold)
+            return packed, layout.width, row_bits
+        except NeedsWholeImage:
+            pass
+        except ValueError as e:
+            raise ImageError(f"{path}: {e}") from None
+    packed, width = read_packed(path, threshold, data=data)
+    return packed, width, 8 * packed.shape[1]
+
+
 def read_pixels(path, threshold: int | None = None) -> np.ndarray:
     """Read an image as an (height, width) uint8 array, 1 = white, 0 = black.
 
@@ -222,9 +325,5 @@ def read_pixels(path, threshold: int | None = None) -> np.ndarray:
     -------
     numpy.ndarray
     """
-    info = probe(path)
-    try:
-        packed, _ = read_packed_rows(info, 0, info.height, threshold)
-    except NeedsWholeImage:
-        packed, _ = read_packed(path, threshold)
-    return np.unpackbits(packed, axis=1, count=info.width)
+    packed, width, _ = read_packed_image(path, threshold)
+    return np.unpackbits(packed, axis=1, count=width)

@@ -54,8 +54,7 @@ def scaling(listfile, n, repeats):
     """
     import contextlib
 
-    from jobs.progress import ProgressBar
-    from jobs.resize_graphs import finish, plan_resize
+    import jobs
     from jobs.schedulers import open_runner
 
     rates = {}
@@ -69,9 +68,11 @@ def scaling(listfile, n, repeats):
                 }
 
                 def once(runner, kind=kind):
-                    plan = plan_resize(listfile, out, num_images=n, overwrite=True, parallelism=runner.parallelism)
-                    outs = runner.run(plan.outputs, plan.files_per_output, ProgressBar(0, "", enabled=False))
-                    finish(plan, [f for o in outs for f in o], 1.0, kind)
+                    if runner.client is not None:
+                        where = {"client": runner.client}
+                    else:
+                        where = {"scheduler": kind, "workers": runner.parallelism}
+                    jobs.resize(listfile, out, num_images=n, overwrite=True, progress=False, **where)
 
                 for runner in runners.values():
                     once(runner)  # warm the workers

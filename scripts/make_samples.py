@@ -13,7 +13,9 @@ Writes into OUT:
   study's large input;
 * with ``--large``: ``page-large.bmp``, one 7200x5600 text page (600 dpi Letter-ish);
 * with ``--bench N``: N 7200x5600 24-bit black-and-white BMPs (the case study's
-  benchmark input, 121 MB each), and nothing else.
+  benchmark input, 121 MB each), and nothing else;
+* with ``--small N``: N 96x64 1-bit BMPs, tiles of text and line art (the
+  many-small-files benchmark), and nothing else.
 
 Usage::
 
@@ -165,12 +167,50 @@ def make_bench(out: str, count: int) -> list[str]:
     return paths
 
 
+def make_small(out: str, count: int, width: int = 96, height: int = 64) -> int:
+    """Write ``count`` small 1-bit BMPs: tiles of scanned text and line art (the many-small-files benchmark).
+
+    Tiles are cut from one text page and one drawing at positions that shift
+    with the index, so files differ; bytes are written directly (a BMP header and
+    packed rows), so 200,000 files take seconds.  Existing files are kept.
+    Returns the number of files in ``out`` named ``tile-*.bmp``.
+    """
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from rle.bmp import bmp_1bit_header
+
+    os.makedirs(out, exist_ok=True)
+    sources = [
+        np.asarray(text_page(1800, 1400, seed=5), dtype=bool),
+        np.asarray(line_art(1800, 1400, seed=6), dtype=bool),
+    ]
+    head = bmp_1bit_header(width, height)
+    stride = ((width + 31) // 32) * 4
+    rows = np.zeros((height, stride), dtype=np.uint8)
+    have = {n for n in os.listdir(out) if n.startswith("tile-")}
+    for i in range(count):
+        name = f"tile-{i:07d}.bmp"
+        if name in have:
+            continue
+        src = sources[i % 2]
+        y = (i * 37) % (src.shape[0] - height)
+        x = (i * 53 // 7) % (src.shape[1] - width)
+        rows[:, : (width + 7) // 8] = np.packbits(src[y : y + height, x : x + width], axis=1)
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(head + rows[::-1].tobytes())
+    return len(have | {f"tile-{i:07d}.bmp" for i in range(count)})
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", help="directory to write into (created if missing)")
     p.add_argument("--large", action="store_true", help="also write one 7200x5600 1-bit page")
     p.add_argument("--bench", type=int, metavar="N", help="only write N 7200x5600 24-bit BMPs (121 MB each)")
+    p.add_argument("--small", type=int, metavar="N", help="only write N 96x64 1-bit BMP tiles of text and line art")
     args = p.parse_args(argv)
+    if args.small:
+        n = make_small(args.out, args.small)
+        print(f"{args.out} holds {n} small 1-bit BMP(s)")
+        return 0
     paths = make_bench(args.out, args.bench) if args.bench else make_samples(args.out, large=args.large)
     size = sum(os.path.getsize(f) for f in paths)
     print(f"wrote {len(paths)} image(s), {size / 1e6:.1f} MB, into {args.out}")

@@ -199,7 +199,9 @@ def test_errors_deep_in_a_stream_name_their_offset(tiny_slices):
     data[4 + 3 * 2 + 1] = 0x80  # row 2, second run: zero length
     with pytest.raises(rle.FormatError, match=r"zero-length run at byte offset 11 \(row 2, column 127\)"):
         rle.decode(bytes(data))
-    with pytest.raises(rle.FormatError, match=r"truncated: 11 run bytes describe 1154 pixels.*after byte offset 15"):
+    with pytest.raises(
+        rle.FormatError, match=r"truncated: 11 run bytes cannot describe a 300x4 image.*after byte offset 15"
+    ):
         rle.decode(rle.encode(px)[:-1])
     px[3, 299] = 0  # one more run in the last row: dropping a byte now passes the early check
     with pytest.raises(rle.FormatError, match=r"the runs describe 1199 of the 1200 pixels.*row 3, column 299"):
@@ -207,3 +209,55 @@ def test_errors_deep_in_a_stream_name_their_offset(tiny_slices):
     good = rle.encode(px)
     with pytest.raises(rle.FormatError, match=rf"1 trailing byte.*from byte offset {len(good)}$"):
         rle.decode(good + b"\x81")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.lists(st.integers(1, 9), min_size=1, max_size=12), st.integers(0, 2**32 - 1))
+def test_stacked_blocks_split_into_what_each_image_encodes_to(width, heights, seed):
+    rng = np.random.default_rng(seed)
+    images = [blobs(rng, h, width) for h in heights]
+    stride = -(-width // 32) * 4  # BMP-style padded rows
+    rows = np.zeros((sum(heights), stride), np.uint8)
+    rows[:, : -(-width // 8)] = np.packbits(np.concatenate(images), axis=1)
+    parts = rle.encode_packed_blocks(rows, width, heights, row_bits=8 * stride)
+    assert parts == [rle.encode_runs(px) for px in images]
+
+
+def test_check_length_uses_only_header_and_size():
+    rle.check_length(3, 2, 2)  # one byte per row is the least
+    rle.check_length(3, 2, 6)  # one byte per pixel the most
+    with pytest.raises(rle.FormatError, match="truncated: 1 run bytes cannot describe a 3x2 image"):
+        rle.check_length(3, 2, 1)
+    with pytest.raises(rle.FormatError, match="trailing bytes"):
+        rle.check_length(3, 2, 7)
+    with pytest.raises(rle.FormatError, match="at least 517 run bytes"):
+        rle.check_length(65535, 65535, 6)
+
+
+def test_row_offsets_stream_a_file_in_bounded_memory(tmp_path, rng, monkeypatch):
+    import rle.codec as codec
+
+    monkeypatch.setattr(codec, "_SCAN_BYTES", 1000)  # many pieces, runs split across them
+    px = blobs(rng, 400, 700)
+    data = rle.encode(px)
+    path = tmp_path / "a.rle"
+    path.write_bytes(data)
+    rows = [0, 17, 200, 399, 400]
+    with open(path, "rb") as f:
+        assert rle.row_offsets(f, rows) == rle.row_offsets(data, rows)
+    path.write_bytes(data[:-3])  # a truncated file fails with the same message as in memory
+    with open(path, "rb") as f, pytest.raises(rle.FormatError, match="truncated"):
+        rle.row_offsets(f, rows)
+    # a zero run right after the header of a large file: found in the first piece
+    big = tmp_path / "big.rle"
+    with open(big, "wb") as f:
+        f.write(rle.header(5000, 5000) + b"\x00")
+        f.truncate(4 + 5000 * 5000 // 2)  # 12 MB, sparse: zeros
+    tracemalloc.start()
+    try:
+        with open(big, "rb") as f, pytest.raises(rle.FormatError, match="zero-length run at byte offset 4"):
+            rle.row_offsets(f, [0, 5000])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200_000

@@ -1,30 +1,24 @@
-"""The RLE job's graphs on real files, on the threaded scheduler and a real LocalCluster."""
+"""The RLE job's graphs and tasks on real files, on the threaded scheduler and a real LocalCluster."""
 
 from __future__ import annotations
 
 import itertools
 import os
 
-import dask
 import dask.config
 import numpy as np
 import pytest
 from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
 from PIL import Image
 
+import jobs
 import rle
-from jobs import plan_compress, plan_decompress, plan_verify
-from jobs.files import UsageError
-from jobs.rle_graphs import row_bounds
-from jobs.schedulers import open_runner
+from jobs.options import CompressOptions
+from jobs.rle_graphs import plan_compress, row_bounds
 
 
-def run(plan, scheduler="threads"):
-    outs = dask.compute(*plan.outputs, scheduler=scheduler)
-    results = list(plan.done)
-    for o in outs:
-        results.extend(o if isinstance(o, list) else [o])
-    return {os.path.basename(r.src): r for r in results}
+def by_name(report):
+    return {os.path.basename(r.src): r for r in report}
 
 
 def read_dir(d):
@@ -42,8 +36,9 @@ def test_row_bounds_cover_every_row_once(h, w, rows, target):
 def test_compress_directory_matches_reference(image_dir, tmp_path):
     d, expected = image_dir
     out = tmp_path / "out"
-    results = run(plan_compress(d, out, rows_per_task=7))
-    assert {n for n, r in results.items() if r.status == "ok"} == set(expected)
+    report = jobs.compress(d, out, rows_per_task=7)
+    assert {n for n, r in by_name(report).items() if r.status == "ok"} == set(expected)
+    assert report.exit_code == 0 and report.counts == {"ok": len(expected)}
     for name, px in expected.items():
         data = (out / (os.path.splitext(name)[0] + ".rle")).read_bytes()
         assert data == reference_encode(px), name
@@ -53,20 +48,19 @@ def test_compress_directory_matches_reference(image_dir, tmp_path):
 def test_row_blocks_never_change_a_byte(image_dir, tmp_path, rows):
     d, _ = image_dir
     base = tmp_path / "base"
-    run(plan_compress(d, base, rows_per_task=0))
+    jobs.compress(d, base, rows_per_task=0)
     other = tmp_path / f"rows{rows}"
-    plan = plan_compress(d, other, rows_per_task=rows)
-    run(plan)
+    jobs.compress(d, other, rows_per_task=rows)
     assert read_dir(other) == read_dir(base)
 
 
 def test_dithered_large_image_split_into_blocks_matches_whole(tmp_path, rng):
     grey = (rng.random((400, 300)) * 255).astype(np.uint8)
     write_bmp_raw(tmp_path / "g.bmp", np.repeat(grey[:, :, None], 3, axis=2), 24)
-    Image.fromarray(grey).save(tmp_path / "g.png")
-    plan = plan_compress(tmp_path / "g.bmp", tmp_path / "g.rle", rows_per_task=10)
+    plan = plan_compress(tmp_path / "g.bmp", tmp_path / "g.rle", CompressOptions(rows_per_task=10))
     assert plan.ntasks == 41  # 40 row blocks and the writer
-    run(plan)
+    report = jobs.compress(tmp_path / "g.bmp", tmp_path / "g.rle", rows_per_task=10)
+    assert report.ok
     assert (tmp_path / "g.rle").read_bytes() == rle.encode(pillow_bits(tmp_path / "g.bmp"))
 
 
@@ -76,41 +70,47 @@ def test_auto_batches_small_files_and_splits_large_ones(tmp_path, rng):
     for i in range(20):
         Image.fromarray(blobs(rng, 50, 60).astype(bool)).save(src / f"small{i:02d}.bmp")
     Image.fromarray(blobs(rng, 2000, 1500).astype(bool)).save(src / "big.bmp")
-    with dask.config.set({"imgjobs.rle.min-pixels-per-task": 100_000, "imgjobs.rle.target-pixels-per-task": 500_000}):
+    settings = {"imgjobs.rle.min-pixels-per-task": 100_000, "imgjobs.rle.target-pixels-per-task": 500_000}
+    with dask.config.set(settings):
         plan = plan_compress(src, tmp_path / "out", parallelism=2)
-    assert plan.nfiles == 21
-    total = 2000 * 1500 + 20 * 50 * 60
-    budget = max(100_000, min(500_000, total // (4 * 2)))  # 4 tasks per thread, 2 threads
-    big_tasks = -(-2000 * 1500 // budget)
-    assert len(plan.outputs) == 2  # one writer for big.bmp and one batch for the small files
-    assert plan.ntasks == big_tasks + 1 + 1
-    results = run(plan)
-    assert all(r.status == "ok" for r in results.values())
+        assert plan.nfiles == 21
+        small_bytes = sum(os.path.getsize(src / f"small{i:02d}.bmp") for i in range(20))
+        budget = max(100_000, min(500_000, (2000 * 1500 + 8 * small_bytes) // (4 * 2)))
+        big_blocks = -(-2000 * 1500 // budget)
+        writers = [k for k in plan.outputs if "write" in k[0]]
+        batches = [k for k in plan.outputs if "batch" in k[0]]
+        assert len(writers) == 1 and len(batches) == 1  # 20 tiny files share one task
+        assert plan.ntasks == big_blocks + 1 + 1
+        report = jobs.compress(src, tmp_path / "out")
+    assert report.counts == {"ok": 21}
 
 
 def test_config_default_and_keyword_override(image_dir, tmp_path):
     d, _ = image_dir
     with dask.config.set({"imgjobs.rle.rows-per-task": 0}):
-        p0 = plan_compress(d, tmp_path / "a")
-        p1 = plan_compress(d, tmp_path / "b", rows_per_task=5)
-    assert p0.ntasks == len(p0.outputs)  # one task per image
+        p0 = plan_compress(d, tmp_path / "a", CompressOptions.resolve())
+        p1 = plan_compress(d, tmp_path / "b", CompressOptions.resolve(rows_per_task=5))
+    assert p0.ntasks == len(p0.outputs) == p0.nfiles  # one task per image
     assert p1.ntasks > p0.ntasks
 
 
 def test_existing_outputs_are_skipped_and_stale_temps_removed(image_dir, tmp_path):
     d, _ = image_dir
     out = tmp_path / "out"
-    run(plan_compress(d, out))
+    jobs.compress(d, out)
     (out / "mode1.rle").write_bytes(b"keep me")
     stale = out / ".grey.rle.deadbeef.imgjobs.tmp"
     stale.write_bytes(b"half")
     os.remove(out / "grey.rle")
-    results = run(plan_compress(d, out))
+    plan = plan_compress(d, out, CompressOptions.resolve())
+    assert stale.exists()  # planning never deletes
+    results = by_name(jobs.compress(d, out))
     assert results["mode1.bmp"].status == "skipped"
     assert (out / "mode1.rle").read_bytes() == b"keep me"
     assert results["grey.png"].status == "ok"
     assert not stale.exists()
-    results = run(plan_compress(d, out, overwrite=True))
+    assert plan.nfiles == 1
+    results = by_name(jobs.compress(d, out, overwrite=True))
     assert results["mode1.bmp"].status == "ok"
     assert (out / "mode1.rle").read_bytes() != b"keep me"
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
@@ -124,48 +124,70 @@ def test_bad_inputs_are_reported_and_the_rest_completes(image_dir, tmp_path):
     (d / "cut.bmp").write_bytes(good[: len(good) - 100])
     png = (d / "grey.png").read_bytes()
     (d / "cut.png").write_bytes(png[: len(png) // 2])
+    os.mkfifo(d / "pipe.bmp")  # never opened: a FIFO would block the reader forever
+    os.mkdir(d / "folder.png")
     out = tmp_path / "out"
-    results = run(plan_compress(d, out, rows_per_task=50))
+    report = jobs.compress(d, out, rows_per_task=50)
+    results = by_name(report)
     assert "notes.txt" not in results
-    for bad in ("junk.bmp", "cut.bmp", "cut.png"):
+    for bad in ("junk.bmp", "cut.bmp", "cut.png", "pipe.bmp", "folder.png"):
         assert results[bad].status == "failed", bad
         assert bad in results[bad].reason
         assert not (out / (os.path.splitext(bad)[0] + ".rle")).exists()
+    assert "not a regular file (a FIFO)" in results["pipe.bmp"].reason
     assert sorted(n for n, r in results.items() if r.status == "ok") == sorted(expected)
     assert not [f for f in os.listdir(out) if f.startswith(".")]
+    assert report.exit_code == 1
 
 
 def test_decompress_and_verify(image_dir, tmp_path):
     d, expected = image_dir
     rles = tmp_path / "rle"
-    run(plan_compress(d, rles))
+    jobs.compress(d, rles)
     bmps = tmp_path / "bmp"
-    results = run(plan_decompress(rles, bmps, rows_per_task=11))
-    assert all(r.status == "ok" for r in results.values())
+    report = jobs.decompress(rles, bmps, rows_per_task=11)
+    assert report.counts == {"ok": len(expected)}
     for name, px in expected.items():
         out = bmps / (os.path.splitext(name)[0] + ".bmp")
         np.testing.assert_array_equal(pillow_bits(out), px, err_msg=name)
     whole = tmp_path / "bmp-whole"
-    run(plan_decompress(rles, whole, rows_per_task=0))
+    jobs.decompress(rles, whole, rows_per_task=0)
     assert read_dir(whole) == read_dir(bmps)
-    results = run(plan_verify(d, rles))
-    assert {r.status for r in results.values()} == {"ok"}
+    auto = tmp_path / "bmp-auto"
+    jobs.decompress(rles, auto)
+    assert read_dir(auto) == read_dir(bmps)
+    for rows in ("auto", 0, 7):
+        report = jobs.verify(d, rles, rows_per_task=rows)
+        assert report.counts == {"ok": len(expected)}, rows
 
 
 def test_verify_lists_mismatches(image_dir, tmp_path):
     d, _ = image_dir
     rles = tmp_path / "rle"
-    run(plan_compress(d, rles))
+    jobs.compress(d, rles)
     data = bytearray((rles / "mode1.rle").read_bytes())
     data[4] ^= 0x80  # flip the colour of the first run
     (rles / "mode1.rle").write_bytes(bytes(data))
     os.remove(rles / "grey.rle")
-    results = run(plan_verify(d, rles))
-    assert results["mode1.bmp"].status == "mismatch"
-    assert "(row 0, col 0)" in results["mode1.bmp"].reason
-    assert results["grey.png"].status == "failed"
-    assert "no .rle file" in results["grey.png"].reason
-    assert results["topdown.bmp"].status == "ok"
+    (rles / "orphan.rle").write_bytes(rle.encode(np.ones((2, 2), np.uint8)))
+    for rows in ("auto", 16):
+        results = by_name(jobs.verify(d, rles, rows_per_task=rows))
+        assert results["mode1.bmp"].status == "mismatch"
+        assert "(row 0, col 0)" in results["mode1.bmp"].reason
+        assert results["mode1.bmp"].details["mismatched_pixels"] > 0
+        assert results["grey.png"].status == "failed"
+        assert "no .rle file" in results["grey.png"].reason
+        assert results["orphan.rle"].status == "failed" and "no original image" in results["orphan.rle"].reason
+        assert results["topdown.bmp"].status == "ok"
+
+
+def test_verify_size_mismatch_is_found_from_headers(tmp_path, rng):
+    px = blobs(rng, 300, 400)
+    Image.fromarray(px.astype(bool)).save(tmp_path / "a.bmp")
+    (tmp_path / "a.rle").write_bytes(rle.encode(px[:299]))
+    for rows in ("auto", 50):
+        (r,) = list(jobs.verify(tmp_path / "a.bmp", tmp_path / "a.rle", rows_per_task=rows))
+        assert r.status == "mismatch" and "size differs: image is 400x300, .rle is 400x299" in r.reason
 
 
 def test_corrupt_rle_is_reported_by_decompress(tmp_path):
@@ -174,30 +196,36 @@ def test_corrupt_rle_is_reported_by_decompress(tmp_path):
     (tmp_path / "src" / "good.rle").write_bytes(rle.encode(np.ones((2, 5), np.uint8)))
     for rows in (0, 1, "auto"):
         out = tmp_path / f"out{rows}"
-        results = run(plan_decompress(tmp_path / "src", out, rows_per_task=rows))
+        results = by_name(jobs.decompress(tmp_path / "src", out, rows_per_task=rows))
         assert results["bad.rle"].status == "failed"
-        assert "zero-length run" in results["bad.rle"].reason
+        assert "zero-length run" in results["bad.rle"].reason or "trailing" in results["bad.rle"].reason
         assert results["good.rle"].status == "ok"
         assert sorted(os.listdir(out)) == ["good.bmp"]
 
 
 def test_usage_errors(tmp_path):
-    with pytest.raises(UsageError, match="no such file"):
-        plan_compress(tmp_path / "missing", tmp_path / "o")
+    with pytest.raises(jobs.UsageError, match="no such file"):
+        jobs.compress(tmp_path / "missing", tmp_path / "o")
     (tmp_path / "d").mkdir()
     (tmp_path / "f.rle").write_bytes(b"")
-    with pytest.raises(UsageError, match="must be one"):
-        plan_compress(tmp_path / "d", tmp_path / "f.rle")
-    with pytest.raises(UsageError, match="rows per task"):
-        plan_compress(tmp_path / "d", tmp_path / "o", rows_per_task=-1)
-    with pytest.raises(UsageError, match="threshold"):
-        plan_compress(tmp_path / "d", tmp_path / "o", threshold=256)
+    with pytest.raises(jobs.UsageError, match="must be one"):
+        jobs.compress(tmp_path / "d", tmp_path / "f.rle")
+    with pytest.raises(jobs.UsageError, match="rows per task"):
+        jobs.compress(tmp_path / "d", tmp_path / "o", rows_per_task=-1)
+    with pytest.raises(jobs.UsageError, match="threshold"):
+        jobs.compress(tmp_path / "d", tmp_path / "o", threshold=256)
+    with pytest.raises(jobs.UsageError, match="does not exist"):
+        jobs.compress(tmp_path / "f.rle", tmp_path / "nodir" / "x.rle")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument.*rows_per_tsk"):
+        jobs.compress(tmp_path / "d", tmp_path / "o", rows_per_tsk=3)
+    assert not (tmp_path / "o").exists()  # nothing was created on the way to an error
 
 
 def test_processes_scheduler_matches_threads(image_dir, tmp_path):
     d, _ = image_dir
-    run(plan_compress(d, tmp_path / "t", rows_per_task=20))
-    run(plan_compress(d, tmp_path / "p", rows_per_task=20), scheduler="processes")
+    jobs.compress(d, tmp_path / "t", rows_per_task=20)
+    report = jobs.compress(d, tmp_path / "p", rows_per_task=20, scheduler="processes")
+    assert report.ok
     assert read_dir(tmp_path / "p") == read_dir(tmp_path / "t")
 
 
@@ -205,26 +233,27 @@ def test_local_cluster_two_workers_byte_identical(image_dir, tmp_path, cluster):
     from distributed import Client
 
     d, _ = image_dir
-    run(plan_compress(d, tmp_path / "threads", rows_per_task=9))
+    jobs.compress(d, tmp_path / "threads", rows_per_task=9)
     with Client(cluster) as client:
-        plan = plan_compress(d, tmp_path / "cluster", rows_per_task=9)
-        outs = client.gather(client.compute(plan.outputs))
-        assert all(r.status == "ok" for o in outs for r in (o if isinstance(o, list) else [o]))
+        report = jobs.compress(d, tmp_path / "cluster", rows_per_task=9, client=client)
+        assert report.ok
         # the work really ran on both worker processes
         where = client.run(lambda: os.getpid())
         assert len(set(where.values())) == 2
-        plan = plan_decompress(tmp_path / "cluster", tmp_path / "bmp", rows_per_task=9)
-        outs = client.gather(client.compute(plan.outputs))
+        report = jobs.decompress(tmp_path / "cluster", tmp_path / "bmp", rows_per_task=9, client=client)
+        assert report.ok
     assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "threads")
     assert len(os.listdir(tmp_path / "bmp")) == len(os.listdir(d))
 
 
-def test_runner_on_local_cluster_reports_progress_in_files(image_dir, tmp_path, cluster):
+def test_progress_counts_bytes_and_files_on_a_local_cluster(image_dir, tmp_path, cluster):
     from distributed import Client
 
-    from jobs.progress import ProgressBar
+    from jobs.progress import Progress
+    from jobs.schedulers import open_runner
 
     d, expected = image_dir
+    total = sum(os.path.getsize(d / n) for n in expected)
     with dask.config.set({"logging.distributed": "error"}):
         with open_runner("local", workers=2, threads_per_worker=1, dashboard_address=":0") as runner:
             assert runner.parallelism == 2
@@ -232,14 +261,15 @@ def test_runner_on_local_cluster_reports_progress_in_files(image_dir, tmp_path, 
             # the workers start with imgjobs' malloc trim threshold, not distributed's 64 KiB
             env = runner.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
             assert set(env.values()) == {str(dask.config.get("imgjobs.scheduler.malloc-trim-threshold"))}
-            # A newer client in the same process becomes the default one: the runner still
-            # waits on its own client's futures, on its own client's loop.
+            # A newer client in the same process becomes the default one: the job still
+            # runs on the client it was given, on that client's loop.
             with Client(cluster) as newer:
                 assert newer is Client.current()
-                plan = plan_compress(d, tmp_path / "o", parallelism=runner.parallelism)
-                bar = ProgressBar(plan.nfiles, "test", enabled=False)
-                runner.run(plan.outputs, plan.files_per_output, bar)
-    assert bar.done == len(expected)
+                progress = Progress(enabled=False, dashboard=False)
+                report = jobs.compress(d, tmp_path / "o", rows_per_task=16, client=runner.client, progress=progress)
+    assert report.ok
+    assert progress.files == len(expected)
+    assert progress.units == total  # row blocks moved it by their share, the writers by the rest
 
 
 def test_row_block_task_memory_is_bounded_by_its_block(tmp_path):
@@ -252,11 +282,12 @@ def test_row_block_task_memory_is_bounded_by_its_block(tmp_path):
     Image.fromarray(tall.astype(bool)).save(tmp_path / "tall.bmp")
     rgb = np.repeat(tall[:8000, :, None] * 255, 3, axis=2).astype(np.uint8)
     write_bmp_raw(tmp_path / "tall24.bmp", rgb, 24)
+    opts = CompressOptions()
     for name, whole in (("tall.bmp", tall.size // 8), ("tall24.bmp", rgb.size)):
         info = rle.probe(tmp_path / name)
         tracemalloc.start()
         try:
-            runs = rle_tasks.compress_block(info, 1000, 1400, None)
+            runs = rle_tasks.compress_block(info, 1000, 1400, opts)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -9,13 +9,14 @@ import os
 import subprocess
 import sys
 
-import dask
 import numpy as np
 import pytest
 from PIL import Image
 
+import jobs
 from jobs.files import UsageError
-from jobs.resize_graphs import finish, parse_size, plan_resize, read_source, run_executor
+from jobs.options import ResizeOptions, parse_size
+from jobs.resize_graphs import plan_resize, read_source
 from jobs.resize_tasks import draft_scale, load_rgb
 
 SIZE = (32, 24)
@@ -52,11 +53,13 @@ def jpegs(tmp_path, rng):
     return tmp_path, names
 
 
-def run(plan, scheduler="threads"):
-    outs = dask.compute(*plan.outputs, scheduler=scheduler)
-    failures = [f for o in outs for f in o]
-    finish(plan, failures, 1.0, scheduler)
-    return failures
+def failures(report):
+    """(index, path) of every image that failed, from the report."""
+    out, start = [], 0
+    for o in report.outcomes:
+        out += [(start + i, o.src[i]) for i in np.flatnonzero(o.status == 2).tolist()]
+        start += len(o)
+    return out
 
 
 def test_sources_list_json_directory(jpegs):
@@ -113,10 +116,13 @@ def test_exif_orientation_is_applied(jpegs):
 def test_exact_batch_equals_per_image_reference(jpegs):
     base, names = jpegs
     out = base / "batch.npy"
-    plan = plan_resize(base / "list.txt", out, size="32x24", exact=True, batch_size=3)
-    assert plan.ntasks == 3
-    assert run(plan) == []
+    plan = plan_resize(base / "list.txt", out, ResizeOptions.resolve(size="32x24", exact=True, batch_size=3))
+    assert len(plan.outputs) == 3 and plan.ntasks == 4  # 3 batches and the task that creates the output
+    assert not list(base.glob("*.npy")) and not list(base.glob(".*"))  # planning wrote nothing
+    report = jobs.resize(base / "list.txt", out, size="32x24", exact=True, batch_size=3)
+    assert report.ok and failures(report) == []
     batch = np.load(out)
+    np.testing.assert_array_equal(report.array, batch)
     assert batch.shape == (len(names), 24, 32, 3) and batch.dtype == np.uint8
     for i, name in enumerate(names):
         np.testing.assert_array_equal(batch[i], load_rgb(base / "imgs" / name, SIZE, exact=True), err_msg=name)
@@ -178,9 +184,8 @@ def test_fast_path_compares_the_target_in_the_stored_orientation(tmp_path, rng):
 def test_draft_fraction_is_checked_and_recorded(jpegs):
     base, names = jpegs
     with pytest.raises(UsageError, match="draft fraction"):
-        plan_resize(base / "list.txt", base / "x.npy", draft_fraction=1.5)
-    plan = plan_resize(base / "list.txt", base / "sharp.npy", size="32x24", draft_fraction=1.0)
-    assert run(plan) == []
+        jobs.resize(base / "list.txt", base / "x.npy", draft_fraction=1.5)
+    assert jobs.resize(base / "list.txt", base / "sharp.npy", size="32x24", draft_fraction=1.0).ok
     side = json.loads((base / "sharp.json").read_text())
     assert side["resize"]["mode"] == "draft" and side["resize"]["draft_fraction"] == 1.0
     batch = np.load(base / "sharp.npy")
@@ -195,12 +200,13 @@ def test_bad_files_keep_zero_slots_and_are_listed(jpegs):
     (d / "truncated.JPEG").write_bytes(data[: len(data) // 3])
     (d / "text.JPEG").write_text("not an image")
     paths = read_source(d)
-    plan = plan_resize(d, base / "b.npy", size="32x24", batch_size=4)
-    failures = run(plan)
-    bad = {os.path.basename(paths[i]) for i, _ in failures}
+    report = jobs.resize(d, base / "b.npy", size="32x24", batch_size=4)
+    failed = failures(report)
+    bad = {os.path.basename(paths[i]) for i, _ in failed}
     assert bad == {"truncated.JPEG", "text.JPEG"}
+    assert report.exit_code == 1 and report.counts == {"ok": len(paths) - 2, "failed": 2}
     batch = np.load(base / "b.npy")
-    for i, _ in failures:
+    for i, _ in failed:
         assert not batch[i].any()
     good = [i for i in range(len(paths)) if os.path.basename(paths[i]) not in bad]
     assert all(batch[i].any() for i in good)
@@ -213,60 +219,61 @@ def test_existing_output_needs_overwrite(jpegs):
     base, _ = jpegs
     (base / "b.npy").write_bytes(b"x")
     with pytest.raises(UsageError, match="--overwrite"):
-        plan_resize(base / "list.txt", base / "b.npy")
+        jobs.resize(base / "list.txt", base / "b.npy")
     with pytest.raises(UsageError, match=r"\.npy or \.zarr"):
-        plan_resize(base / "list.txt", base / "b.png")
+        jobs.resize(base / "list.txt", base / "b.png")
 
 
 @pytest.mark.parametrize("kind", ["serial", "threads", "processes"])
 def test_exercise_executors_write_the_same_batch(jpegs, kind):
-    from jobs.progress import ProgressBar
-
     base, _names = jpegs
-    run(plan_resize(base / "list.txt", base / "dask.npy", size="32x24"))
-    plan = plan_resize(base / "list.txt", base / f"{kind}.npy", size="32x24")
-    failures = run_executor(plan, kind, 2, ProgressBar(0, "", enabled=False))
-    finish(plan, failures, 1.0, kind)
-    assert failures == []
+    jobs.resize(base / "list.txt", base / "dask.npy", size="32x24")
+    report = jobs.resize(base / "list.txt", base / f"{kind}.npy", size="32x24", executor=kind, workers=2)
+    assert report.ok and report.scheduler == f"{kind} executor, 2 worker(s)"
     np.testing.assert_array_equal(np.load(base / f"{kind}.npy"), np.load(base / "dask.npy"))
+    assert json.loads((base / f"{kind}.json").read_text())["timing"]["scheduler"] == report.scheduler
 
 
 def test_local_cluster_equals_threads(jpegs, cluster):
     from distributed import Client
 
     base, _ = jpegs
-    run(plan_resize(base / "list.txt", base / "t.npy", size="32x24", batch_size=2))
+    jobs.resize(base / "list.txt", base / "t.npy", size="32x24", batch_size=2)
     with Client(cluster) as client:
-        plan = plan_resize(base / "list.txt", base / "c.npy", size="32x24", batch_size=2)
-        failures = [f for o in client.gather(client.compute(plan.outputs)) for f in o]
-        finish(plan, failures, 1.0, "local")
+        report = jobs.resize(base / "list.txt", base / "c.npy", size="32x24", batch_size=2, client=client)
+    assert report.ok
     np.testing.assert_array_equal(np.load(base / "c.npy"), np.load(base / "t.npy"))
 
 
 def test_zarr_output(jpegs):
     zarr = pytest.importorskip("zarr", reason="zarr is in the test extras")
     base, _ = jpegs
-    run(plan_resize(base / "list.txt", base / "b.npy", size="32x24"))
-    run(plan_resize(base / "list.txt", base / "b.zarr", size="32x24", batch_size=4))
+    jobs.resize(base / "list.txt", base / "b.npy", size="32x24")
+    report = jobs.resize(base / "list.txt", base / "b.zarr", size="32x24", batch_size=4)
     np.testing.assert_array_equal(zarr.open_array(str(base / "b.zarr"))[:], np.load(base / "b.npy"))
+    assert report.array.chunks[0] == 4  # a task's slice is whole chunks of its own
+    np.testing.assert_array_equal(report.array[:], np.load(base / "b.npy"))
 
 
 def test_fill_task_allocates_only_its_block(jpegs):
     import tracemalloc
 
-    from jobs.resize_tasks import fill_npy
+    from jobs.resize_tasks import create_output, fill
 
     base, _names = jpegs
-    plan = plan_resize(base / "list.txt", base / "b.npy", size="64x64", batch_size=100)
+    plan = plan_resize(base / "list.txt", base / "b.npy", ResizeOptions.resolve(size="64x64", batch_size=100))
+    where = plan.finish.where
+    offset = create_output(where)
+    paths = plan.finish.paths
     tracemalloc.start()
     try:
-        fill_npy(plan.target, plan.offset, 0, plan.paths[:2], (64, 64), False)
+        fill(where, offset, 0, paths[:2], ResizeOptions.resolve(size="64x64"))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert peak < 2_000_000  # two decodes and a 2-image block, never the batch
-    batch = np.load(plan.target)  # the slice landed at its place in a valid .npy
-    assert batch.shape == (len(plan.paths), 64, 64, 3) and batch[:2].any() and not batch[2:].any()
+    batch = np.load(where.target)  # the slice landed at its place in a valid .npy
+    assert batch.shape == (len(paths), 64, 64, 3) and batch[:2].any() and not batch[2:].any()
 
 
 def cli(*args, cwd=None):

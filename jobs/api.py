@@ -1,0 +1,281 @@
+"""The Python API: ``compress``, ``decompress``, ``verify`` and ``resize``, each one call.
+
+Each function takes the command line's options as keyword arguments (None falls
+back to ``imgjobs.*`` in ``dask.config``), plans the job, runs it and returns a
+:class:`~jobs.report.Report`.  Where it runs, in this order:
+
+1. on ``client=``, a ``distributed.Client`` you opened;
+2. on the scheduler named by ``scheduler=``, ``scheduler_address=``,
+   ``scheduler_file=`` or ``cluster=``;
+3. on the active ``distributed.Client`` (the one ``Client()`` made current);
+4. on the configured scheduler (``imgjobs.scheduler.*``; Dask's thread pool by default).
+
+With ``compute=False`` nothing runs: you get one :class:`dask.delayed.Delayed`
+whose last task finalizes and returns the report, to compute when and where you
+like (as :func:`dask.bag.to_textfiles` does).
+
+>>> import jobs                                                # doctest: +SKIP
+>>> report = jobs.compress("scans/", "rle/")                   # doctest: +SKIP
+>>> report.counts, report.exit_code                            # doctest: +SKIP
+({'ok': 14}, 0)
+>>> batch = jobs.resize("train.txt", "batch.npy").array        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+
+from .files import UsageError
+from .options import CompressOptions, DecompressOptions, ResizeOptions, RunOptions, VerifyOptions
+from .runtime import execute, to_delayed
+
+__all__ = ["compress", "decompress", "resize", "verify"]
+
+_RUN_DOC = """
+    Other Parameters
+    ----------------
+    client : distributed.Client, optional
+        Compute on this client's cluster (it is left open).
+    compute : bool, default True
+        False: return a :class:`dask.delayed.Delayed` whose last task finalizes
+        and returns the :class:`~jobs.report.Report`; nothing runs until it is computed.
+    progress : bool or jobs.progress.Progress, optional
+        Draw a progress bar (default: on a terminal or in Jupyter, when
+        ``imgjobs.progress`` is true).
+    scheduler : {"threads", "processes", "local"}, optional
+        Dask's thread pool, its process pool, or a ``distributed.LocalCluster``.
+    workers, threads_per_worker : int, optional
+        Pool size, or LocalCluster workers x threads (default: one per core, 1 thread).
+    host, dashboard_address : str, optional
+        Where a LocalCluster listens (default 127.0.0.1 and 127.0.0.1:8787).
+    scheduler_address, scheduler_file : str, optional
+        A running scheduler, e.g. one started with ``dask scheduler --scheduler-file``.
+    cluster : str, optional
+        A profile under ``imgjobs.clusters``: worker jobs submitted to PBS or Slurm.
+    jobs : int, optional
+        Batch jobs to keep running for ``cluster``.
+    tls : bool, optional
+        TLS on every connection (see ``imgjobs certs``).
+    performance_report : str, optional
+        Write Dask's performance report (or local task profiles) to this HTML file.
+"""
+
+
+def _doc(func):
+    func.__doc__ = func.__doc__.replace("    __RUN__\n", _RUN_DOC + "\n")
+    return func
+
+
+def _progress(progress):
+    from .progress import Progress
+
+    if progress is None:
+        return Progress()
+    if isinstance(progress, bool):  # False: silent (no bar, no dashboard note); True: both
+        return Progress(progress, dashboard=progress)
+    return progress
+
+
+def _parallelism(client, run: RunOptions) -> int:
+    """Threads a graph built for later will probably get (task sizes only)."""
+    if client is not None:
+        return max(1, sum(client.nthreads().values()))
+    from . import config
+
+    return int(config.get("scheduler.workers", run.workers) or os.cpu_count() or 1)
+
+
+def _run(plan, client, compute: bool, progress, run: RunOptions):
+    from .schedulers import runner_for
+
+    if not compute:
+        return to_delayed(plan(_parallelism(client, run)))
+    with runner_for(client, run) as runner:
+        return execute(plan(runner.parallelism), runner, _progress(progress), performance_report=run.performance_report)
+
+
+@_doc
+def compress(
+    src, dst, *, rows_per_task=None, threshold=None, overwrite=None, client=None, compute=True, progress=None, **run
+):
+    """Compress an image, or every image in a directory, into ``.rle`` files.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        An image file, or a directory whose image files (by extension: BMP, PNG,
+        TIFF, GIF, JPEG, PBM...) are compressed.
+    dst : str or os.PathLike
+        The ``.rle`` file, or a directory for ``<name>.rle`` files (created if missing).
+    rows_per_task : int or "auto", optional
+        ``auto`` (default) batches small files and splits large BMPs into row
+        blocks of about ``imgjobs.rle.target-pixels-per-task`` pixels; 0 gives one
+        task per image; N gives blocks of N rows.
+    threshold : int, optional
+        White when luminance >= threshold (0..255), instead of Floyd-Steinberg
+        dithering as Pillow's ``convert('1')``.
+    overwrite : bool, optional
+        Replace existing outputs (default: keep them, so a rerun finishes the rest).
+    __RUN__
+    Returns
+    -------
+    jobs.report.Report or dask.delayed.Delayed
+        Per-file outcomes and the summary figures (``compute=False``: the graph).
+
+    Raises
+    ------
+    UsageError
+        For a missing source, a file as the destination of a directory, or bad options.
+    """
+    from .rle_graphs import plan_compress
+
+    opts = CompressOptions.resolve(rows_per_task, threshold, overwrite)
+    run = RunOptions.from_kwargs(run, "compress")
+    return _run(lambda p: plan_compress(src, dst, opts, parallelism=p), client, compute, progress, run)
+
+
+@_doc
+def decompress(src, dst, *, rows_per_task=None, overwrite=None, client=None, compute=True, progress=None, **run):
+    """Decompress an ``.rle`` file, or every ``.rle`` file in a directory, into 1-bit BMPs.
+
+    Work is sized from the bytes each file holds, never from what its header
+    claims: a file too short or too long for its header's size fails at once,
+    by name, and the rest completes.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        An ``.rle`` file or a directory of them.
+    dst : str or os.PathLike
+        The ``.bmp`` file, or a directory for ``<name>.bmp`` files.
+    rows_per_task : int or "auto", optional
+        As for :func:`compress`.
+    overwrite : bool, optional
+        Replace existing outputs.
+    __RUN__
+    Returns
+    -------
+    jobs.report.Report or dask.delayed.Delayed
+    """
+    from .rle_graphs import plan_decompress
+
+    opts = DecompressOptions.resolve(rows_per_task, overwrite)
+    run = RunOptions.from_kwargs(run, "decompress")
+    return _run(lambda p: plan_decompress(src, dst, opts, parallelism=p), client, compute, progress, run)
+
+
+@_doc
+def verify(orig, rle, *, threshold=None, rows_per_task=None, client=None, compute=True, progress=None, **run):
+    """Decode ``.rle`` files and compare them with their images, pixel by pixel.
+
+    Large pairs are compared a block of rows at a time, so memory is bounded like
+    compress's (a whole image is held, packed, only when its rows cannot be read
+    apart: dithered images, formats Pillow decodes whole).
+
+    Parameters
+    ----------
+    orig : str or os.PathLike
+        An image file or a directory of images.
+    rle : str or os.PathLike
+        The ``.rle`` file, or a directory holding ``<name>.rle`` for each image.
+    threshold : int, optional
+        The threshold the files were compressed with, if any.
+    rows_per_task : int or "auto", optional
+        As for :func:`compress`.
+    __RUN__
+    Returns
+    -------
+    jobs.report.Report or dask.delayed.Delayed
+        A mismatching file has status ``"mismatch"``, its count and first
+        positions in the reason and ``details``.
+    """
+    from .rle_graphs import plan_verify
+
+    opts = VerifyOptions.resolve(threshold, rows_per_task)
+    run = RunOptions.from_kwargs(run, "verify")
+    return _run(lambda p: plan_verify(orig, rle, opts, parallelism=p), client, compute, progress, run)
+
+
+class _ExecutorRunner:
+    """The exercise's executors in this process, in place of a Dask scheduler."""
+
+    kind = "executor"
+    client = None
+    dashboard_link = None
+
+    def __init__(self, executor: str, workers):
+        self.executor = executor
+        self.parallelism = int(workers or os.cpu_count() or 1)
+        self.description = f"{executor} executor, {self.parallelism} worker(s)"
+
+
+@_doc
+def resize(
+    source,
+    out="batch.npy",
+    *,
+    num_images=None,
+    size=None,
+    exact=None,
+    draft_fraction=None,
+    batch_size=None,
+    overwrite=None,
+    executor=None,
+    client=None,
+    compute=True,
+    progress=None,
+    **run,
+):
+    """Decode and resize a list of images into one (N, H, W, 3) uint8 batch.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        A file list (one path per line, relative to the list), a JSON config with
+        ``data.train_filelist``, or a directory of images.
+    out : str or os.PathLike
+        ``batch.npy`` (default) or a ``.zarr`` store; a sidecar ``<out>.json``
+        records the files, failures, size, resize mode and timing.
+    num_images : int, optional
+        Take the first N images (an error if fewer exist).
+    size : str or (int, int), optional
+        Output width x height, e.g. ``"100x100"`` (default from ``imgjobs.resize.size``).
+    exact : bool, optional
+        Resize full decodes (the exercise's semantics) instead of a reduced JPEG DCT scale.
+    draft_fraction : float, optional
+        Fast path: decode at the smallest DCT scale still at least this fraction
+        of the output size (default 0.9).
+    batch_size : int, optional
+        Images per task (default: sized from the images and threads, at most 64).
+    overwrite : bool, optional
+        Replace an existing output.
+    executor : {"serial", "threads", "processes"}, optional
+        Run the classic exercise's executor (a loop, ``ThreadPoolExecutor``,
+        ``ProcessPoolExecutor`` of ``workers``) instead of Dask, for comparison.
+    __RUN__
+    Returns
+    -------
+    jobs.report.Report or dask.delayed.Delayed
+        ``report.output`` is the batch, ``report.array`` opens it; failed images
+        keep a zero slot and are listed in the report and the sidecar.
+    """
+    from .resize_graphs import plan_resize
+
+    opts = ResizeOptions.resolve(size, exact, draft_fraction, batch_size, num_images, overwrite)
+    run = RunOptions.from_kwargs(run, "resize")
+
+    def plan(p):
+        return plan_resize(source, out, opts, parallelism=p)
+
+    if executor is None:
+        return _run(plan, client, compute, progress, run)
+    if executor not in ("serial", "threads", "processes"):
+        raise UsageError(f"executor must be serial, threads or processes, got {executor!r}")
+    if run.performance_report:
+        raise UsageError("--performance-report needs a Dask scheduler, not --executor")
+    if client is not None or (run.explicit and run.scheduler is None):
+        raise UsageError("--executor runs the exercise's pools in this process: drop the cluster options")
+    if not compute:
+        raise UsageError("compute=False builds a Dask graph: it cannot use the exercise's executors")
+    runner = _ExecutorRunner(executor, run.workers)
+    return execute(plan(runner.parallelism), runner, _progress(progress))

@@ -1,0 +1,245 @@
+"""Job options: small frozen objects resolved once from keyword arguments and ``dask.config``.
+
+Every keyword defaults to ``None`` and falls back to ``imgjobs.*`` in
+``dask.config`` (as dask-jobqueue does with ``jobqueue.*``); ``resolve`` checks the
+values and raises :class:`~jobs.files.UsageError` saying what is wrong.  The
+resolved object is what planners and tasks receive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from . import config
+from .files import UsageError
+
+__all__ = [
+    "CompressOptions",
+    "DecompressOptions",
+    "ResizeOptions",
+    "RunOptions",
+    "Sizing",
+    "VerifyOptions",
+    "parse_rows_per_task",
+    "parse_size",
+]
+
+
+def parse_rows_per_task(value) -> int | str:
+    """``"auto"`` or a whole number >= 0 (0: one task per image)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"rows per task must be 'auto' or a whole number >= 0, got {value!r}") from None
+    if n < 0 or (n != value and not isinstance(value, str)):
+        raise UsageError(f"rows per task must be 'auto' or a whole number >= 0, got {value!r}")
+    return n
+
+
+def _threshold(value) -> int | None:
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"threshold must be a whole number 0..255, got {value!r}") from None
+    if not 0 <= n <= 255:
+        raise UsageError(f"threshold must be 0..255, got {value}")
+    return n
+
+
+def parse_size(text) -> tuple[int, int]:
+    """``"100x100"`` (width x height) or a (width, height) pair -> (width, height)."""
+    if isinstance(text, (tuple, list)):
+        w, h = (int(v) for v in text)
+    else:
+        try:
+            w, h = (int(v) for v in str(text).lower().split("x"))
+        except ValueError:
+            raise UsageError(f"size must be WIDTHxHEIGHT, e.g. 100x100, got {text!r}") from None
+    if not (1 <= w <= 65535 and 1 <= h <= 65535):
+        raise UsageError(f"size must be 1..65535 on each side, got {w}x{h}")
+    return w, h
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    """How ``compress`` converts and lays out its tasks.
+
+    Attributes
+    ----------
+    rows_per_task : int or "auto"
+        Rows per row-block task; 0 = one task per image; ``auto`` batches small
+        files and splits large ones by pixels.
+    threshold : int or None
+        None dithers as Pillow's ``convert('1')``; 0..255 thresholds luminance.
+    overwrite : bool
+        Replace existing outputs instead of skipping them.
+    """
+
+    rows_per_task: int | str = "auto"
+    threshold: int | None = None
+    overwrite: bool = False
+
+    @classmethod
+    def resolve(cls, rows_per_task=None, threshold=None, overwrite=None) -> CompressOptions:
+        """Fill unset options from ``imgjobs.rle.*`` / ``imgjobs.overwrite`` and check them."""
+        return cls(
+            parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task)),
+            _threshold(config.get("rle.threshold", threshold)),
+            bool(config.get("overwrite", overwrite)),
+        )
+
+
+@dataclass(frozen=True)
+class DecompressOptions:
+    """How ``decompress`` lays out its tasks (see :class:`CompressOptions`)."""
+
+    rows_per_task: int | str = "auto"
+    overwrite: bool = False
+
+    @classmethod
+    def resolve(cls, rows_per_task=None, overwrite=None) -> DecompressOptions:
+        """Fill unset options from config and check them."""
+        return cls(
+            parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task)),
+            bool(config.get("overwrite", overwrite)),
+        )
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What ``verify`` compares with (the threshold used when compressing) and its task layout."""
+
+    threshold: int | None = None
+    rows_per_task: int | str = "auto"
+
+    @classmethod
+    def resolve(cls, threshold=None, rows_per_task=None) -> VerifyOptions:
+        """Fill unset options from config and check them."""
+        return cls(
+            _threshold(config.get("rle.threshold", threshold)),
+            parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task)),
+        )
+
+
+@dataclass(frozen=True)
+class ResizeOptions:
+    """How ``resize`` builds its batch.
+
+    Attributes
+    ----------
+    size : (int, int)
+        Output width and height of every image.
+    exact : bool
+        Resize full decodes instead of reduced JPEG DCT scales.
+    draft_fraction : float
+        Fast path: the smallest reduced decode allowed, as a fraction of ``size``.
+    batch_size : int or None
+        Images per task (None: sized from the images and threads).
+    num_images : int or None
+        Take the first N images of the source.
+    overwrite : bool
+        Replace an existing output.
+    """
+
+    size: tuple = (100, 100)
+    exact: bool = False
+    draft_fraction: float = 0.9
+    batch_size: int | None = None
+    num_images: int | None = None
+    overwrite: bool = False
+
+    @classmethod
+    def resolve(
+        cls, size=None, exact=None, draft_fraction=None, batch_size=None, num_images=None, overwrite=None
+    ) -> ResizeOptions:
+        """Fill unset options from ``imgjobs.resize.*`` and check them."""
+        fraction = float(config.get("resize.draft-fraction", draft_fraction))
+        if not 0 < fraction <= 1 or math.isnan(fraction):
+            raise UsageError(f"draft fraction must be in (0, 1], got {fraction}")
+        if batch_size is not None and int(batch_size) < 1:
+            raise UsageError(f"batch size must be >= 1, got {batch_size}")
+        if num_images is not None and int(num_images) < 1:
+            raise UsageError(f"--num-images must be >= 1, got {num_images}")
+        return cls(
+            parse_size(config.get("resize.size", size)),
+            bool(config.get("resize.exact", exact)),
+            fraction,
+            None if batch_size is None else int(batch_size),
+            None if num_images is None else int(num_images),
+            bool(config.get("overwrite", overwrite)),
+        )
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How big tasks are: pixels per row-block task, bytes per batch of small files.
+
+    Read from ``imgjobs.rle.*`` when a job is planned (see ``configs/imgjobs.yaml``).
+    """
+
+    target_pixels: int
+    min_pixels: int
+    tasks_per_thread: int
+    batch_bytes: int
+    min_batch_bytes: int
+    file_cost_bytes: int
+
+    @classmethod
+    def from_config(cls) -> Sizing:
+        """The current ``imgjobs.rle.*`` sizing settings."""
+        values = [
+            int(config.get(f"rle.{key}"))
+            for key in (
+                "target-pixels-per-task",
+                "min-pixels-per-task",
+                "tasks-per-thread",
+                "batch-bytes",
+                "min-batch-bytes",
+                "file-cost-bytes",
+            )
+        ]
+        if min(values) < 0 or values[2] < 1:
+            raise UsageError(f"imgjobs.rle task sizes must be positive, got {values}")
+        return cls(*values)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where a job runs: a scheduler to start or connect to (see :func:`jobs.schedulers.open_runner`).
+
+    Every field defaults to None, meaning ``imgjobs.scheduler.*`` from config.
+    """
+
+    scheduler: str | None = None
+    workers: int | None = None
+    threads_per_worker: int | None = None
+    host: str | None = None
+    dashboard_address: str | None = None
+    scheduler_address: str | None = None
+    scheduler_file: str | None = None
+    cluster: str | None = None
+    jobs: int | None = None
+    tls: bool | None = None
+    performance_report: str | None = None
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict, where: str) -> RunOptions:
+        """Build from keyword arguments, refusing any that are not scheduler options."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(
+                f"{where}() got unexpected keyword argument(s) {', '.join(unknown)}; "
+                f"scheduler options are {', '.join(sorted(known))}"
+            )
+        return cls(**kwargs)
+
+    @property
+    def explicit(self) -> bool:
+        """True when a scheduler was named (not left to an active client or config)."""
+        return any(v is not None for v in (self.scheduler, self.scheduler_address, self.scheduler_file, self.cluster))

@@ -1,0 +1,288 @@
+"""What a job did: per-file outcomes, column by column, and the report a job returns.
+
+A task returns an :class:`Outcomes` for the files it handled: numpy columns of
+status codes and figures, and reasons only for the files that need one, so a
+million files cost a few megabytes, not a million objects.  :class:`Report` joins
+the outcomes of every task with those settled while planning, and gives the
+summary figures, the exit status and, file by file, :class:`FileResult` objects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["STATUSES", "FileResult", "Outcomes", "Report", "summarize"]
+
+#: Outcome of a file: done, left alone (its output exists), failed, or decoded to other pixels (verify).
+STATUSES = ("ok", "skipped", "failed", "mismatch")
+_CODE = {s: np.uint8(i) for i, s in enumerate(STATUSES)}
+_DEFAULT_REASON = {"skipped": "output exists (use --overwrite to replace it)"}
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one file.
+
+    Attributes
+    ----------
+    src : str
+        Input file.
+    dst : str or None
+        Output file (for ``verify``, the ``.rle`` compared).
+    status : str
+        One of :data:`STATUSES`.
+    reason : str
+        Why it failed, mismatched or was skipped, for people; names the file.
+    pixels, bytes_in, bytes_out : int
+        Pixels processed and file sizes, for the summary.
+    details : dict
+        Job-specific facts (mismatch counts and positions for ``verify``).
+    """
+
+    src: str
+    dst: str | None
+    status: str
+    reason: str = ""
+    pixels: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    details: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True unless the file failed or mismatched."""
+        return self.status in ("ok", "skipped")
+
+
+class Outcomes:
+    """Outcomes of a group of files, a column per figure.
+
+    Parameters
+    ----------
+    src : sequence of str
+        The inputs (a :class:`~jobs.files.Names` or a list of paths).
+    dst : sequence of str, optional
+        Their outputs, index for index.
+    status : str
+        The status every file starts with.
+    reason : str, optional
+        A reason shared by every file (e.g. why all were skipped).
+    """
+
+    __slots__ = ("bytes_in", "bytes_out", "details", "dst", "pixels", "reasons", "src", "status")
+
+    def __init__(self, src: Sequence, dst: Sequence | None = None, status: str = "ok", reason: str = ""):
+        n = len(src)
+        self.src = src
+        self.dst = dst
+        self.status = np.full(n, _CODE[status], dtype=np.uint8)
+        self.pixels = np.zeros(n, dtype=np.int64)
+        self.bytes_in = np.zeros(n, dtype=np.int64)
+        self.bytes_out = np.zeros(n, dtype=np.int64)
+        self.reasons: dict = {-1: reason} if reason else {}  # -1: the reason shared by every file
+        self.details: dict = {}
+
+    def __len__(self) -> int:
+        return self.status.size
+
+    def set(self, i: int, status: str, reason: str = "", *, pixels=0, bytes_in=0, bytes_out=0, details=None):
+        """Record file ``i``'s outcome."""
+        self.status[i] = _CODE[status]
+        self.pixels[i] = pixels
+        self.bytes_in[i] = bytes_in
+        self.bytes_out[i] = bytes_out
+        if reason:
+            self.reasons[i] = reason
+        if details:
+            self.details[i] = details
+
+    def fail(self, i: int, reason: str) -> None:
+        """Record that file ``i`` failed, and why (the reason names the file)."""
+        self.set(i, "failed", reason)
+
+    def result(self, i: int) -> FileResult:
+        """File ``i`` as a :class:`FileResult`."""
+        status = STATUSES[self.status[i]]
+        src = self.src[i]
+        reason = self.reasons.get(i) or self.reasons.get(-1) or _DEFAULT_REASON.get(status, "")
+        if reason and status in ("failed", "mismatch") and src not in reason:
+            reason = f"{src}: {reason}"
+        return FileResult(
+            src,
+            None if self.dst is None else self.dst[i],
+            status,
+            reason,
+            int(self.pixels[i]),
+            int(self.bytes_in[i]),
+            int(self.bytes_out[i]),
+            self.details.get(i, {}),
+        )
+
+    def __iter__(self) -> Iterator[FileResult]:
+        return (self.result(i) for i in range(len(self)))
+
+    def counts(self) -> np.ndarray:
+        """Files per status, in the order of :data:`STATUSES`."""
+        return np.bincount(self.status, minlength=len(STATUSES))
+
+    def problems(self) -> Iterator[FileResult]:
+        """Files that failed or mismatched."""
+        bad = np.flatnonzero((self.status == _CODE["failed"]) | (self.status == _CODE["mismatch"]))
+        return (self.result(int(i)) for i in bad)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in zip(STATUSES, self.counts().tolist(), strict=True) if n)
+        return f"<Outcomes of {len(self)} file(s): {counts or 'none'}>"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+class Report:
+    """What a job did: every file's outcome, the summary figures and, for resize, the batch.
+
+    Attributes
+    ----------
+    job : str
+        ``compress``, ``decompress``, ``verify`` or ``resize``.
+    outcomes : list of Outcomes
+        Per-file outcomes, one group per task plus those settled while planning.
+    seconds : float
+        Wall time from the first task to the end of the finishing step.
+    scheduler : str
+        Where it ran, for people.
+    output : str or None
+        resize: the batch file or store.
+    sidecar : dict or None
+        resize: what the sidecar JSON next to the batch records.
+    """
+
+    def __init__(self, job: str, outcomes: list, seconds: float, *, scheduler: str = "", output=None, sidecar=None):
+        self.job = job
+        self.outcomes = [o for o in outcomes if len(o)]
+        self.seconds = float(seconds)
+        self.scheduler = scheduler
+        self.output = output
+        self.sidecar = sidecar
+
+    # -- figures
+
+    @property
+    def counts(self) -> dict:
+        """Files per status (only statuses that occur)."""
+        total = sum((o.counts() for o in self.outcomes), np.zeros(len(STATUSES), dtype=np.int64))
+        return {s: int(n) for s, n in zip(STATUSES, total.tolist(), strict=True) if n}
+
+    def _processed_sum(self, column: str) -> int:
+        total = 0
+        for o in self.outcomes:
+            done = (o.status == _CODE["ok"]) | (o.status == _CODE["mismatch"])
+            total += int(getattr(o, column)[done].sum())
+        return total
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of the files processed (not skipped or failed)."""
+        return self._processed_sum("pixels")
+
+    @property
+    def bytes_in(self) -> int:
+        """Bytes read from the files processed."""
+        return self._processed_sum("bytes_in")
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes written."""
+        return self._processed_sum("bytes_out")
+
+    def __len__(self) -> int:
+        return sum(len(o) for o in self.outcomes)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed or mismatched."""
+        c = self.counts
+        return not (c.get("failed") or c.get("mismatch"))
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit status: 0 when every file is fine, 1 otherwise."""
+        return 0 if self.ok else 1
+
+    # -- files
+
+    def __iter__(self) -> Iterator[FileResult]:
+        for o in self.outcomes:
+            yield from o
+
+    @property
+    def results(self) -> list:
+        """Every file as a :class:`FileResult` (a list; iterate the report to go one at a time)."""
+        return list(self)
+
+    @property
+    def problems(self) -> list:
+        """Files that failed or mismatched, as :class:`FileResult`."""
+        return [r for o in self.outcomes for r in o.problems()]
+
+    # -- resize
+
+    @property
+    def array(self):
+        """resize: the batch, opened read-only (a memory-mapped ``numpy`` array or a zarr array)."""
+        if self.output is None:
+            raise AttributeError(f"a {self.job} job writes no batch")
+        if self.output.endswith(".zarr"):
+            import zarr
+
+            return zarr.open_array(self.output, mode="r")
+        return np.load(self.output, mmap_mode="r")
+
+    # -- text
+
+    def summary(self) -> str:
+        """A paragraph for people: files, pixels, bytes, ratio, time and speed."""
+        if self.job == "resize":
+            n = len(self)
+            failed = self.counts.get("failed", 0)
+            rate = n / self.seconds if self.seconds > 0 else float("inf")
+            shape = "x".join(map(str, self.sidecar["shape"])) if self.sidecar else "?"
+            side = os.path.splitext(self.output)[0] + ".json"
+            return (
+                f"resize: {n} image(s), {n - failed} ok, {failed} failed, in {self.seconds:.2f} s = "
+                f"{rate:.0f} images/s\n  {self.output}: ({shape}) uint8; sidecar {side}"
+            )
+        return summarize(self.job, self, self.seconds)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts.items())
+        where = f", output={self.output!r}" if self.output else ""
+        return f"<Report {self.job}: {len(self)} file(s): {counts or 'nothing to do'} in {self.seconds:.2f} s{where}>"
+
+
+def summarize(job: str, report: Report, seconds: float) -> str:
+    """One paragraph for the end of an RLE job: files, pixels, bytes, ratio, time and speed."""
+    counts = report.counts
+    parts = ", ".join(f"{counts[k]} {k}" for k in ("ok", "mismatch", "skipped", "failed") if counts.get(k))
+    lines = [f"{job}: {len(report)} file(s): {parts or 'nothing to do'}"]
+    pixels = report.pixels
+    if pixels:
+        mpx = pixels / 1e6
+        speed = mpx / seconds if seconds > 0 else float("inf")
+        line = f"  {mpx:.1f} MPixel in {seconds:.2f} s = {speed:.0f} MPixel/s"
+        bytes_in, bytes_out = report.bytes_in, report.bytes_out
+        if bytes_out:
+            line += f"; {_size(bytes_in)} in, {_size(bytes_out)} out (ratio {bytes_in / bytes_out:.1f}x)"
+        lines.append(line)
+    else:
+        lines.append(f"  {seconds:.2f} s")
+    return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""The job runtime: one protocol for every job, from plan to report.
+
+Every job goes through the same four steps:
+
+1. **plan** (:mod:`jobs.rle_graphs`, :mod:`jobs.resize_graphs`): list the inputs and
+   outputs (one listing per directory), decide the tasks, and return a
+   :class:`Plan`.  Planning has no side effects: it creates and deletes nothing.
+2. **tasks**: plain functions (:mod:`jobs.rle_tasks`, :mod:`jobs.resize_tasks`) that
+   read their own inputs, create their outputs and return
+   :class:`~jobs.report.Outcomes`; a Dask graph of them, one node per batch of
+   small files or per row block of a large one.
+3. **finalize** (:class:`Finish`): after every task, sweep temporaries, rename a
+   finished batch into place, write a sidecar, and build the
+   :class:`~jobs.report.Report`.
+4. **abort**, always, when a task raises or the run is interrupted: remove what
+   this run wrote under temporary names, so nothing half-written is left.
+
+:func:`execute` runs a plan on a :class:`~jobs.schedulers.Runner` (results gathered
+as they land, progress as tasks end, finalize on the client); :func:`to_delayed`
+turns it into one :class:`dask.delayed.Delayed` whose last task finalizes, for
+``compute=False`` (as :func:`dask.bag.to_textfiles` does).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from .report import Outcomes, Report
+
+__all__ = ["Finish", "Plan", "execute", "to_delayed"]
+
+log = logging.getLogger(__name__)
+
+
+class Finish(abc.ABC):
+    """How a job finishes and how it is abandoned; small and picklable, so it can run as a task."""
+
+    job: str
+
+    @abc.abstractmethod
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+        """After every task: finish the outputs and return the report.  Safe to run twice."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """After a failure or an interrupt: remove what this run left under temporary names."""
+
+
+@dataclass
+class Plan:
+    """A job ready to run.
+
+    Attributes
+    ----------
+    job : str
+        ``compress``, ``decompress``, ``verify`` or ``resize``.
+    graph : dict
+        The task graph: key -> task.
+    outputs : list
+        Keys whose results are :class:`~jobs.report.Outcomes` (one per batch or file).
+    finish : Finish
+        The finalize and abort steps.
+    watch : dict
+        Key -> ``(units, files)`` of work done when that task ends (progress).
+    total : int
+        Units of work in all (bytes of input, or images).
+    nfiles : int
+        Files the tasks handle (not those settled while planning).
+    unit : str
+        ``"B"`` (bytes of input) or ``"image"``.
+    settled : list of Outcomes
+        Files decided while planning (outputs that exist, unreadable entries).
+    """
+
+    job: str
+    graph: dict = field(default_factory=dict)
+    outputs: list = field(default_factory=list)
+    finish: Finish | None = None
+    watch: dict = field(default_factory=dict)
+    total: int = 0
+    nfiles: int = 0
+    unit: str = "B"
+    settled: list = field(default_factory=list)
+    executor: object = None  # resize: runs the plan with the exercise's executors instead of Dask
+
+    @property
+    def ntasks(self) -> int:
+        """Tasks in the graph."""
+        return len(self.graph)
+
+    def __repr__(self) -> str:
+        settled = sum(len(o) for o in self.settled)
+        return f"<Plan {self.job}: {self.nfiles} file(s) in {self.ntasks} task(s), {settled} settled while planning>"
+
+
+def execute(plan: Plan, runner, progress=None, *, performance_report: str | None = None) -> Report:
+    """Run ``plan`` on ``runner``; finalize on success, abort on any failure or interrupt.
+
+    Parameters
+    ----------
+    plan : Plan
+    runner : jobs.schedulers.Runner
+        Where the tasks run (or the exercise executors, for resize).
+    progress : jobs.progress.Progress, optional
+        Bar and notes; none by default.
+    performance_report : str, optional
+        Write Dask's performance report (or local task profiles) to this HTML file.
+
+    Returns
+    -------
+    Report
+    """
+    from .progress import Progress
+    from .schedulers import performance_report as report_to
+
+    progress = progress or Progress(enabled=False, dashboard=False)
+    tunnel = None
+    if runner.dashboard_link and (runner.kind in ("cluster", "distributed") or os.environ.get("SSH_CONNECTION")):
+        from .clusters import tunnel_hint
+
+        tunnel = tunnel_hint(runner.dashboard_link)
+    log.info("%s: %d file(s) in %d task(s) on %s", plan.job, plan.nfiles, plan.ntasks, runner.description)
+    start = time.perf_counter()
+    try:
+        progress.start(
+            plan.job, plan.total, plan.unit, plan.nfiles, dashboard_link=runner.dashboard_link, tunnel=tunnel
+        )
+        try:
+            if getattr(runner, "executor", None):
+                results = plan.executor(runner.executor, runner.parallelism, progress)
+            else:
+                with report_to(performance_report, runner):
+                    results = runner.compute(plan.graph, plan.outputs, plan.watch, progress)
+        finally:
+            progress.close()
+        report = plan.finish.finalize(plan.settled + list(results), time.perf_counter() - start, runner.description)
+    except BaseException:
+        log.info("%s: aborted; removing what this run left under temporary names", plan.job)
+        plan.finish.abort()
+        raise
+    return report
+
+
+def _finalize_task(finish: Finish, started: float, scheduler: str, settled, outcomes: list) -> Report:
+    return finish.finalize(settled.outcomes + list(outcomes), time.time() - started, scheduler)
+
+
+def to_delayed(plan: Plan):
+    """The plan as one :class:`dask.delayed.Delayed` whose last task finalizes and returns the :class:`Report`.
+
+    Computing it anywhere (``dask.compute``, ``client.compute``) runs every task
+    and then the finishing step on a worker.  Nothing is aborted automatically
+    if it fails: a rerun sweeps what it left.
+    """
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
+
+    name = f"imgjobs-{plan.job}-finalize-{plan.finish.token}"
+    graph = dict(plan.graph)
+    graph[name] = (_finalize_task, plan.finish, time.time(), "dask graph", _Settled(plan.settled), list(plan.outputs))
+    return Delayed(name, HighLevelGraph.from_collections(name, graph, dependencies=()))
+
+
+class _Settled:
+    """Outcomes settled while planning, wrapped so Dask does not look inside them for keys."""
+
+    __slots__ = ("outcomes",)
+
+    def __init__(self, outcomes: list[Outcomes]):
+        self.outcomes = list(outcomes)
