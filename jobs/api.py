@@ -8,7 +8,8 @@ back to ``imgjobs.*`` in ``dask.config``), plans the job, runs it and returns a
 2. on the scheduler named by ``scheduler=``, ``scheduler_address=``,
    ``scheduler_file=`` or ``cluster=``;
 3. on the active ``distributed.Client`` (the one ``Client()`` made current);
-4. on the configured scheduler (``imgjobs.scheduler.*``; Dask's thread pool by default).
+4. on the configured scheduler (``imgjobs.scheduler.*``; by default ``auto``: Dask's
+   threads, or its processes for 15,000 small files or more).
 
 With ``compute=False`` nothing runs: you get one :class:`dask.delayed.Delayed`
 whose last task finalizes and returns the report, to compute when and where you
@@ -42,8 +43,10 @@ _RUN_DOC = """
     progress : bool or jobs.progress.Progress, optional
         Draw a progress bar (default: on a terminal or in Jupyter, when
         ``imgjobs.progress`` is true).
-    scheduler : {"threads", "processes", "local"}, optional
-        Dask's thread pool, its process pool, or a ``distributed.LocalCluster``.
+    scheduler : {"auto", "threads", "processes", "local"}, optional
+        Dask's thread pool, its process pool, or a ``distributed.LocalCluster``;
+        ``auto`` picks processes for 15,000 small files or more (their work
+        holds the GIL), threads otherwise.
     workers, threads_per_worker : int, optional
         Pool size, or LocalCluster workers x threads (default: one per core, 1 thread).
     host, dashboard_address : str, optional

@@ -20,8 +20,9 @@ log = logging.getLogger("jobs")
 
 _EPILOG = """\
 schedulers:
-  threads (default)   dask's thread pool in this process: instant start, fine for a few files
-  processes           dask's local process pool
+  auto (default)      threads, or processes when 15,000 small files or more share batch tasks
+  threads             dask's thread pool in this process: instant start; large images scale on it
+  processes           dask's local process pool: many small files (Python-bound work) scale on it
   local               a distributed LocalCluster, --workers N x --threads-per-worker T,
                       on 127.0.0.1 with the dashboard (the link is printed)
   --scheduler-address / --scheduler-file
@@ -73,9 +74,9 @@ def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scheduler")
     g.add_argument(
         "--scheduler",
-        choices=["threads", "processes", "local"],
+        choices=["auto", "threads", "processes", "local"],
         default=None,
-        help="where tasks run (default: %(default)s from config, normally threads)",
+        help="where tasks run (default auto: Dask's threads, or its processes for 15,000 small files or more)",
     )
     g.add_argument("--scheduler-address", metavar="ADDR", help="connect to a running scheduler, e.g. tcp://node1:8786")
     g.add_argument(

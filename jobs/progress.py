@@ -79,9 +79,8 @@ class Progress:
             dynamic_ncols=True,
             mininterval=0.1,
             leave=True,
+            postfix=f"0/{nfiles} files" if scaled else None,
         )
-        if scaled:
-            self._bar.set_postfix_str(f"0/{nfiles} files", refresh=False)
 
     def update(self, units: int, files: int = 0) -> None:
         """Count ``units`` more work and ``files`` more files done."""

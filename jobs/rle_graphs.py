@@ -273,6 +273,7 @@ class _Graph:
             part = idx[a:b]
             batch = FileBatch(pairs.src.take(part), pairs.dst.take(part), tuple(sizes[a:b]), max_bytes)
             self.task(kind, func, batch, *args, units=sum(sizes[a:b]), files=len(part), output=True)
+        self.plan.batched_files += len(idx)
 
     def blocks(self, kind: str, nbytes: int, bounds: list, make_block, make_last):
         """Row-block tasks of one large file and its last task; the blocks move progress by their share."""

@@ -72,6 +72,9 @@ class Plan:
         Files the tasks handle (not those settled while planning).
     unit : str
         ``"B"`` (bytes of input) or ``"image"``.
+    batched_files : int
+        Files handled by batch tasks of small files (Python-bound work: many of
+        them make the ``auto`` scheduler pick processes).
     settled : list of Outcomes
         Files decided while planning (outputs that exist, unreadable entries).
     """
@@ -84,6 +87,7 @@ class Plan:
     total: int = 0
     nfiles: int = 0
     unit: str = "B"
+    batched_files: int = 0
     settled: list = field(default_factory=list)
     executor: object = None  # resize: runs the plan with the exercise's executors instead of Dask
 
@@ -123,6 +127,8 @@ def execute(plan: Plan, runner, progress=None, *, performance_report: str | None
         from .clusters import tunnel_hint
 
         tunnel = tunnel_hint(runner.dashboard_link)
+    if getattr(runner, "kind", None) == "auto":
+        runner.resolve(plan.batched_files, plan.batched_files == plan.nfiles)
     log.info("%s: %d file(s) in %d task(s) on %s", plan.job, plan.nfiles, plan.ntasks, runner.description)
     start = time.perf_counter()
     try:

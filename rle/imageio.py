@@ -213,16 +213,17 @@ def read_packed_rows(info: ImageInfo, r0: int, r1: int, threshold: int | None = 
         raise ImageError(f"{info.path}: {e}") from None
 
 
-def _read_fd(fd: int, limit: int) -> bytes:
-    """Up to ``limit`` bytes from ``fd`` (fewer only at the end of the file)."""
-    parts = []
-    while limit > 0:
-        chunk = os.read(fd, limit)
-        if not chunk:
-            break
-        parts.append(chunk)
-        limit -= len(chunk)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+def _read_fd(fd: int, size: int) -> bytes:
+    """A regular file's content, expected to be ``size`` bytes; up to ``size + 1`` (to notice it grew)."""
+    data = os.read(fd, size + 1)
+    if len(data) >= size:  # all of it, with one call: what a regular file gives
+        return data
+    parts = [data]
+    while True:
+        more = os.read(fd, size + 1 - sum(map(len, parts)))
+        if not more:
+            return b"".join(parts)
+        parts.append(more)
 
 
 @functools.lru_cache(maxsize=256)
@@ -278,7 +279,7 @@ def read_packed_image(path, threshold: int | None = None):
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             size = os.fstat(fd).st_size
-            data = _read_fd(fd, size + 1) if size <= _WHOLE_READ_BYTES else None
+            data = _read_fd(fd, size) if size <= _WHOLE_READ_BYTES else None
         finally:
             os.close(fd)
     except OSError as e:

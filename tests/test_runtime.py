@@ -1,0 +1,345 @@
+"""The job runtime and the Python API: protocol, linear cost, bounded memory, schedulers.
+
+Structural, never timed: directory listings and graph nodes are counted, memory
+is bounded by resource limits on real subprocesses, and outputs are compared
+byte for byte across schedulers.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import dask
+import numpy as np
+import pytest
+from conftest import blobs, pillow_bits, write_bmp_raw
+from dask.delayed import Delayed
+from PIL import Image
+
+import jobs
+import rle
+from jobs.options import CompressOptions
+from jobs.progress import Progress
+from jobs.rle_graphs import plan_compress
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from make_samples import make_small  # noqa: E402
+
+
+def temps(d) -> list[str]:
+    return [str(p) for p in Path(d).rglob("*.imgjobs.tmp")]
+
+
+def read_dir(d) -> dict:
+    return {f: (Path(d) / f).read_bytes() for f in sorted(os.listdir(d))}
+
+
+@pytest.fixture
+def tiles(tmp_path):
+    def make(n: int, name: str = "tiles") -> Path:
+        d = tmp_path / name
+        make_small(str(d), n)
+        return d
+
+    return make
+
+
+# --------------------------------------------------------------------------- linear cost
+
+
+class CountListings:
+    """Counts the listings (os.scandir, os.listdir) of directories under ``root`` made while active.
+
+    Other threads of the process list other things (distributed's system monitor
+    counts its open files in /proc): those are not the job's.
+    """
+
+    def __init__(self, monkeypatch, root):
+        self.calls = []
+        root = str(root)
+        real_scandir, real_listdir = os.scandir, os.listdir
+
+        def scandir(path="."):
+            if os.path.abspath(os.fspath(path)).startswith(root):
+                self.calls.append(os.fspath(path))
+            return real_scandir(path)
+
+        def listdir(path="."):
+            if os.path.abspath(os.fspath(path)).startswith(root):
+                self.calls.append(os.fspath(path))
+            return real_listdir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+        monkeypatch.setattr(os, "listdir", listdir)
+
+
+@pytest.mark.parametrize("job", ["compress", "rerun", "decompress", "verify"])
+def test_directory_listings_do_not_grow_with_the_number_of_files(tiles, tmp_path, monkeypatch, job):
+    counts = {}
+    for n in (40, 400):
+        src = tiles(n, f"src{n}")
+        rles = tmp_path / f"rle{n}"
+        if job != "compress":
+            jobs.compress(src, rles, scheduler="threads")
+        stale = rles / ".tile-0000001.rle.0badc0ffee00.imgjobs.tmp"
+        if job == "rerun":
+            stale.write_bytes(b"half")  # an earlier run's leftover: swept with the same listing
+        counter = CountListings(monkeypatch, tmp_path)
+        if job in ("compress", "rerun"):
+            report = jobs.compress(src, rles, scheduler="threads")
+        elif job == "decompress":
+            report = jobs.decompress(rles, tmp_path / f"bmp{n}", scheduler="threads")
+        else:
+            report = jobs.verify(src, rles, scheduler="threads")
+        monkeypatch.undo()
+        assert len(report) == n and report.ok
+        assert not stale.exists()
+        counts[n] = len(counter.calls)
+    assert counts[40] == counts[400] <= 3, counts  # source, output, and one sweep at the end
+
+
+def test_graph_has_one_node_per_batch_not_per_file(tiles, tmp_path):
+    src = tiles(2000)
+    plan = plan_compress(src, tmp_path / "out", CompressOptions.resolve(), parallelism=2)
+    assert plan.nfiles == 2000 and plan.batched_files == 2000
+    assert plan.ntasks == len(plan.outputs) <= 16  # 2000 files in a handful of batch tasks
+    graph = jobs.compress(src, tmp_path / "out", compute=False)
+    assert len(graph.dask) == plan.ntasks + 1  # the batches and the task that finalizes
+    assert not (tmp_path / "out").exists()  # building the graph created nothing
+    # each batch task carries names, not a delayed call per file
+    for key in plan.outputs:
+        func, batch, *_ = plan.graph[key]
+        assert func.__name__ == "compress_batch" and 100 <= len(batch) <= 2000
+        assert isinstance(batch.src.names, tuple) and batch.src.directory == str(src)
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+def test_compute_false_gives_a_graph_whose_last_task_finalizes(image_dir, tmp_path):
+    d, expected = image_dir
+    graph = jobs.compress(d, tmp_path / "lazy", compute=False)
+    assert isinstance(graph, Delayed)
+    assert not (tmp_path / "lazy").exists()
+    (report,) = dask.compute(graph, scheduler="threads")
+    assert isinstance(report, jobs.Report) and report.counts == {"ok": len(expected)}
+    eager = jobs.compress(d, tmp_path / "eager")
+    assert read_dir(tmp_path / "lazy") == read_dir(tmp_path / "eager")
+    assert eager.bytes_out == report.bytes_out > 0
+
+
+def test_compute_false_resize_finalizes_on_a_worker(tmp_path, rng, cluster):
+    from distributed import Client
+
+    d = tmp_path / "jpgs"
+    d.mkdir()
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(d / f"{i}.jpg")
+    graph = jobs.resize(d, tmp_path / "b.npy", size="16x8", compute=False)
+    assert not list(tmp_path.glob("*.npy")) and not list(tmp_path.glob(".*"))
+    with Client(cluster) as client:
+        report = client.compute(graph).result()
+    assert report.output == str(tmp_path / "b.npy") and report.array.shape == (6, 8, 16, 3)
+    assert (tmp_path / "b.json").exists() and not list(tmp_path.glob(".*"))
+
+
+def test_active_client_is_used_and_explicit_settings_win(image_dir, tmp_path, cluster):
+    from distributed import Client
+
+    d, _ = image_dir
+    with Client(cluster) as client:
+        report = jobs.compress(d, tmp_path / "a", progress=False)
+        assert client.scheduler.address in report.scheduler
+        report = jobs.compress(d, tmp_path / "b", scheduler="threads", progress=False)
+        assert report.scheduler.startswith("dask threads")
+    assert read_dir(tmp_path / "a") == read_dir(tmp_path / "b")
+
+
+def test_api_in_a_plain_script_matches_the_cli(image_dir, tmp_path):
+    d, _ = image_dir
+    script = f"import jobs; r = jobs.compress({str(d)!r}, {str(tmp_path / 'api')!r}); print(r.exit_code, len(r))"
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.split() == ["0", str(len(os.listdir(d)))], r.stderr
+    cmd = [sys.executable, "-m", "jobs", "-q", "compress", d, tmp_path / "cli"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert read_dir(tmp_path / "api") == read_dir(tmp_path / "cli")
+
+
+def test_a_failing_task_aborts_and_leaves_no_temporaries(tiles, tmp_path, monkeypatch):
+    src = tiles(300)
+    calls = []
+    real = rle.encode_packed_blocks
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk controller on fire")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rle, "encode_packed_blocks", flaky)
+    with pytest.raises(RuntimeError, match="on fire"):
+        jobs.compress(src, tmp_path / "out", scheduler="threads", workers=1)
+    assert temps(tmp_path) == []
+    done = os.listdir(tmp_path / "out")
+    for name in done:  # what finished is complete
+        assert rle.decode((tmp_path / "out" / name).read_bytes()).shape == (64, 96)
+    monkeypatch.undo()
+    report = jobs.compress(src, tmp_path / "out", scheduler="threads")
+    assert report.counts == {"ok": 300 - len(done), "skipped": len(done)}
+
+
+def test_an_interrupt_aborts_the_resize_batch(tmp_path, rng):
+    d = tmp_path / "jpgs"
+    d.mkdir()
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).save(d / f"{i}.jpg")
+
+    class CtrlC(Progress):
+        def update(self, units, files=0):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        jobs.resize(d, tmp_path / "b.npy", batch_size=2, progress=CtrlC(enabled=False, dashboard=False))
+    assert not list(tmp_path.glob("*.npy")) and not list(tmp_path.glob(".b.npy*"))
+
+
+def test_create_output_is_idempotent_after_slices_are_written(tmp_path, rng):
+    from jobs.options import ResizeOptions
+    from jobs.resize_graphs import plan_resize
+    from jobs.resize_tasks import create_output, fill
+
+    d = tmp_path / "jpgs"
+    d.mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (30, 30, 3), dtype=np.uint8)).save(d / f"{i}.jpg")
+    for out in ("b.npy", "b.zarr"):
+        opts = ResizeOptions.resolve(size="8x8", batch_size=2)
+        plan = plan_resize(d, tmp_path / out, opts)
+        where = plan.finish.where
+        offset = create_output(where)
+        fill(where, offset, 0, plan.finish.paths[:2], opts)
+        assert create_output(where) == offset  # Dask ran it again: a worker holding its result left
+        if out.endswith(".npy"):
+            written = np.load(where.target)[:2]
+        else:
+            import zarr
+
+            written = zarr.open_array(where.target, mode="r")[:2]
+        assert written.any(), out  # the slices written before are still there
+
+
+def test_auto_scheduler_picks_processes_for_many_small_files(tiles, tmp_path):
+    src = tiles(30)
+    with dask.config.set({"imgjobs.scheduler.auto-processes-files": 20}):
+        many = jobs.compress(src, tmp_path / "p", workers=2, progress=False)
+    with dask.config.set({"imgjobs.scheduler.auto-processes-files": 31}):
+        few = jobs.compress(src, tmp_path / "t", workers=2, progress=False)
+    assert "processes" in many.scheduler and "(auto" in many.scheduler
+    assert "threads" in few.scheduler
+    assert read_dir(tmp_path / "p") == read_dir(tmp_path / "t")
+
+
+# --------------------------------------------------------------------------- bounded memory
+
+#: Address space for a subprocess: an imgjobs run peaks near 370 MB of it here; the
+#: old code needed 2.2-5.3 GB for the inputs below.
+LIMIT = 800 << 20
+
+
+def limited_imgjobs(*args, timeout=300):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+        cwd=ROOT,
+    )
+
+
+def test_decompress_bombs_fail_by_name_in_bounded_memory(tmp_path, rng):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(1000):  # ten bytes each, claiming 65535x65535
+        (src / f"liar{i:04d}.rle").write_bytes(rle.header(65535, 65535) + b"\xff" * 6)
+    with open(src / "sparse-zeros.rle", "wb") as f:  # 5 GiB of nothing
+        f.truncate(5 << 30)
+    with open(src / "sparse-claim.rle", "wb") as f:  # a plausible claim, then zeros: fails at byte 4
+        f.write(rle.header(65535, 65535))
+        f.truncate(1 << 30)
+    good = blobs(rng, 200, 300)
+    (src / "good.rle").write_bytes(rle.encode(good))
+    r = limited_imgjobs("decompress", src, tmp_path / "out")
+    assert r.returncode == 1, r.stderr
+    failed = {line.split()[1] for line in r.stderr.splitlines() if line.startswith("FAILED")}
+    assert len(failed) == 1002 and "Traceback" not in r.stderr
+    assert any("liar0000.rle" in f for f in failed)
+    assert "sparse-claim.rle: zero-length run at byte offset 4" in r.stderr
+    assert "sparse-zeros.rle" in r.stderr
+    assert "1003 file(s): 1 ok, 1002 failed" in r.stdout
+    np.testing.assert_array_equal(pillow_bits(tmp_path / "out" / "good.bmp"), good)
+    assert sorted(os.listdir(tmp_path / "out")) == ["good.bmp"]
+
+
+def test_verify_of_a_tall_image_is_bounded_by_its_blocks(tmp_path):
+    width, height = 30000, 30000  # 900 MPixel; 112 MB as a 1-bit BMP
+    stride = width // 8 + 2  # 3752: padded to 4 bytes
+    rows = np.zeros((10, stride), np.uint8)
+    for k in range(10):  # runs of 50..140 pixels, shifting from row to row, like a scanned page
+        rows[k, : width // 8] = np.packbits((np.arange(width) + 7 * k) // (50 + 10 * k) % 2)
+    path = tmp_path / "tall.bmp"
+    with open(path, "wb") as f:
+        f.write(rle.bmp.bmp_1bit_header(width, height))
+        block = np.tile(rows, (100, 1)).tobytes()
+        for _ in range(height // 1000):
+            f.write(block)
+    assert jobs.compress(path, tmp_path / "tall.rle", progress=False).ok
+    r = limited_imgjobs("verify", path, tmp_path / "tall.rle")
+    assert r.returncode == 0, r.stderr
+    assert "verify: 1 file(s): 1 ok" in r.stdout
+    data = bytearray((tmp_path / "tall.rle").read_bytes())
+    data[-1] ^= 0x80  # the last run of the last row changes colour
+    (tmp_path / "tall.rle").write_bytes(bytes(data))
+    r = limited_imgjobs("verify", path, tmp_path / "tall.rle")
+    assert r.returncode == 1 and "MISMATCH" in r.stderr and "(row 29999," in r.stderr, r.stderr
+
+
+# --------------------------------------------------------------------------- schedulers
+
+
+def test_many_small_and_a_few_large_files_identical_on_every_scheduler(tiles, tmp_path, rng, cluster):
+    from distributed import Client
+
+    src = tiles(2000, "mixed")
+    big = blobs(rng, 1500, 2000)
+    Image.fromarray(big.astype(bool)).save(src / "big-1bit.bmp")
+    write_bmp_raw(src / "big-24bit.bmp", np.repeat(big[:900, :1200, None] * 255, 3, axis=2).astype(np.uint8), 24)
+    grey = (rng.random((700, 500)) * 255).astype(np.uint8)
+    write_bmp_raw(src / "big-grey.bmp", np.repeat(grey[:, :, None], 3, axis=2), 24)  # dithered: converted whole
+    Image.fromarray(big.astype(bool)).save(src / "big.png")
+    settings = {"imgjobs.rle.min-pixels-per-task": 200_000, "imgjobs.rle.target-pixels-per-task": 400_000}
+    outs = {}
+    with dask.config.set(settings):
+        plan = plan_compress(src, tmp_path / "x", CompressOptions.resolve(), parallelism=2)
+        assert any("block" in k[0] for k in plan.graph)  # the large BMPs really are split
+        for kind in ("threads", "processes"):
+            report = jobs.compress(src, tmp_path / kind, scheduler=kind, progress=False)
+            assert report.counts == {"ok": 2004}, kind
+            outs[kind] = read_dir(tmp_path / kind)
+        with Client(cluster) as client:
+            assert jobs.compress(src, tmp_path / "cluster", client=client, progress=False).ok
+        outs["cluster"] = read_dir(tmp_path / "cluster")
+    assert outs["threads"] == outs["processes"] == outs["cluster"]
+    for name in ("big-1bit.bmp", "big-24bit.bmp", "big-grey.bmp", "big.png", "tile-0000000.bmp", "tile-0001999.bmp"):
+        stem = os.path.splitext(name)[0]
+        assert outs["threads"][f"{stem}.rle"] == rle.encode(pillow_bits(src / name)), name
+    assert temps(tmp_path) == []
