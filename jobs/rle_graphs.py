@@ -226,6 +226,26 @@ def _budget(total_pixels: int, parallelism: int, sizing: Sizing) -> int:
     return max(sizing.min_pixels, min(sizing.target_pixels, want))
 
 
+def _split_large(pairs: _Pairs, small: list, large: list, pixels, per_byte: int, rows, parallelism, sizing):
+    """Size row blocks from the job's pixels; large files that fit one block rejoin the batches.
+
+    ``large`` holds tuples whose first item is a file's index and ``pixels(item)``
+    its pixels; a small file counts ``per_byte`` pixels per byte of input (8 for a
+    BMP's bits, 127 for an ``.rle``'s runs: what it can hold at most).  Sorts
+    ``small`` back into directory order.  Returns the budget and the files to split.
+    """
+    total = sum(pixels(item) for item in large) + per_byte * sum(pairs.sizes[i] for i in small)
+    budget = _budget(total, parallelism, sizing)
+    split = []
+    for item in large:
+        if rows == "auto" and pixels(item) <= budget:
+            small.append(item[0])
+        else:
+            split.append(item)
+    small.sort()
+    return budget, split
+
+
 def _batch_bounds(sizes: list, parallelism: int, sizing: Sizing) -> list[int]:
     """Where consecutive batches of small files start, plus the end: ``[0, b1, ..., n]``."""
     if not sizes:
@@ -342,16 +362,7 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
             large.append((i, info))
         else:
             small.append(i)
-    budget = _budget(
-        sum(info.pixels for _, info in large) + 8 * sum(pairs.sizes[i] for i in small), parallelism, sizing
-    )
-    split = []
-    for i, info in large:
-        if rows == "auto" and info.pixels <= budget:
-            small.append(i)
-        else:
-            split.append((i, info))
-    small.sort()
+    budget, split = _split_large(pairs, small, large, lambda x: x[1].pixels, 8, rows, parallelism, sizing)
     g.batches("batch", compress_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts, token)
     for i, info in split:
         bounds = row_bounds(info.height, info.width, rows, budget)
@@ -417,16 +428,7 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
         for k, (i, e) in enumerate(bad):
             _failed(o, k, pairs.src[i], e)
         g.plan.settled.append(o)
-    budget = _budget(
-        sum(w * h for _, w, h in large) + rle.CHUNK * sum(pairs.sizes[i] for i in small), parallelism, sizing
-    )
-    split = []
-    for i, w, h in large:
-        if rows == "auto" and w * h <= budget:
-            small.append(i)
-        else:
-            split.append((i, w, h))
-    small.sort()
+    budget, split = _split_large(pairs, small, large, lambda x: x[1] * x[2], rle.CHUNK, rows, parallelism, sizing)
     most = max([pairs.sizes[i] for i in small], default=0)
     g.batches(
         "batch",
@@ -561,16 +563,7 @@ def plan_verify(orig, rle_src, opts: VerifyOptions | None = None, *, parallelism
         for k, (_, a, b) in enumerate(differ):
             size_mismatch(o, k, a, b)
         settled.append(o)
-    budget = _budget(
-        sum(info.pixels for _, info in large) + rle.CHUNK * sum(pairs.sizes[i] for i in small), parallelism, sizing
-    )
-    split = []
-    for i, info in large:
-        if rows == "auto" and info.pixels <= budget:
-            small.append(i)
-        else:
-            split.append((i, info))
-    small.sort()
+    budget, split = _split_large(pairs, small, large, lambda x: x[1].pixels, rle.CHUNK, rows, parallelism, sizing)
     most = max([pairs.sizes[i] for i in small], default=0)
     g.batches(
         "batch", verify_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts, max_bytes=most

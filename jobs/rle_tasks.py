@@ -92,6 +92,17 @@ def _makedirs(directory: str) -> None:
         os.makedirs(directory, exist_ok=True)
 
 
+def _output_directory(batch: FileBatch, out: Outcomes) -> bool:
+    """Create the batch's output directory (a task creates its outputs); if it cannot, every file fails."""
+    try:
+        _makedirs(batch.dst.directory)
+    except OSError as e:
+        for i in range(len(batch)):
+            out.fail(i, f"{batch.src[i]}: cannot create {batch.dst.directory}: {e.strerror or e}")
+        return False
+    return True
+
+
 def _commit(writer: BatchWriter, out: Outcomes, index: dict) -> None:
     """Make a batch's outputs durable and rename them; a rename that fails fails its file."""
     for dst, err in writer.commit().items():
@@ -143,11 +154,7 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
                 out.set(i, "ok", pixels=width * h, bytes_in=batch.sizes[i], bytes_out=n)
         pending.clear()
 
-    try:
-        _makedirs(batch.dst.directory)
-    except OSError as e:
-        for i in range(len(batch)):
-            out.fail(i, f"{batch.src[i]}: cannot create {batch.dst.directory}: {e.strerror or e}")
+    if not _output_directory(batch, out):
         return out
     try:
         for i in range(len(batch)):
@@ -262,11 +269,7 @@ def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
     out = Outcomes(batch.src, batch.dst)
     writer = BatchWriter(token)
     index = {}
-    try:
-        _makedirs(batch.dst.directory)
-    except OSError as e:
-        for i in range(len(batch)):
-            out.fail(i, f"{batch.src[i]}: cannot create {batch.dst.directory}: {e.strerror or e}")
+    if not _output_directory(batch, out):
         return out
     try:
         for i in range(len(batch)):
