@@ -1,8 +1,10 @@
 """``jobs``: image batch jobs on Dask, one call each.
 
->>> import jobs                                              # doctest: +SKIP
->>> report = jobs.compress("scans/", "rle/")                 # on the active Client, or Dask's threads
->>> print(report.summary())                                  # doctest: +SKIP
+>>> import jobs
+>>> report = jobs.compress("scans/", "rle/")    # doctest: +SKIP
+>>> print(report.summary())                    # doctest: +SKIP
+compress: 14 file(s): 14 ok
+  60.0 MPixel in 0.17 s = 355 MPixel/s; 12.9 MB in, 4.7 MB out (ratio 2.7x)
 
 The Python API (:mod:`jobs.api`): :func:`compress`, :func:`decompress`,
 :func:`verify`, :func:`resize`, each returning a :class:`Report` (or, with

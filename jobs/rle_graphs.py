@@ -282,7 +282,7 @@ class _Graph:
         self.plan.nfiles += files
         return key
 
-    def batches(self, kind: str, func, pairs: _Pairs, idx: list, parallelism, sizing, *args, max_bytes: int = 0):
+    def batches(self, kind: str, func, pairs: _Pairs, idx: list, parallelism, sizing, *args):
         """Batch tasks over ``idx`` (indices into ``pairs``), consecutive files together."""
         sizes = [pairs.sizes[i] for i in idx]
         if sizing is None:  # one task per file
@@ -291,7 +291,7 @@ class _Graph:
             bounds = _batch_bounds(sizes, parallelism, sizing)
         for a, b in itertools.pairwise(bounds):
             part = idx[a:b]
-            batch = FileBatch(pairs.src.take(part), pairs.dst.take(part), tuple(sizes[a:b]), max_bytes)
+            batch = FileBatch(pairs.src.take(part), pairs.dst.take(part), tuple(sizes[a:b]))
             self.task(kind, func, batch, *args, units=sum(sizes[a:b]), files=len(part), output=True)
         self.plan.batched_files += len(idx)
 
@@ -429,7 +429,6 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
             _failed(o, k, pairs.src[i], e)
         g.plan.settled.append(o)
     budget, split = _split_large(pairs, small, large, lambda x: x[1] * x[2], rle.CHUNK, rows, parallelism, sizing)
-    most = max([pairs.sizes[i] for i in small], default=0)
     g.batches(
         "batch",
         decompress_batch,
@@ -438,7 +437,6 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
         parallelism,
         sizing if rows == "auto" else None,
         token,
-        max_bytes=most,
     )
     for i, w, h in split:
         s, d = pairs.src[i], pairs.dst[i]
@@ -564,10 +562,7 @@ def plan_verify(orig, rle_src, opts: VerifyOptions | None = None, *, parallelism
             size_mismatch(o, k, a, b)
         settled.append(o)
     budget, split = _split_large(pairs, small, large, lambda x: x[1].pixels, rle.CHUNK, rows, parallelism, sizing)
-    most = max([pairs.sizes[i] for i in small], default=0)
-    g.batches(
-        "batch", verify_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts, max_bytes=most
-    )
+    g.batches("batch", verify_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts)
     for i, info in split:
         path = pairs.dst[i]
         bounds = row_bounds(info.height, info.width, rows, budget)

@@ -65,16 +65,14 @@ class FileBatch:
     dst : Names
         Output files (for ``verify``, the ``.rle`` files), index for index.
     sizes : tuple of int
-        Input sizes in bytes when planned (``verify``: of the ``.rle`` files).
-    max_bytes : int
-        ``decompress``/``verify``: the most bytes a task reads from one ``.rle`` (a
-        file that grew past the planned size is refused, never read whole).
+        Input sizes in bytes when planned (``verify``: of the ``.rle`` files).  A
+        task never reads more of an ``.rle`` than its planned size: one that grew
+        since is refused, never read whole.
     """
 
     src: Names
     dst: Names
     sizes: tuple
-    max_bytes: int = 0
 
     def __len__(self) -> int:
         return len(self.src)
@@ -249,21 +247,19 @@ def _bmp_stride(width: int) -> int:
     return ((width + 31) // 32) * 4
 
 
-def _read_small_rle(path: str, max_bytes: int) -> bytes:
-    """A small ``.rle`` file's bytes, never more than ``max_bytes`` (it was planned that small)."""
+def _read_small_rle(path: str, planned: int) -> bytes:
+    """A small ``.rle`` file's bytes, never more than the ``planned`` size it was listed with."""
     with open(path, "rb") as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise rle.FormatError(
-            f"{path}: grew to more than {max_bytes} bytes after the job was planned; run the job again"
-        )
+        data = f.read(planned + 1)
+    if len(data) > planned:
+        raise rle.FormatError(f"{path}: grew past its {planned} bytes after the job was planned; run the job again")
     return data
 
 
 def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
     """Decompress a batch of small ``.rle`` files into 1-bit BMPs.
 
-    Each file is read whole (it is at most ``batch.max_bytes``) and validated by
+    Each file is read whole (no more than its planned size) and validated by
     :func:`rle.decode` before anything the size of its image is allocated.
     """
     out = Outcomes(batch.src, batch.dst)
@@ -275,7 +271,7 @@ def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
         for i in range(len(batch)):
             src, dst = batch.src[i], batch.dst[i]
             try:
-                data = _read_small_rle(src, batch.max_bytes)
+                data = _read_small_rle(src, batch.sizes[i])
                 pixels = rle.decode(data)
                 h, w = pixels.shape
                 n = writer.add(dst, bmp_1bit_header(w, h) + bmp_1bit_rows(pixels))
@@ -443,7 +439,7 @@ def verify_batch(batch: FileBatch, opts) -> Outcomes:
     for i in range(len(batch)):
         image, path = batch.src[i], batch.dst[i]
         try:
-            data = _read_small_rle(path, batch.max_bytes)
+            data = _read_small_rle(path, batch.sizes[i])
             width, height = rle.read_header(data)
             info = rle.probe(image)
             if (info.width, info.height) != (width, height):

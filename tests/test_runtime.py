@@ -343,3 +343,17 @@ def test_many_small_and_a_few_large_files_identical_on_every_scheduler(tiles, tm
         stem = os.path.splitext(name)[0]
         assert outs["threads"][f"{stem}.rle"] == rle.encode(pillow_bits(src / name)), name
     assert temps(tmp_path) == []
+
+
+def test_a_file_that_grows_after_planning_is_not_read_past_its_planned_size(tmp_path, rng):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"{i}.rle").write_bytes(rle.encode(blobs(rng, 20, 30)))
+    graph = jobs.decompress(src, tmp_path / "out", compute=False)
+    with open(src / "1.rle", "ab") as f:  # someone appends after the job was planned
+        f.write(b"\x81" * 100)
+    (report,) = dask.compute(graph, scheduler="threads")
+    results = {os.path.basename(r.src): r for r in report}
+    assert results["1.rle"].status == "failed" and "grew past its" in results["1.rle"].reason
+    assert results["0.rle"].ok and results["2.rle"].ok
