@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-from .files import UsageError
+from .files import UsageError, check_writable_file
 from .options import CompressOptions, DecompressOptions, ResizeOptions, RunOptions, VerifyOptions
 from .runtime import execute, to_delayed
 
@@ -91,6 +91,8 @@ def _parallelism(client, run: RunOptions) -> int:
 def _run(plan, client, compute: bool, progress, run: RunOptions):
     from .schedulers import runner_for
 
+    if run.performance_report:
+        check_writable_file(run.performance_report, "the performance report")
     if not compute:
         return to_delayed(plan(_parallelism(client, run)))
     with runner_for(client, run) as runner:
@@ -99,7 +101,17 @@ def _run(plan, client, compute: bool, progress, run: RunOptions):
 
 @_doc
 def compress(
-    src, dst, *, rows_per_task=None, threshold=None, overwrite=None, client=None, compute=True, progress=None, **run
+    src,
+    dst,
+    *,
+    rows_per_task=None,
+    threshold=None,
+    overwrite=None,
+    max_pixels=None,
+    client=None,
+    compute=True,
+    progress=None,
+    **run,
 ):
     """Compress an image, or every image in a directory, into ``.rle`` files.
 
@@ -119,6 +131,10 @@ def compress(
         dithering as Pillow's ``convert('1')``.
     overwrite : bool, optional
         Replace existing outputs (default: keep them, so a rerun finishes the rest).
+    max_pixels : int, optional
+        Fail (by name) images decoded whole with more pixels than this (default
+        ``imgjobs.max-pixels``, Pillow's decompression-bomb limit); uncompressed
+        BMPs are read by rows and have no such limit.
     __RUN__
     Returns
     -------
@@ -132,7 +148,7 @@ def compress(
     """
     from .rle_graphs import plan_compress
 
-    opts = CompressOptions.resolve(rows_per_task, threshold, overwrite)
+    opts = CompressOptions.resolve(rows_per_task, threshold, overwrite, max_pixels)
     run = RunOptions.from_kwargs(run, "compress")
     return _run(lambda p: plan_compress(src, dst, opts, parallelism=p), client, compute, progress, run)
 
@@ -168,7 +184,9 @@ def decompress(src, dst, *, rows_per_task=None, overwrite=None, client=None, com
 
 
 @_doc
-def verify(orig, rle, *, threshold=None, rows_per_task=None, client=None, compute=True, progress=None, **run):
+def verify(
+    orig, rle, *, threshold=None, rows_per_task=None, max_pixels=None, client=None, compute=True, progress=None, **run
+):
     """Decode ``.rle`` files and compare them with their images, pixel by pixel.
 
     Large pairs are compared a block of rows at a time, so memory is bounded like
@@ -185,6 +203,8 @@ def verify(orig, rle, *, threshold=None, rows_per_task=None, client=None, comput
         The threshold the files were compressed with, if any.
     rows_per_task : int or "auto", optional
         As for :func:`compress`.
+    max_pixels : int, optional
+        As for :func:`compress`.
     __RUN__
     Returns
     -------
@@ -194,7 +214,7 @@ def verify(orig, rle, *, threshold=None, rows_per_task=None, client=None, comput
     """
     from .rle_graphs import plan_verify
 
-    opts = VerifyOptions.resolve(threshold, rows_per_task)
+    opts = VerifyOptions.resolve(threshold, rows_per_task, max_pixels)
     run = RunOptions.from_kwargs(run, "verify")
     return _run(lambda p: plan_verify(orig, rle, opts, parallelism=p), client, compute, progress, run)
 
@@ -223,6 +243,7 @@ def resize(
     draft_fraction=None,
     batch_size=None,
     overwrite=None,
+    max_pixels=None,
     executor=None,
     client=None,
     compute=True,
@@ -252,6 +273,8 @@ def resize(
         Images per task (default: sized from the images and threads, at most 64).
     overwrite : bool, optional
         Replace an existing output.
+    max_pixels : int, optional
+        Fail (by name) images with more pixels than this (default ``imgjobs.max-pixels``).
     executor : {"serial", "threads", "processes"}, optional
         Run the classic exercise's executor (a loop, ``ThreadPoolExecutor``,
         ``ProcessPoolExecutor`` of ``workers``) instead of Dask, for comparison.
@@ -264,7 +287,7 @@ def resize(
     """
     from .resize_graphs import plan_resize
 
-    opts = ResizeOptions.resolve(size, exact, draft_fraction, batch_size, num_images, overwrite)
+    opts = ResizeOptions.resolve(size, exact, draft_fraction, batch_size, num_images, overwrite, max_pixels)
     run = RunOptions.from_kwargs(run, "resize")
 
     def plan(p):

@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import sys
+import warnings
 
 from . import config
 
@@ -123,6 +124,16 @@ def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_max_pixels(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-pixels",
+        type=_positive,
+        metavar="N",
+        help="refuse (fail by name) images decoded whole with more pixels than N (default 178956970, Pillow's "
+        "decompression-bomb limit); uncompressed BMPs are read by rows and have no such limit",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``imgjobs``."""
     parser = argparse.ArgumentParser(
@@ -163,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="white when luminance >= N (0..255) instead of Floyd-Steinberg dithering as Pillow's convert('1')",
     )
     c.add_argument("--overwrite", action="store_true", default=None, help="replace existing outputs")
+    _add_max_pixels(c)
     _add_scheduler_options(c)
 
     d = sub.add_parser(
@@ -188,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("rle", metavar="RLE", help="the .rle file, or a directory holding <name>.rle for each image")
     v.add_argument("--threshold", type=_threshold, metavar="N", help="the threshold used when compressing, if any")
     v.add_argument("--rows-per-task", type=_rows, metavar="N", help="rows per compare task (default auto)")
+    _add_max_pixels(v)
     _add_scheduler_options(v)
 
     r = sub.add_parser(
@@ -228,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers) instead of Dask, for comparison",
     )
     r.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output")
+    _add_max_pixels(r)
     _add_scheduler_options(r)
 
     k = sub.add_parser(
@@ -303,6 +317,7 @@ def _call_api(args, progress):
             rows_per_task=args.rows_per_task,
             threshold=args.threshold,
             overwrite=args.overwrite,
+            max_pixels=args.max_pixels,
             progress=progress,
             **run,
         )
@@ -312,7 +327,13 @@ def _call_api(args, progress):
         )
     if args.command == "verify":
         return api.verify(
-            args.orig, args.rle, threshold=args.threshold, rows_per_task=args.rows_per_task, progress=progress, **run
+            args.orig,
+            args.rle,
+            threshold=args.threshold,
+            rows_per_task=args.rows_per_task,
+            max_pixels=args.max_pixels,
+            progress=progress,
+            **run,
         )
     return api.resize(
         args.source,
@@ -323,6 +344,7 @@ def _call_api(args, progress):
         draft_fraction=args.draft_fraction,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
+        max_pixels=args.max_pixels,
         executor=args.executor,
         progress=progress,
         **run,
@@ -373,6 +395,9 @@ def main(argv=None) -> int:
 
 def _main(argv) -> int:
     gc.freeze()  # everything imported so far stays for the whole run
+    # Pillow warns about images between its limit and twice it; imgjobs applies its own
+    # (--max-pixels) and fails such files by name, so the warning would only be noise.
+    warnings.filterwarnings("ignore", message="Image size .* exceeds limit", module="PIL")
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet)

@@ -30,11 +30,16 @@ from dataclasses import dataclass
 __all__ = [
     "TEMP_SUFFIX",
     "BatchWriter",
+    "BusyError",
     "Failed",
     "InputListing",
     "Names",
     "OutputListing",
+    "OutputLock",
     "UsageError",
+    "check_writable_dir",
+    "check_writable_file",
+    "failure",
     "list_inputs",
     "list_outputs",
     "new_token",
@@ -53,6 +58,10 @@ TEMP_SUFFIX = ".imgjobs.tmp"
 
 class UsageError(ValueError):
     """A job was asked for something that cannot be done (bad paths, bad options); the CLI exits 2."""
+
+
+class BusyError(UsageError):
+    """Another imgjobs run is writing into the same output place."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,46 @@ def list_outputs(directory: str) -> OutputListing:
     return OutputListing(directory, True, names, temps)
 
 
+def failure(path, exc: BaseException) -> str:
+    """Why a file failed, for people: names the file (once), the OS's words for OS errors, and the
+    exception's type when its message alone is unclear (``struct.error: argument out of range``)."""
+    from rle.imageio import describe
+
+    path = str(path)
+    text = describe(exc)
+    if isinstance(exc, OSError) and exc.strerror and exc.filename and exc.filename != path:
+        text = f"{exc.strerror}: {exc.filename}"
+    return text if path in text else f"{path}: {text}"
+
+
+def check_writable_dir(directory: str) -> None:
+    """Refuse, before anything runs, an output directory this process cannot create or write into."""
+    d = os.path.abspath(directory or ".")
+    probe = d
+    while not os.path.exists(probe):  # a directory the tasks will create: its nearest existing parent
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise UsageError(f"cannot write into {d}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        what = "write into" if probe == d else f"create {d} in"
+        raise UsageError(f"cannot {what} {probe}: permission denied")
+
+
+def check_writable_file(path: str, what: str) -> None:
+    """Refuse, before anything runs, a file path that cannot be written (a directory, a missing parent...)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path} is a directory: give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"cannot write {what} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {what} {path}: permission denied")
+
+
 def remove_path(path: str) -> bool:
     """Remove a file, or a directory tree (a zarr store); return whether there was one."""
     try:
@@ -263,6 +312,72 @@ def sweep_temporaries(directory: str, *, token: str | None = None, stale: Iterab
                 n += 1
                 log.info("removed a temporary file a lost worker or an interrupted run left: %s", entry.path)
     return n
+
+
+class OutputLock:
+    """Exclusive use of an output place for one run: ``flock`` on a hidden lock file beside the outputs.
+
+    Held by the process that runs the job from start to finish, so no other
+    imgjobs run can write there or sweep this run's temporaries meanwhile; the
+    kernel releases it when that process ends, however it ends, so a killed run
+    never leaves a stale lock.  Where the file system has no locks (some parallel
+    file systems without ``-o flock``), a warning says so and the run goes on.
+
+    Parameters
+    ----------
+    path : str
+        The lock file (its directory is created if missing).
+    place : str
+        What it protects, for the message.
+    """
+
+    def __init__(self, path: str, place: str):
+        self.path = path
+        self.place = place
+        self._fd = None
+
+    def __enter__(self):
+        import fcntl
+        import socket
+        import time
+
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise BusyError(
+                    f"another imgjobs run ({holder}) is writing into {self.place}: wait for it to finish, or "
+                    f"write elsewhere (lock file {self.path})"
+                ) from None
+            except OSError as e:  # no locks on this file system
+                log.warning("cannot lock %s (%s): nothing stops two runs writing there at once", self.path, e.strerror)
+                os.close(fd)
+                return self
+            # The run before may have unlinked the file between our open and our lock: then ours
+            # is a lock on a file nobody else will find, and we must lock the one at the path.
+            try:
+                same = os.path.samestat(os.stat(self.path), os.fstat(fd))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.ctime()}".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)  # while still holding it: a waiting run sees the file gone and retries
+            os.close(self._fd)
+            self._fd = None
+        return False
 
 
 # --------------------------------------------------------------------------- writing

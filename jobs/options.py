@@ -51,6 +51,16 @@ def _threshold(value) -> int | None:
     return n
 
 
+def _max_pixels(value) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"max pixels must be a whole number > 0, got {value!r}") from None
+    if n < 1:
+        raise UsageError(f"max pixels must be a whole number > 0, got {value!r}")
+    return n
+
+
 def parse_size(text) -> tuple[int, int]:
     """``"100x100"`` (width x height) or a (width, height) pair -> (width, height)."""
     if isinstance(text, (tuple, list)):
@@ -78,19 +88,24 @@ class CompressOptions:
         None dithers as Pillow's ``convert('1')``; 0..255 thresholds luminance.
     overwrite : bool
         Replace existing outputs instead of skipping them.
+    max_pixels : int
+        The most pixels of an image decoded whole (any format but an
+        uncompressed BMP, which is read by rows).
     """
 
     rows_per_task: int | str = "auto"
     threshold: int | None = None
     overwrite: bool = False
+    max_pixels: int = 178_956_970
 
     @classmethod
-    def resolve(cls, rows_per_task=None, threshold=None, overwrite=None) -> CompressOptions:
+    def resolve(cls, rows_per_task=None, threshold=None, overwrite=None, max_pixels=None) -> CompressOptions:
         """Fill unset options from ``imgjobs.rle.*`` / ``imgjobs.overwrite`` and check them."""
         return cls(
             parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task)),
             _threshold(config.get("rle.threshold", threshold)),
             bool(config.get("overwrite", overwrite)),
+            _max_pixels(config.get("max-pixels", max_pixels)),
         )
 
 
@@ -116,13 +131,15 @@ class VerifyOptions:
 
     threshold: int | None = None
     rows_per_task: int | str = "auto"
+    max_pixels: int = 178_956_970
 
     @classmethod
-    def resolve(cls, threshold=None, rows_per_task=None) -> VerifyOptions:
+    def resolve(cls, threshold=None, rows_per_task=None, max_pixels=None) -> VerifyOptions:
         """Fill unset options from config and check them."""
         return cls(
             _threshold(config.get("rle.threshold", threshold)),
             parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task)),
+            _max_pixels(config.get("max-pixels", max_pixels)),
         )
 
 
@@ -144,6 +161,8 @@ class ResizeOptions:
         Take the first N images of the source.
     overwrite : bool
         Replace an existing output.
+    max_pixels : int
+        The most pixels of an image to decode.
     """
 
     size: tuple = (100, 100)
@@ -152,10 +171,18 @@ class ResizeOptions:
     batch_size: int | None = None
     num_images: int | None = None
     overwrite: bool = False
+    max_pixels: int = 178_956_970
 
     @classmethod
     def resolve(
-        cls, size=None, exact=None, draft_fraction=None, batch_size=None, num_images=None, overwrite=None
+        cls,
+        size=None,
+        exact=None,
+        draft_fraction=None,
+        batch_size=None,
+        num_images=None,
+        overwrite=None,
+        max_pixels=None,
     ) -> ResizeOptions:
         """Fill unset options from ``imgjobs.resize.*`` and check them."""
         fraction = float(config.get("resize.draft-fraction", draft_fraction))
@@ -172,6 +199,7 @@ class ResizeOptions:
             None if batch_size is None else int(batch_size),
             None if num_images is None else int(num_images),
             bool(config.get("overwrite", overwrite)),
+            _max_pixels(config.get("max-pixels", max_pixels)),
         )
 
 

@@ -9,7 +9,6 @@ summary figures, the exit status and, file by file, :class:`FileResult` objects.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -256,7 +255,7 @@ class Report:
             failed = self.counts.get("failed", 0)
             rate = n / self.seconds if self.seconds > 0 else float("inf")
             shape = "x".join(map(str, self.sidecar["shape"])) if self.sidecar else "?"
-            side = os.path.splitext(self.output)[0] + ".json"
+            side = self.output + ".json"
             return (
                 f"resize: {n} image(s), {n - failed} ok, {failed} failed, in {self.seconds:.2f} s = "
                 f"{rate:.0f} images/s\n  {self.output}: ({shape}) uint8; sidecar {side}"

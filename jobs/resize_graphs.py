@@ -29,13 +29,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import config, resize_tasks
-from .files import Names, UsageError, list_inputs, list_outputs, new_token, remove_path, sweep_temporaries, temp_path
+from .files import (
+    Names,
+    OutputLock,
+    UsageError,
+    check_writable_dir,
+    failure,
+    list_inputs,
+    list_outputs,
+    new_token,
+    remove_path,
+    sweep_temporaries,
+    temp_path,
+    write_atomic,
+)
 from .options import ResizeOptions, parse_size
 from .report import Outcomes, Report
 from .rle_graphs import IMAGE_EXTENSIONS
 from .runtime import Finish, Plan
 
-__all__ = ["ResizeFinish", "ResizeTarget", "parse_size", "plan_resize", "read_source", "run_executor"]
+__all__ = ["ResizeFinish", "ResizeTarget", "parse_size", "plan_resize", "read_source", "run_executor", "sidecar_path"]
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +87,9 @@ def read_source(source, num_images: int | None = None) -> list[str]:
     source = os.fspath(source)
     if os.path.isdir(source):
         listing = list_inputs(source, IMAGE_EXTENSIONS)
-        paths = [os.path.join(source, n) for n in listing.names]
+        # entries that are not regular files stay in the batch, so they fail by name, in order
+        names = sorted(listing.names + [n for n, _ in listing.others])
+        paths = [os.path.join(source, n) for n in names]
     elif not os.path.isfile(source):
         raise UsageError(f"{source}: no such file or directory")
     elif source.lower().endswith(".json"):
@@ -146,7 +161,12 @@ class ResizeFinish(Finish):
     stale: tuple = ()
 
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
-        """Move the finished batch into place, write the sidecar ``<out>.json``; return the report."""
+        """Write the sidecar, then move the finished batch into place; return the report.
+
+        The batch is synced first, the sidecar written through a temporary and
+        renamed (so it is never half-written), and only then does the batch get
+        its name: whoever sees the batch finds its sidecar.
+        """
         w = self.where
         if not w.zarr:
             fd = os.open(w.target, os.O_RDONLY)
@@ -154,10 +174,6 @@ class ResizeFinish(Finish):
                 os.fsync(fd)  # every task's slice is on disk before the batch gets its name
             finally:
                 os.close(fd)
-        if os.path.exists(w.out) and (w.zarr or os.path.isdir(w.out)):
-            remove_path(w.out)  # an old store: planning refused this unless overwrite
-        os.replace(w.target, w.out)
-        sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
         failures, start = [], 0
         for o in outcomes:
             for i in np.flatnonzero(o.status == 2).tolist():  # failed
@@ -183,14 +199,48 @@ class ResizeFinish(Finish):
                 "images_per_task": w.batch,
             },
         }
-        with open(os.path.splitext(w.out)[0] + ".json", "w", encoding="utf-8") as f:
-            json.dump(sidecar, f, indent=1)
+        side = sidecar_path(w.out)
+        write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
+        try:
+            if os.path.exists(w.out) and (w.zarr or os.path.isdir(w.out)):
+                remove_path(w.out)  # an old store: planning refused this unless overwrite
+            os.replace(w.target, w.out)
+        except OSError as e:
+            remove_path(side)  # no sidecar without its batch
+            raise OSError(e.errno, f"cannot move the finished batch to {w.out}: {e.strerror}", w.target) from None
+        sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
         return Report("resize", outcomes, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
+
+    def lock(self):
+        """Hold this output for the run: a hidden lock file beside it."""
+        head, tail = os.path.split(self.where.out)
+        return OutputLock(os.path.join(head, f".{tail}.imgjobs.lock"), self.where.out)
 
     def abort(self) -> None:
         """Remove the unfinished batch."""
         if remove_path(self.where.target):
             log.info("removed the unfinished batch %s", self.where.target)
+
+
+def sidecar_path(out: str) -> str:
+    """The sidecar of a batch: ``batch.npy`` -> ``batch.npy.json`` (never the name of a JSON config beside it)."""
+    return os.fspath(out) + ".json"
+
+
+def _check_not_an_input(out: str, side: str, source, paths: list) -> None:
+    """Refuse outputs that would overwrite the source, its file list or an image."""
+    source = os.path.abspath(os.fspath(source))
+    inputs = {source, *map(os.path.abspath, paths)}
+    if os.path.isfile(source) and source.lower().endswith(".json"):
+        try:
+            with open(source, encoding="utf-8") as f:
+                listed = json.load(f)["data"]["train_filelist"]
+            inputs.add(os.path.abspath(os.path.join(os.path.dirname(source), listed)))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    for path, what in ((out, "the batch"), (side, "its sidecar")):
+        if os.path.abspath(path) in inputs:
+            raise UsageError(f"{path} ({what}) is one of the job's inputs: choose another --out")
 
 
 def _auto_batch(n: int, parallelism: int) -> int:
@@ -223,11 +273,19 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     paths = read_source(source, opts.num_images)
     if not (out.endswith(".npy") or out.endswith(".zarr")):
         raise UsageError(f"output {out} must end in .npy or .zarr")
-    if os.path.exists(out) and not opts.overwrite:
-        raise UsageError(f"{out} exists: use --overwrite to replace it")
+    side = sidecar_path(out)
+    _check_not_an_input(out, side, source, paths)
+    for path, what in ((out, "the batch"), (side, "its sidecar")):
+        if os.path.lexists(path) and not opts.overwrite:
+            raise UsageError(f"{path} ({what}) exists: use --overwrite to replace it")
+    if out.endswith(".npy") and os.path.isdir(out):
+        raise UsageError(f"{out} is a directory: a .npy output is a file; remove it or choose another name")
+    if os.path.isdir(side):
+        raise UsageError(f"{side} (the sidecar) is a directory: remove it or choose another output name")
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise UsageError(f"cannot write {out}: directory {parent} does not exist")
+    check_writable_dir(parent)
     if out.endswith(".zarr"):
         try:
             import zarr  # noqa: F401
@@ -235,8 +293,8 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
     batch = opts.batch_size or _auto_batch(len(paths), parallelism)
     token = new_token()
-    prefix = f".{os.path.basename(out)}."
-    stale = tuple(t for t in list_outputs(os.path.dirname(out)).temporaries if t.startswith(prefix))
+    prefixes = (f".{os.path.basename(out)}.", f".{os.path.basename(side)}.")
+    stale = tuple(t for t in list_outputs(os.path.dirname(out)).temporaries if t.startswith(prefixes))
     where = ResizeTarget(out, temp_path(out, token), len(paths), opts.size, batch)
     names = Names("", tuple(paths))
     plan = Plan("resize", unit="image")
@@ -256,11 +314,11 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
 
 
 def _exercise_one(args):
-    path, size, exact, draft_fraction = args
+    path, size, exact, draft_fraction, max_pixels = args
     try:
-        return resize_tasks.load_rgb(path, size, exact, draft_fraction), None
-    except (OSError, ValueError, SyntaxError) as e:
-        return None, f"{path}: {e}"
+        return resize_tasks.load_rgb(path, size, exact, draft_fraction, max_pixels), None
+    except Exception as e:  # one image fails, by name
+        return None, failure(path, e)
 
 
 def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> list:
@@ -280,7 +338,7 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
         out = zarr.open_array(where.target, mode="r+")
     else:
         out = np.load(where.target, mmap_mode="r+")  # one process writes: a memory map is simplest
-    items = [(p, opts.size, opts.exact, opts.draft_fraction) for p in finish.paths]
+    items = [(p, opts.size, opts.exact, opts.draft_fraction, opts.max_pixels) for p in finish.paths]
     outcomes = Outcomes(finish.paths)
 
     def store(i, result):

@@ -83,7 +83,9 @@ def to_rgb(im):
     return im.convert("RGB")
 
 
-def load_rgb(path, size: tuple[int, int], exact: bool = False, draft_fraction: float = DRAFT_FRACTION) -> np.ndarray:
+def load_rgb(
+    path, size: tuple[int, int], exact: bool = False, draft_fraction: float = DRAFT_FRACTION, max_pixels=None
+) -> np.ndarray:
     """Decode an image file and resize it to ``size`` = (width, height).
 
     Parameters
@@ -98,6 +100,8 @@ def load_rgb(path, size: tuple[int, int], exact: bool = False, draft_fraction: f
     draft_fraction : float
         Fast path: how small the reduced decode may be, as a fraction of
         ``size`` (see :func:`draft_scale`).
+    max_pixels : int, optional
+        Refuse images with more pixels (default :data:`rle.MAX_PIXELS`).
 
     Returns
     -------
@@ -106,13 +110,17 @@ def load_rgb(path, size: tuple[int, int], exact: bool = False, draft_fraction: f
 
     Raises
     ------
-    OSError, ValueError
-        For unreadable, truncated or non-image files (``PIL.UnidentifiedImageError``
-        is an ``OSError``).
+    rle.ImageError
+        For a file that is not regular, not an image, or too large.
+    Exception
+        Whatever the decoder raises for a truncated or corrupt file; the batch
+        tasks record any of them for that image.
     """
     from PIL import Image, ImageOps
 
-    with Image.open(path) as im:
+    from rle import open_image
+
+    with open_image(path, max_pixels=max_pixels) as im:
         orientation = im.getexif().get(0x0112, 1)  # read from the header, before decoding
         if not exact and im.format == "JPEG":
             stored = size[::-1] if orientation in _SWAPS_AXES else size
@@ -159,23 +167,28 @@ def create_output(where) -> int:
     )  # a 4-tuple shape fits format 1.0 at any size
     head = header.getvalue()
     size = len(head) + where.n * h * w * 3
-    fd = os.open(where.target, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        os.pwrite(fd, head, 0)
-        if os.fstat(fd).st_size < size:
-            os.ftruncate(fd, size)
-    finally:
-        os.close(fd)
+        fd = os.open(where.target, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            os.pwrite(fd, head, 0)
+            if os.fstat(fd).st_size < size:
+                os.ftruncate(fd, size)
+        finally:
+            os.close(fd)
+    except OSError as e:  # a full disk or a quota: say where
+        raise OSError(e.errno, f"cannot create the batch {where.target} ({size:,} bytes): {e.strerror}") from None
     return len(head)
 
 
-def _load_into(dest: np.ndarray, paths, size, exact: bool, draft_fraction: float, outcomes) -> None:
+def _load_into(dest: np.ndarray, paths, opts, outcomes) -> None:
+    from .files import failure
+
     for i, path in enumerate(paths):
         try:
-            dest[i] = load_rgb(path, size, exact, draft_fraction)
-        except (OSError, ValueError, SyntaxError) as e:  # UnidentifiedImageError is an OSError
+            dest[i] = load_rgb(path, opts.size, opts.exact, opts.draft_fraction, opts.max_pixels)
+        except Exception as e:  # any failure of one image fails that image, by name; the batch goes on
             dest[i] = 0
-            outcomes.fail(i, f"{path}: {e}")
+            outcomes.fail(i, failure(path, e))
 
 
 def fill(where, offset: int, start: int, paths, opts):
@@ -209,7 +222,7 @@ def fill(where, offset: int, start: int, paths, opts):
     outcomes = Outcomes(paths)
     size = opts.size
     block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
-    _load_into(block, paths, size, opts.exact, opts.draft_fraction, outcomes)
+    _load_into(block, paths, opts, outcomes)
     if where.zarr:
         import zarr
 
@@ -217,11 +230,14 @@ def fill(where, offset: int, start: int, paths, opts):
         return outcomes
     data = memoryview(block).cast("B")
     pos = offset + start * size[0] * size[1] * 3
-    fd = os.open(where.target, os.O_WRONLY)
     try:
-        while data:
-            n = os.pwrite(fd, data, pos)
-            data, pos = data[n:], pos + n
-    finally:
-        os.close(fd)  # the finishing step syncs the file once
+        fd = os.open(where.target, os.O_WRONLY)
+        try:
+            while data:
+                n = os.pwrite(fd, data, pos)
+                data, pos = data[n:], pos + n
+        finally:
+            os.close(fd)  # the finishing step syncs the file once
+    except OSError as e:  # a full disk fails the batch: say where
+        raise OSError(e.errno, f"cannot write images {start}.. into {where.target}: {e.strerror}") from None
     return outcomes

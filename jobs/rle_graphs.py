@@ -25,6 +25,7 @@ rows (every header read here): the knobs of a throughput study.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -36,7 +37,9 @@ import rle
 from .files import (
     InputListing,
     Names,
+    OutputLock,
     UsageError,
+    check_writable_dir,
     list_inputs,
     list_outputs,
     new_token,
@@ -78,6 +81,8 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset(
     ".bmp .dib .png .gif .tif .tiff .pbm .pgm .ppm .pnm .pcx .tga .webp .jpg .jpeg .jp2 .ico .im .sgi".split()
 )
+#: The lock file an RLE job holds in its output directory while it runs.
+LOCK_NAME = ".imgjobs.lock"
 #: Images whose rows can be read apart (the BMP fast path), so large ones are split into row blocks.
 BMP_EXTENSIONS = frozenset({".bmp", ".dib"})
 
@@ -133,6 +138,12 @@ class RleFinish(Finish):
         if self.out_dir is not None:
             sweep_temporaries(self.out_dir, token=self.token)
 
+    def lock(self):
+        """Hold the output directory for the run (:class:`~jobs.files.OutputLock`)."""
+        if self.out_dir is None:
+            return contextlib.nullcontext()
+        return OutputLock(os.path.join(self.out_dir, LOCK_NAME), self.out_dir or ".")
+
 
 # --------------------------------------------------------------------------- inputs and outputs
 
@@ -167,18 +178,28 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
         listing = list_inputs(src, extensions)
         out_dir = dst
         out_names = None
+        if overwrite and _same_dir(src, dst):
+            raise UsageError(
+                f"--overwrite into the source directory {src} would replace the files there (such as the "
+                "images .rle files were made from): write the outputs to another directory"
+            )
     elif os.path.exists(src):
         listing = _single_input(src)
         if os.path.isdir(dst) or dst.endswith(os.sep):
             out_dir = dst
             out_names = None
+            mine = os.path.join(dst, stem(os.path.basename(src)) + suffix)
         else:
             out_dir = os.path.dirname(dst)
             if not os.path.isdir(out_dir or "."):
                 raise UsageError(f"cannot write {dst}: directory {os.path.abspath(out_dir)} does not exist")
             out_names = [os.path.basename(dst)]
+            mine = dst
+        if os.path.exists(mine) and os.path.samefile(mine, src):
+            raise UsageError(f"{mine} is the input itself: writing it would destroy the source; choose another name")
     else:
         raise UsageError(f"{src}: no such file or directory")
+    check_writable_dir(out_dir)
     out = list_outputs(out_dir)
     names = listing.names
     wanted = [stem(n) + suffix for n in names] if out_names is None else out_names
@@ -218,6 +239,13 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
         out_dir,
         tuple(out.temporaries),
     )
+
+
+def _same_dir(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _budget(total_pixels: int, parallelism: int, sizing: Sizing) -> int:
@@ -303,11 +331,11 @@ class _Graph:
         return self.task(kind, *make_last(keys), units=nbytes - sum(shares), files=1, output=True)
 
 
-def _probe_or_none(path: str):
+def _probe_or_none(path: str, max_pixels: int):
     try:
-        return rle.probe(path)
-    except rle.ImageError:
-        return None  # the task reads it again and reports why, by name
+        return rle.probe(path, max_pixels=max_pixels)
+    except Exception:  # the task reads it again and reports why, by name
+        return None
 
 
 def _read_rle_header(path: str, size: int):
@@ -357,7 +385,7 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
     for i, size in enumerate(pairs.sizes):
         candidate = rows != 0 and (rows != "auto" or 8 * size > sizing.min_pixels)
         candidate = candidate and os.path.splitext(pairs.src.names[i])[1].lower() in BMP_EXTENSIONS
-        info = _probe_or_none(pairs.src[i]) if candidate else None
+        info = _probe_or_none(pairs.src[i], opts.max_pixels) if candidate else None
         if info is not None and info.bmp is not None:
             large.append((i, info))
         else:
@@ -419,7 +447,7 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
             continue
         try:
             width, height = _read_rle_header(pairs.src[i], size)
-        except (OSError, rle.FormatError) as e:
+        except Exception as e:  # this file fails, by name; the rest goes on
             bad.append((i, e))
             continue
         large.append((i, width, height))
@@ -543,8 +571,8 @@ def plan_verify(orig, rle_src, opts: VerifyOptions | None = None, *, parallelism
             continue
         try:
             width, height = _read_rle_header(pairs.dst[i], size)
-            info = rle.probe(pairs.src[i])
-        except (OSError, rle.FormatError, rle.ImageError) as e:
+            info = rle.probe(pairs.src[i], max_pixels=opts.max_pixels)
+        except Exception as e:  # this pair fails, by name; the rest goes on
             bad.append((i, e))
             continue
         if (info.width, info.height) != (width, height):

@@ -27,7 +27,7 @@ import numpy as np
 import rle
 from rle.bmp import bmp_1bit_header, bmp_1bit_rows
 
-from .files import BatchWriter, Failed, Names, temp_path, write_atomic
+from .files import BatchWriter, Failed, Names, failure, temp_path, write_atomic
 from .report import Outcomes
 
 __all__ = [
@@ -45,8 +45,10 @@ __all__ = [
     "verify_finish",
 ]
 
-#: Exceptions that mean "this file is bad", reported by name instead of raised.
-EXPECTED = (rle.ImageError, rle.FormatError, OSError, ValueError)
+#: What reading, decoding or writing one file may raise: reported for that file, by name, with the
+#: reason, and the rest of the job goes on.  A decoder's surprise (``struct.error``, a
+#: ``MemoryError``...) is no reason to lose a directory.
+EXPECTED = (Exception,)
 
 #: A batch encodes what it has read once this many packed bytes are waiting.
 _FLUSH_BYTES = 8 << 20
@@ -79,10 +81,7 @@ class FileBatch:
 
 
 def _reason(exc: BaseException, path: str) -> str:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror if not exc.filename or exc.filename == path else f"{exc.strerror}: {exc.filename}"
-    return text if path in text else f"{path}: {text}"
+    return failure(path, exc)
 
 
 def _makedirs(directory: str) -> None:
@@ -158,7 +157,7 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
         for i in range(len(batch)):
             src = batch.src[i]
             try:
-                packed, width, _row_bits = rle.read_packed_image(src, opts.threshold)
+                packed, width, _row_bits = rle.read_packed_image(src, opts.threshold, max_pixels=opts.max_pixels)
             except EXPECTED as e:
                 out.fail(i, _reason(e, src))
                 continue
@@ -194,11 +193,11 @@ def compress_block(info: rle.ImageInfo, r0: int, r1: int, opts):
     return rle.encode_packed_runs(packed, info.width, r1 - r0, row_bits)
 
 
-def _whole_runs(info: rle.ImageInfo, threshold: int | None) -> bytes:
+def _whole_runs(info: rle.ImageInfo, opts) -> bytes:
     try:
-        packed, row_bits = rle.read_packed_rows(info, 0, info.height, threshold)
+        packed, row_bits = rle.read_packed_rows(info, 0, info.height, opts.threshold)
     except rle.NeedsWholeImage:
-        packed, width = rle.read_packed(info.path, threshold)
+        packed, width = rle.read_packed(info.path, opts.threshold, max_pixels=opts.max_pixels)
         if (width, packed.shape[0]) != (info.width, info.height):
             raise rle.ImageError(f"{info.path}: the image changed size while the job ran") from None
         row_bits = 8 * packed.shape[1]
@@ -229,7 +228,7 @@ def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str) 
         return out
     try:
         if not blocks or any(b is None for b in blocks):
-            blocks = [_whole_runs(info, opts.threshold)]
+            blocks = [_whole_runs(info, opts)]
         _makedirs(os.path.dirname(dst))
         size = write_atomic(dst, [rle.header(info.width, info.height), *blocks], token)
         bytes_in = os.path.getsize(info.path)
@@ -441,12 +440,12 @@ def verify_batch(batch: FileBatch, opts) -> Outcomes:
         try:
             data = _read_small_rle(path, batch.sizes[i])
             width, height = rle.read_header(data)
-            info = rle.probe(image)
+            info = rle.probe(image, max_pixels=opts.max_pixels)
             if (info.width, info.height) != (width, height):
                 size_mismatch(out, i, (info.width, info.height), (width, height))
                 continue
             decoded = rle.decode(data)
-            packed, _, _ = rle.read_packed_image(image, opts.threshold)
+            packed, _, _ = rle.read_packed_image(image, opts.threshold, max_pixels=opts.max_pixels)
         except EXPECTED as e:
             out.fail(i, _reason(e, image))
             continue
@@ -501,7 +500,7 @@ def verify_finish(info: rle.ImageInfo, path: str, offsets, blocks: list, bounds:
         return out
     try:
         if any(b is None for b in blocks):
-            packed, _, _ = rle.read_packed_image(info.path, opts.threshold)
+            packed, _, _ = rle.read_packed_image(info.path, opts.threshold, max_pixels=opts.max_pixels)
             if packed.shape[0] != info.height:
                 raise rle.ImageError(f"{info.path}: the image changed size while the job ran")
             blocks = [

@@ -24,6 +24,7 @@ turns it into one :class:`dask.delayed.Delayed` whose last task finalizes, for
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import os
 import time
@@ -48,6 +49,10 @@ class Finish(abc.ABC):
     @abc.abstractmethod
     def abort(self) -> None:
         """After a failure or an interrupt: remove what this run left under temporary names."""
+
+    def lock(self):
+        """A context manager holding the job's output place for the run (none by default)."""
+        return contextlib.nullcontext()
 
 
 @dataclass
@@ -130,24 +135,26 @@ def execute(plan: Plan, runner, progress=None, *, performance_report: str | None
     if getattr(runner, "kind", None) == "auto":
         runner.resolve(plan.batched_files, plan.batched_files == plan.nfiles)
     log.info("%s: %d file(s) in %d task(s) on %s", plan.job, plan.nfiles, plan.ntasks, runner.description)
-    start = time.perf_counter()
-    try:
-        progress.start(
-            plan.job, plan.total, plan.unit, plan.nfiles, dashboard_link=runner.dashboard_link, tunnel=tunnel
-        )
+    with plan.finish.lock():  # BusyError before anything runs when another run writes there
+        start = time.perf_counter()
         try:
-            if getattr(runner, "executor", None):
-                results = plan.executor(runner.executor, runner.parallelism, progress)
-            else:
-                with report_to(performance_report, runner):
-                    results = runner.compute(plan.graph, plan.outputs, plan.watch, progress)
-        finally:
-            progress.close()
-        report = plan.finish.finalize(plan.settled + list(results), time.perf_counter() - start, runner.description)
-    except BaseException:
-        log.info("%s: aborted; removing what this run left under temporary names", plan.job)
-        plan.finish.abort()
-        raise
+            progress.start(
+                plan.job, plan.total, plan.unit, plan.nfiles, dashboard_link=runner.dashboard_link, tunnel=tunnel
+            )
+            try:
+                if getattr(runner, "executor", None):
+                    results = plan.executor(runner.executor, runner.parallelism, progress)
+                else:
+                    with report_to(performance_report, runner):
+                        results = runner.compute(plan.graph, plan.outputs, plan.watch, progress)
+            finally:
+                progress.close()
+            seconds = time.perf_counter() - start
+            report = plan.finish.finalize(plan.settled + list(results), seconds, runner.description)
+        except BaseException:
+            log.info("%s: aborted; removing what this run left under temporary names", plan.job)
+            plan.finish.abort()
+            raise
     return report
 
 

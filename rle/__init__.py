@@ -28,11 +28,23 @@ from .codec import (
     read_header,
     row_offsets,
 )
-from .imageio import ImageError, ImageInfo, probe, read_packed, read_packed_image, read_packed_rows, read_pixels
+from .imageio import (
+    MAX_PIXELS,
+    ImageError,
+    ImageInfo,
+    open_image,
+    open_regular,
+    probe,
+    read_packed,
+    read_packed_image,
+    read_packed_rows,
+    read_pixels,
+)
 
 __all__ = [
     "CHUNK",
     "HEADER_SIZE",
+    "MAX_PIXELS",
     "MAX_SIDE",
     "FormatError",
     "ImageError",
@@ -46,6 +58,8 @@ __all__ = [
     "encode_packed_runs",
     "encode_runs",
     "header",
+    "open_image",
+    "open_regular",
     "probe",
     "read_header",
     "read_packed",

@@ -75,8 +75,13 @@ class BmpLayout:
 
     @property
     def data_size(self) -> int:
-        """Bytes of pixel data the file must hold."""
+        """Bytes of pixel data, padding included."""
         return self.stride * self.height
+
+    @property
+    def last_row_padding(self) -> int:
+        """Padding bytes of a row: the file may end without those of its last row (Pillow reads it so)."""
+        return self.stride - (self.width * self.bits + 7) // 8
 
 
 def parse_bmp(head: bytes, file_size: int | None = None) -> BmpLayout | None:
@@ -115,14 +120,16 @@ def parse_bmp(head: bytes, file_size: int | None = None) -> BmpLayout | None:
     stride = ((width * bits + 31) >> 3) & ~3
     palette = None
     mode = "RGB"
+    start = 14 + hsize
+    if offset == 0:  # Pillow reads the pixels from where the headers (and palette) end
+        offset = start + (4 * (colors or (1 << bits)) if bits <= 8 else 0)
     if bits <= 8:
         colors = colors or (1 << bits)
         if colors != 1 << bits:
             return None  # partial palettes: let Pillow decide what missing entries mean
-        start = 14 + hsize
         if len(head) < start + 4 * colors:
             return None
-        if offset == start:
+        if offset == start:  # as Pillow: an offset at the palette means after it
             offset += 4 * colors
         raw = head[start : start + 4 * colors]
         palette = tuple((raw[i + 2], raw[i + 1], raw[i]) for i in range(0, 4 * colors, 4))
@@ -135,7 +142,7 @@ def parse_bmp(head: bytes, file_size: int | None = None) -> BmpLayout | None:
         else:
             mode = "P"
     layout = BmpLayout(width, height, bits, mode, top_down, offset, stride, palette)
-    if file_size is not None and file_size < offset + layout.data_size:
+    if file_size is not None and file_size < offset + layout.data_size - layout.last_row_padding:
         raise ValueError(
             f"truncated BMP: {width}x{height} at {bits} bits needs {layout.data_size} bytes of "
             f"pixel data from offset {offset}, the file has {max(0, file_size - offset)}"
@@ -178,11 +185,21 @@ def _in_memory(source) -> bool:
     return isinstance(source, (bytes, bytearray, memoryview))
 
 
+def _short_ok(layout: BmpLayout, first: int, n: int, missing: int) -> bool:
+    """True when only padding of the file's last stored row is missing (Pillow reads such files)."""
+    return first + n == layout.height and 0 < missing <= layout.last_row_padding
+
+
 def _stored_rows(buf, layout: BmpLayout, first: int, n: int, r0: int, r1: int) -> np.ndarray:
     """Stored rows ``first..first+n`` of a BMP held in memory, as a read-only (n, stride) view."""
     start = layout.offset + first * layout.stride
-    if start + n * layout.stride > len(buf):
-        raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
+    missing = start + n * layout.stride - len(buf)
+    if missing > 0:
+        if not _short_ok(layout, first, n, missing):
+            raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
+        rows = np.zeros(n * layout.stride, dtype=np.uint8)  # the last row's missing padding reads as zero
+        rows[: n * layout.stride - missing] = np.frombuffer(buf, dtype=np.uint8, offset=start)
+        return rows.reshape(n, layout.stride)
     return np.frombuffer(buf, dtype=np.uint8, count=n * layout.stride, offset=start).reshape(n, layout.stride)
 
 
@@ -201,8 +218,12 @@ def _read_block(source, layout: BmpLayout, r0: int, r1: int) -> np.ndarray:
 
 def _read_rows_into(f, layout: BmpLayout, first: int, buf: np.ndarray, r0: int, r1: int) -> None:
     f.seek(layout.offset + first * layout.stride)
-    if f.readinto(memoryview(buf).cast("B")) != buf.nbytes:
-        raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
+    flat = memoryview(buf).cast("B")
+    got = f.readinto(flat)
+    if got != buf.nbytes:
+        if not _short_ok(layout, first, buf.shape[0], buf.nbytes - got):
+            raise ValueError(f"truncated BMP: rows {r0}..{r1} end past the end of the file")
+        flat[got:] = bytes(buf.nbytes - got)
 
 
 def _sub_blocks(source, layout: BmpLayout, r0: int, r1: int):

@@ -14,9 +14,13 @@ for every format.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import io
 import os
+import re
+import stat
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,9 +29,12 @@ from .bmp import BmpLayout, NeedsWholeImage, parse_bmp, read_rows
 from .codec import MAX_SIDE
 
 __all__ = [
+    "MAX_PIXELS",
     "ImageError",
     "ImageInfo",
     "NeedsWholeImage",
+    "open_image",
+    "open_regular",
     "probe",
     "read_packed",
     "read_packed_image",
@@ -75,18 +82,118 @@ class ImageInfo:
         return self.width * self.height
 
 
+#: Default of ``max_pixels``: the most pixels of an image decoded whole (Pillow's own
+#: decompression-bomb limit, twice ``PIL.Image.MAX_IMAGE_PIXELS``: about 179 MPixel).
+MAX_PIXELS = 178_956_970
+
+
+def describe(exc: BaseException) -> str:
+    """An exception for people: its message, and its type (``struct.error``) when that alone is unclear."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if not isinstance(exc, (OSError, ValueError)):
+        kind = type(exc)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        return f"{name}: {text}"
+    return text
+
+
+_what = describe
+
+
+def _open_regular_fd(path) -> int:
+    """Open a file for reading, refusing anything but a regular file without blocking (a FIFO would)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a file"
+            raise OSError(errno.EINVAL, f"not a regular file ({kind})", path)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_regular(path):
+    """A binary file object for a regular file; OSError for a FIFO, a device or a directory (never blocks)."""
+    return os.fdopen(_open_regular_fd(os.fspath(path)), "rb")
+
+
+@contextlib.contextmanager
+def open_image(path, *, data=None, max_pixels: int | None = None):
+    """Open an image with Pillow: only a regular file, at most ``max_pixels`` pixels, every failure an ImageError.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (or only its name for messages, when ``data`` is given).
+    data : bytes-like, optional
+        The file's content, already read.
+    max_pixels : int, optional
+        The most pixels allowed (default :data:`MAX_PIXELS`); checked from the
+        header, before anything is decoded.  Pillow's own limit is raised in this
+        process when a larger one is asked for.
+
+    Yields
+    ------
+    PIL.Image.Image
+        Opened, not yet loaded.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = os.fspath(path)
+    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    if limit > 2 * (Image.MAX_IMAGE_PIXELS or 0) and Image.MAX_IMAGE_PIXELS is not None:
+        Image.MAX_IMAGE_PIXELS = limit // 2 + 1  # asked for: Pillow must not stop below our limit
+    try:
+        f = io.BytesIO(data) if data is not None else open_regular(path)
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
+    with f:
+        try:
+            im = Image.open(f)
+        except UnidentifiedImageError:
+            raise ImageError(f"{path}: not an image (Pillow cannot identify the format)") from None
+        except Image.DecompressionBombError as e:
+            claimed = re.search(r"\((\d+) pixels\)", str(e))
+            raise ImageError(f"{path}: {_too_many(int(claimed.group(1)) if claimed else None, limit)}") from None
+        except Exception as e:  # any failure in a header parser fails this file, by name
+            raise ImageError(f"{path}: cannot read the image header: {_what(e)}") from None
+        with im:
+            w, h = im.size
+            if w <= 0 or h <= 0:
+                raise ImageError(f"{path}: the header says the image is {w}x{h}")
+            if w * h > limit:
+                raise ImageError(f"{path}: {_too_many(w * h, limit, f'{w}x{h}')}")
+            yield im
+
+
+def _too_many(pixels, limit: int, size: str = "") -> str:
+    claim = "" if pixels is None else f" {size + ' = ' if size else ''}{pixels:,} pixels,"
+    return (
+        f"the header claims{claim} more than the {limit:,} pixels an image decoded whole may have "
+        "(--max-pixels, imgjobs.max-pixels; uncompressed BMPs are read by rows and have no such limit)"
+    )
+
+
 def _check_size(path, width: int, height: int) -> None:
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
         raise ImageError(f"{path}: image is {width}x{height}; the .rle format stores 1..{MAX_SIDE} pixels per side")
 
 
-def probe(path) -> ImageInfo:
+def probe(path, *, max_pixels: int | None = None) -> ImageInfo:
     """Read an image file's header: size, format and whether the BMP fast path applies.
 
     Parameters
     ----------
     path : str or os.PathLike
         An image file in any format Pillow reads.
+    max_pixels : int, optional
+        Refuse images that must be decoded whole (every format but an
+        uncompressed BMP) with more pixels than this; default :data:`MAX_PIXELS`.
 
     Returns
     -------
@@ -95,13 +202,14 @@ def probe(path) -> ImageInfo:
     Raises
     ------
     ImageError
-        If the file cannot be read, is not an image, is truncated, or is larger
-        than 65535 pixels on a side.
+        If the file cannot be read, is not a regular file, is not an image, is
+        truncated, is larger than 65535 pixels on a side, or would be decoded
+        whole and has more than ``max_pixels`` pixels.
     """
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
             head = f.read(_HEAD_BYTES)
     except OSError as e:
         raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
@@ -112,33 +220,28 @@ def probe(path) -> ImageInfo:
     if layout is not None:
         _check_size(path, layout.width, layout.height)
         return ImageInfo(path, layout.width, layout.height, "BMP", layout.mode, layout)
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            fmt, mode = im.format or "?", im.mode
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (Pillow cannot identify the format)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageError(f"{path}: cannot read the image header: {e}") from None
+    with open_image(path, max_pixels=max_pixels) as im:
+        width, height = im.size
+        fmt, mode = im.format or "?", im.mode
     _check_size(path, width, height)
     return ImageInfo(path, width, height, fmt, mode, None)
 
 
-def read_packed(path, threshold: int | None = None, *, data=None):
+def read_packed(path, threshold: int | None = None, *, data=None, max_pixels: int | None = None):
     """Read a whole image with Pillow as packed bits, 1 = white.
 
     Parameters
     ----------
     path : str or os.PathLike
         Any image Pillow reads (the first frame of a multi-frame file).
-    data : bytes-like, optional
-        The file's content, when it is already in memory (``path`` then only
-        names it in messages).
     threshold : int, optional
         None for Pillow's ``convert('1')`` (dithering); else white when
         ``convert('L')`` >= threshold.
+    data : bytes-like, optional
+        The file's content, when it is already in memory (``path`` then only
+        names it in messages).
+    max_pixels : int, optional
+        The most pixels decoded whole; default :data:`MAX_PIXELS`.
 
     Returns
     -------
@@ -152,26 +255,18 @@ def read_packed(path, threshold: int | None = None, *, data=None):
     ImageError
         For unreadable, truncated or oversized files.
     """
-    from PIL import Image, UnidentifiedImageError
-
     path = os.fspath(path)
-    try:
-        with Image.open(path if data is None else io.BytesIO(data)) as im:
-            _check_size(path, *im.size)
+    with open_image(path, data=data, max_pixels=max_pixels) as im:
+        _check_size(path, *im.size)
+        try:
             if threshold is None:
                 bw = im.convert("1")
             else:
                 bw = im.convert("L").point(lambda v: 255 if v >= threshold else 0).convert("1")
             width, height = bw.size
             raw = bw.tobytes()
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (Pillow cannot identify the format)") from None
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"{path}: {e}") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        if isinstance(e, ImageError):
-            raise
-        raise ImageError(f"{path}: cannot decode the image: {e}") from None
+        except Exception as e:  # any decoder failure fails this file, by name
+            raise ImageError(f"{path}: cannot decode the image: {_what(e)}") from None
     packed = np.frombuffer(raw, dtype=np.uint8).reshape(height, -1)
     return packed, width
 
@@ -246,7 +341,7 @@ def _parse_head(data: bytes, size: int):
     return parse_bmp(data[:_HEAD_BYTES], size)
 
 
-def read_packed_image(path, threshold: int | None = None):
+def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | None = None):
     """Read a whole image as packed bits, 1 = white, opening the file once.
 
     A file of up to 16 MiB is read in one piece and decoded from memory (the BMP
@@ -259,6 +354,8 @@ def read_packed_image(path, threshold: int | None = None):
         An image file in any format Pillow reads.
     threshold : int, optional
         As in :func:`read_packed`.
+    max_pixels : int, optional
+        As in :func:`read_packed` (a BMP read by rows has no such limit).
 
     Returns
     -------
@@ -272,11 +369,11 @@ def read_packed_image(path, threshold: int | None = None):
     Raises
     ------
     ImageError
-        For unreadable, truncated, oversized or non-image files.
+        For unreadable, non-regular, truncated, oversized or non-image files.
     """
     path = os.fspath(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = _open_regular_fd(path)
         try:
             size = os.fstat(fd).st_size
             data = _read_fd(fd, size) if size <= _WHOLE_READ_BYTES else None
@@ -285,12 +382,12 @@ def read_packed_image(path, threshold: int | None = None):
     except OSError as e:
         raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
     if data is None or len(data) > size:  # large, or growing while we read: the streaming path
-        info = probe(path)
+        info = probe(path, max_pixels=max_pixels)
         try:
             packed, row_bits = read_packed_rows(info, 0, info.height, threshold)
             return packed, info.width, row_bits
         except NeedsWholeImage:
-            packed, width = read_packed(path, threshold)
+            packed, width = read_packed(path, threshold, max_pixels=max_pixels)
             return packed, width, 8 * packed.shape[1]
     try:
         layout = _parse_head(data, len(data))
@@ -305,11 +402,11 @@ def read_packed_image(path, threshold: int | None = None):
             pass
         except ValueError as e:
             raise ImageError(f"{path}: {e}") from None
-    packed, width = read_packed(path, threshold, data=data)
+    packed, width = read_packed(path, threshold, data=data, max_pixels=max_pixels)
     return packed, width, 8 * packed.shape[1]
 
 
-def read_pixels(path, threshold: int | None = None) -> np.ndarray:
+def read_pixels(path, threshold: int | None = None, *, max_pixels: int | None = None) -> np.ndarray:
     """Read an image as an (height, width) uint8 array, 1 = white, 0 = black.
 
     Uses the BMP fast path when it is exact and Pillow otherwise; the result is
@@ -326,5 +423,5 @@ def read_pixels(path, threshold: int | None = None) -> np.ndarray:
     -------
     numpy.ndarray
     """
-    packed, width, _ = read_packed_image(path, threshold)
+    packed, width, _ = read_packed_image(path, threshold, max_pixels=max_pixels)
     return np.unpackbits(packed, axis=1, count=width)

@@ -196,7 +196,7 @@ def test_both_jobs_on_scheduler_file_cluster_match_threads(tmp_path, rng, dask_p
         r = imgjobs("resize", listfile, "--out", tmp_path / out, "--size", "32x24", "--batch-size", "3", *sched)
         assert r.returncode == 0, r.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
-    assert json.loads((tmp_path / "b.json").read_text())["failed"] == []
+    assert json.loads((tmp_path / "b.npy.json").read_text())["failed"] == []
     assert not temps(tmp_path)
 
 

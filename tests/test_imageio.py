@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import pillow_bits, write_bmp_raw
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import rle
@@ -143,3 +145,77 @@ def test_rgb_bw_any_width_and_every_impurity(tmp_path, rng, width):
         with pytest.raises(rle.NeedsWholeImage):
             rle.read_packed_rows(rle.probe(tmp_path / "bad.bmp"), 0, 9)
         np.testing.assert_array_equal(rle.read_pixels(tmp_path / "bad.bmp"), pillow_bits(tmp_path / "bad.bmp"))
+
+
+# --------------------------------------------------------------------------- the fast path against Pillow
+
+
+def _bases(tmp_path):
+    """Small BMPs of every layout the fast path reads."""
+    rng = np.random.default_rng(7)
+    px = (rng.random((9, 21)) < 0.5).astype(np.uint8)
+    pal = [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(256)]
+    made = {
+        "b1": (px, 1, [(0, 0, 0), (255, 255, 255)], False),
+        "b1-inverted-topdown": (1 - px, 1, [(255, 255, 255), (0, 0, 0)], True),
+        "b4": (rng.integers(0, 16, (9, 21)), 4, pal[:16], False),
+        "b8": (rng.integers(0, 256, (9, 21)), 8, pal, False),
+        "b8-grey": (px * 255, 8, [(v, v, v) for v in range(256)], True),
+        "b24": (np.repeat(px[:, :, None] * 255, 3, axis=2).astype(np.uint8), 24, None, False),
+    }
+    out = {}
+    for name, (pixels, bits, palette, top_down) in made.items():
+        write_bmp_raw(tmp_path / f"{name}.bmp", pixels, bits, palette=palette, top_down=top_down)
+        out[name] = (tmp_path / f"{name}.bmp").read_bytes()
+    return out
+
+
+def _pillow_or_failure(path):
+    try:
+        return pillow_bits(path), None
+    except Exception as e:  # Pillow refuses: the fast path must not read it either
+        return None, e
+
+
+BASES = None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(["b1", "b1-inverted-topdown", "b4", "b8", "b8-grey", "b24"]),
+    st.lists(st.tuples(st.integers(0, 1077), st.integers(0, 255)), min_size=1, max_size=4),
+    st.one_of(st.none(), st.integers(-80, 80)),
+)
+def test_fast_path_agrees_with_pillow_on_mutated_headers(tmp_path, name, edits, length_change):
+    """Any header, any palette byte, any file length: the same pixels as Pillow, or a clean failure."""
+    global BASES
+    if BASES is None:
+        BASES = _bases(tmp_path)
+    data = bytearray(BASES[name])
+    header_end = int.from_bytes(data[10:14], "little")  # file and info headers, palette
+    for pos, value in edits:
+        data[pos % header_end] = value
+    if length_change is not None:
+        data = data[: len(data) + length_change] if length_change < 0 else data + bytes(length_change)
+    path = tmp_path / "mutated.bmp"
+    path.write_bytes(bytes(data))
+    want, refused = _pillow_or_failure(path)
+    try:
+        got = rle.read_pixels(path)
+    except rle.ImageError:
+        assert refused is not None, f"Pillow reads this file ({len(data)} bytes) but imgjobs fails it"
+        return
+    assert refused is None, f"imgjobs reads a file Pillow refuses ({refused!r})"
+    np.testing.assert_array_equal(got, want)
+
+
+def test_pixel_offset_zero_reads_after_the_palette_as_pillow_does(tmp_path):
+    # bfOffBits = 0: Pillow reads the pixels after the palette, never from byte 0
+    import struct
+
+    data = b"BM" + struct.pack("<IHHI", 126, 0, 0, 0) + struct.pack("<IiiHHIIiiII", 40, 16, 16, 1, 1, 0, 64, 0, 0, 2, 0)
+    data += bytes([0, 0, 0, 0, 255, 255, 255, 0]) + b"\xff" * 64
+    (tmp_path / "oz.bmp").write_bytes(data)
+    assert rle.probe(tmp_path / "oz.bmp").bmp.offset == 62
+    np.testing.assert_array_equal(rle.read_pixels(tmp_path / "oz.bmp"), pillow_bits(tmp_path / "oz.bmp"))
+    assert rle.read_pixels(tmp_path / "oz.bmp").all()  # every pixel white, as Pillow sees it

@@ -126,7 +126,7 @@ def test_exact_batch_equals_per_image_reference(jpegs):
     assert batch.shape == (len(names), 24, 32, 3) and batch.dtype == np.uint8
     for i, name in enumerate(names):
         np.testing.assert_array_equal(batch[i], load_rgb(base / "imgs" / name, SIZE, exact=True), err_msg=name)
-    side = json.loads((base / "batch.json").read_text())
+    side = json.loads((base / "batch.npy.json").read_text())
     assert side["shape"] == [len(names), 24, 32, 3] and side["resize"]["mode"] == "exact"
     assert [os.path.basename(f) for f in side["files"]] == names
     assert not [f for f in os.listdir(base) if f.endswith(".tmp")]
@@ -186,7 +186,7 @@ def test_draft_fraction_is_checked_and_recorded(jpegs):
     with pytest.raises(UsageError, match="draft fraction"):
         jobs.resize(base / "list.txt", base / "x.npy", draft_fraction=1.5)
     assert jobs.resize(base / "list.txt", base / "sharp.npy", size="32x24", draft_fraction=1.0).ok
-    side = json.loads((base / "sharp.json").read_text())
+    side = json.loads((base / "sharp.npy.json").read_text())
     assert side["resize"]["mode"] == "draft" and side["resize"]["draft_fraction"] == 1.0
     batch = np.load(base / "sharp.npy")
     for i, name in enumerate(names):
@@ -210,7 +210,7 @@ def test_bad_files_keep_zero_slots_and_are_listed(jpegs):
         assert not batch[i].any()
     good = [i for i in range(len(paths)) if os.path.basename(paths[i]) not in bad]
     assert all(batch[i].any() for i in good)
-    side = json.loads((base / "b.json").read_text())
+    side = json.loads((base / "b.npy.json").read_text())
     assert {os.path.basename(f["path"]) for f in side["failed"]} == bad
     assert all(f["reason"] for f in side["failed"])
 
@@ -231,7 +231,7 @@ def test_exercise_executors_write_the_same_batch(jpegs, kind):
     report = jobs.resize(base / "list.txt", base / f"{kind}.npy", size="32x24", executor=kind, workers=2)
     assert report.ok and report.scheduler == f"{kind} executor, 2 worker(s)"
     np.testing.assert_array_equal(np.load(base / f"{kind}.npy"), np.load(base / "dask.npy"))
-    assert json.loads((base / f"{kind}.json").read_text())["timing"]["scheduler"] == report.scheduler
+    assert json.loads((base / f"{kind}.npy.json").read_text())["timing"]["scheduler"] == report.scheduler
 
 
 def test_local_cluster_equals_threads(jpegs, cluster):
@@ -299,7 +299,7 @@ def test_cli_resize_summary_and_exit_codes(jpegs):
     assert r.returncode == 2 and "draft fraction must be in (0, 1]" in r.stderr
     r = cli("resize", base / "list.txt", "--out", base / "o4.npy", "--draft-fraction", "1")
     assert r.returncode == 0, r.stderr
-    assert json.loads((base / "o4.json").read_text())["resize"]["draft_fraction"] == 1.0
+    assert json.loads((base / "o4.npy.json").read_text())["resize"]["draft_fraction"] == 1.0
 
 
 def test_performance_report_threads_and_cluster(jpegs):

@@ -145,7 +145,7 @@ def test_compute_false_resize_finalizes_on_a_worker(tmp_path, rng, cluster):
     with Client(cluster) as client:
         report = client.compute(graph).result()
     assert report.output == str(tmp_path / "b.npy") and report.array.shape == (6, 8, 16, 3)
-    assert (tmp_path / "b.json").exists() and not list(tmp_path.glob(".*"))
+    assert (tmp_path / "b.npy.json").exists() and not list(tmp_path.glob(".*"))
 
 
 def test_active_client_is_used_and_explicit_settings_win(image_dir, tmp_path, cluster):
