@@ -16,33 +16,53 @@ functions their tasks run: :mod:`jobs.rle_graphs` / :mod:`jobs.rle_tasks` and
 :mod:`jobs.resize_graphs` / :mod:`jobs.resize_tasks`.  :mod:`jobs.schedulers`
 starts or connects to a scheduler, :mod:`jobs.study` runs throughput sweeps, and
 :mod:`jobs.cli` is the ``imgjobs`` command.
+
+The names below are loaded on first use (PEP 562): importing ``jobs`` costs
+nothing, a worker process that only runs task functions never imports what it
+does not use, and the command can report a malformed Dask config file cleanly.
 """
 
-from .api import compress, decompress, resize, verify
-from .config import get as config_get
-from .files import UsageError
-from .options import CompressOptions, DecompressOptions, ResizeOptions, RunOptions, VerifyOptions
-from .report import FileResult, Outcomes, Report
-from .runtime import Plan, execute, to_delayed
+from __future__ import annotations
 
-__all__ = [
-    "CompressOptions",
-    "DecompressOptions",
-    "FileResult",
-    "Outcomes",
-    "Plan",
-    "Report",
-    "ResizeOptions",
-    "RunOptions",
-    "UsageError",
-    "VerifyOptions",
-    "compress",
-    "config_get",
-    "decompress",
-    "execute",
-    "resize",
-    "to_delayed",
-    "verify",
-]
+import importlib
+
+#: Public name -> (module, attribute).
+_EXPORTS = {
+    "compress": ("api", "compress"),
+    "decompress": ("api", "decompress"),
+    "resize": ("api", "resize"),
+    "verify": ("api", "verify"),
+    "config_get": ("config", "get"),
+    "ConfigError": ("config", "ConfigError"),
+    "BusyError": ("files", "BusyError"),
+    "UsageError": ("files", "UsageError"),
+    "CompressOptions": ("options", "CompressOptions"),
+    "DecompressOptions": ("options", "DecompressOptions"),
+    "ResizeOptions": ("options", "ResizeOptions"),
+    "RunOptions": ("options", "RunOptions"),
+    "VerifyOptions": ("options", "VerifyOptions"),
+    "FileResult": ("report", "FileResult"),
+    "Outcomes": ("report", "Outcomes"),
+    "Report": ("report", "Report"),
+    "Plan": ("runtime", "Plan"),
+    "execute": ("runtime", "execute"),
+    "to_delayed": ("runtime", "to_delayed"),
+}
+
+__all__ = sorted(_EXPORTS)
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'jobs' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value  # once loaded, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

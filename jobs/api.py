@@ -85,7 +85,7 @@ def _parallelism(client, run: RunOptions) -> int:
         return max(1, sum(client.nthreads().values()))
     from . import config
 
-    return int(config.get("scheduler.workers", run.workers) or os.cpu_count() or 1)
+    return config.get_int("scheduler.workers", run.workers, low=1, optional=True) or os.cpu_count() or 1
 
 
 def _run(plan, client, compute: bool, progress, run: RunOptions):

@@ -13,8 +13,6 @@ import os
 import sys
 import warnings
 
-from . import config
-
 __all__ = ["main"]
 
 log = logging.getLogger("jobs")
@@ -110,10 +108,10 @@ def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--tls",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="TLS for scheduler, workers and client: temporary certificates for --scheduler local, the "
-        "files in imgjobs.tls (or the profile's tls) otherwise",
+        help="TLS on every connection: on by default for clusters imgjobs starts (local, --cluster: temporary "
+        "certificates, or the files in imgjobs.tls); --no-tls to opt out; a running scheduler's address decides",
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument(
@@ -289,6 +287,37 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
         dask.config.set({"logging": {"distributed": quiet_level, "bokeh": "error", "tornado": "critical"}})
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (from ``timeout``, ``kill``, a batch system's walltime) or SIGHUP, as an interrupt:
+    every cleanup that Ctrl-C runs (removing temporaries, closing clusters, cancelling worker jobs)
+    runs for it too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.status = 128 + signum
+
+
+def _handle_termination() -> None:
+    import signal
+
+    def stop(signum, frame):
+        raise Terminated(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    # Ctrl-C raises KeyboardInterrupt, whatever a library installed (dask-jobqueue sets its own)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: a file name cannot start a line of its own."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def _error(message: str) -> None:
+    print(f"imgjobs: error: {_printable(message)}", file=sys.stderr)
+
+
 def _run_options(args) -> dict:
     return {
         "scheduler": args.scheduler,
@@ -352,31 +381,37 @@ def _call_api(args, progress):
 
 
 def _run_job(args) -> int:
+    from . import config
     from .files import UsageError
     from .progress import Progress
 
     if args.dry_run:
-        cluster = config.get("scheduler.cluster", args.cluster)
+        cluster = config.get_str("scheduler.cluster", args.cluster)
         if not cluster:
             raise UsageError("--dry-run prints a batch job script: use it with --cluster PROFILE")
         from .clusters import job_script
 
-        print(job_script(cluster, tls=bool(config.get("scheduler.tls", args.tls))))
+        print(job_script(cluster, tls=config.get_bool("scheduler.tls", args.tls)))
         return 0
     progress = Progress(enabled=False if (args.no_progress or args.quiet) else None, dashboard=not args.quiet)
+    from .clusters import ClusterError
+
     try:
         report = _call_api(args, progress)
     except UsageError:
         raise
+    except ClusterError as e:  # the batch system gives no worker
+        _error(str(e))
+        return 1
     except (FileNotFoundError, ValueError) as e:  # bad scheduler settings
-        print(f"imgjobs: error: {e}", file=sys.stderr)
+        _error(str(e))
         return 2
-    except OSError as e:  # e.g. no scheduler at the given address
-        print(f"imgjobs: error: {e}", file=sys.stderr)
+    except OSError as e:  # e.g. no scheduler at the given address, a full disk
+        _error(str(e))
         return 1
     for r in report.problems:
         label = "MISMATCH" if r.status == "mismatch" else "FAILED"
-        print(f"{label} {r.reason}", file=sys.stderr)
+        print(f"{label} {_printable(r.reason)}", file=sys.stderr)
     if not args.quiet:
         print(report.summary())
     return report.exit_code
@@ -400,9 +435,15 @@ def _main(argv) -> int:
     warnings.filterwarnings("ignore", message="Image size .* exceeds limit", module="PIL")
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        from . import config  # noqa: F401 - imports dask, which reads every Dask config file
+    except ValueError as e:  # dask found a malformed config file; its message names it
+        print(f"imgjobs: error: {e}", file=sys.stderr)
+        return 2
     _setup_logging(args.verbose, args.quiet)
     from .files import UsageError
 
+    _handle_termination()
     try:
         if args.command == "study":
             from .study import run_study
@@ -411,18 +452,24 @@ def _main(argv) -> int:
         if args.command == "certs":
             return _certs(args)
         first = {"verify": "orig", "resize": "source"}.get(args.command, "src")
-        if not os.path.exists(getattr(args, first)):
-            parser.error(f"{getattr(args, first)}: no such file or directory")
+        if not os.path.lexists(getattr(args, first)):
+            raise UsageError(f"{getattr(args, first)}: no such file or directory")
         return _run_job(args)
-    except UsageError as e:
-        parser.error(str(e))
-    except KeyboardInterrupt:
+    except UsageError as e:  # found after parsing: the message says what; no usage line
+        _error(str(e))
+        return 2
+    except KeyboardInterrupt as e:
+        what = "stopped by a signal" if isinstance(e, Terminated) else "interrupted"
         print(
-            "\nimgjobs: interrupted. Finished outputs are complete and nothing half-written is left; "
+            f"\nimgjobs: {what}. Finished outputs are complete and nothing half-written is left; "
             "run the same command again to do the rest.",
             file=sys.stderr,
         )
-        return 130
+        return e.status if isinstance(e, Terminated) else 130
+    except BrokenPipeError:  # the reader went away (imgjobs ... | head): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

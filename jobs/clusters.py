@@ -1,18 +1,23 @@
-"""HPC clusters: batch-system profiles (dask-jobqueue), TLS and reaching the dashboard.
+"""HPC clusters: batch-system profiles (dask-jobqueue), waiting for workers, TLS, the dashboard.
 
-* :func:`start_cluster` builds a ``PBSCluster`` or ``SLURMCluster`` from a
-  profile under ``imgjobs.clusters`` (``configs/imgjobs.yaml``) and keeps
-  ``jobs`` batch jobs running: with a worker ``lifetime`` it uses
-  :meth:`adapt`, so jobs that reach their walltime are replaced by fresh ones
-  and a long job keeps going.
-* :func:`job_script` is what ``--dry-run`` prints: the script each worker job
-  would run.
-* :func:`security` turns ``--tls`` into a :class:`distributed.Security`: the
-  certificate files of a profile or of ``imgjobs.tls``, else temporary
-  certificates where every party lives on this machine.
-* :func:`write_certificates` makes a self-signed CA/cert/key set for a cluster
-  (``imgjobs certs DIR``), and :func:`tunnel_hint` the ``ssh -L`` command that
-  brings a dashboard to a laptop.
+A profile under ``imgjobs.clusters`` names a dask-jobqueue cluster class
+(``type: pbs`` or ``slurm``) and holds, under ``jobqueue``, dask-jobqueue's own
+keys (``cores``, ``memory``, ``walltime``, ``job-extra-directives``,
+``job-script-epilogue``, ``death-timeout``, ``worker-command``...: everything its
+``jobqueue.yaml`` documents).  They are merged over ``jobqueue.<type>`` from your
+own configuration (a site's ``~/.config/dask/jobqueue.yaml`` counts) and handed to
+dask-jobqueue through its ``config_name``.  imgjobs keeps only its own keys:
+the worker ``lifetime`` policy and ``worker-timeout``; the malloc trim and TLS
+settings come from ``imgjobs.scheduler`` and ``imgjobs.tls``.
+
+* :func:`start_cluster` starts the scheduler here, submits the jobs (checking
+  first that the batch commands exist), and :func:`wait_for_workers` says what
+  the batch system reports until a worker joins, or stops with a clear error.
+* :func:`job_script` is what ``--dry-run`` prints.
+* :func:`security` turns TLS settings into a :class:`distributed.Security`:
+  certificate files, or temporary certificates for clusters imgjobs starts.
+* :func:`write_certificates` makes a self-signed CA/cert/key set (``imgjobs certs
+  DIR``), and :func:`tunnel_hint` the ``ssh -L`` command for a laptop.
 
 dask-jobqueue and cryptography are optional (``pip install "imgjobs[hpc]"``);
 nothing here is imported for local runs.
@@ -21,21 +26,43 @@ nothing here is imported for local runs.
 from __future__ import annotations
 
 import contextlib
+import copy
 import getpass
 import logging
 import os
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
 from urllib.parse import urlsplit
 
 from . import config
 from .files import UsageError
 
-__all__ = ["job_script", "profile", "security", "start_cluster", "tunnel_hint", "write_certificates"]
+__all__ = [
+    "ClusterError",
+    "dashboard_link",
+    "job_script",
+    "profile",
+    "security",
+    "start_cluster",
+    "tunnel_hint",
+    "wait_for_workers",
+    "write_certificates",
+]
 
 log = logging.getLogger(__name__)
 
 TYPES = ("pbs", "slurm")
+#: The keys a profile may hold besides ``jobqueue``.
+OWN_KEYS = ("type", "jobqueue", "lifetime", "lifetime-stagger", "worker-timeout")
+
+
+class ClusterError(RuntimeError):
+    """The batch system cannot give this run any worker (missing commands, jobs that never start)."""
 
 
 def _dashed(section) -> dict:
@@ -43,13 +70,29 @@ def _dashed(section) -> dict:
     return {str(k).replace("_", "-"): v for k, v in dict(section or {}).items()}
 
 
+def _merge(base: dict, over: dict) -> dict:
+    """``over`` on top of ``base``, one level of dictionaries deep; an explicit null wins."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = {**out[k], **v}
+        else:
+            out[k] = v
+    return out
+
+
 def profile(name: str) -> dict:
-    """The cluster profile ``imgjobs.clusters.<name>``, with unset keys taken from its type's profile.
+    """The cluster profile ``imgjobs.clusters.<name>``, resolved.
+
+    Its ``jobqueue`` section is dask-jobqueue's ``jobqueue.<type>`` (defaults and
+    your configuration), then the built-in profile of that type, then this one;
+    for imgjobs' own keys, a key this profile leaves out comes from its type's
+    profile, and an explicit null turns it off (``lifetime: null``: no lifetime).
 
     Raises
     ------
     UsageError
-        For an unknown profile or type, or missing sizes.
+        For an unknown profile, type or key, or sizes that cannot work.
     """
     profiles = config.get("clusters") or {}
     if name not in profiles:
@@ -62,17 +105,46 @@ def profile(name: str) -> dict:
     kind = prof.get("type", name)
     if kind not in TYPES:
         raise UsageError(f"cluster profile {name!r}: type must be one of {', '.join(TYPES)}, got {kind!r}")
-    merged = {**_dashed(profiles.get(kind)), **{k: v for k, v in prof.items() if v is not None}}
+    unknown = sorted(set(prof) - set(OWN_KEYS))
+    if unknown:
+        raise UsageError(
+            f"cluster profile {name!r}: unknown key(s) {', '.join(unknown)}; dask-jobqueue's options "
+            "(cores, memory, walltime, queue, job-extra-directives...) go under its `jobqueue:` section"
+        )
+    base = _dashed(profiles.get(kind)) if name != kind else {}
+    merged = _merge(base, prof)
+    _cluster_class(kind)  # imports dask-jobqueue, whose own defaults (jobqueue.yaml) the merge starts from
+    import dask.config
+
+    jq = _dashed(dask.config.get(f"jobqueue.{kind}", default={}))
+    known = set(jq)
+    for section in (base.get("jobqueue"), prof.get("jobqueue")):
+        wrong = sorted(set(_dashed(section)) - known)
+        if wrong:
+            import dask_jobqueue
+
+            raise UsageError(
+                f"cluster profile {name!r}: dask-jobqueue {dask_jobqueue.__version__} has no {kind} option "
+                f"{', '.join(wrong)} (its options: {', '.join(sorted(known))})"
+            )
+        jq = _merge(jq, _dashed(section))
+    merged["jobqueue"] = jq
     merged["type"] = kind
-    for key in ("cores", "processes", "memory-gib"):
-        try:
-            ok = float(merged.get(key)) > 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise UsageError(f"cluster profile {name!r}: {key} must be a positive number, got {merged.get(key)!r}")
-    if int(merged["processes"]) > int(merged["cores"]):
-        raise UsageError(f"cluster profile {name!r}: processes ({merged['processes']}) exceeds cores")
+    merged["name"] = name
+    for key in ("cores", "processes"):
+        value = jq.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UsageError(f"cluster profile {name!r}: jobqueue.{key} must be a whole number >= 1, got {value!r}")
+    if jq["processes"] > jq["cores"]:
+        raise UsageError(f"cluster profile {name!r}: processes ({jq['processes']}) exceeds cores ({jq['cores']})")
+    from dask.utils import parse_bytes
+
+    try:
+        parse_bytes(str(jq.get("memory")))
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"cluster profile {name!r}: jobqueue.memory must be a size such as 64GiB, got {jq.get('memory')!r}"
+        ) from None
     return merged
 
 
@@ -82,7 +154,7 @@ def _tls_files(section) -> tuple[str, str, str] | None:
     if not any(files):
         return None
     if not all(files):
-        raise UsageError("TLS needs all three of ca-file, cert and key (imgjobs.tls or the profile's tls)")
+        raise UsageError("TLS needs all three of ca-file, cert and key (imgjobs.tls)")
     files = [os.path.expanduser(os.path.expandvars(f)) for f in files]
     for f in files:
         if not os.path.isfile(f):
@@ -90,18 +162,16 @@ def _tls_files(section) -> tuple[str, str, str] | None:
     return files[0], files[1], files[2]
 
 
-def security(tls: bool, *, prof: dict | None = None, temporary: bool = False):
-    """The :class:`distributed.Security` for ``--tls``, or None without it.
+def security(tls: bool, *, temporary: bool = False):
+    """The :class:`distributed.Security` for TLS, or None without it.
 
     Parameters
     ----------
     tls : bool
-        Whether TLS was asked for.
-    prof : dict, optional
-        A cluster profile whose ``tls`` files win over ``imgjobs.tls``.
+        Whether to use TLS.
     temporary : bool
-        Without files, make temporary in-memory certificates (fine when the
-        scheduler is started here) instead of failing.
+        Without certificate files, make temporary certificates (for a cluster
+        whose scheduler starts here) instead of failing.
 
     Raises
     ------
@@ -112,7 +182,7 @@ def security(tls: bool, *, prof: dict | None = None, temporary: bool = False):
         return None
     from distributed import Security
 
-    files = _tls_files((prof or {}).get("tls")) or _tls_files(config.get("tls"))
+    files = _tls_files(config.get("tls"))
     if files:
         ca, cert, key = files
         return Security(
@@ -129,9 +199,9 @@ def security(tls: bool, *, prof: dict | None = None, temporary: bool = False):
         try:
             return Security.temporary()
         except ImportError:
-            raise UsageError('--tls needs the cryptography package: pip install "imgjobs[hpc]"') from None
+            raise UsageError('TLS needs the cryptography package: pip install "imgjobs[hpc]" (or --no-tls)') from None
     raise UsageError(
-        "--tls with a running scheduler needs certificate files: set imgjobs.tls.ca-file, cert and key "
+        "TLS with a running scheduler needs certificate files: set imgjobs.tls.ca-file, cert and key "
         "(`imgjobs certs DIR` makes a set; start the scheduler and workers with the same files)"
     )
 
@@ -140,31 +210,59 @@ def write_certificates(directory: str) -> dict:
     """Write a self-signed CA/cert/key set for a private Dask cluster into ``directory``.
 
     One certificate serves every role and is its own authority, as
-    :meth:`distributed.Security.temporary` does in memory; the key is mode 600.
+    :meth:`distributed.Security.temporary` does in memory.  Both files are
+    created new (never an existing file or a symbolic link: another user may
+    have planted one in a shared directory), the key with mode 600.
 
     Returns
     -------
     dict
         ``{"ca-file": path, "cert": path, "key": path}``, the shape of ``imgjobs.tls``.
+
+    Raises
+    ------
+    UsageError
+        When ``directory`` is a file, or the files already exist.
     """
     from distributed import Security
 
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise UsageError(f"{directory} is a file: `imgjobs certs` writes cert.pem and key.pem into a directory")
     try:
         sec = Security.temporary()
     except ImportError:
         raise UsageError('making certificates needs the cryptography package: pip install "imgjobs[hpc]"') from None
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
     paths = {k: os.path.abspath(os.path.join(directory, f)) for k, f in (("cert", "cert.pem"), ("key", "key.pem"))}
     paths["ca-file"] = paths["cert"]  # self-signed: the certificate is its own authority
-    with open(paths["cert"], "w") as f:
-        f.write(sec.tls_client_cert)
-    fd = os.open(paths["key"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(sec.tls_client_key)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    written = []
+    try:
+        for kind, text, mode in (("key", sec.tls_client_key, 0o600), ("cert", sec.tls_client_cert, 0o644)):
+            try:
+                fd = os.open(paths[kind], flags, mode)
+            except FileExistsError:
+                raise UsageError(
+                    f"{paths[kind]} exists: remove cert.pem and key.pem first, or choose a new directory "
+                    "(imgjobs never writes a key into a file it did not create)"
+                ) from None
+            written.append(paths[kind])
+            with os.fdopen(fd, "w") as f:
+                os.fchmod(f.fileno(), mode)  # whatever the umask
+                f.write(text)
+    except BaseException:
+        for p in written:
+            with contextlib.suppress(OSError):
+                os.remove(p)
+        raise
     return {"ca-file": paths["ca-file"], "cert": paths["cert"], "key": paths["key"]}
 
 
 def _cluster_class(kind: str):
+    # dask-jobqueue's runner module replaces the SIGINT handler when imported (with sys.exit):
+    # Ctrl-C must stay a KeyboardInterrupt, so that runs clean up and exit 130.
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if main else None
     try:
         if kind == "pbs":
             from dask_jobqueue import PBSCluster as cls
@@ -172,53 +270,58 @@ def _cluster_class(kind: str):
             from dask_jobqueue import SLURMCluster as cls
     except ImportError:
         raise UsageError('--cluster needs dask-jobqueue: pip install "imgjobs[hpc]"') from None
+    finally:
+        if main and before is not None:
+            signal.signal(signal.SIGINT, before)
     return cls
 
 
-def _make(name: str, tls: bool):
+def _lifetime_args(prof: dict) -> list[str]:
+    if not prof.get("lifetime"):
+        return []
+    args = ["--lifetime", str(prof["lifetime"])]
+    if prof.get("lifetime-stagger"):
+        args += ["--lifetime-stagger", str(prof["lifetime-stagger"])]
+    return args
+
+
+def _make(name: str, tls: bool, *, check_commands: bool):
     prof = profile(name)
-    sec = security(tls, prof=prof, temporary=True)
-    extra = []
-    if prof.get("lifetime"):
-        extra += ["--lifetime", str(prof["lifetime"])]
-        if prof.get("lifetime-stagger"):
-            extra += ["--lifetime-stagger", str(prof["lifetime-stagger"])]
-    kwargs = {
-        "cores": int(prof["cores"]),
-        "processes": int(prof["processes"]),
-        "memory": f"{float(prof['memory-gib']):g}GiB",
-        "walltime": prof.get("walltime"),
-        "queue": prof.get("queue"),
-        "account": prof.get("account"),
-        "interface": prof.get("interface"),
-        "local_directory": prof.get("local-directory"),
-        "log_directory": prof.get("log-directory"),
-        "job_extra_directives": list(prof.get("job-directives") or []),
-        # distributed prefers the environment's values to its own config's when a nanny spawns its worker
-        "job_script_prologue": [f"export {k}={v}" for k, v in config.worker_environ().items()]
-        + list(prof.get("job-script-prologue") or []),
-        "worker_extra_args": extra,
-        "job_name": "imgjobs-worker",
-        "python": prof.get("python") or sys.executable,
-        "scheduler_options": {
-            "dashboard_address": prof.get("dashboard-address"),
-            "port": int(prof.get("scheduler-port") or 0),
-        },
-        "security": sec,
-        "shared_temp_directory": prof.get("shared-temp-directory") or os.getcwd(),
-    }
-    if prof["type"] == "pbs" and prof.get("resource-spec"):
-        kwargs["resource_spec"] = prof["resource-spec"]
-    return _cluster_class(prof["type"])(**kwargs), prof
+    cls = _cluster_class(prof["type"])
+    if check_commands:
+        missing = [c for c in (cls.job_cls.submit_command, cls.job_cls.cancel_command) if not shutil.which(c)]
+        if missing:
+            raise ClusterError(
+                f"--cluster {name} submits {prof['type'].upper()} jobs, but {', '.join(missing)} is not on PATH: run "
+                "imgjobs where the batch system's commands are (a login node; `module load` them first)"
+            )
+    jq = dict(prof["jobqueue"])
+    jq["worker-extra-args"] = list(jq.get("worker-extra-args") or []) + _lifetime_args(prof)
+    # distributed prefers the environment's values to its own config's when a nanny spawns its worker
+    trim = [f"export {k}={v}" for k, v in config.worker_environ().items()]
+    jq["job-script-prologue"] = trim + list(jq.get("job-script-prologue") or [])
+    jq.setdefault("python", None)
+    if not jq.get("python"):
+        jq["python"] = sys.executable
+    config_name = f"imgjobs-{name}"
+    # dask-jobqueue reads jobqueue.<config_name> for every job it submits, so it stays in the config
+    import dask.config
+
+    dask.config.update(dask.config.config, {"jobqueue": {config_name: jq}}, priority="new")
+    sec = security(tls, temporary=True)
+    kwargs = {"config_name": config_name, "security": sec}
+    if sec is not None:
+        kwargs["shared_temp_directory"] = jq.get("shared-temp-directory") or os.getcwd()
+    return cls(**kwargs), prof
 
 
 def job_script(name: str, *, tls: bool = False) -> str:
     """The batch script each worker job of profile ``name`` runs (what ``--dry-run`` prints).
 
     The scheduler address in it is the one a real run would get now; its port
-    changes from run to run unless the profile sets ``scheduler-port``.
+    changes from run to run unless the profile's scheduler-options set one.
     """
-    cluster, _ = _make(name, tls)
+    cluster, _ = _make(name, tls, check_commands=False)
     try:
         return cluster.job_script()
     finally:
@@ -231,25 +334,103 @@ def start_cluster(name: str, *, jobs: int = 1, tls: bool = False):
 
     Yields
     ------
-    (cluster, description, threads)
-        The dask-jobqueue cluster, a line for people, and the threads the jobs
-        will bring (for sizing tasks before any worker has arrived).
+    (cluster, description, threads, profile)
+        The dask-jobqueue cluster, a line for people, the threads the jobs will
+        bring (for sizing tasks before any worker has arrived), and the profile.
     """
-    cluster, prof = _make(name, tls)
+    cluster, prof = _make(name, tls, check_commands=True)
     try:
+        jq = prof["jobqueue"]
         if prof.get("lifetime"):
             cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)  # replace jobs that reach their walltime
         else:
             cluster.scale(jobs=jobs)
-        threads = jobs * int(prof["cores"])
+        threads = jobs * int(jq["cores"])
         desc = (
-            f"{prof['type']} cluster {name!r}: {jobs} job(s) x {prof['processes']} worker(s), {threads} thread(s) "
+            f"{prof['type']} cluster {name!r}: {jobs} job(s) x {jq['processes']} worker(s), {threads} thread(s) "
             f"in all; scheduler at {cluster.scheduler_address}"
         )
         log.info("submitted %d %s job(s); workers join as the batch system starts them", jobs, prof["type"])
-        yield cluster, desc, threads
+        yield cluster, desc, threads, prof
     finally:
-        cluster.close()
+        cluster.close()  # cancels every job it submitted (scancel / qdel)
+
+
+def _job_states(cluster, kind: str) -> str:
+    """What the batch system says of the cluster's jobs, in a few words (``"123 PENDING (Resources)"``)."""
+    ids = [str(j.job_id) for j in getattr(cluster, "workers", {}).values() if getattr(j, "job_id", None)]
+    if not ids:
+        return "no job submitted yet"
+    if kind == "slurm" and shutil.which("squeue"):
+        cmd = ["squeue", "--noheader", "-o", "%i %T %r", "-j", ",".join(ids)]
+    elif kind == "pbs" and shutil.which("qstat"):
+        cmd = ["qstat", *ids]
+    else:
+        return f"job(s) {', '.join(ids)}"
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"job(s) {', '.join(ids)}"
+    lines = [" ".join(line.split()) for line in out.splitlines() if line.strip()]
+    return "; ".join(lines) or f"job(s) {', '.join(ids)} (no longer listed)"
+
+
+def _seconds(text) -> float:
+    from dask.utils import parse_timedelta
+
+    return float(parse_timedelta(text, default="s"))
+
+
+def wait_for_workers(client, cluster, prof: dict, note) -> None:
+    """Wait until a worker joins, saying what the batch system reports; stop after the profile's worker-timeout.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Connected to the cluster's scheduler.
+    cluster : dask_jobqueue.JobQueueCluster
+        Its jobs are listed in the reports.
+    prof : dict
+        The profile (``worker-timeout``: how long to wait; null waits forever).
+    note : callable
+        Takes a line for people.
+
+    Raises
+    ------
+    ClusterError
+        When no worker joined in time (the jobs are cancelled as the cluster closes).
+    """
+    timeout = prof.get("worker-timeout")
+    limit = _seconds(timeout) if timeout else None
+    start = time.monotonic()
+    every = 15.0
+    last = start
+    while not client.scheduler_info().get("workers"):
+        now = time.monotonic()
+        if limit is not None and now - start > limit:
+            raise ClusterError(
+                f"no worker joined in {timeout} (imgjobs.clusters.{prof['name']}.worker-timeout); the batch system "
+                f"says: {_job_states(cluster, prof['type'])}. Check the profile's cores, memory, queue/partition "
+                "and account against what the cluster offers; the jobs are being cancelled"
+            )
+        if now - last >= every:
+            note(f"waiting for workers ({now - start:.0f} s): {_job_states(cluster, prof['type'])}")
+            last = now
+            every = min(every * 2, 120.0)
+        time.sleep(0.5)
+
+
+def dashboard_link(client, listen: str | None) -> str | None:
+    """The dashboard's address where it really listens (``listen``, e.g. ``127.0.0.1:8787``), not the
+    scheduler's interface address that ``client.dashboard_link`` shows."""
+    link = client.dashboard_link
+    if not link or not listen:
+        return link
+    host = listen.rsplit(":", 1)[0].strip("[]") if ":" in listen else listen
+    if host in ("", "0.0.0.0", "::", "*"):
+        return link
+    parts = urlsplit(link)
+    return f"{parts.scheme}://{host}:{parts.port}{parts.path}"
 
 
 def tunnel_hint(dashboard_link: str | None) -> str | None:

@@ -8,7 +8,6 @@ resolved object is what planners and tasks receive.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 from . import config
@@ -40,25 +39,22 @@ def parse_rows_per_task(value) -> int | str:
 
 
 def _threshold(value) -> int | None:
-    if value is None:
-        return None
     try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"threshold must be a whole number 0..255, got {value!r}") from None
-    if not 0 <= n <= 255:
-        raise UsageError(f"threshold must be 0..255, got {value}")
-    return n
+        return config.get_int("rle.threshold", value, low=0, high=255, optional=True)
+    except config.ConfigError as e:
+        raise UsageError(f"threshold must be 0..255: {e}") from None
 
 
-def _max_pixels(value) -> int:
+def _rows(value) -> int | str:
+    given = value is not None
+    value = config.get("rle.rows-per-task", value)
     try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"max pixels must be a whole number > 0, got {value!r}") from None
-    if n < 1:
-        raise UsageError(f"max pixels must be a whole number > 0, got {value!r}")
-    return n
+        return parse_rows_per_task(value)
+    except UsageError as e:
+        if given:
+            raise
+        where = config.source("rle.rows-per-task")
+        raise config.ConfigError(f"{e} (imgjobs.rle.rows-per-task, from {where})") from None
 
 
 def parse_size(text) -> tuple[int, int]:
@@ -102,10 +98,10 @@ class CompressOptions:
     def resolve(cls, rows_per_task=None, threshold=None, overwrite=None, max_pixels=None) -> CompressOptions:
         """Fill unset options from ``imgjobs.rle.*`` / ``imgjobs.overwrite`` and check them."""
         return cls(
-            parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task)),
-            _threshold(config.get("rle.threshold", threshold)),
-            bool(config.get("overwrite", overwrite)),
-            _max_pixels(config.get("max-pixels", max_pixels)),
+            _rows(rows_per_task),
+            _threshold(threshold),
+            config.get_bool("overwrite", overwrite),
+            config.get_int("max-pixels", max_pixels, low=1),
         )
 
 
@@ -120,8 +116,8 @@ class DecompressOptions:
     def resolve(cls, rows_per_task=None, overwrite=None) -> DecompressOptions:
         """Fill unset options from config and check them."""
         return cls(
-            parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task)),
-            bool(config.get("overwrite", overwrite)),
+            _rows(rows_per_task),
+            config.get_bool("overwrite", overwrite),
         )
 
 
@@ -137,9 +133,9 @@ class VerifyOptions:
     def resolve(cls, threshold=None, rows_per_task=None, max_pixels=None) -> VerifyOptions:
         """Fill unset options from config and check them."""
         return cls(
-            _threshold(config.get("rle.threshold", threshold)),
-            parse_rows_per_task(config.get("rle.rows-per-task", rows_per_task)),
-            _max_pixels(config.get("max-pixels", max_pixels)),
+            _threshold(threshold),
+            _rows(rows_per_task),
+            config.get_int("max-pixels", max_pixels, low=1),
         )
 
 
@@ -185,21 +181,22 @@ class ResizeOptions:
         max_pixels=None,
     ) -> ResizeOptions:
         """Fill unset options from ``imgjobs.resize.*`` and check them."""
-        fraction = float(config.get("resize.draft-fraction", draft_fraction))
-        if not 0 < fraction <= 1 or math.isnan(fraction):
-            raise UsageError(f"draft fraction must be in (0, 1], got {fraction}")
+        try:
+            fraction = config.get_float("resize.draft-fraction", draft_fraction, low=0, high=1)
+        except config.ConfigError as e:
+            raise UsageError(f"draft fraction must be in (0, 1]: {e}") from None
         if batch_size is not None and int(batch_size) < 1:
             raise UsageError(f"batch size must be >= 1, got {batch_size}")
         if num_images is not None and int(num_images) < 1:
             raise UsageError(f"--num-images must be >= 1, got {num_images}")
         return cls(
             parse_size(config.get("resize.size", size)),
-            bool(config.get("resize.exact", exact)),
+            config.get_bool("resize.exact", exact),
             fraction,
             None if batch_size is None else int(batch_size),
             None if num_images is None else int(num_images),
-            bool(config.get("overwrite", overwrite)),
-            _max_pixels(config.get("max-pixels", max_pixels)),
+            config.get_bool("overwrite", overwrite),
+            config.get_int("max-pixels", max_pixels, low=1),
         )
 
 
@@ -220,20 +217,19 @@ class Sizing:
     @classmethod
     def from_config(cls) -> Sizing:
         """The current ``imgjobs.rle.*`` sizing settings."""
-        values = [
-            int(config.get(f"rle.{key}"))
-            for key in (
-                "target-pixels-per-task",
-                "min-pixels-per-task",
-                "tasks-per-thread",
-                "batch-bytes",
-                "min-batch-bytes",
-                "file-cost-bytes",
-            )
-        ]
-        if min(values) < 0 or values[2] < 1:
-            raise UsageError(f"imgjobs.rle task sizes must be positive, got {values}")
-        return cls(*values)
+        return cls(
+            *(
+                config.get_int(f"rle.{key}", low=1)
+                for key in (
+                    "target-pixels-per-task",
+                    "min-pixels-per-task",
+                    "tasks-per-thread",
+                    "batch-bytes",
+                    "min-batch-bytes",
+                )
+            ),
+            config.get_int("rle.file-cost-bytes", low=0),
+        )
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class Progress:
 
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
-            enabled = bool(config.get("progress")) and interactive(self.stream)
+            enabled = config.get_bool("progress") and interactive(self.stream)
         self.enabled = bool(enabled)
         self.dashboard = dashboard
         self.units = 0

@@ -53,16 +53,37 @@ __all__ = ["ResizeFinish", "ResizeTarget", "parse_size", "plan_resize", "read_so
 log = logging.getLogger(__name__)
 
 
+def split_list_line(line: str) -> tuple[str, str | None]:
+    """A file list line -> (path, label or None).
+
+    ``path<TAB>anything`` keeps what is before the tab; ``path label`` (ImageNet's
+    convention: a whole number after the last space) keeps the path, spaces and
+    all; any other line is a path, spaces and all (``my photo.jpg``).
+    """
+    if "\t" in line:
+        path, _, rest = line.partition("\t")
+        return path.strip(), rest.strip() or None
+    head, _, last = line.rpartition(" ")
+    if head.strip() and last.lstrip("-").isdigit():
+        return head.strip(), last
+    return line, None
+
+
 def _read_list(path: str) -> list[str]:
     base = os.path.dirname(os.path.abspath(path))
     out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            line = line.split()[0]  # "path label" lines keep the path
-            out.append(line if os.path.isabs(line) else os.path.join(base, line))
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                name, _label = split_list_line(line)
+                out.append(name if os.path.isabs(name) else os.path.join(base, name))
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); save the list as UTF-8") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the file list: {e.strerror or e}") from None
     return out
 
 
@@ -97,6 +118,8 @@ def read_source(source, num_images: int | None = None) -> list[str]:
             with open(source, encoding="utf-8") as f:
                 cfg = json.load(f)
             listed = cfg["data"]["train_filelist"]
+        except OSError as e:
+            raise UsageError(f"{source}: cannot read: {e.strerror or e}") from None
         except (ValueError, KeyError, TypeError) as e:
             raise UsageError(
                 f'{source}: expected a JSON config like {{"data": {{"train_filelist": "list.txt"}}}} ({e})'
@@ -244,8 +267,8 @@ def _check_not_an_input(out: str, side: str, source, paths: list) -> None:
 
 
 def _auto_batch(n: int, parallelism: int) -> int:
-    per_task = int(config.get("resize.images-per-task"))
-    tasks_per_thread = int(config.get("resize.tasks-per-thread"))
+    per_task = config.get_int("resize.images-per-task", low=1)
+    tasks_per_thread = config.get_int("resize.tasks-per-thread", low=1)
     want = math.ceil(n / max(1, tasks_per_thread * parallelism))
     return max(1, min(per_task, want))
 

@@ -60,8 +60,9 @@ def to_rgb(im):
     """Return a true-RGB copy of a Pillow image of any mode.
 
     Greyscale goes to all three channels, palettes and CMYK through Pillow's
-    conversions, alpha is dropped, and 16/32-bit integer and float images are
-    scaled to 0..255 by their type's range rather than clipped.
+    conversions, alpha is dropped, 16-bit images (modes ``I;16`` and ``I``: a
+    16-bit PNG and a 16-bit PGM holding the same values give the same pixels)
+    keep their high byte, and float images are scaled from 0..1 (or clipped to 0..255).
     """
     from PIL import Image
 
@@ -71,12 +72,12 @@ def to_rgb(im):
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
         arr = np.asarray(im, dtype=np.uint16)
         return Image.fromarray((arr >> 8).astype(np.uint8), "L").convert("RGB")
-    if mode in ("I", "F"):
-        arr = np.asarray(im, dtype=np.float64 if mode == "F" else np.int64)
-        if mode == "F":
-            scaled = np.clip(arr, 0.0, 1.0) * 255.0 if arr.max(initial=0) <= 1.0 else np.clip(arr, 0, 255)
-        else:
-            scaled = np.clip(arr, 0, 65535) / 257.0 if arr.max(initial=0) > 255 else np.clip(arr, 0, 255)
+    if mode == "I":  # 16-bit PGM/PPM/TIFF: the 16-bit range, exactly as I;16 above, whatever the values
+        arr = np.clip(np.asarray(im, dtype=np.int64), 0, 65535) >> 8
+        return Image.fromarray(arr.astype(np.uint8), "L").convert("RGB")
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        scaled = np.clip(arr, 0.0, 1.0) * 255.0 if arr.max(initial=0) <= 1.0 else np.clip(arr, 0, 255)
         return Image.fromarray(np.rint(scaled).astype(np.uint8), "L").convert("RGB")
     if mode == "P" and "transparency" in im.info:
         return im.convert("RGBA").convert("RGB")

@@ -142,6 +142,8 @@ def execute(plan: Plan, runner, progress=None, *, performance_report: str | None
                 plan.job, plan.total, plan.unit, plan.nfiles, dashboard_link=runner.dashboard_link, tunnel=tunnel
             )
             try:
+                if getattr(runner, "ready", None):
+                    runner.ready(progress.note)  # a batch-system cluster: its first worker
                 if getattr(runner, "executor", None):
                     results = plan.executor(runner.executor, runner.parallelism, progress)
                 else:

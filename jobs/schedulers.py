@@ -60,6 +60,7 @@ class Runner:
         self.description = description
         self.client = client
         self.dashboard_link = dashboard_link
+        self.ready = None  # a batch-system cluster: waits for its first worker, saying what the batch system reports
 
     def compute(
         self, graph: dict, outputs: list, watch: dict, progress, *, batched_files: int = 0, only_batches: bool = False
@@ -93,7 +94,7 @@ class Runner:
         """
         if self.kind != "auto":
             return self.kind
-        many = int(config.get("scheduler.auto-processes-files"))
+        many = config.get_int("scheduler.auto-processes-files", low=0)
         if self.parallelism > 1 and batched_files >= many:
             self.kind, why = "processes", f"{batched_files} small files in batches"
         elif only_batches and batched_files:
@@ -265,12 +266,13 @@ def open_runner(
     jobs : int, optional
         Batch jobs to keep running for ``cluster``.
     """
-    address = config.get("scheduler.address", address)
-    scheduler_file = config.get("scheduler.scheduler-file", scheduler_file)
-    cluster = config.get("scheduler.cluster", cluster)
-    kind = config.get("scheduler.kind", kind)
-    workers = config.get("scheduler.workers", workers)
-    tls = bool(config.get("scheduler.tls", tls))
+    address = config.get_str("scheduler.address", address)
+    scheduler_file = config.get_str("scheduler.scheduler-file", scheduler_file)
+    cluster = config.get_str("scheduler.cluster", cluster)
+    kind = config.get_choice("scheduler.kind", kind, KINDS)
+    workers = config.get_int("scheduler.workers", workers, low=1, optional=True)
+    asked_tls = tls  # None: as configured
+    tls = config.get_bool("scheduler.tls", tls)
     cores = os.cpu_count() or 1
     if address or scheduler_file:
         from distributed import Client
@@ -279,9 +281,8 @@ def open_runner(
 
         if scheduler_file:
             address = _address_in(scheduler_file)
-        if address.startswith("tls://") and not tls:
-            tls = True  # the scheduler speaks TLS: use the configured certificates
-        sec = security(tls)
+        # a running scheduler decides by its address; certificates are needed for tls://, or when asked
+        sec = security(address.startswith("tls://") or asked_tls is True)
         client = Client(address, timeout="30s", security=sec)
         try:
             yield _distributed_runner(client, "remote")
@@ -291,11 +292,15 @@ def open_runner(
     if cluster:
         from distributed import Client
 
-        from .clusters import start_cluster
+        from .clusters import dashboard_link, start_cluster, wait_for_workers
 
-        with start_cluster(cluster, jobs=int(config.get("scheduler.jobs", jobs)), tls=tls) as (jq, desc, threads):
+        njobs = config.get_int("scheduler.jobs", jobs, low=1)
+        with start_cluster(cluster, jobs=njobs, tls=tls) as (jq, desc, threads, prof):
             with Client(jq) as client:
-                yield Runner("cluster", threads, desc, client=client, dashboard_link=client.dashboard_link)
+                listen = (prof["jobqueue"].get("scheduler-options") or {}).get("dashboard_address")
+                runner = Runner("cluster", threads, desc, client=client, dashboard_link=dashboard_link(client, listen))
+                runner.ready = lambda note: wait_for_workers(client, jq, prof, note)
+                yield runner
         return
     if kind not in KINDS:
         raise ValueError(f"unknown scheduler {kind!r}: choose one of {', '.join(KINDS)} or give an address")
@@ -306,13 +311,13 @@ def open_runner(
         return
     from distributed import Client, LocalCluster
 
-    tpw = int(config.get("scheduler.threads-per-worker", threads_per_worker))
-    host = config.get("scheduler.host", host)
-    dashboard_address = config.get("scheduler.dashboard-address", dashboard_address)
+    tpw = config.get_int("scheduler.threads-per-worker", threads_per_worker, low=1)
+    host = config.get_str("scheduler.host", host, optional=False)
+    dashboard_address = config.get_str("scheduler.dashboard-address", dashboard_address)
     n = int(workers or max(1, cores // tpw))
     from .clusters import security
 
-    with _pre_spawn_environ(config.worker_environ()):
+    with _pre_spawn_environ(config.worker_environ()), _workers_ignore_sigint():
         local = LocalCluster(
             n_workers=n,
             threads_per_worker=tpw,
@@ -329,6 +334,27 @@ def open_runner(
             yield runner
     finally:
         local.close()
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint():
+    """Start worker processes with SIGINT ignored (they inherit it across exec, and Python keeps it).
+
+    A terminal's Ctrl-C goes to the whole foreground process group: without this,
+    every worker prints its own KeyboardInterrupt traceback while imgjobs itself
+    is already closing the cluster in order.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 @contextlib.contextmanager

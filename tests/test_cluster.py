@@ -364,13 +364,16 @@ def test_workers_that_retire_are_replaced_and_the_job_completes(tmp_path, rng, d
 # --------------------------------------------------------------------------- batch profiles (no batch system)
 
 
-def cluster_env(tmp_path: Path, profiles: dict) -> dict:
-    """An environment whose dask config holds ``profiles`` and whose qsub/sbatch run jobs here."""
+def cluster_env(tmp_path: Path, profiles: dict, jobqueue: dict | None = None) -> dict:
+    """An environment whose dask config holds ``profiles`` (and a site's ``jobqueue.yaml``) and whose
+    qsub/sbatch run jobs here."""
     import yaml
 
     cfg = tmp_path / "dask-config"
     cfg.mkdir(exist_ok=True)
     (cfg / "imgjobs.yaml").write_text(yaml.safe_dump({"imgjobs": {"clusters": profiles}}))
+    if jobqueue:
+        (cfg / "jobqueue.yaml").write_text(yaml.safe_dump({"jobqueue": jobqueue}))
     bin_dir = tmp_path / "fakebin"
     bin_dir.mkdir(exist_ok=True)
     jobs = tmp_path / "batch-jobs"
@@ -394,20 +397,30 @@ echo "$!.fake"
 
 def test_dry_run_prints_pbs_and_slurm_job_scripts(tmp_path):
     (tmp_path / "src").mkdir()
-    common = {"cores": 32, "processes": 4, "memory-gib": 64, "walltime": "00:30:00", "account": "imgproj"}
+    common = {"cores": 32, "processes": 4, "memory": "64GiB", "walltime": "00:30:00", "account": "imgproj"}
+    common["shared-temp-directory"] = str(tmp_path)
     env = cluster_env(
         tmp_path,
         {
             "polaris": {
                 "type": "pbs",
-                **common,
-                "queue": "debug",
-                "job-directives": ["-l filesystems=home:eagle"],
-                "job-script-prologue": ["module load conda", "conda activate imgjobs"],
-                "local-directory": "/local/scratch",
+                "jobqueue": {
+                    **common,
+                    "queue": "debug",
+                    "job-extra-directives": ["-l filesystems=home:eagle"],
+                    "job-script-prologue": ["module load conda", "conda activate imgjobs"],
+                    "job-directives-skip": ["-A imgproj"],  # dask-jobqueue's own keys, passed through
+                    "local-directory": "/local/scratch",
+                    "death-timeout": 120,
+                },
             },
-            "perlmutter": {"type": "slurm", **common, "queue": "regular", "job-directives": ["--constraint=cpu"]},
+            "perlmutter": {
+                "type": "slurm",
+                "jobqueue": {**common, "queue": "regular", "job-extra-directives": ["--constraint=cpu"]},
+                "lifetime": None,  # null turns the inherited 55m lifetime off
+            },
         },
+        jobqueue={"slurm": {"shebang": "#!/usr/bin/env bash -e"}},  # a site's own jobqueue.yaml
     )
     r = imgjobs("compress", tmp_path / "src", tmp_path / "out", "--cluster", "polaris", "--dry-run", env=env)
     assert r.returncode == 0, r.stderr
@@ -415,7 +428,6 @@ def test_dry_run_prints_pbs_and_slurm_job_scripts(tmp_path):
     for line in (
         "#PBS -N imgjobs-worker",
         "#PBS -q debug",
-        "#PBS -A imgproj",
         "#PBS -l select=1:ncpus=32:mem=64GB",
         "#PBS -l walltime=00:30:00",
         "#PBS -l filesystems=home:eagle",
@@ -424,26 +436,49 @@ def test_dry_run_prints_pbs_and_slurm_job_scripts(tmp_path):
         "export MALLOC_TRIM_THRESHOLD_=16777216",  # imgjobs.scheduler.malloc-trim-threshold
     ):
         assert line in script.splitlines(), (line, script)
+    assert "#PBS -A imgproj" not in script  # skipped by job-directives-skip
     worker = next(line for line in script.splitlines() if "distributed.cli.dask_worker" in line)
     for arg in ("--nthreads 8", "--nworkers 4", "--memory-limit 16.00GiB", "--lifetime 55m", "--lifetime-stagger 4m"):
         assert arg in worker
+    assert "--death-timeout 120" in worker and " tls://" in worker  # TLS by default for clusters imgjobs starts
     assert worker.startswith(sys.executable) and "--local-directory /local/scratch" in worker
     assert not (tmp_path / "out").exists()  # a dry run does nothing else
 
     r = imgjobs("resize", tmp_path / "src", "--cluster", "perlmutter", "--dry-run", "--tls", env=env)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
+    assert lines[0] == "#!/usr/bin/env bash -e"  # from the site's jobqueue.yaml
+    assert "--lifetime" not in r.stdout
     for line in ("#SBATCH -J imgjobs-worker", "#SBATCH -p regular", "#SBATCH -A imgproj", "#SBATCH --constraint=cpu"):
         assert line in lines, (line, r.stdout)
     assert "#SBATCH --cpus-per-task=32" in lines and "#SBATCH --mem=64G" in lines and "#SBATCH -t 00:30:00" in lines
     worker = next(line for line in lines if "distributed.cli.dask_worker" in line)
     assert " tls://" in worker and "--tls-ca-file" in worker and "--tls-key" in worker
+    r = imgjobs("resize", tmp_path / "src", "--cluster", "perlmutter", "--dry-run", "--no-tls", env=env)
+    assert r.returncode == 0 and " tcp://" in r.stdout and "--tls-key" not in r.stdout
 
 
 def test_cluster_profile_errors_are_clear(tmp_path):
     (tmp_path / "src").mkdir()
-    env = cluster_env(tmp_path, {"bad": {"type": "lsf"}, "tiny": {"type": "pbs", "cores": 2, "processes": 4}})
-    for prof, msg in (("nope", "no cluster profile 'nope'"), ("bad", "type must be one of"), ("tiny", "exceeds")):
+    env = cluster_env(
+        tmp_path,
+        {
+            "bad": {"type": "lsf"},
+            "tiny": {"type": "pbs", "jobqueue": {"cores": 2, "processes": 4}},
+            "old": {"type": "pbs", "cores": 2},  # the key belongs under jobqueue:
+            "nomem": {"type": "slurm", "jobqueue": {"memory": "lots"}},
+            "typo": {"type": "slurm", "jobqueue": {"job-script-epilog": ["echo"]}},
+        },
+    )
+    cases = (
+        ("nope", "no cluster profile 'nope'"),
+        ("bad", "type must be one of"),
+        ("tiny", "exceeds"),
+        ("old", "go under its `jobqueue:` section"),
+        ("nomem", "jobqueue.memory must be a size"),
+        ("typo", "has no slurm option job-script-epilog"),
+    )
+    for prof, msg in cases:
         r = imgjobs("compress", tmp_path / "src", tmp_path / "o", "--cluster", prof, "--dry-run", env=env)
         assert r.returncode == 2 and msg in r.stderr, r.stderr
     r = imgjobs("compress", tmp_path / "src", tmp_path / "o", "--dry-run", env=env)
@@ -458,15 +493,18 @@ def test_cluster_profile_errors_are_clear(tmp_path):
 def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, images):
     profile = {
         "type": kind,
-        "cores": 1,
-        "processes": 1,
-        "memory-gib": 1,
-        "interface": "lo",
-        "walltime": "00:05:00",
+        "jobqueue": {
+            "cores": 1,
+            "processes": 1,
+            "memory": "1GiB",
+            "interface": "lo",
+            "walltime": "00:05:00",
+            "local-directory": str(tmp_path / "scratch"),
+            "shared-temp-directory": str(tmp_path),
+            "scheduler-options": {"dashboard_address": "127.0.0.1:0"},
+        },
         "lifetime": lifetime,
         "lifetime-stagger": "1s",
-        "local-directory": str(tmp_path / "scratch"),
-        "dashboard-address": "127.0.0.1:0",
     }
     env = cluster_env(tmp_path, {"site": profile})
     listfile = jpeg_list(tmp_path, images, rng)
