@@ -403,7 +403,7 @@ def wait_for_workers(client, cluster, prof: dict, note) -> None:
     timeout = prof.get("worker-timeout")
     limit = _seconds(timeout) if timeout else None
     start = time.monotonic()
-    every = 15.0
+    every = 15.0 if limit is None else min(15.0, limit / 2)
     last = start
     while not client.scheduler_info().get("workers"):
         now = time.monotonic()

@@ -170,3 +170,94 @@ def test_missing_scheduler_file_is_a_clear_error(image_dir, tmp_path):
     r = cli("compress", d, tmp_path / "o", "--scheduler-file", tmp_path / "nope.json")
     assert r.returncode == 2
     assert "dask scheduler --scheduler-file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_suite_never_reads_the_users_configuration():
+    import dask.config
+    from conftest import REAL_HOME
+
+    assert os.path.expanduser("~") != REAL_HOME
+    assert not [p for p in dask.config.paths if p.startswith(os.path.join(REAL_HOME, ".config"))]
+    assert not [k for k in os.environ if k.startswith("DASK_IMGJOBS__")]
+    code = "import os, dask.config; print(any(p.startswith(os.environ['REAL']) for p in dask.config.paths))"
+    env = dict(os.environ, REAL=os.path.join(REAL_HOME, ".config"))
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "False"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"DASK_IMGJOBS__OVERWRITE": "maybe"}, "imgjobs.overwrite must be true or false"),
+        ({"DASK_IMGJOBS__RLE__THRESHOLD": "300"}, "imgjobs.rle.threshold must be a whole number 0..255"),
+        ({"DASK_IMGJOBS__SCHEDULER__KIND": "gpu"}, "imgjobs.scheduler.kind must be one of auto"),
+        ({"DASK_IMGJOBS__MAX_PIXELS": "0"}, "imgjobs.max-pixels must be a whole number >= 1"),
+    ],
+)
+def test_bad_configuration_values_name_the_key_and_the_variable(image_dir, tmp_path, env, words):
+    d, _ = image_dir
+    r = cli("compress", d, tmp_path / "o", env=dict(os.environ, **env))
+    assert r.returncode == 2 and words in r.stderr and next(iter(env)) in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "usage:" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_no_means_false(image_dir, tmp_path):
+    d, _ = image_dir
+    out = tmp_path / "o"
+    assert cli("compress", d, out).returncode == 0
+    (out / "mode1.rle").write_bytes(b"keep me")
+    env = dict(os.environ, DASK_IMGJOBS__OVERWRITE="no")
+    r = cli("compress", d, out, env=env)
+    assert r.returncode == 0 and (out / "mode1.rle").read_bytes() == b"keep me"
+
+
+def test_a_malformed_config_file_is_a_clear_error(image_dir, tmp_path):
+    d, _ = image_dir
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "imgjobs.yaml").write_text("imgjobs:\n  overwrite: [unclosed\n")
+    r = cli("compress", d, tmp_path / "o", env=dict(os.environ, DASK_CONFIG=str(cfg)))
+    assert r.returncode == 2 and "is malformed" in r.stderr and str(cfg / "imgjobs.yaml") in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_certs_never_write_into_a_file_they_did_not_create(tmp_path):
+    d = tmp_path / "certs"
+    r = cli("certs", d)
+    assert r.returncode == 0, r.stderr
+    assert (d / "key.pem").stat().st_mode & 0o777 == 0o600
+    r = cli("certs", d)  # a second time: refused, the key untouched
+    assert r.returncode == 2 and "exists" in r.stderr and "Traceback" not in r.stderr
+    planted = tmp_path / "shared"
+    planted.mkdir()
+    (planted / "elsewhere").write_text("someone else's file")
+    (planted / "key.pem").symlink_to(planted / "elsewhere")  # planted by another user in a shared directory
+    r = cli("certs", planted)
+    assert r.returncode == 2 and (planted / "elsewhere").read_text() == "someone else's file"
+    assert not (planted / "cert.pem").exists()
+    (tmp_path / "afile").write_text("x")
+    r = cli("certs", tmp_path / "afile")
+    assert r.returncode == 2 and "is a file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_output_piped_into_head_ends_quietly(image_dir, tmp_path):
+    d, _ = image_dir
+    cmd = [IMGJOBS] if IMGJOBS else [sys.executable, "-m", "jobs"]
+    # `true` exits without reading: the summary meets a closed pipe
+    shell = f"{' '.join(map(str, cmd))} compress {d} {tmp_path / 'o'} | true"
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 141, r.stderr  # as a shell reports a command stopped by SIGPIPE
+    assert "Traceback" not in r.stderr and "BrokenPipe" not in r.stderr
+    assert len(list((tmp_path / "o").glob("*.rle"))) == len(os.listdir(d))  # the job itself completed
+
+
+def test_a_file_name_cannot_forge_a_line(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "evil\nFAILED everything.png").write_bytes(b"not a png")
+    r = cli("compress", d, tmp_path / "o")
+    assert r.returncode == 1
+    lines = [line for line in r.stderr.splitlines() if line.startswith("FAILED")]
+    assert len(lines) == 1 and "evil\\nFAILED everything.png" in lines[0]

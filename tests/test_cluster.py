@@ -383,6 +383,7 @@ def cluster_env(tmp_path: Path, profiles: dict, jobqueue: dict | None = None) ->
 job=$(mktemp --suffix=.sh {jobs}/jobXXXXXX)
 cp "$1" "$job"
 setsid bash "$job" > "$job.log" 2>&1 < /dev/null &
+echo "$!" > "$job.pid"
 echo "$!.fake"
 """
     cancel = '#!/bin/bash\nfor id in "$@"; do kill -- -"${id%%.*}" 2>/dev/null; done; exit 0\n'
@@ -586,3 +587,96 @@ def test_batch_script_commands_for_slurm_tls_and_dask_mpi(tmp_path):
     )
     mpi, client = r.stdout.splitlines()
     assert mpi.startswith("srun --ntasks 4 dask-mpi --scheduler-file")  # scheduler rank + 3 worker ranks
+
+
+# --------------------------------------------------------------------------- batch systems that misbehave
+
+
+def test_missing_batch_commands_are_a_clear_error(tmp_path):
+    (tmp_path / "src").mkdir()
+    env = cluster_env(tmp_path, {})
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if "fakebin" not in p)
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"])
+    if shutil.which("qsub", path=env["PATH"]):
+        pytest.skip("this machine has a real qsub")
+    start = time.time()
+    r = imgjobs("compress", tmp_path / "src", tmp_path / "o", "--cluster", "pbs", env=env)
+    assert r.returncode == 1 and "qsub, qdel is not on PATH" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and time.time() - start < 60
+
+
+def stuck_batch_system(tmp_path: Path, env: dict) -> Path:
+    """sbatch that queues jobs which never start, squeue that says so, scancel that records what it cancels."""
+    bin_dir = tmp_path / "stuckbin"
+    bin_dir.mkdir()
+    log = tmp_path / "cancelled.log"
+    (bin_dir / "sbatch").write_text('#!/bin/bash\necho "Submitted batch job $((RANDOM + 1000))"\n')
+    (bin_dir / "squeue").write_text(
+        '#!/bin/bash\nwhile [ $# -gt 0 ]; do [ "$1" = -j ] && ids=$2; shift; done\n'
+        'for id in ${ids//,/ }; do echo "$id PENDING Resources"; done\n'
+    )
+    (bin_dir / "scancel").write_text(f'#!/bin/bash\necho "$@" >> {log}\n')
+    for name in ("sbatch", "squeue", "scancel"):
+        (bin_dir / name).chmod(0o755)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return log
+
+
+@pytest.mark.timeout(120)
+def test_jobs_that_never_start_are_reported_and_stopped(tmp_path, rng):
+    src = bw_images(tmp_path / "src", 2, rng)
+    profile = {"type": "slurm", "jobqueue": {"cores": 1, "processes": 1, "memory": "1GiB"}, "worker-timeout": "4s"}
+    env = cluster_env(tmp_path, {"site": profile})
+    cancelled = stuck_batch_system(tmp_path, env)
+    start = time.time()
+    r = imgjobs("compress", src, tmp_path / "out", "--cluster", "site", "--jobs", "2", "--no-tls", env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "waiting for workers" in r.stderr and "PENDING Resources" in r.stderr  # said while waiting
+    assert "no worker joined in 4s" in r.stderr and "cores, memory, queue/partition" in r.stderr
+    assert len(cancelled.read_text().split()) == 2  # both jobs cancelled
+    assert time.time() - start < 60
+    assert not list((tmp_path / "out").glob("*")) if (tmp_path / "out").exists() else True
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_cluster_run_stopped_by_a_signal_cleans_up(tmp_path, rng, sig):
+    profile = {
+        "type": "slurm",
+        "jobqueue": {
+            "cores": 1,
+            "processes": 1,
+            "memory": "1GiB",
+            "interface": "lo",
+            "shared-temp-directory": str(tmp_path),
+            "scheduler-options": {"dashboard_address": "127.0.0.1:0"},
+        },
+        "lifetime": None,
+    }
+    env = cluster_env(tmp_path, {"site": profile})
+    listfile = jpeg_list(tmp_path, 400, rng)
+    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "48x48", "--batch-size", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs", *args, "--cluster", "site", "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".b.npy.*")):  # the batch exists: workers have joined and run tasks
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == (130 if sig == signal.SIGINT else 143), err
+    assert ("interrupted" if sig == signal.SIGINT else "stopped by a signal") in err and "Traceback" not in err
+    assert "Dask dashboard: http://127.0.0.1:" in err  # where the dashboard listens, not the interface address
+    assert not (tmp_path / "b.npy").exists() and not list(tmp_path.glob(".b.npy*"))
+    jobs = [int(p.read_text().split()[0]) for p in (tmp_path / "batch-jobs").glob("*.pid")]
+    time.sleep(2)
+    for pid in jobs:  # every worker job was cancelled
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
