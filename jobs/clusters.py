@@ -46,6 +46,7 @@ __all__ = [
     "ClusterError",
     "dashboard_link",
     "job_script",
+    "lifetime_of",
     "profile",
     "security",
     "start_cluster",
@@ -276,16 +277,48 @@ def _cluster_class(kind: str):
     return cls
 
 
-def _lifetime_args(prof: dict) -> list[str]:
-    if not prof.get("lifetime"):
-        return []
-    args = ["--lifetime", str(prof["lifetime"])]
-    if prof.get("lifetime-stagger"):
-        args += ["--lifetime-stagger", str(prof["lifetime-stagger"])]
-    return args
+def lifetime_of(job_name: str, lifetime: str, jobs: int) -> str:
+    """The worker lifetime of one job: the first ``jobs`` jobs retire spread over a quarter of it.
+
+    Jobs are named ``<cluster>-<i>``, ``i`` counting up from 0.  All of the first
+    ``jobs`` start together, so with one lifetime they would retire together and
+    leave no worker until their replacements start.  Job ``i < jobs`` lives
+    ``lifetime * (1 - i / (2 jobs))`` instead (with 2 jobs: 100% and 75%), every
+    later job the whole lifetime: replacements start as their predecessors
+    retire, so they stay spread, and capacity never drops to zero while a
+    replacement starts within that spread (with ``--jobs 1`` it always drops).
+    """
+    try:
+        i = int(job_name.rsplit("-", 1)[-1])
+    except (ValueError, AttributeError):
+        return lifetime  # the job of a --dry-run
+    if i >= jobs:
+        return lifetime
+    return f"{int(_seconds(lifetime) * (1 - i / (2 * jobs)))}s"
 
 
-def _make(name: str, tls: bool, *, check_commands: bool):
+def _job_class(cls, prof: dict, jobs: int):
+    """dask-jobqueue's Job class for this profile: each job gets its own lifetime (:func:`lifetime_of`)."""
+    lifetime, stagger = prof.get("lifetime"), prof.get("lifetime-stagger")
+    if not lifetime:
+        return cls.job_cls
+
+    class StaggeredJob(cls.job_cls):
+        def __init__(self, *args, name=None, worker_extra_args=None, config_name=None, **kwargs):
+            if worker_extra_args is None:
+                import dask.config
+
+                worker_extra_args = dask.config.get(f"jobqueue.{config_name}.worker-extra-args", default=[]) or []
+            extra = [*worker_extra_args, "--lifetime", lifetime_of(name or "", str(lifetime), jobs)]
+            if stagger:
+                extra += ["--lifetime-stagger", str(stagger)]
+            super().__init__(*args, name=name, worker_extra_args=extra, config_name=config_name, **kwargs)
+
+    StaggeredJob.__name__ = StaggeredJob.__qualname__ = cls.job_cls.__name__
+    return StaggeredJob
+
+
+def _make(name: str, tls: bool, *, check_commands: bool, jobs: int = 1):
     prof = profile(name)
     cls = _cluster_class(prof["type"])
     if check_commands:
@@ -296,7 +329,6 @@ def _make(name: str, tls: bool, *, check_commands: bool):
                 "imgjobs where the batch system's commands are (a login node; `module load` them first)"
             )
     jq = dict(prof["jobqueue"])
-    jq["worker-extra-args"] = list(jq.get("worker-extra-args") or []) + _lifetime_args(prof)
     # distributed prefers the environment's values to its own config's when a nanny spawns its worker
     trim = [f"export {k}={v}" for k, v in config.worker_environ().items()]
     jq["job-script-prologue"] = trim + list(jq.get("job-script-prologue") or [])
@@ -309,7 +341,7 @@ def _make(name: str, tls: bool, *, check_commands: bool):
 
     dask.config.update(dask.config.config, {"jobqueue": {config_name: jq}}, priority="new")
     sec = security(tls, temporary=True)
-    kwargs = {"config_name": config_name, "security": sec}
+    kwargs = {"config_name": config_name, "security": sec, "job_cls": _job_class(cls, prof, jobs)}
     if sec is not None:
         kwargs["shared_temp_directory"] = jq.get("shared-temp-directory") or os.getcwd()
     return cls(**kwargs), prof
@@ -338,13 +370,17 @@ def start_cluster(name: str, *, jobs: int = 1, tls: bool = False):
         The dask-jobqueue cluster, a line for people, the threads the jobs will
         bring (for sizing tasks before any worker has arrived), and the profile.
     """
-    cluster, prof = _make(name, tls, check_commands=True)
+    import dask.config
+
+    # A worker that leaves is waited for this long before its job counts as gone and a replacement is
+    # submitted (distributed's default, 15 s, is for workers that may reconnect): retirements at the
+    # end of a lifetime are expected, so replacements start at once.
+    lost = dask.config.set({"distributed.deploy.lost-worker-timeout": "2s"})
+    cluster, prof = _make(name, tls, check_commands=True, jobs=jobs)
     try:
         jq = prof["jobqueue"]
-        if prof.get("lifetime"):
-            cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)  # replace jobs that reach their walltime
-        else:
-            cluster.scale(jobs=jobs)
+        # adaptive at a fixed size: a job that retires, reaches its walltime or is cancelled is replaced
+        cluster.adapt(minimum_jobs=jobs, maximum_jobs=jobs)
         threads = jobs * int(jq["cores"])
         desc = (
             f"{prof['type']} cluster {name!r}: {jobs} job(s) x {jq['processes']} worker(s), {threads} thread(s) "
@@ -353,7 +389,10 @@ def start_cluster(name: str, *, jobs: int = 1, tls: bool = False):
         log.info("submitted %d %s job(s); workers join as the batch system starts them", jobs, prof["type"])
         yield cluster, desc, threads, prof
     finally:
-        cluster.close()  # cancels every job it submitted (scancel / qdel)
+        try:
+            cluster.close()  # cancels every job it submitted (scancel / qdel)
+        finally:
+            lost.__exit__(None, None, None)
 
 
 def _job_states(cluster, kind: str) -> str:

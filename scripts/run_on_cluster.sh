@@ -18,12 +18,15 @@
 #   USE_DASK_MPI=1  start scheduler and workers with one `mpiexec ... dask-mpi` (needs mpi4py, dask-mpi)
 #   DRY_RUN=1       print the commands instead of running them
 #   MALLOC_TRIM_THRESHOLD_  glibc heap trimming in the workers (default 16777216; distributed's 65536 slows decoding ~6%)
+#   IMGJOBS_ACTIVATE  shell commands that put `dask` and `imgjobs` on PATH, run first, e.g.
+#                   "module load conda; conda activate imgjobs" (default: source ./.venv/bin/activate if there)
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
-    sed -n '2,20p' "$0"
+    sed -n '2,22p' "$0"
     exit 2
 fi
+die() { echo "run_on_cluster.sh: $*" >&2; exit 1; }
 
 JOB_ID=${PBS_JOBID:-${SLURM_JOB_ID:-local-$$}}
 JOB_ID=${JOB_ID%%.*}
@@ -43,6 +46,20 @@ SCHEDULER_FILE=${SCHEDULER_FILE:-$PWD/scheduler-$JOB_ID.json}
 DASHBOARD=${DASHBOARD:-127.0.0.1:8787}
 DASK=${DASK:-dask}
 IMGJOBS=${IMGJOBS:-imgjobs}
+if [ "${DRY_RUN:-0}" != 1 ]; then
+    # a batch job starts with the site's login environment, not yours: activate explicitly, and check
+    if [ -n "${IMGJOBS_ACTIVATE:-}" ]; then
+        eval "$IMGJOBS_ACTIVATE" || die "IMGJOBS_ACTIVATE failed: $IMGJOBS_ACTIVATE"
+    elif [ -f .venv/bin/activate ]; then
+        # shellcheck disable=SC1091
+        source .venv/bin/activate
+    fi
+    for cmd in ${DASK%% *} ${IMGJOBS%% *}; do
+        command -v "$cmd" >/dev/null || die "'$cmd' is not on PATH in this job (PATH=$PATH): set IMGJOBS_ACTIVATE \
+to what puts imgjobs on it (e.g. IMGJOBS_ACTIVATE=\"source ~/venvs/imgjobs/bin/activate\"), or submit from a \
+directory whose .venv has it"
+    done
+fi
 export MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-16777216}  # the workers' nannies pass it on
 
 tls=()
@@ -91,7 +108,11 @@ fi
 
 pids=()
 cleanup() {
-    for pid in ${pids[@]+"${pids[@]}"}; do kill "$pid" 2>/dev/null || true; done
+    # workers first (started last), then the scheduler: nothing is left talking to a closed scheduler
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[$i]}" 2>/dev/null || true
+        [ "$i" -gt 0 ] && sleep 1
+    done
     wait 2>/dev/null || true
     rm -f "$SCHEDULER_FILE"
 }

@@ -1,0 +1,284 @@
+"""The --cluster slurm path on a real Slurm: a single node on 127.0.0.1 started by scripts/start_slurm.sh.
+
+CI (as root) installs Debian's slurm-wlm and munge, starts it, and sets
+``IMGJOBS_REQUIRE_SLURM=1`` so that these tests run (never skip) there.
+Elsewhere they run when ``SLURM_CONF`` names a running Slurm, and are skipped
+with the command that starts one otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _slurm_up() -> bool:
+    if not (os.environ.get("SLURM_CONF") and shutil.which("sinfo") and shutil.which("sbatch")):
+        return False
+    r = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return r.returncode == 0 and any(s.startswith(("idle", "mix", "alloc")) for s in r.stdout.split())
+
+
+if not _slurm_up():
+    if os.environ.get("IMGJOBS_REQUIRE_SLURM") == "1":
+        raise RuntimeError("IMGJOBS_REQUIRE_SLURM=1 but no Slurm answers: see scripts/start_slurm.sh")
+    pytest.skip(
+        "needs a running Slurm: sudo bash scripts/start_slurm.sh; export SLURM_CONF=/tmp/imgjobs-slurm/slurm.conf",
+        allow_module_level=True,
+    )
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def squeue(name: str) -> list[tuple[str, str]]:
+    out = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %T"], capture_output=True, text=True).stdout
+    return [tuple(line.split()) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def site(tmp_path):
+    """A profile for this node: 1-core jobs, logs in tmp_path, a job name of its own."""
+    name = f"imgjobs-test-{uuid.uuid4().hex[:8]}"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    def make(**own) -> dict:
+        profile = {
+            "type": "slurm",
+            "jobqueue": {
+                "name": name,
+                "cores": 1,
+                "processes": 1,
+                "memory": "1GiB",
+                "walltime": "00:10:00",
+                "interface": "lo",
+                "log-directory": str(logs),
+                "shared-temp-directory": str(tmp_path),
+                "scheduler-options": {"dashboard_address": "127.0.0.1:0"},
+            },
+            "lifetime": None,
+            "worker-timeout": "2m",
+            **own,
+        }
+        cfg = tmp_path / "dask-config"
+        cfg.mkdir(exist_ok=True)
+        (cfg / "imgjobs.yaml").write_text(yaml.safe_dump({"imgjobs": {"clusters": {"site": profile}}}))
+        return dict(os.environ, DASK_CONFIG=str(cfg))
+
+    make.job_name = name
+    make.logs = logs
+    yield make
+    for job, _ in squeue(name):  # never leave a job behind, whatever the test did
+        subprocess.run(["scancel", job])
+
+
+def imgjobs(*args, env=None, timeout=240):
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def photos(tmp_path: Path, n: int, rng, distinct: int = 20) -> Path:
+    d = tmp_path / "photos"
+    d.mkdir(exist_ok=True)
+    for i in range(distinct):
+        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(d / f"{i}.jpg", quality=85)
+    listfile = tmp_path / "list.txt"
+    listfile.write_text("".join(f"photos/{i % distinct}.jpg\n" for i in range(n)))
+    return listfile
+
+
+def bw(tmp_path: Path, n: int, rng) -> Path:
+    d = tmp_path / "bw"
+    d.mkdir(exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.random((300, 400)) < 0.5).save(d / f"{i}.bmp")
+    return d
+
+
+def test_real_slurm_runs_both_jobs_like_threads(tmp_path, rng, site):
+    env = site()
+    src = bw(tmp_path, 6, rng)
+    r = imgjobs("compress", src, tmp_path / "rle", "--cluster", "site", "--jobs", "2", env=env)
+    assert r.returncode == 0, r.stderr
+    assert imgjobs("compress", src, tmp_path / "ref").returncode == 0
+    for f in sorted(os.listdir(tmp_path / "ref")):
+        assert (tmp_path / "rle" / f).read_bytes() == (tmp_path / "ref" / f).read_bytes()
+    listfile = photos(tmp_path, 60, rng)
+    r = imgjobs("resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--cluster", "site", env=env)
+    assert r.returncode == 0, r.stderr
+    assert imgjobs("resize", listfile, "--out", tmp_path / "t.npy", "--size", "32x32").returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "t.npy"))
+    assert squeue(site.job_name) == []  # every worker job ended with the run
+
+
+def _start(args, env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+
+
+def _running(proc, name: str, jobs: int, marker: Path) -> list[str]:
+    deadline = time.monotonic() + 120
+    while True:
+        running = [j for j, state in squeue(name) if state == "RUNNING"]
+        if len(running) >= jobs and list(marker.parent.glob(marker.name)):
+            return running
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.3)
+
+
+def test_scancel_of_a_worker_job_mid_run_loses_nothing(tmp_path, rng, site):
+    env = site()
+    listfile = photos(tmp_path, 3000, rng)
+    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
+    proc = _start([*args, "--cluster", "site", "--jobs", "2"], env)
+    running = _running(proc, site.job_name, 2, tmp_path / ".b.npy.*")
+    subprocess.run(["scancel", running[0]], check=True)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert imgjobs(*args[:-2], "--out", tmp_path / "t.npy").returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "t.npy"))
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_and_sigterm_leave_no_job_in_squeue(tmp_path, rng, site, sig, status):
+    env = site()
+    listfile = photos(tmp_path, 3000, rng)
+    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
+    proc = _start([*args, "--cluster", "site", "--jobs", "2"], env)
+    _running(proc, site.job_name, 2, tmp_path / ".b.npy.*")
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == status and "Traceback" not in err, err
+    deadline = time.monotonic() + 30
+    while squeue(site.job_name):
+        assert time.monotonic() < deadline, f"jobs left in squeue: {squeue(site.job_name)}"
+        time.sleep(0.5)
+    assert not (tmp_path / "b.npy").exists() and not list(tmp_path.glob(".b.npy*"))
+
+
+_STAMP = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - distributed\.worker - INFO - +(Start worker|Stopping worker)"
+)
+
+
+def _worker_intervals(logs: Path) -> list[tuple[float, float]]:
+    out = []
+    for f in sorted(logs.glob("*.err")):
+        start = stop = None
+        for line in f.read_text().splitlines():
+            m = _STAMP.match(line)
+            if m:
+                t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                if m.group(2) == "Start worker":
+                    start = t
+                elif stop is None:  # the first "Stopping worker": it no longer takes tasks
+                    stop = t
+        if start is not None:
+            out.append((start, stop if stop is not None else float("inf")))
+    return out
+
+
+def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path, rng, site):
+    # 30 s: the first two jobs retire 7.5 s apart, more than a replacement takes to start here (~5 s)
+    env = site(lifetime="30s", **{"lifetime-stagger": None})
+    listfile = photos(tmp_path, 16000, rng)
+    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
+    r = imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env, timeout=280)
+    end = time.time()
+    assert r.returncode == 0, r.stderr
+    spans = sorted(_worker_intervals(site.logs))
+    assert len(spans) > 2, "no job retired and was replaced: make the run longer"
+    first, _ = spans[0]
+    retire = sorted(stop for _, stop in spans[:2])
+    assert retire[1] - retire[0] > 5, f"the first two jobs retired together: {spans}"
+    t = first  # from the first worker to the end of the run, some worker was always there
+    while t < end - 1:
+        assert any(a <= t <= b for a, b in spans), f"no worker at {t - first:.1f} s: {spans}"
+        t += 0.25
+    assert imgjobs(*args, "--out", tmp_path / "t.npy").returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "t.npy"))
+
+
+def test_a_profile_the_cluster_cannot_schedule_is_reported(tmp_path, rng, site):
+    env = site(**{"worker-timeout": "6s"})
+    import dask.config  # noqa: F401 - the cfg written by site() is read by the subprocess
+
+    cfg = Path(env["DASK_CONFIG"]) / "imgjobs.yaml"
+    data = yaml.safe_load(cfg.read_text())
+    data["imgjobs"]["clusters"]["site"]["jobqueue"].update(cores=64, processes=1, memory="4TiB")  # more than the node
+    cfg.write_text(yaml.safe_dump(data))
+    r = imgjobs("compress", bw(tmp_path, 2, rng), tmp_path / "o", "--cluster", "site", env=env, timeout=120)
+    assert r.returncode == 1 and "no worker joined in 6s" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert squeue(site.job_name) == []
+
+
+def test_sbatch_of_the_batch_script(tmp_path, rng):
+    src = bw(tmp_path, 4, rng)
+    env = dict(
+        os.environ,
+        IMGJOBS_HOME=str(ROOT),
+        IMGJOBS_ACTIVATE=f"export PATH={os.path.dirname(sys.executable)}:$PATH",
+        THREADS="1",
+        DASHBOARD="127.0.0.1:0",
+    )
+    log = tmp_path / "job.log"
+    r = subprocess.run(
+        ["sbatch", "--wait", "-o", str(log), str(ROOT / "scripts" / "slurm_job.sh"), "compress", str(src), "out"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert r.returncode == 0, log.read_text() if log.exists() else r.stderr
+    assert "slurm job" in log.read_text() and "1 worker node(s)" in log.read_text()
+    assert imgjobs("compress", src, tmp_path / "ref").returncode == 0
+    for f in sorted(os.listdir(tmp_path / "ref")):
+        assert (tmp_path / "out" / f).read_bytes() == (tmp_path / "ref" / f).read_bytes()
+    bad = dict(env, IMGJOBS_ACTIVATE="true", PATH="/usr/bin:/bin")  # nothing puts imgjobs on PATH
+    r = subprocess.run(
+        [
+            "sbatch",
+            "--wait",
+            "-o",
+            str(tmp_path / "bad.log"),
+            str(ROOT / "scripts" / "slurm_job.sh"),
+            "verify",
+            "a",
+            "b",
+        ],
+        cwd=tmp_path,
+        env=bad,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode != 0 and "is not on PATH in this job" in (tmp_path / "bad.log").read_text()
