@@ -328,12 +328,35 @@ def open_runner(
         )
     try:
         with Client(local) as client:
+            _quiet_cancellations(client)
             runner = _distributed_runner(client, "local")
             runner.kind = "local"
             runner.description = f"LocalCluster at {local.scheduler_address}: {n} worker process(es) x {tpw} thread(s)"
             yield runner
     finally:
         local.close()
+
+
+def _quiet_cancellations(client) -> None:
+    """Workers of a cluster imgjobs started drop distributed's warning for each task cancelled by an interrupt.
+
+    When a run is interrupted its futures are cancelled, and every running task
+    would log "Async instruction ... ended with CancelledError": expected, and a
+    wall of text under the one line imgjobs prints.  Other warnings stay.
+    """
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class _DropCancelled(logging.Filter):
+        def filter(self, record):
+            return "ended with CancelledError" not in record.getMessage()
+
+    class QuietCancellations(WorkerPlugin):
+        name = "imgjobs-quiet-cancellations"
+
+        def setup(self, worker):
+            logging.getLogger("distributed.worker.state_machine").addFilter(_DropCancelled())
+
+    client.register_plugin(QuietCancellations())
 
 
 @contextlib.contextmanager

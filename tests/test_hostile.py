@@ -16,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -285,3 +286,31 @@ def test_a_second_run_into_the_same_place_is_refused_and_harms_nothing(tmp_path,
     r = imgjobs("compress", src, out)
     assert r.returncode == 0 and not live.exists()  # the other run is gone: its leftover is swept
     assert sorted(p.name for p in out.glob("*.rle")) == [f"{i}.rle" for i in range(4)]
+
+
+def test_ctrl_c_of_a_local_cluster_run_is_one_clean_message(tmp_path, rng):
+    src = tmp_path / "many"
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_samples import make_small
+
+    make_small(str(src), 30000)
+    args = ["compress", src, tmp_path / "out", "--scheduler", "local", "--workers", "2", "--dashboard-address", ":0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs", *args, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole foreground group, workers too
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and len(err.splitlines()) <= 4, err
+    assert hidden(tmp_path / "out") == []
+    for p in (tmp_path / "out").glob("*.rle"):
+        rle.decode(p.read_bytes())  # every output there is complete

@@ -406,3 +406,31 @@ def test_study_usage_errors(jpegs, args):
     r = cli("study", *args, "--out", base / "s")
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_list_lines_keep_paths_with_spaces_and_name_a_bad_list(tmp_path, rng):
+    from jobs.resize_graphs import split_list_line
+
+    assert split_list_line("my photo.jpg") == ("my photo.jpg", None)
+    assert split_list_line("my photo.jpg 7") == ("my photo.jpg", "7")
+    assert split_list_line("n01440764/a b.JPEG\t0") == ("n01440764/a b.JPEG", "0")
+    d = tmp_path / "holiday pics"
+    d.mkdir()
+    Image.fromarray(photo(rng, 40, 30)).save(d / "my photo.jpg")
+    (tmp_path / "list.txt").write_text("holiday pics/my photo.jpg 3\nholiday pics/my photo.jpg\n")
+    report = jobs.resize(tmp_path / "list.txt", tmp_path / "b.npy", size="8x8", progress=False)
+    assert report.ok and report.array.shape == (2, 8, 8, 3)
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9.jpg\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"latin1\.txt: not UTF-8 text"):
+        read_source(tmp_path / "latin1.txt")
+
+
+def test_a_16_bit_pgm_and_png_with_the_same_values_give_the_same_pixels(tmp_path):
+    for values in (np.arange(32 * 32).reshape(32, 32) * 64, np.arange(32 * 32).reshape(32, 32) % 200):
+        values = values.astype(np.uint16)
+        Image.fromarray(values).save(tmp_path / "v.png")
+        (tmp_path / "v.pgm").write_bytes(b"P5\n32 32\n65535\n" + values.astype(">u2").tobytes())
+        png = load_rgb(tmp_path / "v.png", (32, 32), exact=True)
+        pgm = load_rgb(tmp_path / "v.pgm", (32, 32), exact=True)
+        np.testing.assert_array_equal(png, pgm)
+        np.testing.assert_array_equal(png[..., 0], (values >> 8).astype(np.uint8))
