@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 REAL_HOME = os.path.expanduser("~")
 
@@ -37,6 +39,34 @@ import numpy as np  # noqa: E402 - after the isolation above, before anything im
 import pytest  # noqa: E402
 from bitarray import bitarray  # noqa: E402
 from PIL import Image  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imgjobs(*args, env=None, timeout=240, preexec=None) -> subprocess.CompletedProcess:
+    """Run ``python -m jobs ARGS`` from the project root, as a user runs the command; text output."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+        preexec_fn=preexec,
+    )
+
+
+def start_imgjobs(*args, env=None) -> subprocess.Popen:
+    """Start ``python -m jobs ARGS`` in a session of its own (to signal it, or its whole group)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
 
 
 def reference_encode(pixels) -> bytes:

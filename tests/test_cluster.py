@@ -20,41 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import blobs, write_bmp_raw
+from conftest import ROOT, blobs, imgjobs, start_imgjobs, write_bmp_raw
 from PIL import Image
 
 pytest.importorskip("dask_jobqueue", reason='the cluster tests need the "hpc" extra (in the test extra)')
 pytest.importorskip("cryptography", reason='TLS needs the "hpc" extra (in the test extra)')
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def dask_cmd() -> list[str]:
     exe = shutil.which("dask", path=os.path.dirname(sys.executable))
     return [exe] if exe else [sys.executable, "-m", "dask"]
-
-
-def imgjobs(*args, env=None, timeout=180):
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=ROOT,
-    )
-
-
-def start_imgjobs(*args, env=None):
-    return subprocess.Popen(
-        [sys.executable, "-m", "jobs", "-q", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
 
 
 def temps(*dirs) -> list[str]:
@@ -263,7 +238,7 @@ def test_worker_killed_mid_job_changes_nothing(tmp_path, rng, dask_processes, jo
         listfile = jpeg_list(tmp_path, 150, rng)
         args = ["resize", listfile, "--out", tmp_path / "out.npy", "--batch-size", "1", "--size", "48x48"]
         ref_args = ["resize", listfile, "--out", tmp_path / "ref.npy", "--size", "48x48"]
-    run = start_imgjobs(*args, "--scheduler-file", cl.file)
+    run = start_imgjobs("-q", *args, "--scheduler-file", cl.file)
     _kill_a_busy_worker(cl, run)
     _, err = run.communicate(timeout=120)
     assert run.returncode == 0, err
@@ -289,7 +264,7 @@ def test_client_killed_mid_compress_then_rerun_finishes_the_rest(tmp_path, rng, 
     cl = dask_processes()
     src = bw_images(tmp_path / "src", 16, rng)
     out = tmp_path / "out"
-    run = start_imgjobs("compress", src, out, "--rows-per-task", "4", "--scheduler-file", cl.file)
+    run = start_imgjobs("-q", "compress", src, out, "--rows-per-task", "4", "--scheduler-file", cl.file)
     deadline = time.monotonic() + 60
     while len(list(out.glob("*.rle"))) < 3:
         assert run.poll() is None and time.monotonic() < deadline, "the job ended before it could be killed"
@@ -314,7 +289,7 @@ def test_client_killed_mid_resize_leaves_no_partial_batch(tmp_path, rng, dask_pr
     cl = dask_processes()
     listfile = jpeg_list(tmp_path, 150, rng)
     args = ["resize", listfile, "--out", tmp_path / "b.npy", "--batch-size", "1", "--size", "48x48"]
-    run = start_imgjobs(*args, "--scheduler-file", cl.file)
+    run = start_imgjobs("-q", *args, "--scheduler-file", cl.file)
     deadline = time.monotonic() + 60
     while not temps(tmp_path):
         assert run.poll() is None and time.monotonic() < deadline
@@ -656,15 +631,7 @@ def test_a_cluster_run_stopped_by_a_signal_cleans_up(tmp_path, rng, sig):
     env = cluster_env(tmp_path, {"site": profile})
     listfile = jpeg_list(tmp_path, 400, rng)
     args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "48x48", "--batch-size", "1"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs", *args, "--cluster", "site", "--jobs", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    proc = start_imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".b.npy.*")):  # the batch exists: workers have joined and run tasks
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

@@ -14,7 +14,6 @@ import os
 import resource
 import signal
 import struct
-import subprocess
 import sys
 import time
 import zlib
@@ -22,24 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import blobs, pillow_bits
+from conftest import ROOT, blobs, imgjobs, pillow_bits, start_imgjobs
 from PIL import Image
 
 import rle
 from jobs.files import OutputLock
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def imgjobs(*args, preexec=None, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=preexec,
-        cwd=ROOT,
-    )
 
 
 def hidden(d) -> list[str]:
@@ -295,14 +281,7 @@ def test_ctrl_c_of_a_local_cluster_run_is_one_clean_message(tmp_path, rng):
 
     make_small(str(src), 30000)
     args = ["compress", src, tmp_path / "out", "--scheduler", "local", "--workers", "2", "--dashboard-address", ":0"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs", *args, "--no-progress"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    proc = start_imgjobs(*args, "--no-progress")
     deadline = time.monotonic() + 60
     while not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir()):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

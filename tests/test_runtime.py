@@ -16,7 +16,7 @@ from pathlib import Path
 import dask
 import numpy as np
 import pytest
-from conftest import blobs, pillow_bits, write_bmp_raw
+from conftest import blobs, imgjobs, pillow_bits, write_bmp_raw
 from dask.delayed import Delayed
 from PIL import Image
 
@@ -256,14 +256,7 @@ def limited_imgjobs(*args, timeout=300):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
 
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=limit,
-        cwd=ROOT,
-    )
+    return imgjobs(*args, timeout=timeout, preexec=limit)
 
 
 def test_decompress_bombs_fail_by_name_in_bounded_memory(tmp_path, rng):

@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT, imgjobs, start_imgjobs
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _slurm_up() -> bool:
@@ -87,17 +86,6 @@ def site(tmp_path):
         subprocess.run(["scancel", job])
 
 
-def imgjobs(*args, env=None, timeout=240):
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=timeout,
-    )
-
-
 def photos(tmp_path: Path, n: int, rng, distinct: int = 20) -> Path:
     d = tmp_path / "photos"
     d.mkdir(exist_ok=True)
@@ -132,18 +120,6 @@ def test_real_slurm_runs_both_jobs_like_threads(tmp_path, rng, site):
     assert squeue(site.job_name) == []  # every worker job ended with the run
 
 
-def _start(args, env):
-    return subprocess.Popen(
-        [sys.executable, "-m", "jobs", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-
-
 def _running(proc, name: str, jobs: int, marker: Path) -> list[str]:
     deadline = time.monotonic() + 120
     while True:
@@ -158,7 +134,7 @@ def test_scancel_of_a_worker_job_mid_run_loses_nothing(tmp_path, rng, site):
     env = site()
     listfile = photos(tmp_path, 3000, rng)
     args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
-    proc = _start([*args, "--cluster", "site", "--jobs", "2"], env)
+    proc = start_imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env)
     running = _running(proc, site.job_name, 2, tmp_path / ".b.npy.*")
     subprocess.run(["scancel", running[0]], check=True)
     _, err = proc.communicate(timeout=240)
@@ -172,7 +148,7 @@ def test_ctrl_c_and_sigterm_leave_no_job_in_squeue(tmp_path, rng, site, sig, sta
     env = site()
     listfile = photos(tmp_path, 3000, rng)
     args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
-    proc = _start([*args, "--cluster", "site", "--jobs", "2"], env)
+    proc = start_imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env)
     _running(proc, site.job_name, 2, tmp_path / ".b.npy.*")
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
