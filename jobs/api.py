@@ -239,7 +239,7 @@ def resize(
     *,
     num_images=None,
     size=None,
-    exact=None,
+    method=None,
     draft_fraction=None,
     batch_size=None,
     overwrite=None,
@@ -248,6 +248,7 @@ def resize(
     client=None,
     compute=True,
     progress=None,
+    exact=None,
     **run,
 ):
     """Decode and resize a list of images into one (N, H, W, 3) uint8 batch.
@@ -264,11 +265,16 @@ def resize(
         Take the first N images (an error if fewer exist).
     size : str or (int, int), optional
         Output width x height, e.g. ``"100x100"`` (default from ``imgjobs.resize.size``).
-    exact : bool, optional
-        Resize full decodes (the exercise's semantics) instead of a reduced JPEG DCT scale.
+    method : {"area", "exact", "draft"}, optional
+        ``area`` (default: OpenCV's decode and area filter, quality-safe),
+        ``exact`` (Pillow's full decode and bicubic filter, the exercise's
+        semantics) or ``draft`` (a reduced DCT decode near the output size:
+        faster, trades quality); see :data:`jobs.resize_tasks.METHODS`.
     draft_fraction : float, optional
-        Fast path: decode at the smallest DCT scale still at least this fraction
-        of the output size (default 0.9).
+        ``draft`` only: decode at the smallest DCT scale still at least this
+        fraction of the output size (default 0.9).
+    exact : bool, optional
+        Shorthand for ``method="exact"``.
     batch_size : int, optional
         Images per task (default: sized from the images and threads, at most 64).
     overwrite : bool, optional
@@ -287,7 +293,7 @@ def resize(
     """
     from .resize_graphs import plan_resize
 
-    opts = ResizeOptions.resolve(size, exact, draft_fraction, batch_size, num_images, overwrite, max_pixels)
+    opts = ResizeOptions.resolve(size, method, draft_fraction, batch_size, num_images, overwrite, max_pixels, exact)
     run = RunOptions.from_kwargs(run, "resize")
 
     def plan(p):

@@ -147,10 +147,10 @@ class ResizeOptions:
     ----------
     size : (int, int)
         Output width and height of every image.
-    exact : bool
-        Resize full decodes instead of reduced JPEG DCT scales.
+    method : str
+        ``area`` (default), ``exact`` or ``draft``: see :data:`jobs.resize_tasks.METHODS`.
     draft_fraction : float
-        Fast path: the smallest reduced decode allowed, as a fraction of ``size``.
+        ``draft`` only: the smallest reduced decode allowed, as a fraction of ``size``.
     batch_size : int or None
         Images per task (None: sized from the images and threads).
     num_images : int or None
@@ -162,7 +162,7 @@ class ResizeOptions:
     """
 
     size: tuple = (100, 100)
-    exact: bool = False
+    method: str = "area"
     draft_fraction: float = 0.9
     batch_size: int | None = None
     num_images: int | None = None
@@ -173,14 +173,22 @@ class ResizeOptions:
     def resolve(
         cls,
         size=None,
-        exact=None,
+        method=None,
         draft_fraction=None,
         batch_size=None,
         num_images=None,
         overwrite=None,
         max_pixels=None,
+        exact=None,
     ) -> ResizeOptions:
-        """Fill unset options from ``imgjobs.resize.*`` and check them."""
+        """Fill unset options from ``imgjobs.resize.*`` and check them (``exact=True`` means ``method="exact"``)."""
+        from .resize_tasks import METHODS
+
+        if exact:
+            if method not in (None, "exact"):
+                raise UsageError(f"--exact and --method {method} contradict each other: give one")
+            method = "exact"
+        method = config.get_choice("resize.method", method, tuple(METHODS))
         try:
             fraction = config.get_float("resize.draft-fraction", draft_fraction, low=0, high=1)
         except config.ConfigError as e:
@@ -191,7 +199,7 @@ class ResizeOptions:
             raise UsageError(f"--num-images must be >= 1, got {num_images}")
         return cls(
             parse_size(config.get("resize.size", size)),
-            config.get_bool("resize.exact", exact),
+            method,
             fraction,
             None if batch_size is None else int(batch_size),
             None if num_images is None else int(num_images),

@@ -208,9 +208,9 @@ class ResizeFinish(Finish):
             "dtype": "uint8",
             "size": f"{w.size[0]}x{w.size[1]}",
             "resize": {
-                "mode": "exact" if self.opts.exact else "draft",
-                "draft_fraction": None if self.opts.exact else self.opts.draft_fraction,
-                "filter": resize_tasks.RESAMPLE,
+                "method": self.opts.method,
+                "draft_fraction": self.opts.draft_fraction if self.opts.method == "draft" else None,
+                "filter": "bicubic (Pillow)" if self.opts.method == "exact" else "area (OpenCV INTER_AREA)",
                 "exif_transpose": True,
             },
             "files": [os.path.abspath(p) for p in self.paths],
@@ -337,9 +337,9 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
 
 
 def _exercise_one(args):
-    path, size, exact, draft_fraction, max_pixels = args
+    path, size, method, draft_fraction, max_pixels = args
     try:
-        return resize_tasks.load_rgb(path, size, exact, draft_fraction, max_pixels), None
+        return resize_tasks.load_rgb(path, size, method, draft_fraction, max_pixels), None
     except Exception as e:  # one image fails, by name
         return None, failure(path, e)
 
@@ -361,7 +361,7 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
         out = zarr.open_array(where.target, mode="r+")
     else:
         out = np.load(where.target, mmap_mode="r+")  # one process writes: a memory map is simplest
-    items = [(p, opts.size, opts.exact, opts.draft_fraction, opts.max_pixels) for p in finish.paths]
+    items = [(p, opts.size, opts.method, opts.draft_fraction, opts.max_pixels) for p in finish.paths]
     outcomes = Outcomes(finish.paths)
 
     def store(i, result):

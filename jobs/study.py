@@ -92,11 +92,10 @@ def add_study_parser(sub) -> None:
     )
     r.add_argument("source", metavar="SOURCE", help="file list, JSON config or directory of images")
     r.add_argument("--num-images", type=int, metavar="N", help="first N images")
-    r.add_argument("--size", default="100x100", metavar="WxH")
-    r.add_argument("--exact", action="store_true", help="full decodes (the exercise's semantics)")
-    r.add_argument(
-        "--draft-fraction", type=float, metavar="F", help="fast path's smallest decode, as a fraction of the size"
-    )
+    r.add_argument("--size", metavar="WxH", help="output width x height (default from imgjobs.resize.size)")
+    r.add_argument("--method", choices=["area", "exact", "draft"], help="resize method (see imgjobs resize --help)")
+    r.add_argument("--exact", action="store_true", default=None, help="shorthand for --method exact")
+    r.add_argument("--draft-fraction", type=float, metavar="F", help="--method draft's smallest decode, of the size")
     r.add_argument(
         "--batch-sizes",
         type=_words,
@@ -219,6 +218,7 @@ def _study_resize(args, tmp) -> tuple[list, str, str]:
                     common = {
                         "num_images": args.num_images,
                         "size": args.size,
+                        "method": args.method,
                         "exact": args.exact,
                         "draft_fraction": args.draft_fraction,
                         "overwrite": True,
