@@ -24,6 +24,7 @@ like (as :func:`dask.bag.to_textfiles` does).
 
 from __future__ import annotations
 
+import logging
 import os
 
 from .files import UsageError, check_writable_file
@@ -31,6 +32,8 @@ from .options import CompressOptions, DecompressOptions, ResizeOptions, RunOptio
 from .runtime import execute, to_delayed
 
 __all__ = ["compress", "decompress", "resize", "verify"]
+
+log = logging.getLogger(__name__)
 
 _RUN_DOC = """
     Other Parameters
@@ -288,13 +291,29 @@ def resize(
     Returns
     -------
     jobs.report.Report or dask.delayed.Delayed
-        ``report.output`` is the batch, ``report.array`` opens it; failed images
-        keep a zero slot and are listed in the report and the sidecar.
+        ``report.output`` is the batch, ``report.array`` opens it, and
+        ``report.labels`` and ``report.classes`` give its labels when the source
+        has them (a list's second column, or class folders); failed images keep
+        a zero slot and the label -1, and are listed in the report and the sidecar.
+
+    Notes
+    -----
+    An interrupted run keeps its work in a hidden folder beside ``out``; the same
+    call again does only what is left.  When ``out`` already holds this very job,
+    the report says it is up to date (``report.up_to_date``), with nothing run.
     """
-    from .resize_graphs import plan_resize
+    from .resize_graphs import plan_resize, up_to_date
 
     opts = ResizeOptions.resolve(size, method, draft_fraction, batch_size, num_images, overwrite, max_pixels, exact)
     run = RunOptions.from_kwargs(run, "resize")
+    done = up_to_date(source, out, opts)
+    if done is not None:
+        log.info("%s", done.up_to_date)
+        if not compute:
+            import dask
+
+            return dask.delayed(done, traverse=False)
+        return done
 
     def plan(p):
         return plan_resize(source, out, opts, parallelism=p)

@@ -224,8 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         choices=list(resize_tasks.METHODS),
         help="how to decode and resize; quality over 500 ImageNet photos as PSNR against a full decode with "
-        "Lanczos (worst / 1st percentile / mean): "
-        + "; ".join(f"{k}: {v}" for k, v in resize_tasks.METHODS.items()),
+        "Lanczos (worst / 1st percentile / mean): " + "; ".join(f"{k}: {v}" for k, v in resize_tasks.METHODS.items()),
     )
     r.add_argument("--exact", action="store_true", default=None, help="shorthand for --method exact")
     r.add_argument(

@@ -40,6 +40,7 @@ __all__ = [
     "check_writable_dir",
     "check_writable_file",
     "failure",
+    "flush_file_system",
     "list_inputs",
     "list_outputs",
     "new_token",
@@ -414,6 +415,12 @@ def _syncfs(directory: str) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def flush_file_system(directory: str) -> None:
+    """Make everything written under ``directory`` durable: ``syncfs`` on Linux, ``sync`` elsewhere."""
+    if not _syncfs(directory):
+        os.sync()
 
 
 def _fsync_path(path: str) -> None:

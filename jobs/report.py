@@ -163,6 +163,8 @@ class Report:
         resize: the batch file or store.
     sidecar : dict or None
         resize: what the sidecar JSON next to the batch records.
+    up_to_date : str or None
+        resize: why a rerun had nothing to do (the output already holds this job).
     """
 
     def __init__(self, job: str, outcomes: list, seconds: float, *, scheduler: str = "", output=None, sidecar=None):
@@ -172,6 +174,7 @@ class Report:
         self.scheduler = scheduler
         self.output = output
         self.sidecar = sidecar
+        self.up_to_date = None
 
     # -- figures
 
@@ -243,8 +246,28 @@ class Report:
         if self.output.endswith(".zarr"):
             import zarr
 
-            return zarr.open_array(self.output, mode="r")
+            return zarr.open_array(self.output, path="images", mode="r")
         return np.load(self.output, mmap_mode="r")
+
+    @property
+    def labels(self):
+        """resize: the int64 label of every image (-1 where the image failed), or None without labels."""
+        if self.output is None:
+            raise AttributeError(f"a {self.job} job writes no batch")
+        about = (self.sidecar or {}).get("labels")
+        if not about:
+            return None
+        if self.output.endswith(".zarr"):
+            import zarr
+
+            return zarr.open_array(self.output, path="labels", mode="r")[:]
+        return np.load(about["file"])
+
+    @property
+    def classes(self):
+        """resize: class names, index -> name (None without labels, or when the labels were whole numbers)."""
+        about = (self.sidecar or {}).get("labels")
+        return about.get("classes") if about else None
 
     # -- text
 
@@ -252,14 +275,27 @@ class Report:
         """A paragraph for people: files, pixels, bytes, ratio, time and speed."""
         if self.job == "resize":
             n = len(self)
+            if self.up_to_date:
+                return f"resize: {n} image(s): nothing to do\n  {self.up_to_date}"
             failed = self.counts.get("failed", 0)
-            rate = n / self.seconds if self.seconds > 0 else float("inf")
+            timing = (self.sidecar or {}).get("timing") or {}
+            resumed = timing.get("resumed_images") or 0
+            rate = (n - resumed) / self.seconds if self.seconds > 0 else float("inf")
             shape = "x".join(map(str, self.sidecar["shape"])) if self.sidecar else "?"
             side = self.output + ".json"
-            return (
+            lines = [
                 f"resize: {n} image(s), {n - failed} ok, {failed} failed, in {self.seconds:.2f} s = "
-                f"{rate:.0f} images/s\n  {self.output}: ({shape}) uint8; sidecar {side}"
-            )
+                f"{rate:.0f} images/s",
+                f"  {self.output}: ({shape}) uint8; sidecar {side}",
+            ]
+            if resumed:
+                lines.insert(1, f"  resumed: {resumed} image(s) were finished by an earlier run, {n - resumed} now")
+            about = (self.sidecar or {}).get("labels")
+            if about:
+                classes = about.get("classes")
+                kinds = f"{len(classes)} classes" if classes else "whole-number labels"
+                lines.append(f"  labels ({kinds}, from {about['from']}): {about['file']}")
+            return "\n".join(lines)
         return summarize(self.job, self, self.seconds)
 
     def __repr__(self) -> str:

@@ -1,25 +1,34 @@
 """Graph builder for the resize job: a list of images in, an (N, H, W, 3) uint8 batch out.
 
-Planning reads the file list and checks the output; it writes nothing.  The
-graph has three steps:
+Planning reads the file list (paths, and labels where the list or the class
+folders give them) and checks the output; it writes nothing.  The graph has
+three steps:
 
-1. one task creates the empty batch under a hidden temporary name (a ``.npy`` of
-   the full size, or a zarr store whose chunks are the tasks' slices);
+1. one task creates the empty batch in a hidden work folder beside the output,
+   ``.batch.npy.imgjobs-partial/`` (a ``.npy`` of the full size, or a zarr group
+   whose ``images`` chunks are the tasks' slices), or keeps the one an
+   interrupted run left there;
 2. batch tasks load their images and write their slice straight into it
-   (``pwrite`` at the slice's offset, or the slice's zarr chunk), returning only
+   (``pwrite`` at the slice's offset, or the slice's zarr chunks), make it
+   durable, then record it as done (a small file in ``done/``); they return only
    per-image outcomes: the client never gathers pixels;
-3. :class:`ResizeFinish` syncs the batch, renames it into place and writes the
-   sidecar; on failure or interrupt it removes the hidden batch.
+3. :class:`ResizeFinish` writes the labels and the sidecar, renames the batch
+   into place and removes the work folder.
 
-A task writes the same bytes however often it runs, so Dask may retry it
-freely.  Per-image work is about 1-2 ms, close to Dask's per-task overhead, so
-tasks take batches of images.  :func:`run_executor` runs the same work with the
-classic exercise's executors (a plain loop, ``ThreadPoolExecutor``,
-``ProcessPoolExecutor``), for comparison.
+An interrupted run keeps its work folder: the same command again plans only the
+slices not recorded as done (:func:`plan_resize`), and a rerun over a finished
+output says it is up to date (:func:`up_to_date`).  A task writes the same
+bytes however often it runs, so Dask may retry it freely.  Per-image work is
+about 1-2 ms, close to Dask's per-task overhead, so tasks take batches of
+images.  :func:`run_executor` runs the same work with the classic exercise's
+executors (a plain loop, ``ThreadPoolExecutor``, ``ProcessPoolExecutor``), for
+comparison.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import math
@@ -40,7 +49,6 @@ from .files import (
     new_token,
     remove_path,
     sweep_temporaries,
-    temp_path,
     write_atomic,
 )
 from .options import ResizeOptions, parse_size
@@ -48,17 +56,38 @@ from .report import Outcomes, Report
 from .rle_graphs import IMAGE_EXTENSIONS
 from .runtime import Finish, Plan
 
-__all__ = ["ResizeFinish", "ResizeTarget", "parse_size", "plan_resize", "read_source", "run_executor", "sidecar_path"]
+__all__ = [
+    "PARTIAL_SUFFIX",
+    "ResizeFinish",
+    "ResizeTarget",
+    "Source",
+    "labels_path",
+    "parse_size",
+    "plan_resize",
+    "read_labelled",
+    "read_source",
+    "run_executor",
+    "sidecar_path",
+    "up_to_date",
+]
 
 log = logging.getLogger(__name__)
+
+
+#: The hidden work folder of an unfinished batch: ``.batch.npy.imgjobs-partial`` beside ``batch.npy``.
+PARTIAL_SUFFIX = ".imgjobs-partial"
+
+#: Bumped when the layout of the work folder or what a slice holds changes: older work is started over.
+_LAYOUT = 1
 
 
 def split_list_line(line: str) -> tuple[str, str | None]:
     """A file list line -> (path, label or None).
 
-    ``path<TAB>anything`` keeps what is before the tab; ``path label`` (ImageNet's
-    convention: a whole number after the last space) keeps the path, spaces and
-    all; any other line is a path, spaces and all (``my photo.jpg``).
+    ``path<TAB>label`` takes any label (a class name such as ``n01440764``);
+    ``path label`` (ImageNet's convention: a whole number after the last space)
+    keeps the path, spaces and all; any other line is a path, spaces and all
+    (``my photo.jpg``).
     """
     if "\t" in line:
         path, _, rest = line.partition("\t")
@@ -69,48 +98,120 @@ def split_list_line(line: str) -> tuple[str, str | None]:
     return line, None
 
 
-def _read_list(path: str) -> list[str]:
+@dataclass(frozen=True)
+class Source:
+    """What a resize job reads: the images in order, and their labels when the source has them.
+
+    Attributes
+    ----------
+    paths : list of str
+        Absolute or source-relative image paths, in batch order.
+    labels : numpy.ndarray or None
+        int64 class index per image (None: the source has no labels).
+    classes : list of str or None
+        Class names, index -> name: sorted folder names or sorted text labels;
+        None when the list's labels are already whole numbers.
+    origin : str or None
+        Where the labels come from: ``"list"`` or ``"folders"``.
+    """
+
+    paths: list
+    labels: np.ndarray | None = None
+    classes: list | None = None
+    origin: str | None = None
+
+    def head(self, n: int) -> Source:
+        """The first ``n`` images (their labels, the same classes)."""
+        labels = None if self.labels is None else self.labels[:n]
+        return Source(self.paths[:n], labels, self.classes, self.origin)
+
+
+def _encode_labels(where: str, names: list, texts: list) -> tuple:
+    """Text labels of every line -> (int64 array, class names or None)."""
+    missing = [i for i, t in enumerate(texts) if t is None]
+    if len(missing) == len(texts):
+        return None, None
+    if missing:
+        i = missing[0]
+        raise UsageError(
+            f"{where}: {names[i]} (entry {i + 1}) has no label while {len(texts) - len(missing)} others have one: "
+            "label every line (path<TAB>label, or path and a whole number) or none"
+        )
+    if all(t.lstrip("-").isdigit() for t in texts):
+        return np.array([int(t) for t in texts], dtype=np.int64), None
+    classes = sorted(set(texts))
+    index = {c: k for k, c in enumerate(classes)}
+    return np.array([index[t] for t in texts], dtype=np.int64), classes
+
+
+def _read_list(path: str) -> Source:
     base = os.path.dirname(os.path.abspath(path))
-    out = []
+    paths, texts = [], []
     try:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
-                name, _label = split_list_line(line)
-                out.append(name if os.path.isabs(name) else os.path.join(base, name))
+                name, label = split_list_line(line)
+                paths.append(name if os.path.isabs(name) else os.path.join(base, name))
+                texts.append(label)
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); save the list as UTF-8") from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read the file list: {e.strerror or e}") from None
-    return out
+    labels, classes = _encode_labels(path, paths, texts)
+    return Source(paths, labels, classes, None if labels is None else "list")
 
 
-def read_source(source, num_images: int | None = None) -> list[str]:
-    """Image paths from a file list, a JSON config or a directory, in order.
+def _read_directory(source: str) -> Source:
+    """A directory of images, or of class folders of images (``train/n01440764/x.JPEG``)."""
+    listing = list_inputs(source, IMAGE_EXTENSIONS)
+    names = sorted(listing.names + [n for n, _ in listing.others])
+    if names:  # entries that are not regular files stay in the batch, so they fail by name, in order
+        return Source([os.path.join(source, n) for n in names])
+    with os.scandir(source) as it:
+        folders = sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+    paths, labels, classes = [], [], []
+    for folder in folders:
+        inner = list_inputs(os.path.join(source, folder), IMAGE_EXTENSIONS)
+        found = sorted(inner.names + [n for n, _ in inner.others])
+        if found:
+            paths += [os.path.join(source, folder, n) for n in found]
+            labels += [len(classes)] * len(found)
+            classes.append(folder)
+    if not paths:
+        return Source([])
+    return Source(paths, np.array(labels, dtype=np.int64), classes, "folders")
+
+
+def read_labelled(source, num_images: int | None = None) -> Source:
+    """Images and their labels from a file list, a JSON config, a directory or class folders.
 
     Parameters
     ----------
     source : str
-        A text file with one image path per line (relative paths are relative to
-        the list; a second column, such as a label, is ignored), a ``.json`` config
-        of the exercise's shape (``{"data": {"train_filelist": "..."}}``; the list
-        path is relative to the JSON file), or a directory of images.
+        A text file with one image per line (relative paths are relative to the
+        list) and optionally a label: ``path<TAB>label`` or ImageNet's ``path 7``;
+        a ``.json`` config of the exercise's shape (``{"data": {"train_filelist":
+        "..."}}``; the list path is relative to the JSON file); a directory of
+        images; or a directory of class folders of images, each folder a class.
     num_images : int, optional
         Take the first N; fewer available is an error.
+
+    Returns
+    -------
+    Source
 
     Raises
     ------
     UsageError
-        For a missing source, a config without a file list, or too few images.
+        For a missing source, a config without a file list, too few images, or a
+        list where some lines have labels and others not.
     """
     source = os.fspath(source)
     if os.path.isdir(source):
-        listing = list_inputs(source, IMAGE_EXTENSIONS)
-        # entries that are not regular files stay in the batch, so they fail by name, in order
-        names = sorted(listing.names + [n for n, _ in listing.others])
-        paths = [os.path.join(source, n) for n in names]
+        found = _read_directory(source)
     elif not os.path.isfile(source):
         raise UsageError(f"{source}: no such file or directory")
     elif source.lower().endswith(".json"):
@@ -128,53 +229,82 @@ def read_source(source, num_images: int | None = None) -> list[str]:
             listed = os.path.join(os.path.dirname(os.path.abspath(source)), listed)
         if not os.path.isfile(listed):
             raise UsageError(f"{source}: its train_filelist {listed} does not exist")
-        paths = _read_list(listed)
+        found = _read_list(listed)
     else:
-        paths = _read_list(source)
+        found = _read_list(source)
     if num_images is not None:
         if num_images < 1:
             raise UsageError(f"--num-images must be >= 1, got {num_images}")
-        if len(paths) < num_images:
-            raise UsageError(f"{source} lists {len(paths)} image(s), fewer than the {num_images} asked for")
-        paths = paths[:num_images]
-    if not paths:
+        if len(found.paths) < num_images:
+            raise UsageError(f"{source} lists {len(found.paths)} image(s), fewer than the {num_images} asked for")
+        found = found.head(num_images)
+    if not found.paths:
         raise UsageError(f"{source}: no images found")
-    return paths
+    return found
+
+
+def read_source(source, num_images: int | None = None) -> list[str]:
+    """Image paths from a file list, a JSON config or a directory, in order (see :func:`read_labelled`)."""
+    return read_labelled(source, num_images).paths
 
 
 @dataclass(frozen=True)
 class ResizeTarget:
-    """Where a resize job writes: the hidden batch its tasks fill, and the name it gets at the end.
+    """Where a resize job writes: its hidden work folder, and the name the batch gets at the end.
 
     Attributes
     ----------
     out : str
         The final ``.npy`` file or ``.zarr`` store.
-    target : str
-        The hidden temporary the tasks write into.
+    work : str
+        The hidden work folder: the batch being filled, ``plan.json`` and ``done/``.
     n : int
         Images in the batch.
     size : (int, int)
         Width and height of each image.
     batch : int
         Images per task (the zarr chunk length).
+    token : str
+        This run.
+    identity : str
+        What the batch holds (files, size, method): a resumed run must match it.
+    fresh : bool
+        Start over, clearing what the work folder holds; False to resume it.
     """
 
     out: str
-    target: str
+    work: str
     n: int
     size: tuple
     batch: int
+    token: str = ""
+    identity: str = ""
+    fresh: bool = True
 
     @property
     def zarr(self) -> bool:
         """True for a zarr store."""
         return self.out.endswith(".zarr")
 
+    @property
+    def target(self) -> str:
+        """The batch being filled, inside the work folder."""
+        return os.path.join(self.work, "batch.zarr" if self.zarr else "batch.npy")
+
+    @property
+    def done_dir(self) -> str:
+        """Where each finished slice is recorded, one file each."""
+        return os.path.join(self.work, "done")
+
+    @property
+    def plan_file(self) -> str:
+        """What the work folder holds, and for which run."""
+        return os.path.join(self.work, "plan.json")
+
 
 @dataclass(frozen=True)
 class ResizeFinish(Finish):
-    """Finishing a resize job: sync, rename into place, write the sidecar; or remove the hidden batch."""
+    """Finishing a resize job: labels, sidecar, rename into place; or keep the work folder to resume."""
 
     job: str
     token: str
@@ -182,13 +312,19 @@ class ResizeFinish(Finish):
     paths: Names
     opts: ResizeOptions
     stale: tuple = ()
+    starts: tuple = ()
+    todo: tuple = ()
+    source: Source | None = None
+    resumed: int = 0
 
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
-        """Write the sidecar, then move the finished batch into place; return the report.
+        """Write the labels and the sidecar, then move the finished batch into place; return the report.
 
-        The batch is synced first, the sidecar written through a temporary and
-        renamed (so it is never half-written), and only then does the batch get
-        its name: whoever sees the batch finds its sidecar.
+        The batch is synced first, the labels and the sidecar written through
+        temporaries and renamed (so they are never half-written), and only then
+        does the batch get its name: whoever sees the batch finds its sidecar.
+        ``outcomes`` are those of the slices done earlier, then those of the
+        tasks, in the order of ``starts``.
         """
         w = self.where
         if not w.zarr:
@@ -197,11 +333,12 @@ class ResizeFinish(Finish):
                 os.fsync(fd)  # every task's slice is on disk before the batch gets its name
             finally:
                 os.close(fd)
-        failures, start = [], 0
-        for o in outcomes:
+        failures = []
+        for start, o in zip(self.starts, outcomes, strict=True):
             for i in np.flatnonzero(o.status == 2).tolist():  # failed
                 failures.append({"index": start + i, "path": o.src[i], "reason": o.result(i).reason})
-            start += len(o)
+        failures.sort(key=lambda f: f["index"])
+        labels = self._labels(failures)
         sidecar = {
             "output": os.path.abspath(w.out),
             "shape": [w.n, w.size[1], w.size[0], 3],
@@ -213,26 +350,71 @@ class ResizeFinish(Finish):
                 "filter": "bicubic (Pillow)" if self.opts.method == "exact" else "area (OpenCV INTER_AREA)",
                 "exif_transpose": True,
             },
+            "identity": w.identity,
             "files": [os.path.abspath(p) for p in self.paths],
             "failed": failures,
+            "labels": labels and labels[1],
             "timing": {
                 "seconds": seconds,
-                "images_per_second": w.n / seconds if seconds > 0 else None,
+                "images_per_second": (w.n - self.resumed) / seconds if seconds > 0 else None,
                 "scheduler": scheduler,
                 "images_per_task": w.batch,
+                "resumed_images": self.resumed,
             },
         }
-        side = sidecar_path(w.out)
-        write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
+        if w.zarr:
+            sidecar["arrays"] = {"images": "images", "labels": "labels" if labels else None}
+        written = []
         try:
+            if labels:
+                written.append(self._write_labels(*labels))
+            side = sidecar_path(w.out)
+            write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
+            written.append(side)
             if os.path.exists(w.out) and (w.zarr or os.path.isdir(w.out)):
                 remove_path(w.out)  # an old store: planning refused this unless overwrite
             os.replace(w.target, w.out)
         except OSError as e:
-            remove_path(side)  # no sidecar without its batch
+            for path in written:
+                remove_path(path)  # no sidecar or labels without their batch
             raise OSError(e.errno, f"cannot move the finished batch to {w.out}: {e.strerror}", w.target) from None
+        if not labels and not w.zarr and os.path.lexists(labels_path(w.out)):
+            remove_path(labels_path(w.out))  # --overwrite of a labelled batch by an unlabelled one
+        remove_path(w.work)
         sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
         return Report("resize", outcomes, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
+
+    def _labels(self, failures: list):
+        """(int64 labels with -1 for failed images, what the sidecar says of them), or None."""
+        src = self.source
+        if src is None or src.labels is None:
+            return None
+        labels = src.labels.copy()
+        labels[[f["index"] for f in failures]] = -1
+        where = "labels array of the group" if self.where.zarr else os.path.abspath(labels_path(self.where.out))
+        about = {
+            "from": "class folders" if src.origin == "folders" else "the file list's second column",
+            "file": where,
+            "dtype": "int64",
+            "failed": -1,
+            "classes": src.classes,
+        }
+        return labels, about
+
+    def _write_labels(self, labels: np.ndarray, about: dict) -> str:
+        w = self.where
+        if w.zarr:
+            import zarr
+
+            group = zarr.open_group(w.target, mode="r+")
+            group.create_array("labels", shape=labels.shape, dtype="int64", overwrite=True)[:] = labels
+            group.attrs["classes"] = about["classes"]
+            return ""
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, labels, allow_pickle=False)
+        path = labels_path(w.out)
+        write_atomic(path, [buf.getvalue()], self.token)
+        return path
 
     def lock(self):
         """Hold this output for the run: a hidden lock file beside it."""
@@ -240,9 +422,15 @@ class ResizeFinish(Finish):
         return OutputLock(os.path.join(head, f".{tail}.imgjobs.lock"), self.where.out)
 
     def abort(self) -> None:
-        """Remove the unfinished batch."""
-        if remove_path(self.where.target):
-            log.info("removed the unfinished batch %s", self.where.target)
+        """Keep the unfinished batch: the same command resumes it."""
+        if os.path.isdir(self.where.done_dir):
+            done = sum(1 for _ in os.scandir(self.where.done_dir))
+            log.warning(
+                "kept the unfinished batch in %s (%d slice(s) finished): run the same command again to resume it, "
+                "or with --overwrite to start over",
+                self.where.work,
+                done,
+            )
 
 
 def sidecar_path(out: str) -> str:
@@ -250,7 +438,29 @@ def sidecar_path(out: str) -> str:
     return os.fspath(out) + ".json"
 
 
-def _check_not_an_input(out: str, side: str, source, paths: list) -> None:
+def labels_path(out: str) -> str:
+    """The labels beside a ``.npy`` batch: ``batch.npy`` -> ``batch.labels.npy``."""
+    out = os.fspath(out)
+    return (out[:-4] if out.endswith(".npy") else out) + ".labels.npy"
+
+
+def partial_dir(out: str) -> str:
+    """The hidden work folder of ``out``: ``.batch.npy.imgjobs-partial`` beside it."""
+    head, tail = os.path.split(os.fspath(out))
+    return os.path.join(head, f".{tail}{PARTIAL_SUFFIX}")
+
+
+def _identity(paths: list, opts: ResizeOptions) -> str:
+    """A digest of what a batch holds: its files in order, size, method and limits."""
+    h = hashlib.sha256()
+    fraction = opts.draft_fraction if opts.method == "draft" else None
+    h.update(json.dumps([_LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels]).encode())
+    for p in paths:
+        h.update(os.path.abspath(p).encode("utf-8", "surrogateescape") + b"\0")
+    return h.hexdigest()[:32]
+
+
+def _check_not_an_input(out: str, outputs, source, paths: list) -> None:
     """Refuse outputs that would overwrite the source, its file list or an image."""
     source = os.path.abspath(os.fspath(source))
     inputs = {source, *map(os.path.abspath, paths)}
@@ -261,7 +471,7 @@ def _check_not_an_input(out: str, side: str, source, paths: list) -> None:
             inputs.add(os.path.abspath(os.path.join(os.path.dirname(source), listed)))
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    for path, what in ((out, "the batch"), (side, "its sidecar")):
+    for path, what in outputs:
         if os.path.abspath(path) in inputs:
             raise UsageError(f"{path} ({what}) is one of the job's inputs: choose another --out")
 
@@ -273,13 +483,102 @@ def _auto_batch(n: int, parallelism: int) -> int:
     return max(1, min(per_task, want))
 
 
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _earlier_work(where: ResizeTarget) -> tuple[dict, list] | None:
+    """What an interrupted run of the same job left: (its plan.json, finished (start, stop, failed)), or None.
+
+    One listing of ``done/``; None when the folder holds another job's work (it is
+    started over), or its batch is missing or of another size.
+    """
+    recorded = _read_json(where.plan_file)
+    if not recorded or recorded.get("identity") != where.identity or recorded.get("n") != where.n:
+        return None
+    target = where.target
+    if where.zarr:
+        if not os.path.isdir(target):
+            return None
+    elif not os.path.isfile(target) or os.path.getsize(target) < where.n * where.size[0] * where.size[1] * 3:
+        return None
+    done = []
+    try:
+        with os.scandir(where.done_dir) as it:
+            names = [e.name for e in it if e.name.endswith(".json") and not e.name.startswith(".")]
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        try:
+            start, stop = map(int, name[:-5].split("-"))
+        except ValueError:
+            continue
+        record = _read_json(os.path.join(where.done_dir, name))
+        if record is None or not 0 <= start < stop <= where.n:
+            continue  # unreadable: the slice is done again
+        done.append((start, stop, [(int(i), str(r)) for i, r in record.get("failed", [])]))
+    done.sort()
+    return recorded, done
+
+
+def _ranges(n: int, done: list, batch: int, aligned: bool) -> list[tuple[int, int]]:
+    """The slices still to do, at most ``batch`` images each (``aligned``: whole chunks of ``batch``)."""
+    todo, pos = [], 0
+    for start, stop, _ in [*done, (n, n, ())]:
+        if start > pos:
+            k = pos
+            while k < start:
+                end = min(start, (k // batch + 1) * batch if aligned else k + batch)
+                todo.append((k, end))
+                k = end
+        pos = max(pos, stop)
+    return todo
+
+
+def _describe(sidecar: dict) -> str:
+    resize = sidecar.get("resize") or {}
+    shape = sidecar.get("shape") or ["?"]
+    return f"{shape[0]} image(s) of {sidecar.get('size', '?')}, method {resize.get('method', resize.get('mode', '?'))}"
+
+
+def up_to_date(source, out, opts: ResizeOptions | None = None) -> Report | None:
+    """The report of a rerun with nothing to do, or None.
+
+    When ``out`` exists and its sidecar says it holds this very job (the same
+    files in the same order, size, method and limits), there is nothing to do:
+    the report says so, every image ``skipped``, and its exit code is 0.  With
+    ``overwrite``, or when ``out`` does not exist, returns None without reading
+    the source.
+    """
+    opts = opts or ResizeOptions.resolve()
+    out = os.fspath(out)
+    if opts.overwrite or not os.path.lexists(out):
+        return None
+    sidecar = _read_json(sidecar_path(out))
+    if not isinstance(sidecar, dict) or "identity" not in sidecar:
+        return None
+    found = read_labelled(source, opts.num_images)
+    if sidecar["identity"] != _identity(found.paths, opts):
+        return None
+    failed = len(sidecar.get("failed") or [])
+    note = f"{out} is up to date (use --overwrite to rebuild it)"
+    outcomes = Outcomes(found.paths, status="skipped", reason=note)
+    report = Report("resize", [outcomes], 0.0, scheduler="nothing to do", output=out, sidecar=sidecar)
+    report.up_to_date = f"{note}; {failed} image(s) failed when it was built" if failed else note
+    return report
+
+
 def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: int = 1) -> Plan:
-    """Plan building an (N, H, W, 3) uint8 batch from a list of images.
+    """Plan building an (N, H, W, 3) uint8 batch from a list of images, resuming an interrupted run.
 
     Parameters
     ----------
     source : str
-        File list, JSON config or directory (see :func:`read_source`).
+        File list, JSON config, directory or class folders (see :func:`read_labelled`).
     out : str
         ``.npy`` file or ``.zarr`` store.
     opts : ResizeOptions, optional
@@ -290,17 +589,37 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     Returns
     -------
     jobs.runtime.Plan
+        Tasks for the slices not yet done; those an interrupted run of the same job
+        finished are settled (their outcomes read back from ``done/``).
+
+    Raises
+    ------
+    UsageError
+        For an output that exists (from this job: see :func:`up_to_date`; from
+        another: ``overwrite`` replaces it), names an input, or cannot be written.
     """
     opts = opts or ResizeOptions.resolve()
     out = os.fspath(out)
-    paths = read_source(source, opts.num_images)
+    found = read_labelled(source, opts.num_images)
+    paths = found.paths
     if not (out.endswith(".npy") or out.endswith(".zarr")):
         raise UsageError(f"output {out} must end in .npy or .zarr")
     side = sidecar_path(out)
-    _check_not_an_input(out, side, source, paths)
-    for path, what in ((out, "the batch"), (side, "its sidecar")):
-        if os.path.lexists(path) and not opts.overwrite:
-            raise UsageError(f"{path} ({what}) exists: use --overwrite to replace it")
+    outputs = [(out, "the batch"), (side, "its sidecar")]
+    if out.endswith(".npy"):
+        outputs.append((labels_path(out), "its labels"))
+    _check_not_an_input(out, outputs, source, paths)
+    identity = _identity(paths, opts)
+    if not opts.overwrite:
+        if os.path.lexists(out):
+            sidecar = _read_json(side)
+            if isinstance(sidecar, dict) and sidecar.get("identity") == identity:
+                raise UsageError(f"{out} is up to date: use --overwrite to rebuild it")  # the API says so first
+            about = f" (it holds {_describe(sidecar)})" if isinstance(sidecar, dict) else ""
+            raise UsageError(f"{out} (the batch) exists from another job{about}: use --overwrite to replace it")
+        for path, what in outputs[1:]:
+            if os.path.lexists(path):
+                raise UsageError(f"{path} ({what}) exists: use --overwrite to replace it")
     if out.endswith(".npy") and os.path.isdir(out):
         raise UsageError(f"{out} is a directory: a .npy output is a file; remove it or choose another name")
     if os.path.isdir(side):
@@ -314,25 +633,61 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             import zarr  # noqa: F401
         except ImportError:
             raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
-    batch = opts.batch_size or _auto_batch(len(paths), parallelism)
+    n = len(paths)
     token = new_token()
-    prefixes = (f".{os.path.basename(out)}.", f".{os.path.basename(side)}.")
+    work = partial_dir(out)
+    batch = opts.batch_size or _auto_batch(n, parallelism)
+    probe = ResizeTarget(out, work, n, opts.size, batch, token, identity, fresh=False)
+    earlier = None if opts.overwrite else _earlier_work(probe)
+    done: list = []
+    if earlier is not None:
+        recorded, done = earlier
+        if probe.zarr:
+            batch = int(recorded.get("chunk") or batch)  # the store's chunks are the tasks: keep them
+        token = recorded.get("token", token)
+    elif os.path.isdir(work):
+        log.info("%s holds the work of another job or an incomplete start: starting over", work)
+    where = ResizeTarget(out, work, n, opts.size, batch, token, identity, fresh=earlier is None)
+    todo = _ranges(n, done, batch, aligned=where.zarr)
+    prefixes = (
+        f".{os.path.basename(out)}.",
+        f".{os.path.basename(side)}.",
+        f".{os.path.basename(labels_path(out))}.",
+    )
     stale = tuple(t for t in list_outputs(os.path.dirname(out)).temporaries if t.startswith(prefixes))
-    where = ResizeTarget(out, temp_path(out, token), len(paths), opts.size, batch)
     names = Names("", tuple(paths))
     plan = Plan("resize", unit="image")
-    plan.finish = ResizeFinish("resize", token, where, names, opts, stale)
-    prepare = (f"resize-create-{token}", 0)
+    settled, starts = [], []
+    for start, stop, failed in done:
+        o = Outcomes(names[start:stop])
+        for i, reason in failed:
+            if 0 <= i < stop - start:
+                o.fail(i, reason)
+        settled.append(o)
+        starts.append(start)
+    resumed = sum(stop - start for start, stop, _ in done)
+    run = new_token()  # task keys of this run; the files keep the token of the run that created them
+    prepare = (f"resize-create-{run}", 0)
     plan.graph[prepare] = (resize_tasks.create_output, where)
-    for k, start in enumerate(range(0, len(paths), batch)):
-        key = (f"resize-batch-{token}", k)
-        chunk = names[start : start + batch]
-        plan.graph[key] = (resize_tasks.fill, where, prepare, start, chunk, opts)
+    for k, (start, stop) in enumerate(todo):
+        key = (f"resize-batch-{run}", k)
+        plan.graph[key] = (resize_tasks.fill, where, prepare, start, names[start:stop], opts)
         plan.outputs.append(key)
-        plan.watch[key] = (len(chunk), len(chunk))
-    plan.total = plan.nfiles = len(paths)
+        plan.watch[key] = (stop - start, stop - start)
+        starts.append(start)
+    plan.settled = settled
+    plan.finish = ResizeFinish("resize", run, where, names, opts, stale, tuple(starts), tuple(todo), found, resumed)
+    plan.total = plan.nfiles = n - resumed
     plan.executor = lambda kind, workers, progress: run_executor(plan.finish, kind, workers, progress)
-    log.info("resize: %d image(s) in %d task(s) of %d", len(paths), len(plan.outputs), batch)
+    if resumed:
+        log.warning(
+            "resize: resuming %s: %d of %d image(s) were finished by an earlier run; %d task(s) left",
+            work,
+            resumed,
+            n,
+            len(todo),
+        )
+    log.info("resize: %d image(s) in %d task(s) of %d", n - resumed, len(todo), batch)
     return plan
 
 
@@ -349,37 +704,37 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
 
     ``serial`` is a plain loop, ``threads`` a ``ThreadPoolExecutor`` and
     ``processes`` a ``ProcessPoolExecutor`` of ``workers``, one image per call as in the
-    exercise.  Images are written into the same output as the Dask path.
+    exercise.  Images are written into the same output as the Dask path, those the
+    plan left to do; the executors record no finished slices (an interrupted
+    executor run starts over).
     """
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     where, opts = finish.where, finish.opts
     resize_tasks.create_output(where)
-    if where.zarr:
-        import zarr
+    out = resize_tasks.open_images(where, "r+")  # .npy: a memory map, one process writes
+    index = [i for start, stop in finish.todo for i in range(start, stop)]
+    items = [(finish.paths[i], opts.size, opts.method, opts.draft_fraction, opts.max_pixels) for i in index]
+    groups = [Outcomes(finish.paths[start:stop]) for start, stop in finish.todo]
+    slot = [(g, i - start) for g, (start, stop) in zip(groups, finish.todo, strict=True) for i in range(start, stop)]
 
-        out = zarr.open_array(where.target, mode="r+")
-    else:
-        out = np.load(where.target, mmap_mode="r+")  # one process writes: a memory map is simplest
-    items = [(p, opts.size, opts.method, opts.draft_fraction, opts.max_pixels) for p in finish.paths]
-    outcomes = Outcomes(finish.paths)
-
-    def store(i, result):
+    def store(k, result):
         img, reason = result
         if reason is None:
-            out[i] = img
+            out[index[k]] = img
         else:
-            outcomes.fail(i, reason)
+            group, i = slot[k]
+            group.fail(i, reason)
         progress.update(1, 1)
 
     if kind == "serial":
-        for i, item in enumerate(items):
-            store(i, _exercise_one(item))
+        for k, item in enumerate(items):
+            store(k, _exercise_one(item))
     else:
         pool = ThreadPoolExecutor if kind == "threads" else ProcessPoolExecutor
         with pool(max_workers=workers) as ex:
-            for i, result in enumerate(ex.map(_exercise_one, items)):
-                store(i, result)
+            for k, result in enumerate(ex.map(_exercise_one, items)):
+                store(k, result)
     if not where.zarr:
         out.flush()
-    return [outcomes]
+    return groups

@@ -41,6 +41,7 @@ __all__ = [
     "draft_scale",
     "fill",
     "load_rgb",
+    "open_images",
     "orient",
     "to_rgb",
 ]
@@ -62,6 +63,9 @@ AREA_MARGIN = 2.0
 
 #: EXIF orientations that swap width and height (transpose, 90 and 270 degree rotations).
 _SWAPS_AXES = (5, 6, 7, 8)
+
+#: EXIF orientation -> the ``Image.transpose`` that turns it upright (as ``ImageOps.exif_transpose``).
+_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # PIL.Image.Transpose values
 
 
 def draft_scale(image_size, size, fraction: float = DRAFT_FRACTION) -> int:
@@ -209,7 +213,7 @@ def load_rgb(
         Whatever the decoder raises for a truncated or corrupt file; the batch
         tasks record any of them for that image.
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     from rle import ImageError, open_image, open_regular
 
@@ -229,57 +233,102 @@ def load_rgb(
             if out is not None:
                 return out
         im.load()
-        if orientation != 1:  # rotate/flip upright
-            im = ImageOps.exif_transpose(im)
+        if orientation in _TRANSPOSE:  # upright, as ImageOps.exif_transpose, without rewriting the EXIF block
+            im = im.transpose(_TRANSPOSE[orientation])
         rgb = to_rgb(im)
         if method == "exact":
             return np.asarray(rgb.resize(size, Image.Resampling.BICUBIC))
         return _opencv().resize(np.asarray(rgb), size, interpolation=_opencv().INTER_AREA)
 
 
+def _read_plan(path: str):
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_small(path: str, text: str) -> None:
+    """Write a small file through a hidden temporary and a rename: never half-written."""
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".{tail}.{os.getpid()}-{id(text):x}.part")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def open_images(where, mode: str = "r"):
+    """The batch being filled: a memory-mapped ``.npy`` or the zarr group's ``images`` array."""
+    if where.zarr:
+        import zarr
+
+        return zarr.open_array(where.target, path="images", mode=mode)
+    return np.load(where.target, mmap_mode=mode)
+
+
 def create_output(where) -> int:
-    """Create the empty batch at ``where.target``; return where a ``.npy``'s data starts (0 for zarr).
+    """Create the empty batch in the work folder (or keep an unfinished one); return where a ``.npy``'s data starts.
 
     The first task of a resize graph.  A ``.npy`` is created at its full size,
-    sparse (unwritten slots read as zero); a zarr store gets chunks of
-    ``where.batch`` images, so each task writes whole chunks of its own and no two
-    tasks ever write one chunk.
+    sparse (unwritten slots read as zero); a zarr group gets an ``images`` array
+    with chunks of ``where.batch`` images, so each task writes whole chunks of its
+    own and no two tasks ever write one chunk.  ``plan.json`` records what the
+    folder holds and for which run.
 
-    Idempotent: Dask may run it again (its result lived on a worker that left)
-    after fill tasks wrote their slices, so it never truncates or replaces what
-    is there; it writes the same header bytes and checks the shape.
+    A fresh run (``where.fresh``) first clears what another run left there.
+    Idempotent within a run: Dask may run it again (its result lived on a worker
+    that left) after fill tasks wrote their slices, so once ``plan.json`` names
+    this run it never truncates or replaces what is there.  Returns 0 for zarr.
     """
+    import json
+
+    from .files import remove_path
+
+    recorded = _read_plan(where.plan_file)
+    mine = recorded is not None and recorded.get("token") == where.token
+    if where.fresh and not mine:
+        for path in (where.plan_file, where.done_dir, where.target):
+            remove_path(path)
+    os.makedirs(where.done_dir, exist_ok=True)
     w, h = where.size
     shape = (where.n, h, w, 3)
     if where.zarr:
         import zarr
 
+        group = zarr.open_group(where.target, mode="a")
+        if "images" in group:
+            images = group["images"]
+            if images.shape != shape or images.chunks[0] != where.batch:
+                raise ValueError(f"{where.target}: an array of another shape is already there")
+        else:
+            group.create_array("images", shape=shape, chunks=(where.batch, h, w, 3), dtype="uint8", fill_value=0)
+        offset = 0
+    else:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
+        )  # a 4-tuple shape fits format 1.0 at any size
+        head = header.getvalue()
+        size = len(head) + where.n * h * w * 3
         try:
-            zarr.create_array(
-                store=where.target, shape=shape, chunks=(where.batch, h, w, 3), dtype="uint8", fill_value=0
-            )
-        except zarr.errors.ContainsArrayError:
-            existing = zarr.open_array(where.target, mode="r")
-            if existing.shape != shape or existing.chunks[0] != where.batch:
-                raise ValueError(f"{where.target}: an array of another shape is already there") from None
-        return 0
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
-    )  # a 4-tuple shape fits format 1.0 at any size
-    head = header.getvalue()
-    size = len(head) + where.n * h * w * 3
-    try:
-        fd = os.open(where.target, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            os.pwrite(fd, head, 0)
-            if os.fstat(fd).st_size < size:
-                os.ftruncate(fd, size)
-        finally:
-            os.close(fd)
-    except OSError as e:  # a full disk or a quota: say where
-        raise OSError(e.errno, f"cannot create the batch {where.target} ({size:,} bytes): {e.strerror}") from None
-    return len(head)
+            fd = os.open(where.target, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                os.pwrite(fd, head, 0)
+                if os.fstat(fd).st_size < size:
+                    os.ftruncate(fd, size)
+            finally:
+                os.close(fd)
+        except OSError as e:  # a full disk or a quota: say where
+            raise OSError(e.errno, f"cannot create the batch {where.target} ({size:,} bytes): {e.strerror}") from None
+        offset = len(head)
+    if recorded is None or (where.fresh and not mine):
+        plan = {"token": where.token, "identity": where.identity, "n": where.n, "size": list(where.size)}
+        plan["chunk"] = where.batch if where.zarr else None
+        _write_small(where.plan_file, json.dumps(plan))
+    return offset
 
 
 def _load_into(dest: np.ndarray, paths, opts, outcomes) -> None:
@@ -293,14 +342,24 @@ def _load_into(dest: np.ndarray, paths, opts, outcomes) -> None:
             outcomes.fail(i, failure(path, e))
 
 
+def _record_done(where, start: int, outcomes) -> None:
+    """Record a durable slice as finished: ``done/<start>-<stop>.json`` with its failures."""
+    import json
+
+    failed = [[int(i), outcomes.reasons.get(int(i), "")] for i in np.flatnonzero(outcomes.status == 2).tolist()]
+    _write_small(os.path.join(where.done_dir, f"{start}-{start + len(outcomes)}.json"), json.dumps({"failed": failed}))
+
+
 def fill(where, offset: int, start: int, paths, opts):
-    """Load ``paths`` into slots ``start..`` of the batch ``where.target``; return their outcomes.
+    """Load ``paths`` into slots ``start..`` of the batch; make them durable, record them done; return outcomes.
 
     A ``.npy`` slice is written with ``pwrite`` at its own offset (data at byte
-    ``offset``): tasks never overlap, a rerun writes the same bytes, and it works
-    on shared file systems where a memory map written from several nodes would
-    not be coherent.  A zarr slice is whole chunks of its own.  A failed image
-    leaves its slot zero.
+    ``offset``) and ``fdatasync``-ed: tasks never overlap, a rerun writes the same
+    bytes, and it works on shared file systems where a memory map written from
+    several nodes would not be coherent.  A zarr slice is whole chunks of its
+    own, flushed with its file system.  Only then is the slice recorded in
+    ``done/``, so a resumed run never skips a slice that is not on disk.  A failed
+    image leaves its slot zero.
 
     Parameters
     ----------
@@ -319,6 +378,7 @@ def fill(where, offset: int, start: int, paths, opts):
     -------
     jobs.report.Outcomes
     """
+    from .files import flush_file_system
     from .report import Outcomes
 
     outcomes = Outcomes(paths)
@@ -326,9 +386,9 @@ def fill(where, offset: int, start: int, paths, opts):
     block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
     _load_into(block, paths, opts, outcomes)
     if where.zarr:
-        import zarr
-
-        zarr.open_array(where.target, mode="r+")[start : start + len(paths)] = block
+        open_images(where, "r+")[start : start + len(paths)] = block
+        flush_file_system(where.target)
+        _record_done(where, start, outcomes)
         return outcomes
     data = memoryview(block).cast("B")
     pos = offset + start * size[0] * size[1] * 3
@@ -338,8 +398,10 @@ def fill(where, offset: int, start: int, paths, opts):
             while data:
                 n = os.pwrite(fd, data, pos)
                 data, pos = data[n:], pos + n
+            os.fdatasync(fd)
         finally:
-            os.close(fd)  # the finishing step syncs the file once
+            os.close(fd)
     except OSError as e:  # a full disk fails the batch: say where
         raise OSError(e.errno, f"cannot write images {start}.. into {where.target}: {e.strerror}") from None
+    _record_done(where, start, outcomes)
     return outcomes

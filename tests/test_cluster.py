@@ -285,26 +285,47 @@ def test_client_killed_mid_compress_then_rerun_finishes_the_rest(tmp_path, rng, 
     assert not temps(tmp_path)
 
 
-def test_client_killed_mid_resize_leaves_no_partial_batch(tmp_path, rng, dask_processes):
+@pytest.mark.parametrize("out", ["b.npy", "b.zarr"])
+def test_client_killed_mid_resize_then_rerun_redoes_only_the_unfinished_batches(tmp_path, rng, dask_processes, out):
+    # Worker processes of their own, as nodes would be: a .npy or zarr batch written by
+    # several processes, its client SIGKILLed, then the same command again.
     cl = dask_processes()
     listfile = jpeg_list(tmp_path, 150, rng)
-    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--batch-size", "1", "--size", "48x48"]
+    args = ["resize", listfile, "--out", tmp_path / out, "--batch-size", "2", "--size", "48x48"]
     run = start_imgjobs("-q", *args, "--scheduler-file", cl.file)
+    done = tmp_path / f".{out}.imgjobs-partial" / "done"
     deadline = time.monotonic() + 60
-    while not temps(tmp_path):
-        assert run.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
-    time.sleep(0.3)
-    assert run.poll() is None, "the job ended before it could be killed"
+    while len(list(done.glob("*.json")) if done.is_dir() else []) < 5:
+        assert run.poll() is None and time.monotonic() < deadline, "the job ended before it could be killed"
+        time.sleep(0.005)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     _wait_idle(cl)
-    assert not (tmp_path / "b.npy").exists()  # only a hidden temporary
-    r = imgjobs(*args, "--scheduler-file", cl.file)
+    assert not (tmp_path / out).exists()  # no batch under its name until it is complete
+    finished = -1
+    while finished != len(list(done.glob("*.json"))):  # a released task's thread still runs to its end
+        finished = len(list(done.glob("*.json")))
+        time.sleep(0.5)
+    assert 5 <= finished < 75, finished
+    r = imgjobs("-v", *args, "--scheduler-file", cl.file)
     assert r.returncode == 0, r.stderr
+    assert f"{2 * finished} of 150 image(s) were finished by an earlier run; {75 - finished} task(s) left" in r.stderr
+    assert f"resumed: {2 * finished} image(s) were finished by an earlier run" in r.stdout
     assert imgjobs("resize", listfile, "--out", tmp_path / "ref.npy", "--size", "48x48").returncode == 0
-    np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "b.npy"))
-    assert not temps(tmp_path)
+    side = json.loads((tmp_path / f"{out}.json").read_text())
+    assert side["timing"]["resumed_images"] == 2 * finished
+    if out.endswith(".zarr"):
+        import zarr
+
+        images = zarr.open_array(str(tmp_path / out), path="images", mode="r")
+        assert images.chunks[0] == 2  # one chunk a task: no two tasks wrote one chunk
+        batch = images[:]
+    else:
+        batch = np.load(tmp_path / out)
+    np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), batch)
+    assert not temps(tmp_path) and not done.parent.exists()
+    r = imgjobs(*args, "--scheduler-file", cl.file)
+    assert r.returncode == 0 and "is up to date" in r.stdout
 
 
 def _retirements(log: Path, start: float, end: float) -> int:

@@ -235,15 +235,21 @@ def test_exercise_executors_write_the_same_batch(jpegs, kind):
     assert json.loads((base / f"{kind}.npy.json").read_text())["timing"]["scheduler"] == report.scheduler
 
 
-def test_local_cluster_equals_threads(jpegs, cluster):
+def test_threads_processes_and_a_local_cluster_give_the_same_batch(jpegs, cluster):
     from distributed import Client
 
     base, _ = jpegs
-    jobs.resize(base / "list.txt", base / "t.npy", size="32x24", batch_size=2)
+    jobs.resize(base / "list.txt", base / "t.npy", size="32x24", batch_size=2, scheduler="threads")
+    jobs.resize(base / "list.txt", base / "p.npy", size="32x24", batch_size=3, scheduler="processes", workers=2)
     with Client(cluster) as client:
         report = jobs.resize(base / "list.txt", base / "c.npy", size="32x24", batch_size=2, client=client)
-    assert report.ok
-    np.testing.assert_array_equal(np.load(base / "c.npy"), np.load(base / "t.npy"))
+        assert report.ok
+        report = jobs.resize(base / "list.txt", base / "c.zarr", size="32x24", batch_size=2, client=client)
+        assert report.ok
+    for other in ("p.npy", "c.npy"):
+        np.testing.assert_array_equal(np.load(base / other), np.load(base / "t.npy"), err_msg=other)
+    np.testing.assert_array_equal(report.array[:], np.load(base / "t.npy"))
+    np.testing.assert_array_equal(report.labels, np.load(base / "t.labels.npy"))
 
 
 def test_zarr_output(jpegs):
@@ -251,7 +257,9 @@ def test_zarr_output(jpegs):
     base, _ = jpegs
     jobs.resize(base / "list.txt", base / "b.npy", size="32x24")
     report = jobs.resize(base / "list.txt", base / "b.zarr", size="32x24", batch_size=4)
-    np.testing.assert_array_equal(zarr.open_array(str(base / "b.zarr"))[:], np.load(base / "b.npy"))
+    group = zarr.open_group(str(base / "b.zarr"), mode="r")
+    np.testing.assert_array_equal(group["images"][:], np.load(base / "b.npy"))
+    np.testing.assert_array_equal(group["labels"][:], np.load(base / "b.labels.npy"))  # the list's "7"s
     assert report.array.chunks[0] == 4  # a task's slice is whole chunks of its own
     np.testing.assert_array_equal(report.array[:], np.load(base / "b.npy"))
 
@@ -418,9 +426,12 @@ def test_list_lines_keep_paths_with_spaces_and_name_a_bad_list(tmp_path, rng):
     d = tmp_path / "holiday pics"
     d.mkdir()
     Image.fromarray(photo(rng, 40, 30)).save(d / "my photo.jpg")
-    (tmp_path / "list.txt").write_text("holiday pics/my photo.jpg 3\nholiday pics/my photo.jpg\n")
+    (tmp_path / "list.txt").write_text("holiday pics/my photo.jpg 3\nholiday pics/my photo.jpg\t5\n")
     report = jobs.resize(tmp_path / "list.txt", tmp_path / "b.npy", size="8x8", progress=False)
-    assert report.ok and report.array.shape == (2, 8, 8, 3)
+    assert report.ok and report.array.shape == (2, 8, 8, 3) and report.labels.tolist() == [3, 5]
+    (tmp_path / "mixed.txt").write_text("holiday pics/my photo.jpg 3\nholiday pics/my photo.jpg\n")
+    with pytest.raises(UsageError, match=r"my photo\.jpg \(entry 2\) has no label while 1 others have one"):
+        read_source(tmp_path / "mixed.txt")
     (tmp_path / "latin1.txt").write_bytes("caf\xe9.jpg\n".encode("latin-1"))
     with pytest.raises(UsageError, match=r"latin1\.txt: not UTF-8 text"):
         read_source(tmp_path / "latin1.txt")
@@ -506,3 +517,115 @@ def test_a_jpeg_opencv_refuses_is_failed_by_pillows_reason(tmp_path, rng):
             load_rgb(path, (32, 32), method=method)
     with pytest.raises(ValueError, match="method must be one of"):
         load_rgb(path, (32, 32), method="nearest")
+
+
+@pytest.fixture
+def class_folders(tmp_path, rng):
+    """ImageNet's training layout: a folder per class, one image in it broken."""
+    root = tmp_path / "train"
+    for k, name in enumerate(["n02", "n01", "n03"]):  # listed out of order: classes are sorted
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(photo(rng, 60 + k, 40)).save(root / name / f"{name}_{i}.JPEG", quality=90)
+    (root / "n03" / "n03_1.JPEG").write_bytes(b"\xff\xd8\xff not really")
+    (root / "README.txt").write_text("not an image, not a class")
+    return root
+
+
+@pytest.mark.parametrize("out", ["b.npy", "b.zarr"])
+def test_class_folders_give_labels_classes_and_marked_failures(class_folders, tmp_path, out):
+    pytest.importorskip("zarr", reason="zarr is in the test extras")
+    report = jobs.resize(class_folders, tmp_path / out, size="16x16", batch_size=2, progress=False)
+    assert report.counts == {"ok": 8, "failed": 1} and report.exit_code == 1
+    assert report.classes == ["n01", "n02", "n03"]
+    assert report.labels.tolist() == [0, 0, 0, 1, 1, 1, 2, -1, 2]  # the broken n03_1 is marked -1
+    assert report.labels.dtype == np.int64
+    side = json.loads((tmp_path / f"{out}.json").read_text())
+    assert side["labels"]["classes"] == ["n01", "n02", "n03"] and side["labels"]["failed"] == -1
+    assert side["labels"]["from"] == "class folders"
+    assert [f["index"] for f in side["failed"]] == [7]
+    if out.endswith(".npy"):
+        assert side["labels"]["file"] == str(tmp_path / "b.labels.npy")
+        np.testing.assert_array_equal(np.load(tmp_path / "b.labels.npy"), report.labels)
+    else:
+        import zarr
+
+        group = zarr.open_group(str(tmp_path / out), mode="r")
+        assert group.attrs["classes"] == ["n01", "n02", "n03"] and group["labels"].shape == (9,)
+    assert "labels (3 classes, from class folders)" in report.summary()
+
+
+def test_list_labels_whole_numbers_or_names(tmp_path, rng):
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for i in range(4):
+        Image.fromarray(photo(rng, 30, 20)).save(d / f"{i}.jpg")
+    (tmp_path / "ints.txt").write_text("imgs/0.jpg 5\nimgs/1.jpg 0\nimgs/2.jpg 999\nimgs/3.jpg 5\n")
+    report = jobs.resize(tmp_path / "ints.txt", tmp_path / "i.npy", size="8x8", progress=False)
+    assert report.labels.tolist() == [5, 0, 999, 5] and report.classes is None  # ImageNet's convention, as given
+    lines = ["imgs/0.jpg\ttench", "imgs/1.jpg\tgoldfish", "imgs/2.jpg\ttench", "imgs/3.jpg\tashcan"]
+    (tmp_path / "names.txt").write_text("\n".join(lines) + "\n")
+    report = jobs.resize(tmp_path / "names.txt", tmp_path / "n.npy", size="8x8", progress=False)
+    assert report.classes == ["ashcan", "goldfish", "tench"] and report.labels.tolist() == [2, 1, 2, 0]
+    (tmp_path / "none.txt").write_text("imgs/0.jpg\nimgs/1.jpg\n")
+    report = jobs.resize(tmp_path / "none.txt", tmp_path / "x.npy", size="8x8", progress=False)
+    assert report.labels is None and not (tmp_path / "x.labels.npy").exists()
+    assert json.loads((tmp_path / "x.npy.json").read_text())["labels"] is None
+    # --overwrite of a labelled batch by an unlabelled one leaves no stale labels beside it
+    jobs.resize(tmp_path / "none.txt", tmp_path / "i.npy", size="8x8", overwrite=True, progress=False)
+    assert not (tmp_path / "i.labels.npy").exists()
+    (tmp_path / "j.labels.npy").write_text("mine")
+    with pytest.raises(UsageError, match=r"j\.labels\.npy \(its labels\) exists"):
+        jobs.resize(tmp_path / "ints.txt", tmp_path / "j.npy", size="8x8", progress=False)
+    assert (tmp_path / "j.labels.npy").read_text() == "mine"
+
+
+def test_a_rerun_is_up_to_date_and_a_changed_job_needs_overwrite(jpegs):
+    base, names = jpegs
+    r = cli("resize", base / "list.txt", "--out", base / "o.npy", "--size", "16x16")
+    assert r.returncode == 0, r.stderr
+    before = (base / "o.npy").stat().st_mtime_ns
+    r = cli("resize", base / "list.txt", "--out", base / "o.npy", "--size", "16x16")
+    assert r.returncode == 0, r.stderr
+    assert "o.npy is up to date (use --overwrite to rebuild it)" in r.stdout and "nothing to do" in r.stdout
+    assert (base / "o.npy").stat().st_mtime_ns == before  # nothing was rewritten
+    report = jobs.resize(base / "list.txt", base / "o.npy", size="16x16")
+    assert report.up_to_date and report.counts == {"skipped": len(names)} and report.array.shape[0] == len(names)
+    r = cli("resize", base / "list.txt", "--out", base / "o.npy", "--size", "20x20")
+    assert r.returncode == 2 and "exists from another job" in r.stderr and "of 16x16, method area" in r.stderr
+    r = cli("resize", base / "list.txt", "--out", base / "o.npy", "--size", "16x16", "--method", "exact")
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+    r = cli("resize", base / "list.txt", "--out", base / "o.npy", "--size", "20x20", "--overwrite")
+    assert r.returncode == 0 and np.load(base / "o.npy").shape[1:] == (20, 20, 3)
+
+
+@pytest.mark.parametrize("out", ["b.npy", "b.zarr"])
+def test_resume_plans_only_the_slices_not_recorded_done(jpegs, out):
+    pytest.importorskip("zarr", reason="zarr is in the test extras")
+    from jobs.resize_tasks import create_output, fill
+
+    base, names = jpegs
+    opts = ResizeOptions.resolve(size="16x16", batch_size=2)
+    plan = plan_resize(base / "list.txt", base / out, opts)
+    where = plan.finish.where
+    offset = create_output(where)
+    slices = [(s, e) for s, e in plan.finish.todo]
+    assert len(slices) == 5 and len(names) == 9
+    for s, e in slices[1:3]:  # an interrupted run finished slices 1 and 2
+        fill(where, offset, s, plan.finish.paths[s:e], opts)
+    again = plan_resize(base / "list.txt", base / out, ResizeOptions.resolve(size="16x16", batch_size=3))
+    todo = list(again.finish.todo)
+    if out.endswith(".zarr"):
+        assert todo == [(0, 2), (6, 8), (8, 9)]  # the store's chunks (2) are kept
+    else:
+        assert todo == [(0, 2), (6, 9)]  # a new batch size for what is left
+    assert again.total == 5 and sum(len(o) for o in again.settled) == 4
+    report = jobs.resize(base / "list.txt", base / out, size="16x16", batch_size=3, progress=False)
+    assert report.sidecar["timing"]["resumed_images"] == 4
+    jobs.resize(base / "list.txt", base / "ref.npy", size="16x16", progress=False)
+    np.testing.assert_array_equal(report.array[:], np.load(base / "ref.npy"))
+    # another job into the same place starts over rather than reusing the other's slices
+    plan = plan_resize(base / "list.txt", base / "c.npy", opts)
+    fill(plan.finish.where, create_output(plan.finish.where), 0, plan.finish.paths[:2], opts)
+    other = plan_resize(base / "list.txt", base / "c.npy", ResizeOptions.resolve(size="17x16"))
+    assert other.finish.where.fresh and other.total == len(names)

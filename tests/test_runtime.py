@@ -194,7 +194,9 @@ def test_a_failing_task_aborts_and_leaves_no_temporaries(tiles, tmp_path, monkey
     assert report.counts == {"ok": 300 - len(done), "skipped": len(done)}
 
 
-def test_an_interrupt_aborts_the_resize_batch(tmp_path, rng):
+def test_an_interrupted_resize_keeps_its_finished_slices_and_resumes(tmp_path, rng):
+    from jobs.resize_graphs import plan_resize
+
     d = tmp_path / "jpgs"
     d.mkdir()
     for i in range(8):
@@ -206,13 +208,22 @@ def test_an_interrupt_aborts_the_resize_batch(tmp_path, rng):
 
     with pytest.raises(KeyboardInterrupt):
         jobs.resize(d, tmp_path / "b.npy", batch_size=2, progress=CtrlC(enabled=False, dashboard=False))
-    assert not list(tmp_path.glob("*.npy")) and not list(tmp_path.glob(".b.npy*"))
+    assert not list(tmp_path.glob("*.npy"))  # no batch under its name until it is complete
+    done = sorted(p.name for p in (tmp_path / ".b.npy.imgjobs-partial" / "done").iterdir())
+    assert 1 <= len(done) <= 4 and all(p.endswith(".json") for p in done)
+    opts = jobs.options.ResizeOptions.resolve(batch_size=2)
+    assert len(plan_resize(d, tmp_path / "b.npy", opts).outputs) == 4 - len(done)  # only the rest is planned
+    report = jobs.resize(d, tmp_path / "b.npy", batch_size=2, progress=False)
+    assert report.sidecar["timing"]["resumed_images"] == 2 * len(done) and "resumed" in report.summary()
+    jobs.resize(d, tmp_path / "ref.npy", batch_size=2, progress=False)
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "ref.npy"))
+    assert not list(tmp_path.glob(".b.npy*"))  # the work folder is gone
 
 
 def test_create_output_is_idempotent_after_slices_are_written(tmp_path, rng):
     from jobs.options import ResizeOptions
     from jobs.resize_graphs import plan_resize
-    from jobs.resize_tasks import create_output, fill
+    from jobs.resize_tasks import create_output, fill, open_images
 
     d = tmp_path / "jpgs"
     d.mkdir()
@@ -225,12 +236,7 @@ def test_create_output_is_idempotent_after_slices_are_written(tmp_path, rng):
         offset = create_output(where)
         fill(where, offset, 0, plan.finish.paths[:2], opts)
         assert create_output(where) == offset  # Dask ran it again: a worker holding its result left
-        if out.endswith(".npy"):
-            written = np.load(where.target)[:2]
-        else:
-            import zarr
-
-            written = zarr.open_array(where.target, mode="r")[:2]
+        written = open_images(where)[:2]
         assert written.any(), out  # the slices written before are still there
 
 
