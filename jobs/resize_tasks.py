@@ -52,7 +52,7 @@ __all__ = [
 METHODS = {
     "area": "OpenCV decode at >= 2x the output, area filter (default; 29.3 / 30.5 / 37.6 dB)",
     "exact": "Pillow full decode, bicubic: the exercise's semantics (35.4 / 37.8 / 43.9 dB; slowest)",
-    "draft": "decode at ~1x the output, area filter: trades quality for speed (21.6 / 25.2 / 35.1 dB)",
+    "draft": "decode at ~1x the output, area filter: trades quality for speed (21.6 / 24.7 / 33.4 dB)",
 }
 
 #: Default of ``draft_fraction``: how small, relative to the target, a ``draft`` decode may be.

@@ -157,7 +157,8 @@ def test_ctrl_c_and_sigterm_leave_no_job_in_squeue(tmp_path, rng, site, sig, sta
     while squeue(site.job_name):
         assert time.monotonic() < deadline, f"jobs left in squeue: {squeue(site.job_name)}"
         time.sleep(0.5)
-    assert not (tmp_path / "b.npy").exists() and not list(tmp_path.glob(".b.npy*"))
+    assert not (tmp_path / "b.npy").exists()
+    assert [p.name for p in tmp_path.glob(".b.npy*")] == [".b.npy.imgjobs-partial"]  # kept for the rerun
 
 
 _STAMP = re.compile(
