@@ -69,13 +69,38 @@ _rows = _whole(0, auto=True)
 _threshold = _whole(0, 255)
 
 
+def _default(key: str, none: str = "none") -> str:
+    """The value ``imgjobs.<key>`` has in the configuration now, for a help text."""
+    from . import config
+
+    try:
+        value = config.get(key)
+    except KeyError:
+        return none
+    return none if value is None else str(value)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imgjobs")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scheduler")
     g.add_argument(
         "--scheduler",
         choices=["auto", "threads", "processes", "local"],
         default=None,
-        help="where tasks run (default auto: Dask's threads, or its processes for 15,000 small files or more)",
+        help=f"where tasks run (default {_default('scheduler.kind')}; auto: Dask's threads, or its processes for "
+        f"{int(_default('scheduler.auto-processes-files', '15000')):,} small files or more)",
     )
     g.add_argument("--scheduler-address", metavar="ADDR", help="connect to a running scheduler, e.g. tcp://node1:8786")
     g.add_argument(
@@ -87,14 +112,22 @@ def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=_positive,
         metavar="N",
-        help="threads/processes: pool size; local: worker processes (default: one per core)",
+        help=f"threads/processes: pool size; local: worker processes (default {_default('scheduler.workers', '')}"
+        f"{'' if _default('scheduler.workers', '') else f'one per core: {os.cpu_count()}'})",
     )
-    g.add_argument("--threads-per-worker", type=_positive, metavar="T", help="local: threads per worker (default 1)")
-    g.add_argument("--host", metavar="HOST", help="local: interface to listen on (default 127.0.0.1)")
+    g.add_argument(
+        "--threads-per-worker",
+        type=_positive,
+        metavar="T",
+        help=f"local: threads per worker (default {_default('scheduler.threads-per-worker')})",
+    )
+    g.add_argument(
+        "--host", metavar="HOST", help=f"local: interface to listen on (default {_default('scheduler.host')})"
+    )
     g.add_argument(
         "--dashboard-address",
         metavar="ADDR",
-        help="local: dashboard address (default 127.0.0.1:8787; ':0' picks a free port)",
+        help=f"local: dashboard address (default {_default('scheduler.dashboard-address')}; ':0' picks a free port)",
     )
     g.add_argument(
         "--cluster",
@@ -102,7 +135,12 @@ def _add_scheduler_options(p: argparse.ArgumentParser) -> None:
         help="submit workers as batch jobs through dask-jobqueue: a profile under imgjobs.clusters "
         "(pbs, slurm, or your own); the scheduler runs in this process",
     )
-    g.add_argument("--jobs", type=_positive, metavar="N", help="cluster: batch jobs to keep running (default 1)")
+    g.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help=f"cluster: batch jobs to keep running (default {_default('scheduler.jobs')})",
+    )
     g.add_argument(
         "--dry-run", action="store_true", help="cluster: print the job script a worker job would run, and exit"
     )
@@ -127,8 +165,8 @@ def _add_max_pixels(p: argparse.ArgumentParser) -> None:
         "--max-pixels",
         type=_positive,
         metavar="N",
-        help="refuse (fail by name) images decoded whole with more pixels than N (default 178956970, Pillow's "
-        "decompression-bomb limit); uncompressed BMPs are read by rows and have no such limit",
+        help=f"refuse (fail by name) images decoded whole with more pixels than N (default {_default('max-pixels')}; "
+        "Pillow's decompression-bomb limit is 178956970); uncompressed BMPs are read by rows and have no such limit",
     )
 
 
@@ -145,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no summary")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # the same two flags after the subcommand (imgjobs compress ... -q)
     verbosity = argparse.ArgumentParser(add_help=False)
@@ -158,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compress an image, or every image in a directory, into .rle files "
         "(1 bit per pixel, 127-pixel chunks, one byte per run). Existing outputs are kept "
         "unless --overwrite, so rerunning an interrupted job finishes the rest.",
+        epilog=_examples(
+            "imgjobs compress scans/ rle/                           # every image of scans/ into rle/",
+            "imgjobs compress page.bmp page.rle --threshold 128     # one file, a fixed threshold",
+            "imgjobs compress scans/ rle/ --scheduler local --workers 2   # a LocalCluster with its dashboard",
+            "imgjobs compress scans/ rle/ --cluster slurm --jobs 4  # workers as Slurm jobs",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("src", metavar="SRC", help="an image file or a directory of images (BMP, PNG, TIFF, ...)")
     c.add_argument("dst", metavar="DST", help="the .rle file, or a directory for <name>.rle files")
@@ -182,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[verbosity],
         help=".rle -> 1-bit BMP",
         description="Decompress an .rle file, or every .rle file in a directory, into 1-bit BMPs.",
+        epilog=_examples(
+            "imgjobs decompress rle/ bmp/",
+            "imgjobs decompress page.rle page.bmp",
+            "imgjobs decompress rle/ bmp/ --scheduler-file ~/scheduler.json   # on a running cluster",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d.add_argument("src", metavar="SRC", help="an .rle file or a directory of them")
     d.add_argument("dst", metavar="DST", help="the .bmp file, or a directory for <name>.bmp files")
@@ -195,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check .rle files against their images",
         description="Decode each .rle and compare it pixel by pixel with its original image; "
         "list every mismatch and exit 1 if there is any.",
+        epilog=_examples(
+            "imgjobs verify scans/ rle/                 # exit 0 when every .rle decodes to its image",
+            "imgjobs verify page.bmp page.rle --threshold 128",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     v.add_argument("orig", metavar="ORIG", help="an image file or a directory of images")
     v.add_argument("rle", metavar="RLE", help="the .rle file, or a directory holding <name>.rle for each image")
@@ -209,22 +266,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="JPEG list -> (N, H, W, 3) uint8 batch",
         description="Decode and resize a list of images into one (N, H, W, 3) uint8 numpy batch "
         "(a memory-mapped .npy or a .zarr store), with a JSON sidecar of files, failures and timing. "
-        "Grey, palette, CMYK, RGBA and 16-bit images become true RGB; EXIF orientation is applied.",
+        "Grey, palette, CMYK, RGBA and 16-bit images become true RGB; EXIF orientation is applied. "
+        "Labels (a list's second column, or class folders) go beside it; an interrupted run resumes.",
+        epilog=_examples(
+            "imgjobs resize train.txt --num-images 2000 --out batch.npy   # lines 'path label'",
+            "imgjobs resize train/ --size 64x64 --out train.zarr          # class folders -> labels",
+            "imgjobs resize train.txt --method exact                      # the exercise's Pillow bicubic",
+            "imgjobs resize ilsvrc.json --executor threads --workers 2    # the exercise's ThreadPoolExecutor",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument(
         "source",
         metavar="SOURCE",
-        help="a file list (one path per line, relative to the list), a JSON config with data.train_filelist, "
-        "or a directory of images",
+        help="a file list (one path per line, relative to the list; 'path<TAB>label' or 'path 7' adds labels), "
+        "a JSON config with data.train_filelist, a directory of images, or a directory of class folders",
     )
     r.add_argument("--num-images", type=_positive, metavar="N", help="take the first N images (error if fewer)")
-    r.add_argument("--size", metavar="WxH", help="output width x height (default 100x100)")
+    r.add_argument("--size", metavar="WxH", help=f"output width x height (default {_default('resize.size')})")
     r.add_argument("--out", default="batch.npy", metavar="PATH", help="batch.npy (default) or a .zarr store")
     r.add_argument(
         "--method",
         choices=list(resize_tasks.METHODS),
-        help="how to decode and resize; quality over 500 ImageNet photos as PSNR against a full decode with "
-        "Lanczos (worst / 1st percentile / mean): " + "; ".join(f"{k}: {v}" for k, v in resize_tasks.METHODS.items()),
+        help=f"how to decode and resize (default {_default('resize.method')}); quality over 500 ImageNet photos as "
+        "PSNR against a full decode with Lanczos (worst / 1st percentile / mean): "
+        + "; ".join(f"{k}: {v}" for k, v in resize_tasks.METHODS.items()),
     )
     r.add_argument("--exact", action="store_true", default=None, help="shorthand for --method exact")
     r.add_argument(
@@ -232,9 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="F",
         help="--method draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) still at least F of the "
-        "output size (default 0.9; 1.0 never enlarges)",
+        f"output size (default {_default('resize.draft-fraction')}; 1.0 never enlarges)",
     )
-    r.add_argument("--batch-size", type=_positive, metavar="B", help="images per task (default: auto, at most 64)")
+    r.add_argument(
+        "--batch-size",
+        type=_positive,
+        metavar="B",
+        help=f"images per task (default auto: at most {_default('resize.images-per-task')}, fewer to give every "
+        f"thread {_default('resize.tasks-per-thread')} tasks)",
+    )
     r.add_argument(
         "--executor",
         choices=["serial", "threads", "processes"],
@@ -253,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
         "mode 600) into DIR, for --tls with a scheduler file, an address or a cluster profile. Put DIR "
         "on a file system the compute nodes share, and give the same files to dask scheduler and "
         "dask worker (--tls-ca-file, --tls-cert, --tls-key).",
+        epilog=_examples("imgjobs certs ~/imgjobs-certs"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     k.add_argument("dir", metavar="DIR", help="directory for cert.pem and key.pem (created if missing)")
 

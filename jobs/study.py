@@ -60,6 +60,8 @@ def add_study_parser(sub) -> None:
         help="throughput studies: sweeps, CSV, Markdown table, plot",
         description="Run a job under many configurations (median of repeats) and write results.csv, "
         "results.md and throughput.png into --out.",
+        epilog="examples:\n  imgjobs study resize train.txt --workers 1,2\n  imgjobs study compress scans/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ssub = s.add_subparsers(dest="study", metavar="JOB", required=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -78,7 +80,10 @@ def add_study_parser(sub) -> None:
         help="LocalCluster threads per worker to sweep (default 1)",
     )
     common.add_argument(
-        "--modes", type=_words, metavar="LIST", help="Dask schedulers to sweep: threads, processes, local"
+        "--modes",
+        type=_words,
+        metavar="LIST",
+        help="Dask schedulers to sweep: threads, processes, local (default threads,local)",
     )
     common.add_argument("--repeats", type=int, default=3, metavar="R", help="runs per configuration (median)")
     common.add_argument("--out", metavar="DIR", help="where results go (default study-<job>)")
@@ -89,6 +94,10 @@ def add_study_parser(sub) -> None:
         parents=[common],
         help="sweep the resize job",
         description="Sweep the resize job: Dask schedulers x workers x batch sizes, and the exercise's executors.",
+        epilog="examples:\n"
+        "  imgjobs study resize train.txt --num-images 2000 --workers 1,2 --out study-resize\n"
+        "  imgjobs study resize train.txt --batch-sizes 1,8,64,auto --modes threads,local --executors none",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("source", metavar="SOURCE", help="file list, JSON config or directory of images")
     r.add_argument("--num-images", type=int, metavar="N", help="first N images")
@@ -116,6 +125,10 @@ def add_study_parser(sub) -> None:
         help="sweep the RLE compress job",
         description="Sweep the compress job: worker processes vs threads, one task per image vs "
         "row blocks, and rows per task.",
+        epilog="examples:\n"
+        "  imgjobs study compress scans/ --workers 1,2 --out study-compress\n"
+        "  imgjobs study compress scans/ --rows-per-task 0,64,1024 --modes processes,threads",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("src", metavar="SRC", help="a directory of images")
     c.add_argument(

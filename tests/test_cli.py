@@ -39,6 +39,27 @@ def test_help_explains_commands_and_flags():
         assert flag in r.stdout
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["compress"], ["decompress"], ["verify"], ["resize"], ["certs"], ["study", "resize"], ["study", "compress"]],
+)
+def test_every_subcommand_help_has_an_example_and_shows_defaults_as_values(command, tmp_path):
+    env = dict(os.environ, DASK_IMGJOBS__RESIZE__SIZE="64x48", DASK_IMGJOBS__SCHEDULER__KIND="threads")
+    r = cli(*command, "--help", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "examples:" in r.stdout and f"imgjobs {' '.join(command)} " in r.stdout.split("examples:")[1]
+    assert "None" not in r.stdout and "from config" not in r.stdout
+    if command == ["resize"]:  # the values in force, from the configuration
+        assert "(default 64x48)" in r.stdout and "(default threads;" in r.stdout.replace("\n", " ")
+
+
+def test_version():
+    from importlib.metadata import version
+
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"imgjobs {version('imgjobs')}"
+
+
 def test_python_dash_m_jobs(tmp_path):
     r = subprocess.run([sys.executable, "-m", "jobs", "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0 and "compress" in r.stdout
