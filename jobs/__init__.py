@@ -31,6 +31,8 @@ _EXPORTS = {
     "compress": ("api", "compress"),
     "decompress": ("api", "decompress"),
     "resize": ("api", "resize"),
+    "resize_array": ("resize_graphs", "resize_array"),
+    "read_labelled": ("resize_graphs", "read_labelled"),
     "verify": ("api", "verify"),
     "config_get": ("config", "get"),
     "ConfigError": ("config", "ConfigError"),

@@ -66,6 +66,7 @@ __all__ = [
     "plan_resize",
     "read_labelled",
     "read_source",
+    "resize_array",
     "run_executor",
     "sidecar_path",
     "up_to_date",
@@ -689,6 +690,67 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
         )
     log.info("resize: %d image(s) in %d task(s) of %d", n - resumed, len(todo), batch)
     return plan
+
+
+def resize_array(
+    source,
+    *,
+    num_images=None,
+    size=None,
+    method=None,
+    draft_fraction=None,
+    chunk=None,
+    max_pixels=None,
+    errors: str = "raise",
+):
+    """The batch as a lazy :class:`dask.array.Array`, in the style of dask-image's ``imread``.
+
+    Nothing is read until it is computed: each chunk is one task that gets its
+    file names (never pixels) and decodes and resizes them on whatever worker
+    runs it, exactly as :func:`jobs.resize` would.  For feeding a model or a
+    ``map_blocks`` pipeline without writing a batch file; the labels come from
+    :func:`read_labelled`.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        File list, JSON config, directory or class folders (see :func:`read_labelled`).
+    num_images, size, method, draft_fraction, max_pixels
+        As for :func:`jobs.resize` (defaults from ``imgjobs.resize.*``).
+    chunk : int, optional
+        Images per chunk (default ``imgjobs.resize.images-per-task``).
+    errors : {"raise", "zero"}
+        A failed image raises (naming the file) when its chunk is computed, or
+        leaves its slot zero.
+
+    Returns
+    -------
+    dask.array.Array
+        Shape (N, H, W, 3), uint8, chunked along the first axis.
+
+    Examples
+    --------
+    >>> batch = jobs.resize_array("train.txt", size="64x64")  # doctest: +SKIP
+    >>> batch.mean(axis=(0, 1, 2)).compute()                   # doctest: +SKIP
+    """
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    if errors not in ("raise", "zero"):
+        raise UsageError(f"errors must be 'raise' or 'zero', got {errors!r}")
+    opts = ResizeOptions.resolve(size, method, draft_fraction, chunk, num_images, None, max_pixels)
+    paths = [os.path.abspath(p) for p in read_labelled(source, opts.num_images).paths]
+    step = opts.batch_size or config.get_int("resize.images-per-task", low=1)
+    name = "imgjobs-resize-array-" + tokenize(paths, opts, errors)
+    graph, sizes = {}, []
+    for k, start in enumerate(range(0, len(paths), step)):
+        chunk_paths = tuple(paths[start : start + step])
+        graph[(name, k, 0, 0, 0)] = (resize_tasks.load_block, chunk_paths, opts, errors)
+        sizes.append(len(chunk_paths))
+    w, h = opts.size
+    chunks = (tuple(sizes), (h,), (w,), (3,))
+    return da.Array(HighLevelGraph.from_collections(name, graph, dependencies=()), name, chunks, dtype=np.uint8)
 
 
 def _exercise_one(args):

@@ -40,6 +40,7 @@ __all__ = [
     "create_output",
     "draft_scale",
     "fill",
+    "load_block",
     "load_rgb",
     "open_images",
     "orient",
@@ -340,6 +341,26 @@ def _load_into(dest: np.ndarray, paths, opts, outcomes) -> None:
         except Exception as e:  # any failure of one image fails that image, by name; the batch goes on
             dest[i] = 0
             outcomes.fail(i, failure(path, e))
+
+
+def load_block(paths, opts, errors: str = "raise") -> np.ndarray:
+    """Load ``paths`` into one (len(paths), H, W, 3) uint8 block: a chunk of :func:`jobs.resize_graphs.resize_array`.
+
+    ``errors="raise"`` lets the first failure through (it names the file);
+    ``"zero"`` leaves a failed image's slot zero.
+    """
+    block = np.zeros((len(paths), opts.size[1], opts.size[0], 3), dtype=np.uint8)
+    for i, path in enumerate(paths):
+        try:
+            block[i] = load_rgb(path, opts.size, opts.method, opts.draft_fraction, opts.max_pixels)
+        except Exception as e:
+            if errors == "raise":
+                from rle import ImageError
+
+                from .files import failure
+
+                raise ImageError(failure(path, e)) from e
+    return block
 
 
 def _record_done(where, start: int, outcomes) -> None:

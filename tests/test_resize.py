@@ -629,3 +629,25 @@ def test_resume_plans_only_the_slices_not_recorded_done(jpegs, out):
     fill(plan.finish.where, create_output(plan.finish.where), 0, plan.finish.paths[:2], opts)
     other = plan_resize(base / "list.txt", base / "c.npy", ResizeOptions.resolve(size="17x16"))
     assert other.finish.where.fresh and other.total == len(names)
+
+
+def test_resize_array_is_lazy_ships_file_names_and_equals_the_batch(jpegs, tmp_path):
+    import dask
+
+    base, names = jpegs
+    arr = jobs.resize_array(base / "list.txt", size="32x24", chunk=4)
+    assert arr.shape == (len(names), 24, 32, 3) and arr.dtype == np.uint8 and arr.chunks[0] == (4, 4, 1)
+    for task in dict(arr.__dask_graph__()).values():  # every task carries names, never pixels
+        assert not any(isinstance(a, np.ndarray) for a in task[1:]) and all(isinstance(p, str) for p in task[1])
+    jobs.resize(base / "list.txt", base / "b.npy", size="32x24", progress=False)
+    np.testing.assert_array_equal(arr.compute(scheduler="threads"), np.load(base / "b.npy"))
+    with dask.config.set(scheduler="processes"):
+        np.testing.assert_array_equal(arr[2:5].compute(), np.load(base / "b.npy")[2:5])
+    (base / "imgs" / "zz.JPEG").write_bytes(b"\xff\xd8\xff broken")
+    with open(base / "list.txt", "a") as f:
+        f.write("imgs/zz.JPEG 7\n")
+    broken = jobs.resize_array(base / "list.txt", size="32x24", chunk=4)
+    with pytest.raises(Exception, match=r"zz\.JPEG"):
+        broken.compute(scheduler="threads")
+    zeroed = jobs.resize_array(base / "list.txt", size="32x24", chunk=4, errors="zero").compute(scheduler="threads")
+    assert not zeroed[-1].any() and zeroed[:-1].any()
