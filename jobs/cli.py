@@ -71,11 +71,11 @@ _threshold = _whole(0, 255)
 
 def _default(key: str, none: str = "none") -> str:
     """The value ``imgjobs.<key>`` has in the configuration now, for a help text."""
-    from . import config
-
     try:
+        from . import config
+
         value = config.get(key)
-    except KeyError:
+    except Exception:  # a malformed config file: the run itself reports it (exit 2)
         return none
     return none if value is None else str(value)
 
