@@ -44,6 +44,7 @@ __all__ = [
     "list_inputs",
     "list_outputs",
     "new_token",
+    "read_json",
     "remove_path",
     "stem",
     "sweep_temporaries",
@@ -512,6 +513,17 @@ class BatchWriter:
         for tmp, _ in pending:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
+
+
+def read_json(path: str):
+    """The JSON in ``path``, or None when it is missing, unreadable or not JSON."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def write_atomic(dst: str, parts, token: str) -> int:

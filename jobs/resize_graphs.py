@@ -47,6 +47,7 @@ from .files import (
     list_inputs,
     list_outputs,
     new_token,
+    read_json,
     remove_path,
     sweep_temporaries,
     write_atomic,
@@ -484,21 +485,13 @@ def _auto_batch(n: int, parallelism: int) -> int:
     return max(1, min(per_task, want))
 
 
-def _read_json(path: str):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def _earlier_work(where: ResizeTarget) -> tuple[dict, list] | None:
     """What an interrupted run of the same job left: (its plan.json, finished (start, stop, failed)), or None.
 
     One listing of ``done/``; None when the folder holds another job's work (it is
     started over), or its batch is missing or of another size.
     """
-    recorded = _read_json(where.plan_file)
+    recorded = read_json(where.plan_file)
     if not recorded or recorded.get("identity") != where.identity or recorded.get("n") != where.n:
         return None
     target = where.target
@@ -518,7 +511,7 @@ def _earlier_work(where: ResizeTarget) -> tuple[dict, list] | None:
             start, stop = map(int, name[:-5].split("-"))
         except ValueError:
             continue
-        record = _read_json(os.path.join(where.done_dir, name))
+        record = read_json(os.path.join(where.done_dir, name))
         if record is None or not 0 <= start < stop <= where.n:
             continue  # unreadable: the slice is done again
         done.append((start, stop, [(int(i), str(r)) for i, r in record.get("failed", [])]))
@@ -559,7 +552,7 @@ def up_to_date(source, out, opts: ResizeOptions | None = None) -> Report | None:
     out = os.fspath(out)
     if opts.overwrite or not os.path.lexists(out):
         return None
-    sidecar = _read_json(sidecar_path(out))
+    sidecar = read_json(sidecar_path(out))
     if not isinstance(sidecar, dict) or "identity" not in sidecar:
         return None
     found = read_labelled(source, opts.num_images)
@@ -613,7 +606,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     identity = _identity(paths, opts)
     if not opts.overwrite:
         if os.path.lexists(out):
-            sidecar = _read_json(side)
+            sidecar = read_json(side)
             if isinstance(sidecar, dict) and sidecar.get("identity") == identity:
                 raise UsageError(f"{out} is up to date: use --overwrite to rebuild it")  # the API says so first
             about = f" (it holds {_describe(sidecar)})" if isinstance(sidecar, dict) else ""

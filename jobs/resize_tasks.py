@@ -239,17 +239,8 @@ def load_rgb(
         rgb = to_rgb(im)
         if method == "exact":
             return np.asarray(rgb.resize(size, Image.Resampling.BICUBIC))
-        return _opencv().resize(np.asarray(rgb), size, interpolation=_opencv().INTER_AREA)
-
-
-def _read_plan(path: str):
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+        cv2 = _opencv()
+        return cv2.resize(np.asarray(rgb), size, interpolation=cv2.INTER_AREA)
 
 
 def _write_small(path: str, text: str) -> None:
@@ -286,9 +277,9 @@ def create_output(where) -> int:
     """
     import json
 
-    from .files import remove_path
+    from .files import read_json, remove_path
 
-    recorded = _read_plan(where.plan_file)
+    recorded = read_json(where.plan_file)
     mine = recorded is not None and recorded.get("token") == where.token
     if where.fresh and not mine:
         for path in (where.plan_file, where.done_dir, where.target):
@@ -349,17 +340,16 @@ def load_block(paths, opts, errors: str = "raise") -> np.ndarray:
     ``errors="raise"`` lets the first failure through (it names the file);
     ``"zero"`` leaves a failed image's slot zero.
     """
+    from .report import Outcomes
+
+    outcomes = Outcomes(paths)
     block = np.zeros((len(paths), opts.size[1], opts.size[0], 3), dtype=np.uint8)
-    for i, path in enumerate(paths):
-        try:
-            block[i] = load_rgb(path, opts.size, opts.method, opts.draft_fraction, opts.max_pixels)
-        except Exception as e:
-            if errors == "raise":
-                from rle import ImageError
+    _load_into(block, paths, opts, outcomes)
+    if errors == "raise":
+        for problem in outcomes.problems():
+            from rle import ImageError
 
-                from .files import failure
-
-                raise ImageError(failure(path, e)) from e
+            raise ImageError(problem.reason)
     return block
 
 
