@@ -342,8 +342,9 @@ def _retirements(log: Path, start: float, end: float) -> int:
 
 @pytest.mark.timeout(300)  # worker churn makes this slow and variable on a busy 2-core machine
 def test_workers_that_retire_are_replaced_and_the_job_completes(tmp_path, rng, dask_processes):
-    # workers leave after about a second, as at a walltime, and their nannies start fresh ones
-    cl = dask_processes(worker_args=["--lifetime", "1s", "--lifetime-stagger", "0.5s", "--lifetime-restart"])
+    # workers leave after a few seconds, as at a walltime, and their nannies start fresh ones
+    # (1 s lifetimes were shorter than a worker's start on a busy machine: none was ever running)
+    cl = dask_processes(worker_args=["--lifetime", "3s", "--lifetime-stagger", "1s", "--lifetime-restart"])
     listfile = jpeg_list(tmp_path, 400, rng)
     args = ["resize", listfile, "--size", "48x48", "--batch-size", "1"]
     start = time.time()
