@@ -14,8 +14,9 @@ Under it, one job runtime (:mod:`jobs.runtime`): plan -> tasks -> finalize ->
 report, abort on failure.  The two jobs each have a graph builder and the plain
 functions their tasks run: :mod:`jobs.rle_graphs` / :mod:`jobs.rle_tasks` and
 :mod:`jobs.resize_graphs` / :mod:`jobs.resize_tasks`.  :mod:`jobs.schedulers`
-starts or connects to a scheduler, :mod:`jobs.study` runs throughput sweeps, and
-:mod:`jobs.cli` is the ``imgjobs`` command.
+starts or connects to a scheduler, :mod:`jobs.study` runs throughput sweeps
+(``jobs.study.sweep``: a table, fits and warnings; :mod:`jobs.figures` draws them
+with matplotlib), and :mod:`jobs.cli` is the ``imgjobs`` command.
 
 The names below are loaded on first use (PEP 562): importing ``jobs`` costs
 nothing, a worker process that only runs task functions never imports what it
@@ -56,7 +57,15 @@ __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
 
 
+#: Submodules reachable as attributes without an import of their own (``jobs.study.sweep``).
+_SUBMODULES = ("study",)
+
+
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
     try:
         module, attr = _EXPORTS[name]
     except KeyError:
@@ -67,4 +76,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))

@@ -170,10 +170,209 @@ def _add_max_pixels(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for ``imgjobs``."""
+def _add_compress_options(p: argparse.ArgumentParser) -> None:
+    """compress's options that change its output (shared with ``imgjobs study compress``)."""
+    p.add_argument(
+        "--threshold",
+        type=_threshold,
+        metavar="N",
+        help="white when luminance >= N (0..255) instead of Floyd-Steinberg dithering as Pillow's convert('1')",
+    )
+    _add_max_pixels(p)
+
+
+def _add_resize_options(p: argparse.ArgumentParser) -> None:
+    """resize's options that change its output (shared with ``imgjobs study resize``)."""
     from . import resize_tasks
 
+    p.add_argument("--num-images", type=_positive, metavar="N", help="take the first N images (error if fewer)")
+    p.add_argument("--size", metavar="WxH", help=f"output width x height (default {_default('resize.size')})")
+    p.add_argument(
+        "--method",
+        choices=list(resize_tasks.METHODS),
+        help=f"how to decode and resize (default {_default('resize.method')}); quality over 500 ImageNet photos as "
+        "PSNR against a full decode with Lanczos (worst / 1st percentile / mean): "
+        + "; ".join(f"{k}: {v}" for k, v in resize_tasks.METHODS.items()),
+    )
+    p.add_argument("--exact", action="store_true", default=None, help="shorthand for --method exact")
+    p.add_argument(
+        "--draft-fraction",
+        type=float,
+        metavar="F",
+        help="--method draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) still at least F of the "
+        f"output size (default {_default('resize.draft-fraction')}; 1.0 never enlarges)",
+    )
+    _add_max_pixels(p)
+
+
+def _resize_options(args) -> dict:
+    return {
+        "num_images": args.num_images,
+        "size": args.size,
+        "method": args.method,
+        "exact": args.exact,
+        "draft_fraction": args.draft_fraction,
+        "max_pixels": args.max_pixels,
+    }
+
+
+def _list_of(kind):
+    """An argparse type: comma-separated values, each parsed by ``kind``."""
+
+    def parse(text: str) -> list:
+        values = [kind(v.strip()) for v in text.split(",") if v.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return values
+
+    return parse
+
+
+def _add_study_parser(sub, verbosity) -> None:
+    cores = os.cpu_count() or 1
+    workers = ",".join(str(w) for w in sorted({1, 2, cores // 2, cores} - {0}))
+    s = sub.add_parser(
+        "study",
+        parents=[verbosity],
+        help="throughput studies: sweeps, CSV, Markdown report, figures",
+        description="Run a job under many configurations (--repeats each) and write into --out: results.csv, "
+        "results.md (machine, table, shared-baseline speedups, Amdahl and per-task overhead fits, warnings, how "
+        "to read each figure) and, with matplotlib (pip install 'imgjobs[plot]'), throughput.png, "
+        "efficiency.png and, for a task-size sweep, task_size.png. The same as jobs.study.sweep in Python.",
+        epilog=_examples(
+            "imgjobs study resize train.txt --workers 1,2 --out study-resize",
+            "imgjobs study compress scans/",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ssub = s.add_subparsers(dest="study", metavar="JOB", required=True)
+    common = argparse.ArgumentParser(add_help=False, parents=[verbosity])
+    g = common.add_argument_group("sweep")
+    g.add_argument(
+        "--workers",
+        type=_list_of(_positive),
+        metavar="LIST",
+        default=_list_of(_positive)(workers),
+        help=f"worker counts (default {workers}: 1, 2, half the cores, every core)",
+    )
+    g.add_argument(
+        "--threads-per-worker",
+        type=_list_of(_positive),
+        default=[1],
+        metavar="LIST",
+        help="threads per LocalCluster worker (default 1)",
+    )
+    g.add_argument(
+        "--modes",
+        type=_list_of(str),
+        default=["threads", "local"],
+        metavar="LIST",
+        help="Dask schedulers: threads, processes, local (default threads,local)",
+    )
+    g.add_argument("--repeats", type=_positive, default=3, metavar="R", help="runs per configuration (default 3)")
+    g.add_argument("--out", metavar="DIR", help="where results go (default study-JOB)")
+    g.add_argument("--no-figures", action="store_true", help="only results.csv and results.md")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    r = ssub.add_parser(
+        "resize",
+        parents=[common],
+        help="sweep the resize job",
+        description="Sweep the resize job: Dask schedulers x workers x images per task, and the exercise's "
+        "executors. The job's own options (--size, --method, ...) have the resize command's defaults.",
+        epilog=_examples(
+            "imgjobs study resize train.txt --num-images 2000 --workers 1,2 --out study-resize",
+            "imgjobs study resize train.txt --batch-sizes 1,8,64,auto --modes threads,local --executors none",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("source", metavar="SOURCE", help="file list, JSON config or directory of images")
+    _add_resize_options(r)
+    r.add_argument(
+        "--batch-sizes",
+        type=_list_of(_whole(1, auto=True)),
+        default=["auto"],
+        metavar="LIST",
+        help="images per task, e.g. 1,8,64,auto (default auto)",
+    )
+    r.add_argument(
+        "--executors",
+        type=_list_of(str),
+        default=["serial", "threads", "processes"],
+        metavar="LIST",
+        help="the exercise's executors to include: serial, threads, processes (default all; 'none' for none)",
+    )
+    c = ssub.add_parser(
+        "compress",
+        parents=[common],
+        help="sweep the RLE compress job",
+        description="Sweep the compress job: worker processes vs threads, one task per image vs row blocks, "
+        "and rows per task; results.md adds the case study's 2x2 table.",
+        epilog=_examples(
+            "imgjobs study compress scans/ --workers 1,2 --out study-compress",
+            "imgjobs study compress scans/ --rows-per-task 0,64,1024 --modes processes,threads",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("src", metavar="SRC", help="a directory of images")
+    _add_compress_options(c)
+    c.add_argument(
+        "--rows-per-task",
+        type=_list_of(_rows),
+        default=[0, "auto", 64, 256, 1024],
+        metavar="LIST",
+        help="rows per task; 0 = one task per image (default 0,auto,64,256,1024)",
+    )
+
+
+def _study(args, argv) -> int:
+    import shlex
+
+    from tqdm import tqdm
+
+    from . import study
+
+    resize = args.study == "resize"
+    executors = [] if not resize or args.executors == ["none"] else args.executors
+    configs = study.grid(
+        args.study,
+        workers=args.workers,
+        modes=args.modes,
+        threads_per_worker=args.threads_per_worker,
+        task_sizes=args.batch_sizes if resize else args.rows_per_task,
+        executors=executors,
+    )
+    options = _resize_options(args) if resize else {"threshold": args.threshold, "max_pixels": args.max_pixels}
+    out = args.out or f"study-{args.study}"
+
+    def say(row):
+        if not args.quiet:
+            threads = f" x {row['threads_per_worker']} threads" if row["threads_per_worker"] > 1 else ""
+            tqdm.write(
+                f"  {row['mode']:<19} {row['workers']:>3} worker(s){threads:<12} task size {row['task_size']!s:>5}: "
+                f"{row['rate']:>10,.1f} {row['unit']} (median {row['median_s']:.3f} s of {row['repeats']})"
+            )
+
+    if not args.quiet:
+        print(f"study {args.study}: {len(configs)} configuration(s) x {args.repeats} repeat(s), {os.cpu_count()} cores")
+    result = study.sweep(
+        args.study,
+        configs,
+        args.repeats,
+        source=args.source if resize else args.src,
+        progress=False if (args.quiet or args.no_progress) else None,
+        callback=say,
+        **options,
+    )
+    result.command = "imgjobs " + " ".join(shlex.quote(a) for a in argv)
+    paths = result.save(out, figures=not args.no_figures)
+    if not args.quiet:
+        print("wrote " + ", ".join(paths))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``imgjobs``."""
     parser = argparse.ArgumentParser(
         prog="imgjobs",
         description="Image batch jobs on Dask: compress 1-bit images to the classic .rle format and back, "
@@ -213,14 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="rows per row-block task; 'auto' (default) sizes tasks to ~8 MPixel; 0 = one task per image",
     )
-    c.add_argument(
-        "--threshold",
-        type=_threshold,
-        metavar="N",
-        help="white when luminance >= N (0..255) instead of Floyd-Steinberg dithering as Pillow's convert('1')",
-    )
+    _add_compress_options(c)
     c.add_argument("--overwrite", action="store_true", default=None, help="replace existing outputs")
-    _add_max_pixels(c)
     _add_scheduler_options(c)
 
     d = sub.add_parser(
@@ -282,24 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="a file list (one path per line, relative to the list; 'path<TAB>label' or 'path 7' adds labels), "
         "a JSON config with data.train_filelist, a directory of images, or a directory of class folders",
     )
-    r.add_argument("--num-images", type=_positive, metavar="N", help="take the first N images (error if fewer)")
-    r.add_argument("--size", metavar="WxH", help=f"output width x height (default {_default('resize.size')})")
     r.add_argument("--out", default="batch.npy", metavar="PATH", help="batch.npy (default) or a .zarr store")
-    r.add_argument(
-        "--method",
-        choices=list(resize_tasks.METHODS),
-        help=f"how to decode and resize (default {_default('resize.method')}); quality over 500 ImageNet photos as "
-        "PSNR against a full decode with Lanczos (worst / 1st percentile / mean): "
-        + "; ".join(f"{k}: {v}" for k, v in resize_tasks.METHODS.items()),
-    )
-    r.add_argument("--exact", action="store_true", default=None, help="shorthand for --method exact")
-    r.add_argument(
-        "--draft-fraction",
-        type=float,
-        metavar="F",
-        help="--method draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) still at least F of the "
-        f"output size (default {_default('resize.draft-fraction')}; 1.0 never enlarges)",
-    )
+    _add_resize_options(r)
     r.add_argument(
         "--batch-size",
         type=_positive,
@@ -314,7 +491,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers) instead of Dask, for comparison",
     )
     r.add_argument("--overwrite", action="store_true", default=None, help="replace an existing output")
-    _add_max_pixels(r)
     _add_scheduler_options(r)
 
     k = sub.add_parser(
@@ -330,9 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k.add_argument("dir", metavar="DIR", help="directory for cert.pem and key.pem (created if missing)")
 
-    from .study import add_study_parser
-
-    add_study_parser(sub)
+    _add_study_parser(sub, verbosity)
     return parser
 
 
@@ -444,16 +618,11 @@ def _call_api(args, progress):
     return api.resize(
         args.source,
         args.out,
-        num_images=args.num_images,
-        size=args.size,
-        method=args.method,
-        exact=args.exact,
-        draft_fraction=args.draft_fraction,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
-        max_pixels=args.max_pixels,
         executor=args.executor,
         progress=progress,
+        **_resize_options(args),
         **run,
     )
 
@@ -524,9 +693,7 @@ def _main(argv) -> int:
     _handle_termination()
     try:
         if args.command == "study":
-            from .study import run_study
-
-            return run_study(args)
+            return _study(args, sys.argv[1:] if argv is None else list(map(str, argv)))
         if args.command == "certs":
             return _certs(args)
         first = {"verify": "orig", "resize": "source"}.get(args.command, "src")

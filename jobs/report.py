@@ -165,6 +165,9 @@ class Report:
         resize: what the sidecar JSON next to the batch records.
     up_to_date : str or None
         resize: why a rerun had nothing to do (the output already holds this job).
+    tasks : int or None
+        Tasks the run computed (for the exercise executors: calls, one per image);
+        None when unknown (a graph computed elsewhere).
     """
 
     def __init__(self, job: str, outcomes: list, seconds: float, *, scheduler: str = "", output=None, sidecar=None):
@@ -175,6 +178,7 @@ class Report:
         self.output = output
         self.sidecar = sidecar
         self.up_to_date = None
+        self.tasks = None
 
     # -- figures
 

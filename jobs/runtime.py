@@ -153,6 +153,7 @@ def execute(plan: Plan, runner, progress=None, *, performance_report: str | None
                 progress.close()
             seconds = time.perf_counter() - start
             report = plan.finish.finalize(plan.settled + list(results), seconds, runner.description)
+            report.tasks = plan.nfiles if getattr(runner, "executor", None) else plan.ntasks
         except BaseException:
             log.info("%s: aborted; removing what this run left under temporary names", plan.job)
             plan.finish.abort()

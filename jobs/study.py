@@ -1,144 +1,306 @@
-"""Throughput studies: sweep schedulers, workers, threads and task sizes; tables and a plot.
+"""Throughput studies: run a job under many configurations; a table, fits, warnings and figures.
 
-``imgjobs study resize SOURCE`` and ``imgjobs study compress SRC`` run the job
-under every configuration asked for, ``--repeats`` times each, and write into
-``--out``:
+A study sweeps where a job runs (Dask's threads, its processes, a
+``LocalCluster``, or for resize the exercise's executors), how many workers and
+threads, and how much work each task gets.  Every configuration runs
+``repeats`` times; times cover planning, running and writing, never starting a
+cluster.  What comes back (:class:`Study`) is the table, one shared one-worker
+baseline so that modes compare, a fit of Amdahl's law per configuration, a fit
+of the per-task overhead from a task-size sweep, warnings about runs too short
+or too noisy to trust, and matplotlib figures (:mod:`jobs.figures`).
 
-* ``results.csv``: one row per configuration: wall times (median, min, max),
-  throughput, speedup over the same configuration with one worker and parallel
-  efficiency (speedup / workers);
-* ``results.md``: the machine's facts and the same table in Markdown (and, for
-  ``compress``, the case study's 2x2 table: worker processes vs threads x one
-  task per image vs row blocks);
-* ``throughput.png``: throughput against workers, one line per configuration,
-  with the ideal-scaling line.
+>>> from jobs import study
+>>> configs = study.grid("resize", workers=[1, 2], modes=["threads", "local"], task_sizes=[8, "auto"])
+>>> len(configs), configs[0]
+(8, Configuration(mode='dask threads', workers=1, threads_per_worker=1, task_size=8))
+>>> result = study.sweep("resize", configs, repeats=3, source="train.txt", size="64x64")  # doctest: +SKIP
+>>> result                              # in Jupyter: the report in Markdown   # doctest: +SKIP
+>>> result.figures()["throughput"]      # a matplotlib Figure                  # doctest: +SKIP
+>>> result.save("study-resize")         # results.csv, results.md, *.png       # doctest: +SKIP
 
-Times cover planning, running and writing; starting a cluster is excluded.
+``imgjobs study resize|compress`` is the same call from the command line.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
+import math
 import os
-import sys
+import statistics
 import time
+from dataclasses import dataclass, field
 
-__all__ = ["add_study_parser", "machine_facts", "run_study"]
+__all__ = [
+    "AmdahlFit",
+    "Configuration",
+    "OverheadFit",
+    "Study",
+    "amdahl_fit",
+    "grid",
+    "load",
+    "machine_facts",
+    "make_row",
+    "overhead_fit",
+    "sweep",
+]
 
 log = logging.getLogger(__name__)
 
+#: Where a configuration runs: Dask's schedulers, or (resize) the classic exercise's executors.
+MODES = ("dask threads", "dask processes", "dask local", "executor serial", "executor threads", "executor processes")
+_SHORT = {m.split()[1]: m for m in MODES[:3]} | {"serial": "executor serial"}
 
-def _int_list(text: str) -> list[int]:
+
+@dataclass(frozen=True)
+class _Job:
+    name: str
+    unit: str  # throughput unit
+    knob: str  # the job's keyword for work per task
+    knob_label: str  # what a task size counts
+    per_task: str  # what "work per task" counts on the figure's axis
+
+
+_JOBS = {
+    "resize": _Job("resize", "images/s", "batch_size", "images per task", "images per task"),
+    "compress": _Job("compress", "MPixel/s", "rows_per_task", "rows per task", "MPixel per task"),
+}
+# keywords a sweep sets itself, per configuration
+_OWNED = {"batch_size", "rows_per_task", "scheduler", "workers", "threads_per_worker", "executor", "client"}
+_OWNED |= {"scheduler_address", "scheduler_file", "cluster", "overwrite", "progress", "compute"}
+
+
+def _job(job: str) -> _Job:
+    from .files import UsageError
+
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"expected comma-separated whole numbers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise ValueError(f"expected comma-separated whole numbers >= 1, got {text!r}")
-    return values
+        return _JOBS[job]
+    except KeyError:
+        raise UsageError(f"a study runs 'resize' or 'compress', not {job!r}") from None
 
 
-def _words(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+@dataclass(frozen=True)
+class Configuration:
+    """One point of a study: where the job runs, how wide, and how much work per task.
+
+    Parameters
+    ----------
+    mode : str
+        One of :data:`MODES`; ``"threads"``, ``"processes"``, ``"local"`` and
+        ``"serial"`` are short for ``"dask threads"``, ... and ``"executor serial"``.
+    workers : int
+        Pool size, LocalCluster worker processes, or executor workers.
+    threads_per_worker : int
+        Threads in each LocalCluster worker (1 for every other mode).
+    task_size : int or "auto"
+        resize: images per task; compress: rows per task (0: one task per
+        image).  The executors take one image per call: ``"-"``.
+    """
+
+    mode: str
+    workers: int = 1
+    threads_per_worker: int = 1
+    task_size: int | str = "auto"
+
+    def __post_init__(self):
+        from .files import UsageError
+
+        mode = _SHORT.get(self.mode, self.mode)
+        object.__setattr__(self, "mode", mode)
+        if mode not in MODES:
+            raise UsageError(
+                f"a study's mode is one of {', '.join(MODES)} (or threads, processes, local, serial); not {self.mode!r}"
+            )
+        for name in ("workers", "threads_per_worker"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UsageError(f"{name} must be a whole number >= 1, got {value!r} ({mode})")
+        if self.threads_per_worker != 1 and mode != "dask local":
+            raise UsageError(f"threads_per_worker applies to 'dask local' only, not {mode!r}")
+        if mode == "executor serial" and self.workers != 1:
+            raise UsageError("the serial executor is one plain loop: workers=1")
+        if mode.startswith("executor"):
+            object.__setattr__(self, "task_size", "-")
+        elif self.task_size != "auto" and not (isinstance(self.task_size, int) and self.task_size >= 0):
+            try:
+                object.__setattr__(self, "task_size", int(self.task_size))
+            except (TypeError, ValueError):
+                raise UsageError(f"task_size is 'auto' or a whole number, not {self.task_size!r}") from None
+            if self.task_size < 0:
+                raise UsageError(f"task_size is 'auto' or a whole number >= 0, not {self.task_size!r}")
+
+    @property
+    def parallelism(self) -> int:
+        """Workers x threads per worker: how many tasks can run at once."""
+        return self.workers * self.threads_per_worker
+
+    @property
+    def series(self) -> tuple:
+        """What stays fixed along a line of the throughput figure (all but the workers)."""
+        return (self.mode, self.threads_per_worker, str(self.task_size))
 
 
-def add_study_parser(sub) -> None:
-    """Add ``imgjobs study resize|compress`` to the CLI's subparsers."""
-    import argparse
+def grid(
+    job, *, workers=None, modes=("threads", "local"), threads_per_worker=(1,), task_sizes=("auto",), executors=()
+) -> list[Configuration]:
+    """Every combination of the given settings, as a list of :class:`Configuration`.
 
-    def ints(text):
-        try:
-            return _int_list(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
+    Parameters
+    ----------
+    job : {"resize", "compress"}
+    workers : list of int, optional
+        Worker counts (default 1, 2, half the cores and every core).
+    modes : list of str
+        Dask schedulers: ``threads``, ``processes``, ``local``.
+    threads_per_worker : list of int
+        For ``local`` only; the other modes run one thread per worker.
+    task_sizes : list of int or "auto"
+        Images per task (resize) or rows per task (compress; 0: one task per image).
+    executors : list of str
+        resize only: the exercise's ``serial`` loop (one worker), ``threads`` and
+        ``processes`` pools, for comparison.
+    """
+    from .files import UsageError
 
-    cores = os.cpu_count() or 1
-    default_workers = ",".join(str(w) for w in sorted({1, 2, cores // 2, cores} - {0}))
-    s = sub.add_parser(
-        "study",
-        help="throughput studies: sweeps, CSV, Markdown table, plot",
-        description="Run a job under many configurations (median of repeats) and write results.csv, "
-        "results.md and throughput.png into --out.",
-        epilog="examples:\n  imgjobs study resize train.txt --workers 1,2\n  imgjobs study compress scans/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ssub = s.add_subparsers(dest="study", metavar="JOB", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--workers",
-        type=ints,
-        default=_int_list(default_workers),
-        metavar="LIST",
-        help=f"worker counts to sweep (default {default_workers})",
-    )
-    common.add_argument(
-        "--threads-per-worker",
-        type=ints,
-        default=[1],
-        metavar="LIST",
-        help="LocalCluster threads per worker to sweep (default 1)",
-    )
-    common.add_argument(
-        "--modes",
-        type=_words,
-        metavar="LIST",
-        help="Dask schedulers to sweep: threads, processes, local (default threads,local)",
-    )
-    common.add_argument("--repeats", type=int, default=3, metavar="R", help="runs per configuration (median)")
-    common.add_argument("--out", metavar="DIR", help="where results go (default study-<job>)")
-    common.add_argument("-q", "--quiet", action="store_true", help="no per-configuration lines")
+    spec = _job(job)
+    if workers is None:
+        cores = os.cpu_count() or 1
+        workers = sorted({1, 2, cores // 2, cores} - {0})
+    if executors and spec.name != "resize":
+        raise UsageError("the exercise's executors exist for the resize job only")
+    configs = []
+    for mode in modes:
+        if _SHORT.get(mode, mode) not in MODES[:3]:
+            raise UsageError(f"modes are Dask schedulers: threads, processes, local; not {mode!r}")
+        for w in workers:
+            for t in threads_per_worker if _SHORT.get(mode, mode) == "dask local" else [1]:
+                configs += [Configuration(mode, w, t, size) for size in task_sizes]
+    for ex in executors:
+        if ex not in ("serial", "threads", "processes"):
+            raise UsageError(f"executors are serial, threads, processes; not {ex!r}")
+        configs += [Configuration(f"executor {ex}", w) for w in ([1] if ex == "serial" else workers)]
+    return configs
 
-    r = ssub.add_parser(
-        "resize",
-        parents=[common],
-        help="sweep the resize job",
-        description="Sweep the resize job: Dask schedulers x workers x batch sizes, and the exercise's executors.",
-        epilog="examples:\n"
-        "  imgjobs study resize train.txt --num-images 2000 --workers 1,2 --out study-resize\n"
-        "  imgjobs study resize train.txt --batch-sizes 1,8,64,auto --modes threads,local --executors none",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    r.add_argument("source", metavar="SOURCE", help="file list, JSON config or directory of images")
-    r.add_argument("--num-images", type=int, metavar="N", help="first N images")
-    r.add_argument("--size", metavar="WxH", help="output width x height (default from imgjobs.resize.size)")
-    r.add_argument("--method", choices=["area", "exact", "draft"], help="resize method (see imgjobs resize --help)")
-    r.add_argument("--exact", action="store_true", default=None, help="shorthand for --method exact")
-    r.add_argument("--draft-fraction", type=float, metavar="F", help="--method draft's smallest decode, of the size")
-    r.add_argument(
-        "--batch-sizes",
-        type=_words,
-        default=["auto"],
-        metavar="LIST",
-        help="images per task to sweep, e.g. 1,8,64,auto (default auto)",
-    )
-    r.add_argument(
-        "--executors",
-        type=_words,
-        default=["serial", "threads", "processes"],
-        metavar="LIST",
-        help="exercise executors to include: serial, threads, processes (default all; 'none' for none)",
-    )
-    c = ssub.add_parser(
-        "compress",
-        parents=[common],
-        help="sweep the RLE compress job",
-        description="Sweep the compress job: worker processes vs threads, one task per image vs "
-        "row blocks, and rows per task.",
-        epilog="examples:\n"
-        "  imgjobs study compress scans/ --workers 1,2 --out study-compress\n"
-        "  imgjobs study compress scans/ --rows-per-task 0,64,1024 --modes processes,threads",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    c.add_argument("src", metavar="SRC", help="a directory of images")
-    c.add_argument(
-        "--rows-per-task",
-        type=_words,
-        default=["0", "auto", "64", "256", "1024"],
-        metavar="LIST",
-        help="rows per task to sweep; 0 = one task per image (default 0,auto,64,256,1024)",
-    )
-    c.add_argument("--threshold", type=int, metavar="N", help="as for compress")
+
+# -- fits
+
+
+@dataclass(frozen=True)
+class AmdahlFit:
+    """Amdahl's law fitted to times on n workers: ``T(n) = serial_s + parallel_s / n``.
+
+    Attributes
+    ----------
+    serial_s, parallel_s : float
+        The part of one run that does not shrink with workers, and the part that does.
+    serial_fraction : float
+        ``serial_s / (serial_s + parallel_s)``, clipped to 0..1: the speedup on any
+        number of workers is at most ``1 / serial_fraction``.
+    points : int
+        Timings fitted.
+    """
+
+    serial_s: float
+    parallel_s: float
+    serial_fraction: float
+    points: int
+
+    @property
+    def max_speedup(self) -> float:
+        """The speedup no number of workers can pass (infinite for a serial fraction of 0)."""
+        return math.inf if self.serial_fraction <= 0 else 1.0 / self.serial_fraction
+
+    def seconds(self, n: float) -> float:
+        """The fitted time on ``n`` workers."""
+        return self.serial_s + self.parallel_s / n
+
+
+def amdahl_fit(parallelism, seconds) -> AmdahlFit:
+    """Fit Amdahl's law to run times: least squares of ``T = a + b / n``.
+
+    Parameters
+    ----------
+    parallelism : sequence of int
+        Workers (x threads) of each run; at least two different values.
+    seconds : sequence of float
+        The run times, one per entry of ``parallelism`` (every repeat may be given).
+
+    Returns
+    -------
+    AmdahlFit
+
+    Examples
+    --------
+    >>> fit = amdahl_fit([1, 2, 4, 8], [10 * (0.2 + 0.8 / n) for n in (1, 2, 4, 8)])
+    >>> round(fit.serial_fraction, 3), round(fit.max_speedup, 2)
+    (0.2, 5.0)
+    """
+    import numpy as np
+
+    n = np.asarray(parallelism, dtype=float)
+    t = np.asarray(seconds, dtype=float)
+    if n.shape != t.shape or len(set(n.tolist())) < 2:
+        raise ValueError("an Amdahl fit needs run times at two or more worker counts")
+    b, a = np.polyfit(1.0 / n, t, 1)
+    a, b = float(a), float(b)
+    total = a + b
+    fraction = min(1.0, max(0.0, a / total)) if total > 0 else 1.0
+    return AmdahlFit(serial_s=a, parallel_s=b, serial_fraction=fraction, points=len(t))
+
+
+@dataclass(frozen=True)
+class OverheadFit:
+    """Run time against the number of tasks at fixed workers: ``T = work_s + per_task_s * tasks``.
+
+    Attributes
+    ----------
+    work_s : float
+        The time the work itself would take with no per-task cost.
+    per_task_s : float
+        Wall time each extra task adds; ``per_task_s * parallelism`` is about
+        what one task costs a worker.
+    points : int
+        Timings fitted.
+    """
+
+    work_s: float
+    per_task_s: float
+    points: int
+
+    def max_tasks(self, share: float = 0.1) -> float:
+        """Tasks at which the per-task cost is ``share`` of the work (infinite without a measurable cost:
+        under a microsecond a task)."""
+        if self.per_task_s < 1e-6 or self.work_s <= 0:
+            return math.inf
+        return share * self.work_s / self.per_task_s
+
+
+def overhead_fit(tasks, seconds) -> OverheadFit:
+    """Fit the per-task overhead: least squares of ``T = a + c * tasks``.
+
+    Parameters
+    ----------
+    tasks : sequence of int
+        Tasks of each run; at least two different values.
+    seconds : sequence of float
+        Run times, one per entry of ``tasks``.
+
+    Examples
+    --------
+    >>> fit = overhead_fit([10, 100, 1000], [2.0 + 0.001 * k for k in (10, 100, 1000)])
+    >>> round(fit.work_s, 3), round(fit.per_task_s * 1000, 3), round(fit.max_tasks())
+    (2.0, 1.0, 200)
+    """
+    import numpy as np
+
+    k = np.asarray(tasks, dtype=float)
+    t = np.asarray(seconds, dtype=float)
+    if k.shape != t.shape or len(set(k.tolist())) < 2:
+        raise ValueError("an overhead fit needs run times at two or more task counts")
+    c, a = np.polyfit(k, t, 1)
+    return OverheadFit(work_s=float(a), per_task_s=float(c), points=len(t))
+
+
+# -- the machine
 
 
 def machine_facts() -> dict:
@@ -174,258 +336,611 @@ def machine_facts() -> dict:
     }
 
 
-def _time_runs(run, repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    return times
+# -- running
 
 
-def _where(cfg: dict, runner) -> dict:
-    """Keyword arguments that run a job on this configuration's scheduler."""
-    if runner is not None and runner.client is not None:
-        return {"client": runner.client}
-    return {"scheduler": cfg["kind"], "workers": cfg["workers"]}
-
-
-def _resize_configs(args):
-    modes = args.modes or ["threads", "local"]
-    executors = [] if args.executors == ["none"] else args.executors
-    for mode, w in itertools.product(modes, args.workers):
-        tpws = args.threads_per_worker if mode == "local" else [1]
-        for t in tpws:
-            yield {"mode": f"dask {mode}", "kind": mode, "workers": w, "threads_per_worker": t}
-    for ex in executors:
-        for w in [1] if ex == "serial" else args.workers:
-            yield {"mode": f"executor {ex}", "kind": ex, "workers": w, "threads_per_worker": 1}
-
-
-def _open(cfg):
-    """A LocalCluster for ``local`` configurations (started once, outside the timings), else nothing."""
+def _open(cfg: Configuration):
+    """A LocalCluster for a ``dask local`` configuration (started outside the timings), else nothing."""
     import contextlib
 
     from .schedulers import open_runner
 
-    if cfg["kind"] != "local":
+    if cfg.mode != "dask local":
         return contextlib.nullcontext(None)
-    return open_runner(
-        "local", workers=cfg["workers"], threads_per_worker=cfg["threads_per_worker"], dashboard_address=":0"
-    )
+    return open_runner("local", workers=cfg.workers, threads_per_worker=cfg.threads_per_worker, dashboard_address=":0")
 
 
-def _study_resize(args, tmp) -> tuple[list, str, str]:
-    from . import api
-    from .resize_graphs import read_source
-
-    n = len(read_source(args.source, args.num_images))
-    rows = []
-    for cfg in _resize_configs(args):
-        batches = args.batch_sizes if cfg["mode"].startswith("dask") else ["-"]
-        out = os.path.join(tmp, "batch.npy")
-        with _open(cfg) as runner:
-            for batch in batches:
-
-                def once(cfg=cfg, batch=batch, runner=runner, out=out):
-                    common = {
-                        "num_images": args.num_images,
-                        "size": args.size,
-                        "method": args.method,
-                        "exact": args.exact,
-                        "draft_fraction": args.draft_fraction,
-                        "overwrite": True,
-                        "progress": False,
-                    }
-                    if cfg["mode"].startswith("executor"):
-                        api.resize(args.source, out, executor=cfg["kind"], workers=cfg["workers"], **common)
-                    else:
-                        size = None if batch == "auto" else int(batch)
-                        api.resize(args.source, out, batch_size=size, **common, **_where(cfg, runner))
-
-                times = _time_runs(once, args.repeats)
-                rows.append(_row("resize", cfg, {"batch_size": batch}, times, n, "images/s"))
-                _say(args, rows[-1])
-    return rows, "images/s", "batch_size"
-
-
-def _study_compress(args, tmp) -> tuple[list, str, str]:
+def _run_once(spec: _Job, cfg: Configuration, source, options: dict, runner, tmp: str):
+    """Run the job once on ``cfg``; return (seconds, amount of work, tasks)."""
     import shutil
 
     from . import api
 
-    modes = args.modes or ["threads", "local"]
-    pixels = None
-    rows = []
-    for mode, w in itertools.product(modes, args.workers):
-        for t in args.threads_per_worker if mode == "local" else [1]:
-            cfg = {"mode": f"dask {mode}", "kind": mode, "workers": w, "threads_per_worker": t}
-            with _open(cfg) as runner:
-                for rpt in args.rows_per_task:
-                    out = os.path.join(tmp, "rle")
+    where: dict = {"progress": False, "overwrite": True}
+    if cfg.mode.startswith("executor"):
+        where |= {"executor": cfg.mode.split()[1], "workers": cfg.workers}
+    else:
+        where[spec.knob] = None if spec.name == "resize" and cfg.task_size == "auto" else cfg.task_size
+        if runner is not None:
+            where["client"] = runner.client
+        else:
+            where |= {"scheduler": cfg.mode.split()[1], "workers": cfg.workers}
+    if spec.name == "resize":
+        start = time.perf_counter()
+        report = api.resize(source, os.path.join(tmp, "batch.npy"), **options, **where)
+        seconds = time.perf_counter() - start
+        amount = len(report)
+    else:
+        out = os.path.join(tmp, "rle")
+        shutil.rmtree(out, ignore_errors=True)  # every run writes every file, outside the timing
+        start = time.perf_counter()
+        report = api.compress(source, out, **options, **where)
+        seconds = time.perf_counter() - start
+        if not report.ok:
+            from .files import UsageError
 
-                    def once(cfg=cfg, runner=runner, rpt=rpt, out=out):
-                        nonlocal pixels
-                        shutil.rmtree(out, ignore_errors=True)
-                        report = api.compress(
-                            args.src,
-                            out,
-                            rows_per_task=rpt,
-                            threshold=args.threshold,
-                            overwrite=True,
-                            progress=False,
-                            **_where(cfg, runner),
-                        )
-                        if not report.ok:
-                            raise ValueError(f"compress failed during the study: {report.problems[0].reason}")
-                        pixels = report.pixels
-
-                    times = _time_runs(once, args.repeats)
-                    rows.append(_row("compress", cfg, {"rows_per_task": rpt}, times, pixels / 1e6, "MPixel/s"))
-                    _say(args, rows[-1])
-    return rows, "MPixel/s", "rows_per_task"
+            raise UsageError(f"compress failed during the study: {report.problems[0].reason}")
+        amount = report.pixels / 1e6
+    return seconds, amount, report.tasks
 
 
-def _row(job, cfg, extra, times, amount, unit) -> dict:
-    import statistics
+def make_row(job: str, cfg: Configuration, times, amount: float, tasks: int | None) -> dict:
+    """One row of a study's table: a configuration's run times and what they mean.
 
+    Parameters
+    ----------
+    job : {"resize", "compress"}
+    cfg : Configuration
+    times : sequence of float
+        Seconds of each repeat.
+    amount : float
+        Work one run does: images (resize) or MPixel (compress).
+    tasks : int or None
+        Tasks one run computes.
+
+    Returns
+    -------
+    dict
+        The columns of ``results.csv`` (speedup and efficiency are added by :class:`Study`).
+    """
+    spec = _job(job)
+    times = [float(t) for t in times]
     med = statistics.median(times)
     return {
-        "job": job,
-        "mode": cfg["mode"],
-        "workers": cfg["workers"],
-        "threads_per_worker": cfg["threads_per_worker"],
-        **extra,
+        "job": spec.name,
+        "mode": cfg.mode,
+        "workers": cfg.workers,
+        "threads_per_worker": cfg.threads_per_worker,
+        "parallelism": cfg.parallelism,
+        "task_size": cfg.task_size,
+        "tasks": tasks,
+        "work_per_task": round(amount / tasks, 4) if tasks else None,
         "repeats": len(times),
         "median_s": round(med, 4),
         "min_s": round(min(times), 4),
         "max_s": round(max(times), 4),
-        "rate": round(amount / med, 2),
-        "unit": unit,
+        "spread": round((max(times) - min(times)) / med, 3) if med > 0 else 0.0,
+        "rate": round(amount / med, 3),
+        "rate_low": round(amount / max(times), 3),
+        "rate_high": round(amount / min(times), 3),
+        "unit": spec.unit,
+        "amount": round(amount, 3),
+        "times_s": " ".join(f"{t:.6f}" for t in times),
     }
 
 
-def _say(args, row) -> None:
-    if not args.quiet:
-        knob = row.get("batch_size", row.get("rows_per_task"))
-        print(
-            f"  {row['mode']:<20} workers {row['workers']:>2} x {row['threads_per_worker']} threads, "
-            f"{knob!s:>5}: {row['rate']:>9,.1f} {row['unit']} (median {row['median_s']:.3f} s)",
-            flush=True,
-        )
+def sweep(
+    job: str,
+    configurations=None,
+    repeats: int = 3,
+    *,
+    source,
+    progress=None,
+    baseline: Configuration | None = None,
+    min_seconds: float = 1.0,
+    max_spread: float = 0.10,
+    callback=None,
+    **options,
+) -> Study:
+    """Run ``job`` under every configuration, ``repeats`` times each, and study the times.
 
+    Parameters
+    ----------
+    job : {"resize", "compress"}
+    configurations : list of Configuration, optional
+        What to run (default :func:`grid` of ``job`` with its defaults).
+    repeats : int
+        Runs per configuration; the table gives their median, minimum and maximum.
+    source : str or os.PathLike
+        The job's input: resize's list, JSON config or directory; compress's directory.
+    progress : bool, optional
+        A progress bar over the runs (default: on a terminal or in Jupyter).
+    baseline : Configuration, optional
+        The run every speedup is measured against (default: the fastest one-worker
+        configuration, so modes compare on one scale).
+    min_seconds, max_spread : float
+        Warn about configurations whose median run is shorter than this, or whose
+        repeats spread (max - min) / median more than this.
+    callback : callable, optional
+        Called with each row of the table as soon as its configuration is done.
+    **options
+        The job's own keyword arguments (resize: ``num_images``, ``size``,
+        ``method``, ``exact``, ``draft_fraction``, ``max_pixels``; compress:
+        ``threshold``, ``max_pixels``), with the same config defaults as the job.
 
-def _add_scaling(rows, knob: str) -> None:
-    """Speedup over the same configuration with one worker, and efficiency = speedup / workers."""
-    base = {}
-    for r in rows:
-        if r["workers"] == 1:
-            base[(r["mode"], r["threads_per_worker"], r[knob])] = r["rate"]
-    for r in rows:
-        one = base.get((r["mode"], r["threads_per_worker"], r[knob]))
-        r["speedup"] = round(r["rate"] / one, 3) if one else None
-        r["efficiency"] = round(r["speedup"] / r["workers"], 3) if one else None
+    Returns
+    -------
+    Study
+    """
+    import tempfile
 
+    from .files import UsageError
+    from .progress import interactive
 
-def _markdown(rows, facts, job, unit, knob, argv) -> str:
-    lines = [f"# imgjobs study: {job}", "", f"Command: `{argv}`", "", "| machine | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in facts.items()]
-    lines += [
-        "",
-        f"| mode | workers | threads/worker | {knob} | median s | {unit} | speedup | efficiency |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        sp = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
-        ef = f"{r['efficiency']:.0%}" if r["efficiency"] else "-"
-        lines.append(
-            f"| {r['mode']} | {r['workers']} | {r['threads_per_worker']} | {r[knob]} | "
-            f"{r['median_s']:.3f} | {r['rate']:,.1f} | {sp} | {ef} |"
-        )
-    if job == "compress":
-        top = max(r["workers"] for r in rows)
-        cell = {(r["mode"], str(r[knob])): r for r in rows if r["workers"] == top and r["threads_per_worker"] == 1}
-        modes = [m for m in ("dask local", "dask processes", "dask threads") if any(k[0] == m for k in cell)]
-        if len(modes) >= 2 and any(k[1] == "0" for k in cell) and any(k[1] == "auto" for k in cell):
-            lines += [
-                "",
-                f"The case study's 2x2 table as Dask configurations ({top} workers, {unit}):",
-                "",
-                "| | " + " | ".join("worker processes" if m != "dask threads" else "threads" for m in modes) + " |",
-                "|---|" + "---|" * len(modes),
-            ]
-            for rpt, name in (("0", "one task per image"), ("auto", "row-block tasks")):
-                vals = [f"{cell[(m, rpt)]['rate']:,.1f}" if (m, rpt) in cell else "-" for m in modes]
-                lines.append(f"| {name} | " + " | ".join(vals) + " |")
-    return "\n".join(lines) + "\n"
+    spec = _job(job)
+    configurations = list(grid(job) if configurations is None else configurations)
+    if not configurations:
+        raise UsageError("a study needs at least one configuration")
+    configurations = [c if isinstance(c, Configuration) else Configuration(**c) for c in configurations]
+    if spec.name != "resize" and any(c.mode.startswith("executor") for c in configurations):
+        raise UsageError("the exercise's executors exist for the resize job only")
+    if spec.name == "resize" and any(c.task_size == 0 for c in configurations):
+        raise UsageError("a resize task loads at least one image: task sizes (images per task) are >= 1 or 'auto'")
+    if not isinstance(repeats, int) or repeats < 1:
+        raise UsageError(f"repeats must be a whole number >= 1, got {repeats!r}")
+    owned = sorted(set(options) & _OWNED)
+    if owned:
+        raise UsageError(f"a study sets {', '.join(owned)} itself, per configuration: leave it out")
+    settings = _settings(spec.name, options)
+    if not os.path.exists(source):
+        raise UsageError(f"{source}: no such file or directory")
+    if progress is None:
+        from . import config
 
+        progress = config.get_bool("progress") and interactive()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
 
-def _plot(rows, path, job, unit, knob) -> None:
-    from .plot import line_plot
-
-    groups = {}
-    for r in rows:
-        label = f"{r['mode']}" + (f" x{r['threads_per_worker']}t" if r["threads_per_worker"] != 1 else "")
-        if r[knob] not in ("-", None):
-            label += f", {knob.replace('_', ' ')} {r[knob]}"
-        groups.setdefault(label, []).append((r["workers"], r["rate"]))
-    series = [(label, [x for x, _ in pts], [y for _, y in pts]) for label, pts in groups.items()]
-    ideal = None
-    ones = [(r["rate"], r) for r in rows if r["workers"] == 1]
-    if ones:
-        best = max(ones, key=lambda t: t[0])[0]
-        xs = sorted({r["workers"] for r in rows})
-        ideal = ("ideal scaling of the best 1-worker run", xs, [best * x for x in xs])
-    line_plot(
-        path, series, title=f"imgjobs {job}: throughput against workers", xlabel="workers", ylabel=unit, ideal=ideal
+        bar = tqdm(total=len(configurations) * repeats, desc=f"study {spec.name}", unit="run", dynamic_ncols=True)
+    rows = []
+    # in the order given, except that configurations sharing a LocalCluster run together: it starts
+    # once, outside the timings
+    first: dict = {}
+    for i, c in enumerate(configurations):
+        first.setdefault((c.mode, c.workers, c.threads_per_worker), i)
+    order = sorted(range(len(configurations)), key=lambda i: first[_width(configurations[i])])
+    try:
+        with tempfile.TemporaryDirectory(prefix="imgjobs-study-") as tmp:
+            opened, runner, stack = None, None, None
+            for i in order:
+                cfg = configurations[i]
+                key = (cfg.workers, cfg.threads_per_worker) if cfg.mode == "dask local" else None
+                if key != opened:
+                    if stack is not None:
+                        stack.__exit__(None, None, None)
+                        stack = runner = None
+                    if key is not None:
+                        stack = _open(cfg)
+                        runner = stack.__enter__()
+                    opened = key
+                times, amount, tasks = [], 0.0, None
+                for _ in range(repeats):
+                    if bar is not None:
+                        bar.set_postfix_str(f"{cfg.mode}, {cfg.parallelism} worker(s), {cfg.task_size}", refresh=False)
+                    seconds, amount, tasks = _run_once(spec, cfg, source, options, runner, tmp)
+                    times.append(seconds)
+                    if bar is not None:
+                        bar.update(1)
+                row = make_row(spec.name, cfg, times, amount, tasks)
+                rows.append((i, row))
+                log.info("study %s: %s", spec.name, row)
+                if callback is not None:
+                    callback(row)
+            if stack is not None:
+                stack.__exit__(None, None, None)
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = [row for _, row in sorted(rows, key=lambda t: t[0])]
+    settings = {"source": os.fspath(source), **settings}
+    return Study(
+        spec.name,
+        rows,
+        configurations,
+        baseline=baseline,
+        min_seconds=min_seconds,
+        max_spread=max_spread,
+        options=settings,
     )
 
 
-def _check(args) -> None:
+_JOB_OPTIONS = {
+    "resize": ("num_images", "size", "method", "exact", "draft_fraction", "max_pixels"),
+    "compress": ("threshold", "max_pixels"),
+}
+
+
+def _settings(job: str, options: dict) -> dict:
+    """The job's options as they will apply (config defaults filled in), for the report; unknown ones refused."""
+    from .files import UsageError
+    from .options import CompressOptions, ResizeOptions
+
+    unknown = sorted(set(options) - set(_JOB_OPTIONS[job]))
+    if unknown:
+        raise UsageError(f"{job} has no option {', '.join(unknown)}: a study passes on {', '.join(_JOB_OPTIONS[job])}")
+    get = options.get
+    if job == "compress":
+        o = CompressOptions.resolve(None, get("threshold"), None, get("max_pixels"))
+        return {"threshold": "none (dithering)" if o.threshold is None else o.threshold}
+    o = ResizeOptions.resolve(
+        get("size"),
+        get("method"),
+        get("draft_fraction"),
+        None,
+        get("num_images"),
+        None,
+        get("max_pixels"),
+        get("exact"),
+    )
+    out = {"size": f"{o.size[0]}x{o.size[1]}", "method": o.method}
+    if o.method == "draft":
+        out["draft_fraction"] = o.draft_fraction
+    if o.num_images:
+        out["num_images"] = o.num_images
+    return out
+
+
+def _width(c: Configuration) -> tuple:
+    return (c.mode, c.workers, c.threads_per_worker)
+
+
+# -- the result
+
+
+@dataclass
+class Study:
+    """What a study measured, and what it means.
+
+    Attributes
+    ----------
+    job : str
+    rows : list of dict
+        The table, one row per configuration (the columns of ``results.csv``).
+    configurations : list of Configuration
+    baseline : dict or None
+        The row every speedup is measured against.
+    amdahl : list of dict
+        Per line of the throughput figure with two worker counts or more: its
+        :class:`AmdahlFit`.
+    overhead : list of dict
+        Per mode and width with two task counts or more: its :class:`OverheadFit`.
+    options : dict
+        What was measured: the source and the job's options as they applied.
+    warnings : list of str
+        Runs too short or too noisy to trust, each with what to do.
+    facts : dict
+        The machine (:func:`machine_facts`).
+    """
+
+    job: str
+    rows: list
+    configurations: list
+    baseline: dict | None = None
+    min_seconds: float = 1.0
+    max_spread: float = 0.10
+    options: dict = field(default_factory=dict)
+    command: str | None = None
+    facts: dict = field(default_factory=machine_facts)
+    amdahl: list = field(default_factory=list)
+    overhead: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    def __post_init__(self):
+        spec = _job(self.job)
+        self.unit, self.knob_label, self.per_task_label = spec.unit, spec.knob_label, spec.per_task
+        self.baseline = self._pick_baseline(self.baseline)
+        base = self.baseline["rate"] if self.baseline else None
+        for r in self.rows:
+            r["speedup"] = round(r["rate"] / base, 3) if base else None
+            r["efficiency"] = round(r["speedup"] / r["parallelism"], 3) if base else None
+        self.amdahl = self._fit_amdahl()
+        self.overhead = self._fit_overhead()
+        self.warnings = self._check()
+        for w in self.warnings:
+            log.warning("%s", w)
+
+    # -- analysis
+
+    def _pick_baseline(self, baseline):
+        if isinstance(baseline, dict):
+            return baseline
+        if baseline is not None:
+            cfg = baseline if isinstance(baseline, Configuration) else Configuration(**baseline)
+            for c, r in zip(self.configurations, self.rows, strict=True):
+                if c == cfg:
+                    return r
+            from .files import UsageError
+
+            raise UsageError(f"the baseline {cfg} is not one of the study's configurations")
+        ones = [r for r in self.rows if r["parallelism"] == 1]
+        return max(ones, key=lambda r: r["rate"]) if ones else None
+
+    def series(self) -> dict:
+        """Rows by line of the throughput figure: (mode, threads per worker, task size) -> rows by parallelism."""
+        out: dict = {}
+        for r in self.rows:
+            out.setdefault((r["mode"], r["threads_per_worker"], str(r["task_size"])), []).append(r)
+        return {k: sorted(v, key=lambda r: r["parallelism"]) for k, v in out.items()}
+
+    def _fit_amdahl(self) -> list:
+        fits = []
+        for (mode, tpw, size), rows in self.series().items():
+            if len({r["parallelism"] for r in rows}) < 2:
+                continue
+            ns = [r["parallelism"] for r in rows for _ in r["times_s"].split()]
+            ts = [float(t) for r in rows for t in r["times_s"].split()]
+            fits.append({"mode": mode, "threads_per_worker": tpw, "task_size": size, "fit": amdahl_fit(ns, ts)})
+        return fits
+
+    def _fit_overhead(self) -> list:
+        groups: dict = {}
+        for r in self.rows:
+            if r["tasks"] and not r["mode"].startswith("executor"):
+                groups.setdefault((r["mode"], r["workers"], r["threads_per_worker"]), []).append(r)
+        fits = []
+        for (mode, w, tpw), rows in groups.items():
+            if len({r["tasks"] for r in rows}) < 2:
+                continue
+            ks = [r["tasks"] for r in rows for _ in r["times_s"].split()]
+            ts = [float(t) for r in rows for t in r["times_s"].split()]
+            fit = overhead_fit(ks, ts)
+            amount = rows[0]["amount"]
+            fits.append(
+                {
+                    "mode": mode,
+                    "workers": w,
+                    "threads_per_worker": tpw,
+                    "fit": fit,
+                    "min_work_per_task": amount / fit.max_tasks() if fit.max_tasks() < math.inf else 0.0,
+                }
+            )
+        return fits
+
+    def _check(self) -> list:
+        out = []
+        short = [r for r in self.rows if r["median_s"] < self.min_seconds]
+        if short:
+            low = min(short, key=lambda r: r["median_s"])
+            factor = max(2, math.ceil(2 * self.min_seconds / max(low["median_s"], 1e-3)))
+            amount = low["amount"]
+            if self.job == "resize":
+                bigger = (
+                    f"about {factor}x the images, {int(amount) * factor:,} (num_images / --num-images, if the "
+                    "source has them; a list may name the same files again)"
+                )
+            else:
+                bigger = (
+                    f"about {factor}x the pixels, {amount * factor:,.0f} MPixel (more or larger images, "
+                    "e.g. `python scripts/make_samples.py DIR --bench 2`: 2 x 40 MPixel)"
+                )
+            out.append(
+                f"{len(short)} of {len(self.rows)} configuration(s) ran under {self.min_seconds:g} s (shortest "
+                f"{low['median_s']:.3f} s: {_name(low)}): start-up and noise outweigh the work, so speedups "
+                f"and fits mean little. Use a larger input: {bigger}."
+            )
+        noisy = [r for r in self.rows if r["repeats"] > 1 and r["spread"] > self.max_spread]
+        if noisy:
+            worst = sorted(noisy, key=lambda r: -r["spread"])
+            listed = "; ".join(f"{_name(r)}: {r['spread']:.0%}" for r in worst[:5])
+            more = f"; and {len(worst) - 5} more" if len(worst) > 5 else ""
+            out.append(
+                f"{len(noisy)} of {len(self.rows)} configuration(s) spread more than {self.max_spread:.0%} of their "
+                f"median between the fastest and slowest repeat ({listed}{more}): the machine is busy or the runs "
+                "are short; use more repeats, a larger input or a quieter machine."
+            )
+        return out
+
+    # -- outputs
+
+    def to_csv(self, path) -> None:
+        """Write the table as CSV, one row per configuration."""
+        import csv
+
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def markdown(self) -> str:
+        """The report: machine, table, fits, warnings, and how to read each figure."""
+        from .figures import EXPLAIN
+
+        unit, knob = self.unit, self.knob_label
+        lines = [f"# imgjobs study: {self.job}", ""]
+        if self.command:
+            lines += [f"Command: `{self.command}`", ""]
+        lines += ["| machine | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in self.facts.items()]
+        if self.options:
+            lines += ["", "| job | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in self.options.items()]
+        if self.warnings:
+            lines += ["", "## Warnings", ""] + [f"- {w}" for w in self.warnings]
+        base = self.baseline
+        lines += ["", "## Results", ""]
+        if base:
+            lines += [
+                f"Speedup and efficiency are against one shared baseline, the fastest one-worker run: "
+                f"{_name(base)}, {base['rate']:,.1f} {unit}. Efficiency = speedup / (workers x threads).",
+                "",
+            ]
+        else:
+            lines += ["No one-worker run, so no speedups: add a configuration with one worker.", ""]
+        lines += [
+            f"| mode | workers | threads/worker | {knob} | tasks | median s | min..max s | {unit} | speedup | "
+            "efficiency |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            sp = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
+            ef = f"{r['efficiency']:.0%}" if r["efficiency"] else "-"
+            lines.append(
+                f"| {r['mode']} | {r['workers']} | {r['threads_per_worker']} | {r['task_size']} | "
+                f"{r['tasks'] if r['tasks'] is not None else '-'} | {r['median_s']:.3f} | "
+                f"{r['min_s']:.3f}..{r['max_s']:.3f} | {r['rate']:,.1f} | {sp} | {ef} |"
+            )
+        table = self.case_study_table()
+        if table:
+            lines += ["", table.rstrip()]
+        if self.amdahl:
+            lines += [
+                "",
+                "## Amdahl's law",
+                "",
+                EXPLAIN["amdahl"],
+                "",
+                f"| mode | threads/worker | {knob} | serial s | parallel s | serial fraction | max speedup |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for a in self.amdahl:
+                f = a["fit"]
+                most = "unbounded" if f.max_speedup == math.inf else f"{f.max_speedup:.1f}x"
+                lines.append(
+                    f"| {a['mode']} | {a['threads_per_worker']} | {a['task_size']} | {f.serial_s:.3f} | "
+                    f"{f.parallel_s:.3f} | {f.serial_fraction:.1%} | {most} |"
+                )
+        if self.overhead:
+            lines += [
+                "",
+                "## Per-task overhead",
+                "",
+                EXPLAIN["overhead"],
+                "",
+                f"| mode | workers x threads | work s | ms per extra task | ms of a worker per task | "
+                f"smallest {self.per_task_label} for < 10% overhead |",
+                "|---|---|---|---|---|---|",
+            ]
+            for o in self.overhead:
+                f = o["fit"]
+                p = o["workers"] * o["threads_per_worker"]
+                lines.append(
+                    f"| {o['mode']} | {o['workers']} x {o['threads_per_worker']} | {f.work_s:.3f} | "
+                    f"{f.per_task_s * 1e3:.2f} | {f.per_task_s * 1e3 * p:.2f} | "
+                    f"{o['min_work_per_task']:.3g} |"
+                )
+        lines += ["", "## Figures", ""]
+        for name in self.figure_names():
+            lines += [f"**{name}.png**: {EXPLAIN[name]}", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+    def case_study_table(self) -> str:
+        """compress: the case study's 2x2 table in Markdown, worker processes vs threads x one task per
+        image vs row-block tasks, at the widest parallelism ("" when the study lacks those runs)."""
+        if self.job != "compress":
+            return ""
+        top = max(r["parallelism"] for r in self.rows)
+        cell = {
+            (r["mode"], str(r["task_size"])): r
+            for r in self.rows
+            if r["parallelism"] == top and r["threads_per_worker"] == 1
+        }
+        modes = [m for m in ("dask local", "dask processes", "dask threads") if any(k[0] == m for k in cell)]
+        if len(modes) < 2 or not any(k[1] == "0" for k in cell) or not any(k[1] == "auto" for k in cell):
+            return ""
+        lines = [
+            f"The case study's 2x2 table as Dask configurations ({top} workers, {self.unit}):",
+            "",
+            "| | " + " | ".join("worker processes" if m != "dask threads" else "threads" for m in modes) + " |",
+            "|---|" + "---|" * len(modes),
+        ]
+        for size, name in (("0", "one task per image"), ("auto", "row-block tasks")):
+            vals = [f"{cell[(m, size)]['rate']:,.1f}" if (m, size) in cell else "-" for m in modes]
+            lines.append(f"| {name} | " + " | ".join(vals) + " |")
+        return "\n".join(lines) + "\n"
+
+    def figure_names(self) -> list:
+        """The figures this study has: ``throughput`` and ``efficiency``, and ``task_size`` for a task-size sweep."""
+        names = ["throughput", "efficiency"]
+        sizes: dict = {}
+        for r in self.rows:
+            if r["work_per_task"] and not r["mode"].startswith("executor"):
+                sizes.setdefault((r["mode"], r["workers"], r["threads_per_worker"]), set()).add(r["work_per_task"])
+        if any(len(v) > 1 for v in sizes.values()):
+            names.append("task_size")
+        return names
+
+    def figures(self) -> dict:
+        """The study's matplotlib figures, by name (needs matplotlib: ``pip install 'imgjobs[plot]'``)."""
+        from . import figures
+
+        return {name: getattr(figures, f"{name}_figure")(self) for name in self.figure_names()}
+
+    def save(self, out, *, figures: bool = True) -> list:
+        """Write ``results.csv``, ``results.md`` and (with matplotlib) a PNG per figure into ``out``.
+
+        Returns the paths written.  Without matplotlib the figures are left out
+        with a warning in the log; ``figures=False`` leaves them out silently.
+        """
+        os.makedirs(out, exist_ok=True)
+        paths = [os.path.join(out, "results.csv"), os.path.join(out, "results.md")]
+        self.to_csv(paths[0])
+        with open(paths[1], "w") as f:
+            f.write(self.markdown())
+        if figures:
+            try:
+                drawn = self.figures()
+            except ImportError as e:
+                log.warning("%s", e)
+                drawn = {}
+            for name, fig in drawn.items():
+                paths.append(os.path.join(out, f"{name}.png"))
+                fig.savefig(paths[-1], dpi=120)
+        return paths
+
+
+def _name(r: dict) -> str:
+    width = f"{r['workers']} worker(s)" + (
+        f" x {r['threads_per_worker']} threads" if r["threads_per_worker"] > 1 else ""
+    )
+    size = "" if r["task_size"] == "-" else f", task size {r['task_size']}"
+    return f"{r['mode']}, {width}{size}"
+
+
+_INTS = ("workers", "threads_per_worker", "parallelism", "tasks", "repeats")
+_FLOATS = ("work_per_task", "median_s", "min_s", "max_s", "spread", "rate", "rate_low", "rate_high", "amount")
+
+
+def load(path, *, baseline: Configuration | None = None) -> Study:
+    """Read a study's ``results.csv`` back: the table, fits, warnings and figures again, e.g. to re-plot.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``results.csv`` written by :meth:`Study.save` or ``imgjobs study``.
+    baseline : Configuration, optional
+        Measure speedups against this configuration instead of the fastest one-worker run.
+    """
+    import csv
+
     from .files import UsageError
 
-    bad = [m for m in args.modes or [] if m not in ("threads", "processes", "local")]
-    if bad:
-        raise UsageError(f"--modes takes threads, processes, local; not {', '.join(bad)}")
-    if args.repeats < 1:
-        raise UsageError(f"--repeats must be >= 1, got {args.repeats}")
-    if args.study == "resize":
-        bad = [e for e in args.executors if e not in ("serial", "threads", "processes", "none")]
-        knobs, name, low = args.batch_sizes, "--batch-sizes", 1
-    else:
-        bad = []
-        knobs, name, low = args.rows_per_task, "--rows-per-task", 0
-    if bad:
-        raise UsageError(f"--executors takes serial, threads, processes or none; not {', '.join(bad)}")
-    for k in knobs:
-        if k != "auto" and not (k.isdigit() and int(k) >= low):
-            raise UsageError(f"{name} takes 'auto' or whole numbers >= {low}, not {k!r}")
-
-
-def run_study(args) -> int:
-    """Run ``imgjobs study``; return the exit status."""
-    import csv
-    import tempfile
-
-    _check(args)
-    job = args.study
-    out = args.out or f"study-{job}"
-    os.makedirs(out, exist_ok=True)
-    facts = machine_facts()
-    if not args.quiet:
-        print(f"study {job}: {facts['cores']} cores, {facts['cpu']}; {args.repeats} repeat(s) per configuration")
-    with tempfile.TemporaryDirectory(prefix="imgjobs-study-") as tmp:
-        rows, unit, knob = (_study_resize if job == "resize" else _study_compress)(args, tmp)
-    _add_scaling(rows, knob)
-    fields = list(rows[0].keys())
-    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    argv = "imgjobs " + " ".join(sys.argv[1:]) if sys.argv and "imgjobs" in sys.argv[0] else f"imgjobs study {job}"
-    with open(os.path.join(out, "results.md"), "w") as f:
-        f.write(_markdown(rows, facts, job, unit, knob, argv))
-    _plot(rows, os.path.join(out, "throughput.png"), job, unit, knob)
-    if not args.quiet:
-        print(f"wrote {out}/results.csv, {out}/results.md and {out}/throughput.png")
-    return 0
+    with open(path, newline="") as f:
+        records = list(csv.DictReader(f))
+    if not records or "times_s" not in records[0]:
+        raise UsageError(f"{path}: not a results.csv of imgjobs study (no rows, or no times_s column)")
+    rows, configs = [], []
+    for rec in records:
+        size = rec["task_size"]
+        cfg = Configuration(
+            rec["mode"],
+            int(rec["workers"]),
+            int(rec["threads_per_worker"]),
+            size if size in ("auto", "-") else int(size),
+        )
+        tasks = int(rec["tasks"]) if rec.get("tasks") else None
+        rows.append(make_row(rec["job"], cfg, rec["times_s"].split(), float(rec["amount"]), tasks))
+        configs.append(cfg)
+    facts = {"machine": f"see the results.md beside {os.fspath(path)}"}
+    return Study(rows[0]["job"], rows, configs, baseline=baseline, facts=facts)

@@ -359,17 +359,18 @@ def test_study_resize_writes_csv_table_and_plot(jpegs):
     )
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
-    modes = {(row["mode"], row["workers"], row["batch_size"]) for row in rows}
+    modes = {(row["mode"], row["workers"], row["task_size"]) for row in rows}
     assert ("dask threads", "2", "auto") in modes and ("executor serial", "1", "-") in modes
     assert ("executor threads", "2", "-") in modes
     for row in rows:
-        assert float(row["rate"]) > 0 and int(row["repeats"]) == 2
-        if row["workers"] == "1":
-            assert float(row["speedup"]) == 1.0
+        assert float(row["rate"]) > 0 and int(row["repeats"]) == 2 and len(row["times_s"].split()) == 2
+    fastest_one = max((row for row in rows if row["workers"] == "1"), key=lambda row: float(row["rate"]))
+    assert float(fastest_one["speedup"]) == 1.0  # the shared baseline
     md = (out / "results.md").read_text()
-    assert "| cores |" in md and "images/s" in md and "efficiency" in md
-    with Image.open(out / "throughput.png") as im:
-        assert im.format == "PNG" and im.size[0] > 400
+    assert "| cores |" in md and "images/s" in md and "efficiency" in md and "Amdahl" in md
+    for name in ("throughput", "efficiency", "task_size"):
+        with Image.open(out / f"{name}.png") as im:
+            assert im.format == "PNG" and im.size[0] > 400
 
 
 def test_study_compress_has_the_2x2_table(image_dir, tmp_path):
@@ -396,7 +397,7 @@ def test_study_compress_has_the_2x2_table(image_dir, tmp_path):
     assert len(rows) == 2 * 2 * 3 and all(row["unit"] == "MPixel/s" for row in rows)
     md = (out / "results.md").read_text()
     assert "2x2 table" in md and "one task per image" in md and "row-block tasks" in md
-    assert (out / "throughput.png").stat().st_size > 1000
+    assert (out / "throughput.png").stat().st_size > 1000 and (out / "task_size.png").exists()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,255 @@
+"""A study's figures, drawn with matplotlib (the optional ``plot`` extra).
+
+Each function takes a :class:`jobs.study.Study` and returns a
+:class:`matplotlib.figure.Figure` made without pyplot, so a library call never
+touches pyplot's global figure list: restyle it (``fig.axes[0]``), save it
+(``fig.savefig``) or show it in Jupyter.  :data:`EXPLAIN` holds a paragraph per
+figure (and per fit) on how to read it; the Markdown report prints them and
+needs no matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["EXPLAIN", "efficiency_figure", "task_size_figure", "throughput_figure"]
+
+#: How to read each figure and fit (the Markdown report prints these).
+EXPLAIN = {
+    "throughput": (
+        "Throughput against workers x threads per worker. One line per configuration, its shaded band (a bar for "
+        "a single point) spanning the slowest to the fastest repeat; points of the same width are moved sideways a "
+        "little so that none hides another. The dashed line is ideal scaling of the shared baseline (n times its "
+        "throughput): a line that hugs it scales perfectly, and the gap is what coordination, the GIL, data "
+        "transfer or too little work cost. Dotted curves are the Amdahl fits; where a curve flattens, more workers "
+        "stop paying."
+    ),
+    "efficiency": (
+        "Parallel efficiency against workers x threads: the speedup over the shared baseline divided by the width, "
+        "with bands from the slowest and fastest repeats. 100% (dashed) is perfect scaling. A mode that starts "
+        "below 100% at one worker is behind the baseline before any parallelism (scheduler or process overhead); a "
+        "line that falls with width loses part of each added worker to the GIL, coordination or a serial part. "
+        "Below about 50%, half of every worker you add is wasted."
+    ),
+    "task_size": (
+        "Throughput against the work each task gets (log scale), at a fixed number of workers. Tasks too small "
+        "(left) spend their time on Dask's ~1 ms per task instead of on work; tasks too large (right) leave "
+        "workers idle while the last ones finish. 'auto' marks where imgjobs' own sizing lands; a dotted vertical "
+        "line marks the smallest task that keeps the fitted per-task overhead under 10% of the work."
+    ),
+    "amdahl": (
+        "Amdahl's law: a run on n workers takes T(n) = S + P/n, a serial part S that no worker shares and a "
+        "parallel part P that they divide. Fitted by least squares to every repeat of each line of the throughput "
+        "figure, the serial fraction f = S / (S + P) caps the speedup at 1/f, however many workers. Here S holds "
+        "planning, starting tasks, finalizing and, for threads, the Python glue that holds the GIL; a fraction that "
+        "grows from threads to processes is the cost of the mode, not of the work."
+    ),
+    "overhead": (
+        "At a fixed number of workers, run time grows with the number of tasks: T = W + c x tasks. The slope c is "
+        "what one more task costs the whole run; times the width, it is roughly what a task costs a worker "
+        "(Dask's own is about 1 ms; processes and LocalClusters add transfers, and a resize task also makes its "
+        "slice durable and records it done, for resume). The last column is the smallest "
+        "task that keeps this cost under 10% of the work: below it, tasks spend more on scheduling than they "
+        "should."
+    ),
+}
+
+_MARKERS = {
+    "dask threads": "o",
+    "dask processes": "s",
+    "dask local": "^",
+    "executor serial": "*",
+    "executor threads": "D",
+    "executor processes": "v",
+}
+_STYLES = ["-", "--", "-.", ":"]
+
+
+def _figure():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "study figures need matplotlib: pip install 'imgjobs[plot]' (results.csv and results.md need nothing extra)"
+        ) from None
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _colours(study) -> dict:
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"].colors
+    return {key: palette[k % len(palette)] for k, key in enumerate(study.series())}
+
+
+def _label(study, mode: str, tpw: int, size: str) -> str:
+    sizes = {str(r["task_size"]) for r in study.rows if r["task_size"] != "-"}
+    label = mode + (f" x{tpw} threads" if tpw > 1 else "")
+    if len(sizes) > 1 and size != "-":
+        label += ", auto task size" if size == "auto" else f", {size} {study.knob_label}"
+    return label
+
+
+def _width_axis(ax, study) -> tuple:
+    """Worker counts on the x axis (log 2 when they span more than 4x); returns (ticks, log)."""
+    xs = sorted({r["parallelism"] for r in study.rows})
+    log = xs[-1] / xs[0] > 4
+    if log:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [str(x) for x in xs])
+    ax.set_xticks([], minor=True)
+    ax.set_xlabel("workers x threads per worker")
+    return xs, log
+
+
+def _dodge(x: float, k: int, count: int, log: bool, span: float) -> float:
+    if count < 2:
+        return x
+    step = (k - (count - 1) / 2) * 0.025
+    return x * 2 ** (step * 2) if log else x + step * span
+
+
+def _lines(ax, study, value, low, high, *, fits: bool) -> None:
+    colours = _colours(study)
+    xs, log = _width_axis(ax, study)
+    span = max(1, xs[-1] - xs[0])
+    series = study.series()
+    fitted = {(a["mode"], a["threads_per_worker"], a["task_size"]): a["fit"] for a in study.amdahl}
+    sizes = sorted({k[2] for k in series})
+    for k, (key, rows) in enumerate(series.items()):
+        mode, tpw, size = key
+        c = colours[key]
+        x = [_dodge(r["parallelism"], k, len(series), log, span) for r in rows]
+        y, lo, hi = [value(r) for r in rows], [low(r) for r in rows], [high(r) for r in rows]
+        ax.plot(
+            x,
+            y,
+            marker=_MARKERS[mode],
+            markersize=10 if mode == "executor serial" else 6,
+            color=c,
+            linestyle=_STYLES[sizes.index(size) % len(_STYLES)],
+            label=_label(study, mode, tpw, size),
+            zorder=3,
+        )
+        if len(rows) > 1:
+            ax.fill_between(x, lo, hi, color=c, alpha=0.15, linewidth=0)
+        else:
+            ax.errorbar(x, y, yerr=[[y[0] - lo[0]], [hi[0] - y[0]]], fmt="none", color=c, capsize=4, zorder=3)
+        if fits and key in fitted:
+            fit, amount = fitted[key], rows[0]["amount"]
+            dense = [xs[0] + (xs[-1] - xs[0]) * i / 50 for i in range(51)]
+            ax.plot(dense, [amount / fit.seconds(n) for n in dense], ":", color=c, linewidth=1)
+
+
+def throughput_figure(study):
+    """Throughput against workers x threads: min-max bands, the ideal line, Amdahl fits.
+
+    Parameters
+    ----------
+    study : jobs.study.Study
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _figure()
+    _lines(ax, study, lambda r: r["rate"], lambda r: r["rate_low"], lambda r: r["rate_high"], fits=True)
+    base = study.baseline
+    if base:
+        xs = sorted({r["parallelism"] for r in study.rows})
+        ax.plot(xs, [base["rate"] * n for n in xs], "--", color="0.5", label="ideal: n x the baseline", zorder=2)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(f"throughput ({study.unit})")
+    ax.set_title(f"imgjobs {study.job}: throughput against workers")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def efficiency_figure(study):
+    """Parallel efficiency (speedup over the shared baseline / width) against workers x threads.
+
+    Parameters
+    ----------
+    study : jobs.study.Study
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = _figure()
+    base = study.baseline
+    if base is None:
+        ax.text(0.5, 0.5, "no one-worker run: no baseline, no efficiency", ha="center", transform=ax.transAxes)
+    else:
+
+        def eff(rate):
+            return lambda r: 100 * r[rate] / base["rate"] / r["parallelism"]
+
+        _lines(ax, study, eff("rate"), eff("rate_low"), eff("rate_high"), fits=False)
+        ax.axhline(100, linestyle="--", color="0.5", label="perfect scaling", zorder=2)
+        ax.set_ylim(0, max(110, max(eff("rate_high")(r) for r in study.rows) * 1.05))
+        ax.legend(fontsize="small")
+    ax.set_ylabel("parallel efficiency (%)")
+    ax.set_title(f"imgjobs {study.job}: parallel efficiency against workers")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def task_size_figure(study):
+    """Throughput against work per task (log scale), one line per mode and width.
+
+    Parameters
+    ----------
+    study : jobs.study.Study
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib import colormaps
+
+    fig, ax = _figure()
+    palette = colormaps["tab10"].colors
+    groups: dict = {}
+    for r in study.rows:
+        if r["work_per_task"] and not r["mode"].startswith("executor"):
+            groups.setdefault((r["mode"], r["workers"], r["threads_per_worker"]), []).append(r)
+    fits = {(o["mode"], o["workers"], o["threads_per_worker"]): o for o in study.overhead}
+    k = 0
+    for key, rows in groups.items():
+        if len({r["work_per_task"] for r in rows}) < 2:
+            continue
+        mode, w, tpw = key
+        rows = sorted(rows, key=lambda r: r["work_per_task"])
+        c = palette[k % len(palette)]
+        k += 1
+        x = [r["work_per_task"] for r in rows]
+        label = f"{mode}, {w} worker(s)" + (f" x{tpw} threads" if tpw > 1 else "")
+        ax.plot(x, [r["rate"] for r in rows], marker=_MARKERS[mode], color=c, label=label, zorder=3)
+        ax.fill_between(
+            x, [r["rate_low"] for r in rows], [r["rate_high"] for r in rows], color=c, alpha=0.15, linewidth=0
+        )
+        for r in rows:
+            if r["task_size"] == "auto":
+                ax.annotate(
+                    "auto",
+                    (r["work_per_task"], r["rate"]),
+                    textcoords="offset points",
+                    xytext=(0, 8),
+                    ha="center",
+                    fontsize="small",
+                    color=c,
+                )
+        fit = fits.get(key)
+        if fit and 0 < fit["min_work_per_task"] < math.inf:
+            ax.axvline(fit["min_work_per_task"], linestyle=":", color=c, linewidth=1)
+    ax.set_xscale("log")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"work per task ({study.per_task_label}, log scale)")
+    ax.set_ylabel(f"throughput ({study.unit})")
+    ax.set_title(f"imgjobs {study.job}: throughput against task size")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return fig
