@@ -472,6 +472,7 @@ def sweep(
     -------
     Study
     """
+    import contextlib
     import tempfile
 
     from .files import UsageError
@@ -511,18 +512,16 @@ def sweep(
         first.setdefault((c.mode, c.workers, c.threads_per_worker), i)
     order = sorted(range(len(configurations)), key=lambda i: first[_width(configurations[i])])
     try:
-        with tempfile.TemporaryDirectory(prefix="imgjobs-study-") as tmp:
-            opened, runner, stack = None, None, None
+        with tempfile.TemporaryDirectory(prefix="imgjobs-study-") as tmp, contextlib.ExitStack() as always:
+            opened, runner, cluster = None, None, contextlib.ExitStack()
+            always.callback(lambda: cluster.close())  # an error or Ctrl-C still closes the open cluster
             for i in order:
                 cfg = configurations[i]
                 key = (cfg.workers, cfg.threads_per_worker) if cfg.mode == "dask local" else None
                 if key != opened:
-                    if stack is not None:
-                        stack.__exit__(None, None, None)
-                        stack = runner = None
-                    if key is not None:
-                        stack = _open(cfg)
-                        runner = stack.__enter__()
+                    cluster.close()
+                    cluster = contextlib.ExitStack()
+                    runner = cluster.enter_context(_open(cfg))
                     opened = key
                 times, amount, tasks = [], 0.0, None
                 for _ in range(repeats):
@@ -537,8 +536,6 @@ def sweep(
                 log.info("study %s: %s", spec.name, row)
                 if callback is not None:
                     callback(row)
-            if stack is not None:
-                stack.__exit__(None, None, None)
     finally:
         if bar is not None:
             bar.close()

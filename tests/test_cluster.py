@@ -486,7 +486,7 @@ def test_cluster_profile_errors_are_clear(tmp_path):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(
     ("kind", "lifetime", "images"),
-    [("slurm", None, 200), ("pbs", "2s", 1000)],  # pbs: jobs retire quickly and fresh ones must be submitted
+    [("slurm", None, 200), ("pbs", "2s", 500)],  # pbs: jobs retire quickly and fresh ones must be submitted
 )
 def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, images):
     profile = {

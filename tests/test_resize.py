@@ -381,7 +381,7 @@ def test_study_compress_has_the_2x2_table(image_dir, tmp_path):
         "compress",
         d,
         "--workers",
-        "1,2",
+        "2",
         "--modes",
         "threads,local",
         "--rows-per-task",
@@ -394,8 +394,10 @@ def test_study_compress_has_the_2x2_table(image_dir, tmp_path):
     )
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
-    assert len(rows) == 2 * 2 * 3 and all(row["unit"] == "MPixel/s" for row in rows)
+    assert len(rows) == 2 * 3 and all(row["unit"] == "MPixel/s" for row in rows)
+    assert all(row["speedup"] == "" for row in rows)  # no one-worker run: no baseline, no speedups
     md = (out / "results.md").read_text()
+    assert "add a configuration with one worker" in md
     assert "2x2 table" in md and "one task per image" in md and "row-block tasks" in md
     assert (out / "throughput.png").stat().st_size > 1000 and (out / "task_size.png").exists()
 

@@ -234,7 +234,7 @@ def test_the_api_in_a_plain_script_and_the_cli_give_the_same_study(photos, tmp_p
             if __name__ == "__main__":  # worker processes import this file again
                 configs = study.grid("resize", workers=[1, 2], modes=["threads", "processes"], task_sizes=[4, "auto"],
                                      executors=["serial"])
-                result = study.sweep("resize", configs, repeats=2, source={str(photos)!r}, size="16x16")
+                result = study.sweep("resize", configs, repeats=1, source={str(photos)!r}, size="16x16")
                 result.save({str(tmp_path / "api")!r})
             """
         )
@@ -256,7 +256,7 @@ def test_the_api_in_a_plain_script_and_the_cli_give_the_same_study(photos, tmp_p
         "--executors",
         "serial",
         "--repeats",
-        "2",
+        "1",
         "--out",
         tmp_path / "cli",
     )
@@ -363,3 +363,22 @@ def test_the_examples_in_the_study_docs_hold():
 
     result = doctest.testmod(study, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_a_failing_run_closes_the_cluster_the_study_started(photos, monkeypatch):
+    from distributed.deploy.spec import SpecCluster
+
+    real = study._run_once
+    seen = []
+
+    def fail_second(spec, cfg, source, options, runner, tmp):
+        seen.append(runner)
+        if len(seen) == 2:
+            raise RuntimeError("a run failed")
+        return real(spec, cfg, source, options, runner, tmp)
+
+    monkeypatch.setattr(study, "_run_once", fail_second)
+    with pytest.raises(RuntimeError, match="a run failed"):
+        study.sweep("resize", [Configuration("local", 1)], repeats=2, source=photos, size="8x8", progress=False)
+    cluster = seen[0].client.cluster
+    assert cluster in SpecCluster._instances and cluster.status.name == "closed"
