@@ -285,53 +285,13 @@ def test_study_options_come_from_the_jobs_config(photos, tmp_path):
 
     env = dict(os.environ, DASK_IMGJOBS__RESIZE__SIZE="12x10")
     out = tmp_path / "s"
-    r = imgjobs(
-        "study",
-        "resize",
-        photos,
-        "--workers",
-        "1",
-        "--modes",
-        "threads",
-        "--executors",
-        "none",
-        "--repeats",
-        "1",
-        "--out",
-        out,
-        "--no-figures",
-        "-q",
-        env=env,
-    )
-    assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["results.csv", "results.md"]
-    md = (out / "results.md").read_text()
-    assert "| size | 12x10 |" in md and "| method | area |" in md
-    r = imgjobs(
-        "study",
-        "resize",
-        photos,
-        "--method",
-        "exact",
-        "--workers",
-        "1",
-        "--modes",
-        "threads",
-        "--executors",
-        "none",
-        "--repeats",
-        "1",
-        "--out",
-        out,
-        "--no-figures",
-        "-q",
-        env=env,
-    )
-    assert r.returncode == 0, r.stderr
-    assert (
-        "| size | 12x10 |" in (out / "results.md").read_text()
-        and "| method | exact |" in (out / "results.md").read_text()
-    )
+    sweep = ["--workers", "1", "--modes", "threads", "--executors", "none", "--repeats", "1", "--no-figures", "-q"]
+    for method, flags in (("area", []), ("exact", ["--method", "exact"])):
+        r = imgjobs("study", "resize", photos, *flags, *sweep, "--out", out, env=env)
+        assert r.returncode == 0, r.stderr
+        assert sorted(p.name for p in out.iterdir()) == ["results.csv", "results.md"]
+        md = (out / "results.md").read_text()
+        assert "| size | 12x10 |" in md and f"| method | {method} |" in md
     help_text = imgjobs("study", "resize", "--help", env=env).stdout
     assert "default 12x10" in help_text and "--method" in help_text and "--max-pixels" in help_text
     with pytest.raises(jobs.UsageError, match="resize has no option threshold"):
