@@ -132,7 +132,7 @@ def _running(proc, name: str, jobs: int, marker: Path) -> list[str]:
 
 def test_scancel_of_a_worker_job_mid_run_loses_nothing(tmp_path, rng, site):
     env = site()
-    listfile = photos(tmp_path, 3000, rng)
+    listfile = photos(tmp_path, 1500, rng)
     args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
     proc = start_imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env)
     running = _running(proc, site.job_name, 2, tmp_path / ".b.npy.imgjobs-partial" / "done" / "*.json")
@@ -186,7 +186,7 @@ def _worker_intervals(logs: Path) -> list[tuple[float, float]]:
 def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path, rng, site):
     # 40 s: the first two jobs retire 10 s apart, more than a replacement takes to start here (5-7 s)
     env = site(lifetime="40s", **{"lifetime-stagger": None})
-    listfile = photos(tmp_path, 12000, rng)
+    listfile = photos(tmp_path, 6500, rng)  # ~90 s at 1 image a task here: past the first generation
     args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
     r = imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env, timeout=280)
     end = time.time()
@@ -204,7 +204,7 @@ def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path,
     while t < until:
         assert any(a <= t <= b for a, b in spans), f"no worker at {t - first:.1f} s: {spans}"
         t += 0.25
-    assert imgjobs(*args, "--out", tmp_path / "t.npy").returncode == 0
+    assert imgjobs(*args[:-2], "--out", tmp_path / "t.npy").returncode == 0  # threads, default task size
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "t.npy"))
 
 

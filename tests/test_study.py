@@ -342,3 +342,9 @@ def test_a_failing_run_closes_the_cluster_the_study_started(photos, monkeypatch)
         study.sweep("resize", [Configuration("local", 1)], repeats=2, source=photos, size="8x8", progress=False)
     cluster = seen[0].client.cluster
     assert cluster in SpecCluster._instances and cluster.status.name == "closed"
+
+
+def test_a_study_of_a_job_that_fails_on_a_file_stops_naming_it(photos):
+    (photos.parent / "photos" / "3.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(jobs.UsageError, match=r"failed on 4 file\(s\) during the study, e\.g\. .*3\.jpg"):
+        study.sweep("resize", [Configuration("threads", 1)], repeats=1, source=photos, size="8x8", progress=False)
