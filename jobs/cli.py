@@ -536,6 +536,19 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
         quiet_level = "error" if quiet else "warning"
         dask.config.set({"logging": {"distributed": quiet_level, "bokeh": "error", "tornado": "critical"}})
+    logging.getLogger("tornado.application").addFilter(_drop_interrupted_sync)
+
+
+def _drop_interrupted_sync(record: logging.LogRecord) -> bool:
+    """False for the one traceback Ctrl-C can make distributed log: a NameError of ``sync``'s ``cancel``.
+
+    ``distributed.utils.sync`` schedules ``cancel`` when a KeyboardInterrupt reaches it, and
+    ``cancel`` reads a future that does not exist yet if the interrupt came before the call
+    started: nothing was running, so nothing is lost, but the loop logs a traceback after our
+    own clean message.  Every other record passes.
+    """
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(exc, NameError) and "'future'" in str(exc) and "sync.<locals>.cancel" in record.getMessage())
 
 
 class Terminated(KeyboardInterrupt):

@@ -282,3 +282,25 @@ def test_a_file_name_cannot_forge_a_line(tmp_path):
     assert r.returncode == 1
     lines = [line for line in r.stderr.splitlines() if line.startswith("FAILED")]
     assert len(lines) == 1 and "evil\\nFAILED everything.png" in lines[0]
+
+
+def test_an_interrupted_sync_of_distributed_logs_no_traceback():
+    """distributed's sync() may log a NameError from its cancel callback when Ctrl-C lands early."""
+    import logging
+
+    from jobs.cli import _drop_interrupted_sync
+
+    def record(message, exc):
+        try:
+            raise exc
+        except BaseException:
+            import sys
+
+            return logging.LogRecord("tornado.application", logging.ERROR, __file__, 1, message, (), sys.exc_info())
+
+    race = NameError("cannot access free variable 'future' where it is not associated with a value in enclosing scope")
+    callback = "Exception in callback functools.partial(<function sync.<locals>.cancel at 0x7f>)"
+    assert not _drop_interrupted_sync(record(callback, race))
+    assert _drop_interrupted_sync(record(callback, ValueError("other")))  # any other error still shows
+    assert _drop_interrupted_sync(record("Exception in callback something_else", race))
+    assert _drop_interrupted_sync(logging.LogRecord("tornado.application", logging.ERROR, "", 1, "plain", (), None))
