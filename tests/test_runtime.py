@@ -11,6 +11,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dask
@@ -209,7 +210,15 @@ def test_an_interrupted_resize_keeps_its_finished_slices_and_resumes(tmp_path, r
     with pytest.raises(KeyboardInterrupt):
         jobs.resize(d, tmp_path / "b.npy", batch_size=2, progress=CtrlC(enabled=False, dashboard=False))
     assert not list(tmp_path.glob("*.npy"))  # no batch under its name until it is complete
-    done = sorted(p.name for p in (tmp_path / ".b.npy.imgjobs-partial" / "done").iterdir())
+    # a task already running in the other thread may still record its slice: wait until none changes
+    markers = tmp_path / ".b.npy.imgjobs-partial" / "done"
+    done, deadline = None, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = sorted(p.name for p in markers.iterdir())
+        if now == done:
+            break
+        done = now
+        time.sleep(0.5)
     assert 1 <= len(done) <= 4 and all(p.endswith(".json") for p in done)
     opts = jobs.options.ResizeOptions.resolve(batch_size=2)
     assert len(plan_resize(d, tmp_path / "b.npy", opts).outputs) == 4 - len(done)  # only the rest is planned
