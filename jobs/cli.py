@@ -205,6 +205,10 @@ def _add_resize_options(p: argparse.ArgumentParser) -> None:
     _add_max_pixels(p)
 
 
+def _compress_options(args) -> dict:
+    return {"threshold": args.threshold, "max_pixels": args.max_pixels}
+
+
 def _resize_options(args) -> dict:
     return {
         "num_images": args.num_images,
@@ -342,7 +346,7 @@ def _study(args, argv) -> int:
         task_sizes=args.batch_sizes if resize else args.rows_per_task,
         executors=executors,
     )
-    options = _resize_options(args) if resize else {"threshold": args.threshold, "max_pixels": args.max_pixels}
+    options = _resize_options(args) if resize else _compress_options(args)
     out = args.out or f"study-{args.study}"
 
     def say(row):
@@ -608,10 +612,9 @@ def _call_api(args, progress):
             args.src,
             args.dst,
             rows_per_task=args.rows_per_task,
-            threshold=args.threshold,
             overwrite=args.overwrite,
-            max_pixels=args.max_pixels,
             progress=progress,
+            **_compress_options(args),
             **run,
         )
     if args.command == "decompress":

@@ -212,19 +212,10 @@ def task_size_figure(study):
 
     fig, ax = _figure()
     palette = colormaps["tab10"].colors
-    groups: dict = {}
-    for r in study.rows:
-        if r["work_per_task"] and not r["mode"].startswith("executor"):
-            groups.setdefault((r["mode"], r["workers"], r["threads_per_worker"]), []).append(r)
     fits = {(o["mode"], o["workers"], o["threads_per_worker"]): o for o in study.overhead}
-    k = 0
-    for key, rows in groups.items():
-        if len({r["work_per_task"] for r in rows}) < 2:
-            continue
+    for k, (key, rows) in enumerate(study.task_size_sweeps().items()):
         mode, w, tpw = key
-        rows = sorted(rows, key=lambda r: r["work_per_task"])
         c = palette[k % len(palette)]
-        k += 1
         x = [r["work_per_task"] for r in rows]
         label = f"{mode}, {w} worker(s)" + (f" x{tpw} threads" if tpw > 1 else "")
         ax.plot(x, [r["rate"] for r in rows], marker=_MARKERS[mode], color=c, label=label, zorder=3)

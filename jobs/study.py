@@ -674,28 +674,30 @@ class Study:
             out.setdefault((r["mode"], r["threads_per_worker"], str(r["task_size"])), []).append(r)
         return {k: sorted(v, key=lambda r: r["parallelism"]) for k, v in out.items()}
 
+    def task_size_sweeps(self) -> dict:
+        """Rows of Dask runs by width, (mode, workers, threads per worker) -> rows by work per task,
+        for the widths that ran two task sizes or more (the task-size figure's lines)."""
+        out: dict = {}
+        for r in self.rows:
+            if r["tasks"] and not r["mode"].startswith("executor"):
+                out.setdefault((r["mode"], r["workers"], r["threads_per_worker"]), []).append(r)
+        return {
+            k: sorted(v, key=lambda r: r["work_per_task"]) for k, v in out.items() if len({r["tasks"] for r in v}) > 1
+        }
+
     def _fit_amdahl(self) -> list:
         fits = []
         for (mode, tpw, size), rows in self.series().items():
             if len({r["parallelism"] for r in rows}) < 2:
                 continue
-            ns = [r["parallelism"] for r in rows for _ in r["times_s"].split()]
-            ts = [float(t) for r in rows for t in r["times_s"].split()]
-            fits.append({"mode": mode, "threads_per_worker": tpw, "task_size": size, "fit": amdahl_fit(ns, ts)})
+            fit = amdahl_fit(*_every_repeat(rows, "parallelism"))
+            fits.append({"mode": mode, "threads_per_worker": tpw, "task_size": size, "fit": fit})
         return fits
 
     def _fit_overhead(self) -> list:
-        groups: dict = {}
-        for r in self.rows:
-            if r["tasks"] and not r["mode"].startswith("executor"):
-                groups.setdefault((r["mode"], r["workers"], r["threads_per_worker"]), []).append(r)
         fits = []
-        for (mode, w, tpw), rows in groups.items():
-            if len({r["tasks"] for r in rows}) < 2:
-                continue
-            ks = [r["tasks"] for r in rows for _ in r["times_s"].split()]
-            ts = [float(t) for r in rows for t in r["times_s"].split()]
-            fit = overhead_fit(ks, ts)
+        for (mode, w, tpw), rows in self.task_size_sweeps().items():
+            fit = overhead_fit(*_every_repeat(rows, "tasks"))
             amount = rows[0]["amount"]
             fits.append(
                 {
@@ -863,14 +865,7 @@ class Study:
 
     def figure_names(self) -> list:
         """The figures this study has: ``throughput`` and ``efficiency``, and ``task_size`` for a task-size sweep."""
-        names = ["throughput", "efficiency"]
-        sizes: dict = {}
-        for r in self.rows:
-            if r["work_per_task"] and not r["mode"].startswith("executor"):
-                sizes.setdefault((r["mode"], r["workers"], r["threads_per_worker"]), set()).add(r["work_per_task"])
-        if any(len(v) > 1 for v in sizes.values()):
-            names.append("task_size")
-        return names
+        return ["throughput", "efficiency"] + (["task_size"] if self.task_size_sweeps() else [])
 
     def figures(self) -> dict:
         """The study's matplotlib figures, by name (needs matplotlib: ``pip install 'imgjobs[plot]'``)."""
@@ -899,6 +894,12 @@ class Study:
                 paths.append(os.path.join(out, f"{name}.png"))
                 fig.savefig(paths[-1], dpi=120)
         return paths
+
+
+def _every_repeat(rows: list, column: str) -> tuple[list, list]:
+    """(x, seconds) for every repeat of ``rows``, x from ``column``: what the fits take."""
+    xs = [r[column] for r in rows for _ in r["times_s"].split()]
+    return xs, [float(t) for r in rows for t in r["times_s"].split()]
 
 
 def _name(r: dict) -> str:
