@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import getpass
+import itertools
 import logging
 import os
 import shutil
@@ -277,31 +278,38 @@ def _cluster_class(kind: str):
     return cls
 
 
-def lifetime_of(job_name: str, lifetime: str, jobs: int) -> str:
-    """The worker lifetime of one job: the first ``jobs`` jobs retire spread over a quarter of it.
+def lifetime_of(i: int, lifetime: str, jobs: int) -> str:
+    """The worker lifetime of the ``i``-th job a cluster submits (from 0): the first ``jobs`` retire spread.
 
-    Jobs are named ``<cluster>-<i>``, ``i`` counting up from 0.  All of the first
-    ``jobs`` start together, so with one lifetime they would retire together and
-    leave no worker until their replacements start.  Job ``i < jobs`` lives
-    ``lifetime * (1 - i / (2 jobs))`` instead (with 2 jobs: 100% and 75%), every
-    later job the whole lifetime: replacements start as their predecessors
-    retire, so they stay spread, and capacity never drops to zero while a
-    replacement starts within that spread (with ``--jobs 1`` it always drops).
+    All of the first ``jobs`` start together, so with one lifetime they would
+    retire together and leave no worker until their replacements start.  Job
+    ``i < jobs`` lives ``lifetime * (1 - i / (2 jobs))`` instead (with 2 jobs:
+    100% and 75%), every later job the whole lifetime: replacements start as
+    their predecessors retire, so they stay spread, and capacity never drops to
+    zero while a replacement starts within that spread (with ``--jobs 1`` it
+    always drops).
+
+    Examples
+    --------
+    >>> [lifetime_of(i, "40m", 2) for i in range(4)]
+    ['2400s', '1800s', '40m', '40m']
     """
-    try:
-        i = int(job_name.rsplit("-", 1)[-1])
-    except (ValueError, AttributeError):
-        return lifetime  # the job of a --dry-run
     if i >= jobs:
         return lifetime
     return f"{int(_seconds(lifetime) * (1 - i / (2 * jobs)))}s"
 
 
 def _job_class(cls, prof: dict, jobs: int):
-    """dask-jobqueue's Job class for this profile: each job gets its own lifetime (:func:`lifetime_of`)."""
+    """dask-jobqueue's Job class for this profile: each job gets its own lifetime (:func:`lifetime_of`).
+
+    A job's place is the order in which the cluster submits it, not its name:
+    distributed names a replacement after the lowest free number, so a job that
+    replaces ``<cluster>-1`` is ``<cluster>-1`` again.
+    """
     lifetime, stagger = prof.get("lifetime"), prof.get("lifetime-stagger")
     if not lifetime:
         return cls.job_cls
+    submitted = itertools.count()  # the cluster builds one Job per job it submits
 
     class StaggeredJob(cls.job_cls):
         def __init__(self, *args, name=None, worker_extra_args=None, config_name=None, **kwargs):
@@ -309,7 +317,9 @@ def _job_class(cls, prof: dict, jobs: int):
                 import dask.config
 
                 worker_extra_args = dask.config.get(f"jobqueue.{config_name}.worker-extra-args", default=[]) or []
-            extra = [*worker_extra_args, "--lifetime", lifetime_of(name or "", str(lifetime), jobs)]
+            # dask-jobqueue's "dummy-name" job only writes the script --dry-run prints: not submitted
+            i = jobs if name in (None, "dummy-name") else next(submitted)
+            extra = [*worker_extra_args, "--lifetime", lifetime_of(i, str(lifetime), jobs)]
             if stagger:
                 extra += ["--lifetime-stagger", str(stagger)]
             super().__init__(*args, name=name, worker_extra_args=extra, config_name=config_name, **kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -512,13 +513,17 @@ def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, im
     end = time.time()
     assert r.returncode == 0, r.stderr
     assert "from a laptop: ssh -N -L" in r.stderr  # how to reach the dashboard
-    submitted = sorted((tmp_path / "batch-jobs").glob("*.sh"))
+    submitted = sorted((tmp_path / "batch-jobs").glob("*.sh"), key=lambda p: p.stat().st_mtime_ns)
     header = "#PBS -l walltime=00:05:00" if kind == "pbs" else "#SBATCH -t 00:05:00"
     assert header in submitted[0].read_text()
     if lifetime:
         # every job whose workers retired well before the end (adapt checks each second) was replaced
         early = sum(_retirements(Path(f"{job}.log"), start, end - 2.5) for job in submitted)
         assert len(submitted) >= 2 + min(early, 1), f"{early} early retirement(s), no job was replaced"
+        # the first two jobs retire staggered (100% and 75% of the lifetime), every replacement at the
+        # whole lifetime, though distributed names it after the job it replaces
+        lives = [re.search(r"--lifetime (\S+) ", p.read_text()).group(1) for p in submitted]
+        assert sorted(lives[:2]) == ["1s", "2s"] and set(lives[2:]) <= {"2s"}, lives
     else:
         assert len(submitted) == 2
     assert imgjobs(*args, "--out", tmp_path / "ref.npy").returncode == 0

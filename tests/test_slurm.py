@@ -162,14 +162,16 @@ def test_ctrl_c_and_sigterm_leave_no_job_in_squeue(tmp_path, rng, site, sig, sta
 
 
 _STAMP = re.compile(
-    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - distributed\.worker - INFO - +(Start worker|Stopping worker)"
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - distributed\.worker - INFO - +(Start worker|Stopping worker)(.*)"
 )
 
 
-def _worker_intervals(logs: Path) -> list[tuple[float, float]]:
+def _worker_intervals(logs: Path) -> list[tuple[float, float, bool]]:
+    """(start, stop, retired) of each worker job: retired when it stopped at its lifetime."""
     out = []
     for f in sorted(logs.glob("*.err")):
         start = stop = None
+        retired = False
         for line in f.read_text().splitlines():
             m = _STAMP.match(line)
             if m:
@@ -177,33 +179,38 @@ def _worker_intervals(logs: Path) -> list[tuple[float, float]]:
                 if m.group(2) == "Start worker":
                     start = t
                 elif stop is None:  # the first "Stopping worker": it no longer takes tasks
-                    stop = t
+                    stop, retired = t, "worker-lifetime-reached" in m.group(3)
         if start is not None:
-            out.append((start, stop if stop is not None else float("inf")))
+            out.append((start, stop if stop is not None else float("inf"), retired))
     return out
 
 
 def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path, rng, site):
-    # 60 s: the first two jobs retire 15 s apart, less the gap between their starts (up to 3-4 s
+    # 55 s: the first two jobs retire 14 s apart, less the gap between their starts (up to 3-4 s
     # on a loaded 2-core machine), more than a replacement takes to start here (5-7 s)
-    env = site(lifetime="60s", **{"lifetime-stagger": None})
-    listfile = photos(tmp_path, 6500, rng)  # ~90 s at 1 image a task here: past the first generation
+    env = site(lifetime="55s", **{"lifetime-stagger": None})
+    # 65-105 s at 1 image a task here (125-80 images/s): past the first generation's lifetimes
+    listfile = photos(tmp_path, 8500, rng)
     args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
     r = imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env, timeout=280)
     end = time.time()
     assert r.returncode == 0, r.stderr
     spans = sorted(_worker_intervals(site.logs))
-    assert len(spans) > 2, "no job retired and was replaced: make the run longer"
-    first, _ = spans[0]
-    retire = sorted(stop for _, stop in spans[:2])
+    assert all(retired for *_, retired in spans[:2]), f"the run ended before the first jobs retired: {spans}"
+    assert len(spans) > 2, f"no job was replaced: {spans}"
+    first = spans[0][0]
+    retire = sorted(stop for _, stop, _ in spans[:2])
     assert retire[1] - retire[0] > 8, f"the first two jobs retired together: {spans}"
-    # What the stagger guarantees: the first generation never leaves the cluster empty, up to
-    # the replacement of its last job.  Later generations are not staggered (their start
-    # times drift with queueing), so two of them may retire together in a long run.
+    # a replacement lives the whole lifetime, though it takes the name of the job it replaces
+    early = [(a - first, b - first) for a, b, retired in spans[2:] if retired and b - a < 50]
+    assert not early, f"replacements retired before their 55 s lifetime: {early} of {spans}"
+    # What the stagger guarantees, checked up to the replacement of the first generation's last
+    # job: the cluster is never empty.  Later generations keep the spread less the drift of
+    # their start-ups (a few seconds each), so a run of many lifetimes may lose it.
     until = min(end - 1, retire[1] + 10)
     t = first
     while t < until:
-        assert any(a <= t <= b for a, b in spans), f"no worker at {t - first:.1f} s: {spans}"
+        assert any(a <= t <= b for a, b, _ in spans), f"no worker at {t - first:.1f} s: {spans}"
         t += 0.25
     assert imgjobs(*args[:-2], "--out", tmp_path / "t.npy").returncode == 0  # threads, default task size
     np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), np.load(tmp_path / "t.npy"))
