@@ -1,10 +1,10 @@
 """``jobs``: image batch jobs on Dask, one call each.
 
 >>> import jobs
->>> report = jobs.compress("scans/", "rle/")    # doctest: +SKIP
->>> print(report.summary())                    # doctest: +SKIP
-compress: 14 file(s): 14 ok
-  60.0 MPixel in 0.17 s = 355 MPixel/s; 12.9 MB in, 4.7 MB out (ratio 2.7x)
+>>> report = jobs.compress("scans/", "rle/")
+>>> print(report.summary())
+compress: 3 file(s): 3 ok
+  0.9 MPixel in ... s = ... MPixel/s; ... KB in, ... KB out (ratio ...x)
 
 The Python API (:mod:`jobs.api`): :func:`compress`, :func:`decompress`,
 :func:`verify`, :func:`resize`, each returning a :class:`Report` (or, with

@@ -9,5 +9,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet ".[test]"
-.venv/bin/python -m ruff check rle jobs scripts tests notebooks
+.venv/bin/python -m ruff check rle jobs scripts tests notebooks conftest.py
 exec .venv/bin/python -m pytest "$@"

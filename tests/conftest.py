@@ -1,44 +1,20 @@
 """Shared fixtures: images written to disk in many layouts, and a real LocalCluster.
 
-The suite never reads the user's own configuration: Dask always reads
-``~/.config/dask`` (and ``/etc/dask``), so before anything imports dask the test
-session gets a home and a root config directory of its own, empty, and no
-``DASK_IMGJOBS__*`` variable from outside.  Subprocesses inherit all of it.
+The root ``conftest.py``, loaded first, keeps the suite away from the user's own
+Dask configuration.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-REAL_HOME = os.path.expanduser("~")
-
-
-def _isolate_from_user_configuration() -> None:
-    home = tempfile.mkdtemp(prefix="imgjobs-tests-home-")
-    os.environ["HOME"] = home
-    os.environ["DASK_ROOT_CONFIG"] = os.path.join(home, "etc-dask")
-    os.environ.pop("DASK_CONFIG", None)
-    for name in list(os.environ):
-        if name.startswith("DASK_IMGJOBS__") or name == "DASK_INTERNAL_INHERIT_CONFIG":
-            del os.environ[name]
-    if "dask.config" in sys.modules:  # imported already (by a plugin): read the configuration again
-        import dask.config
-
-        dask.config.paths[:] = dask.config._get_paths()
-        dask.config.refresh()
-
-
-_isolate_from_user_configuration()
-
-import numpy as np  # noqa: E402 - after the isolation above, before anything imports dask
-import pytest  # noqa: E402
-from bitarray import bitarray  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import pytest
+from bitarray import bitarray
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import pillow_bits
 
 import rle
+from conftest import pillow_bits
 
 IMGJOBS = shutil.which("imgjobs") or shutil.which("imgjobs", path=os.path.dirname(sys.executable))
 
@@ -195,8 +195,8 @@ def test_missing_scheduler_file_is_a_clear_error(image_dir, tmp_path):
 
 def test_the_suite_never_reads_the_users_configuration():
     import dask.config
-    from conftest import REAL_HOME
 
+    REAL_HOME = os.environ["IMGJOBS_TESTS_REAL_HOME"]  # set by the root conftest.py
     assert os.path.expanduser("~") != REAL_HOME
     assert not [p for p in dask.config.paths if p.startswith(os.path.join(REAL_HOME, ".config"))]
     assert not [k for k in os.environ if k.startswith("DASK_IMGJOBS__")]

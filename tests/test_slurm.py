@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, imgjobs, start_imgjobs
 from PIL import Image
+
+from conftest import ROOT, imgjobs, start_imgjobs
 
 
 def _slurm_up() -> bool:
