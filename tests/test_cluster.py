@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, blobs, imgjobs, start_imgjobs, write_bmp_raw
 from PIL import Image
+
+from conftest import ROOT, blobs, imgjobs, start_imgjobs, write_bmp_raw
 
 pytest.importorskip("dask_jobqueue", reason='the cluster tests need the "hpc" extra (in the test extra)')
 pytest.importorskip("cryptography", reason='TLS needs the "hpc" extra (in the test extra)')

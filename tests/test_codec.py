@@ -6,12 +6,12 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from conftest import blobs, reference_encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import rle
+from conftest import blobs, reference_encode
 
 EDGE_WIDTHS = [1, 2, 126, 127, 128, 254, 255, 381]
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, blobs, imgjobs, pillow_bits, start_imgjobs
 from PIL import Image
 
 import rle
+from conftest import ROOT, blobs, imgjobs, pillow_bits, start_imgjobs
 from jobs.files import OutputLock
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import pillow_bits, write_bmp_raw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 import rle
+from conftest import pillow_bits, write_bmp_raw
 from rle.bmp import parse_bmp
 
 

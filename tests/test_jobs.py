@@ -8,11 +8,11 @@ import os
 import dask.config
 import numpy as np
 import pytest
-from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
 from PIL import Image
 
 import jobs
 import rle
+from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
 from jobs.options import CompressOptions
 from jobs.rle_graphs import plan_compress, row_bounds
 

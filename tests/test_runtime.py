@@ -17,12 +17,12 @@ from pathlib import Path
 import dask
 import numpy as np
 import pytest
-from conftest import blobs, imgjobs, pillow_bits, write_bmp_raw
 from dask.delayed import Delayed
 from PIL import Image
 
 import jobs
 import rle
+from conftest import blobs, imgjobs, pillow_bits, write_bmp_raw
 from jobs.options import CompressOptions
 from jobs.progress import Progress
 from jobs.rle_graphs import plan_compress
