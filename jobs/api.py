@@ -31,7 +31,8 @@ import os
 
 from .files import UsageError, check_writable_file
 from .options import CompressOptions, DecompressOptions, ResizeOptions, RunOptions, VerifyOptions
-from .runtime import execute, to_delayed
+from .runtime import run as run_plan
+from .runtime import to_delayed
 
 __all__ = ["compress", "decompress", "resize", "verify"]
 
@@ -93,15 +94,35 @@ def _parallelism(client, run: RunOptions) -> int:
     return config.get_int("scheduler.workers", run.workers, low=1, optional=True) or os.cpu_count() or 1
 
 
-def _run(plan, client, compute: bool, progress, run: RunOptions):
+def _check_client(client) -> None:
+    """A closed or foreign ``client=`` is a clear error, not a traceback from deep in distributed."""
+    if client is None:
+        return
+    status = getattr(client, "status", None)
+    if status is None or not hasattr(client, "nthreads"):
+        raise UsageError(f"client must be a distributed.Client, got {type(client).__name__}")
+    if status != "running":
+        raise UsageError(f"the client {client!r} is {status}: open a new distributed.Client (or pass none)")
+
+
+def _run(plan, client, compute: bool, progress, run: RunOptions, lock_dir):
+    """Plan and run through the runtime's one guarded path (:func:`jobs.runtime.run`), or build the graph."""
     from .schedulers import runner_for
 
+    _check_client(client)
     if run.performance_report:
         check_writable_file(run.performance_report, "the performance report")
     if not compute:
         return to_delayed(plan(_parallelism(client, run)))
     with runner_for(client, run) as runner:
-        return execute(plan(runner.parallelism), runner, _progress(progress), performance_report=run.performance_report)
+        return run_plan(plan, lock_dir, runner, _progress(progress), performance_report=run.performance_report)
+
+
+def _dir_of(src, dst) -> str:
+    """The directory an RLE job writes into (its lock's place): as :func:`jobs.rle_graphs.output_dir`."""
+    from .rle_graphs import output_dir
+
+    return output_dir(os.fspath(src), os.fspath(dst))
 
 
 @_doc
@@ -155,7 +176,9 @@ def compress(
 
     opts = CompressOptions.resolve(rows_per_task, threshold, overwrite, max_pixels)
     run = RunOptions.from_kwargs(run, "compress")
-    return _run(lambda p: plan_compress(src, dst, opts, parallelism=p), client, compute, progress, run)
+    return _run(
+        lambda p: plan_compress(src, dst, opts, parallelism=p), client, compute, progress, run, _dir_of(src, dst)
+    )
 
 
 @_doc
@@ -185,7 +208,9 @@ def decompress(src, dst, *, rows_per_task=None, overwrite=None, client=None, com
 
     opts = DecompressOptions.resolve(rows_per_task, overwrite)
     run = RunOptions.from_kwargs(run, "decompress")
-    return _run(lambda p: plan_decompress(src, dst, opts, parallelism=p), client, compute, progress, run)
+    return _run(
+        lambda p: plan_decompress(src, dst, opts, parallelism=p), client, compute, progress, run, _dir_of(src, dst)
+    )
 
 
 @_doc
@@ -221,7 +246,7 @@ def verify(
 
     opts = VerifyOptions.resolve(threshold, rows_per_task, max_pixels)
     run = RunOptions.from_kwargs(run, "verify")
-    return _run(lambda p: plan_verify(orig, rle, opts, parallelism=p), client, compute, progress, run)
+    return _run(lambda p: plan_verify(orig, rle, opts, parallelism=p), client, compute, progress, run, None)
 
 
 class _ExecutorRunner:
@@ -249,6 +274,7 @@ def resize(
     batch_size=None,
     overwrite=None,
     max_pixels=None,
+    stamps=None,
     executor=None,
     client=None,
     compute=True,
@@ -286,6 +312,10 @@ def resize(
         Replace an existing output.
     max_pixels : int, optional
         Fail (by name) images with more pixels than this (default ``imgjobs.max-pixels``).
+    stamps : {"stat", "content"}, optional
+        How a rerun tells that an image changed: its size and modification time
+        (default), or a digest of its bytes (reads every image on a rerun); see
+        :mod:`jobs.stamps`.
     executor : {"serial", "threads", "processes"}, optional
         Run the classic exercise's executor (a loop, ``ThreadPoolExecutor``,
         ``ProcessPoolExecutor`` of ``workers``) instead of Dask, for comparison.
@@ -306,9 +336,12 @@ def resize(
     """
     from .resize_graphs import plan_resize, up_to_date
 
-    opts = ResizeOptions.resolve(size, method, draft_fraction, batch_size, num_images, overwrite, max_pixels, exact)
+    opts = ResizeOptions.resolve(
+        size, method, draft_fraction, batch_size, num_images, overwrite, max_pixels, exact, stamps
+    )
     run = RunOptions.from_kwargs(run, "resize")
-    done = up_to_date(source, out, opts)
+    _check_client(client)
+    done = up_to_date(source, out, opts)  # before a cluster starts for nothing
     if done is not None:
         log.info("%s", done.up_to_date)
         if not compute:
@@ -320,8 +353,9 @@ def resize(
     def plan(p):
         return plan_resize(source, out, opts, parallelism=p)
 
+    lock_dir = os.path.dirname(os.path.abspath(os.fspath(out)))
     if executor is None:
-        return _run(plan, client, compute, progress, run)
+        return _run(plan, client, compute, progress, run, lock_dir)
     if executor not in ("serial", "threads", "processes"):
         raise UsageError(f"executor must be serial, threads or processes, got {executor!r}")
     if run.performance_report:
@@ -331,4 +365,4 @@ def resize(
     if not compute:
         raise UsageError("compute=False builds a Dask graph: it cannot use the exercise's executors")
     runner = _ExecutorRunner(executor, run.workers)
-    return execute(plan(runner.parallelism), runner, _progress(progress))
+    return run_plan(plan, lock_dir, runner, _progress(progress))

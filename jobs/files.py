@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "LOCK_NAME",
     "TEMP_SUFFIX",
     "BatchWriter",
     "BusyError",
@@ -36,6 +37,7 @@ __all__ = [
     "Names",
     "OutputListing",
     "OutputLock",
+    "StalePlan",
     "UsageError",
     "check_writable_dir",
     "check_writable_file",
@@ -44,6 +46,7 @@ __all__ = [
     "list_inputs",
     "list_outputs",
     "new_token",
+    "output_lock",
     "read_json",
     "remove_path",
     "stem",
@@ -64,6 +67,10 @@ class UsageError(ValueError):
 
 class BusyError(UsageError):
     """Another imgjobs run is writing into the same output place."""
+
+
+class StalePlan(UsageError):
+    """The output changed between planning a job and running it (a graph computed twice, another run): plan again."""
 
 
 @dataclass(frozen=True)
@@ -159,12 +166,15 @@ class InputListing:
         Entries with a wanted extension that are not regular files (a FIFO, a
         directory, a broken or looping link), with the reason: reported, never
         opened.
+    mtimes : list of int
+        Their modification times in nanoseconds (what a rerun compares outputs with).
     """
 
     directory: str
     names: list
     sizes: list
     others: list
+    mtimes: list = None
 
 
 def list_inputs(directory: str, extensions) -> InputListing:
@@ -187,12 +197,12 @@ def list_inputs(directory: str, extensions) -> InputListing:
                 others.append((name, f"cannot read: {e.strerror or e}"))
                 continue
             if stat.S_ISREG(st.st_mode):
-                entries.append((name, st.st_size))
+                entries.append((name, st.st_size, st.st_mtime_ns))
             else:
                 others.append((name, f"not a regular file ({_kind(st.st_mode)})"))
     entries.sort()
     others.sort()
-    return InputListing(directory, [n for n, _ in entries], [s for _, s in entries], others)
+    return InputListing(directory, [e[0] for e in entries], [e[1] for e in entries], others, [e[2] for e in entries])
 
 
 def _kind(mode: int) -> str:
@@ -316,6 +326,17 @@ def sweep_temporaries(directory: str, *, token: str | None = None, stale: Iterab
     return n
 
 
+#: The lock file every imgjobs run holds in the directory it writes into (one per directory, so the
+#: sibling names of one run's outputs can never be another run's outputs at the same moment).
+LOCK_NAME = ".imgjobs.lock"
+
+
+def output_lock(directory: str, *, shared: bool = False) -> OutputLock:
+    """The lock of an output directory: exclusive for a run, ``shared`` for the tasks of a graph computed later."""
+    directory = directory or "."
+    return OutputLock(os.path.join(directory, LOCK_NAME), directory, shared=shared)
+
+
 class OutputLock:
     """Exclusive use of an output place for one run: ``flock`` on a hidden lock file beside the outputs.
 
@@ -333,9 +354,10 @@ class OutputLock:
         What it protects, for the message.
     """
 
-    def __init__(self, path: str, place: str):
+    def __init__(self, path: str, place: str, *, shared: bool = False):
         self.path = path
         self.place = place
+        self.shared = shared
         self._fd = None
 
     def __enter__(self):
@@ -347,7 +369,7 @@ class OutputLock:
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
                 os.close(fd)
@@ -368,15 +390,17 @@ class OutputLock:
             if same:
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.ctime()}".encode(), 0)
+        if not self.shared:  # shared holders (the tasks of one graph) leave the holder's line alone
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.ctime()}".encode(), 0)
         self._fd = fd
         return self
 
     def __exit__(self, *exc):
         if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)  # while still holding it: a waiting run sees the file gone and retries
+            if not self.shared:  # never under other shared holders' feet
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)  # while still holding it: a waiting run sees the file gone and retries
             os.close(self._fd)
             self._fd = None
         return False

@@ -8,6 +8,7 @@ resolved object is what planners and tasks receive.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, fields
 
 from . import config
@@ -60,6 +61,8 @@ def _rows(value) -> int | str:
 def parse_size(text) -> tuple[int, int]:
     """``"100x100"`` (width x height) or a (width, height) pair -> (width, height)."""
     if isinstance(text, (tuple, list)):
+        if len(text) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in text):
+            raise UsageError(f"size must be two whole numbers (width, height), got {tuple(text)!r}")
         w, h = (int(v) for v in text)
     else:
         try:
@@ -159,6 +162,9 @@ class ResizeOptions:
         Replace an existing output.
     max_pixels : int
         The most pixels of an image to decode.
+    stamps : str
+        ``stat`` (size and modification time) or ``content`` (a digest of the
+        bytes): how a rerun tells which images changed (:mod:`jobs.stamps`).
     """
 
     size: tuple = (100, 100)
@@ -168,6 +174,7 @@ class ResizeOptions:
     num_images: int | None = None
     overwrite: bool = False
     max_pixels: int = 178_956_970
+    stamps: str = "stat"
 
     @classmethod
     def resolve(
@@ -180,6 +187,7 @@ class ResizeOptions:
         overwrite=None,
         max_pixels=None,
         exact=None,
+        stamps=None,
     ) -> ResizeOptions:
         """Fill unset options from ``imgjobs.resize.*`` and check them (``exact=True`` means ``method="exact"``)."""
         from .resize_tasks import METHODS
@@ -193,19 +201,35 @@ class ResizeOptions:
             fraction = config.get_float("resize.draft-fraction", draft_fraction, low=0, high=1)
         except config.ConfigError as e:
             raise UsageError(f"draft fraction must be in (0, 1]: {e}") from None
-        if batch_size is not None and int(batch_size) < 1:
-            raise UsageError(f"batch size must be >= 1, got {batch_size}")
-        if num_images is not None and int(num_images) < 1:
-            raise UsageError(f"--num-images must be >= 1, got {num_images}")
+        from .stamps import MODES
+
+        batch_size = _whole("batch size", batch_size)
+        num_images = _whole("--num-images", num_images)
         return cls(
             parse_size(config.get("resize.size", size)),
             method,
             fraction,
-            None if batch_size is None else int(batch_size),
-            None if num_images is None else int(num_images),
+            batch_size,
+            num_images,
             config.get_bool("overwrite", overwrite),
             config.get_int("max-pixels", max_pixels, low=1),
+            config.get_choice("stamps", stamps, MODES),
         )
+
+
+def _whole(what: str, value) -> int | None:
+    """A whole number >= 1 given as an int (or its decimal text), or None; anything else is a UsageError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, str)):
+        raise UsageError(f"{what} must be a whole number >= 1, got {value!r}")
+    try:
+        n = int(value)
+    except ValueError:
+        raise UsageError(f"{what} must be a whole number >= 1, got {value!r}") from None
+    if n < 1:
+        raise UsageError(f"{what} must be >= 1, got {value}")
+    return n
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ comparison.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -37,10 +36,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import config, resize_tasks
+from . import config, resize_tasks, stamps
+from . import resize_state as state
 from .files import (
     Names,
-    OutputLock,
+    StalePlan,
     UsageError,
     check_writable_dir,
     failure,
@@ -54,10 +54,12 @@ from .files import (
 )
 from .options import ResizeOptions, parse_size
 from .report import Outcomes, Report
+from .resize_state import PARTIAL_SUFFIX, labels_path, partial_dir, sidecar_path
 from .rle_graphs import IMAGE_EXTENSIONS
 from .runtime import Finish, Plan
 
 __all__ = [
+    "FAILED_LABEL",
     "PARTIAL_SUFFIX",
     "ResizeFinish",
     "ResizeTarget",
@@ -76,11 +78,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-#: The hidden work folder of an unfinished batch: ``.batch.npy.imgjobs-partial`` beside ``batch.npy``.
-PARTIAL_SUFFIX = ".imgjobs-partial"
-
 #: Bumped when the layout of the work folder or what a slice holds changes: older work is started over.
-_LAYOUT = 1
+_LAYOUT = 2
 
 
 def split_list_line(line: str) -> tuple[str, str | None]:
@@ -252,7 +251,7 @@ def read_source(source, num_images: int | None = None) -> list[str]:
 
 @dataclass(frozen=True)
 class ResizeTarget:
-    """Where a resize job writes: its hidden work folder, and the name the batch gets at the end.
+    """Where a resize job writes, and what its tasks must find there when they run.
 
     Attributes
     ----------
@@ -267,11 +266,24 @@ class ResizeTarget:
     batch : int
         Images per task (the zarr chunk length).
     token : str
-        This run.
+        The run that owns the work folder (``plan.json`` names it).
     identity : str
-        What the batch holds (files, size, method): a resumed run must match it.
+        What the batch holds (files in order, size, method, limits, kind of
+        stamp): work recorded for another identity is never reused.
     fresh : bool
-        Start over, clearing what the work folder holds; False to resume it.
+        Start the work folder over; False to resume the one ``token`` owns.
+    stamp_mode : str
+        ``stat`` or ``content`` (:mod:`jobs.stamps`).
+    expect_out : str
+        What was at ``out`` when the job was planned (:func:`jobs.resize_state.out_stamp`):
+        the first task refuses to go on if that changed (:class:`~jobs.files.StalePlan`).
+    reopen : bool
+        The finished batch at ``out`` is moved back into the work folder and only
+        the slices in ``kept`` are kept: inputs or labels changed since it was built.
+    kept : tuple of Done
+        With ``reopen``: the slices still current.
+    overwrite : bool
+        An old batch at ``out`` is replaced (only one imgjobs wrote).
     """
 
     out: str
@@ -282,6 +294,11 @@ class ResizeTarget:
     token: str = ""
     identity: str = ""
     fresh: bool = True
+    stamp_mode: str = "stat"
+    expect_out: str = "absent"
+    reopen: bool = False
+    kept: tuple = ()
+    overwrite: bool = False
 
     @property
     def zarr(self) -> bool:
@@ -303,6 +320,31 @@ class ResizeTarget:
         """What the work folder holds, and for which run."""
         return os.path.join(self.work, "plan.json")
 
+    def check_owner(self) -> dict:
+        """The work folder's plan, if this run owns it; else :class:`~jobs.files.StalePlan`."""
+        recorded = state.read_plan(self.plan_file)
+        if recorded is None or recorded["token"] != self.token or recorded["identity"] != self.identity:
+            raise StalePlan(
+                f"{self.work} no longer holds the run this job was planned for (another run replaced or "
+                f"finished it): plan the job again (for {self.out})"
+            )
+        return recorded
+
+    def finished(self) -> list:
+        """The slices recorded as done, which must cover every image exactly once; else :class:`StalePlan`."""
+        done, _ = state.read_done(self.done_dir, self.token, self.identity, self.n, self.batch if self.zarr else None)
+        pos = 0
+        for d in done:
+            if d.start != pos:
+                break
+            pos = d.stop
+        if pos != self.n:
+            raise StalePlan(
+                f"images {pos}.. of {self.out} are not recorded as finished in {self.done_dir} (the work folder "
+                "changed while this job ran, or a graph was computed twice): plan the job again"
+            )
+        return done
+
 
 @dataclass(frozen=True)
 class ResizeFinish(Finish):
@@ -319,29 +361,42 @@ class ResizeFinish(Finish):
     source: Source | None = None
     resumed: int = 0
 
+    @property
+    def lock_dir(self) -> str:
+        """The batch's directory: its lock covers the batch, sidecar, labels and work folder."""
+        return os.path.dirname(os.path.abspath(self.where.out))
+
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
         """Write the labels and the sidecar, then move the finished batch into place; return the report.
 
-        The batch is synced first, the labels and the sidecar written through
-        temporaries and renamed (so they are never half-written), and only then
-        does the batch get its name: whoever sees the batch finds its sidecar.
-        ``outcomes`` are those of the slices done earlier, then those of the
-        tasks, in the order of ``starts``.
+        What the batch holds is read back from the work folder's records, not
+        taken from the plan: every image must be recorded as finished by this
+        run (else :class:`~jobs.files.StalePlan`), and the stamps and failures
+        written to the sidecar are those the tasks saw.  The batch is synced
+        first, the labels and the sidecar written through temporaries and
+        renamed, and only then does the batch get its name: whoever sees the
+        batch finds its sidecar.
         """
         w = self.where
+        w.check_owner()
+        done = w.finished()
         if not w.zarr:
             fd = os.open(w.target, os.O_RDONLY)
             try:
                 os.fsync(fd)  # every task's slice is on disk before the batch gets its name
             finally:
                 os.close(fd)
-        failures = []
-        for start, o in zip(self.starts, outcomes, strict=True):
-            for i in np.flatnonzero(o.status == 2).tolist():  # failed
-                failures.append({"index": start + i, "path": o.src[i], "reason": o.result(i).reason})
-        failures.sort(key=lambda f: f["index"])
+        failures, file_stamps, results = [], [], []
+        for d in done:
+            o = Outcomes(self.paths[d.start : d.stop])
+            for i, reason in d.failed:
+                o.fail(i, reason)
+                failures.append({"index": d.start + i, "path": o.src[i], "reason": reason})
+            file_stamps.extend(d.stamps)
+            results.append(o)
         labels = self._labels(failures)
         sidecar = {
+            "format": state.SIDECAR_FORMAT,
             "output": os.path.abspath(w.out),
             "shape": [w.n, w.size[1], w.size[0], 3],
             "dtype": "uint8",
@@ -351,8 +406,12 @@ class ResizeFinish(Finish):
                 "draft_fraction": self.opts.draft_fraction if self.opts.method == "draft" else None,
                 "filter": "bicubic (Pillow)" if self.opts.method == "exact" else "area (OpenCV INTER_AREA)",
                 "exif_transpose": True,
+                "max_pixels": self.opts.max_pixels,
             },
             "identity": w.identity,
+            "images_per_task": w.batch,
+            "stamps": {"mode": w.stamp_mode, "files": file_stamps},
+            "labels_digest": _labels_digest(self.source),
             "files": [os.path.abspath(p) for p in self.paths],
             "failed": failures,
             "labels": labels and labels[1],
@@ -373,8 +432,8 @@ class ResizeFinish(Finish):
             side = sidecar_path(w.out)
             write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
             written.append(side)
-            if os.path.exists(w.out) and (w.zarr or os.path.isdir(w.out)):
-                remove_path(w.out)  # an old store: planning refused this unless overwrite
+            if w.zarr:
+                state.remove_store(w.out)  # an old store of ours (planning checked; checked again here)
             os.replace(w.target, w.out)
         except OSError as e:
             for path in written:
@@ -382,9 +441,9 @@ class ResizeFinish(Finish):
             raise OSError(e.errno, f"cannot move the finished batch to {w.out}: {e.strerror}", w.target) from None
         if not labels and not w.zarr and os.path.lexists(labels_path(w.out)):
             remove_path(labels_path(w.out))  # --overwrite of a labelled batch by an unlabelled one
-        remove_path(w.work)
+        state.remove_work(w.work)
         sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
-        return Report("resize", outcomes, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
+        return Report("resize", results, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
 
     def _labels(self, failures: list):
         """(int64 labels with -1 for failed images, what the sidecar says of them), or None."""
@@ -392,13 +451,13 @@ class ResizeFinish(Finish):
         if src is None or src.labels is None:
             return None
         labels = src.labels.copy()
-        labels[[f["index"] for f in failures]] = -1
-        where = "labels array of the group" if self.where.zarr else os.path.abspath(labels_path(self.where.out))
+        labels[[f["index"] for f in failures]] = FAILED_LABEL
+        where = "labels" if self.where.zarr else os.path.basename(labels_path(self.where.out))
         about = {
             "from": "class folders" if src.origin == "folders" else "the file list's second column",
             "file": where,
             "dtype": "int64",
-            "failed": -1,
+            "failed": FAILED_LABEL,
             "classes": src.classes,
         }
         return labels, about
@@ -418,11 +477,6 @@ class ResizeFinish(Finish):
         write_atomic(path, [buf.getvalue()], self.token)
         return path
 
-    def lock(self):
-        """Hold this output for the run: a hidden lock file beside it."""
-        head, tail = os.path.split(self.where.out)
-        return OutputLock(os.path.join(head, f".{tail}.imgjobs.lock"), self.where.out)
-
     def abort(self) -> None:
         """Keep the unfinished batch: the same command resumes it."""
         if os.path.isdir(self.where.done_dir):
@@ -435,31 +489,22 @@ class ResizeFinish(Finish):
             )
 
 
-def sidecar_path(out: str) -> str:
-    """The sidecar of a batch: ``batch.npy`` -> ``batch.npy.json`` (never the name of a JSON config beside it)."""
-    return os.fspath(out) + ".json"
+#: The label of an image that failed: never a label a source may give (negative labels are refused).
+FAILED_LABEL = -1
 
 
-def labels_path(out: str) -> str:
-    """The labels beside a ``.npy`` batch: ``batch.npy`` -> ``batch.labels.npy``."""
-    out = os.fspath(out)
-    return (out[:-4] if out.endswith(".npy") else out) + ".labels.npy"
-
-
-def partial_dir(out: str) -> str:
-    """The hidden work folder of ``out``: ``.batch.npy.imgjobs-partial`` beside it."""
-    head, tail = os.path.split(os.fspath(out))
-    return os.path.join(head, f".{tail}{PARTIAL_SUFFIX}")
-
-
-def _identity(paths: list, opts: ResizeOptions) -> str:
-    """A digest of what a batch holds: its files in order, size, method and limits."""
-    h = hashlib.sha256()
+def _identity(paths: list, opts: ResizeOptions, stamp_mode: str) -> str:
+    """A digest of what a batch holds given its files' content: files in order, size, method, limits."""
     fraction = opts.draft_fraction if opts.method == "draft" else None
-    h.update(json.dumps([_LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels]).encode())
-    for p in paths:
-        h.update(os.path.abspath(p).encode("utf-8", "surrogateescape") + b"\0")
-    return h.hexdigest()[:32]
+    head = json.dumps([_LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels, stamp_mode])
+    return stamps.digest([head, *(os.path.abspath(p) for p in paths)])
+
+
+def _labels_digest(source: Source | None) -> str:
+    """A digest of a source's labels and classes (``none`` without labels)."""
+    if source is None or source.labels is None:
+        return "none"
+    return stamps.digest([json.dumps(source.classes), source.labels.astype("<i8").tobytes().hex()])
 
 
 def _check_not_an_input(out: str, outputs, source, paths: list) -> None:
@@ -476,6 +521,11 @@ def _check_not_an_input(out: str, outputs, source, paths: list) -> None:
     for path, what in outputs:
         if os.path.abspath(path) in inputs:
             raise UsageError(f"{path} ({what}) is one of the job's inputs: choose another --out")
+        if what == "its work folder":
+            continue
+        for p in inputs:  # an image inside a zarr store that --overwrite would remove
+            if p.startswith(os.path.abspath(path) + os.sep):
+                raise UsageError(f"{p} is inside {path} ({what}): choose another --out")
 
 
 def _auto_batch(n: int, parallelism: int) -> int:
@@ -485,44 +535,40 @@ def _auto_batch(n: int, parallelism: int) -> int:
     return max(1, min(per_task, want))
 
 
-def _earlier_work(where: ResizeTarget) -> tuple[dict, list] | None:
-    """What an interrupted run of the same job left: (its plan.json, finished (start, stop, failed)), or None.
+def _earlier_work(where: ResizeTarget, now: list) -> tuple[dict, list, int, int] | None:
+    """What an interrupted run of the same job left: (its plan, slices still current, images changed, ignored).
 
-    One listing of ``done/``; None when the folder holds another job's work (it is
-    started over), or its batch is missing or of another size.
+    One listing of ``done/``.  None when the folder holds another job's work, an
+    incomplete start, or a batch of another size (it is started over).  A slice
+    whose images changed since it was recorded (their stamps differ) is not kept.
     """
-    recorded = read_json(where.plan_file)
-    if not recorded or recorded.get("identity") != where.identity or recorded.get("n") != where.n:
+    recorded = state.read_plan(where.plan_file)
+    if recorded is None or recorded["identity"] != where.identity or recorded["n"] != where.n:
         return None
-    target = where.target
+    w, h = where.size
     if where.zarr:
-        if not os.path.isdir(target):
+        chunk = recorded.get("chunk")
+        if not chunk or state.batch_problem(where.target, (where.n, h, w, 3), False):
             return None
-    elif not os.path.isfile(target) or os.path.getsize(target) < where.n * where.size[0] * where.size[1] * 3:
-        return None
-    done = []
-    try:
-        with os.scandir(where.done_dir) as it:
-            names = [e.name for e in it if e.name.endswith(".json") and not e.name.startswith(".")]
-    except FileNotFoundError:
-        names = []
-    for name in names:
-        try:
-            start, stop = map(int, name[:-5].split("-"))
-        except ValueError:
-            continue
-        record = read_json(os.path.join(where.done_dir, name))
-        if record is None or not 0 <= start < stop <= where.n:
-            continue  # unreadable: the slice is done again
-        done.append((start, stop, [(int(i), str(r)) for i, r in record.get("failed", [])]))
-    done.sort()
-    return recorded, done
+    else:
+        chunk = None
+        if state.batch_problem(where.target, (where.n, h, w, 3), False):
+            return None
+    done, ignored = state.read_done(where.done_dir, recorded["token"], where.identity, where.n, chunk)
+    kept, changed = [], 0
+    for d in done:
+        moved = sum(1 for a, b in zip(d.stamps, now[d.start : d.stop], strict=True) if a != b)
+        if moved:
+            changed += moved
+        else:
+            kept.append(d)
+    return recorded, kept, changed, ignored
 
 
 def _ranges(n: int, done: list, batch: int, aligned: bool) -> list[tuple[int, int]]:
     """The slices still to do, at most ``batch`` images each (``aligned``: whole chunks of ``batch``)."""
     todo, pos = [], 0
-    for start, stop, _ in [*done, (n, n, ())]:
+    for start, stop in [*((d.start, d.stop) for d in done), (n, n)]:
         if start > pos:
             k = pos
             while k < start:
@@ -533,41 +579,95 @@ def _ranges(n: int, done: list, batch: int, aligned: bool) -> list[tuple[int, in
     return todo
 
 
-def _describe(sidecar: dict) -> str:
-    resize = sidecar.get("resize") or {}
-    shape = sidecar.get("shape") or ["?"]
-    return f"{shape[0]} image(s) of {sidecar.get('size', '?')}, method {resize.get('method', resize.get('mode', '?'))}"
+def _describe(sidecar) -> str:
+    if not isinstance(sidecar, dict):
+        return "?"
+    resize = sidecar.get("resize") if isinstance(sidecar.get("resize"), dict) else {}
+    shape = sidecar.get("shape") if isinstance(sidecar.get("shape"), list) and sidecar.get("shape") else ["?"]
+    return f"{shape[0]} image(s) of {sidecar.get('size', '?')}, method {resize.get('method', '?')}"
 
 
-def up_to_date(source, out, opts: ResizeOptions | None = None) -> Report | None:
-    """The report of a rerun with nothing to do, or None.
+def _names(paths, indices: list, most: int = 3) -> str:
+    shown = ", ".join(os.path.basename(paths[i]) for i in indices[:most])
+    return shown + (f" and {len(indices) - most} more" if len(indices) > most else "")
 
-    When ``out`` exists and its sidecar says it holds this very job (the same
-    files in the same order, size, method and limits), there is nothing to do:
-    the report says so, every image ``skipped``, and its exit code is 0.  With
-    ``overwrite``, or when ``out`` does not exist, returns None without reading
-    the source.
-    """
-    opts = opts or ResizeOptions.resolve()
-    out = os.fspath(out)
-    if opts.overwrite or not os.path.lexists(out):
-        return None
-    sidecar = read_json(sidecar_path(out))
-    if not isinstance(sidecar, dict) or "identity" not in sidecar:
-        return None
-    found = read_labelled(source, opts.num_images)
-    if sidecar["identity"] != _identity(found.paths, opts):
-        return None
-    failed = len(sidecar.get("failed") or [])
+
+@dataclass
+class _Finished:
+    """What a rerun found at a finished output of this job."""
+
+    current: bool = False
+    rebuild: str = ""  # why it is rebuilt whole (damaged batch)
+    reopen: str = ""  # why some slices (or only the labels) are redone
+    kept: tuple = ()
+    batch: int = 0
+    sidecar: dict | None = None
+
+
+def _assess(out: str, sidecar: dict, n: int, size, now: list, labels_id: str, paths) -> _Finished:
+    """A finished batch whose sidecar says it is this job's: current, to rebuild, or to reopen (and why)."""
+    w, h = size
+    damage = state.batch_problem(out, (n, h, w, 3), False)
+    if damage:
+        return _Finished(rebuild=f"{out} is damaged ({damage}): rebuilding it", sidecar=sidecar)
+    recorded = sidecar["stamps"]["files"]
+    changed = [i for i in range(n) if recorded[i] != now[i]]
+    why = []
+    if changed:
+        why.append(f"{len(changed)} image(s) changed since it was built ({_names(paths, changed)})")
+    if sidecar["labels_digest"] != labels_id:
+        why.append("its labels changed")
+    elif sidecar["labels"] is not None:
+        problem = state.batch_problem(out, (n, h, w, 3), True)
+        if problem:
+            why.append(f"its labels are damaged ({problem})")
+    if not why:
+        return _Finished(current=True, sidecar=sidecar)
+    batch = sidecar["images_per_task"]
+    moved = set(changed)
+    failed: dict = {}
+    for f in sidecar["failed"]:
+        failed.setdefault(f["index"] // batch, []).append((f["index"] % batch, f["reason"]))
+    kept = []
+    for k in range(0, n, batch):
+        stop = min(k + batch, n)
+        if not any(i in moved for i in range(k, stop)):
+            kept.append(state.Done(k, stop, recorded[k:stop], failed.get(k // batch, [])))
+    return _Finished(reopen=f"{out}: {' and '.join(why)}: redoing that", kept=tuple(kept), batch=batch, sidecar=sidecar)
+
+
+def _up_to_date_report(out: str, paths, sidecar: dict) -> Report:
+    failed = len(sidecar["failed"])
     note = f"{out} is up to date (use --overwrite to rebuild it)"
-    outcomes = Outcomes(found.paths, status="skipped", reason=note)
+    outcomes = Outcomes(paths, status="skipped", reason=note)
     report = Report("resize", [outcomes], 0.0, scheduler="nothing to do", output=out, sidecar=sidecar)
     report.up_to_date = f"{note}; {failed} image(s) failed when it was built" if failed else note
     return report
 
 
+def up_to_date(source, out, opts: ResizeOptions | None = None) -> Report | None:
+    """The report of a rerun with nothing to do, or None.
+
+    When ``out`` holds this very job (the same files in the same order with the
+    same content stamps, labels, size, method and limits) and the batch and its
+    labels are intact, there is nothing to do: the report says so, every image
+    ``skipped``, and its exit code is 0.  Holds the output's lock while it looks.
+    """
+    from .files import output_lock
+
+    opts = opts or ResizeOptions.resolve()
+    out = os.fspath(out)
+    if opts.overwrite or not os.path.lexists(out):
+        return None
+    with output_lock(os.path.dirname(os.path.abspath(out))):
+        try:
+            return plan_resize(source, out, opts).current
+        except UsageError:
+            return None
+
+
 def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: int = 1) -> Plan:
-    """Plan building an (N, H, W, 3) uint8 batch from a list of images, resuming an interrupted run.
+    """Plan building an (N, H, W, 3) uint8 batch from a list of images, resuming or refreshing earlier work.
 
     Parameters
     ----------
@@ -583,37 +683,27 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     Returns
     -------
     jobs.runtime.Plan
-        Tasks for the slices not yet done; those an interrupted run of the same job
-        finished are settled (their outcomes read back from ``done/``).
+        ``plan.current`` is the report when ``out`` is up to date (no tasks).
+        Otherwise tasks for the slices to do: all of them; or, resuming an
+        interrupted run of the same job, those not recorded as done; or, when
+        some images or the labels changed since ``out`` was built, the slices
+        holding changed images (the rest of the batch is kept).
 
     Raises
     ------
     UsageError
-        For an output that exists (from this job: see :func:`up_to_date`; from
-        another: ``overwrite`` replaces it), names an input, or cannot be written.
+        For an output that holds another job (``overwrite`` replaces it, if
+        imgjobs wrote it), names an input, or cannot be written.
     """
     opts = opts or ResizeOptions.resolve()
     out = os.fspath(out)
-    found = read_labelled(source, opts.num_images)
-    paths = found.paths
     if not (out.endswith(".npy") or out.endswith(".zarr")):
         raise UsageError(f"output {out} must end in .npy or .zarr")
+    found = read_labelled(source, opts.num_images)
+    paths = found.paths
     side = sidecar_path(out)
-    outputs = [(out, "the batch"), (side, "its sidecar")]
-    if out.endswith(".npy"):
-        outputs.append((labels_path(out), "its labels"))
+    outputs = state.family(out)
     _check_not_an_input(out, outputs, source, paths)
-    identity = _identity(paths, opts)
-    if not opts.overwrite:
-        if os.path.lexists(out):
-            sidecar = read_json(side)
-            if isinstance(sidecar, dict) and sidecar.get("identity") == identity:
-                raise UsageError(f"{out} is up to date: use --overwrite to rebuild it")  # the API says so first
-            about = f" (it holds {_describe(sidecar)})" if isinstance(sidecar, dict) else ""
-            raise UsageError(f"{out} (the batch) exists from another job{about}: use --overwrite to replace it")
-        for path, what in outputs[1:]:
-            if os.path.lexists(path):
-                raise UsageError(f"{path} ({what}) exists: use --overwrite to replace it")
     if out.endswith(".npy") and os.path.isdir(out):
         raise UsageError(f"{out} is a directory: a .npy output is a file; remove it or choose another name")
     if os.path.isdir(side):
@@ -621,27 +711,87 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise UsageError(f"cannot write {out}: directory {parent} does not exist")
-    check_writable_dir(parent)
     if out.endswith(".zarr"):
         try:
             import zarr  # noqa: F401
         except ImportError:
             raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
     n = len(paths)
+    mode = opts.stamps
+    identity = _identity(paths, opts, mode)
+    now = stamps.of_paths(paths, mode)
+    labels_id = _labels_digest(found)
+    sidecar = read_json(side) if os.path.lexists(side) else None
+    problem = "missing" if sidecar is None and not os.path.lexists(side) else state.check_sidecar(sidecar, out)
+    ours = problem is None and sidecar["identity"] == identity and sidecar["shape"][0] == n
+    assessed = _Finished()
+    if os.path.lexists(out):
+        if opts.overwrite:
+            state.removable(out)  # only an output imgjobs wrote is replaced
+        elif problem is not None:
+            raise UsageError(
+                f"{out} exists and its sidecar {side} is {'missing' if problem == 'missing' else 'damaged: ' + problem}"
+                ": imgjobs cannot tell what it holds; use --overwrite to replace it"
+            )
+        elif not ours:
+            raise UsageError(
+                f"{out} (the batch) exists from another job (it holds {_describe(sidecar)}): "
+                "use --overwrite to replace it"
+            )
+        else:
+            assessed = _assess(out, sidecar, n, opts.size, now, labels_id, paths)
+            if assessed.current:
+                plan = Plan("resize", unit="image")
+                plan.current = _up_to_date_report(out, paths, sidecar)
+                return plan
+            if assessed.rebuild:
+                state.removable(out)
+                log.warning("%s", assessed.rebuild)
+            else:
+                log.warning("%s", assessed.reopen)
+    elif not opts.overwrite and not ours:
+        for path, what in outputs[1:-1]:
+            if os.path.lexists(path):
+                raise UsageError(f"{path} ({what}) exists: use --overwrite to replace it")
+    check_writable_dir(parent)
     token = new_token()
     work = partial_dir(out)
-    batch = opts.batch_size or _auto_batch(n, parallelism)
-    probe = ResizeTarget(out, work, n, opts.size, batch, token, identity, fresh=False)
-    earlier = None if opts.overwrite else _earlier_work(probe)
-    done: list = []
+    batch = assessed.batch or opts.batch_size or _auto_batch(n, parallelism)
+    common = dict(stamp_mode=mode, expect_out=state.out_stamp(out))
+    probe = ResizeTarget(out, work, n, opts.size, batch, token, identity, fresh=False, **common)
+    earlier = None if (opts.overwrite or assessed.rebuild or assessed.reopen) else _earlier_work(probe, now)
+    done: list = list(assessed.kept)
     if earlier is not None:
-        recorded, done = earlier
+        recorded, done, changed, ignored = earlier
         if probe.zarr:
-            batch = int(recorded.get("chunk") or batch)  # the store's chunks are the tasks: keep them
-        token = recorded.get("token", token)
-    elif os.path.isdir(work):
+            batch = recorded["chunk"]  # the store's chunks are the tasks: keep them
+        token = recorded["token"]
+        if changed:
+            log.warning(
+                "resize: %d image(s) changed since an interrupted run decoded them: their slices are redone", changed
+            )
+        if ignored:
+            log.warning(
+                "resize: %d record(s) in %s were not this job's or were damaged: their slices are redone",
+                ignored,
+                os.path.join(work, "done"),
+            )
+    elif os.path.isdir(work) and not assessed.reopen:
         log.info("%s holds the work of another job or an incomplete start: starting over", work)
-    where = ResizeTarget(out, work, n, opts.size, batch, token, identity, fresh=earlier is None)
+    where = ResizeTarget(
+        out,
+        work,
+        n,
+        opts.size,
+        batch,
+        token,
+        identity,
+        fresh=earlier is None,
+        reopen=bool(assessed.reopen),
+        kept=tuple(done) if assessed.reopen else (),
+        overwrite=bool(opts.overwrite or assessed.rebuild),
+        **common,
+    )
     todo = _ranges(n, done, batch, aligned=where.zarr)
     prefixes = (
         f".{os.path.basename(out)}.",
@@ -652,28 +802,30 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     names = Names("", tuple(paths))
     plan = Plan("resize", unit="image")
     settled, starts = [], []
-    for start, stop, failed in done:
-        o = Outcomes(names[start:stop])
-        for i, reason in failed:
-            if 0 <= i < stop - start:
-                o.fail(i, reason)
+    for d in done:
+        o = Outcomes(names[d.start : d.stop])
+        for i, reason in d.failed:
+            o.fail(i, reason)
         settled.append(o)
-        starts.append(start)
-    resumed = sum(stop - start for start, stop, _ in done)
+        starts.append(d.start)
+    resumed = sum(d.stop - d.start for d in done)
     run = new_token()  # task keys of this run; the files keep the token of the run that created them
     prepare = (f"resize-create-{run}", 0)
     plan.graph[prepare] = (resize_tasks.create_output, where)
+    plan.exclusive.add(prepare)
     for k, (start, stop) in enumerate(todo):
         key = (f"resize-batch-{run}", k)
         plan.graph[key] = (resize_tasks.fill, where, prepare, start, names[start:stop], opts)
         plan.outputs.append(key)
         plan.watch[key] = (stop - start, stop - start)
         starts.append(start)
+    if not todo:
+        plan.outputs.append(prepare)  # only the labels change: the first task still runs
     plan.settled = settled
     plan.finish = ResizeFinish("resize", run, where, names, opts, stale, tuple(starts), tuple(todo), found, resumed)
     plan.total = plan.nfiles = n - resumed
     plan.executor = lambda kind, workers, progress: run_executor(plan.finish, kind, workers, progress)
-    if resumed:
+    if resumed and not assessed.reopen:
         log.warning(
             "resize: resuming %s: %d of %d image(s) were finished by an earlier run; %d task(s) left",
             work,
@@ -751,11 +903,16 @@ def resize_array(
 
 
 def _exercise_one(args):
-    path, size, method, draft_fraction, max_pixels = args
+    from .stamps import MISSING
+
+    path, opts = args
+    stamp = MISSING
     try:
-        return resize_tasks.load_rgb(path, size, method, draft_fraction, max_pixels), None
+        data, stamp = resize_tasks.read_input(path, opts.stamps)
+        img = resize_tasks.load_rgb(path, opts.size, opts.method, opts.draft_fraction, opts.max_pixels, data=data)
+        return img, None, stamp
     except Exception as e:  # one image fails, by name
-        return None, failure(path, e)
+        return None, failure(path, e), stamp
 
 
 def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> list:
@@ -764,21 +921,24 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
     ``serial`` is a plain loop, ``threads`` a ``ThreadPoolExecutor`` and
     ``processes`` a ``ProcessPoolExecutor`` of ``workers``, one image per call as in the
     exercise.  Images are written into the same output as the Dask path, those the
-    plan left to do; the executors record no finished slices (an interrupted
-    executor run starts over).
+    plan left to do, and recorded as done together at the end (an interrupted
+    executor run starts its part over).
     """
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     where, opts = finish.where, finish.opts
     resize_tasks.create_output(where)
+    where.check_owner()
     out = resize_tasks.open_images(where, "r+")  # .npy: a memory map, one process writes
     index = [i for start, stop in finish.todo for i in range(start, stop)]
-    items = [(finish.paths[i], opts.size, opts.method, opts.draft_fraction, opts.max_pixels) for i in index]
+    items = [(finish.paths[i], opts) for i in index]
     groups = [Outcomes(finish.paths[start:stop]) for start, stop in finish.todo]
     slot = [(g, i - start) for g, (start, stop) in zip(groups, finish.todo, strict=True) for i in range(start, stop)]
+    seen = [""] * len(items)
 
     def store(k, result):
-        img, reason = result
+        img, reason, stamp = result
+        seen[k] = stamp
         if reason is None:
             out[index[k]] = img
         else:
@@ -796,4 +956,10 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
                 store(k, result)
     if not where.zarr:
         out.flush()
+    k = 0
+    for g, (start, stop) in zip(groups, finish.todo, strict=True):
+        state.write_done(
+            where.done_dir, where.token, where.identity, state.Done.of(start, g, seen[k : k + stop - start])
+        )
+        k += stop - start
     return groups

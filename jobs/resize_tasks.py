@@ -44,6 +44,7 @@ __all__ = [
     "load_rgb",
     "open_images",
     "orient",
+    "read_input",
     "to_rgb",
 ]
 
@@ -182,8 +183,32 @@ def to_rgb(im):
     return im.convert("RGB")
 
 
+def read_input(path, stamp_mode: str = "stat") -> tuple[bytes, str]:
+    """The bytes of an image file and its content stamp (:mod:`jobs.stamps`), from one open file.
+
+    Raises :class:`rle.ImageError` for a file that is missing, not regular or unreadable.
+    """
+    from rle import ImageError, open_regular
+
+    from .stamps import of_bytes
+
+    try:
+        with open_regular(path) as f:
+            st = os.fstat(f.fileno())
+            data = f.read()
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
+    return data, of_bytes(data, st, stamp_mode)
+
+
 def load_rgb(
-    path, size: tuple[int, int], method: str = "area", draft_fraction: float = DRAFT_FRACTION, max_pixels=None
+    path,
+    size: tuple[int, int],
+    method: str = "area",
+    draft_fraction: float = DRAFT_FRACTION,
+    max_pixels=None,
+    *,
+    data: bytes | None = None,
 ) -> np.ndarray:
     """Decode an image file and resize it to ``size`` = (width, height).
 
@@ -200,6 +225,8 @@ def load_rgb(
         ``size`` (see :func:`draft_scale`).
     max_pixels : int, optional
         Refuse images with more pixels (default :data:`rle.MAX_PIXELS`).
+    data : bytes, optional
+        The file's content, already read (:func:`read_input`).
 
     Returns
     -------
@@ -216,15 +243,12 @@ def load_rgb(
     """
     from PIL import Image
 
-    from rle import ImageError, open_image, open_regular
+    from rle import open_image
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    try:
-        with open_regular(path) as f:
-            data = f.read()
-    except OSError as e:
-        raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
+    if data is None:
+        data, _ = read_input(path)
     with open_image(path, data=data, max_pixels=max_pixels) as im:
         orientation = im.getexif().get(0x0112, 1)  # read from the header, before decoding
         if method != "exact" and im.format == "JPEG" and im.mode in ("RGB", "L"):
@@ -243,15 +267,6 @@ def load_rgb(
         return cv2.resize(np.asarray(rgb), size, interpolation=cv2.INTER_AREA)
 
 
-def _write_small(path: str, text: str) -> None:
-    """Write a small file through a hidden temporary and a rename: never half-written."""
-    head, tail = os.path.split(path)
-    tmp = os.path.join(head, f".{tail}.{os.getpid()}-{id(text):x}.part")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def open_images(where, mode: str = "r"):
     """The batch being filled: a memory-mapped ``.npy`` or the zarr group's ``images`` array."""
     if where.zarr:
@@ -264,29 +279,57 @@ def open_images(where, mode: str = "r"):
 def create_output(where) -> int:
     """Create the empty batch in the work folder (or keep an unfinished one); return where a ``.npy``'s data starts.
 
-    The first task of a resize graph.  A ``.npy`` is created at its full size,
-    sparse (unwritten slots read as zero); a zarr group gets an ``images`` array
-    with chunks of ``where.batch`` images, so each task writes whole chunks of its
-    own and no two tasks ever write one chunk.  ``plan.json`` records what the
-    folder holds and for which run.
+    The first task of a resize graph, run holding the output's lock alone.  It
+    first checks the output is as planned (:class:`~jobs.files.StalePlan` if not:
+    a graph computed twice, or after another run wrote there): what is at
+    ``out`` has not changed, and a resumed work folder still belongs to the run
+    it resumes.  A fresh run then clears what another run left in the work folder
+    (only the entries imgjobs writes there).  A ``.npy`` is created at its full
+    size, sparse (unwritten slots read as zero); a zarr group gets an ``images``
+    array with chunks of ``where.batch`` images, so each task writes whole chunks
+    of its own and no two tasks ever write one chunk.  Reopening a finished batch
+    (``where.reopen``) records its current slices as done and moves it back into
+    the work folder.  ``plan.json`` records what the folder holds and for which run.
 
-    A fresh run (``where.fresh``) first clears what another run left there.
     Idempotent within a run: Dask may run it again (its result lived on a worker
     that left) after fill tasks wrote their slices, so once ``plan.json`` names
     this run it never truncates or replaces what is there.  Returns 0 for zarr.
     """
     import json
 
-    from .files import read_json, remove_path
+    from . import resize_state as state
+    from .files import StalePlan, UsageError
 
-    recorded = read_json(where.plan_file)
-    mine = recorded is not None and recorded.get("token") == where.token
-    if where.fresh and not mine:
-        for path in (where.plan_file, where.done_dir, where.target):
-            remove_path(path)
+    recorded = state.read_plan(where.plan_file)
+    mine = recorded is not None and recorded["token"] == where.token and recorded["identity"] == where.identity
+    if not mine:
+        if state.out_stamp(where.out) != where.expect_out:
+            raise StalePlan(
+                f"{where.out} changed since this job was planned (another run wrote it, or this graph was computed "
+                "before): plan the job again"
+            )
+        if not where.fresh:
+            raise StalePlan(f"{where.work} no longer holds the interrupted run this job resumes: plan the job again")
+        if os.path.lexists(where.work):
+            if os.path.islink(where.work) or not os.path.isdir(where.work):
+                raise UsageError(f"{where.work} (the work folder) is not a directory: remove it")
+            state.remove_work(where.work)
+            if os.path.lexists(where.work):
+                raise UsageError(
+                    f"{where.work} (the work folder) holds files imgjobs did not write there: move them away"
+                )
     os.makedirs(where.done_dir, exist_ok=True)
     w, h = where.size
     shape = (where.n, h, w, 3)
+    if not mine:
+        plan = {"token": where.token, "identity": where.identity, "n": where.n, "size": list(where.size)}
+        plan["chunk"] = where.batch if where.zarr else None
+        state.write_small(where.plan_file, json.dumps(plan))
+        if where.reopen:
+            for d in where.kept:
+                state.write_done(where.done_dir, where.token, where.identity, d)
+    if where.reopen and not os.path.lexists(where.target) and os.path.lexists(where.out):
+        os.replace(where.out, where.target)  # last: a run killed before this reopens it again
     if where.zarr:
         import zarr
 
@@ -294,44 +337,49 @@ def create_output(where) -> int:
         if "images" in group:
             images = group["images"]
             if images.shape != shape or images.chunks[0] != where.batch:
-                raise ValueError(f"{where.target}: an array of another shape is already there")
+                raise StalePlan(f"{where.target}: an array of another shape is already there: plan the job again")
         else:
             group.create_array("images", shape=shape, chunks=(where.batch, h, w, 3), dtype="uint8", fill_value=0)
-        offset = 0
-    else:
-        header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
-        )  # a 4-tuple shape fits format 1.0 at any size
-        head = header.getvalue()
-        size = len(head) + where.n * h * w * 3
+        return 0
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
+    )  # a 4-tuple shape fits format 1.0 at any size
+    head = header.getvalue()
+    size = len(head) + where.n * h * w * 3
+    try:
+        fd = os.open(where.target, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fd = os.open(where.target, os.O_RDWR | os.O_CREAT, 0o666)
-            try:
-                os.pwrite(fd, head, 0)
-                if os.fstat(fd).st_size < size:
-                    os.ftruncate(fd, size)
-            finally:
-                os.close(fd)
-        except OSError as e:  # a full disk or a quota: say where
-            raise OSError(e.errno, f"cannot create the batch {where.target} ({size:,} bytes): {e.strerror}") from None
-        offset = len(head)
-    if recorded is None or (where.fresh and not mine):
-        plan = {"token": where.token, "identity": where.identity, "n": where.n, "size": list(where.size)}
-        plan["chunk"] = where.batch if where.zarr else None
-        _write_small(where.plan_file, json.dumps(plan))
-    return offset
+            if where.reopen and os.pread(fd, len(head), 0) != head:
+                raise StalePlan(f"{where.target}: not the .npy header imgjobs writes: rebuild it with --overwrite")
+            if os.fstat(fd).st_size not in (0, size) and not mine:
+                os.ftruncate(fd, 0)
+            os.pwrite(fd, head, 0)
+            if os.fstat(fd).st_size != size:
+                os.ftruncate(fd, size)
+        finally:
+            os.close(fd)
+    except OSError as e:  # a full disk or a quota: say where
+        raise OSError(e.errno, f"cannot create the batch {where.target} ({size:,} bytes): {e.strerror}") from None
+    return len(head)
 
 
-def _load_into(dest: np.ndarray, paths, opts, outcomes) -> None:
+def _load_into(dest: np.ndarray, paths, opts, outcomes) -> list[str]:
+    """Load ``paths`` into ``dest``; return the stamp of each file as it was read (:data:`jobs.stamps.MISSING`)."""
     from .files import failure
+    from .stamps import MISSING
 
+    seen = []
     for i, path in enumerate(paths):
+        stamp = MISSING
         try:
-            dest[i] = load_rgb(path, opts.size, opts.method, opts.draft_fraction, opts.max_pixels)
+            data, stamp = read_input(path, opts.stamps)
+            dest[i] = load_rgb(path, opts.size, opts.method, opts.draft_fraction, opts.max_pixels, data=data)
         except Exception as e:  # any failure of one image fails that image, by name; the batch goes on
             dest[i] = 0
             outcomes.fail(i, failure(path, e))
+        seen.append(stamp)
+    return seen
 
 
 def load_block(paths, opts, errors: str = "raise") -> np.ndarray:
@@ -353,12 +401,11 @@ def load_block(paths, opts, errors: str = "raise") -> np.ndarray:
     return block
 
 
-def _record_done(where, start: int, outcomes) -> None:
-    """Record a durable slice as finished: ``done/<start>-<stop>.json`` with its failures."""
-    import json
+def _record_done(where, start: int, outcomes, seen: list) -> None:
+    """Record a durable slice as finished: ``done/<start>-<stop>.json`` with its stamps and failures."""
+    from . import resize_state as state
 
-    failed = [[int(i), outcomes.reasons.get(int(i), "")] for i in np.flatnonzero(outcomes.status == 2).tolist()]
-    _write_small(os.path.join(where.done_dir, f"{start}-{start + len(outcomes)}.json"), json.dumps({"failed": failed}))
+    state.write_done(where.done_dir, where.token, where.identity, state.Done.of(start, outcomes, seen))
 
 
 def fill(where, offset: int, start: int, paths, opts):
@@ -370,7 +417,8 @@ def fill(where, offset: int, start: int, paths, opts):
     several nodes would not be coherent.  A zarr slice is whole chunks of its
     own, flushed with its file system.  Only then is the slice recorded in
     ``done/``, so a resumed run never skips a slice that is not on disk.  A failed
-    image leaves its slot zero.
+    image leaves its slot zero.  Before it writes, it checks the work folder
+    still belongs to its run (:class:`~jobs.files.StalePlan` if not).
 
     Parameters
     ----------
@@ -395,11 +443,12 @@ def fill(where, offset: int, start: int, paths, opts):
     outcomes = Outcomes(paths)
     size = opts.size
     block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
-    _load_into(block, paths, opts, outcomes)
+    seen = _load_into(block, paths, opts, outcomes)
+    where.check_owner()
     if where.zarr:
         open_images(where, "r+")[start : start + len(paths)] = block
         flush_file_system(where.target)
-        _record_done(where, start, outcomes)
+        _record_done(where, start, outcomes, seen)
         return outcomes
     data = memoryview(block).cast("B")
     pos = offset + start * size[0] * size[1] * 3
@@ -414,5 +463,5 @@ def fill(where, offset: int, start: int, paths, opts):
             os.close(fd)
     except OSError as e:  # a full disk fails the batch: say where
         raise OSError(e.errno, f"cannot write images {start}.. into {where.target}: {e.strerror}") from None
-    _record_done(where, start, outcomes)
+    _record_done(where, start, outcomes, seen)
     return outcomes

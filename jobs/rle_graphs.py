@@ -25,11 +25,11 @@ rows (every header read here): the knobs of a throughput study.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import math
 import os
+import stat
 from dataclasses import dataclass
 
 import rle
@@ -37,7 +37,6 @@ import rle
 from .files import (
     InputListing,
     Names,
-    OutputLock,
     UsageError,
     check_writable_dir,
     list_inputs,
@@ -81,8 +80,6 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = frozenset(
     ".bmp .dib .png .gif .tif .tiff .pbm .pgm .ppm .pnm .pcx .tga .webp .jpg .jpeg .jp2 .ico .im .sgi".split()
 )
-#: The lock file an RLE job holds in its output directory while it runs.
-LOCK_NAME = ".imgjobs.lock"
 #: Images whose rows can be read apart (the BMP fast path), so large ones are split into row blocks.
 BMP_EXTENSIONS = frozenset({".bmp", ".dib"})
 
@@ -138,11 +135,10 @@ class RleFinish(Finish):
         if self.out_dir is not None:
             sweep_temporaries(self.out_dir, token=self.token)
 
-    def lock(self):
-        """Hold the output directory for the run (:class:`~jobs.files.OutputLock`)."""
-        if self.out_dir is None:
-            return contextlib.nullcontext()
-        return OutputLock(os.path.join(self.out_dir, LOCK_NAME), self.out_dir or ".")
+    @property
+    def lock_dir(self) -> str | None:
+        """The output directory, whose lock the run holds (None for ``verify``)."""
+        return self.out_dir
 
 
 # --------------------------------------------------------------------------- inputs and outputs
@@ -166,8 +162,34 @@ def _single_input(src: str) -> InputListing:
     head, name = os.path.split(src)
     st = os.stat(src)
     if not stat.S_ISREG(st.st_mode):
-        return InputListing(head, [], [], [(name, "not a regular file")])
-    return InputListing(head, [name], [st.st_size], [])
+        return InputListing(head, [], [], [(name, "not a regular file")], [])
+    return InputListing(head, [name], [st.st_size], [], [st.st_mtime_ns])
+
+
+def output_dir(src: str, dst: str) -> str:
+    """The directory a job from ``src`` to ``dst`` writes into: ``dst`` for a directory source, else as named."""
+    if os.path.isdir(src) or os.path.isdir(dst) or dst.endswith(os.sep):
+        return dst
+    return os.path.dirname(dst) or "."
+
+
+def _current(path: str, source_mtime: int) -> str | None:
+    """Why the output at ``path`` must be made again (None: it is current, as ``make`` decides).
+
+    Current means a regular, non-empty file modified no earlier than its input;
+    one ``stat``.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "unreadable"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size == 0:
+        return "empty"
+    if st.st_mtime_ns < source_mtime:
+        return "older than its input"
+    return None
 
 
 def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pairs:
@@ -209,7 +231,7 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
         for i, (_, why) in enumerate(listing.others):
             bad.reasons[i] = why
         settled.append(bad)
-    todo, skip, clash = [], [], []
+    todo, skip, clash, redo = [], [], [], []
     seen: dict = {}
     for i, want in enumerate(wanted):
         if want in seen:
@@ -217,15 +239,22 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
             continue
         seen[want] = i
         if want in out.names and not overwrite:
-            skip.append(i)
-        else:
-            todo.append(i)
+            why = _current(os.path.join(out_dir, want), listing.mtimes[i])
+            if why is None:
+                skip.append(i)
+                continue
+            redo.append((want, why))
+        todo.append(i)
+    if redo:
+        shown = ", ".join(f"{name} ({why})" for name, why in redo[:3]) + (" ..." if len(redo) > 3 else "")
+        log.warning("%d output(s) are not current and are made again: %s", len(redo), shown)
     if out_names is None:
         all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(names), suffix)
     else:
         all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(out_names))
     if skip:
-        settled.append(Outcomes(all_src.take(skip), all_dst.take(skip), "skipped"))
+        why = "up to date: the output is newer than its input (--overwrite makes it again)"
+        settled.append(Outcomes(all_src.take(skip), all_dst.take(skip), "skipped", why))
     if clash:
         c = Outcomes(all_src.take(i for i, _ in clash), all_dst.take(i for i, _ in clash), "failed")
         for k, (i, j) in enumerate(clash):

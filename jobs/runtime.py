@@ -15,10 +15,14 @@ Every job goes through the same four steps:
 4. **abort**, always, when a task raises or the run is interrupted: remove what
    this run wrote under temporary names, so nothing half-written is left.
 
-:func:`execute` runs a plan on a :class:`~jobs.schedulers.Runner` (results gathered
-as they land, progress as tasks end, finalize on the client); :func:`to_delayed`
-turns it into one :class:`dask.delayed.Delayed` whose last task finalizes, for
-``compute=False`` (as :func:`dask.bag.to_textfiles` does).
+Every entry point passes one guard: the lock of the output directory
+(:func:`jobs.files.output_lock`), which covers every name a run writes there.
+:func:`run` takes it *before* planning (so every check that reads the output
+sees it as the run will) and holds it until the report; :func:`to_delayed`
+gives a graph for ``compute=False`` whose tasks each take it when they run
+(shared by the tasks of the graph, exclusive for its first and last steps), so
+a graph computed beside a run, or twice, meets the same guard and the tasks'
+own checks that the output is still as planned (:class:`StalePlan`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field
 
 from .report import Outcomes, Report
 
-__all__ = ["Finish", "Plan", "execute", "to_delayed"]
+__all__ = ["Finish", "Plan", "execute", "run", "to_delayed"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class Finish(abc.ABC):
     """How a job finishes and how it is abandoned; small and picklable, so it can run as a task."""
 
     job: str
+    #: The directory whose lock the job holds (None: it writes nothing, as ``verify``).
+    lock_dir = None
 
     @abc.abstractmethod
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
@@ -50,9 +56,13 @@ class Finish(abc.ABC):
     def abort(self) -> None:
         """After a failure or an interrupt: remove what this run left under temporary names."""
 
-    def lock(self):
-        """A context manager holding the job's output place for the run (none by default)."""
-        return contextlib.nullcontext()
+    def lock(self, shared: bool = False):
+        """A context manager holding the job's output directory (:func:`jobs.files.output_lock`)."""
+        if self.lock_dir is None:
+            return contextlib.nullcontext()
+        from .files import output_lock
+
+        return output_lock(self.lock_dir, shared=shared)
 
 
 @dataclass
@@ -82,6 +92,11 @@ class Plan:
         them make the ``auto`` scheduler pick processes).
     settled : list of Outcomes
         Files decided while planning (outputs that exist, unreadable entries).
+    exclusive : set
+        Keys of tasks that must hold the output's lock alone when the graph is
+        computed through :func:`to_delayed` (a task that clears or creates state).
+    current : Report or None
+        Set when there is nothing to do (an up-to-date output): the report, and no tasks.
     """
 
     job: str
@@ -94,6 +109,8 @@ class Plan:
     unit: str = "B"
     batched_files: int = 0
     settled: list = field(default_factory=list)
+    exclusive: set = field(default_factory=set)
+    current: Report | None = None
     executor: object = None  # resize: runs the plan with the exercise's executors instead of Dask
 
     @property
@@ -106,8 +123,13 @@ class Plan:
         return f"<Plan {self.job}: {self.nfiles} file(s) in {self.ntasks} task(s), {settled} settled while planning>"
 
 
-def execute(plan: Plan, runner, progress=None, *, performance_report: str | None = None) -> Report:
+def execute(
+    plan: Plan, runner, progress=None, *, performance_report: str | None = None, locked: bool = False
+) -> Report:
     """Run ``plan`` on ``runner``; finalize on success, abort on any failure or interrupt.
+
+    Prefer :func:`run`, which takes the output's lock before planning; a plan
+    made earlier is checked again by its own tasks (:class:`StalePlan`).
 
     Parameters
     ----------
@@ -118,6 +140,8 @@ def execute(plan: Plan, runner, progress=None, *, performance_report: str | None
         Bar and notes; none by default.
     performance_report : str, optional
         Write Dask's performance report (or local task profiles) to this HTML file.
+    locked : bool
+        The caller holds the output's lock already (:func:`run`).
 
     Returns
     -------
@@ -135,7 +159,9 @@ def execute(plan: Plan, runner, progress=None, *, performance_report: str | None
     if getattr(runner, "kind", None) == "auto":
         runner.resolve(plan.batched_files, plan.batched_files == plan.nfiles)
     log.info("%s: %d file(s) in %d task(s) on %s", plan.job, plan.nfiles, plan.ntasks, runner.description)
-    with plan.finish.lock():  # BusyError before anything runs when another run writes there
+    if plan.current is not None:
+        return plan.current
+    with contextlib.nullcontext() if locked else plan.finish.lock():  # BusyError when another run writes there
         start = time.perf_counter()
         try:
             progress.start(
@@ -161,22 +187,70 @@ def execute(plan: Plan, runner, progress=None, *, performance_report: str | None
     return report
 
 
+def run(planner, lock_dir, runner, progress=None, *, performance_report: str | None = None) -> Report:
+    """Lock the output directory, plan, then run: the one path of every job run now.
+
+    Parameters
+    ----------
+    planner : callable
+        ``planner(parallelism) -> Plan``; called with the lock held, so what it
+        reads of the outputs is what the tasks will find.
+    lock_dir : str or None
+        The output directory (None: a job that writes nothing).
+    runner, progress, performance_report
+        As for :func:`execute`.
+
+    Returns
+    -------
+    Report
+        The plan's report when it has nothing to do (``plan.current``), else
+        the run's.
+    """
+    from .files import output_lock
+
+    if lock_dir is not None and not os.path.lexists(lock_dir):
+        planner(runner.parallelism)  # a new directory: nothing there to read; errors come before it is made
+    usable = lock_dir is not None and (os.path.isdir(lock_dir) or not os.path.lexists(lock_dir))
+    lock = output_lock(lock_dir) if usable else contextlib.nullcontext()  # not a directory: the planner says why
+    with lock:  # BusyError before anything is read when another run writes there
+        plan = planner(runner.parallelism)
+        if plan.current is not None:
+            return plan.current
+        return execute(plan, runner, progress, performance_report=performance_report, locked=usable)
+
+
+def _guarded(finish: Finish, exclusive: bool, func, *args):
+    """A task of a :func:`to_delayed` graph: run ``func`` holding the output's lock (shared or exclusive)."""
+    with finish.lock(shared=not exclusive):
+        return func(*args)
+
+
 def _finalize_task(finish: Finish, started: float, scheduler: str, settled, outcomes: list) -> Report:
-    return finish.finalize(settled.outcomes + list(outcomes), time.time() - started, scheduler)
+    with finish.lock():
+        return finish.finalize(settled.outcomes + list(outcomes), time.time() - started, scheduler)
 
 
 def to_delayed(plan: Plan):
     """The plan as one :class:`dask.delayed.Delayed` whose last task finalizes and returns the :class:`Report`.
 
     Computing it anywhere (``dask.compute``, ``client.compute``) runs every task
-    and then the finishing step on a worker.  Nothing is aborted automatically
-    if it fails: a rerun sweeps what it left.
+    and then the finishing step on a worker.  Each task takes the output
+    directory's lock while it runs (shared; exclusive for the tasks in
+    ``plan.exclusive`` and the finishing step), so a graph computed while a run
+    writes there fails with :class:`~jobs.files.BusyError`; the tasks check the
+    output is still as planned, so a graph computed twice, or after another run
+    changed the output, fails with :class:`StalePlan` rather than finishing
+    from stale state.  Nothing is aborted automatically if it fails: a rerun
+    sweeps or resumes what it left.  A plan with nothing to do gives its report.
     """
+    import dask
     from dask.delayed import Delayed
     from dask.highlevelgraph import HighLevelGraph
 
+    if plan.current is not None:
+        return dask.delayed(plan.current, traverse=False)
     name = f"imgjobs-{plan.job}-finalize-{plan.finish.token}"
-    graph = dict(plan.graph)
+    graph = {key: (_guarded, plan.finish, key in plan.exclusive, *task) for key, task in plan.graph.items()}
     graph[name] = (_finalize_task, plan.finish, time.time(), "dask graph", _Settled(plan.settled), list(plan.outputs))
     return Delayed(name, HighLevelGraph.from_collections(name, graph, dependencies=()))
 

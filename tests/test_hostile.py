@@ -273,7 +273,10 @@ def test_a_second_run_into_the_same_place_is_refused_and_harms_nothing(tmp_path,
         assert r.returncode == 2 and "another imgjobs run (pid" in r.stderr and "Traceback" not in r.stderr
         assert live.read_bytes() == b"half"
         r = imgjobs("resize", src, "--out", out / "b.npy", "--size", "8x8")
-        assert r.returncode == 0  # another output: another lock
+        assert r.returncode == 2 and "another imgjobs run (pid" in r.stderr  # one lock per directory
+        assert not (out / "b.npy").exists() and not (out / ".b.npy.imgjobs-partial").exists()
+        r = imgjobs("resize", src, "--out", tmp_path / "b.npy", "--size", "8x8")
+        assert r.returncode == 0, r.stderr  # another directory: another lock
     r = imgjobs("compress", src, out)
     assert r.returncode == 0 and not live.exists()  # the other run is gone: its leftover is swept
     assert sorted(p.name for p in out.glob("*.rle")) == [f"{i}.rle" for i in range(4)]

@@ -1,0 +1,440 @@
+"""The resize job's state on disk, every file of it read as untrusted input.
+
+A resize output is a family of files beside each other: the batch
+(``batch.npy`` or ``batch.zarr/``), its sidecar ``batch.npy.json``, its labels
+``batch.labels.npy`` and, while it is built, the hidden work folder
+``.batch.npy.imgjobs-partial/`` (``plan.json``, ``done/<start>-<stop>.json`` and
+the batch being filled).  This module names those paths, writes the small state
+files, and reads them back checking everything: shape and types, ranges, that
+a record belongs to this very job and run, that records do not overlap, that
+the batch on disk has the size its header claims.  Anything that does not hold
+is treated as absent (the work is redone) or refused with a message naming the
+file; never a traceback, never believed.
+
+No Dask here: :mod:`jobs.resize_graphs` plans with these functions and
+:mod:`jobs.resize_tasks` calls them from tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+
+from . import stamps as _stamps
+from .files import read_json, remove_path
+
+__all__ = [
+    "PARTIAL_SUFFIX",
+    "SIDECAR_FORMAT",
+    "Done",
+    "batch_problem",
+    "check_sidecar",
+    "family",
+    "labels_path",
+    "out_stamp",
+    "partial_dir",
+    "read_done",
+    "read_plan",
+    "removable",
+    "remove_store",
+    "remove_work",
+    "sidecar_path",
+    "write_done",
+    "write_small",
+]
+
+#: The hidden work folder of an unfinished batch: ``.batch.npy.imgjobs-partial`` beside ``batch.npy``.
+PARTIAL_SUFFIX = ".imgjobs-partial"
+
+#: What a sidecar of this layout says it is.
+SIDECAR_FORMAT = "imgjobs-resize-2"
+
+_DONE_NAME = re.compile(r"([0-9]{1,15})-([0-9]{1,15})\.json")
+
+
+def sidecar_path(out: str) -> str:
+    """The sidecar of a batch: ``batch.npy`` -> ``batch.npy.json`` (never the name of a JSON config beside it)."""
+    return os.fspath(out) + ".json"
+
+
+def labels_path(out: str) -> str:
+    """The labels beside a ``.npy`` batch: ``batch.npy`` -> ``batch.labels.npy``."""
+    out = os.fspath(out)
+    return (out[:-4] if out.endswith(".npy") else out) + ".labels.npy"
+
+
+def partial_dir(out: str) -> str:
+    """The hidden work folder of ``out``: ``.batch.npy.imgjobs-partial`` beside it."""
+    head, tail = os.path.split(os.fspath(out))
+    return os.path.join(head, f".{tail}{PARTIAL_SUFFIX}")
+
+
+def family(out: str) -> list[tuple[str, str]]:
+    """Every path a resize run into ``out`` writes, with what it is: (path, description)."""
+    out = os.fspath(out)
+    paths = [(out, "the batch"), (sidecar_path(out), "its sidecar")]
+    if out.endswith(".npy"):
+        paths.append((labels_path(out), "its labels"))
+    paths.append((partial_dir(out), "its work folder"))
+    return paths
+
+
+def out_stamp(out: str) -> str:
+    """What is at ``out`` now, as a string to compare: ``absent``, or its kind, size and modification time."""
+    try:
+        st = os.lstat(out)
+    except FileNotFoundError:
+        return "absent"
+    except OSError as e:
+        return f"unreadable:{e.errno}"
+    inner = ""
+    if os.path.isdir(out):  # a zarr store: its group metadata changes when it is rewritten
+        try:
+            zst = os.stat(os.path.join(out, "zarr.json"))
+            inner = f":{zst.st_ino}:{zst.st_mtime_ns}"
+        except OSError:
+            inner = ":none"
+    return f"{st.st_mode:o}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}{inner}"
+
+
+def write_small(path: str, text: str) -> None:
+    """Write a small state file through a hidden temporary, ``fsync`` and a rename: never half-written.
+
+    A failure (a full disk) removes the temporary and names the file.
+    """
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".{tail}.{os.getpid()}-{os.urandom(4).hex()}.part")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        remove_path(tmp)
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror}") from None
+
+
+# --------------------------------------------------------------------------- the work folder
+
+
+def read_plan(path: str) -> dict | None:
+    """The work folder's ``plan.json``, or None when it is missing or not of the expected shape."""
+    plan = read_json(path)
+    if not isinstance(plan, dict):
+        return None
+    if not (isinstance(plan.get("token"), str) and isinstance(plan.get("identity"), str)):
+        return None
+    if not _is_int(plan.get("n"), 1):
+        return None
+    chunk = plan.get("chunk")
+    if chunk is not None and not _is_int(chunk, 1):
+        return None
+    return plan
+
+
+class Done:
+    """One finished slice, as its record says: ``start``, ``stop``, ``stamps`` and ``failed`` ((index, reason), ...)."""
+
+    __slots__ = ("failed", "stamps", "start", "stop")
+
+    def __init__(self, start: int, stop: int, stamps: tuple, failed: tuple):
+        self.start, self.stop, self.stamps, self.failed = start, stop, tuple(stamps), tuple(failed)
+
+    def __repr__(self) -> str:
+        return f"Done({self.start}, {self.stop}, {len(self.failed)} failed)"
+
+    @classmethod
+    def of(cls, start: int, outcomes, seen) -> Done:
+        """The record of a slice from ``start`` whose images ended as ``outcomes``, read with stamps ``seen``."""
+        failed = [(int(i), outcomes.reasons.get(int(i), "")) for i in np.flatnonzero(outcomes.status == 2).tolist()]
+        return cls(start, start + len(outcomes), seen, failed)
+
+
+def write_done(done_dir: str, token: str, identity: str, slice_: Done) -> None:
+    """Record a durable slice as finished: ``done/<start>-<stop>.json``, tied to this job and run."""
+    record = {
+        "token": token,
+        "identity": identity,
+        "start": slice_.start,
+        "stop": slice_.stop,
+        "stamps": list(slice_.stamps),
+        "failed": [[int(i), str(r)] for i, r in slice_.failed],
+    }
+    write_small(os.path.join(done_dir, f"{slice_.start}-{slice_.stop}.json"), json.dumps(record))
+
+
+def _valid_done(record, name_start: int, name_stop: int, token: str, identity: str, n: int) -> Done | None:
+    if not isinstance(record, dict) or record.get("token") != token or record.get("identity") != identity:
+        return None
+    start, stop = record.get("start"), record.get("stop")
+    if start != name_start or stop != name_stop or not (_is_int(start, 0) and _is_int(stop, 1)):
+        return None
+    if not start < stop <= n:
+        return None
+    stamps = record.get("stamps")
+    if not isinstance(stamps, list) or len(stamps) != stop - start or not all(isinstance(s, str) for s in stamps):
+        return None
+    failed = record.get("failed")
+    if not isinstance(failed, list):
+        return None
+    out = []
+    for item in failed:
+        if not (isinstance(item, list) and len(item) == 2 and _is_int(item[0], 0) and isinstance(item[1], str)):
+            return None
+        if item[0] >= stop - start:
+            return None
+        out.append((item[0], item[1]))
+    return Done(start, stop, stamps, out)
+
+
+def read_done(done_dir: str, token: str, identity: str, n: int, chunk: int | None = None) -> tuple[list, int]:
+    """The finished slices recorded in ``done_dir`` for this job and run, sorted, none overlapping.
+
+    One listing.  A record is believed only if its name and content agree, it
+    names this run's ``token`` and this job's ``identity``, its slice lies in
+    ``0..n`` (on ``chunk`` boundaries, for a zarr store), its stamps and failures
+    have the slice's length and types, and it overlaps no record kept before it.
+
+    Returns
+    -------
+    (list of Done, int)
+        The slices kept, and how many records were ignored.
+    """
+    try:
+        with os.scandir(done_dir) as it:
+            names = [e.name for e in it if not e.name.startswith(".")]
+    except OSError:
+        return [], 0
+    found, ignored = [], 0
+    for name in names:
+        m = _DONE_NAME.fullmatch(name)
+        if not m:
+            ignored += 1
+            continue
+        start, stop = int(m.group(1)), int(m.group(2))
+        if chunk and (start % chunk or (stop % chunk and stop != n)):
+            ignored += 1
+            continue
+        done = _valid_done(read_json(os.path.join(done_dir, name)), start, stop, token, identity, n)
+        if done is None:
+            ignored += 1
+            continue
+        found.append(done)
+    found.sort(key=lambda d: (d.start, d.stop))
+    kept, end = [], 0
+    for d in found:
+        if d.start < end:
+            ignored += 1  # overlaps a slice kept before it: the overlap is redone
+            continue
+        kept.append(d)
+        end = d.stop
+    return kept, ignored
+
+
+# --------------------------------------------------------------------------- the finished output
+
+
+def _is_int(value, low: int | None = None) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and (low is None or value >= low)
+
+
+def check_sidecar(sidecar, out: str) -> str | None:
+    """What is wrong with a sidecar's content (None: nothing); ``out`` is the batch it sits beside."""
+    if not isinstance(sidecar, dict):
+        return "not a JSON object"
+    if sidecar.get("format") != SIDECAR_FORMAT:
+        return f"format {sidecar.get('format')!r}, not {SIDECAR_FORMAT!r} (written by another version)"
+    if not isinstance(sidecar.get("identity"), str):
+        return "no identity"
+    shape = sidecar.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 4 and all(_is_int(v, 1) for v in shape) and shape[3] == 3):
+        return f"shape {shape!r} is not [N, H, W, 3]"
+    n = shape[0]
+    st = sidecar.get("stamps")
+    if not isinstance(st, dict) or st.get("mode") not in _stamps.MODES:
+        return "no stamps"
+    files = st.get("files")
+    if not isinstance(files, list) or len(files) != n or not all(isinstance(s, str) for s in files):
+        return f"stamps of {len(files) if isinstance(files, list) else '?'} image(s) for {n}"
+    if not _is_int(sidecar.get("images_per_task"), 1):
+        return "no images_per_task"
+    if not isinstance(sidecar.get("labels_digest"), str):
+        return "no labels_digest"
+    failed = sidecar.get("failed")
+    if not isinstance(failed, list):
+        return "failed is not a list"
+    for f in failed:
+        if not (
+            isinstance(f, dict) and _is_int(f.get("index"), 0) and f["index"] < n and isinstance(f.get("reason"), str)
+        ):
+            return f"a failure entry {str(f)[:80]} is not an image index and reason"
+    labels = sidecar.get("labels")
+    if labels is not None:
+        if not isinstance(labels, dict):
+            return "labels is not an object"
+        file = labels.get("file")
+        if not isinstance(file, str) or file != os.path.basename(file) or file in ("", ".", ".."):
+            return f"labels file {file!r} is not a name beside the batch"
+        if not out.endswith(".zarr") and file != os.path.basename(labels_path(out)):
+            return f"labels file {file!r} is not {os.path.basename(labels_path(out))}"
+        classes = labels.get("classes")
+        if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+            return "classes is not a list of names"
+    return None
+
+
+def _npy_problem(path: str, shape: tuple, dtype) -> str | None:
+    """What is wrong with a ``.npy`` file that should hold ``shape`` of ``dtype`` (None: it does)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                got_shape, fortran, got_dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                got_shape, fortran, got_dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                return f"a .npy of version {version}"
+            start = f.tell()
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as e:
+        return f"not a readable .npy ({e})"
+    if tuple(got_shape) != tuple(shape) or fortran or np.dtype(got_dtype) != np.dtype(dtype):
+        return f"holds {got_dtype} {tuple(got_shape)}, not {np.dtype(dtype)} {tuple(shape)}"
+    want = start + int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if size != want:
+        return f"{size:,} bytes where its header needs {want:,} (truncated or extended)"
+    return None
+
+
+def batch_problem(out: str, shape: tuple, labelled: bool) -> str | None:
+    """What is wrong with a finished batch (and its labels) that should hold ``shape`` (None: nothing).
+
+    A ``.npy``: its header, dtype and exact size; its ``.labels.npy`` likewise.  A
+    zarr store: the group's arrays, their shapes and dtypes (chunks are not read).
+    """
+    n = shape[0]
+    if out.endswith(".zarr"):
+        try:
+            import zarr
+
+            group = zarr.open_group(out, mode="r")
+            images = group["images"]
+            if tuple(images.shape) != tuple(shape) or images.dtype != np.uint8:
+                return f"its images array is {images.dtype} {images.shape}, not uint8 {tuple(shape)}"
+            if labelled:
+                labels = group["labels"]
+                if tuple(labels.shape) != (n,) or labels.dtype != np.int64:
+                    return f"its labels array is {labels.dtype} {labels.shape}, not int64 ({n},)"
+        except Exception as e:  # any failure to open the store: it is not the batch the sidecar describes
+            return f"not a readable zarr group ({type(e).__name__}: {e})"
+        return None
+    problem = _npy_problem(out, shape, np.uint8)
+    if problem:
+        return problem
+    if labelled:
+        problem = _npy_problem(labels_path(out), (n,), np.int64)
+        if problem:
+            return f"its labels {labels_path(out)}: {problem}"
+    return None
+
+
+#: What a zarr store written by imgjobs holds: the group metadata and two arrays of chunk files.
+_ZARR_TOP = {"zarr.json", "images", "labels"}
+
+
+def _zarr_foreign(store: str) -> list[str]:
+    """Paths inside a zarr store that imgjobs does not write there (a linear walk, links not followed)."""
+    foreign = []
+    try:
+        top = os.listdir(store)
+    except OSError as e:
+        return [f"{store} ({e.strerror})"]
+    for name in top:
+        path = os.path.join(store, name)
+        if name not in _ZARR_TOP:
+            foreign.append(path)
+            continue
+        if name == "zarr.json":
+            if os.path.islink(path) or not os.path.isfile(path):
+                foreign.append(path)
+            continue
+        if os.path.islink(path) or not os.path.isdir(path):
+            foreign.append(path)
+            continue
+        for root, dirs, files in os.walk(path):
+            rel = os.path.relpath(root, path)
+            for d in dirs:
+                full = os.path.join(root, d)
+                ok = (rel == "." and d == "c") or (rel != "." and d.isdigit())
+                if os.path.islink(full) or not ok:
+                    foreign.append(full)
+            dirs[:] = [d for d in dirs if os.path.join(root, d) not in foreign]
+            for f in files:
+                full = os.path.join(root, f)
+                ok = (rel == "." and f == "zarr.json") or (rel != "." and f.isdigit())
+                if os.path.islink(full) or not ok:
+                    foreign.append(full)
+            if len(foreign) > 20:
+                return foreign
+    return foreign
+
+
+def removable(out: str) -> None:
+    """Refuse (UsageError) to replace ``out`` unless it is a batch imgjobs wrote (see :func:`remove_store`)."""
+    from .files import UsageError
+
+    if not os.path.lexists(out):
+        return
+    if out.endswith(".zarr"):
+        if os.path.islink(out) or not os.path.isdir(out):
+            raise UsageError(f"{out} is not a zarr store imgjobs wrote (a link or a file): remove it yourself")
+        foreign = _zarr_foreign(out)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+            raise UsageError(
+                f"{out} holds files imgjobs did not write ({shown}): --overwrite removes only its own "
+                "outputs; move those files away or choose another --out"
+            )
+    elif os.path.islink(out) or not os.path.isfile(out):
+        raise UsageError(f"{out} is not a batch file imgjobs wrote (a link or not a regular file): remove it yourself")
+
+
+def remove_store(out: str) -> None:
+    """Remove an old batch at ``out`` that imgjobs wrote; refuse (UsageError) anything else.
+
+    A ``.npy`` must be a regular file (not a link, not a directory).  A ``.zarr``
+    must be a directory holding only what imgjobs writes into one (its group
+    metadata, ``images/`` and ``labels/`` with their chunks): a store holding
+    anything else (images, a file list) is refused, naming what is there, and
+    nothing is removed.  Links are never followed.
+    """
+    removable(out)
+    remove_path(out)
+
+
+def remove_work(work: str) -> None:
+    """Remove a work folder's own entries (``plan.json``, ``done/``, the batch), then the folder if empty."""
+    for name in ("plan.json", "batch.npy", "batch.zarr"):
+        remove_path(os.path.join(work, name))
+    done = os.path.join(work, "done")
+    try:
+        with os.scandir(done) as it:
+            for e in it:
+                if _DONE_NAME.fullmatch(e.name) or e.name.endswith(".part"):
+                    remove_path(os.path.join(done, e.name))
+        os.rmdir(done)
+    except OSError:
+        pass
+    try:
+        for e in os.scandir(work):
+            if e.name.endswith(".part"):
+                remove_path(os.path.join(work, e.name))
+        os.rmdir(work)
+    except OSError:
+        pass
