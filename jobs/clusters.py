@@ -352,9 +352,21 @@ def _make(name: str, tls: bool, *, check_commands: bool, jobs: int = 1):
     dask.config.update(dask.config.config, {"jobqueue": {config_name: jq}}, priority="new")
     sec = security(tls, temporary=True)
     kwargs = {"config_name": config_name, "security": sec, "job_cls": _job_class(cls, prof, jobs)}
+    private = None
     if sec is not None:
-        kwargs["shared_temp_directory"] = jq.get("shared-temp-directory") or os.getcwd()
-    return cls(**kwargs), prof
+        # dask-jobqueue writes the temporary certificates and key (files the worker jobs read) into its
+        # shared-temp-directory: a folder of this run's own there, mode 700, removed however the run ends
+        import tempfile
+
+        base = jq.get("shared-temp-directory") or os.getcwd()
+        private = tempfile.mkdtemp(prefix=".imgjobs-tls-", dir=base)
+        kwargs["shared_temp_directory"] = private
+    try:
+        return cls(**kwargs), prof, private
+    except BaseException:
+        if private:
+            shutil.rmtree(private, ignore_errors=True)
+        raise
 
 
 def job_script(name: str, *, tls: bool = False) -> str:
@@ -363,11 +375,15 @@ def job_script(name: str, *, tls: bool = False) -> str:
     The scheduler address in it is the one a real run would get now; its port
     changes from run to run unless the profile's scheduler-options set one.
     """
-    cluster, _ = _make(name, tls, check_commands=False)
+    cluster, _, private = _make(name, tls, check_commands=False)
     try:
         return cluster.job_script()
     finally:
-        cluster.close()
+        try:
+            cluster.close()
+        finally:
+            if private:
+                shutil.rmtree(private, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -386,7 +402,7 @@ def start_cluster(name: str, *, jobs: int = 1, tls: bool = False):
     # submitted (distributed's default, 15 s, is for workers that may reconnect): retirements at the
     # end of a lifetime are expected, so replacements start at once.
     lost = dask.config.set({"distributed.deploy.lost-worker-timeout": "2s"})
-    cluster, prof = _make(name, tls, check_commands=True, jobs=jobs)
+    cluster, prof, private = _make(name, tls, check_commands=True, jobs=jobs)
     try:
         jq = prof["jobqueue"]
         # adaptive at a fixed size: a job that retires, reaches its walltime or is cancelled is replaced
@@ -403,6 +419,8 @@ def start_cluster(name: str, *, jobs: int = 1, tls: bool = False):
             cluster.close()  # cancels every job it submitted (scancel / qdel)
         finally:
             lost.__exit__(None, None, None)
+            if private:
+                shutil.rmtree(private, ignore_errors=True)  # the TLS key among them
 
 
 def _job_states(cluster, kind: str) -> str:

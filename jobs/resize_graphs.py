@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,12 @@ log = logging.getLogger(__name__)
 #: Bumped when the layout of the work folder or what a slice holds changes: older work is started over.
 _LAYOUT = 2
 
+#: The label of an image that failed: never a label a source may give (negative labels are refused).
+FAILED_LABEL = -1
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
 
 def split_list_line(line: str) -> tuple[str, str | None]:
     """A file list line -> (path, label or None).
@@ -94,7 +101,7 @@ def split_list_line(line: str) -> tuple[str, str | None]:
         path, _, rest = line.partition("\t")
         return path.strip(), rest.strip() or None
     head, _, last = line.rpartition(" ")
-    if head.strip() and last.lstrip("-").isdigit():
+    if head.strip() and _WHOLE.fullmatch(last):
         return head.strip(), last
     return line, None
 
@@ -127,19 +134,34 @@ class Source:
         return Source(self.paths[:n], labels, self.classes, self.origin)
 
 
-def _encode_labels(where: str, names: list, texts: list) -> tuple:
-    """Text labels of every line -> (int64 array, class names or None)."""
+def _encode_labels(where: str, names: list, texts: list, lines: list) -> tuple:
+    """Text labels of every line -> (int64 array, class names or None).
+
+    Whole numbers are taken as they are (ImageNet's ``path 7``) and must lie in
+    0 .. 2**63 - 1: the label -1 marks a failed image (:data:`FAILED_LABEL`), so
+    no label given may be negative.  Any other text is a class name; names are
+    sorted and numbered from 0.
+    """
     missing = [i for i, t in enumerate(texts) if t is None]
     if len(missing) == len(texts):
         return None, None
     if missing:
         i = missing[0]
         raise UsageError(
-            f"{where}: {names[i]} (entry {i + 1}) has no label while {len(texts) - len(missing)} others have one: "
+            f"{where}, line {lines[i]}: {names[i]} has no label while {len(texts) - len(missing)} others have one: "
             "label every line (path<TAB>label, or path and a whole number) or none"
         )
-    if all(t.lstrip("-").isdigit() for t in texts):
-        return np.array([int(t) for t in texts], dtype=np.int64), None
+    if all(_WHOLE.fullmatch(t) for t in texts):
+        values = []
+        for i, t in enumerate(texts):
+            v = int(t)
+            if not 0 <= v < 2**63:
+                raise UsageError(
+                    f"{where}, line {lines[i]}: label {t} is outside 0 .. 2**63-1 (negative labels are refused: "
+                    f"{FAILED_LABEL} marks a failed image); renumber the labels from 0, or use class names"
+                )
+            values.append(v)
+        return np.array(values, dtype=np.int64), None
     classes = sorted(set(texts))
     index = {c: k for k, c in enumerate(classes)}
     return np.array([index[t] for t in texts], dtype=np.int64), classes
@@ -147,21 +169,22 @@ def _encode_labels(where: str, names: list, texts: list) -> tuple:
 
 def _read_list(path: str) -> Source:
     base = os.path.dirname(os.path.abspath(path))
-    paths, texts = [], []
+    paths, texts, lines = [], [], []
     try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
+        with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first path
+            for number, line in enumerate(f, 1):
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
                 name, label = split_list_line(line)
                 paths.append(name if os.path.isabs(name) else os.path.join(base, name))
                 texts.append(label)
+                lines.append(number)
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); save the list as UTF-8") from None
     except OSError as e:
         raise UsageError(f"{path}: cannot read the file list: {e.strerror or e}") from None
-    labels, classes = _encode_labels(path, paths, texts)
+    labels, classes = _encode_labels(path, paths, texts, lines)
     return Source(paths, labels, classes, None if labels is None else "list")
 
 
@@ -173,17 +196,25 @@ def _read_directory(source: str) -> Source:
         return Source([os.path.join(source, n) for n in names])
     with os.scandir(source) as it:
         folders = sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
-    paths, labels, classes = [], [], []
-    for folder in folders:
+    paths, labels, empty = [], [], []
+    for k, folder in enumerate(folders):  # every folder is a class, empty or not: indices never shift
         inner = list_inputs(os.path.join(source, folder), IMAGE_EXTENSIONS)
         found = sorted(inner.names + [n for n, _ in inner.others])
-        if found:
-            paths += [os.path.join(source, folder, n) for n in found]
-            labels += [len(classes)] * len(found)
-            classes.append(folder)
+        paths += [os.path.join(source, folder, n) for n in found]
+        labels += [k] * len(found)
+        if not found:
+            empty.append(folder)
     if not paths:
         return Source([])
-    return Source(paths, np.array(labels, dtype=np.int64), classes, "folders")
+    if empty:
+        log.warning(
+            "%s: %d class folder(s) hold no images (%s): they keep their class index, so every split of this "
+            "tree numbers its classes the same",
+            source,
+            len(empty),
+            ", ".join(empty[:5]) + (" ..." if len(empty) > 5 else ""),
+        )
+    return Source(paths, np.array(labels, dtype=np.int64), folders, "folders")
 
 
 def read_labelled(source, num_images: int | None = None) -> Source:
@@ -487,10 +518,6 @@ class ResizeFinish(Finish):
                 self.where.work,
                 done,
             )
-
-
-#: The label of an image that failed: never a label a source may give (negative labels are refused).
-FAILED_LABEL = -1
 
 
 def _identity(paths: list, opts: ResizeOptions, stamp_mode: str) -> str:

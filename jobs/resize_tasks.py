@@ -5,20 +5,22 @@ content (not by extension), EXIF orientation applied, any mode made true RGB,
 then resized by one of three :data:`METHODS`:
 
 ``area`` (the default)
-    JPEGs decoded by OpenCV (libjpeg-turbo) at full scale, or at a reduced DCT
+    JPEGs decoded by libjpeg-turbo at full scale, or at a reduced DCT
     scale only while that decode is still at least twice the output in both
     directions, then resized with OpenCV's area filter (``INTER_AREA``).  Quality
     of OpenCV's plain full-decode path at its speed or better.
 ``exact``
-    Pillow decodes in full and resizes with its bicubic filter: the exercise's
+    A full decode, resized with Pillow's bicubic filter: the exercise's
     semantics, the sharpest and slowest.
 ``draft``
     Trades quality for speed: JPEGs decoded at the smallest DCT scale (1/2, 1/4,
     1/8) still at least ``draft_fraction`` of the output, then area-resized.
     Reduced DCT decodes alias fine texture (fur, foliage, fabric).
 
-Images OpenCV does not decode (other formats, CMYK JPEGs, a truncated file) go
-through Pillow, so every image decodes the same way whatever the method, and a
+JPEGs are decoded by libjpeg-turbo through simplejpeg, strictly: a JPEG the
+decoder would have to patch (cut short, corrupt data, a header claiming more
+pixels than the file can hold) fails by name with the decoder's reason instead
+of decoding to grey.  Other formats and CMYK JPEGs go through Pillow, and a
 broken file fails with Pillow's reason.
 
 :func:`create_output` and :func:`fill` are what tasks run: create the empty
@@ -140,19 +142,77 @@ def _opencv():
     return _CV2
 
 
-def _opencv_jpeg(data, scale: int, stored_wh, orientation: int, size):
-    """Decode a JPEG with OpenCV at 1/``scale``, area-resize, orient; RGB, or None where OpenCV cannot."""
-    cv2 = _opencv()
-    flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4}.get(
-        scale, cv2.IMREAD_REDUCED_COLOR_8
-    )
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flag | cv2.IMREAD_IGNORE_ORIENTATION)
+#: JPEG frame markers whose scans are Huffman-coded (baseline, extended, progressive): every 8x8 block
+#: costs at least one bit, so a file shorter than its blocks / 8 bytes cannot hold the image it claims.
+_HUFFMAN_FRAMES = (0xC0, 0xC1, 0xC2)
+
+
+def _jpeg_frame(data) -> int | None:
+    """The JPEG's frame marker (0xC0...0xCF), from a walk over its marker segments; None if not found."""
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        m = data[i + 1]
+        if m == 0xFF:  # fill byte
+            i += 1
+            continue
+        if m == 0x01 or 0xD0 <= m <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if 0xC0 <= m <= 0xCF and m not in (0xC4, 0xC8, 0xCC):
+            return m
+        if m == 0xDA:  # a scan before any frame
+            return None
+        i += 2 + ((data[i + 2] << 8) | data[i + 3])
+    return None
+
+
+def check_jpeg_length(path, data, size) -> None:
+    """Refuse (ImageError) a JPEG whose data is too short for the image its header claims.
+
+    Before anything is allocated: a 300-byte file claiming 13000x13000 would
+    otherwise cost gigabytes and decode to grey.
+    """
+    from rle import ImageError
+
+    if _jpeg_frame(data) not in _HUFFMAN_FRAMES:
+        return
+    w, h = size
+    blocks = -(-w // 8) * -(-h // 8)
+    if len(data) * 8 < blocks:
+        raise ImageError(
+            f"{path}: damaged JPEG: its header claims {w}x{h} pixels, which needs at least {-(-blocks // 8):,} bytes "
+            f"of data, and the file has {len(data):,} (cut short or forged)"
+        )
+
+
+def _decode_jpeg(path, data, scale: int, stored_wh):
+    """Decode a JPEG with libjpeg-turbo (simplejpeg) at 1/``scale``, as RGB; strict: damage is an ImageError.
+
+    Returns None for a JPEG it does not take (CMYK, YCCK): Pillow decodes those.
+    A file libjpeg-turbo has to patch to decode (premature end, corrupt data,
+    a bad Huffman code) fails with the decoder's reason, by name.
+    """
+    import simplejpeg
+
+    from rle import ImageError
+
+    try:
+        _, _, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError as e:
+        raise ImageError(f"{path}: damaged JPEG: {e}") from None
+    if colorspace not in ("Gray", "YCbCr", "RGB"):
+        return None
     w, h = stored_wh
-    if bgr is None or bgr.shape != (-(-h // scale), -(-w // scale), 3):
-        return None  # truncated, corrupt or unusual: Pillow decodes it or says why
-    target = size[::-1] if orientation in _SWAPS_AXES else size
-    small = cv2.resize(bgr, target, interpolation=cv2.INTER_AREA)
-    return orient(small, orientation)[..., ::-1]
+    dw, dh = -(-w // scale), -(-h // scale)
+    try:  # exactly 1/scale: at least that factor, and at least that size
+        rgb = simplejpeg.decode_jpeg(data, "RGB", min_width=dw, min_height=dh, min_factor=scale, strict=True)
+    except ValueError as e:
+        raise ImageError(f"{path}: damaged JPEG: {e} (libjpeg-turbo could only guess the missing pixels)") from None
+    if rgb.shape != (dh, dw, 3):
+        raise ImageError(f"{path}: decoded as {rgb.shape[1]}x{rgb.shape[0]}, not {dw}x{dh} as its header says")
+    return rgb
 
 
 def to_rgb(im):
@@ -251,12 +311,24 @@ def load_rgb(
         data, _ = read_input(path)
     with open_image(path, data=data, max_pixels=max_pixels) as im:
         orientation = im.getexif().get(0x0112, 1)  # read from the header, before decoding
-        if method != "exact" and im.format == "JPEG" and im.mode in ("RGB", "L"):
-            stored = size[::-1] if orientation in _SWAPS_AXES else size
-            scale = draft_scale(im.size, stored, AREA_MARGIN if method == "area" else draft_fraction)
-            out = _opencv_jpeg(data, scale, im.size, orientation, size)
-            if out is not None:
-                return out
+        if im.format == "JPEG":
+            check_jpeg_length(path, data, im.size)
+        if im.format == "JPEG" and im.mode in ("RGB", "L"):
+            if method == "exact":
+                scale = 1
+            else:
+                stored = size[::-1] if orientation in _SWAPS_AXES else size
+                scale = draft_scale(im.size, stored, AREA_MARGIN if method == "area" else draft_fraction)
+            rgb = _decode_jpeg(path, data, scale, im.size)
+            if rgb is not None:
+                if method == "exact":
+                    small = Image.fromarray(rgb, "RGB")
+                    if orientation in _TRANSPOSE:
+                        small = small.transpose(_TRANSPOSE[orientation])
+                    return np.asarray(small.resize(size, Image.Resampling.BICUBIC))
+                cv2 = _opencv()
+                target = size[::-1] if orientation in _SWAPS_AXES else size
+                return orient(cv2.resize(rgb, target, interpolation=cv2.INTER_AREA), orientation)
         im.load()
         if orientation in _TRANSPOSE:  # upright, as ImageOps.exif_transpose, without rewriting the EXIF block
             im = im.transpose(_TRANSPOSE[orientation])

@@ -664,13 +664,17 @@ def test_a_cluster_run_stopped_by_a_signal_cleans_up(tmp_path, rng, sig):
     while not list(tmp_path.glob(".b.npy.*")):  # the batch exists: workers have joined and run tasks
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.2)
+    [private] = tmp_path.glob(".imgjobs-tls-*")  # TLS by default: the run's certificates, in a folder of its own
+    assert private.stat().st_mode & 0o777 == 0o700 and any("key" in p.name for p in private.iterdir())
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == (130 if sig == signal.SIGINT else 143), err
+    assert not private.exists() and not list(tmp_path.glob(".dask-jobqueue*"))  # no private key left behind
     assert ("interrupted" if sig == signal.SIGINT else "stopped by a signal") in err and "Traceback" not in err
     assert "Dask dashboard: http://127.0.0.1:" in err  # where the dashboard listens, not the interface address
     # no batch under its name; the work folder the tasks started is kept for the same command to resume
-    assert not (tmp_path / "b.npy").exists() and [p.name for p in tmp_path.glob(".b.npy*")] == [".b.npy.imgjobs-partial"]
+    assert not (tmp_path / "b.npy").exists()
+    assert [p.name for p in tmp_path.glob(".b.npy*")] == [".b.npy.imgjobs-partial"]
     jobs = [int(p.read_text().split()[0]) for p in (tmp_path / "batch-jobs").glob("*.pid")]
     time.sleep(2)
     for pid in jobs:  # every worker job was cancelled

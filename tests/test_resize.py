@@ -18,6 +18,7 @@ from jobs.files import UsageError
 from jobs.options import ResizeOptions, parse_size
 from jobs.resize_graphs import plan_resize, read_source
 from jobs.resize_tasks import draft_scale, load_rgb
+from rle import ImageError
 
 SIZE = (32, 24)
 
@@ -510,16 +511,52 @@ def test_every_exif_orientation_matches_pillows_exif_transpose(tmp_path, rng, or
     assert np.abs(got.astype(int) - want).max() <= 1  # OpenCV's and Pillow's decoders may round apart
 
 
-def test_a_jpeg_opencv_refuses_is_failed_by_pillows_reason(tmp_path, rng):
-    path = tmp_path / "cut.jpg"
-    Image.fromarray(photo(rng, 200, 150)).save(path, quality=90)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) - 40])
+def _forged_size(data: bytes, w: int, h: int) -> bytes:
+    """The JPEG ``data`` with its frame header claiming ``w`` x ``h``."""
+    at = data.find(b"\xff\xc0")
+    assert at > 0
+    return data[: at + 5] + h.to_bytes(2, "big") + w.to_bytes(2, "big") + data[at + 9 :]
+
+
+def test_damaged_jpegs_fail_by_name_with_the_decoders_reason(tmp_path, rng):
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(photo(rng, 200, 150)).save(whole, quality=90)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) - 40])  # no end marker
+    patched = tmp_path / "patched.jpg"
+    patched.write_bytes(data[: len(data) // 2] + b"\xff\xd9")  # cut short, an end marker appended
+    forged = tmp_path / "forged.jpg"
+    head = _forged_size(data, 13000, 13000)
+    sos = head.find(b"\xff\xda")
+    forged.write_bytes(head[: sos + 2 + int.from_bytes(head[sos + 2 : sos + 4], "big") + 20] + b"\xff\xd9")
+    assert forged.stat().st_size < 1000  # the tables, 20 bytes of scan and an end: 169 MPixel claimed
     for method in ("area", "draft", "exact"):
-        with pytest.raises(OSError, match="truncated"):
-            load_rgb(path, (32, 32), method=method)
+        assert load_rgb(whole, (32, 32), method=method).shape == (32, 32, 3)
+        for path, reason in ((cut, "damaged JPEG"), (patched, "premature end of data segment")):
+            with pytest.raises(ImageError, match=rf"{path.name}: .*{reason}"):
+                load_rgb(path, (32, 32), method=method)
+        with pytest.raises(ImageError, match=r"forged.jpg: damaged JPEG: its header claims 13000x13000 pixels"):
+            load_rgb(forged, (32, 32), method=method, max_pixels=10**9)
     with pytest.raises(ValueError, match="method must be one of"):
-        load_rgb(path, (32, 32), method="nearest")
+        load_rgb(whole, (32, 32), method="nearest")
+
+
+def test_a_damaged_jpeg_is_named_in_the_report_and_its_slot_is_zero(tmp_path, rng):
+    names = []
+    for i in range(3):
+        p = tmp_path / f"{i}.jpg"
+        Image.fromarray(photo(rng, 64, 48)).save(p, quality=90)
+        names.append(p.name)
+    data = (tmp_path / "1.jpg").read_bytes()
+    (tmp_path / "1.jpg").write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    (tmp_path / "list.txt").write_text("\n".join(names) + "\n")
+    report = jobs.resize(tmp_path / "list.txt", tmp_path / "b.npy", size="16x16", progress=False)
+    assert report.counts == {"ok": 2, "failed": 1} and report.exit_code == 1
+    [problem] = report.problems
+    assert problem.src.endswith("1.jpg") and "premature end of data segment" in problem.reason
+    batch = np.load(tmp_path / "b.npy")
+    assert not batch[1].any() and batch[0].any() and batch[2].any()
 
 
 @pytest.fixture
