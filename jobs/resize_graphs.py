@@ -520,10 +520,10 @@ class ResizeFinish(Finish):
             )
 
 
-def _identity(paths: list, opts: ResizeOptions, stamp_mode: str) -> str:
+def _identity(paths: list, opts: ResizeOptions) -> str:
     """A digest of what a batch holds given its files' content: files in order, size, method, limits."""
     fraction = opts.draft_fraction if opts.method == "draft" else None
-    head = json.dumps([_LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels, stamp_mode])
+    head = json.dumps([_LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels])
     return stamps.digest([head, *(os.path.abspath(p) for p in paths)])
 
 
@@ -631,16 +631,20 @@ class _Finished:
     sidecar: dict | None = None
 
 
-def _assess(out: str, sidecar: dict, n: int, size, now: list, labels_id: str, paths) -> _Finished:
+def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_id: str, paths) -> _Finished:
     """A finished batch whose sidecar says it is this job's: current, to rebuild, or to reopen (and why)."""
     w, h = size
     damage = state.batch_problem(out, (n, h, w, 3), False)
     if damage:
         return _Finished(rebuild=f"{out} is damaged ({damage}): rebuilding it", sidecar=sidecar)
     recorded = sidecar["stamps"]["files"]
-    changed = [i for i in range(n) if recorded[i] != now[i]]
     why = []
-    if changed:
+    if sidecar["stamps"]["mode"] != mode:
+        changed = list(range(n))
+        why.append(f"its images were stamped by {sidecar['stamps']['mode']}, now by {mode}: every image is decoded again")
+    else:
+        changed = [i for i in range(n) if recorded[i] != now[i]]
+    if changed and not why:
         why.append(f"{len(changed)} image(s) changed since it was built ({_names(paths, changed)})")
     if sidecar["labels_digest"] != labels_id:
         why.append("its labels changed")
@@ -745,7 +749,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
     n = len(paths)
     mode = opts.stamps
-    identity = _identity(paths, opts, mode)
+    identity = _identity(paths, opts)
     now = stamps.of_paths(paths, mode)
     labels_id = _labels_digest(found)
     sidecar = read_json(side) if os.path.lexists(side) else None
@@ -766,7 +770,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
                 "use --overwrite to replace it"
             )
         else:
-            assessed = _assess(out, sidecar, n, opts.size, now, labels_id, paths)
+            assessed = _assess(out, sidecar, n, opts.size, now, mode, labels_id, paths)
             if assessed.current:
                 plan = Plan("resize", unit="image")
                 plan.current = _up_to_date_report(out, paths, sidecar)
