@@ -641,7 +641,9 @@ def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_
     why = []
     if sidecar["stamps"]["mode"] != mode:
         changed = list(range(n))
-        why.append(f"its images were stamped by {sidecar['stamps']['mode']}, now by {mode}: every image is decoded again")
+        why.append(
+            f"its images were stamped by {sidecar['stamps']['mode']}, now by {mode}: every image is decoded again"
+        )
     else:
         changed = [i for i in range(n) if recorded[i] != now[i]]
     if changed and not why:
