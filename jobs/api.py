@@ -341,13 +341,9 @@ def resize(
     )
     run = RunOptions.from_kwargs(run, "resize")
     _check_client(client)
-    done = up_to_date(source, out, opts)  # before a cluster starts for nothing
+    done = up_to_date(source, out, opts) if compute else None  # before a cluster starts for nothing
     if done is not None:
         log.info("%s", done.up_to_date)
-        if not compute:
-            import dask
-
-            return dask.delayed(done, traverse=False)
         return done
 
     def plan(p):

@@ -669,6 +669,34 @@ def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_
     return _Finished(reopen=f"{out}: {' and '.join(why)}: redoing that", kept=tuple(kept), batch=batch, sidecar=sidecar)
 
 
+@dataclass(frozen=True)
+class _Current(Finish):
+    """The finish of a plan with nothing to do: its report, if the output is still as planned when it runs."""
+
+    job: str
+    token: str
+    out: str
+    expect_out: str
+    expect_sidecar: str
+    report: Report
+
+    @property
+    def lock_dir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.out))
+
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+        """The up-to-date report; :class:`~jobs.files.StalePlan` if the batch or its sidecar changed since planning."""
+        if (state.out_stamp(self.out), state.out_stamp(sidecar_path(self.out))) != (
+            self.expect_out,
+            self.expect_sidecar,
+        ):
+            raise StalePlan(f"{self.out} changed since this job was planned: plan the job again")
+        return self.report
+
+    def abort(self) -> None:
+        """Nothing was written."""
+
+
 def _up_to_date_report(out: str, paths, sidecar: dict) -> Report:
     failed = len(sidecar["failed"])
     note = f"{out} is up to date (use --overwrite to rebuild it)"
@@ -776,6 +804,9 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             if assessed.current:
                 plan = Plan("resize", unit="image")
                 plan.current = _up_to_date_report(out, paths, sidecar)
+                plan.finish = _Current(
+                    "resize", new_token(), out, state.out_stamp(out), state.out_stamp(side), plan.current
+                )
                 return plan
             if assessed.rebuild:
                 state.removable(out)

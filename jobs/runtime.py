@@ -208,15 +208,14 @@ def run(planner, lock_dir, runner, progress=None, *, performance_report: str | N
     """
     from .files import output_lock
 
-    if lock_dir is not None and not os.path.lexists(lock_dir):
-        planner(runner.parallelism)  # a new directory: nothing there to read; errors come before it is made
-    usable = lock_dir is not None and (os.path.isdir(lock_dir) or not os.path.lexists(lock_dir))
-    lock = output_lock(lock_dir) if usable else contextlib.nullcontext()  # not a directory: the planner says why
-    with lock:  # BusyError before anything is read when another run writes there
+    # A directory that does not exist yet holds nothing to read: planning goes first (its errors come before
+    # anything is made) and the run takes the lock when it starts, creating the directory.
+    held = lock_dir is not None and os.path.isdir(lock_dir)
+    with output_lock(lock_dir) if held else contextlib.nullcontext():  # BusyError when another run writes there
         plan = planner(runner.parallelism)
         if plan.current is not None:
             return plan.current
-        return execute(plan, runner, progress, performance_report=performance_report, locked=usable)
+        return execute(plan, runner, progress, performance_report=performance_report, locked=held)
 
 
 def _guarded(finish: Finish, exclusive: bool, func, *args):
@@ -241,14 +240,12 @@ def to_delayed(plan: Plan):
     output is still as planned, so a graph computed twice, or after another run
     changed the output, fails with :class:`StalePlan` rather than finishing
     from stale state.  Nothing is aborted automatically if it fails: a rerun
-    sweeps or resumes what it left.  A plan with nothing to do gives its report.
+    sweeps or resumes what it left.  A plan with nothing to do gives its report,
+    after the same lock and a check that the output did not change since.
     """
-    import dask
     from dask.delayed import Delayed
     from dask.highlevelgraph import HighLevelGraph
 
-    if plan.current is not None:
-        return dask.delayed(plan.current, traverse=False)
     name = f"imgjobs-{plan.job}-finalize-{plan.finish.token}"
     graph = {key: (_guarded, plan.finish, key in plan.exclusive, *task) for key, task in plan.graph.items()}
     graph[name] = (_finalize_task, plan.finish, time.time(), "dask graph", _Settled(plan.settled), list(plan.outputs))

@@ -6,6 +6,7 @@ Dask configuration.
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -14,9 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bitarray import bitarray
+from hypothesis import settings
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests: CI (CI=true) runs a fixed, derandomized set of examples with no example database,
+# so a failure there reproduces anywhere; a local run draws new examples each time and keeps
+# failures in .hypothesis/.  HYPOTHESIS_PROFILE=ci reproduces CI's examples locally.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 def imgjobs(*args, env=None, timeout=240, preexec=None) -> subprocess.CompletedProcess:
