@@ -203,6 +203,12 @@ def _add_resize_options(p: argparse.ArgumentParser) -> None:
         f"output size (default {_default('resize.draft-fraction')}; 1.0 never enlarges)",
     )
     _add_max_pixels(p)
+    p.add_argument(
+        "--stamps",
+        choices=["stat", "content"],
+        help="how a rerun tells an image changed: stat (its size and modification time) or content (a digest of "
+        f"its bytes, for file systems whose times lie; reads every image on a rerun) (default {_default('stamps')})",
+    )
 
 
 def _compress_options(args) -> dict:
@@ -217,6 +223,7 @@ def _resize_options(args) -> dict:
         "exact": args.exact,
         "draft_fraction": args.draft_fraction,
         "max_pixels": args.max_pixels,
+        "stamps": args.stamps,
     }
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv if needed, install imgjobs with its test extras, run the test suite.
-# Extra arguments go to pytest, e.g.  bash scripts/test.sh -k codec -x
+# Create .venv if needed, install imgjobs with its test extras, lint, check that every guard's
+# mutant is killed (scripts/mutants.py), run the test suite.
+# Extra arguments go to pytest (and skip the mutants), e.g.  bash scripts/test.sh -k codec -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,4 +11,8 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet ".[test]"
 .venv/bin/python -m ruff check rle jobs scripts tests notebooks conftest.py
+if [ "$#" -eq 0 ]; then
+    # the whole suite: first every guard's mutant must be killed by its tests (scripts/mutants.py)
+    .venv/bin/python scripts/mutants.py
+fi
 exec .venv/bin/python -m pytest "$@"

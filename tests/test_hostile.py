@@ -14,6 +14,7 @@ import os
 import resource
 import signal
 import struct
+import subprocess
 import sys
 import time
 import zlib
@@ -301,3 +302,28 @@ def test_ctrl_c_of_a_local_cluster_run_is_one_clean_message(tmp_path, rng):
     assert hidden(tmp_path / "out") == []
     for p in (tmp_path / "out").glob("*.rle"):
         rle.decode(p.read_bytes())  # every output there is complete
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_under_the_final_name(tmp_path):
+    """SIGKILL in the middle of writing an output: the old file is whole, no new one half-written."""
+    code = (
+        "import os, signal, sys\n"
+        "from jobs.files import write_atomic\n"
+        "def parts():\n"
+        "    yield b'new data, first half'\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    yield b'second half'\n"
+        "write_atomic(sys.argv[1], parts(), 'abcdef123456')\n"
+        "write_atomic(sys.argv[2], parts(), 'abcdef123456')\n"
+    )
+    old = tmp_path / "old.rle"
+    old.write_bytes(b"the old output, whole")
+    r = subprocess.run([sys.executable, "-c", code, str(old), str(tmp_path / "new.rle")], cwd=ROOT, timeout=60)
+    assert r.returncode == -signal.SIGKILL
+    assert old.read_bytes() == b"the old output, whole"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "old.rle"]
+    assert (
+        len(leftovers) == 1
+        and leftovers[0].startswith(".old.rle.abcdef123456")
+        and leftovers[0].endswith(".imgjobs.tmp")
+    )  # a hidden temporary the next run sweeps; never a name a user reads

@@ -268,10 +268,45 @@ def test_a_graph_computed_while_a_run_holds_the_directory_waits_its_turn(tmp_pat
             dask.compute(graph, scheduler="threads")
         with pytest.raises(BusyError):
             run(listfile, tmp_path / "c.npy")  # a sibling name in the same directory: the same lock
-    assert not out.exists()
+    assert not out.exists() and not (tmp_path / f".{out_name}.imgjobs-partial").exists()  # no task wrote
     (report,) = dask.compute(run(listfile, out, compute=False), scheduler="threads")
     assert report.ok
     np.testing.assert_array_equal(batch_of(out), expected(tmp_path / "in", 4))
+
+
+def test_finalize_reads_what_is_finished_from_the_records_not_the_plan(tmp_path, rng):
+    from jobs import resize_tasks
+    from jobs.options import ResizeOptions
+    from jobs.resize_graphs import plan_resize
+
+    listfile = write_images(tmp_path / "in", rng, 6)
+    out = tmp_path / "b.npy"
+    plan = plan_resize(listfile, out, ResizeOptions.resolve(size=SIZE, batch_size=2))
+    where = plan.finish.where
+    offset = resize_tasks.create_output(where)
+    results = []
+    for key in plan.outputs:
+        _, _, _, start, names, opts = plan.graph[key]
+        results.append(resize_tasks.fill(where, offset, start, names, opts))
+    os.remove(os.path.join(where.done_dir, "2-4.json"))  # the work folder changed under the run
+    with pytest.raises(StalePlan, match=r"images 2\.\. of .*b\.npy are not recorded as finished"):
+        plan.finish.finalize(results, 1.0, "test")
+    assert not out.exists()
+
+
+def test_the_identity_covers_list_order_and_limits(tmp_path, rng):
+    listfile = write_images(tmp_path / "in", rng, 4, labels=False)
+    out = tmp_path / "b.npy"
+    run(listfile, out)
+    with pytest.raises(UsageError, match="exists from another job"):
+        run(listfile, out, max_pixels=100)  # the same files under another limit would fail every image
+    listfile.write_text("1.jpg\n0.jpg\n2.jpg\n3.jpg\n")
+    with pytest.raises(UsageError, match="exists from another job"):
+        run(listfile, out)
+    report = run(listfile, out, overwrite=True)
+    assert report.ok
+    want = expected(tmp_path / "in", 4)[[1, 0, 2, 3]]
+    np.testing.assert_array_equal(np.load(out), want)
 
 
 def test_a_graph_and_a_run_of_another_plan_never_mix(tmp_path, rng):
@@ -282,6 +317,25 @@ def test_a_graph_and_a_run_of_another_plan_never_mix(tmp_path, rng):
     with pytest.raises(StalePlan):
         dask.compute(graph, scheduler="threads")
     assert np.load(out).shape == (4, 4, 4, 3)
+
+
+def test_a_task_never_writes_into_a_work_folder_another_run_took_over(tmp_path, rng):
+    from jobs import resize_tasks
+    from jobs.options import ResizeOptions
+    from jobs.resize_graphs import plan_resize
+
+    listfile = write_images(tmp_path / "in", rng, 4)
+    out = tmp_path / "b.npy"
+    first = plan_resize(listfile, out, ResizeOptions.resolve(size=SIZE, batch_size=2))
+    offset = resize_tasks.create_output(first.finish.where)
+    other = plan_resize(listfile, out, ResizeOptions.resolve(size=(4, 4), batch_size=2))  # another job: fresh
+    resize_tasks.create_output(other.finish.where)  # clears the folder and makes it its own
+    target = other.finish.where.target
+    before = open(target, "rb").read()
+    _, _, _, start, names, opts = first.graph[first.outputs[0]]
+    with pytest.raises(StalePlan, match="no longer holds the run"):
+        resize_tasks.fill(first.finish.where, offset, start, names, opts)
+    assert open(target, "rb").read() == before and not os.listdir(other.finish.where.done_dir)
 
 
 def test_compress_graph_tasks_take_the_lock(tmp_path, rng):
@@ -315,6 +369,30 @@ def test_a_sidecar_of_the_wrong_shape_is_a_clear_error_never_a_traceback(tmp_pat
     with pytest.raises(UsageError, match=r"its sidecar .*b\.npy\.json is damaged"):
         run(listfile, out)
     assert run(listfile, out, overwrite=True).ok
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("identity", []),
+        ("shape", [2, 6, 8]),
+        ("stamps", {"mode": "stat", "files": ["x"]}),
+        ("images_per_task", 0),
+        ("labels_digest", None),
+        ("failed", [{"index": 99, "reason": "x"}]),
+        ("labels", {"file": "../b.labels.npy"}),
+        ("format", "imgjobs-resize-1"),
+    ],
+)
+def test_a_sidecar_with_one_field_wrong_is_named_damaged(tmp_path, rng, field, value):
+    listfile = write_images(tmp_path / "in", rng, 2)
+    out = tmp_path / "b.npy"
+    run(listfile, out)
+    side = json.loads((tmp_path / "b.npy.json").read_text())
+    side[field] = value
+    (tmp_path / "b.npy.json").write_text(json.dumps(side))
+    with pytest.raises(UsageError, match=r"its sidecar .*b\.npy\.json is damaged"):
+        run(listfile, out)
 
 
 def test_a_sidecar_never_sends_labels_elsewhere(tmp_path, rng):

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""The mutation check of imgjobs' guards: every promise has a mutant, and some test must kill it.
+
+Each entry of :data:`MUTANTS` names a promise, one exact piece of source that
+keeps it, what to put there instead (the guard gone or weakened), and the tests
+that cover it.  The script applies one mutant at a time, runs only those tests,
+and puts the file back (whatever happens, the file is restored from memory).
+A mutant is *killed* when the tests fail; one that survives means a promise can
+break with the suite green, and the script exits 1 naming it.
+
+A guard added later comes with its mutant here.  CI runs the whole list (about
+three minutes on 2 cores)::
+
+    python scripts/mutants.py              # every mutant
+    python scripts/mutants.py --list       # what each one breaks
+    python scripts/mutants.py -k lock      # those whose name contains "lock"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str  # the promise it breaks
+    path: str  # the file, relative to the project root
+    original: str  # exactly once in the file
+    mutated: str
+    tests: tuple  # pytest node ids or "file::-k expression"
+
+
+INTEGRITY = "tests/test_integrity.py"
+MUTANTS = [
+    # ---- nothing stale called current
+    Mutant(
+        "resize: changed images are not seen (stamps ignored)",
+        "jobs/resize_graphs.py",
+        "changed = [i for i in range(n) if recorded[i] != now[i]]",
+        "changed = []",
+        (f"{INTEGRITY}::test_an_image_changed_in_place_redoes_only_its_slice",),
+    ),
+    Mutant(
+        "resize: a label change is not seen",
+        "jobs/resize_graphs.py",
+        'if sidecar["labels_digest"] != labels_id:',
+        "if False:",
+        (f"{INTEGRITY}::test_a_fixed_label_rewrites_the_labels_without_decoding",),
+    ),
+    Mutant(
+        "resize: a damaged batch is called current",
+        "jobs/resize_state.py",
+        "    if size != want:\n",
+        "    if False:\n",
+        (f"{INTEGRITY}::test_deleted_labels_or_a_truncated_batch_are_rebuilt_never_current",),
+    ),
+    Mutant(
+        "resize: a resumed run keeps slices whose images changed",
+        "jobs/resize_graphs.py",
+        "if a != b)",
+        "if False)",
+        (f"{INTEGRITY}::test_an_interrupted_run_redoes_the_slices_whose_images_changed",),
+    ),
+    Mutant(
+        "resize: the identity forgets the list order",
+        "jobs/resize_graphs.py",
+        "return stamps.digest([head, *(os.path.abspath(p) for p in paths)])",
+        "return stamps.digest([head, *sorted(os.path.abspath(p) for p in paths)])",
+        (f"{INTEGRITY}::test_the_identity_covers_list_order_and_limits",),
+    ),
+    Mutant(
+        "resize: max_pixels left out of the identity",
+        "jobs/resize_graphs.py",
+        "fraction, opts.max_pixels])",
+        "fraction])",
+        (f"{INTEGRITY}::test_the_identity_covers_list_order_and_limits",),
+    ),
+    Mutant(
+        "compress: an output older than its input is kept",
+        "jobs/rle_graphs.py",
+        "    if st.st_mtime_ns < source_mtime:\n",
+        "    if False:\n",
+        (f"{INTEGRITY}::test_compress_redoes_outputs_older_than_their_inputs_and_says_why",),
+    ),
+    # ---- every entry point guarded
+    Mutant(
+        "graph: its tasks take no lock",
+        "jobs/runtime.py",
+        "    with finish.lock(shared=not exclusive):\n        return func(*args)",
+        "    return func(*args)",
+        (f"{INTEGRITY}::test_a_graph_computed_while_a_run_holds_the_directory_waits_its_turn",),
+    ),
+    Mutant(
+        "lock: flock is never taken",
+        "jobs/files.py",
+        "                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)",
+        "                pass",
+        (
+            "tests/test_hostile.py::test_a_second_run_into_the_same_place_is_refused_and_harms_nothing",
+            f"{INTEGRITY}::test_compress_graph_tasks_take_the_lock",
+        ),
+    ),
+    Mutant(
+        "graph: the first task does not check the output is as planned",
+        "jobs/resize_tasks.py",
+        "if state.out_stamp(where.out) != where.expect_out:",
+        "if False:",
+        (f"{INTEGRITY}::test_a_graph_computed_twice_ends_as_a_fresh_run_or_with_a_clear_error",),
+    ),
+    Mutant(
+        "graph: finalize believes the plan, not the records",
+        "jobs/resize_graphs.py",
+        "        if pos != self.n:\n",
+        "        if False:\n",
+        (f"{INTEGRITY}::test_finalize_reads_what_is_finished_from_the_records_not_the_plan",),
+    ),
+    Mutant(
+        "task: fill writes into a work folder another run owns",
+        "jobs/resize_tasks.py",
+        "    seen = _load_into(block, paths, opts, outcomes)\n    where.check_owner()\n",
+        "    seen = _load_into(block, paths, opts, outcomes)\n",
+        (f"{INTEGRITY}::test_a_task_never_writes_into_a_work_folder_another_run_took_over",),
+    ),
+    # ---- nothing deleted that a run did not write
+    Mutant(
+        "overwrite: a zarr holding other files is removed",
+        "jobs/resize_state.py",
+        "        foreign = _zarr_foreign(out)\n        if foreign:",
+        "        foreign = _zarr_foreign(out)\n        if False:",
+        (f"{INTEGRITY}::test_overwrite_of_a_zarr_holding_other_files_is_refused_and_removes_nothing",),
+    ),
+    Mutant(
+        "overwrite: an input inside the store is not refused",
+        "jobs/resize_graphs.py",
+        "            if p.startswith(os.path.abspath(path) + os.sep):",
+        "            if False:",
+        (f"{INTEGRITY}::test_an_input_inside_the_output_store_is_refused",),
+    ),
+    Mutant(
+        "outputs: a batch named like an input is written over it",
+        "jobs/resize_graphs.py",
+        "        if os.path.abspath(path) in inputs:",
+        "        if False:",
+        ("tests/test_hostile.py", "tests/test_resize.py::-k input"),
+    ),
+    # ---- state files are untrusted
+    Mutant(
+        "done records: another run's token is believed",
+        "jobs/resize_state.py",
+        'if not isinstance(record, dict) or record.get("token") != token or record.get("identity") != identity:',
+        "if not isinstance(record, dict):",
+        (f"{INTEGRITY}::test_forged_and_overlapping_done_records_are_not_believed",),
+    ),
+    Mutant(
+        "done records: overlapping slices are believed",
+        "jobs/resize_state.py",
+        "        if d.start < end:\n",
+        "        if False:\n",
+        (f"{INTEGRITY}::test_forged_and_overlapping_done_records_are_not_believed",),
+    ),
+    Mutant(
+        "sidecar: a labels path elsewhere is followed",
+        "jobs/resize_state.py",
+        'if not isinstance(file, str) or file != os.path.basename(file) or file in ("", ".", ".."):',
+        "if not isinstance(file, str):",
+        (f"{INTEGRITY}::test_a_sidecar_never_sends_labels_elsewhere",),
+    ),
+    Mutant(
+        "sidecar: a sidecar of the wrong shape is trusted",
+        "jobs/resize_state.py",
+        '    if not isinstance(sidecar.get("identity"), str):\n        return "no identity"\n',
+        "",
+        (f"{INTEGRITY}::test_a_sidecar_with_one_field_wrong_is_named_damaged",),
+    ),
+    # ---- damaged inputs fail by name
+    Mutant(
+        "jpeg: damage is patched silently",
+        "jobs/resize_tasks.py",
+        "min_factor=scale, strict=True)",
+        "min_factor=scale, strict=False)",
+        ("tests/test_resize.py::test_damaged_jpegs_fail_by_name_with_the_decoders_reason",),
+    ),
+    Mutant(
+        "jpeg: a header larger than its data is decoded",
+        "jobs/resize_tasks.py",
+        "    if len(data) * 8 < blocks:",
+        "    if False:",
+        ("tests/test_resize.py::test_damaged_jpegs_fail_by_name_with_the_decoders_reason",),
+    ),
+    Mutant(
+        "exif: orientation 6 turned the wrong way",
+        "jobs/resize_tasks.py",
+        "_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}",
+        "_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 2, 7: 6, 8: 4}",
+        ("tests/test_resize.py::-k exif or orientation",),
+    ),
+    # ---- labels
+    Mutant(
+        "labels: a negative label is accepted (it equals the failure marker)",
+        "jobs/resize_graphs.py",
+        "            if not 0 <= v < 2**63:",
+        "            if not v < 2**63:",
+        (f"{INTEGRITY}::test_labels_cannot_collide_with_the_failure_marker_or_overflow",),
+    ),
+    Mutant(
+        "labels: an empty class folder shifts the indices",
+        "jobs/resize_graphs.py",
+        '    return Source(paths, np.array(labels, dtype=np.int64), folders, "folders")',
+        "    kept = sorted(set(labels))\n"
+        "    labels = [kept.index(x) for x in labels]\n"
+        '    return Source(paths, np.array(labels, dtype=np.int64), [folders[k] for k in kept], "folders")',
+        (f"{INTEGRITY}::test_an_empty_class_folder_keeps_every_index",),
+    ),
+    Mutant(
+        "lists: a byte-order mark is part of the first path",
+        "jobs/resize_graphs.py",
+        'with open(path, encoding="utf-8-sig") as f:',
+        'with open(path, encoding="utf-8") as f:',
+        (f"{INTEGRITY}::test_a_list_with_a_byte_order_mark_reads_its_first_entry",),
+    ),
+    # ---- durable, atomic writes
+    Mutant(
+        "atomic writes: the temporary is the final name",
+        "jobs/files.py",
+        '    tmp = temp_path(dst, f"{token}-{new_token()[:6]}")',
+        "    tmp = dst",
+        ("tests/test_hostile.py::test_a_writer_killed_mid_write_leaves_nothing_under_the_final_name",),
+    ),
+    # ---- clusters
+    Mutant(
+        "tls: the clusters imgjobs starts run without TLS by default",
+        "configs/imgjobs.yaml",
+        "    tls: true                  # TLS on the clusters",
+        "    tls: false                 # TLS on the clusters",
+        ("tests/test_cluster.py::-k stopped_by_a_signal",),
+    ),
+    # ---- the codec
+    Mutant(
+        "codec: runs may cross the 127-pixel chunk boundary",
+        "rle/codec.py",
+        "CHUNK = 127",
+        "CHUNK = 128",
+        ("tests/test_codec.py::-k reference or known_bytes or chunk",),
+    ),
+]
+
+
+def _pytest_args(tests) -> list[str]:
+    args = []
+    for t in tests:
+        if "::-k " in t:
+            path, expr = t.split("::-k ", 1)
+            args += [path, "-k", expr]
+        else:
+            args.append(t)
+    return args
+
+
+def run_mutant(m: Mutant, timeout: int) -> tuple[str, float]:
+    path = os.path.join(ROOT, m.path)
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    if source.count(m.original) != 1:
+        return f"stale: the original appears {source.count(m.original)} time(s) in {m.path}", 0.0
+    start = time.perf_counter()
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source.replace(m.original, m.mutated))
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-o",
+               "addopts=--strict-markers", *_pytest_args(m.tests)]  # fmt: skip
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        try:
+            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+            code = r.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    finally:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+    seconds = time.perf_counter() - start
+    if code == 1:
+        return "killed", seconds
+    if code == 0:
+        return "SURVIVED", seconds
+    if code == "timeout":
+        return "killed (time-out)", seconds
+    return f"error: pytest exit {code} (no test ran, or a collection error)", seconds
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-k", default="", help="only mutants whose name contains this text")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--timeout", type=int, default=240, help="seconds for one mutant's tests (default 240)")
+    args = ap.parse_args(argv)
+    chosen = [m for m in MUTANTS if args.k.lower() in m.name.lower()]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name}\n    {m.path}; killed by {', '.join(m.tests)}")
+        return 0
+    bad = []
+    for i, m in enumerate(chosen, 1):
+        verdict, seconds = run_mutant(m, args.timeout)
+        print(f"[{i:2d}/{len(chosen)}] {verdict:<10} {seconds:5.1f} s  {m.name}", flush=True)
+        if not verdict.startswith("killed"):
+            bad.append((m, verdict))
+    if bad:
+        print(f"\n{len(bad)} of {len(chosen)} mutant(s) not killed:")
+        for m, verdict in bad:
+            print(f"  {m.name} ({m.path}): {verdict}")
+        return 1
+    print(f"\nall {len(chosen)} mutants killed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
