@@ -223,7 +223,6 @@ def _resize_options(args) -> dict:
         "exact": args.exact,
         "draft_fraction": args.draft_fraction,
         "max_pixels": args.max_pixels,
-        "stamps": args.stamps,
     }
 
 
@@ -645,6 +644,7 @@ def _call_api(args, progress):
         overwrite=args.overwrite,
         executor=args.executor,
         progress=progress,
+        stamps=args.stamps,
         **_resize_options(args),
         **run,
     )
