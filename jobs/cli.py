@@ -539,6 +539,8 @@ def _certs(args) -> int:
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:  # file names in messages never start a line of their own
+        handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger("jobs").setLevel(level)
     if verbose < 2:
         # distributed configures its loggers from dask.config when first imported: keep it to warnings.
@@ -581,6 +583,13 @@ def _handle_termination() -> None:
         signal.signal(sig, stop)
     # Ctrl-C raises KeyboardInterrupt, whatever a library installed (dask-jobqueue sets its own)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines with control characters escaped (tracebacks keep their lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return _printable(super().formatMessage(record))
 
 
 def _printable(text: str) -> str:

@@ -27,6 +27,7 @@ comparison.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -176,6 +177,8 @@ def _read_list(path: str) -> Source:
                 line = line.strip()
                 if not line or line.startswith("#"):
                     continue
+                if "\0" in line:
+                    raise UsageError(f"{path}, line {number}: a NUL byte in a path; remove it")
                 name, label = split_list_line(line)
                 paths.append(name if os.path.isabs(name) else os.path.join(base, name))
                 texts.append(label)
@@ -192,10 +195,19 @@ def _read_directory(source: str) -> Source:
     """A directory of images, or of class folders of images (``train/n01440764/x.JPEG``)."""
     listing = list_inputs(source, IMAGE_EXTENSIONS)
     names = sorted(listing.names + [n for n, _ in listing.others])
-    if names:  # entries that are not regular files stay in the batch, so they fail by name, in order
-        return Source([os.path.join(source, n) for n in names])
     with os.scandir(source) as it:
         folders = sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+    if names:  # entries that are not regular files stay in the batch, so they fail by name, in order
+        if folders:
+            log.warning(
+                "%s holds %d image(s) at its top level, so it is read as one folder of images, unlabelled: its "
+                "%d sub-folder(s) (%s) are not read; move the images into a class folder for class labels",
+                source,
+                len(names),
+                len(folders),
+                ", ".join(folders[:3]) + (" ..." if len(folders) > 3 else ""),
+            )
+        return Source([os.path.join(source, n) for n in names])
     paths, labels, empty = [], [], []
     for k, folder in enumerate(folders):  # every folder is a class, empty or not: indices never shift
         inner = list_inputs(os.path.join(source, folder), IMAGE_EXTENSIONS)
@@ -391,11 +403,28 @@ class ResizeFinish(Finish):
     todo: tuple = ()
     source: Source | None = None
     resumed: int = 0
+    origin: object = None  # (source, num_images) as given: what recheck reads again
 
     @property
     def lock_dir(self) -> str:
         """The batch's directory: its lock covers the batch, sidecar, labels and work folder."""
         return os.path.dirname(os.path.abspath(self.where.out))
+
+    def recheck(self) -> None:
+        """The source lists the same images and labels, and every image is as the tasks read it, else StalePlan."""
+        w = self.where
+        if self.origin is not None:
+            found = read_labelled(*self.origin)
+            if _identity(found.paths, self.opts) != w.identity or _labels_digest(found) != _labels_digest(self.source):
+                raise StalePlan(f"{self.origin[0]} changed since this job was planned: plan the job again")
+        done = w.finished()
+        now = stamps.of_paths(self.paths, w.stamp_mode)
+        changed = [d.start + i for d in done for i, s in enumerate(d.stamps) if s != now[d.start + i]]
+        if changed:
+            raise StalePlan(
+                f"{len(changed)} image(s) changed since this job was planned or read ({_names(self.paths, changed)}): "
+                "plan the job again"
+            )
 
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
         """Write the labels and the sidecar, then move the finished batch into place; return the report.
@@ -460,6 +489,10 @@ class ResizeFinish(Finish):
         try:
             if labels:
                 written.append(self._write_labels(*labels))
+            sidecar["outputs"] = {  # what a rerun compares: a batch or labels changed since are never current
+                "batch": state.output_stamp(w.target, w.stamp_mode),
+                "labels": state.output_stamp(labels_path(w.out), w.stamp_mode) if labels and not w.zarr else None,
+            }
             side = sidecar_path(w.out)
             write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
             written.append(side)
@@ -470,9 +503,13 @@ class ResizeFinish(Finish):
             for path in written:
                 remove_path(path)  # no sidecar or labels without their batch
             raise OSError(e.errno, f"cannot move the finished batch to {w.out}: {e.strerror}", w.target) from None
-        if not labels and not w.zarr and os.path.lexists(labels_path(w.out)):
-            remove_path(labels_path(w.out))  # --overwrite of a labelled batch by an unlabelled one
-        state.remove_work(w.work)
+        old_labels = labels_path(w.out)
+        if not labels and not w.zarr and os.path.isfile(old_labels) and not os.path.islink(old_labels):
+            os.remove(old_labels)  # --overwrite of a labelled batch by an unlabelled one (only a file, never a folder)
+        try:
+            state.remove_work(w.work)
+        except UsageError as e:  # the batch is in place; files someone added there stay
+            log.warning("%s", e)
         sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
         return Report("resize", results, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
 
@@ -548,11 +585,39 @@ def _check_not_an_input(out: str, outputs, source, paths: list) -> None:
     for path, what in outputs:
         if os.path.abspath(path) in inputs:
             raise UsageError(f"{path} ({what}) is one of the job's inputs: choose another --out")
-        if what == "its work folder":
+    # The same files under other names (a link, a symbolic link to a directory), and images inside a
+    # store that --overwrite would remove: what exists of the outputs, by device and inode (a store:
+    # every file in it), against every input.
+    taken = {}
+    for path, what in outputs:
+        if what == "its work folder" or not os.path.lexists(path):
             continue
-        for p in inputs:  # an image inside a zarr store that --overwrite would remove
-            if p.startswith(os.path.abspath(path) + os.sep):
-                raise UsageError(f"{p} is inside {path} ({what}): choose another --out")
+        if os.path.isdir(path) and not os.path.islink(path):
+            for root, _, files in os.walk(path):
+                for f in files:
+                    with contextlib.suppress(OSError):
+                        st = os.stat(os.path.join(root, f))
+                        taken[(st.st_dev, st.st_ino)] = f"is inside {path} ({what})"
+        else:
+            with contextlib.suppress(OSError):
+                st = os.stat(path)
+                taken[(st.st_dev, st.st_ino)] = f"is {path} ({what}) under another name"
+    if taken:
+        for p in sorted(inputs):
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            why = taken.get((st.st_dev, st.st_ino))
+            if why:
+                raise UsageError(f"{p}, one of the job's inputs, {why}: choose another --out")
+    if os.path.isdir(source) and out.endswith(".zarr"):
+        real_out, real_src = os.path.realpath(out), os.path.realpath(source)
+        if real_out.startswith(real_src + os.sep):
+            raise UsageError(
+                f"{out} is inside the source directory {source}: it would be read as a class folder on the next "
+                "run; choose an --out outside it"
+            )
 
 
 def _auto_batch(n: int, parallelism: int) -> int:
@@ -583,13 +648,25 @@ def _earlier_work(where: ResizeTarget, now: list) -> tuple[dict, list, int, int]
             return None
     done, ignored = state.read_done(where.done_dir, recorded["token"], where.identity, where.n, chunk)
     kept, changed = [], 0
+    offset = _npy_offset(where) if not where.zarr else 0
+    image = where.size[0] * where.size[1] * 3
     for d in done:
         moved = sum(1 for a, b in zip(d.stamps, now[d.start : d.stop], strict=True) if a != b)
         if moved:
             changed += moved
+        elif not state.slice_written(
+            where.target, where.zarr, d.start, d.stop, chunk or 1, lambda i: offset + i * image
+        ):
+            ignored += 1  # recorded, but no task wrote it: the record lies
         else:
             kept.append(d)
     return recorded, kept, changed, ignored
+
+
+def _npy_offset(where) -> int:
+    """Where a batch's data starts: the length of the ``.npy`` header create_output writes."""
+    w, h = where.size
+    return len(state.npy_header((where.n, h, w, 3)))
 
 
 def _ranges(n: int, done: list, batch: int, aligned: bool) -> list[tuple[int, int]]:
@@ -631,10 +708,31 @@ class _Finished:
     sidecar: dict | None = None
 
 
+def _failed_slots_not_zero(out: str, sidecar: dict) -> list:
+    """Images the sidecar lists as failed whose slots hold pixels (a failed image leaves its slot zero)."""
+    index = [f["index"] for f in sidecar["failed"]]
+    if not index:
+        return []
+    if out.endswith(".zarr"):
+        import zarr
+
+        images = zarr.open_array(out, path="images", mode="r")
+    else:
+        images = np.load(out, mmap_mode="r")
+    return [i for i in index if images[i].any()]
+
+
 def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_id: str, paths) -> _Finished:
     """A finished batch whose sidecar says it is this job's: current, to rebuild, or to reopen (and why)."""
     w, h = size
-    damage = state.batch_problem(out, (n, h, w, 3), False)
+    recorded_mode = sidecar["stamps"]["mode"]
+    damage = state.batch_problem(
+        out, (n, h, w, 3), False, sidecar["images_per_task"] if out.endswith(".zarr") else None
+    )
+    if not damage and state.output_stamp(out, recorded_mode) != sidecar["outputs"]["batch"]:
+        damage = "it changed since it was built: replaced, copied over or edited"
+    if not damage and _failed_slots_not_zero(out, sidecar):
+        damage = "its sidecar lists failed images whose slots hold pixels"
     if damage:
         return _Finished(rebuild=f"{out} is damaged ({damage}): rebuilding it", sidecar=sidecar)
     recorded = sidecar["stamps"]["files"]
@@ -652,6 +750,9 @@ def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_
         why.append("its labels changed")
     elif sidecar["labels"] is not None:
         problem = state.batch_problem(out, (n, h, w, 3), True)
+        if not problem and not out.endswith(".zarr"):
+            if state.output_stamp(labels_path(out), recorded_mode) != sidecar["outputs"]["labels"]:
+                problem = "changed since it was built"
         if problem:
             why.append(f"its labels are damaged ({problem})")
     if not why:
@@ -679,6 +780,8 @@ class _Current(Finish):
     expect_out: str
     expect_sidecar: str
     report: Report
+    source: object = None
+    opts: ResizeOptions | None = None
 
     @property
     def lock_dir(self) -> str:
@@ -692,6 +795,11 @@ class _Current(Finish):
         ):
             raise StalePlan(f"{self.out} changed since this job was planned: plan the job again")
         return self.report
+
+    def recheck(self) -> None:
+        """Still up to date now (inputs, labels, outputs), else :class:`~jobs.files.StalePlan`."""
+        if self.source is not None and plan_resize(self.source, self.out, self.opts).current is None:
+            raise StalePlan(f"{self.out} is no longer up to date (its inputs or outputs changed): plan the job again")
 
     def abort(self) -> None:
         """Nothing was written."""
@@ -720,11 +828,15 @@ def up_to_date(source, out, opts: ResizeOptions | None = None) -> Report | None:
     out = os.fspath(out)
     if opts.overwrite or not os.path.lexists(out):
         return None
-    with output_lock(os.path.dirname(os.path.abspath(out))):
-        try:
+    disabled = log.disabled
+    log.disabled = True  # the run that follows says what it finds; this look says nothing twice
+    try:
+        with output_lock(os.path.dirname(os.path.abspath(out))):
             return plan_resize(source, out, opts).current
-        except UsageError:
-            return None
+    except UsageError:
+        return None
+    finally:
+        log.disabled = disabled
 
 
 def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: int = 1) -> Plan:
@@ -765,6 +877,13 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     side = sidecar_path(out)
     outputs = state.family(out)
     _check_not_an_input(out, outputs, source, paths)
+    if os.path.islink(out):
+        raise UsageError(
+            f"{out} is a symbolic link: imgjobs writes a batch of its own there, never through a link; "
+            "remove the link or choose another --out"
+        )
+    if out.endswith(".npy") and os.path.lexists(labels_path(out)) and not os.path.isfile(labels_path(out)):
+        raise UsageError(f"{labels_path(out)} (its labels) is not a file: move it away or choose another --out")
     if out.endswith(".npy") and os.path.isdir(out):
         raise UsageError(f"{out} is a directory: a .npy output is a file; remove it or choose another name")
     if os.path.isdir(side):
@@ -805,7 +924,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
                 plan = Plan("resize", unit="image")
                 plan.current = _up_to_date_report(out, paths, sidecar)
                 plan.finish = _Current(
-                    "resize", new_token(), out, state.out_stamp(out), state.out_stamp(side), plan.current
+                    "resize", new_token(), out, state.out_stamp(out), state.out_stamp(side), plan.current, source, opts
                 )
                 return plan
             if assessed.rebuild:
@@ -886,7 +1005,9 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     if not todo:
         plan.outputs.append(prepare)  # only the labels change: the first task still runs
     plan.settled = settled
-    plan.finish = ResizeFinish("resize", run, where, names, opts, stale, tuple(starts), tuple(todo), found, resumed)
+    plan.finish = ResizeFinish(
+        "resize", run, where, names, opts, stale, tuple(starts), tuple(todo), found, resumed, (source, opts.num_images)
+    )
     plan.total = plan.nfiles = n - resumed
     plan.executor = lambda kind, workers, progress: run_executor(plan.finish, kind, workers, progress)
     if resumed and not assessed.reopen:

@@ -34,7 +34,9 @@ __all__ = [
     "check_sidecar",
     "family",
     "labels_path",
+    "npy_header",
     "out_stamp",
+    "output_stamp",
     "partial_dir",
     "read_done",
     "read_plan",
@@ -42,6 +44,8 @@ __all__ = [
     "remove_store",
     "remove_work",
     "sidecar_path",
+    "slice_written",
+    "work_foreign",
     "write_done",
     "write_small",
 ]
@@ -98,6 +102,52 @@ def out_stamp(out: str) -> str:
         except OSError:
             inner = ":none"
     return f"{st.st_mode:o}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}{inner}"
+
+
+def output_stamp(path: str, mode: str = "stat") -> str:
+    """The stamp of an output as imgjobs left it: a file, or every file of a zarr store (one walk).
+
+    ``stat``: size, modification time and inode of each file; ``content``: a digest
+    of the bytes.  Recorded in the sidecar when the batch is finished and compared
+    on a rerun, so a batch or labels file replaced, copied over, extended or edited
+    since (a chunk deleted or copied, in a store) is never called current.
+    """
+    import hashlib
+    import stat as _stat
+
+    def one(p: str) -> str:
+        st = os.lstat(p)
+        if not _stat.S_ISREG(st.st_mode):
+            return f"not a regular file ({st.st_mode:o})"
+        if mode != "content":
+            return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+        h = hashlib.blake2b(digest_size=16)
+        with open(p, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        return f"{st.st_size}:b2:{h.hexdigest()}"
+
+    try:
+        if os.path.islink(path) or not os.path.isdir(path):
+            return one(path)
+        items = []
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                items.append(f"{os.path.relpath(full, path)}={one(full)}")
+        return "store:" + _stamps.digest(items)
+    except OSError as e:
+        return f"unreadable ({e.strerror})"
+
+
+def npy_header(shape: tuple) -> bytes:
+    """The ``.npy`` header of a uint8 batch of ``shape``, as imgjobs writes it (format 1.0: any 4-tuple fits)."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue()
 
 
 def write_small(path: str, text: str) -> None:
@@ -264,6 +314,13 @@ def check_sidecar(sidecar, out: str) -> str | None:
         return "no images_per_task"
     if not isinstance(sidecar.get("labels_digest"), str):
         return "no labels_digest"
+    outputs = sidecar.get("outputs")
+    if not (isinstance(outputs, dict) and isinstance(outputs.get("batch"), str)):
+        return "no stamp of the batch it describes"
+    if (sidecar.get("labels") is None) != (sidecar["labels_digest"] == "none"):
+        return "its labels and its labels_digest disagree"
+    if sidecar.get("labels") is not None and not out.endswith(".zarr") and not isinstance(outputs.get("labels"), str):
+        return "no stamp of its labels file"
     failed = sidecar.get("failed")
     if not isinstance(failed, list):
         return "failed is not a list"
@@ -312,11 +369,12 @@ def _npy_problem(path: str, shape: tuple, dtype) -> str | None:
     return None
 
 
-def batch_problem(out: str, shape: tuple, labelled: bool) -> str | None:
+def batch_problem(out: str, shape: tuple, labelled: bool, chunk: int | None = None) -> str | None:
     """What is wrong with a finished batch (and its labels) that should hold ``shape`` (None: nothing).
 
     A ``.npy``: its header, dtype and exact size; its ``.labels.npy`` likewise.  A
-    zarr store: the group's arrays, their shapes and dtypes (chunks are not read).
+    zarr store: the group's arrays, their shapes, dtypes and (``chunk``) chunk
+    length.  Chunk files are not read here: :func:`output_stamp` covers them.
     """
     n = shape[0]
     if out.endswith(".zarr"):
@@ -327,6 +385,8 @@ def batch_problem(out: str, shape: tuple, labelled: bool) -> str | None:
             images = group["images"]
             if tuple(images.shape) != tuple(shape) or images.dtype != np.uint8:
                 return f"its images array is {images.dtype} {images.shape}, not uint8 {tuple(shape)}"
+            if chunk is not None and images.chunks[0] != chunk:
+                return f"its images come in chunks of {images.chunks[0]}, not the {chunk} its sidecar says"
             if labelled:
                 labels = group["labels"]
                 if tuple(labels.shape) != (n,) or labels.dtype != np.int64:
@@ -418,23 +478,82 @@ def remove_store(out: str) -> None:
     remove_path(out)
 
 
+_PART = re.compile(r"\..+\.[0-9]+-[0-9a-f]{8}\.part")
+
+
+def work_foreign(work: str) -> list[str]:
+    """Entries of a work folder that imgjobs does not write there (nothing is removed)."""
+    foreign = []
+    try:
+        entries = list(os.scandir(work))
+    except OSError:
+        return []
+    for e in entries:
+        path = os.path.join(work, e.name)
+        if e.name == "plan.json" or _PART.fullmatch(e.name):
+            if e.is_symlink() or not e.is_file(follow_symlinks=False):
+                foreign.append(path)
+        elif e.name == "batch.npy":
+            if e.is_symlink() or not e.is_file(follow_symlinks=False):
+                foreign.append(path)
+        elif e.name == "batch.zarr":
+            if e.is_symlink() or not e.is_dir(follow_symlinks=False):
+                foreign.append(path)
+            else:
+                foreign += _zarr_foreign(path)
+        elif e.name == "done":
+            if e.is_symlink() or not e.is_dir(follow_symlinks=False):
+                foreign.append(path)
+                continue
+            for d in os.scandir(path):
+                ok = (_DONE_NAME.fullmatch(d.name) or _PART.fullmatch(d.name)) and d.is_file(follow_symlinks=False)
+                if not ok:
+                    foreign.append(os.path.join(path, d.name))
+        else:
+            foreign.append(path)
+    return foreign
+
+
 def remove_work(work: str) -> None:
-    """Remove a work folder's own entries (``plan.json``, ``done/``, the batch), then the folder if empty."""
-    for name in ("plan.json", "batch.npy", "batch.zarr"):
-        remove_path(os.path.join(work, name))
-    done = os.path.join(work, "done")
+    """Remove a work folder imgjobs wrote; refuse (UsageError), removing nothing, if it holds anything else."""
+    from .files import UsageError
+
+    if not os.path.lexists(work):
+        return
+    if os.path.islink(work) or not os.path.isdir(work):
+        raise UsageError(f"{work} (the work folder) is not a directory: remove it")
+    foreign = work_foreign(work)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise UsageError(f"{work} (the work folder) holds files imgjobs did not write there ({shown}): move them away")
+    remove_path(work)
+
+
+def slice_written(where_target: str, zarr: bool, start: int, stop: int, chunk: int, offset_of) -> bool:
+    """Whether the batch being filled holds data for images ``start..stop`` (a record may lie about it).
+
+    A ``.npy`` is created sparse: a slice no task wrote is a hole (``SEEK_DATA``
+    finds no data in it; file systems without holes always say yes).  A zarr
+    slice is whole chunks: their files must exist (an all-zero chunk is not
+    stored, so a slice of only failed images is redone: safe).
+    """
+    if zarr:
+        return all(
+            os.path.isfile(os.path.join(where_target, "images", "c", str(k), "0", "0", "0"))
+            for k in range(start // chunk, -(-stop // chunk))
+        )
+    import errno
+
     try:
-        with os.scandir(done) as it:
-            for e in it:
-                if _DONE_NAME.fullmatch(e.name) or e.name.endswith(".part"):
-                    remove_path(os.path.join(done, e.name))
-        os.rmdir(done)
+        fd = os.open(where_target, os.O_RDONLY)
     except OSError:
-        pass
+        return False
     try:
-        for e in os.scandir(work):
-            if e.name.endswith(".part"):
-                remove_path(os.path.join(work, e.name))
-        os.rmdir(work)
-    except OSError:
-        pass
+        for i in range(start, stop):  # every image's bytes, not only the slice's
+            if os.lseek(fd, offset_of(i), os.SEEK_DATA) >= offset_of(i + 1):
+                return False
+        return True
+    except OSError as e:  # ENXIO: no data from there on; EINVAL: no SEEK_DATA on this file system
+        return e.errno != errno.ENXIO
+    finally:
+        os.close(fd)

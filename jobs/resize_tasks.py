@@ -30,7 +30,6 @@ the output, returning only per-image outcomes.  A failed image leaves its slot z
 
 from __future__ import annotations
 
-import io
 import os
 
 import numpy as np
@@ -370,7 +369,7 @@ def create_output(where) -> int:
     import json
 
     from . import resize_state as state
-    from .files import StalePlan, UsageError
+    from .files import StalePlan
 
     recorded = state.read_plan(where.plan_file)
     mine = recorded is not None and recorded["token"] == where.token and recorded["identity"] == where.identity
@@ -382,14 +381,7 @@ def create_output(where) -> int:
             )
         if not where.fresh:
             raise StalePlan(f"{where.work} no longer holds the interrupted run this job resumes: plan the job again")
-        if os.path.lexists(where.work):
-            if os.path.islink(where.work) or not os.path.isdir(where.work):
-                raise UsageError(f"{where.work} (the work folder) is not a directory: remove it")
-            state.remove_work(where.work)
-            if os.path.lexists(where.work):
-                raise UsageError(
-                    f"{where.work} (the work folder) holds files imgjobs did not write there: move them away"
-                )
+        state.remove_work(where.work)  # only what imgjobs writes there; anything else: refused, nothing removed
     os.makedirs(where.done_dir, exist_ok=True)
     w, h = where.size
     shape = (where.n, h, w, 3)
@@ -401,6 +393,9 @@ def create_output(where) -> int:
             for d in where.kept:
                 state.write_done(where.done_dir, where.token, where.identity, d)
     if where.reopen and not os.path.lexists(where.target) and os.path.lexists(where.out):
+        problem = state.batch_problem(where.out, shape, False, where.batch if where.zarr else None)
+        if problem or os.path.islink(where.out):
+            raise StalePlan(f"{where.out} is not the batch this job planned to reopen ({problem or 'a link'})")
         os.replace(where.out, where.target)  # last: a run killed before this reopens it again
     if where.zarr:
         import zarr
@@ -413,14 +408,10 @@ def create_output(where) -> int:
         else:
             group.create_array("images", shape=shape, chunks=(where.batch, h, w, 3), dtype="uint8", fill_value=0)
         return 0
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        header, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": shape}
-    )  # a 4-tuple shape fits format 1.0 at any size
-    head = header.getvalue()
+    head = state.npy_header(shape)
     size = len(head) + where.n * h * w * 3
     try:
-        fd = os.open(where.target, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(where.target, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         try:
             if where.reopen and os.pread(fd, len(head), 0) != head:
                 raise StalePlan(f"{where.target}: not the .npy header imgjobs writes: rebuild it with --overwrite")
@@ -525,7 +516,7 @@ def fill(where, offset: int, start: int, paths, opts):
     data = memoryview(block).cast("B")
     pos = offset + start * size[0] * size[1] * 3
     try:
-        fd = os.open(where.target, os.O_WRONLY)
+        fd = os.open(where.target, os.O_WRONLY | os.O_NOFOLLOW)
         try:
             while data:
                 n = os.pwrite(fd, data, pos)

@@ -63,6 +63,7 @@ from .rle_tasks import (
     verify_finish,
 )
 from .runtime import Finish, Plan
+from .stamps import of_output, read_manifest, write_manifest
 
 __all__ = [
     "BMP_EXTENSIONS",
@@ -123,12 +124,39 @@ class RleFinish(Finish):
     token: str
     out_dir: str | None = None
     stale: tuple = ()
+    stamps: tuple = ()
 
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
-        """Remove temporaries of killed attempts and earlier runs (one listing); build the report."""
+        """Record what each output was made from; remove temporaries (one listing); build the report.
+
+        The manifest (:data:`jobs.stamps.MANIFEST`) gets, for every output made or
+        found current, its input's stamp as planned and its own stamp now, so a
+        rerun tells a changed input (or output) by its stamp, not by times
+        alone; a failed output's entry goes.
+        """
         if self.out_dir is not None:
+            self._record(outcomes)
             sweep_temporaries(self.out_dir, token=self.token, stale=self.stale)
         return Report(self.job, outcomes, seconds, scheduler=scheduler)
+
+    def _record(self, outcomes: list) -> None:
+        planned = dict(self.stamps)
+        if not planned:
+            return
+        manifest = read_manifest(self.out_dir)
+        for o in outcomes:
+            if o.dst is None:
+                continue
+            for i in range(len(o)):
+                name = os.path.basename(o.dst[i])
+                if name not in planned:
+                    continue
+                status = o.result(i).status
+                if status in ("ok", "skipped"):
+                    manifest[name] = (planned[name], of_output(o.dst[i]))
+                else:
+                    manifest.pop(name, None)
+        write_manifest(self.out_dir, manifest, self.token)
 
     def abort(self) -> None:
         """Remove this run's temporaries (one listing)."""
@@ -154,6 +182,7 @@ class _Pairs:
     settled: list
     out_dir: str
     stale: tuple
+    stamps: tuple = ()  # (output name, input stamp) of every output the job covers
 
 
 def _single_input(src: str) -> InputListing:
@@ -173,20 +202,28 @@ def output_dir(src: str, dst: str) -> str:
     return os.path.dirname(dst) or "."
 
 
-def _current(path: str, source_mtime: int) -> str | None:
-    """Why the output at ``path`` must be made again (None: it is current, as ``make`` decides).
+def _current(path: str, source_stamp: str, source_mtime: int, recorded) -> str | None:
+    """Why the output at ``path`` must be made again (None: it is current); one ``stat``.
 
-    Current means a regular, non-empty file modified no earlier than its input;
-    one ``stat``.
+    With a record in the directory's manifest (:func:`jobs.stamps.read_manifest`),
+    current means the input's stamp is the one it was made from and the output
+    is as it was written; without one, as ``make`` decides: a regular, non-empty
+    file modified no earlier than its input.
     """
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except OSError:
         return "unreadable"
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file"
     if st.st_size == 0:
         return "empty"
+    if recorded is not None:
+        if recorded[0] != source_stamp:
+            return "its input changed since it was made"
+        if recorded[1] != f"{st.st_size}:{st.st_mtime_ns}":
+            return "it changed since it was made"
+        return None
     if st.st_mtime_ns < source_mtime:
         return "older than its input"
     return None
@@ -233,13 +270,15 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
         settled.append(bad)
     todo, skip, clash, redo = [], [], [], []
     seen: dict = {}
+    manifest = read_manifest(out_dir) if out.exists and not overwrite else {}
+    stamps = [f"{size}:{mtime}" for size, mtime in zip(listing.sizes, listing.mtimes, strict=True)]
     for i, want in enumerate(wanted):
         if want in seen:
             clash.append((i, seen[want]))
             continue
         seen[want] = i
         if want in out.names and not overwrite:
-            why = _current(os.path.join(out_dir, want), listing.mtimes[i])
+            why = _current(os.path.join(out_dir, want), stamps[i], listing.mtimes[i], manifest.get(want))
             if why is None:
                 skip.append(i)
                 continue
@@ -253,7 +292,7 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
     else:
         all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(out_names))
     if skip:
-        why = "up to date: the output is newer than its input (--overwrite makes it again)"
+        why = "up to date: made from its input as it is now, or newer than it (--overwrite makes it again)"
         settled.append(Outcomes(all_src.take(skip), all_dst.take(skip), "skipped", why))
     if clash:
         c = Outcomes(all_src.take(i for i, _ in clash), all_dst.take(i for i, _ in clash), "failed")
@@ -267,6 +306,7 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
         settled,
         out_dir,
         tuple(out.temporaries),
+        tuple((wanted[i], stamps[i]) for i in todo + skip),
     )
 
 
@@ -408,7 +448,7 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
     token = new_token()
     g = _Graph("compress", token)
     g.plan.settled = pairs.settled
-    g.plan.finish = RleFinish("compress", token, pairs.out_dir, pairs.stale)
+    g.plan.finish = RleFinish("compress", token, pairs.out_dir, pairs.stale, pairs.stamps)
     rows = opts.rows_per_task
     large, small = [], []
     for i, size in enumerate(pairs.sizes):
@@ -465,7 +505,7 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
     token = new_token()
     g = _Graph("decompress", token)
     g.plan.settled = pairs.settled
-    g.plan.finish = RleFinish("decompress", token, pairs.out_dir, pairs.stale)
+    g.plan.finish = RleFinish("decompress", token, pairs.out_dir, pairs.stale, pairs.stamps)
     rows = opts.rows_per_task
     cap = _rle_large_bytes(sizing)
     small, large = [], []

@@ -56,6 +56,11 @@ class Finish(abc.ABC):
     def abort(self) -> None:
         """After a failure or an interrupt: remove what this run left under temporary names."""
 
+    def recheck(self) -> None:
+        """Before the last step of a graph built earlier: :class:`~jobs.files.StalePlan` if the inputs
+        changed since it was planned (nothing by default)."""
+        return None
+
     def lock(self, shared: bool = False):
         """A context manager holding the job's output directory (:func:`jobs.files.output_lock`)."""
         if self.lock_dir is None:
@@ -226,6 +231,7 @@ def _guarded(finish: Finish, exclusive: bool, func, *args):
 
 def _finalize_task(finish: Finish, started: float, scheduler: str, settled, outcomes: list) -> Report:
     with finish.lock():
+        finish.recheck()  # a graph may run long after it was planned
         return finish.finalize(settled.outcomes + list(outcomes), time.time() - started, scheduler)
 
 

@@ -27,7 +27,21 @@ from __future__ import annotations
 import hashlib
 import os
 
-__all__ = ["MISSING", "MODES", "digest", "of_bytes", "of_path", "of_paths"]
+__all__ = [
+    "MANIFEST",
+    "MISSING",
+    "MODES",
+    "digest",
+    "of_bytes",
+    "of_output",
+    "of_path",
+    "of_paths",
+    "read_manifest",
+    "write_manifest",
+]
+
+#: Where the RLE jobs record, in their output directory, what each output was made from.
+MANIFEST = ".imgjobs-stamps.json"
 
 #: The kinds of stamp (``imgjobs.stamps``).
 MODES = ("stat", "content")
@@ -75,3 +89,53 @@ def digest(items) -> str:
     for item in items:
         h.update(str(item).encode("utf-8", "surrogateescape") + b"\0")
     return h.hexdigest()[:32]
+
+
+def read_manifest(directory: str) -> dict:
+    """The RLE jobs' record of an output directory: output name -> (input stamp, output stamp).
+
+    Read as untrusted input: a missing, unreadable or malformed file, or any
+    entry of the wrong shape, is left out (those outputs fall back to the
+    ``make`` rule: current when newer than their input).
+    """
+    import json
+    import logging
+
+    path = os.path.join(directory or ".", MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        logging.getLogger(__name__).warning("%s is unreadable (%s): outputs are judged by their times", path, e)
+        return {}
+    entries = data.get("outputs") if isinstance(data, dict) and data.get("format") == "imgjobs-stamps-1" else None
+    if not isinstance(entries, dict):
+        return {}
+    return {
+        k: (v[0], v[1])
+        for k, v in entries.items()
+        if isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+    }
+
+
+def write_manifest(directory: str, entries: dict, token: str) -> None:
+    """Write the record of an output directory atomically (see :func:`read_manifest`)."""
+    import json
+
+    from .files import write_atomic
+
+    body = {"format": "imgjobs-stamps-1", "outputs": {k: list(v) for k, v in sorted(entries.items())}}
+    write_atomic(os.path.join(directory or ".", MANIFEST), [json.dumps(body).encode()], token)
+
+
+def of_output(path: str) -> str:
+    """The stamp of an output file as written: size and modification time (MISSING if it is not a file)."""
+    import stat as _stat
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return MISSING
+    return f"{st.st_size}:{st.st_mtime_ns}" if _stat.S_ISREG(st.st_mode) else MISSING

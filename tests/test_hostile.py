@@ -27,10 +27,12 @@ from PIL import Image
 import rle
 from conftest import ROOT, blobs, imgjobs, pillow_bits, start_imgjobs
 from jobs.files import OutputLock
+from jobs.stamps import MANIFEST
 
 
 def hidden(d) -> list[str]:
-    return sorted(p.name for p in Path(d).rglob(".*"))
+    """Hidden files left in ``d`` (temporaries, locks, work folders), not the manifest of the outputs."""
+    return sorted(p.name for p in Path(d).rglob(".*") if p.name != MANIFEST)
 
 
 def failed_lines(stderr: str) -> dict:

@@ -177,7 +177,8 @@ def test_compress_redoes_outputs_older_than_their_inputs_and_says_why(tmp_path, 
     jobs.compress(src, out, progress=False)
     report = jobs.compress(src, out, progress=False)
     assert report.counts == {"skipped": 3}
-    assert all("newer than its input" in r.reason for r in report.results)
+    assert all("up to date" in r.reason for r in report.results)
+    (out / stamps.MANIFEST).unlink()  # outputs with no record (another tool made them): judged as make does
     time.sleep(0.01)
     Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(src / "1.bmp")
     (out / "2.rle").write_bytes(b"")  # empty: never current
@@ -217,8 +218,9 @@ def test_overwrite_replaces_only_a_regular_file_and_never_follows_a_link(tmp_pat
     precious = tmp_path / "precious.npy"
     np.save(precious, np.arange(3))
     (tmp_path / "b.npy").symlink_to(precious)
-    with pytest.raises(UsageError, match="not a batch file imgjobs wrote"):
-        run(listfile, tmp_path / "b.npy", overwrite=True)
+    for overwrite in (False, True):
+        with pytest.raises(UsageError, match="is a symbolic link: imgjobs writes a batch of its own there"):
+            run(listfile, tmp_path / "b.npy", overwrite=overwrite)
     assert np.load(precious).tolist() == [0, 1, 2]
 
 
@@ -512,3 +514,188 @@ def test_stamps_change_with_content_or_time_and_name_unreadable_files(tmp_path):
     p.write_bytes(b"two")
     assert stamps.of_path(str(p), "content") != first[1]
     assert stamps.of_path(str(tmp_path / "missing")) == stamps.MISSING == stamps.of_path(str(tmp_path))
+
+
+# --------------------------------------------------------------------------- breaks found by a hostile review
+
+
+def test_a_batch_or_labels_replaced_since_the_build_are_never_current(tmp_path, rng, caplog):
+    listfile = write_images(tmp_path / "in", rng, 4)
+    other = write_images(tmp_path / "other", rng, 4)
+    run(listfile, tmp_path / "a.npy")
+    run(other, tmp_path / "b.npy")
+    time.sleep(0.01)
+    (tmp_path / "a.npy").write_bytes((tmp_path / "b.npy").read_bytes())  # same shape, other pixels
+    report = run(listfile, tmp_path / "a.npy")
+    assert not report.up_to_date and "changed since it was built" in caplog.text
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), expected(tmp_path / "in", 4))
+    np.save(tmp_path / "a.labels.npy", np.full(4, 7))  # labels edited
+    report = run(listfile, tmp_path / "a.npy")
+    assert not report.up_to_date and report.labels.tolist() == [0, 1, 2, 0]
+
+
+def test_a_zarr_with_chunks_deleted_or_copied_is_never_current(tmp_path, rng):
+    listfile = write_images(tmp_path / "in", rng, 8)
+    out = tmp_path / "b.zarr"
+    run(listfile, out)
+    (out / "images" / "c" / "1" / "0" / "0" / "0").unlink()
+    (out / "images" / "c" / "3" / "0" / "0" / "0").write_bytes(
+        (out / "images" / "c" / "0" / "0" / "0" / "0").read_bytes()
+    )
+    (out / "labels" / "c" / "0").unlink()
+    report = run(listfile, out)
+    assert not report.up_to_date
+    np.testing.assert_array_equal(batch_of(out), expected(tmp_path / "in", 8))
+    assert report.labels.tolist() == [0, 1, 2, 0, 1, 2, 0, 1]
+
+
+def test_forged_sidecar_labels_or_failures_are_not_believed(tmp_path, rng, caplog):
+    listfile = write_images(tmp_path / "in", rng, 4)
+    out = tmp_path / "b.npy"
+    run(listfile, out)
+    side = json.loads((tmp_path / "b.npy.json").read_text())
+    forged = dict(side, labels=None)
+    (tmp_path / "b.npy.json").write_text(json.dumps(forged))
+    (tmp_path / "b.labels.npy").unlink()
+    with pytest.raises(UsageError, match="its labels and its labels_digest disagree"):
+        run(listfile, out)
+    (tmp_path / "b.npy.json").write_text(json.dumps(dict(side, failed=[{"index": 0, "path": "x", "reason": "forged"}])))
+    run(listfile, out, overwrite=True)  # the labels file comes back
+    (tmp_path / "b.npy.json").write_text(
+        json.dumps(
+            dict(
+                json.loads((tmp_path / "b.npy.json").read_text()),
+                failed=[{"index": 0, "path": "x", "reason": "forged"}],
+            )
+        )
+    )
+    report = run(listfile, out)
+    assert "lists failed images whose slots hold pixels" in caplog.text
+    assert report.counts == {"ok": 4} and report.labels.tolist() == [0, 1, 2, 0]
+
+
+def test_a_done_record_for_a_slice_no_task_wrote_is_not_believed(tmp_path, rng):
+    from jobs import resize_tasks
+    from jobs.options import ResizeOptions
+    from jobs.resize_graphs import plan_resize
+
+    listfile = write_images(tmp_path / "in", rng, 6)
+    out = tmp_path / "b.npy"
+    big = (64, 64)  # 12 KiB an image: each in file-system blocks of its own (the check sees holes by block)
+    plan = plan_resize(listfile, out, ResizeOptions.resolve(size=big, batch_size=2))
+    where = plan.finish.where
+    offset = resize_tasks.create_output(where)
+    _, _, _, start, names, opts = plan.graph[plan.outputs[0]]
+    resize_tasks.fill(where, offset, start, names, opts)  # slice 0-2 written and recorded
+    record = json.loads((tmp_path / ".b.npy.imgjobs-partial" / "done" / "0-2.json").read_text())
+    now = stamps.of_paths([str(tmp_path / "in" / f"{i}.jpg") for i in (4, 5)])
+    forged = dict(record, start=4, stop=6, stamps=now, failed=[])  # the right token and stamps, never written
+    (tmp_path / ".b.npy.imgjobs-partial" / "done" / "4-6.json").write_text(json.dumps(forged))
+    report = run(listfile, out, size=big)
+    assert report.ok and report.sidecar["timing"]["resumed_images"] == 2
+    want = np.stack([load_rgb(tmp_path / "in" / f"{i}.jpg", big) for i in range(6)])
+    np.testing.assert_array_equal(np.load(out), want)
+
+
+def test_a_forged_chunk_length_never_strands_the_batch(tmp_path, rng, caplog):
+    listfile = write_images(tmp_path / "in", rng, 8)
+    out = tmp_path / "b.zarr"
+    run(listfile, out)
+    side = json.loads((tmp_path / "b.zarr.json").read_text())
+    (tmp_path / "b.zarr.json").write_text(json.dumps(dict(side, images_per_task=3)))
+    edit(tmp_path / "in" / "0.jpg", rng)
+    report = run(listfile, out)
+    assert report.ok and "chunks of 2, not the 3 its sidecar says" in caplog.text
+    np.testing.assert_array_equal(batch_of(out), expected(tmp_path / "in", 8))
+
+
+def test_folders_and_files_imgjobs_did_not_write_are_never_removed(tmp_path, rng):
+    listfile = write_images(tmp_path / "in", rng, 3, labels=False)
+    out = tmp_path / "b.npy"
+    (tmp_path / "b.labels.npy").mkdir()
+    (tmp_path / "b.labels.npy" / "notes.txt").write_text("precious")
+    with pytest.raises(UsageError, match=r"b\.labels\.npy \(its labels\) is not a file"):
+        run(listfile, out, overwrite=True)
+    assert (tmp_path / "b.labels.npy" / "notes.txt").read_text() == "precious"
+    (tmp_path / "b.labels.npy" / "notes.txt").unlink()
+    (tmp_path / "b.labels.npy").rmdir()
+    work = tmp_path / ".b.npy.imgjobs-partial"
+    (work / "batch.zarr").mkdir(parents=True)
+    (work / "batch.zarr" / "photo.jpg").write_text("mine")
+    (work / "notes.part").write_text("mine too")
+    with pytest.raises(UsageError, match="holds files imgjobs did not write there"):
+        run(listfile, out)
+    assert (work / "batch.zarr" / "photo.jpg").read_text() == "mine" and (work / "notes.part").exists()
+
+
+def test_compress_sees_an_input_replaced_by_an_older_file(tmp_path, rng):
+    from conftest import blobs
+
+    src, old = tmp_path / "src", tmp_path / "old"
+    src.mkdir()
+    old.mkdir()
+    for i in range(2):
+        Image.fromarray(blobs(rng, 16, 16).astype(bool)).save(src / f"a{i}.png")
+    Image.fromarray(blobs(rng, 20, 24).astype(bool)).save(old / "a1.png")
+    os.utime(old / "a1.png", (10**9, 10**9))  # 2001
+    out = tmp_path / "out"
+    jobs.compress(src, out, progress=False)
+    import shutil
+
+    shutil.copy2(old / "a1.png", src / "a1.png")  # cp -p: older than the .rle
+    report = jobs.compress(src, out, progress=False)
+    assert report.counts == {"ok": 1, "skipped": 1}
+    assert jobs.verify(src, out, progress=False).counts == {"ok": 2}
+    (out / "a0.rle").write_bytes((out / "a1.rle").read_bytes())  # an output replaced
+    assert jobs.compress(src, out, progress=False).counts == {"ok": 1, "skipped": 1}
+    assert jobs.verify(src, out, progress=False).counts == {"ok": 2}
+
+
+def test_a_graph_computed_after_its_inputs_changed_says_so(tmp_path, rng):
+    listfile = write_images(tmp_path / "in", rng, 6)
+    out = tmp_path / "b.npy"
+    run(listfile, out)
+    current = run(listfile, out, compute=False)  # an up-to-date plan
+    edit(tmp_path / "in" / "3.jpg", rng)
+    with pytest.raises(StalePlan, match="no longer up to date"):
+        dask.compute(current, scheduler="threads")
+    reopen = run(listfile, out, compute=False)  # redoes the slice of 3.jpg
+    edit(tmp_path / "in" / "5.jpg", rng)  # in a slice the plan keeps
+    with pytest.raises(StalePlan, match=r"1 image\(s\) changed since this job was planned or read \(5\.jpg\)"):
+        dask.compute(reopen, scheduler="threads")
+    report = run(listfile, out)
+    assert report.ok
+    np.testing.assert_array_equal(np.load(out), expected(tmp_path / "in", 6))
+
+
+def test_a_zarr_inside_its_source_tree_and_aliased_inputs_are_refused(tmp_path, rng):
+    for c in ("cat", "emu"):
+        (tmp_path / "train" / c).mkdir(parents=True)
+        Image.fromarray(photo(rng)).save(tmp_path / "train" / c / "x.jpg", quality=90)
+    with pytest.raises(UsageError, match="inside the source directory"):
+        run(tmp_path / "train", tmp_path / "train" / "b.zarr")
+    (tmp_path / "sub").symlink_to(tmp_path)
+    Image.fromarray(photo(rng)).save(tmp_path / "b.npy", format="PNG")  # an image named like the output
+    (tmp_path / "list.txt").write_text("sub/b.npy\n")
+    with pytest.raises(UsageError, match=r"one of the job's inputs, is .*b\.npy \(the batch\) under another name"):
+        run(tmp_path / "list.txt", tmp_path / "b.npy", overwrite=True)
+    assert Image.open(tmp_path / "b.npy").format == "PNG"
+
+
+def test_names_with_control_characters_never_start_a_line_and_nul_is_named(tmp_path, rng):
+    from conftest import imgjobs
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(photo(rng)).save(src / "ok.png")
+    Image.fromarray(photo(rng)).save(src / "bad\nWARNING fake\x1b[31m.png")
+    assert imgjobs("resize", src, "--out", tmp_path / "b.npy", "--size", "8x6").returncode == 0
+    time.sleep(0.01)
+    Image.fromarray(photo(rng)).save(src / "bad\nWARNING fake\x1b[31m.png")
+    r = imgjobs("resize", src, "--out", tmp_path / "b.npy", "--size", "8x6")
+    assert r.returncode == 0 and "\\nWARNING fake\\x1b[31m" in r.stderr
+    assert "\x1b" not in r.stderr and not any(line.startswith("WARNING fake") for line in r.stderr.splitlines())
+    assert r.stderr.count("changed since it was built") == 1  # said once, not by the look before the run too
+    (tmp_path / "list.txt").write_text("ok.png\nb\0d.png\n")
+    r = imgjobs("resize", tmp_path / "list.txt", "--out", tmp_path / "c.npy")
+    assert r.returncode == 2 and "list.txt, line 2: a NUL byte in a path" in r.stderr

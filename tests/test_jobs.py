@@ -15,6 +15,7 @@ import rle
 from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
 from jobs.options import CompressOptions
 from jobs.rle_graphs import plan_compress, row_bounds
+from jobs.stamps import MANIFEST
 
 
 def by_name(report):
@@ -22,7 +23,8 @@ def by_name(report):
 
 
 def read_dir(d):
-    return {f: (d / f).read_bytes() for f in sorted(os.listdir(d))}
+    """The outputs in ``d`` (not the manifest of what they were made from, which records times)."""
+    return {f: (d / f).read_bytes() for f in sorted(os.listdir(d)) if f != MANIFEST}
 
 
 @pytest.mark.parametrize(("h", "w", "rows", "target"), [(100, 10, 7, 0), (5600, 7200, "auto", 8_000_000), (3, 3, 0, 1)])
@@ -98,7 +100,7 @@ def test_existing_outputs_are_skipped_and_stale_temps_removed(image_dir, tmp_pat
     d, _ = image_dir
     out = tmp_path / "out"
     jobs.compress(d, out)
-    (out / "mode1.rle").write_bytes(b"keep me")
+    kept = (out / "mode1.rle").stat().st_mtime_ns
     stale = out / ".grey.rle.deadbeef.imgjobs.tmp"
     stale.write_bytes(b"half")
     os.remove(out / "grey.rle")
@@ -106,13 +108,13 @@ def test_existing_outputs_are_skipped_and_stale_temps_removed(image_dir, tmp_pat
     assert stale.exists()  # planning never deletes
     results = by_name(jobs.compress(d, out))
     assert results["mode1.bmp"].status == "skipped"
-    assert (out / "mode1.rle").read_bytes() == b"keep me"
+    assert (out / "mode1.rle").stat().st_mtime_ns == kept  # not written again
     assert results["grey.png"].status == "ok"
     assert not stale.exists()
     assert plan.nfiles == 1
     results = by_name(jobs.compress(d, out, overwrite=True))
     assert results["mode1.bmp"].status == "ok"
-    assert (out / "mode1.rle").read_bytes() != b"keep me"
+    assert (out / "mode1.rle").stat().st_mtime_ns != kept
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
 
 
@@ -136,7 +138,7 @@ def test_bad_inputs_are_reported_and_the_rest_completes(image_dir, tmp_path):
         assert not (out / (os.path.splitext(bad)[0] + ".rle")).exists()
     assert "not a regular file (a FIFO)" in results["pipe.bmp"].reason
     assert sorted(n for n, r in results.items() if r.status == "ok") == sorted(expected)
-    assert not [f for f in os.listdir(out) if f.startswith(".")]
+    assert [f for f in os.listdir(out) if f.startswith(".")] == [MANIFEST]  # no temporaries, no lock
     assert report.exit_code == 1
 
 
@@ -200,7 +202,7 @@ def test_corrupt_rle_is_reported_by_decompress(tmp_path):
         assert results["bad.rle"].status == "failed"
         assert "zero-length run" in results["bad.rle"].reason or "trailing" in results["bad.rle"].reason
         assert results["good.rle"].status == "ok"
-        assert sorted(os.listdir(out)) == ["good.bmp"]
+        assert sorted(os.listdir(out)) == [MANIFEST, "good.bmp"]
 
 
 def test_usage_errors(tmp_path):
@@ -243,7 +245,7 @@ def test_local_cluster_two_workers_byte_identical(image_dir, tmp_path, cluster):
         report = jobs.decompress(tmp_path / "cluster", tmp_path / "bmp", rows_per_task=9, client=client)
         assert report.ok
     assert read_dir(tmp_path / "cluster") == read_dir(tmp_path / "threads")
-    assert len(os.listdir(tmp_path / "bmp")) == len(os.listdir(d))
+    assert len(os.listdir(tmp_path / "bmp")) == len(os.listdir(d)) + 1  # and the manifest
 
 
 def test_progress_counts_bytes_and_files_on_a_local_cluster(image_dir, tmp_path, cluster):
