@@ -46,7 +46,7 @@ from .files import (
     sweep_temporaries,
 )
 from .options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
-from .report import Outcomes, Report
+from .report import STATUSES, Outcomes, Report
 from .rle_tasks import (
     FileBatch,
     assemble_rle,
@@ -63,7 +63,7 @@ from .rle_tasks import (
     verify_finish,
 )
 from .runtime import Finish, Plan
-from .stamps import of_output, read_manifest, write_manifest
+from .stamps import of_output, read_manifest, split_entry, write_manifest
 
 __all__ = [
     "BMP_EXTENSIONS",
@@ -125,6 +125,7 @@ class RleFinish(Finish):
     out_dir: str | None = None
     stale: tuple = ()
     stamps: tuple = ()
+    adopt: tuple = ()
 
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
         """Record what each output was made from; remove temporaries (one listing); build the report.
@@ -140,20 +141,23 @@ class RleFinish(Finish):
         return Report(self.job, outcomes, seconds, scheduler=scheduler)
 
     def _record(self, outcomes: list) -> None:
+        if not self.stamps and not self.adopt:
+            return  # nothing made, nothing new to record: a rerun of a finished directory writes nothing
         planned = dict(self.stamps)
-        if not planned:
-            return
         manifest = read_manifest(self.out_dir)
+        manifest.update(self.adopt)
+        ok, skipped = STATUSES.index("ok"), STATUSES.index("skipped")
         for o in outcomes:
-            if o.dst is None:
-                continue
+            if o.dst is None or not planned or (o.status == skipped).all():
+                continue  # only the outcomes of what this run made (or failed to make)
+            made = o.status == ok
             for i in range(len(o)):
                 name = os.path.basename(o.dst[i])
-                if name not in planned:
-                    continue
-                status = o.result(i).status
-                if status in ("ok", "skipped"):
-                    manifest[name] = (planned[name], of_output(o.dst[i]))
+                source = planned.get(name)
+                if source is None:
+                    continue  # settled while planning (skipped, or failed before any task)
+                if made[i]:
+                    manifest[name] = f"{source}|{of_output(o.dst[i])}"
                 else:
                     manifest.pop(name, None)
         write_manifest(self.out_dir, manifest, self.token)
@@ -182,7 +186,8 @@ class _Pairs:
     settled: list
     out_dir: str
     stale: tuple
-    stamps: tuple = ()  # (output name, input stamp) of every output the job covers
+    stamps: tuple = ()  # (output name, input stamp) of the outputs the job makes
+    adopt: tuple = ()  # (output name, manifest entry) of current outputs the manifest does not record yet
 
 
 def _single_input(src: str) -> InputListing:
@@ -202,10 +207,10 @@ def output_dir(src: str, dst: str) -> str:
     return os.path.dirname(dst) or "."
 
 
-def _current(path: str, source_stamp: str, source_mtime: int, recorded) -> str | None:
-    """Why the output at ``path`` must be made again (None: it is current); one ``stat``.
+def _current(path: str, source_stamp: str, source_mtime: int, recorded: tuple | None) -> tuple[str | None, str]:
+    """(why the output at ``path`` must be made again or None if it is current, its stamp); one ``lstat``.
 
-    With a record in the directory's manifest (:func:`jobs.stamps.read_manifest`),
+    With a record in the directory's manifest (``recorded``, from :func:`jobs.stamps.split_entry`),
     current means the input's stamp is the one it was made from and the output
     is as it was written; without one, as ``make`` decides: a regular, non-empty
     file modified no earlier than its input.
@@ -213,20 +218,21 @@ def _current(path: str, source_stamp: str, source_mtime: int, recorded) -> str |
     try:
         st = os.lstat(path)
     except OSError:
-        return "unreadable"
+        return "unreadable", ""
     if not stat.S_ISREG(st.st_mode):
-        return "not a regular file"
+        return "not a regular file", ""
     if st.st_size == 0:
-        return "empty"
+        return "empty", ""
+    mine = f"{st.st_size}:{st.st_mtime_ns}"
     if recorded is not None:
         if recorded[0] != source_stamp:
-            return "its input changed since it was made"
-        if recorded[1] != f"{st.st_size}:{st.st_mtime_ns}":
-            return "it changed since it was made"
-        return None
+            return "its input changed since it was made", mine
+        if recorded[1] != mine:
+            return "it changed since it was made", mine
+        return None, mine
     if st.st_mtime_ns < source_mtime:
-        return "older than its input"
-    return None
+        return "older than its input", mine
+    return None, mine
 
 
 def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pairs:
@@ -268,9 +274,10 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
         for i, (_, why) in enumerate(listing.others):
             bad.reasons[i] = why
         settled.append(bad)
-    todo, skip, clash, redo = [], [], [], []
+    todo, skip, clash, redo, adopt = [], [], [], [], []
     seen: dict = {}
     manifest = read_manifest(out_dir) if out.exists and not overwrite else {}
+    prefix = os.path.join(out_dir, "")
     stamps = [f"{size}:{mtime}" for size, mtime in zip(listing.sizes, listing.mtimes, strict=True)]
     for i, want in enumerate(wanted):
         if want in seen:
@@ -278,9 +285,12 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
             continue
         seen[want] = i
         if want in out.names and not overwrite:
-            why = _current(os.path.join(out_dir, want), stamps[i], listing.mtimes[i], manifest.get(want))
+            recorded = split_entry(manifest.get(want))
+            why, mine = _current(prefix + want, stamps[i], listing.mtimes[i], recorded)
             if why is None:
                 skip.append(i)
+                if recorded is None:
+                    adopt.append((want, f"{stamps[i]}|{mine}"))
                 continue
             redo.append((want, why))
         todo.append(i)
@@ -306,7 +316,8 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
         settled,
         out_dir,
         tuple(out.temporaries),
-        tuple((wanted[i], stamps[i]) for i in todo + skip),
+        tuple((wanted[i], stamps[i]) for i in todo),
+        tuple(adopt),
     )
 
 
@@ -448,7 +459,7 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
     token = new_token()
     g = _Graph("compress", token)
     g.plan.settled = pairs.settled
-    g.plan.finish = RleFinish("compress", token, pairs.out_dir, pairs.stale, pairs.stamps)
+    g.plan.finish = RleFinish("compress", token, pairs.out_dir, pairs.stale, pairs.stamps, pairs.adopt)
     rows = opts.rows_per_task
     large, small = [], []
     for i, size in enumerate(pairs.sizes):
@@ -505,7 +516,7 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
     token = new_token()
     g = _Graph("decompress", token)
     g.plan.settled = pairs.settled
-    g.plan.finish = RleFinish("decompress", token, pairs.out_dir, pairs.stale, pairs.stamps)
+    g.plan.finish = RleFinish("decompress", token, pairs.out_dir, pairs.stale, pairs.stamps, pairs.adopt)
     rows = opts.rows_per_task
     cap = _rle_large_bytes(sizing)
     small, large = [], []

@@ -37,6 +37,7 @@ __all__ = [
     "of_path",
     "of_paths",
     "read_manifest",
+    "split_entry",
     "write_manifest",
 ]
 
@@ -92,11 +93,12 @@ def digest(items) -> str:
 
 
 def read_manifest(directory: str) -> dict:
-    """The RLE jobs' record of an output directory: output name -> (input stamp, output stamp).
+    """The RLE jobs' record of an output directory: output name -> ``"<input stamp>|<output stamp>"``.
 
-    Read as untrusted input: a missing, unreadable or malformed file, or any
-    entry of the wrong shape, is left out (those outputs fall back to the
-    ``make`` rule: current when newer than their input).
+    Read as untrusted input: a missing, unreadable or malformed file gives an
+    empty record; entries are checked where they are used (:func:`split_entry`),
+    so loading stays one ``json.load``.  Outputs without a valid entry fall back
+    to the ``make`` rule: current when newer than their input.
     """
     import json
     import logging
@@ -110,14 +112,16 @@ def read_manifest(directory: str) -> dict:
     except (OSError, ValueError) as e:
         logging.getLogger(__name__).warning("%s is unreadable (%s): outputs are judged by their times", path, e)
         return {}
-    entries = data.get("outputs") if isinstance(data, dict) and data.get("format") == "imgjobs-stamps-1" else None
-    if not isinstance(entries, dict):
-        return {}
-    return {
-        k: (v[0], v[1])
-        for k, v in entries.items()
-        if isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
-    }
+    entries = data.get("outputs") if isinstance(data, dict) and data.get("format") == "imgjobs-stamps-2" else None
+    return entries if isinstance(entries, dict) else {}
+
+
+def split_entry(entry) -> tuple[str, str] | None:
+    """A manifest entry -> (input stamp, output stamp), or None when it is not one."""
+    if not isinstance(entry, str):
+        return None
+    source, sep, output = entry.partition("|")
+    return (source, output) if sep and source and output else None
 
 
 def write_manifest(directory: str, entries: dict, token: str) -> None:
@@ -126,8 +130,8 @@ def write_manifest(directory: str, entries: dict, token: str) -> None:
 
     from .files import write_atomic
 
-    body = {"format": "imgjobs-stamps-1", "outputs": {k: list(v) for k, v in sorted(entries.items())}}
-    write_atomic(os.path.join(directory or ".", MANIFEST), [json.dumps(body).encode()], token)
+    body = {"format": "imgjobs-stamps-2", "outputs": entries}
+    write_atomic(os.path.join(directory or ".", MANIFEST), [json.dumps(body, sort_keys=True).encode()], token)
 
 
 def of_output(path: str) -> str:

@@ -13,10 +13,14 @@ or too noisy to trust, and matplotlib figures (:mod:`jobs.figures`).
 >>> configs = study.grid("resize", workers=[1, 2], modes=["threads", "local"], task_sizes=[8, "auto"])
 >>> len(configs), configs[0]
 (8, Configuration(mode='dask threads', workers=1, threads_per_worker=1, task_size=8))
->>> result = study.sweep("resize", configs, repeats=3, source="train.txt", size="64x64")  # doctest: +SKIP
->>> result                              # in Jupyter: the report in Markdown   # doctest: +SKIP
->>> result.figures()["throughput"]      # a matplotlib Figure                  # doctest: +SKIP
->>> result.save("study-resize")         # results.csv, results.md, *.png       # doctest: +SKIP
+>>> threads = [c for c in configs if c.mode == "dask threads"]  # here: the four threads runs, once each
+>>> result = study.sweep("resize", threads, repeats=1, source="train.txt", size="64x64")
+>>> len(result.rows), result.rows[0]["amount"], result.rows[0]["unit"]  # a row per configuration
+(4, 4, 'images/s')
+>>> "throughput" in result.figures()   # matplotlib Figures; in Jupyter, `result` shows the report
+True
+>>> [os.path.basename(p) for p in result.save("study-resize")][:2]
+['results.csv', 'results.md']
 
 ``imgjobs study resize|compress`` is the same call from the command line.
 """

@@ -24,6 +24,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, blobs, imgjobs, start_imgjobs, write_bmp_raw
+from jobs.resize_tasks import load_rgb
 from jobs.stamps import MANIFEST
 
 pytest.importorskip("dask_jobqueue", reason='the cluster tests need the "hpc" extra (in the test extra)')
@@ -202,7 +203,9 @@ def test_tls_cluster_with_certificate_files(tmp_path, rng, dask_processes):
     out = tmp_path / "b.npy"
     r = imgjobs("resize", listfile, "--out", out, "--size", "16x16", "--scheduler-file", cl.file, env=env)
     assert r.returncode == 0, r.stderr
-    assert np.load(tmp_path / "b.npy").any()
+    names = [line.split()[0] for line in listfile.read_text().split("\n") if line.strip()]
+    want = np.stack([load_rgb(listfile.parent / name, (16, 16)) for name in names])
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), want)  # each image's pixels, decoded on the cluster
 
 
 def test_local_cluster_with_temporary_tls(tmp_path, rng):

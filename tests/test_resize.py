@@ -329,7 +329,7 @@ def test_performance_report_threads_and_cluster(jpegs):
         "--performance-report",
         base / "c.html",
     )
-    assert r.returncode in (0, 1), r.stderr  # some inputs are not black and white, but all are images
+    assert r.returncode == 0, r.stderr  # some inputs are not black and white (they are dithered), all are images
     for name in ("t.html", "c.html"):
         text = (base / name).read_text()
         assert "<html" in text.lower() and "bokeh" in text.lower()
