@@ -322,9 +322,9 @@ class ResizeTarget:
         the first task refuses to go on if that changed (:class:`~jobs.files.StalePlan`).
     reopen : bool
         The finished batch at ``out`` is moved back into the work folder and only
-        the slices in ``kept`` are kept: inputs or labels changed since it was built.
-    kept : tuple of Done
-        With ``reopen``: the slices still current.
+        the slices the first task is given are kept: inputs or labels changed
+        since it was built.  (Those slices travel with that one task only: every
+        task carries this target, so it holds nothing that grows with the batch.)
     overwrite : bool
         An old batch at ``out`` is replaced (only one imgjobs wrote).
     """
@@ -340,7 +340,6 @@ class ResizeTarget:
     stamp_mode: str = "stat"
     expect_out: str = "absent"
     reopen: bool = False
-    kept: tuple = ()
     overwrite: bool = False
 
     @property
@@ -404,6 +403,7 @@ class ResizeFinish(Finish):
     source: Source | None = None
     resumed: int = 0
     origin: object = None  # (source, num_images) as given: what recheck reads again
+    kept: tuple = ()  # reopening a finished batch: the slices still current (Done)
 
     @property
     def lock_dir(self) -> str:
@@ -971,7 +971,6 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
         identity,
         fresh=earlier is None,
         reopen=bool(assessed.reopen),
-        kept=tuple(done) if assessed.reopen else (),
         overwrite=bool(opts.overwrite or assessed.rebuild),
         **common,
     )
@@ -994,7 +993,8 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     resumed = sum(d.stop - d.start for d in done)
     run = new_token()  # task keys of this run; the files keep the token of the run that created them
     prepare = (f"resize-create-{run}", 0)
-    plan.graph[prepare] = (resize_tasks.create_output, where)
+    kept = tuple(done) if assessed.reopen else ()
+    plan.graph[prepare] = (resize_tasks.create_output, where, kept)
     plan.exclusive.add(prepare)
     for k, (start, stop) in enumerate(todo):
         key = (f"resize-batch-{run}", k)
@@ -1006,7 +1006,18 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
         plan.outputs.append(prepare)  # only the labels change: the first task still runs
     plan.settled = settled
     plan.finish = ResizeFinish(
-        "resize", run, where, names, opts, stale, tuple(starts), tuple(todo), found, resumed, (source, opts.num_images)
+        "resize",
+        run,
+        where,
+        names,
+        opts,
+        stale,
+        tuple(starts),
+        tuple(todo),
+        found,
+        resumed,
+        (source, opts.num_images),
+        kept,
     )
     plan.total = plan.nfiles = n - resumed
     plan.executor = lambda kind, workers, progress: run_executor(plan.finish, kind, workers, progress)
@@ -1112,7 +1123,7 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     where, opts = finish.where, finish.opts
-    resize_tasks.create_output(where)
+    resize_tasks.create_output(where, finish.kept)
     where.check_owner()
     out = resize_tasks.open_images(where, "r+")  # .npy: a memory map, one process writes
     index = [i for start, stop in finish.todo for i in range(start, stop)]

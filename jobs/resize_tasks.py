@@ -347,7 +347,7 @@ def open_images(where, mode: str = "r"):
     return np.load(where.target, mmap_mode=mode)
 
 
-def create_output(where) -> int:
+def create_output(where, kept: tuple = ()) -> int:
     """Create the empty batch in the work folder (or keep an unfinished one); return where a ``.npy``'s data starts.
 
     The first task of a resize graph, run holding the output's lock alone.  It
@@ -359,8 +359,8 @@ def create_output(where) -> int:
     size, sparse (unwritten slots read as zero); a zarr group gets an ``images``
     array with chunks of ``where.batch`` images, so each task writes whole chunks
     of its own and no two tasks ever write one chunk.  Reopening a finished batch
-    (``where.reopen``) records its current slices as done and moves it back into
-    the work folder.  ``plan.json`` records what the folder holds and for which run.
+    (``where.reopen``) records its current slices (``kept``) as done and moves it
+    back into the work folder.  ``plan.json`` records what the folder holds and for which run.
 
     Idempotent within a run: Dask may run it again (its result lived on a worker
     that left) after fill tasks wrote their slices, so once ``plan.json`` names
@@ -390,7 +390,7 @@ def create_output(where) -> int:
         plan["chunk"] = where.batch if where.zarr else None
         state.write_small(where.plan_file, json.dumps(plan))
         if where.reopen:
-            for d in where.kept:
+            for d in kept:
                 state.write_done(where.done_dir, where.token, where.identity, d)
     if where.reopen and not os.path.lexists(where.target) and os.path.lexists(where.out):
         problem = state.batch_problem(where.out, shape, False, where.batch if where.zarr else None)

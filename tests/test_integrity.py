@@ -699,3 +699,26 @@ def test_names_with_control_characters_never_start_a_line_and_nul_is_named(tmp_p
     (tmp_path / "list.txt").write_text("ok.png\nb\0d.png\n")
     r = imgjobs("resize", tmp_path / "list.txt", "--out", tmp_path / "c.npy")
     assert r.returncode == 2 and "list.txt, line 2: a NUL byte in a path" in r.stderr
+
+
+def test_a_reopening_plan_keeps_its_tasks_small(tmp_path, rng):
+    """Every task carries the target; what a reopen keeps travels with its first task only (linear cost)."""
+    import pickle
+
+    from jobs import resize_tasks
+    from jobs.options import ResizeOptions
+    from jobs.resize_graphs import plan_resize
+
+    sizes = {}
+    for n in (8, 200):
+        root = tmp_path / f"n{n}"
+        listfile = write_images(root, rng, 1)
+        listfile.write_text("0.jpg 0\n" * n)  # the same image n times: cheap to make, the same cost per task
+        run(listfile, root / "b.npy", batch_size=4)
+        (root / "b.labels.npy").unlink()  # labels to rewrite: a reopen that keeps every slice
+        plan = plan_resize(listfile, root / "b.npy", ResizeOptions.resolve(size=SIZE, batch_size=4))
+        assert plan.finish.where.reopen
+        [create] = [t for t in plan.graph.values() if t[0] is resize_tasks.create_output]
+        assert len(create[2]) == n // 4  # the kept slices, in that one task
+        sizes[n] = len(pickle.dumps(plan.finish.where))
+    assert sizes[200] <= sizes[8] + 64  # the target does not grow with the batch

@@ -176,7 +176,8 @@ class Integrity(RuleBasedStateMachine):
                 if plan.current is not None:
                     return
                 where = plan.finish.where
-                offset = resize_tasks.create_output(where)
+                [create] = [t for t in plan.graph.values() if t[0] is resize_tasks.create_output]
+                offset = create[0](*create[1:])
                 for key in plan.outputs[:slices]:
                     task = plan.graph[key]
                     if task[0] is resize_tasks.fill:
