@@ -261,3 +261,55 @@ def test_row_offsets_stream_a_file_in_bounded_memory(tmp_path, rng, monkeypatch)
     finally:
         tracemalloc.stop()
     assert peak < 200_000
+
+
+def _reference_decode(data: bytes) -> np.ndarray:
+    """The format read plainly: rows of chunks of at most 127 pixels, one byte per run."""
+    w, h = rle.read_header(data)
+    out = np.zeros((h, w), np.uint8)
+    pos = 4
+    for y in range(h):
+        for start in range(0, w, 127):
+            x, end = start, min(start + 127, w)
+            while x < end:
+                b = data[pos]
+                pos += 1
+                out[y, x : x + (b & 127)] = b >> 7
+                x += b & 127
+    assert pos == len(data)
+    return out
+
+
+@st.composite
+def _valid_streams(draw):
+    """A stream that decodes, built from runs (canonical: colours alternate within a chunk), then edited
+    by moving pixels between neighbouring runs of a chunk (still valid): the decoder's success branch."""
+    w, h = draw(st.integers(1, 400)), draw(st.integers(1, 4))
+    body = bytearray()
+    for _ in range(h):
+        for start in range(0, w, 127):
+            left = min(127, w - start)
+            colour = draw(st.integers(0, 1))
+            runs = []
+            while left:
+                n = draw(st.integers(1, left))
+                runs.append(n)
+                left -= n
+            for _ in range(draw(st.integers(0, 3))):  # edits: a pixel moves from one run to the next
+                if len(runs) > 1:
+                    k = draw(st.integers(0, len(runs) - 2))
+                    if runs[k] > 1:
+                        runs[k] -= 1
+                        runs[k + 1] += 1
+            for n in runs:
+                body.append(n | (colour << 7))
+                colour ^= 1
+    return rle.header(w, h) + bytes(body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_valid_streams())
+def test_valid_streams_decode_to_what_the_format_says_and_encode_back(data):
+    out = rle.decode(data)  # every one of these decodes: no "still consistent" branch to skip
+    np.testing.assert_array_equal(out, _reference_decode(data))
+    assert rle.encode(out) == data  # canonical streams are the unique encoding of their pixels

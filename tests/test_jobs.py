@@ -296,3 +296,19 @@ def test_row_block_task_memory_is_bounded_by_its_block(tmp_path):
         assert runs == rle.encode_runs(tall[1000:1400])
         # the whole image is 19 MB (1-bit) or 61 MB (24-bit); a block and its slices stay near 1-3 MB
         assert peak < whole / 4, f"{name}: a 400-row block task peaked at {peak} bytes"
+
+
+def test_verify_and_decompress_as_graphs_give_what_a_run_gives(image_dir, tmp_path):
+    import dask
+
+    d, _ = image_dir
+    jobs.compress(d, tmp_path / "rle")
+    graph = jobs.verify(d, tmp_path / "rle", compute=False)
+    (report,) = dask.compute(graph, scheduler="threads")
+    assert report.job == "verify" and report.counts == jobs.verify(d, tmp_path / "rle").counts == {"ok": len(report)}
+    (tmp_path / "rle" / "grey.rle").write_bytes((tmp_path / "rle" / "mode1.rle").read_bytes())  # a wrong file
+    (report,) = dask.compute(jobs.verify(d, tmp_path / "rle", compute=False), scheduler="threads")
+    assert report.counts.get("mismatch") == 1 and report.exit_code == 1
+    (report,) = dask.compute(jobs.decompress(tmp_path / "rle", tmp_path / "bmp", compute=False), scheduler="threads")
+    assert report.ok and jobs.decompress(tmp_path / "rle", tmp_path / "bmp2").ok
+    assert read_dir(tmp_path / "bmp") == read_dir(tmp_path / "bmp2")  # the graph's outputs are a run's
