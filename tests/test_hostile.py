@@ -330,3 +330,23 @@ def test_a_writer_killed_mid_write_leaves_nothing_under_the_final_name(tmp_path)
         and leftovers[0].startswith(".old.rle.abcdef123456")
         and leftovers[0].endswith(".imgjobs.tmp")
     )  # a hidden temporary the next run sweeps; never a name a user reads
+
+
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_of_a_local_run_clean_up_and_exit_by_convention(tmp_path, sig, status):
+    """Outside --cluster too: the signal's exit status, the work kept for a rerun, nothing half-written."""
+    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(tmp_path / "a.jpg")
+    (tmp_path / "list.txt").write_text("a.jpg\n" * 20_000)  # long enough to be stopped mid-run anywhere
+    out = tmp_path / "b.npy"
+    proc = start_imgjobs("resize", tmp_path / "list.txt", "--out", out, "--size", "8x8", "--batch-size", "1",
+                         "--scheduler", "threads")  # fmt: skip
+    done = tmp_path / ".b.npy.imgjobs-partial" / "done"
+    deadline = time.monotonic() + 120
+    while not (done.is_dir() and any(done.iterdir())):  # an event, not a sleep: the first slice is recorded
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == status and "stopped by a signal" in err and "Traceback" not in err, err
+    assert not out.exists() and [p.name for p in tmp_path.glob(".b.npy*")] == [".b.npy.imgjobs-partial"]
+    assert not list(tmp_path.rglob("*.part")) and not list(tmp_path.rglob("*.imgjobs.tmp"))
