@@ -112,20 +112,15 @@ def output_stamp(path: str, mode: str = "stat") -> str:
     on a rerun, so a batch or labels file replaced, copied over, extended or edited
     since (a chunk deleted or copied, in a store) is never called current.
     """
-    import hashlib
     import stat as _stat
 
     def one(p: str) -> str:
         st = os.lstat(p)
         if not _stat.S_ISREG(st.st_mode):
             return f"not a regular file ({st.st_mode:o})"
-        if mode != "content":
-            return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
-        h = hashlib.blake2b(digest_size=16)
-        with open(p, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-        return f"{st.st_size}:b2:{h.hexdigest()}"
+        if mode == "content":
+            return _stamps.of_path(p, "content")
+        return f"{_stamps.stat_stamp(st.st_size, st.st_mtime_ns)}:{st.st_ino}"
 
     try:
         if os.path.islink(path) or not os.path.isdir(path):

@@ -63,7 +63,7 @@ from .rle_tasks import (
     verify_finish,
 )
 from .runtime import Finish, Plan
-from .stamps import of_output, read_manifest, split_entry, write_manifest
+from .stamps import of_output, read_manifest, split_entry, stat_stamp, write_manifest
 
 __all__ = [
     "BMP_EXTENSIONS",
@@ -223,7 +223,7 @@ def _current(path: str, source_stamp: str, source_mtime: int, recorded: tuple | 
         return "not a regular file", ""
     if st.st_size == 0:
         return "empty", ""
-    mine = f"{st.st_size}:{st.st_mtime_ns}"
+    mine = stat_stamp(st.st_size, st.st_mtime_ns)
     if recorded is not None:
         if recorded[0] != source_stamp:
             return "its input changed since it was made", mine
@@ -278,7 +278,7 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
     seen: dict = {}
     manifest = read_manifest(out_dir) if out.exists and not overwrite else {}
     prefix = os.path.join(out_dir, "")
-    stamps = [f"{size}:{mtime}" for size, mtime in zip(listing.sizes, listing.mtimes, strict=True)]
+    stamps = [stat_stamp(size, mtime) for size, mtime in zip(listing.sizes, listing.mtimes, strict=True)]
     for i, want in enumerate(wanted):
         if want in seen:
             clash.append((i, seen[want]))

@@ -38,6 +38,7 @@ __all__ = [
     "of_paths",
     "read_manifest",
     "split_entry",
+    "stat_stamp",
     "write_manifest",
 ]
 
@@ -51,11 +52,16 @@ MODES = ("stat", "content")
 MISSING = "missing"
 
 
+def stat_stamp(size: int, mtime_ns: int) -> str:
+    """The ``stat`` stamp of a file of ``size`` bytes modified at ``mtime_ns``: the one formula for it."""
+    return f"{size}:{mtime_ns}"
+
+
 def of_bytes(data, st: os.stat_result, mode: str = "stat") -> str:
     """The stamp of a file whose content ``data`` was just read from an open file with status ``st``."""
     if mode == "content":
         return f"{len(data)}:b2:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    return stat_stamp(st.st_size, st.st_mtime_ns)
 
 
 def of_path(path: str, mode: str = "stat") -> str:
@@ -67,7 +73,7 @@ def of_path(path: str, mode: str = "stat") -> str:
         if not _stat.S_ISREG(st.st_mode):
             return MISSING
         if mode != "content":
-            return f"{st.st_size}:{st.st_mtime_ns}"
+            return stat_stamp(st.st_size, st.st_mtime_ns)
         h = hashlib.blake2b(digest_size=16)
         n = 0
         with open(path, "rb") as f:
@@ -142,4 +148,4 @@ def of_output(path: str) -> str:
         st = os.lstat(path)
     except OSError:
         return MISSING
-    return f"{st.st_size}:{st.st_mtime_ns}" if _stat.S_ISREG(st.st_mode) else MISSING
+    return stat_stamp(st.st_size, st.st_mtime_ns) if _stat.S_ISREG(st.st_mode) else MISSING
