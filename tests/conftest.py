@@ -28,8 +28,12 @@ settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
-def imgjobs(*args, env=None, timeout=240, preexec=None) -> subprocess.CompletedProcess:
-    """Run ``python -m jobs ARGS`` from the project root, as a user runs the command; text output."""
+def imgjobs(*args, env=None, timeout=None, preexec=None) -> subprocess.CompletedProcess:
+    """Run ``python -m jobs ARGS`` from the project root, as a user runs the command; text output.
+
+    No time-out of its own unless a test passes one shorter than its own: pytest-timeout's stops
+    the test, and ``subprocess.run`` kills the command on the way out.
+    """
     return subprocess.run(
         [sys.executable, "-m", "jobs", *map(str, args)],
         capture_output=True,
@@ -41,9 +45,30 @@ def imgjobs(*args, env=None, timeout=240, preexec=None) -> subprocess.CompletedP
     )
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+    """Kill the process group of every command a test started and left running (a failed or timed-out test)."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, 9)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+
+
 def start_imgjobs(*args, env=None) -> subprocess.Popen:
-    """Start ``python -m jobs ARGS`` in a session of its own (to signal it, or its whole group)."""
-    return subprocess.Popen(
+    """Start ``python -m jobs ARGS`` in a session of its own (to signal it, or its whole group).
+
+    A test may wait on it with no time-out: the test's own stops it, and the process group is
+    killed when the test ends.
+    """
+    proc = subprocess.Popen(
         [sys.executable, "-m", "jobs", *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -52,6 +77,22 @@ def start_imgjobs(*args, env=None) -> subprocess.Popen:
         cwd=ROOT,
         start_new_session=True,
     )
+    _STARTED.append(proc)
+    return proc
+
+
+def rewrite(path, write) -> None:
+    """Rewrite ``path`` with ``write(path)``; its modification time moves on, as an edit a while later would.
+
+    A file system's clock may tick coarser than a test edits (a few ms): without this a
+    same-size rewrite could keep its stamp by chance, not by anything the code did.
+    """
+    path = Path(path)
+    before = path.stat().st_mtime_ns if path.exists() else None
+    write(path)
+    st = path.stat()
+    if before is not None and st.st_mtime_ns <= before:
+        os.utime(path, ns=(st.st_atime_ns, before + 1_000_000))
 
 
 def reference_encode(pixels) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -10,9 +11,11 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import rle
 from conftest import pillow_bits
+from jobs.resize_tasks import load_rgb
 
 # The project's own command, installed beside this interpreter (the venv's), never one found earlier on PATH.
 IMGJOBS = shutil.which("imgjobs", path=os.path.dirname(sys.executable))
@@ -20,7 +23,7 @@ IMGJOBS = shutil.which("imgjobs", path=os.path.dirname(sys.executable))
 
 def cli(*args, cwd=None, env=None):
     cmd = [IMGJOBS] if IMGJOBS else [sys.executable, "-m", "jobs"]
-    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env)
 
 
 def test_help_explains_commands_and_flags():
@@ -132,7 +135,37 @@ def test_bad_files_exit_1_by_name_without_traceback(image_dir, tmp_path):
     assert r.returncode == 1
     assert "junk.png" in r.stderr and "FAILED" in r.stderr
     assert "Traceback" not in r.stderr
-    assert len(list((tmp_path / "out").glob("*.rle"))) == len(expected)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.rle")) == sorted(
+        os.path.splitext(n)[0] + ".rle" for n in expected
+    )
+    for name, px in expected.items():  # the good files are all there, and right
+        got = rle.decode((tmp_path / "out" / (os.path.splitext(name)[0] + ".rle")).read_bytes())
+        np.testing.assert_array_equal(got, px)
+
+
+def test_a_user_set_max_pixels_fails_larger_images_by_name(tmp_path, rng):
+    # PNGs are decoded whole, so the limit applies (uncompressed BMPs are read by rows)
+    src = tmp_path / "src"
+    src.mkdir()
+    small, big = rng.random((40, 50)) < 0.5, rng.random((80, 70)) < 0.5  # 2,000 and 5,600 pixels
+    Image.fromarray(small).save(src / "small.png")
+    Image.fromarray(big).save(src / "big.png")
+    r = cli("compress", src, tmp_path / "rle", "--max-pixels", "5000")
+    assert r.returncode == 1, r.stderr
+    assert "big.png" in r.stderr and "5,600 pixels" in r.stderr and "5,000 pixels" in r.stderr
+    assert "small.png" not in r.stderr and not (tmp_path / "rle" / "big.rle").exists()
+    np.testing.assert_array_equal(rle.decode((tmp_path / "rle" / "small.rle").read_bytes()), small)
+    r = cli("compress", src, tmp_path / "rle", "--max-pixels", "5600")  # at the limit: allowed
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(rle.decode((tmp_path / "rle" / "big.rle").read_bytes()), big)
+    r = cli("resize", src, "--out", tmp_path / "b.npy", "--size", "8x8", "--max-pixels", "5000")
+    assert r.returncode == 1 and "big.png" in r.stderr and "5,000 pixels" in r.stderr, r.stderr
+    side = json.loads((tmp_path / "b.npy.json").read_text())
+    assert side["resize"]["max_pixels"] == 5000
+    assert [os.path.basename(f) for f in side["files"]] == ["big.png", "small.png"]
+    batch = np.load(tmp_path / "b.npy")  # the refused image's slot stays zero, the other is resized
+    np.testing.assert_array_equal(batch[0], np.zeros((8, 8, 3), np.uint8))
+    np.testing.assert_array_equal(batch[1], load_rgb(src / "small.png", (8, 8)))
 
 
 def test_verify_mismatch_exits_1_and_lists_it(image_dir, tmp_path):
@@ -154,7 +187,7 @@ def test_threads_run_never_imports_distributed(image_dir, tmp_path):
         f"rc = main(['-q', 'compress', {str(d)!r}, {str(tmp_path / 'o')!r}]); "
         "print(rc, 'distributed' in sys.modules)"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.split() == ["0", "False"], r.stderr
 
 

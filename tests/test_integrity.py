@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import time
 
 import dask
 import numpy as np
@@ -20,6 +19,7 @@ import pytest
 from PIL import Image
 
 import jobs
+from conftest import blobs, imgjobs, rewrite
 from jobs import resize_state, stamps
 from jobs.files import BusyError, StalePlan, UsageError, output_lock
 from jobs.resize_tasks import load_rgb
@@ -63,8 +63,7 @@ def run(listfile, out, **kw):
 
 def edit(path, rng):
     """Rewrite an image in place with other pixels (a new modification time)."""
-    time.sleep(0.01)
-    Image.fromarray(photo(rng)).save(path, quality=90)
+    rewrite(path, lambda p: Image.fromarray(photo(rng)).save(p, quality=90))
 
 
 def batch_of(out):
@@ -167,7 +166,6 @@ def test_content_stamps_see_an_edit_that_keeps_size_and_time(tmp_path, rng, capl
 
 
 def test_compress_redoes_outputs_older_than_their_inputs_and_says_why(tmp_path, rng, caplog):
-    from conftest import blobs
 
     src = tmp_path / "src"
     src.mkdir()
@@ -179,8 +177,7 @@ def test_compress_redoes_outputs_older_than_their_inputs_and_says_why(tmp_path, 
     assert report.counts == {"skipped": 3}
     assert all("up to date" in r.reason for r in report.results)
     (out / stamps.MANIFEST).unlink()  # outputs with no record (another tool made them): judged as make does
-    time.sleep(0.01)
-    Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(src / "1.bmp")
+    rewrite(src / "1.bmp", lambda p: Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(p))
     (out / "2.rle").write_bytes(b"")  # empty: never current
     report = jobs.compress(src, out, progress=False)
     assert report.counts == {"ok": 2, "skipped": 1}
@@ -341,7 +338,6 @@ def test_a_task_never_writes_into_a_work_folder_another_run_took_over(tmp_path, 
 
 
 def test_compress_graph_tasks_take_the_lock(tmp_path, rng):
-    from conftest import blobs
 
     src = tmp_path / "src"
     src.mkdir()
@@ -524,8 +520,7 @@ def test_a_batch_or_labels_replaced_since_the_build_are_never_current(tmp_path, 
     other = write_images(tmp_path / "other", rng, 4)
     run(listfile, tmp_path / "a.npy")
     run(other, tmp_path / "b.npy")
-    time.sleep(0.01)
-    (tmp_path / "a.npy").write_bytes((tmp_path / "b.npy").read_bytes())  # same shape, other pixels
+    rewrite(tmp_path / "a.npy", lambda p: p.write_bytes((tmp_path / "b.npy").read_bytes()))  # same shape, other pixels
     report = run(listfile, tmp_path / "a.npy")
     assert not report.up_to_date and "changed since it was built" in caplog.text
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), expected(tmp_path / "in", 4))
@@ -629,7 +624,6 @@ def test_folders_and_files_imgjobs_did_not_write_are_never_removed(tmp_path, rng
 
 
 def test_compress_sees_an_input_replaced_by_an_older_file(tmp_path, rng):
-    from conftest import blobs
 
     src, old = tmp_path / "src", tmp_path / "old"
     src.mkdir()
@@ -683,15 +677,13 @@ def test_a_zarr_inside_its_source_tree_and_aliased_inputs_are_refused(tmp_path, 
 
 
 def test_names_with_control_characters_never_start_a_line_and_nul_is_named(tmp_path, rng):
-    from conftest import imgjobs
 
     src = tmp_path / "src"
     src.mkdir()
     Image.fromarray(photo(rng)).save(src / "ok.png")
     Image.fromarray(photo(rng)).save(src / "bad\nWARNING fake\x1b[31m.png")
     assert imgjobs("resize", src, "--out", tmp_path / "b.npy", "--size", "8x6").returncode == 0
-    time.sleep(0.01)
-    Image.fromarray(photo(rng)).save(src / "bad\nWARNING fake\x1b[31m.png")
+    rewrite(src / "bad\nWARNING fake\x1b[31m.png", lambda p: Image.fromarray(photo(rng)).save(p))
     r = imgjobs("resize", src, "--out", tmp_path / "b.npy", "--size", "8x6")
     assert r.returncode == 0 and "\\nWARNING fake\\x1b[31m" in r.stderr
     assert "\x1b" not in r.stderr and not any(line.startswith("WARNING fake") for line in r.stderr.splitlines())

@@ -154,17 +154,20 @@ def test_draft_scale_is_the_smallest_decode_within_the_fraction():
 
 
 @pytest.mark.parametrize("w,h", [(500, 375), (375, 500), (17, 9), (2400, 68), (8, 8), (15, 15), (1023, 769)])
-def test_pillow_decodes_at_exactly_the_scale_asked_for(tmp_path, w, h):
+def test_reduced_decodes_are_exactly_the_scale_asked_for(tmp_path, w, h):
+    # imgjobs' own decoder (libjpeg-turbo through simplejpeg), at every DCT scale it may pick:
+    # ceil(w / s) x ceil(h / s), the image's colours, for odd and tiny sizes alike
+    from jobs.resize_tasks import _decode_jpeg
+
     path = tmp_path / "a.jpg"
-    Image.new("RGB", (w, h), (200, 100, 50)).save(path, quality=50)
-    for s in (2, 4, 8):
+    Image.new("RGB", (w, h), (200, 100, 50)).save(path, quality=95)
+    data = path.read_bytes()
+    for s in (1, 2, 4, 8):
         if s > min(w, h):
             continue
-        with Image.open(path) as im:
-            im.draft(im.mode, (w // s, h // s))  # what load_rgb asks for
-            assert im.size == (-(-w // s), -(-h // s)), s
-            im.load()
-            assert im.size == (-(-w // s), -(-h // s)), s
+        rgb = _decode_jpeg(path, data, s, (w, h))
+        assert rgb.shape == (-(-h // s), -(-w // s), 3), s
+        assert np.abs(rgb.astype(int) - (200, 100, 50)).max() <= 3, s
 
 
 def test_fast_path_compares_the_target_in_the_stored_orientation(tmp_path, rng):
@@ -209,9 +212,10 @@ def test_bad_files_keep_zero_slots_and_are_listed(jpegs):
     assert report.exit_code == 1 and report.counts == {"ok": len(paths) - 2, "failed": 2}
     batch = np.load(base / "b.npy")
     for i, _ in failed:
-        assert not batch[i].any()
-    good = [i for i in range(len(paths)) if os.path.basename(paths[i]) not in bad]
-    assert all(batch[i].any() for i in good)
+        np.testing.assert_array_equal(batch[i], np.zeros((24, 32, 3), np.uint8))
+    for i in range(len(paths)):
+        if os.path.basename(paths[i]) not in bad:
+            np.testing.assert_array_equal(batch[i], load_rgb(paths[i], (32, 24)), paths[i])
     side = json.loads((base / "b.npy.json").read_text())
     assert {os.path.basename(f["path"]) for f in side["failed"]} == bad
     assert all(f["reason"] for f in side["failed"])
@@ -283,13 +287,13 @@ def test_fill_task_allocates_only_its_block(jpegs):
         tracemalloc.stop()
     assert peak < 2_000_000  # two decodes and a 2-image block, never the batch
     batch = np.load(where.target)  # the slice landed at its place in a valid .npy
-    assert batch.shape == (len(paths), 64, 64, 3) and batch[:2].any() and not batch[2:].any()
+    assert batch.shape == (len(paths), 64, 64, 3)
+    np.testing.assert_array_equal(batch[:2], np.stack([load_rgb(p, (64, 64)) for p in paths[:2]]))
+    np.testing.assert_array_equal(batch[2:], np.zeros_like(batch[2:]))  # nothing else was touched
 
 
 def cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=180
-    )
+    return subprocess.run([sys.executable, "-m", "jobs", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
 def test_cli_resize_summary_and_exit_codes(jpegs):
@@ -556,7 +560,9 @@ def test_a_damaged_jpeg_is_named_in_the_report_and_its_slot_is_zero(tmp_path, rn
     [problem] = report.problems
     assert problem.src.endswith("1.jpg") and "premature end of data segment" in problem.reason
     batch = np.load(tmp_path / "b.npy")
-    assert not batch[1].any() and batch[0].any() and batch[2].any()
+    np.testing.assert_array_equal(batch[1], np.zeros((16, 16, 3), np.uint8))
+    for i in (0, 2):
+        np.testing.assert_array_equal(batch[i], load_rgb(tmp_path / names[i], (16, 16)))
 
 
 @pytest.fixture
@@ -690,4 +696,5 @@ def test_resize_array_is_lazy_ships_file_names_and_equals_the_batch(jpegs, tmp_p
     with pytest.raises(Exception, match=r"zz\.JPEG"):
         broken.compute(scheduler="threads")
     zeroed = jobs.resize_array(base / "list.txt", size="32x24", chunk=4, errors="zero").compute(scheduler="threads")
-    assert not zeroed[-1].any() and zeroed[:-1].any()
+    np.testing.assert_array_equal(zeroed[-1], np.zeros((24, 32, 3), np.uint8))
+    np.testing.assert_array_equal(zeroed[:-1], np.load(base / "b.npy"))

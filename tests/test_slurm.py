@@ -294,4 +294,4 @@ def test_sbatch_of_the_batch_script(tmp_path, rng):
         text=True,
         timeout=120,
     )
-    assert r.returncode != 0 and "is not on PATH in this job" in (tmp_path / "bad.log").read_text()
+    assert r.returncode == 1 and "is not on PATH in this job" in (tmp_path / "bad.log").read_text()
