@@ -10,12 +10,12 @@ The Python API (:mod:`jobs.api`): :func:`compress`, :func:`decompress`,
 :func:`verify`, :func:`resize`, each returning a :class:`Report` (or, with
 ``compute=False``, a Dask collection whose last task finalizes).
 
-Under it, one job runtime (:mod:`jobs.runtime`): plan -> tasks -> finalize ->
+Under it, one job runtime (:mod:`jobs.runtime.engine`): plan -> tasks -> finalize ->
 report, abort on failure.  The two jobs each have a graph builder and the plain
-functions their tasks run: :mod:`jobs.rle_graphs` / :mod:`jobs.rle_tasks` and
-:mod:`jobs.resize_graphs` / :mod:`jobs.resize_tasks`.  :mod:`jobs.schedulers`
-starts or connects to a scheduler, :mod:`jobs.study` runs throughput sweeps
-(``jobs.study.sweep``: a table, fits and warnings; :mod:`jobs.figures` draws them
+functions their tasks run: :mod:`jobs.rle_job.graphs` / :mod:`jobs.rle_job.tasks` and
+:mod:`jobs.resize_job.planner` / :mod:`jobs.resize_job.tasks`.  :mod:`jobs.runtime.schedulers`
+starts or connects to a scheduler, :mod:`jobs.study.core` runs throughput sweeps
+(``jobs.study.sweep``: a table, fits and warnings; :mod:`jobs.study.figures` draws them
 with matplotlib), and :mod:`jobs.cli` is the ``imgjobs`` command.
 
 The names below are loaded on first use (PEP 562): importing ``jobs`` costs
@@ -32,21 +32,21 @@ _EXPORTS = {
     "compress": ("api", "compress"),
     "decompress": ("api", "decompress"),
     "resize": ("api", "resize"),
-    "resize_array": ("resize_graphs", "resize_array"),
-    "read_labelled": ("resize_graphs", "read_labelled"),
+    "resize_array": ("resize_job.array", "resize_array"),
+    "read_labelled": ("resize_job.source", "read_labelled"),
     "verify": ("api", "verify"),
     "config_get": ("config", "get"),
-    "ConfigError": ("config", "ConfigError"),
-    "BusyError": ("files", "BusyError"),
-    "UsageError": ("files", "UsageError"),
+    "ConfigError": ("errors", "ConfigError"),
+    "BusyError": ("errors", "BusyError"),
+    "UsageError": ("errors", "UsageError"),
     "CompressOptions": ("options", "CompressOptions"),
     "DecompressOptions": ("options", "DecompressOptions"),
     "ResizeOptions": ("options", "ResizeOptions"),
     "RunOptions": ("options", "RunOptions"),
     "VerifyOptions": ("options", "VerifyOptions"),
-    "FileResult": ("report", "FileResult"),
-    "Outcomes": ("report", "Outcomes"),
-    "Report": ("report", "Report"),
+    "FileResult": ("runtime.report", "FileResult"),
+    "Outcomes": ("runtime.report", "Outcomes"),
+    "Report": ("runtime.report", "Report"),
     "Plan": ("runtime", "Plan"),
     "execute": ("runtime", "execute"),
     "to_delayed": ("runtime", "to_delayed"),

@@ -2,7 +2,7 @@
 
 Each function takes the command line's options as keyword arguments (None falls
 back to ``imgjobs.*`` in ``dask.config``), plans the job, runs it and returns a
-:class:`~jobs.report.Report`.  Where it runs, in this order:
+:class:`~jobs.runtime.report.Report`.  Where it runs, in this order:
 
 1. on ``client=``, a ``distributed.Client`` you opened;
 2. on the scheduler named by ``scheduler=``, ``scheduler_address=``,
@@ -29,10 +29,11 @@ from __future__ import annotations
 import logging
 import os
 
-from .files import UsageError, check_writable_file
-from .options import CompressOptions, DecompressOptions, ResizeOptions, RunOptions, VerifyOptions
-from .runtime import run as run_plan
-from .runtime import to_delayed
+from jobs.errors import UsageError
+from jobs.options import CompressOptions, DecompressOptions, ResizeOptions, RunOptions, VerifyOptions
+from jobs.runtime.engine import run as run_plan
+from jobs.runtime.engine import to_delayed
+from jobs.runtime.files import check_writable_file
 
 __all__ = ["compress", "decompress", "resize", "verify"]
 
@@ -45,8 +46,8 @@ _RUN_DOC = """
         Compute on this client's cluster (it is left open).
     compute : bool, default True
         False: return a :class:`dask.delayed.Delayed` whose last task finalizes
-        and returns the :class:`~jobs.report.Report`; nothing runs until it is computed.
-    progress : bool or jobs.progress.Progress, optional
+        and returns the :class:`~jobs.runtime.report.Report`; nothing runs until it is computed.
+    progress : bool or jobs.runtime.progress.Progress, optional
         Draw a progress bar (default: on a terminal or in Jupyter, when
         ``imgjobs.progress`` is true).
     scheduler : {"auto", "threads", "processes", "local"}, optional
@@ -76,7 +77,7 @@ def _doc(func):
 
 
 def _progress(progress):
-    from .progress import Progress
+    from jobs.runtime.progress import Progress
 
     if progress is None:
         return Progress()
@@ -89,7 +90,7 @@ def _parallelism(client, run: RunOptions) -> int:
     """Threads a graph built for later will probably get (task sizes only)."""
     if client is not None:
         return max(1, sum(client.nthreads().values()))
-    from . import config
+    from jobs import config
 
     return config.get_int("scheduler.workers", run.workers, low=1, optional=True) or os.cpu_count() or 1
 
@@ -106,8 +107,8 @@ def _check_client(client) -> None:
 
 
 def _run(plan, client, compute: bool, progress, run: RunOptions, lock_dir):
-    """Plan and run through the runtime's one guarded path (:func:`jobs.runtime.run`), or build the graph."""
-    from .schedulers import runner_for
+    """Plan and run through the runtime's one guarded path (:func:`jobs.runtime.engine.run`), or build the graph."""
+    from jobs.runtime.schedulers import runner_for
 
     _check_client(client)
     if run.performance_report:
@@ -119,8 +120,8 @@ def _run(plan, client, compute: bool, progress, run: RunOptions, lock_dir):
 
 
 def _dir_of(src, dst) -> str:
-    """The directory an RLE job writes into (its lock's place): as :func:`jobs.rle_graphs.output_dir`."""
-    from .rle_graphs import output_dir
+    """The directory an RLE job writes into (its lock's place): as :func:`jobs.rle_job.graphs.output_dir`."""
+    from jobs.rle_job.graphs import output_dir
 
     return output_dir(os.fspath(src), os.fspath(dst))
 
@@ -164,7 +165,7 @@ def compress(
     __RUN__
     Returns
     -------
-    jobs.report.Report or dask.delayed.Delayed
+    jobs.runtime.report.Report or dask.delayed.Delayed
         Per-file outcomes and the summary figures (``compute=False``: the graph).
 
     Raises
@@ -172,7 +173,7 @@ def compress(
     UsageError
         For a missing source, a file as the destination of a directory, or bad options.
     """
-    from .rle_graphs import plan_compress
+    from jobs.rle_job.graphs import plan_compress
 
     opts = CompressOptions.resolve(rows_per_task, threshold, overwrite, max_pixels)
     run = RunOptions.from_kwargs(run, "compress")
@@ -202,9 +203,9 @@ def decompress(src, dst, *, rows_per_task=None, overwrite=None, client=None, com
     __RUN__
     Returns
     -------
-    jobs.report.Report or dask.delayed.Delayed
+    jobs.runtime.report.Report or dask.delayed.Delayed
     """
-    from .rle_graphs import plan_decompress
+    from jobs.rle_job.graphs import plan_decompress
 
     opts = DecompressOptions.resolve(rows_per_task, overwrite)
     run = RunOptions.from_kwargs(run, "decompress")
@@ -238,11 +239,11 @@ def verify(
     __RUN__
     Returns
     -------
-    jobs.report.Report or dask.delayed.Delayed
+    jobs.runtime.report.Report or dask.delayed.Delayed
         A mismatching file has status ``"mismatch"``, its count and first
         positions in the reason and ``details``.
     """
-    from .rle_graphs import plan_verify
+    from jobs.rle_job.graphs import plan_verify
 
     opts = VerifyOptions.resolve(threshold, rows_per_task, max_pixels)
     run = RunOptions.from_kwargs(run, "verify")
@@ -300,7 +301,7 @@ def resize(
         ``area`` (default: OpenCV's decode and area filter, quality-safe),
         ``exact`` (Pillow's full decode and bicubic filter, the exercise's
         semantics) or ``draft`` (a reduced DCT decode near the output size:
-        faster, trades quality); see :data:`jobs.resize_tasks.METHODS`.
+        faster, trades quality); see :data:`jobs.resize_job.tasks.METHODS`.
     draft_fraction : float, optional
         ``draft`` only: decode at the smallest DCT scale still at least this
         fraction of the output size (default 0.9).
@@ -315,14 +316,14 @@ def resize(
     stamps : {"stat", "content"}, optional
         How a rerun tells that an image changed: its size and modification time
         (default), or a digest of its bytes (reads every image on a rerun); see
-        :mod:`jobs.stamps`.
+        :mod:`jobs.runtime.stamps`.
     executor : {"serial", "threads", "processes"}, optional
         Run the classic exercise's executor (a loop, ``ThreadPoolExecutor``,
         ``ProcessPoolExecutor`` of ``workers``) instead of Dask, for comparison.
     __RUN__
     Returns
     -------
-    jobs.report.Report or dask.delayed.Delayed
+    jobs.runtime.report.Report or dask.delayed.Delayed
         ``report.output`` is the batch, ``report.array`` opens it, and
         ``report.labels`` and ``report.classes`` give its labels when the source
         has them (a list's second column, or class folders); failed images keep
@@ -334,7 +335,7 @@ def resize(
     call again does only what is left.  When ``out`` already holds this very job,
     the report says it is up to date (``report.up_to_date``), with nothing run.
     """
-    from .resize_graphs import plan_resize, up_to_date
+    from jobs.resize_job.planner import plan_resize, up_to_date
 
     opts = ResizeOptions.resolve(
         size, method, draft_fraction, batch_size, num_images, overwrite, max_pixels, exact, stamps

@@ -72,7 +72,7 @@ _threshold = _whole(0, 255)
 def _default(key: str, none: str = "none") -> str:
     """The value ``imgjobs.<key>`` has in the configuration now, for a help text."""
     try:
-        from . import config
+        from jobs import config
 
         value = config.get(key)
     except Exception:  # a malformed config file: the run itself reports it (exit 2)
@@ -183,7 +183,7 @@ def _add_compress_options(p: argparse.ArgumentParser) -> None:
 
 def _add_resize_options(p: argparse.ArgumentParser) -> None:
     """resize's options that change its output (shared with ``imgjobs study resize``)."""
-    from . import resize_tasks
+    from jobs.resize_job import tasks as resize_tasks
 
     p.add_argument("--num-images", type=_positive, metavar="N", help="take the first N images (error if fewer)")
     p.add_argument("--size", metavar="WxH", help=f"output width x height (default {_default('resize.size')})")
@@ -340,7 +340,7 @@ def _study(args, argv) -> int:
 
     from tqdm import tqdm
 
-    from . import study
+    from jobs import study
 
     resize = args.study == "resize"
     executors = [] if not resize or args.executors == ["none"] else args.executors
@@ -521,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _certs(args) -> int:
-    from .clusters import write_certificates
+    from jobs.clusters import write_certificates
 
     paths = write_certificates(args.dir)
     if not args.quiet:
@@ -619,7 +619,7 @@ def _run_options(args) -> dict:
 
 def _call_api(args, progress):
     """The job the arguments ask for, through the Python API (:mod:`jobs.api`)."""
-    from . import api
+    from jobs import api
 
     run = _run_options(args)
     if args.command == "compress":
@@ -660,20 +660,20 @@ def _call_api(args, progress):
 
 
 def _run_job(args) -> int:
-    from . import config
-    from .files import UsageError
-    from .progress import Progress
+    from jobs import config
+    from jobs.errors import UsageError
+    from jobs.runtime.progress import Progress
 
     if args.dry_run:
         cluster = config.get_str("scheduler.cluster", args.cluster)
         if not cluster:
             raise UsageError("--dry-run prints a batch job script: use it with --cluster PROFILE")
-        from .clusters import job_script
+        from jobs.clusters import job_script
 
         print(job_script(cluster, tls=config.get_bool("scheduler.tls", args.tls)))
         return 0
     progress = Progress(enabled=False if (args.no_progress or args.quiet) else None, dashboard=not args.quiet)
-    from .clusters import ClusterError
+    from jobs.errors import ClusterError
 
     try:
         report = _call_api(args, progress)
@@ -715,12 +715,12 @@ def _main(argv) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from . import config  # noqa: F401 - imports dask, which reads every Dask config file
+        from jobs import config  # noqa: F401 - imports dask, which reads every Dask config file
     except ValueError as e:  # dask found a malformed config file; its message names it
         print(f"imgjobs: error: {e}", file=sys.stderr)
         return 2
     _setup_logging(args.verbose, args.quiet)
-    from .files import UsageError
+    from jobs.errors import UsageError
 
     _handle_termination()
     try:

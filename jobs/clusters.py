@@ -31,6 +31,7 @@ import getpass
 import itertools
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -40,11 +41,10 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from . import config
-from .files import UsageError
+from jobs import config
+from jobs.errors import ClusterError, UsageError
 
 __all__ = [
-    "ClusterError",
     "dashboard_link",
     "job_script",
     "lifetime_of",
@@ -61,10 +61,6 @@ log = logging.getLogger(__name__)
 TYPES = ("pbs", "slurm")
 #: The keys a profile may hold besides ``jobqueue``.
 OWN_KEYS = ("type", "jobqueue", "lifetime", "lifetime-stagger", "worker-timeout")
-
-
-class ClusterError(RuntimeError):
-    """The batch system cannot give this run any worker (missing commands, jobs that never start)."""
 
 
 def _dashed(section) -> dict:
@@ -416,11 +412,45 @@ def start_cluster(name: str, *, jobs: int = 1, tls: bool = False):
         yield cluster, desc, threads, prof
     finally:
         try:
-            cluster.close()  # cancels every job it submitted (scancel / qdel)
+            close_cluster(cluster)  # cancels every job it submitted (scancel / qdel)
         finally:
             lost.__exit__(None, None, None)
             if private:
                 shutil.rmtree(private, ignore_errors=True)  # the TLS key among them
+
+
+def _submitted(cluster) -> dict:
+    """Job id -> the batch system's cancel command, for every job ``cluster`` has submitted so far."""
+    jobs = {}
+    for job in list(getattr(cluster, "workers", {}).values()):
+        job_id, cancel = getattr(job, "job_id", None), getattr(job, "cancel_command", None)
+        if job_id and cancel:
+            jobs[str(job_id)] = cancel
+    return jobs
+
+
+def close_cluster(cluster) -> None:
+    """Close a batch-system cluster and cancel its jobs; never raises, and never leaves a job behind.
+
+    ``cluster.close()`` cancels the jobs through the scheduler's event loop, within 60 s;
+    on a loaded machine, or a batch system slow to answer, that can time out or fail,
+    often while a run is already stopping for another reason (Ctrl-C, a signal, an
+    error).  Then every job it had submitted is cancelled here with the batch system's
+    own command (``scancel``, ``qdel``), and the reason is logged, not raised: the
+    exception the run is stopping for stays the one it reports.
+    """
+    jobs = _submitted(cluster)
+    try:
+        cluster.close()
+    except Exception as e:
+        jobs.update(_submitted(cluster))
+        why = str(e) or type(e).__name__
+        log.warning("closing the cluster failed (%s): cancelling its %d job(s) directly", why, len(jobs))
+        for job_id, cancel in jobs.items():
+            try:
+                subprocess.run([*shlex.split(cancel), job_id], capture_output=True, timeout=30, check=False)
+            except (OSError, subprocess.SubprocessError) as err:
+                log.warning("could not cancel job %s (%s): cancel it by hand", job_id, err)
 
 
 def _job_states(cluster, kind: str) -> str:

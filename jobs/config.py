@@ -20,10 +20,9 @@ from pathlib import Path
 import dask.config
 import yaml
 
-from .files import UsageError
+from jobs.errors import ConfigError
 
 __all__ = [
-    "ConfigError",
     "config_path",
     "get",
     "get_bool",
@@ -34,10 +33,6 @@ __all__ = [
     "source",
     "worker_environ",
 ]
-
-
-class ConfigError(UsageError):
-    """A configuration value is of the wrong type or out of range (the message names the key and its source)."""
 
 
 def config_path() -> Path:

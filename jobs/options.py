@@ -2,7 +2,7 @@
 
 Every keyword defaults to ``None`` and falls back to ``imgjobs.*`` in
 ``dask.config`` (as dask-jobqueue does with ``jobqueue.*``); ``resolve`` checks the
-values and raises :class:`~jobs.files.UsageError` saying what is wrong.  The
+values and raises :class:`~jobs.errors.UsageError` saying what is wrong.  The
 resolved object is what planners and tasks receive.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass, fields
 
-from . import config
-from .files import UsageError
+from jobs import config
+from jobs.errors import UsageError
 
 __all__ = [
     "CompressOptions",
@@ -151,7 +151,7 @@ class ResizeOptions:
     size : (int, int)
         Output width and height of every image.
     method : str
-        ``area`` (default), ``exact`` or ``draft``: see :data:`jobs.resize_tasks.METHODS`.
+        ``area`` (default), ``exact`` or ``draft``: see :data:`jobs.resize_job.tasks.METHODS`.
     draft_fraction : float
         ``draft`` only: the smallest reduced decode allowed, as a fraction of ``size``.
     batch_size : int or None
@@ -164,7 +164,7 @@ class ResizeOptions:
         The most pixels of an image to decode.
     stamps : str
         ``stat`` (size and modification time) or ``content`` (a digest of the
-        bytes): how a rerun tells which images changed (:mod:`jobs.stamps`).
+        bytes): how a rerun tells which images changed (:mod:`jobs.runtime.stamps`).
     """
 
     size: tuple = (100, 100)
@@ -190,7 +190,7 @@ class ResizeOptions:
         stamps=None,
     ) -> ResizeOptions:
         """Fill unset options from ``imgjobs.resize.*`` and check them (``exact=True`` means ``method="exact"``)."""
-        from .resize_tasks import METHODS
+        from jobs.resize_job.tasks import METHODS
 
         if exact:
             if method not in (None, "exact"):
@@ -201,7 +201,7 @@ class ResizeOptions:
             fraction = config.get_float("resize.draft-fraction", draft_fraction, low=0, high=1)
         except config.ConfigError as e:
             raise UsageError(f"draft fraction must be in (0, 1]: {e}") from None
-        from .stamps import MODES
+        from jobs.runtime.stamps import MODES
 
         batch_size = _whole("batch size", batch_size)
         num_images = _whole("--num-images", num_images)
@@ -266,7 +266,7 @@ class Sizing:
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Where a job runs: a scheduler to start or connect to (see :func:`jobs.schedulers.open_runner`).
+    """Where a job runs: a scheduler to start or connect to (see :func:`jobs.runtime.schedulers.open_runner`).
 
     Every field defaults to None, meaning ``imgjobs.scheduler.*`` from config.
     """

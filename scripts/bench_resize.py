@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 from benchutil import imgjobs_cmd, interleaved, peak_rss, run_quiet  # noqa: E402
 from classic_resize import build_batch as exercise_batch  # noqa: E402
 
-from jobs.resize_tasks import DRAFT_FRACTION, load_rgb  # noqa: E402
+from jobs.resize_job.tasks import DRAFT_FRACTION, load_rgb  # noqa: E402
 
 DEFAULT_IMAGES = os.path.join(HERE, "..", "..", "shared", "data", "imagenet-samples")
 
@@ -58,7 +58,7 @@ def scaling(listfile, n, repeats):
     import contextlib
 
     import jobs
-    from jobs.schedulers import open_runner
+    from jobs.runtime.schedulers import open_runner
 
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,7 +157,7 @@ def stages(files: list, size=(100, 100), passes: int = 3) -> dict:
     import cv2
     from PIL import Image
 
-    from jobs.resize_tasks import AREA_MARGIN, draft_scale
+    from jobs.resize_job.tasks import AREA_MARGIN, draft_scale
 
     cv2.setNumThreads(1)
     datas = [open(f, "rb").read() for f in files]

@@ -39,52 +39,67 @@ class Mutant:
 
 INTEGRITY = "tests/test_integrity.py"
 MUTANTS = [
+    # ---- no batch job outlives its run
+    Mutant(
+        "clusters: a cluster that fails to close leaves its jobs queued",
+        "jobs/clusters.py",
+        "subprocess.run([*shlex.split(cancel), job_id], capture_output=True, timeout=30, check=False)",
+        "pass",
+        ("tests/test_cluster.py::test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled",),
+    ),
+    Mutant(
+        "clusters: a failure to close replaces the error (or Ctrl-C) the run stops for",
+        "jobs/clusters.py",
+        "    except Exception as e:\n        jobs.update(_submitted(cluster))",
+        "    except ZeroDivisionError as e:\n        jobs.update(_submitted(cluster))",
+        ("tests/test_cluster.py::test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled",),
+    ),
     # ---- nothing stale called current
     Mutant(
         "resize: changed images are not seen (stamps ignored)",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         "changed = [i for i in range(n) if recorded[i] != now[i]]",
         "changed = []",
         (f"{INTEGRITY}::test_an_image_changed_in_place_redoes_only_its_slice",),
     ),
     Mutant(
         "resize: a label change is not seen",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         'if sidecar["labels_digest"] != labels_id:',
         "if False:",
         (f"{INTEGRITY}::test_a_fixed_label_rewrites_the_labels_without_decoding",),
     ),
     Mutant(
         "resize: a damaged batch is called current",
-        "jobs/resize_state.py",
+        "jobs/resize_job/state.py",
         "    if size != want:\n",
         "    if False:\n",
         (f"{INTEGRITY}::test_deleted_labels_or_a_truncated_batch_are_rebuilt_never_current",),
     ),
     Mutant(
         "resize: a resumed run keeps slices whose images changed",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         "if a != b)",
         "if False)",
         (f"{INTEGRITY}::test_an_interrupted_run_redoes_the_slices_whose_images_changed",),
     ),
     Mutant(
         "resize: the identity forgets the list order",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/target.py",
         "return stamps.digest([head, *(os.path.abspath(p) for p in paths)])",
         "return stamps.digest([head, *sorted(os.path.abspath(p) for p in paths)])",
         (f"{INTEGRITY}::test_the_identity_covers_list_order_and_limits",),
     ),
     Mutant(
         "resize: max_pixels left out of the identity",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/target.py",
         "fraction, opts.max_pixels])",
         "fraction])",
         (f"{INTEGRITY}::test_the_identity_covers_list_order_and_limits",),
     ),
     Mutant(
         "compress: an output older than its input is kept",
-        "jobs/rle_graphs.py",
+        "jobs/rle_job/graphs.py",
         "    if st.st_mtime_ns < source_mtime:\n",
         "    if False:\n",
         (f"{INTEGRITY}::test_compress_redoes_outputs_older_than_their_inputs_and_says_why",),
@@ -92,14 +107,14 @@ MUTANTS = [
     # ---- every entry point guarded
     Mutant(
         "graph: its tasks take no lock",
-        "jobs/runtime.py",
+        "jobs/runtime/engine.py",
         "    with finish.lock(shared=not exclusive):\n        return func(*args)",
         "    return func(*args)",
         (f"{INTEGRITY}::test_a_graph_computed_while_a_run_holds_the_directory_waits_its_turn",),
     ),
     Mutant(
         "lock: flock is never taken",
-        "jobs/files.py",
+        "jobs/runtime/files.py",
         "                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)",
         "                pass",
         (
@@ -109,21 +124,21 @@ MUTANTS = [
     ),
     Mutant(
         "graph: the first task does not check the output is as planned",
-        "jobs/resize_tasks.py",
+        "jobs/resize_job/tasks.py",
         "if state.out_stamp(where.out) != where.expect_out:",
         "if False:",
         (f"{INTEGRITY}::test_a_graph_computed_twice_ends_as_a_fresh_run_or_with_a_clear_error",),
     ),
     Mutant(
         "graph: finalize believes the plan, not the records",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/target.py",
         "        if pos != self.n:\n",
         "        if False:\n",
         (f"{INTEGRITY}::test_finalize_reads_what_is_finished_from_the_records_not_the_plan",),
     ),
     Mutant(
         "task: fill writes into a work folder another run owns",
-        "jobs/resize_tasks.py",
+        "jobs/resize_job/tasks.py",
         "    seen = _load_into(block, paths, opts, outcomes)\n    where.check_owner()\n",
         "    seen = _load_into(block, paths, opts, outcomes)\n",
         (f"{INTEGRITY}::test_a_task_never_writes_into_a_work_folder_another_run_took_over",),
@@ -131,14 +146,14 @@ MUTANTS = [
     # ---- nothing deleted that a run did not write
     Mutant(
         "overwrite: a zarr holding other files is removed",
-        "jobs/resize_state.py",
+        "jobs/resize_job/state.py",
         "        foreign = _zarr_foreign(out)\n        if foreign:",
         "        foreign = _zarr_foreign(out)\n        if False:",
         (f"{INTEGRITY}::test_overwrite_of_a_zarr_holding_other_files_is_refused_and_removes_nothing",),
     ),
     Mutant(
         "outputs: a batch named like an input is written over it",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         "        if os.path.abspath(path) in inputs:",
         "        if False:",
         ("tests/test_hostile.py", "tests/test_resize.py::-k input"),
@@ -146,28 +161,28 @@ MUTANTS = [
     # ---- state files are untrusted
     Mutant(
         "done records: another run's token is believed",
-        "jobs/resize_state.py",
+        "jobs/resize_job/state.py",
         'if not isinstance(record, dict) or record.get("token") != token or record.get("identity") != identity:',
         "if not isinstance(record, dict):",
         (f"{INTEGRITY}::test_forged_and_overlapping_done_records_are_not_believed",),
     ),
     Mutant(
         "done records: overlapping slices are believed",
-        "jobs/resize_state.py",
+        "jobs/resize_job/state.py",
         "        if d.start < end:\n",
         "        if False:\n",
         (f"{INTEGRITY}::test_forged_and_overlapping_done_records_are_not_believed",),
     ),
     Mutant(
         "sidecar: a labels path elsewhere is followed",
-        "jobs/resize_state.py",
+        "jobs/resize_job/state.py",
         'if not isinstance(file, str) or file != os.path.basename(file) or file in ("", ".", ".."):',
         "if not isinstance(file, str):",
         (f"{INTEGRITY}::test_a_sidecar_never_sends_labels_elsewhere",),
     ),
     Mutant(
         "sidecar: a sidecar of the wrong shape is trusted",
-        "jobs/resize_state.py",
+        "jobs/resize_job/state.py",
         '    if not isinstance(sidecar.get("identity"), str):\n        return "no identity"\n',
         "",
         (f"{INTEGRITY}::test_a_sidecar_with_one_field_wrong_is_named_damaged",),
@@ -175,21 +190,21 @@ MUTANTS = [
     # ---- damaged inputs fail by name
     Mutant(
         "jpeg: damage is patched silently",
-        "jobs/resize_tasks.py",
+        "jobs/resize_job/tasks.py",
         "min_factor=scale, strict=True)",
         "min_factor=scale, strict=False)",
         ("tests/test_resize.py::test_damaged_jpegs_fail_by_name_with_the_decoders_reason",),
     ),
     Mutant(
         "jpeg: a header larger than its data is decoded",
-        "jobs/resize_tasks.py",
+        "jobs/resize_job/tasks.py",
         "    if len(data) * 8 < blocks:",
         "    if False:",
         ("tests/test_resize.py::test_damaged_jpegs_fail_by_name_with_the_decoders_reason",),
     ),
     Mutant(
         "exif: orientation 6 turned the wrong way",
-        "jobs/resize_tasks.py",
+        "jobs/resize_job/tasks.py",
         "_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}",
         "_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 2, 7: 6, 8: 4}",
         ("tests/test_resize.py::-k exif or orientation",),
@@ -197,14 +212,14 @@ MUTANTS = [
     # ---- labels
     Mutant(
         "labels: a negative label is accepted (it equals the failure marker)",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/source.py",
         "            if not 0 <= v < 2**63:",
         "            if not v < 2**63:",
         (f"{INTEGRITY}::test_labels_cannot_collide_with_the_failure_marker_or_overflow",),
     ),
     Mutant(
         "labels: an empty class folder shifts the indices",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/source.py",
         '    return Source(paths, np.array(labels, dtype=np.int64), folders, "folders")',
         "    kept = sorted(set(labels))\n"
         "    labels = [kept.index(x) for x in labels]\n"
@@ -213,7 +228,7 @@ MUTANTS = [
     ),
     Mutant(
         "lists: a byte-order mark is part of the first path",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/source.py",
         'with open(path, encoding="utf-8-sig") as f:',
         'with open(path, encoding="utf-8") as f:',
         (f"{INTEGRITY}::test_a_list_with_a_byte_order_mark_reads_its_first_entry",),
@@ -221,7 +236,7 @@ MUTANTS = [
     # ---- durable, atomic writes
     Mutant(
         "atomic writes: the temporary is the final name",
-        "jobs/files.py",
+        "jobs/runtime/files.py",
         '    tmp = temp_path(dst, f"{token}-{new_token()[:6]}")',
         "    tmp = dst",
         ("tests/test_hostile.py::test_a_writer_killed_mid_write_leaves_nothing_under_the_final_name",),
@@ -229,42 +244,42 @@ MUTANTS = [
     # ---- found by a hostile review
     Mutant(
         "resize: a batch replaced since it was built is called current",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         '    if not damage and state.output_stamp(out, recorded_mode) != sidecar["outputs"]["batch"]:',
         "    if False:",
         (f"{INTEGRITY}::test_a_batch_or_labels_replaced_since_the_build_are_never_current",),
     ),
     Mutant(
         "resize: a labels file edited since it was built is called current",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         '            if state.output_stamp(labels_path(out), recorded_mode) != sidecar["outputs"]["labels"]:',
         "            if False:",
         (f"{INTEGRITY}::test_a_batch_or_labels_replaced_since_the_build_are_never_current",),
     ),
     Mutant(
         "sidecar: failures it lists are believed without looking at the slots",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         "    if not damage and _failed_slots_not_zero(out, sidecar):",
         "    if False:",
         (f"{INTEGRITY}::test_forged_sidecar_labels_or_failures_are_not_believed",),
     ),
     Mutant(
         "done records: a slice no task wrote is believed",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         "        elif not state.slice_written(",
         "        elif False and not state.slice_written(",
         (f"{INTEGRITY}::test_a_done_record_for_a_slice_no_task_wrote_is_not_believed",),
     ),
     Mutant(
         "work folder: files imgjobs did not write there are removed",
-        "jobs/resize_state.py",
+        "jobs/resize_job/state.py",
         "    foreign = work_foreign(work)\n    if foreign:",
         "    foreign = work_foreign(work)\n    if False:",
         (f"{INTEGRITY}::test_folders_and_files_imgjobs_did_not_write_are_never_removed",),
     ),
     Mutant(
         "outputs: an input under another name (a link, a linked folder) is written over",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/planner.py",
         "            if why:\n                raise UsageError(",
         "            if False:\n                raise UsageError(",
         (
@@ -274,21 +289,21 @@ MUTANTS = [
     ),
     Mutant(
         "graph: computed after its inputs changed, it reports them current",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/finish.py",
         "        if self.source is not None and plan_resize(self.source, self.out, self.opts).current is None:",
         "        if False:",
         (f"{INTEGRITY}::test_a_graph_computed_after_its_inputs_changed_says_so",),
     ),
     Mutant(
         "graph: images a plan keeps are not checked again when it runs",
-        "jobs/resize_graphs.py",
+        "jobs/resize_job/finish.py",
         "        if changed:\n            raise StalePlan(",
         "        if False:\n            raise StalePlan(",
         (f"{INTEGRITY}::test_a_graph_computed_after_its_inputs_changed_says_so",),
     ),
     Mutant(
         "compress: an input replaced by an older file is not seen",
-        "jobs/rle_graphs.py",
+        "jobs/rle_job/graphs.py",
         "        if recorded[0] != source_stamp:",
         "        if False:",
         (f"{INTEGRITY}::test_compress_sees_an_input_replaced_by_an_older_file",),

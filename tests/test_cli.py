@@ -15,7 +15,7 @@ from PIL import Image
 
 import rle
 from conftest import pillow_bits
-from jobs.resize_tasks import load_rgb
+from jobs.resize_job.tasks import load_rgb
 
 # The project's own command, installed beside this interpreter (the venv's), never one found earlier on PATH.
 IMGJOBS = shutil.which("imgjobs", path=os.path.dirname(sys.executable))

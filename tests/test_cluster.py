@@ -24,8 +24,8 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, blobs, imgjobs, start_imgjobs, write_bmp_raw
-from jobs.resize_tasks import load_rgb
-from jobs.stamps import MANIFEST
+from jobs.resize_job.tasks import load_rgb
+from jobs.runtime.stamps import MANIFEST
 
 pytest.importorskip("dask_jobqueue", reason='the cluster tests need the "hpc" extra (in the test extra)')
 pytest.importorskip("cryptography", reason='TLS needs the "hpc" extra (in the test extra)')
@@ -617,6 +617,34 @@ def test_missing_batch_commands_are_a_clear_error(tmp_path):
     r = imgjobs("compress", tmp_path / "src", tmp_path / "o", "--cluster", "pbs", env=env)
     assert r.returncode == 1 and "qsub, qdel is not on PATH" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "waiting for workers" not in r.stderr  # refused before any submission
+
+
+def test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled(tmp_path, caplog):
+    # cluster.close() times out on a loaded machine (seen under load: "timed out after 60 s"), while a
+    # run stops for Ctrl-C: the jobs are cancelled with the batch system's own command, nothing raises
+    from jobs.clusters import close_cluster
+
+    log = tmp_path / "cancelled.log"
+    cancel = tmp_path / "scancel"
+    cancel.write_text(f'#!/bin/bash\necho "$@" >> {log}\n')
+    cancel.chmod(0o755)
+
+    class Job:
+        cancel_command = str(cancel)
+
+        def __init__(self, job_id):
+            self.job_id = job_id
+
+    class Stuck:
+        workers = {"a": Job("101"), "b": Job("102"), "c": Job(None)}  # c: not submitted yet
+
+        def close(self):
+            self.workers["d"] = Job("103")  # a replacement submitted while it was closing
+            raise TimeoutError("timed out after 60 s.")
+
+    close_cluster(Stuck())
+    assert sorted(log.read_text().split()) == ["101", "102", "103"]
+    assert "closing the cluster failed (timed out after 60 s.): cancelling its 3 job(s) directly" in caplog.text
 
 
 def stuck_batch_system(tmp_path: Path, env: dict) -> Path:

@@ -26,9 +26,9 @@ from PIL import Image
 
 import rle
 from conftest import ROOT, blobs, imgjobs, pillow_bits, start_imgjobs
-from jobs.files import OutputLock
-from jobs.resize_tasks import load_rgb
-from jobs.stamps import MANIFEST
+from jobs.resize_job.tasks import load_rgb
+from jobs.runtime.files import OutputLock
+from jobs.runtime.stamps import MANIFEST
 
 
 def hidden(d) -> list[str]:
@@ -315,7 +315,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_under_the_final_name(tmp_path)
     """SIGKILL in the middle of writing an output: the old file is whole, no new one half-written."""
     code = (
         "import os, signal, sys\n"
-        "from jobs.files import write_atomic\n"
+        "from jobs.runtime.files import write_atomic\n"
         "def parts():\n"
         "    yield b'new data, first half'\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"

@@ -20,9 +20,11 @@ from PIL import Image
 
 import jobs
 from conftest import blobs, imgjobs, rewrite
-from jobs import resize_state, stamps
-from jobs.files import BusyError, StalePlan, UsageError, output_lock
-from jobs.resize_tasks import load_rgb
+from jobs.errors import BusyError, StalePlan, UsageError
+from jobs.resize_job import state as resize_state
+from jobs.resize_job.tasks import load_rgb
+from jobs.runtime import stamps
+from jobs.runtime.files import output_lock
 
 SIZE = (8, 6)
 
@@ -123,9 +125,9 @@ def test_deleted_labels_or_a_truncated_batch_are_rebuilt_never_current(tmp_path,
 
 
 def test_an_interrupted_run_redoes_the_slices_whose_images_changed(tmp_path, rng, out_name, caplog):
-    from jobs import resize_tasks
     from jobs.options import ResizeOptions
-    from jobs.resize_graphs import plan_resize
+    from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
     out = tmp_path / out_name
@@ -237,9 +239,9 @@ def test_a_graph_computed_twice_ends_as_a_fresh_run_or_with_a_clear_error(tmp_pa
 
 
 def test_a_resuming_graph_computed_twice_never_finishes_from_stale_records(tmp_path, rng):
-    from jobs import resize_tasks
     from jobs.options import ResizeOptions
-    from jobs.resize_graphs import plan_resize
+    from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
     out = tmp_path / "b.npy"
@@ -274,9 +276,9 @@ def test_a_graph_computed_while_a_run_holds_the_directory_waits_its_turn(tmp_pat
 
 
 def test_finalize_reads_what_is_finished_from_the_records_not_the_plan(tmp_path, rng):
-    from jobs import resize_tasks
     from jobs.options import ResizeOptions
-    from jobs.resize_graphs import plan_resize
+    from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
     out = tmp_path / "b.npy"
@@ -319,9 +321,9 @@ def test_a_graph_and_a_run_of_another_plan_never_mix(tmp_path, rng):
 
 
 def test_a_task_never_writes_into_a_work_folder_another_run_took_over(tmp_path, rng):
-    from jobs import resize_tasks
     from jobs.options import ResizeOptions
-    from jobs.resize_graphs import plan_resize
+    from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 4)
     out = tmp_path / "b.npy"
@@ -410,9 +412,9 @@ def test_a_sidecar_never_sends_labels_elsewhere(tmp_path, rng):
 
 
 def test_forged_and_overlapping_done_records_are_not_believed(tmp_path, rng):
-    from jobs import resize_tasks
     from jobs.options import ResizeOptions
-    from jobs.resize_graphs import plan_resize
+    from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
     out = tmp_path / "b.npy"
@@ -570,9 +572,9 @@ def test_forged_sidecar_labels_or_failures_are_not_believed(tmp_path, rng, caplo
 
 
 def test_a_done_record_for_a_slice_no_task_wrote_is_not_believed(tmp_path, rng):
-    from jobs import resize_tasks
     from jobs.options import ResizeOptions
-    from jobs.resize_graphs import plan_resize
+    from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
     out = tmp_path / "b.npy"
@@ -697,9 +699,9 @@ def test_a_reopening_plan_keeps_its_tasks_small(tmp_path, rng):
     """Every task carries the target; what a reopen keeps travels with its first task only (linear cost)."""
     import pickle
 
-    from jobs import resize_tasks
     from jobs.options import ResizeOptions
-    from jobs.resize_graphs import plan_resize
+    from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.planner import plan_resize
 
     sizes = {}
     for n in (8, 200):

@@ -10,7 +10,7 @@ edits and damage to the outputs.  After every step:
 * the inputs are exactly what the model wrote (nothing of theirs is touched);
 * a run that reports success, or says its output is up to date, leaves an
   output equal to a fresh run's on the current inputs (pixels computed image by
-  image by :func:`jobs.resize_tasks.load_rgb`, labels from the list, ``.rle``
+  image by :func:`jobs.resize_job.tasks.load_rgb`, labels from the list, ``.rle``
   files from the plain reference encoder);
 * a run that fails raises one of imgjobs' own errors, with a message, and
   leaves the output absent or as it was.
@@ -35,8 +35,9 @@ from PIL import Image
 
 import jobs
 from conftest import blobs, pillow_bits, reference_encode, rewrite, start_imgjobs
-from jobs.files import BusyError, StalePlan, UsageError, output_lock
-from jobs.resize_tasks import load_rgb
+from jobs.errors import BusyError, StalePlan, UsageError
+from jobs.resize_job.tasks import load_rgb
+from jobs.runtime.files import output_lock
 
 N = 6
 SIZE = (8, 6)
@@ -165,9 +166,9 @@ class Integrity(RuleBasedStateMachine):
     @rule(name=st.sampled_from(OUTS), slices=st.integers(0, 2))
     def interrupted(self, name, slices):
         """A run killed after ``slices`` of its slices: the plan's first tasks, run by hand."""
-        from jobs import resize_tasks
         from jobs.options import ResizeOptions
-        from jobs.resize_graphs import plan_resize
+        from jobs.resize_job import tasks as resize_tasks
+        from jobs.resize_job.planner import plan_resize
 
         def start():
             with output_lock(str(self.root)):

@@ -14,10 +14,11 @@ import pytest
 from PIL import Image
 
 import jobs
-from jobs.files import UsageError
+from jobs.errors import UsageError
 from jobs.options import ResizeOptions, parse_size
-from jobs.resize_graphs import plan_resize, read_source
-from jobs.resize_tasks import draft_scale, load_rgb
+from jobs.resize_job.planner import plan_resize
+from jobs.resize_job.source import read_source
+from jobs.resize_job.tasks import draft_scale, load_rgb
 from rle import ImageError
 
 SIZE = (32, 24)
@@ -157,7 +158,7 @@ def test_draft_scale_is_the_smallest_decode_within_the_fraction():
 def test_reduced_decodes_are_exactly_the_scale_asked_for(tmp_path, w, h):
     # imgjobs' own decoder (libjpeg-turbo through simplejpeg), at every DCT scale it may pick:
     # ceil(w / s) x ceil(h / s), the image's colours, for odd and tiny sizes alike
-    from jobs.resize_tasks import _decode_jpeg
+    from jobs.resize_job.tasks import _decode_jpeg
 
     path = tmp_path / "a.jpg"
     Image.new("RGB", (w, h), (200, 100, 50)).save(path, quality=95)
@@ -272,7 +273,7 @@ def test_zarr_output(jpegs):
 def test_fill_task_allocates_only_its_block(jpegs):
     import tracemalloc
 
-    from jobs.resize_tasks import create_output, fill
+    from jobs.resize_job.tasks import create_output, fill
 
     base, _names = jpegs
     plan = plan_resize(base / "list.txt", base / "b.npy", ResizeOptions.resolve(size="64x64", batch_size=100))
@@ -426,7 +427,7 @@ def test_study_usage_errors(jpegs, args):
 
 
 def test_list_lines_keep_paths_with_spaces_and_name_a_bad_list(tmp_path, rng):
-    from jobs.resize_graphs import split_list_line
+    from jobs.resize_job.source import split_list_line
 
     assert split_list_line("my photo.jpg") == ("my photo.jpg", None)
     assert split_list_line("my photo.jpg 7") == ("my photo.jpg", "7")
@@ -648,7 +649,7 @@ def test_a_rerun_is_up_to_date_and_a_changed_job_needs_overwrite(jpegs):
 @pytest.mark.parametrize("out", ["b.npy", "b.zarr"])
 def test_resume_plans_only_the_slices_not_recorded_done(jpegs, out):
     pytest.importorskip("zarr", reason="zarr is in the test extras")
-    from jobs.resize_tasks import create_output, fill
+    from jobs.resize_job.tasks import create_output, fill
 
     base, names = jpegs
     opts = ResizeOptions.resolve(size="16x16", batch_size=2)

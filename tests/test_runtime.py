@@ -23,9 +23,9 @@ import jobs
 import rle
 from conftest import blobs, imgjobs, pillow_bits, write_bmp_raw
 from jobs.options import CompressOptions
-from jobs.progress import Progress
-from jobs.rle_graphs import plan_compress
-from jobs.stamps import MANIFEST
+from jobs.rle_job.graphs import plan_compress
+from jobs.runtime.progress import Progress
+from jobs.runtime.stamps import MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -197,7 +197,7 @@ def test_a_failing_task_aborts_and_leaves_no_temporaries(tiles, tmp_path, monkey
 
 
 def test_an_interrupted_resize_keeps_its_finished_slices_and_resumes(tmp_path, rng):
-    from jobs.resize_graphs import plan_resize
+    from jobs.resize_job.planner import plan_resize
 
     d = tmp_path / "jpgs"
     d.mkdir()
@@ -227,8 +227,8 @@ def test_an_interrupted_resize_keeps_its_finished_slices_and_resumes(tmp_path, r
 
 def test_create_output_is_idempotent_after_slices_are_written(tmp_path, rng):
     from jobs.options import ResizeOptions
-    from jobs.resize_graphs import plan_resize
-    from jobs.resize_tasks import create_output, fill, load_rgb, open_images
+    from jobs.resize_job.planner import plan_resize
+    from jobs.resize_job.tasks import create_output, fill, load_rgb, open_images
 
     d = tmp_path / "jpgs"
     d.mkdir()

@@ -18,7 +18,7 @@ from PIL import Image
 import jobs
 from conftest import ROOT, imgjobs
 from jobs import study
-from jobs.study import Configuration, amdahl_fit, make_row, overhead_fit
+from jobs.study.core import Configuration, amdahl_fit, make_row, overhead_fit
 
 
 def synthetic(rows_spec, *, job="resize", amount=1000.0, noise=0.0, seed=0, repeats=3) -> study.Study:
@@ -321,7 +321,9 @@ def test_the_exercises_notebook_runs_and_is_stored_without_outputs(tmp_path):
 def test_a_failing_run_closes_the_cluster_the_study_started(photos, monkeypatch):
     from distributed.deploy.spec import SpecCluster
 
-    real = study._run_once
+    from jobs.study import core
+
+    real = core._run_once
     seen = []
 
     def fail_second(spec, cfg, source, options, runner, tmp):
@@ -330,7 +332,7 @@ def test_a_failing_run_closes_the_cluster_the_study_started(photos, monkeypatch)
             raise RuntimeError("a run failed")
         return real(spec, cfg, source, options, runner, tmp)
 
-    monkeypatch.setattr(study, "_run_once", fail_second)
+    monkeypatch.setattr(core, "_run_once", fail_second)
     with pytest.raises(RuntimeError, match="a run failed"):
         study.sweep("resize", [Configuration("local", 1)], repeats=2, source=photos, size="8x8", progress=False)
     cluster = seen[0].client.cluster

@@ -1,8 +1,8 @@
-"""Graph builders for the RLE job: directories in, a :class:`~jobs.runtime.Plan` out.
+"""Graph builders for the RLE job: directories in, a :class:`~jobs.runtime.engine.Plan` out.
 
 Nothing here computes, and nothing here writes: a builder lists the source and
 the output directory once each, decides the task layout, and returns a plan that
-:func:`jobs.runtime.execute` runs.  Cost is linear in the number of files and
+:func:`jobs.runtime.engine.execute` runs.  Cost is linear in the number of files and
 small per file: a name and a size on the client, one graph node per batch.
 
 Layout, with ``rows_per_task="auto"`` (the default):
@@ -33,21 +33,9 @@ import stat
 from dataclasses import dataclass
 
 import rle
-
-from .files import (
-    InputListing,
-    Names,
-    UsageError,
-    check_writable_dir,
-    list_inputs,
-    list_outputs,
-    new_token,
-    stem,
-    sweep_temporaries,
-)
-from .options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
-from .report import STATUSES, Outcomes, Report
-from .rle_tasks import (
+from jobs.errors import UsageError
+from jobs.options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
+from jobs.rle_job.tasks import (
     FileBatch,
     assemble_rle,
     compress_batch,
@@ -62,8 +50,19 @@ from .rle_tasks import (
     verify_block,
     verify_finish,
 )
-from .runtime import Finish, Plan
-from .stamps import of_output, read_manifest, split_entry, stat_stamp, write_manifest
+from jobs.runtime.engine import Finish, Plan
+from jobs.runtime.files import (
+    InputListing,
+    Names,
+    check_writable_dir,
+    list_inputs,
+    list_outputs,
+    new_token,
+    stem,
+    sweep_temporaries,
+)
+from jobs.runtime.report import STATUSES, Outcomes, Report
+from jobs.runtime.stamps import of_output, read_manifest, split_entry, stat_stamp, write_manifest
 
 __all__ = [
     "BMP_EXTENSIONS",
@@ -130,7 +129,7 @@ class RleFinish(Finish):
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
         """Record what each output was made from; remove temporaries (one listing); build the report.
 
-        The manifest (:data:`jobs.stamps.MANIFEST`) gets, for every output made or
+        The manifest (:data:`jobs.runtime.stamps.MANIFEST`) gets, for every output made or
         found current, its input's stamp as planned and its own stamp now, so a
         rerun tells a changed input (or output) by its stamp, not by times
         alone; a failed output's entry goes.
@@ -210,7 +209,7 @@ def output_dir(src: str, dst: str) -> str:
 def _current(path: str, source_stamp: str, source_mtime: int, recorded: tuple | None) -> tuple[str | None, str]:
     """(why the output at ``path`` must be made again or None if it is current, its stamp); one ``lstat``.
 
-    With a record in the directory's manifest (``recorded``, from :func:`jobs.stamps.split_entry`),
+    With a record in the directory's manifest (``recorded``, from :func:`jobs.runtime.stamps.split_entry`),
     current means the input's stamp is the one it was made from and the output
     is as it was written; without one, as ``make`` decides: a regular, non-empty
     file modified no earlier than its input.
@@ -450,7 +449,7 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
 
     Returns
     -------
-    jobs.runtime.Plan
+    jobs.runtime.engine.Plan
     """
     opts = opts or CompressOptions.resolve()
     sizing = Sizing.from_config()

@@ -23,7 +23,7 @@ def interactive(stream=None) -> bool:
 
 
 class Progress:
-    """A job's progress bar and its notes (the dashboard link), for :func:`jobs.runtime.execute`.
+    """A job's progress bar and its notes (the dashboard link), for :func:`jobs.runtime.engine.execute`.
 
     Parameters
     ----------
@@ -37,7 +37,7 @@ class Progress:
     """
 
     def __init__(self, enabled: bool | None = None, *, dashboard: bool = True, stream=None):
-        from . import config
+        from jobs import config
 
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:

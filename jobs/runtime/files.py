@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from jobs.errors import BusyError, StalePlan, UsageError
+
 __all__ = [
     "LOCK_NAME",
     "TEMP_SUFFIX",
@@ -59,18 +61,6 @@ log = logging.getLogger(__name__)
 
 #: Every temporary this tool writes ends with this (``.<name>.<token>[-<attempt>].imgjobs.tmp``).
 TEMP_SUFFIX = ".imgjobs.tmp"
-
-
-class UsageError(ValueError):
-    """A job was asked for something that cannot be done (bad paths, bad options); the CLI exits 2."""
-
-
-class BusyError(UsageError):
-    """Another imgjobs run is writing into the same output place."""
-
-
-class StalePlan(UsageError):
-    """The output changed between planning a job and running it (a graph computed twice, another run): plan again."""
 
 
 @dataclass(frozen=True)

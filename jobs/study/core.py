@@ -7,7 +7,7 @@ threads, and how much work each task gets.  Every configuration runs
 cluster.  What comes back (:class:`Study`) is the table, one shared one-worker
 baseline so that modes compare, a fit of Amdahl's law per configuration, a fit
 of the per-task overhead from a task-size sweep, warnings about runs too short
-or too noisy to trust, and matplotlib figures (:mod:`jobs.figures`).
+or too noisy to trust, and matplotlib figures (:mod:`jobs.study.figures`).
 
 >>> from jobs import study
 >>> configs = study.grid("resize", workers=[1, 2], modes=["threads", "local"], task_sizes=[8, "auto"])
@@ -74,7 +74,7 @@ _OWNED |= {"scheduler_address", "scheduler_file", "cluster", "overwrite", "progr
 
 
 def _job(job: str) -> _Job:
-    from .files import UsageError
+    from jobs.errors import UsageError
 
     try:
         return _JOBS[job]
@@ -106,7 +106,7 @@ class Configuration:
     task_size: int | str = "auto"
 
     def __post_init__(self):
-        from .files import UsageError
+        from jobs.errors import UsageError
 
         mode = _SHORT.get(self.mode, self.mode)
         object.__setattr__(self, "mode", mode)
@@ -163,7 +163,7 @@ def grid(
         resize only: the exercise's ``serial`` loop (one worker), ``threads`` and
         ``processes`` pools, for comparison.
     """
-    from .files import UsageError
+    from jobs.errors import UsageError
 
     spec = _job(job)
     if workers is None:
@@ -347,7 +347,7 @@ def _open(cfg: Configuration):
     """A LocalCluster for a ``dask local`` configuration (started outside the timings), else nothing."""
     import contextlib
 
-    from .schedulers import open_runner
+    from jobs.runtime.schedulers import open_runner
 
     if cfg.mode != "dask local":
         return contextlib.nullcontext(None)
@@ -358,7 +358,7 @@ def _run_once(spec: _Job, cfg: Configuration, source, options: dict, runner, tmp
     """Run the job once on ``cfg``; return (seconds, amount of work, tasks)."""
     import shutil
 
-    from . import api
+    from jobs import api
 
     where: dict = {"progress": False, "overwrite": True}
     if cfg.mode.startswith("executor"):
@@ -382,7 +382,7 @@ def _run_once(spec: _Job, cfg: Configuration, source, options: dict, runner, tmp
         seconds = time.perf_counter() - start
         amount = report.pixels / 1e6
     if not report.ok:  # a failed file is work not done: its time would flatter the throughput
-        from .files import UsageError
+        from jobs.errors import UsageError
 
         bad = report.problems
         raise UsageError(
@@ -483,8 +483,8 @@ def sweep(
     import contextlib
     import tempfile
 
-    from .files import UsageError
-    from .progress import interactive
+    from jobs.errors import UsageError
+    from jobs.runtime.progress import interactive
 
     spec = _job(job)
     configurations = list(grid(job) if configurations is None else configurations)
@@ -504,7 +504,7 @@ def sweep(
     if not os.path.exists(source):
         raise UsageError(f"{source}: no such file or directory")
     if progress is None:
-        from . import config
+        from jobs import config
 
         progress = config.get_bool("progress") and interactive()
     bar = None
@@ -568,8 +568,8 @@ _JOB_OPTIONS = {
 
 def _settings(job: str, options: dict) -> dict:
     """The job's options as they will apply (config defaults filled in), for the report; unknown ones refused."""
-    from .files import UsageError
-    from .options import CompressOptions, ResizeOptions
+    from jobs.errors import UsageError
+    from jobs.options import CompressOptions, ResizeOptions
 
     unknown = sorted(set(options) - set(_JOB_OPTIONS[job]))
     if unknown:
@@ -665,7 +665,7 @@ class Study:
             for c, r in zip(self.configurations, self.rows, strict=True):
                 if c == cfg:
                     return r
-            from .files import UsageError
+            from jobs.errors import UsageError
 
             raise UsageError(f"the baseline {cfg} is not one of the study's configurations")
         ones = [r for r in self.rows if r["parallelism"] == 1]
@@ -761,7 +761,7 @@ class Study:
 
     def markdown(self) -> str:
         """The report: machine, table, fits, warnings, and how to read each figure."""
-        from .figures import EXPLAIN
+        from jobs.study.figures import EXPLAIN
 
         unit, knob = self.unit, self.knob_label
         lines = [f"# imgjobs study: {self.job}", ""]
@@ -873,7 +873,7 @@ class Study:
 
     def figures(self) -> dict:
         """The study's matplotlib figures, by name (needs matplotlib: ``pip install 'imgjobs[plot]'``)."""
-        from . import figures
+        from jobs.study import figures
 
         return {name: getattr(figures, f"{name}_figure")(self) for name in self.figure_names()}
 
@@ -930,7 +930,7 @@ def load(path, *, baseline: Configuration | None = None) -> Study:
     """
     import csv
 
-    from .files import UsageError
+    from jobs.errors import UsageError
 
     with open(path, newline="") as f:
         records = list(csv.DictReader(f))

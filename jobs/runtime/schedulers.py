@@ -23,7 +23,7 @@ import sys
 import dask
 from dask.callbacks import Callback
 
-from . import config
+from jobs import config
 
 __all__ = ["Runner", "open_runner", "performance_report", "runner_for"]
 
@@ -186,7 +186,7 @@ def runner_for(client=None, run=None):
     run : jobs.options.RunOptions, optional
         Scheduler settings; unset ones come from config.
     """
-    from .options import RunOptions
+    from jobs.options import RunOptions
 
     run = run or RunOptions()
     if client is None and not run.explicit:
@@ -277,7 +277,7 @@ def open_runner(
     if address or scheduler_file:
         from distributed import Client
 
-        from .clusters import security
+        from jobs.clusters import security
 
         if scheduler_file:
             address = _address_in(scheduler_file)
@@ -292,7 +292,7 @@ def open_runner(
     if cluster:
         from distributed import Client
 
-        from .clusters import dashboard_link, start_cluster, wait_for_workers
+        from jobs.clusters import dashboard_link, start_cluster, wait_for_workers
 
         njobs = config.get_int("scheduler.jobs", jobs, low=1)
         with start_cluster(cluster, jobs=njobs, tls=tls) as (jq, desc, threads, prof):
@@ -315,7 +315,7 @@ def open_runner(
     host = config.get_str("scheduler.host", host, optional=False)
     dashboard_address = config.get_str("scheduler.dashboard-address", dashboard_address)
     n = int(workers or max(1, cores // tpw))
-    from .clusters import security
+    from jobs.clusters import security
 
     with _pre_spawn_environ(config.worker_environ()), _workers_ignore_sigint():
         local = LocalCluster(

@@ -64,7 +64,7 @@ class Outcomes:
     Parameters
     ----------
     src : sequence of str
-        The inputs (a :class:`~jobs.files.Names` or a list of paths).
+        The inputs (a :class:`~jobs.runtime.files.Names` or a list of paths).
     dst : sequence of str, optional
         Their outputs, index for index.
     status : str
@@ -266,7 +266,7 @@ class Report:
             import zarr
 
             return zarr.open_array(self.output, path="labels", mode="r")[:]
-        from .resize_state import labels_path
+        from jobs.resize_job.state import labels_path
 
         name = about.get("file") if isinstance(about, dict) else None
         path = labels_path(self.output)

@@ -16,7 +16,7 @@ A stamp is a short string; :data:`MISSING` stands for a file that could not be
 read.  Stamps are compared for equality only: any difference means the input
 changed.
 
->>> from jobs import stamps
+>>> from jobs.runtime import stamps
 >>> s = stamps.of_bytes(b"pixels", os.stat(__file__), "content")
 >>> s.startswith("6:b2:")
 True
@@ -134,7 +134,7 @@ def write_manifest(directory: str, entries: dict, token: str) -> None:
     """Write the record of an output directory atomically (see :func:`read_manifest`)."""
     import json
 
-    from .files import write_atomic
+    from jobs.runtime.files import write_atomic
 
     body = {"format": "imgjobs-stamps-2", "outputs": entries}
     write_atomic(os.path.join(directory or ".", MANIFEST), [json.dumps(body, sort_keys=True).encode()], token)

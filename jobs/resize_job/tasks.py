@@ -1,4 +1,4 @@
-"""Plain functions behind the resize job (no Dask here; see :mod:`jobs.resize_graphs`).
+"""Plain functions behind the resize job (no Dask here; see :mod:`jobs.resize_job.planner`).
 
 :func:`load_rgb` turns one image file into an (H, W, 3) uint8 array: decoded by
 content (not by extension), EXIF orientation applied, any mode made true RGB,
@@ -243,13 +243,12 @@ def to_rgb(im):
 
 
 def read_input(path, stamp_mode: str = "stat") -> tuple[bytes, str]:
-    """The bytes of an image file and its content stamp (:mod:`jobs.stamps`), from one open file.
+    """The bytes of an image file and its content stamp (:mod:`jobs.runtime.stamps`), from one open file.
 
     Raises :class:`rle.ImageError` for a file that is missing, not regular or unreadable.
     """
+    from jobs.runtime.stamps import of_bytes
     from rle import ImageError, open_regular
-
-    from .stamps import of_bytes
 
     try:
         with open_regular(path) as f:
@@ -351,7 +350,7 @@ def create_output(where, kept: tuple = ()) -> int:
     """Create the empty batch in the work folder (or keep an unfinished one); return where a ``.npy``'s data starts.
 
     The first task of a resize graph, run holding the output's lock alone.  It
-    first checks the output is as planned (:class:`~jobs.files.StalePlan` if not:
+    first checks the output is as planned (:class:`~jobs.errors.StalePlan` if not:
     a graph computed twice, or after another run wrote there): what is at
     ``out`` has not changed, and a resumed work folder still belongs to the run
     it resumes.  A fresh run then clears what another run left in the work folder
@@ -368,8 +367,8 @@ def create_output(where, kept: tuple = ()) -> int:
     """
     import json
 
-    from . import resize_state as state
-    from .files import StalePlan
+    from jobs.errors import StalePlan
+    from jobs.resize_job import state
 
     recorded = state.read_plan(where.plan_file)
     mine = recorded is not None and recorded["token"] == where.token and recorded["identity"] == where.identity
@@ -428,9 +427,9 @@ def create_output(where, kept: tuple = ()) -> int:
 
 
 def _load_into(dest: np.ndarray, paths, opts, outcomes) -> list[str]:
-    """Load ``paths`` into ``dest``; return the stamp of each file as it was read (:data:`jobs.stamps.MISSING`)."""
-    from .files import failure
-    from .stamps import MISSING
+    """Load ``paths`` into ``dest``; return each file's stamp as it was read (:data:`~jobs.runtime.stamps.MISSING`)."""
+    from jobs.runtime.files import failure
+    from jobs.runtime.stamps import MISSING
 
     seen = []
     for i, path in enumerate(paths):
@@ -446,12 +445,12 @@ def _load_into(dest: np.ndarray, paths, opts, outcomes) -> list[str]:
 
 
 def load_block(paths, opts, errors: str = "raise") -> np.ndarray:
-    """Load ``paths`` into one (len(paths), H, W, 3) uint8 block: a chunk of :func:`jobs.resize_graphs.resize_array`.
+    """Load ``paths`` into one (len(paths), H, W, 3) uint8 block: a chunk of :func:`jobs.resize_array`.
 
     ``errors="raise"`` lets the first failure through (it names the file);
     ``"zero"`` leaves a failed image's slot zero.
     """
-    from .report import Outcomes
+    from jobs.runtime.report import Outcomes
 
     outcomes = Outcomes(paths)
     block = np.zeros((len(paths), opts.size[1], opts.size[0], 3), dtype=np.uint8)
@@ -466,7 +465,7 @@ def load_block(paths, opts, errors: str = "raise") -> np.ndarray:
 
 def _record_done(where, start: int, outcomes, seen: list) -> None:
     """Record a durable slice as finished: ``done/<start>-<stop>.json`` with its stamps and failures."""
-    from . import resize_state as state
+    from jobs.resize_job import state
 
     state.write_done(where.done_dir, where.token, where.identity, state.Done.of(start, outcomes, seen))
 
@@ -481,11 +480,11 @@ def fill(where, offset: int, start: int, paths, opts):
     own, flushed with its file system.  Only then is the slice recorded in
     ``done/``, so a resumed run never skips a slice that is not on disk.  A failed
     image leaves its slot zero.  Before it writes, it checks the work folder
-    still belongs to its run (:class:`~jobs.files.StalePlan` if not).
+    still belongs to its run (:class:`~jobs.errors.StalePlan` if not).
 
     Parameters
     ----------
-    where : jobs.resize_graphs.ResizeTarget
+    where : jobs.resize_job.target.ResizeTarget
         The batch.
     offset : int
         What :func:`create_output` returned.
@@ -498,10 +497,10 @@ def fill(where, offset: int, start: int, paths, opts):
 
     Returns
     -------
-    jobs.report.Outcomes
+    jobs.runtime.report.Outcomes
     """
-    from .files import flush_file_system
-    from .report import Outcomes
+    from jobs.runtime.files import flush_file_system
+    from jobs.runtime.report import Outcomes
 
     outcomes = Outcomes(paths)
     size = opts.size

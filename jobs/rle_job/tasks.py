@@ -1,8 +1,8 @@
-"""Plain functions that run inside RLE job tasks (no Dask here; see :mod:`jobs.rle_graphs`).
+"""Plain functions that run inside RLE job tasks (no Dask here; see :mod:`jobs.rle_job.graphs`).
 
 Every function takes file names and row ranges, reads what it needs itself,
 creates its outputs, and returns small things: run bytes of a block, byte
-offsets, mismatch counts, or :class:`~jobs.report.Outcomes`.  Expected problems
+offsets, mismatch counts, or :class:`~jobs.runtime.report.Outcomes`.  Expected problems
 with a file (not an image, truncated, corrupt ``.rle``...) are recorded for that
 file, by name, rather than raised, so the rest of a directory completes.
 Re-running any of them (Dask retries after a lost worker) gives the same result.
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 import rle
+from jobs.runtime.files import BatchWriter, Failed, Names, failure, temp_path, write_atomic
+from jobs.runtime.report import Outcomes
 from rle.bmp import bmp_1bit_header, bmp_1bit_rows
-
-from .files import BatchWriter, Failed, Names, failure, temp_path, write_atomic
-from .report import Outcomes
 
 __all__ = [
     "FileBatch",

@@ -11,8 +11,8 @@ the batch on disk has the size its header claims.  Anything that does not hold
 is treated as absent (the work is redone) or refused with a message naming the
 file; never a traceback, never believed.
 
-No Dask here: :mod:`jobs.resize_graphs` plans with these functions and
-:mod:`jobs.resize_tasks` calls them from tasks.
+No Dask here: :mod:`jobs.resize_job.planner` plans with these functions and
+:mod:`jobs.resize_job.tasks` calls them from tasks.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import re
 
 import numpy as np
 
-from . import stamps as _stamps
-from .files import read_json, remove_path
+from jobs.runtime import stamps as _stamps
+from jobs.runtime.files import read_json, remove_path
 
 __all__ = [
     "PARTIAL_SUFFIX",
@@ -442,7 +442,7 @@ def _zarr_foreign(store: str) -> list[str]:
 
 def removable(out: str) -> None:
     """Refuse (UsageError) to replace ``out`` unless it is a batch imgjobs wrote (see :func:`remove_store`)."""
-    from .files import UsageError
+    from jobs.errors import UsageError
 
     if not os.path.lexists(out):
         return
@@ -511,7 +511,7 @@ def work_foreign(work: str) -> list[str]:
 
 def remove_work(work: str) -> None:
     """Remove a work folder imgjobs wrote; refuse (UsageError), removing nothing, if it holds anything else."""
-    from .files import UsageError
+    from jobs.errors import UsageError
 
     if not os.path.lexists(work):
         return

@@ -2,21 +2,21 @@
 
 Every job goes through the same four steps:
 
-1. **plan** (:mod:`jobs.rle_graphs`, :mod:`jobs.resize_graphs`): list the inputs and
+1. **plan** (:mod:`jobs.rle_job.graphs`, :mod:`jobs.resize_job.planner`): list the inputs and
    outputs (one listing per directory), decide the tasks, and return a
    :class:`Plan`.  Planning has no side effects: it creates and deletes nothing.
-2. **tasks**: plain functions (:mod:`jobs.rle_tasks`, :mod:`jobs.resize_tasks`) that
+2. **tasks**: plain functions (:mod:`jobs.rle_job.tasks`, :mod:`jobs.resize_job.tasks`) that
    read their own inputs, create their outputs and return
-   :class:`~jobs.report.Outcomes`; a Dask graph of them, one node per batch of
+   :class:`~jobs.runtime.report.Outcomes`; a Dask graph of them, one node per batch of
    small files or per row block of a large one.
 3. **finalize** (:class:`Finish`): after every task, sweep temporaries, rename a
    finished batch into place, write a sidecar, and build the
-   :class:`~jobs.report.Report`.
+   :class:`~jobs.runtime.report.Report`.
 4. **abort**, always, when a task raises or the run is interrupted: remove what
    this run wrote under temporary names, so nothing half-written is left.
 
 Every entry point passes one guard: the lock of the output directory
-(:func:`jobs.files.output_lock`), which covers every name a run writes there.
+(:func:`jobs.runtime.files.output_lock`), which covers every name a run writes there.
 :func:`run` takes it *before* planning (so every check that reads the output
 sees it as the run will) and holds it until the report; :func:`to_delayed`
 gives a graph for ``compute=False`` whose tasks each take it when they run
@@ -34,7 +34,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from .report import Outcomes, Report
+from jobs.runtime.report import Outcomes, Report
 
 __all__ = ["Finish", "Plan", "execute", "run", "to_delayed"]
 
@@ -57,15 +57,15 @@ class Finish(abc.ABC):
         """After a failure or an interrupt: remove what this run left under temporary names."""
 
     def recheck(self) -> None:
-        """Before the last step of a graph built earlier: :class:`~jobs.files.StalePlan` if the inputs
+        """Before the last step of a graph built earlier: :class:`~jobs.errors.StalePlan` if the inputs
         changed since it was planned (nothing by default)."""
         return None
 
     def lock(self, shared: bool = False):
-        """A context manager holding the job's output directory (:func:`jobs.files.output_lock`)."""
+        """A context manager holding the job's output directory (:func:`jobs.runtime.files.output_lock`)."""
         if self.lock_dir is None:
             return contextlib.nullcontext()
-        from .files import output_lock
+        from jobs.runtime.files import output_lock
 
         return output_lock(self.lock_dir, shared=shared)
 
@@ -81,7 +81,7 @@ class Plan:
     graph : dict
         The task graph: key -> task.
     outputs : list
-        Keys whose results are :class:`~jobs.report.Outcomes` (one per batch or file).
+        Keys whose results are :class:`~jobs.runtime.report.Outcomes` (one per batch or file).
     finish : Finish
         The finalize and abort steps.
     watch : dict
@@ -139,9 +139,9 @@ def execute(
     Parameters
     ----------
     plan : Plan
-    runner : jobs.schedulers.Runner
+    runner : jobs.runtime.schedulers.Runner
         Where the tasks run (or the exercise executors, for resize).
-    progress : jobs.progress.Progress, optional
+    progress : jobs.runtime.progress.Progress, optional
         Bar and notes; none by default.
     performance_report : str, optional
         Write Dask's performance report (or local task profiles) to this HTML file.
@@ -152,13 +152,13 @@ def execute(
     -------
     Report
     """
-    from .progress import Progress
-    from .schedulers import performance_report as report_to
+    from jobs.runtime.progress import Progress
+    from jobs.runtime.schedulers import performance_report as report_to
 
     progress = progress or Progress(enabled=False, dashboard=False)
     tunnel = None
     if runner.dashboard_link and (runner.kind in ("cluster", "distributed") or os.environ.get("SSH_CONNECTION")):
-        from .clusters import tunnel_hint
+        from jobs.clusters import tunnel_hint
 
         tunnel = tunnel_hint(runner.dashboard_link)
     if getattr(runner, "kind", None) == "auto":
@@ -211,7 +211,7 @@ def run(planner, lock_dir, runner, progress=None, *, performance_report: str | N
         The plan's report when it has nothing to do (``plan.current``), else
         the run's.
     """
-    from .files import output_lock
+    from jobs.runtime.files import output_lock
 
     # A directory that does not exist yet holds nothing to read: planning goes first (its errors come before
     # anything is made) and the run takes the lock when it starts, creating the directory.
@@ -242,7 +242,7 @@ def to_delayed(plan: Plan):
     and then the finishing step on a worker.  Each task takes the output
     directory's lock while it runs (shared; exclusive for the tasks in
     ``plan.exclusive`` and the finishing step), so a graph computed while a run
-    writes there fails with :class:`~jobs.files.BusyError`; the tasks check the
+    writes there fails with :class:`~jobs.errors.BusyError`; the tasks check the
     output is still as planned, so a graph computed twice, or after another run
     changed the output, fails with :class:`StalePlan` rather than finishing
     from stale state.  Nothing is aborted automatically if it fails: a rerun

@@ -1,0 +1,85 @@
+"""The resize job as a lazy dask array, in the style of dask-image's ``imread``.
+
+File names go to the workers, never pixels."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from jobs import config
+from jobs.errors import UsageError
+from jobs.options import ResizeOptions
+from jobs.resize_job import tasks as resize_tasks
+from jobs.resize_job.source import read_labelled
+
+__all__ = ["resize_array"]
+
+log = logging.getLogger(__name__)
+
+
+def resize_array(
+    source,
+    *,
+    num_images=None,
+    size=None,
+    method=None,
+    draft_fraction=None,
+    chunk=None,
+    max_pixels=None,
+    errors: str = "raise",
+):
+    """The batch as a lazy :class:`dask.array.Array`, in the style of dask-image's ``imread``.
+
+    Nothing is read until it is computed: each chunk is one task that gets its
+    file names (never pixels) and decodes and resizes them on whatever worker
+    runs it, exactly as :func:`jobs.resize` would.  For feeding a model or a
+    ``map_blocks`` pipeline without writing a batch file; the labels come from
+    :func:`read_labelled`.
+
+    Parameters
+    ----------
+    source : str or os.PathLike
+        File list, JSON config, directory or class folders (see :func:`read_labelled`).
+    num_images, size, method, draft_fraction, max_pixels
+        As for :func:`jobs.resize` (defaults from ``imgjobs.resize.*``).
+    chunk : int, optional
+        Images per chunk (default ``imgjobs.resize.images-per-task``).
+    errors : {"raise", "zero"}
+        A failed image raises (naming the file) when its chunk is computed, or
+        leaves its slot zero.
+
+    Returns
+    -------
+    dask.array.Array
+        Shape (N, H, W, 3), uint8, chunked along the first axis.
+
+    Examples
+    --------
+    >>> import jobs
+    >>> batch = jobs.resize_array("train.txt", size="64x64")  # nothing read yet
+    >>> batch.shape, batch.chunksize
+    ((4, 64, 64, 3), (4, 64, 64, 3))
+    >>> batch.mean(axis=(0, 1, 2)).compute().round(-1)  # the mean colour: random noise
+    array([130., 130., 130.])
+    """
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    if errors not in ("raise", "zero"):
+        raise UsageError(f"errors must be 'raise' or 'zero', got {errors!r}")
+    opts = ResizeOptions.resolve(size, method, draft_fraction, chunk, num_images, None, max_pixels)
+    paths = [os.path.abspath(p) for p in read_labelled(source, opts.num_images).paths]
+    step = opts.batch_size or config.get_int("resize.images-per-task", low=1)
+    name = "imgjobs-resize-array-" + tokenize(paths, opts, errors)
+    graph, sizes = {}, []
+    for k, start in enumerate(range(0, len(paths), step)):
+        chunk_paths = tuple(paths[start : start + step])
+        graph[(name, k, 0, 0, 0)] = (resize_tasks.load_block, chunk_paths, opts, errors)
+        sizes.append(len(chunk_paths))
+    w, h = opts.size
+    chunks = (tuple(sizes), (h,), (w,), (3,))
+    return da.Array(HighLevelGraph.from_collections(name, graph, dependencies=()), name, chunks, dtype=np.uint8)

@@ -1,0 +1,248 @@
+"""How a resize job finishes (labels, sidecar, rename into place) or is kept to resume."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from jobs.errors import StalePlan, UsageError
+from jobs.options import ResizeOptions
+from jobs.resize_job import state
+from jobs.resize_job.source import FAILED_LABEL, Source, name_some, read_labelled
+from jobs.resize_job.state import labels_path, sidecar_path
+from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
+from jobs.runtime import stamps
+from jobs.runtime.engine import Finish
+from jobs.runtime.files import (
+    Names,
+    remove_path,
+    sweep_temporaries,
+    write_atomic,
+)
+from jobs.runtime.report import Outcomes, Report
+
+__all__ = ["ResizeFinish"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResizeFinish(Finish):
+    """Finishing a resize job: labels, sidecar, rename into place; or keep the work folder to resume."""
+
+    job: str
+    token: str
+    where: ResizeTarget
+    paths: Names
+    opts: ResizeOptions
+    stale: tuple = ()
+    starts: tuple = ()
+    todo: tuple = ()
+    source: Source | None = None
+    resumed: int = 0
+    origin: object = None  # (source, num_images) as given: what recheck reads again
+    kept: tuple = ()  # reopening a finished batch: the slices still current (Done)
+
+    @property
+    def lock_dir(self) -> str:
+        """The batch's directory: its lock covers the batch, sidecar, labels and work folder."""
+        return os.path.dirname(os.path.abspath(self.where.out))
+
+    def recheck(self) -> None:
+        """The source lists the same images and labels, and every image is as the tasks read it, else StalePlan."""
+        w = self.where
+        if self.origin is not None:
+            found = read_labelled(*self.origin)
+            if batch_identity(found.paths, self.opts) != w.identity or labels_digest(found) != labels_digest(
+                self.source
+            ):
+                raise StalePlan(f"{self.origin[0]} changed since this job was planned: plan the job again")
+        done = w.finished()
+        now = stamps.of_paths(self.paths, w.stamp_mode)
+        changed = [d.start + i for d in done for i, s in enumerate(d.stamps) if s != now[d.start + i]]
+        if changed:
+            raise StalePlan(
+                f"{len(changed)} image(s) changed since this job was planned or read "
+                f"({name_some(self.paths, changed)}): plan the job again"
+            )
+
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+        """Write the labels and the sidecar, then move the finished batch into place; return the report.
+
+        What the batch holds is read back from the work folder's records, not
+        taken from the plan: every image must be recorded as finished by this
+        run (else :class:`~jobs.errors.StalePlan`), and the stamps and failures
+        written to the sidecar are those the tasks saw.  The batch is synced
+        first, the labels and the sidecar written through temporaries and
+        renamed, and only then does the batch get its name: whoever sees the
+        batch finds its sidecar.
+        """
+        w = self.where
+        w.check_owner()
+        done = w.finished()
+        if not w.zarr:
+            fd = os.open(w.target, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # every task's slice is on disk before the batch gets its name
+            finally:
+                os.close(fd)
+        failures, file_stamps, results = [], [], []
+        for d in done:
+            o = Outcomes(self.paths[d.start : d.stop])
+            for i, reason in d.failed:
+                o.fail(i, reason)
+                failures.append({"index": d.start + i, "path": o.src[i], "reason": reason})
+            file_stamps.extend(d.stamps)
+            results.append(o)
+        labels = self._labels(failures)
+        sidecar = {
+            "format": state.SIDECAR_FORMAT,
+            "output": os.path.abspath(w.out),
+            "shape": [w.n, w.size[1], w.size[0], 3],
+            "dtype": "uint8",
+            "size": f"{w.size[0]}x{w.size[1]}",
+            "resize": {
+                "method": self.opts.method,
+                "draft_fraction": self.opts.draft_fraction if self.opts.method == "draft" else None,
+                "filter": "bicubic (Pillow)" if self.opts.method == "exact" else "area (OpenCV INTER_AREA)",
+                "exif_transpose": True,
+                "max_pixels": self.opts.max_pixels,
+            },
+            "identity": w.identity,
+            "images_per_task": w.batch,
+            "stamps": {"mode": w.stamp_mode, "files": file_stamps},
+            "labels_digest": labels_digest(self.source),
+            "files": [os.path.abspath(p) for p in self.paths],
+            "failed": failures,
+            "labels": labels and labels[1],
+            "timing": {
+                "seconds": seconds,
+                "images_per_second": (w.n - self.resumed) / seconds if seconds > 0 else None,
+                "scheduler": scheduler,
+                "images_per_task": w.batch,
+                "resumed_images": self.resumed,
+            },
+        }
+        if w.zarr:
+            sidecar["arrays"] = {"images": "images", "labels": "labels" if labels else None}
+        written = []
+        try:
+            if labels:
+                written.append(self._write_labels(*labels))
+            sidecar["outputs"] = {  # what a rerun compares: a batch or labels changed since are never current
+                "batch": state.output_stamp(w.target, w.stamp_mode),
+                "labels": state.output_stamp(labels_path(w.out), w.stamp_mode) if labels and not w.zarr else None,
+            }
+            side = sidecar_path(w.out)
+            write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
+            written.append(side)
+            if w.zarr:
+                state.remove_store(w.out)  # an old store of ours (planning checked; checked again here)
+            os.replace(w.target, w.out)
+        except OSError as e:
+            for path in written:
+                remove_path(path)  # no sidecar or labels without their batch
+            raise OSError(e.errno, f"cannot move the finished batch to {w.out}: {e.strerror}", w.target) from None
+        old_labels = labels_path(w.out)
+        if not labels and not w.zarr and os.path.isfile(old_labels) and not os.path.islink(old_labels):
+            os.remove(old_labels)  # --overwrite of a labelled batch by an unlabelled one (only a file, never a folder)
+        try:
+            state.remove_work(w.work)
+        except UsageError as e:  # the batch is in place; files someone added there stay
+            log.warning("%s", e)
+        sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
+        return Report("resize", results, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
+
+    def _labels(self, failures: list):
+        """(int64 labels with -1 for failed images, what the sidecar says of them), or None."""
+        src = self.source
+        if src is None or src.labels is None:
+            return None
+        labels = src.labels.copy()
+        labels[[f["index"] for f in failures]] = FAILED_LABEL
+        where = "labels" if self.where.zarr else os.path.basename(labels_path(self.where.out))
+        about = {
+            "from": "class folders" if src.origin == "folders" else "the file list's second column",
+            "file": where,
+            "dtype": "int64",
+            "failed": FAILED_LABEL,
+            "classes": src.classes,
+        }
+        return labels, about
+
+    def _write_labels(self, labels: np.ndarray, about: dict) -> str:
+        w = self.where
+        if w.zarr:
+            import zarr
+
+            group = zarr.open_group(w.target, mode="r+")
+            group.create_array("labels", shape=labels.shape, dtype="int64", overwrite=True)[:] = labels
+            group.attrs["classes"] = about["classes"]
+            return ""
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, labels, allow_pickle=False)
+        path = labels_path(w.out)
+        write_atomic(path, [buf.getvalue()], self.token)
+        return path
+
+    def abort(self) -> None:
+        """Keep the unfinished batch: the same command resumes it."""
+        if os.path.isdir(self.where.done_dir):
+            done = sum(1 for _ in os.scandir(self.where.done_dir))
+            log.warning(
+                "kept the unfinished batch in %s (%d slice(s) finished): run the same command again to resume it, "
+                "or with --overwrite to start over",
+                self.where.work,
+                done,
+            )
+
+
+@dataclass(frozen=True)
+class CurrentFinish(Finish):
+    """The finish of a plan with nothing to do: its report, if the output is still as planned when it runs."""
+
+    job: str
+    token: str
+    out: str
+    expect_out: str
+    expect_sidecar: str
+    report: Report
+    source: object = None
+    opts: ResizeOptions | None = None
+
+    @property
+    def lock_dir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.out))
+
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+        """The up-to-date report; :class:`~jobs.errors.StalePlan` if the batch or its sidecar changed since planning."""
+        if (state.out_stamp(self.out), state.out_stamp(sidecar_path(self.out))) != (
+            self.expect_out,
+            self.expect_sidecar,
+        ):
+            raise StalePlan(f"{self.out} changed since this job was planned: plan the job again")
+        return self.report
+
+    def recheck(self) -> None:
+        """Still up to date now (inputs, labels, outputs), else :class:`~jobs.errors.StalePlan`."""
+        from jobs.resize_job.planner import plan_resize  # the planner builds this finish
+
+        if self.source is not None and plan_resize(self.source, self.out, self.opts).current is None:
+            raise StalePlan(f"{self.out} is no longer up to date (its inputs or outputs changed): plan the job again")
+
+    def abort(self) -> None:
+        """Nothing was written."""
+
+
+def up_to_date_report(out: str, paths, sidecar: dict) -> Report:
+    failed = len(sidecar["failed"])
+    note = f"{out} is up to date (use --overwrite to rebuild it)"
+    outcomes = Outcomes(paths, status="skipped", reason=note)
+    report = Report("resize", [outcomes], 0.0, scheduler="nothing to do", output=out, sidecar=sidecar)
+    report.up_to_date = f"{note}; {failed} image(s) failed when it was built" if failed else note
+    return report

@@ -1,0 +1,132 @@
+"""Where a resize job writes: the output, its hidden work folder, and what a task must find there."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+
+from jobs.errors import StalePlan
+from jobs.options import ResizeOptions
+from jobs.resize_job import state
+from jobs.resize_job.source import Source
+from jobs.runtime import stamps
+
+__all__ = ["ResizeTarget"]
+
+log = logging.getLogger(__name__)
+
+
+#: Bumped when the layout of the work folder or what a slice holds changes: older work is started over.
+LAYOUT = 2
+
+
+@dataclass(frozen=True)
+class ResizeTarget:
+    """Where a resize job writes, and what its tasks must find there when they run.
+
+    Attributes
+    ----------
+    out : str
+        The final ``.npy`` file or ``.zarr`` store.
+    work : str
+        The hidden work folder: the batch being filled, ``plan.json`` and ``done/``.
+    n : int
+        Images in the batch.
+    size : (int, int)
+        Width and height of each image.
+    batch : int
+        Images per task (the zarr chunk length).
+    token : str
+        The run that owns the work folder (``plan.json`` names it).
+    identity : str
+        What the batch holds (files in order, size, method, limits, kind of
+        stamp): work recorded for another identity is never reused.
+    fresh : bool
+        Start the work folder over; False to resume the one ``token`` owns.
+    stamp_mode : str
+        ``stat`` or ``content`` (:mod:`jobs.runtime.stamps`).
+    expect_out : str
+        What was at ``out`` when the job was planned (:func:`jobs.resize_job.state.out_stamp`):
+        the first task refuses to go on if that changed (:class:`~jobs.errors.StalePlan`).
+    reopen : bool
+        The finished batch at ``out`` is moved back into the work folder and only
+        the slices the first task is given are kept: inputs or labels changed
+        since it was built.  (Those slices travel with that one task only: every
+        task carries this target, so it holds nothing that grows with the batch.)
+    overwrite : bool
+        An old batch at ``out`` is replaced (only one imgjobs wrote).
+    """
+
+    out: str
+    work: str
+    n: int
+    size: tuple
+    batch: int
+    token: str = ""
+    identity: str = ""
+    fresh: bool = True
+    stamp_mode: str = "stat"
+    expect_out: str = "absent"
+    reopen: bool = False
+    overwrite: bool = False
+
+    @property
+    def zarr(self) -> bool:
+        """True for a zarr store."""
+        return self.out.endswith(".zarr")
+
+    @property
+    def target(self) -> str:
+        """The batch being filled, inside the work folder."""
+        return os.path.join(self.work, "batch.zarr" if self.zarr else "batch.npy")
+
+    @property
+    def done_dir(self) -> str:
+        """Where each finished slice is recorded, one file each."""
+        return os.path.join(self.work, "done")
+
+    @property
+    def plan_file(self) -> str:
+        """What the work folder holds, and for which run."""
+        return os.path.join(self.work, "plan.json")
+
+    def check_owner(self) -> dict:
+        """The work folder's plan, if this run owns it; else :class:`~jobs.errors.StalePlan`."""
+        recorded = state.read_plan(self.plan_file)
+        if recorded is None or recorded["token"] != self.token or recorded["identity"] != self.identity:
+            raise StalePlan(
+                f"{self.work} no longer holds the run this job was planned for (another run replaced or "
+                f"finished it): plan the job again (for {self.out})"
+            )
+        return recorded
+
+    def finished(self) -> list:
+        """The slices recorded as done, which must cover every image exactly once; else :class:`StalePlan`."""
+        done, _ = state.read_done(self.done_dir, self.token, self.identity, self.n, self.batch if self.zarr else None)
+        pos = 0
+        for d in done:
+            if d.start != pos:
+                break
+            pos = d.stop
+        if pos != self.n:
+            raise StalePlan(
+                f"images {pos}.. of {self.out} are not recorded as finished in {self.done_dir} (the work folder "
+                "changed while this job ran, or a graph was computed twice): plan the job again"
+            )
+        return done
+
+
+def batch_identity(paths: list, opts: ResizeOptions) -> str:
+    """A digest of what a batch holds given its files' content: files in order, size, method, limits."""
+    fraction = opts.draft_fraction if opts.method == "draft" else None
+    head = json.dumps([LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels])
+    return stamps.digest([head, *(os.path.abspath(p) for p in paths)])
+
+
+def labels_digest(source: Source | None) -> str:
+    """A digest of a source's labels and classes (``none`` without labels)."""
+    if source is None or source.labels is None:
+        return "none"
+    return stamps.digest([json.dumps(source.classes), source.labels.astype("<i8").tobytes().hex()])
