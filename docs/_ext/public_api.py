@@ -95,9 +95,11 @@ def _doc_comment(app, what, name, obj, options, lines):
         if getattr(module, attr, _MISSING) is not obj:
             continue
         try:
-            comment = ModuleAnalyzer.for_module(info.name).attr_docs.get(("", attr))
+            analyzer = ModuleAnalyzer.for_module(info.name)
+            analyzer.analyze()  # cached; older Sphinx fills attr_docs only here
         except PycodeError:
             continue
+        comment = analyzer.attr_docs.get(("", attr))
         if comment:
             lines[:] = list(comment)
             return
