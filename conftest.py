@@ -1,5 +1,5 @@
 """pytest's root configuration: isolation from the user's Dask configuration, and the
-files the examples in ``jobs``' docstrings work on.
+files the examples in ``jobs``' docstrings and in the pages of ``docs/`` work on.
 
 The suite never reads the user's own configuration: Dask always reads
 ``~/.config/dask`` (and ``/etc/dask``), so before anything imports dask the test
@@ -10,6 +10,7 @@ session gets a home and a root config directory of its own, empty, and no
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -37,14 +38,21 @@ import numpy as np  # noqa: E402 - after the isolation above, before anything im
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-JOBS = Path(__file__).resolve().parent / "jobs"
+ROOT = Path(__file__).resolve().parent
+JOBS = ROOT / "jobs"
+DOCS = ROOT / "docs"
+
+# docs/: the Markdown pages are doctests (--doctest-glob); Sphinx's configuration and output are not
+collect_ignore = ["docs/conf.py", "docs/_ext", "docs/_build"]
 
 
 @pytest.fixture(autouse=True)
 def _example_files(request, tmp_path_factory, monkeypatch):
-    """For the examples in ``jobs``' docstrings: a folder of their own holding ``scans/``
-    (three black-and-white pages) and ``train.txt`` (four JPEGs), as the examples name them."""
-    if type(request.node).__name__ != "DoctestItem" or JOBS not in Path(request.node.path).parents:
+    """For the examples in ``jobs``' docstrings and in ``docs/*.md``: a folder of their own
+    holding ``scans/`` (three black-and-white pages; for the pages, also as ``samples/``, the
+    folder ``scripts/demo.sh`` makes) and ``train.txt`` (four JPEGs), as the examples name them."""
+    parents = Path(request.node.path).parents
+    if type(request.node).__name__ != "DoctestItem" or (JOBS not in parents and DOCS not in parents):
         yield
         return
     d = tmp_path_factory.mktemp("example")
@@ -60,5 +68,7 @@ def _example_files(request, tmp_path_factory, monkeypatch):
     for i in range(4):
         Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(d / "photos" / f"{i}.jpg")
     (d / "train.txt").write_text("".join(f"photos/{i}.jpg\n" for i in range(4)))
+    if DOCS in parents:
+        shutil.copytree(d / "scans", d / "samples")
     monkeypatch.chdir(d)
     yield
