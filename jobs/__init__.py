@@ -54,6 +54,7 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+#: The version of the imgjobs distribution (``jobs`` and ``rle``): the one place it is written.
 __version__ = "0.1.0"
 
 

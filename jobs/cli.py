@@ -1,4 +1,4 @@
-"""The ``imgjobs`` command line: the one place where graphs are computed.
+"""The ``imgjobs`` command line: a thin layer over :mod:`jobs.api` (parse, call, print, exit status).
 
 Exit codes: 0 when every file is fine, 1 when any file failed (or mismatched,
 for ``verify``), 2 for usage errors, 130 when interrupted.
@@ -165,8 +165,8 @@ def _add_max_pixels(p: argparse.ArgumentParser) -> None:
         "--max-pixels",
         type=_positive,
         metavar="N",
-        help=f"refuse (fail by name) images decoded whole with more pixels than N (default {_default('max-pixels')}; "
-        "Pillow's decompression-bomb limit is 178956970); uncompressed BMPs are read by rows and have no such limit",
+        help=f"refuse (fail by name) images decoded whole with more pixels than N (default {_default('max-pixels')}, "
+        "Pillow's decompression-bomb limit); uncompressed BMPs are read by rows and have no such limit",
     )
 
 

@@ -3,7 +3,8 @@
 Every keyword defaults to ``None`` and falls back to ``imgjobs.*`` in
 ``dask.config`` (as dask-jobqueue does with ``jobqueue.*``); ``resolve`` checks the
 values and raises :class:`~jobs.errors.UsageError` saying what is wrong.  The
-resolved object is what planners and tasks receive.
+resolved object is what planners and tasks receive.  The defaults are written in
+one place, ``configs/imgjobs.yaml``: the fields here have none of their own.
 """
 
 from __future__ import annotations
@@ -92,10 +93,10 @@ class CompressOptions:
         uncompressed BMP, which is read by rows).
     """
 
-    rows_per_task: int | str = "auto"
-    threshold: int | None = None
-    overwrite: bool = False
-    max_pixels: int = 178_956_970
+    rows_per_task: int | str
+    threshold: int | None
+    overwrite: bool
+    max_pixels: int
 
     @classmethod
     def resolve(cls, rows_per_task=None, threshold=None, overwrite=None, max_pixels=None) -> CompressOptions:
@@ -112,8 +113,8 @@ class CompressOptions:
 class DecompressOptions:
     """How ``decompress`` lays out its tasks (see :class:`CompressOptions`)."""
 
-    rows_per_task: int | str = "auto"
-    overwrite: bool = False
+    rows_per_task: int | str
+    overwrite: bool
 
     @classmethod
     def resolve(cls, rows_per_task=None, overwrite=None) -> DecompressOptions:
@@ -128,9 +129,9 @@ class DecompressOptions:
 class VerifyOptions:
     """What ``verify`` compares with (the threshold used when compressing) and its task layout."""
 
-    threshold: int | None = None
-    rows_per_task: int | str = "auto"
-    max_pixels: int = 178_956_970
+    threshold: int | None
+    rows_per_task: int | str
+    max_pixels: int
 
     @classmethod
     def resolve(cls, threshold=None, rows_per_task=None, max_pixels=None) -> VerifyOptions:
@@ -167,14 +168,14 @@ class ResizeOptions:
         bytes): how a rerun tells which images changed (:mod:`jobs.runtime.stamps`).
     """
 
-    size: tuple = (100, 100)
-    method: str = "area"
-    draft_fraction: float = 0.9
-    batch_size: int | None = None
-    num_images: int | None = None
-    overwrite: bool = False
-    max_pixels: int = 178_956_970
-    stamps: str = "stat"
+    size: tuple
+    method: str
+    draft_fraction: float
+    batch_size: int | None
+    num_images: int | None
+    overwrite: bool
+    max_pixels: int
+    stamps: str
 
     @classmethod
     def resolve(

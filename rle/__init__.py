@@ -70,4 +70,12 @@ __all__ = [
     "write_bmp",
 ]
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str):
+    # The distribution's version, written once (jobs.__version__, read by the packaging): the
+    # codec does not import jobs, so it asks the installed metadata, and only when asked.
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("imgjobs")
+    raise AttributeError(f"module 'rle' has no attribute {name!r}")

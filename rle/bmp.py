@@ -29,6 +29,7 @@ __all__ = [
     "NeedsWholeImage",
     "bmp_1bit_header",
     "bmp_1bit_rows",
+    "bmp_stride",
     "parse_bmp",
     "read_rows",
     "write_bmp",
@@ -36,6 +37,11 @@ __all__ = [
 
 _INFO_HEADERS = (40, 52, 56, 64, 108, 124)
 _SUBBLOCK_BYTES = 1 << 20  # work on ~1 MiB of a block at a time, so passes stay in cache
+
+
+def bmp_stride(width: int, bits: int = 1) -> int:
+    """Bytes per stored row of a BMP ``width`` pixels wide at ``bits`` per pixel: rows are padded to 4 bytes."""
+    return ((width * bits + 31) // 32) * 4
 
 
 class NeedsWholeImage(Exception):
@@ -117,7 +123,7 @@ def parse_bmp(head: bytes, file_size: int | None = None) -> BmpLayout | None:
     height = 2**32 - raw_height if top_down else raw_height
     if width <= 0 or height <= 0 or compression != 0 or bits not in (1, 4, 8, 24):
         return None
-    stride = ((width * bits + 31) >> 3) & ~3
+    stride = bmp_stride(width, bits)
     palette = None
     mode = "RGB"
     start = 14 + hsize
@@ -377,7 +383,7 @@ def bmp_1bit_header(width: int, height: int) -> bytes:
 
     Pillow opens such a file as mode ``'1'`` (index 1 = white).
     """
-    stride = ((width + 31) // 32) * 4
+    stride = bmp_stride(width)
     offset = 14 + 40 + 8
     size = offset + stride * height
     return (
@@ -392,7 +398,7 @@ def bmp_1bit_rows(pixels) -> bytes:
     """Rows of a 1-bit BMP for an (h, w) block of pixels (1 = white), in file (bottom-up) order."""
     arr = np.asarray(pixels)
     h, w = arr.shape
-    stride = ((w + 31) // 32) * 4
+    stride = bmp_stride(w)
     out = np.zeros((h, stride), dtype=np.uint8)
     out[:, : (w + 7) // 8] = np.packbits(arr != 0, axis=1)
     return out[::-1].tobytes()

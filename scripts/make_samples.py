@@ -34,6 +34,8 @@ import sys
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from rle.bmp import bmp_stride
+
 WORDS = (
     "the quick brown fox jumps over a lazy dog while dask schedules image tasks across "
     "workers and threads compress black and white pixels into runs of at most one hundred "
@@ -107,7 +109,7 @@ def save_inverted_bmp(im: Image.Image, path: str) -> None:
     """Save a 1-bit image as a BMP whose palette is inverted (index 0 = white)."""
     bw = np.asarray(im.convert("1"), dtype=bool)
     height, width = bw.shape
-    stride = ((width + 31) // 32) * 4
+    stride = bmp_stride(width)
     rows = np.zeros((height, stride), dtype=np.uint8)
     rows[:, : (width + 7) // 8] = np.packbits(~bw, axis=1)  # bit 1 = black
     offset = 14 + 40 + 8
@@ -122,7 +124,7 @@ def save_topdown_bmp(im: Image.Image, path: str) -> None:
     """Save a 1-bit image as a top-down BMP (negative height), black/white palette."""
     bw = np.asarray(im.convert("1"), dtype=bool)
     height, width = bw.shape
-    stride = ((width + 31) // 32) * 4
+    stride = bmp_stride(width)
     rows = np.zeros((height, stride), dtype=np.uint8)
     rows[:, : (width + 7) // 8] = np.packbits(bw, axis=1)
     offset = 14 + 40 + 8
@@ -184,7 +186,7 @@ def make_small(out: str, count: int, width: int = 96, height: int = 64) -> int:
         np.asarray(line_art(1800, 1400, seed=6), dtype=bool),
     ]
     head = bmp_1bit_header(width, height)
-    stride = ((width + 31) // 32) * 4
+    stride = bmp_stride(width)
     rows = np.zeros((height, stride), dtype=np.uint8)
     have = {n for n in os.listdir(out) if n.startswith("tile-")}
     for i in range(count):

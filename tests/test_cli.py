@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import jobs
 import rle
 from conftest import pillow_bits
 from jobs.resize_job.tasks import load_rgb
@@ -63,6 +64,7 @@ def test_version():
 
     r = cli("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"imgjobs {version('imgjobs')}"
+    assert version("imgjobs") == jobs.__version__ == rle.__version__  # written once, in jobs/__init__.py
 
 
 def test_python_dash_m_jobs(tmp_path):

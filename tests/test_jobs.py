@@ -60,7 +60,7 @@ def test_row_blocks_never_change_a_byte(image_dir, tmp_path, rows):
 def test_dithered_large_image_split_into_blocks_matches_whole(tmp_path, rng):
     grey = (rng.random((400, 300)) * 255).astype(np.uint8)
     write_bmp_raw(tmp_path / "g.bmp", np.repeat(grey[:, :, None], 3, axis=2), 24)
-    plan = plan_compress(tmp_path / "g.bmp", tmp_path / "g.rle", CompressOptions(rows_per_task=10))
+    plan = plan_compress(tmp_path / "g.bmp", tmp_path / "g.rle", CompressOptions.resolve(rows_per_task=10))
     assert plan.ntasks == 41  # 40 row blocks and the writer
     report = jobs.compress(tmp_path / "g.bmp", tmp_path / "g.rle", rows_per_task=10)
     assert report.ok
@@ -286,7 +286,7 @@ def test_row_block_task_memory_is_bounded_by_its_block(tmp_path):
     Image.fromarray(tall.astype(bool)).save(tmp_path / "tall.bmp")
     rgb = np.repeat(tall[:8000, :, None] * 255, 3, axis=2).astype(np.uint8)
     write_bmp_raw(tmp_path / "tall24.bmp", rgb, 24)
-    opts = CompressOptions()
+    opts = CompressOptions.resolve()
     for name, whole in (("tall.bmp", tall.size // 8), ("tall24.bmp", rgb.size)):
         info = rle.probe(tmp_path / name)
         tracemalloc.start()

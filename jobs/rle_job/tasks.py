@@ -27,7 +27,7 @@ import numpy as np
 import rle
 from jobs.runtime.files import BatchWriter, Failed, Names, failure, temp_path, write_atomic
 from jobs.runtime.report import Outcomes
-from rle.bmp import bmp_1bit_header, bmp_1bit_rows
+from rle.bmp import bmp_1bit_header, bmp_1bit_rows, bmp_stride
 
 __all__ = [
     "FileBatch",
@@ -241,10 +241,6 @@ def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str) 
 # --------------------------------------------------------------------------- decompress
 
 
-def _bmp_stride(width: int) -> int:
-    return ((width + 31) // 32) * 4
-
-
 def _read_small_rle(path: str, planned: int) -> bytes:
     """A small ``.rle`` file's bytes, never more than the ``planned`` size it was listed with."""
     with open(path, "rb") as f:
@@ -325,7 +321,7 @@ def prepare_bmp(src: str, dst: str, bounds: list[int], width: int, height: int, 
         fd = os.open(temp_path(dst, token), os.O_WRONLY | os.O_CREAT, 0o666)
         try:
             os.pwrite(fd, head, 0)
-            os.ftruncate(fd, len(head) + _bmp_stride(width) * height)
+            os.ftruncate(fd, len(head) + bmp_stride(width) * height)
         finally:
             os.close(fd)
     except EXPECTED as e:
@@ -352,7 +348,7 @@ def decompress_block(src: str, dst: str, offsets, i: int, bounds: list[int], wid
         rows = bmp_1bit_rows(pixels)
         fd = os.open(temp_path(dst, token), os.O_WRONLY)
         try:
-            os.pwrite(fd, rows, len(bmp_1bit_header(width, height)) + _bmp_stride(width) * (height - r1))
+            os.pwrite(fd, rows, len(bmp_1bit_header(width, height)) + bmp_stride(width) * (height - r1))
         finally:
             os.close(fd)
     except EXPECTED as e:
@@ -377,7 +373,7 @@ def finalize_bmp(src: str, dst: str, blocks: list, width: int, height: int, toke
             fd = os.open(tmp, os.O_RDONLY)
         except FileNotFoundError:
             # A retry after a worker was lost between the rename and reporting it: the output is complete.
-            size = len(bmp_1bit_header(width, height)) + _bmp_stride(width) * height
+            size = len(bmp_1bit_header(width, height)) + bmp_stride(width) * height
             if not (os.path.exists(dst) and os.path.getsize(dst) == size):
                 raise
         else:

@@ -62,19 +62,13 @@ class Runner:
         self.dashboard_link = dashboard_link
         self.ready = None  # a batch-system cluster: waits for its first worker, saying what the batch system reports
 
-    def compute(
-        self, graph: dict, outputs: list, watch: dict, progress, *, batched_files: int = 0, only_batches: bool = False
-    ) -> list:
+    def compute(self, graph: dict, outputs: list, watch: dict, progress) -> list:
         """Compute the ``outputs`` keys of ``graph`` and return their results in order.
 
         ``watch`` maps keys to ``(units, files)``: when such a task ends, ``progress``
-        moves by that much (row-block tasks move it before their file is done).
-        ``batched_files`` is how many small files the graph's batch tasks handle, and
-        ``only_batches`` whether that is all it does: for the ``auto`` kind they decide
-        between threads and processes (:meth:`resolve`).
+        moves by that much (row-block tasks move it before their file is done).  The
+        ``auto`` kind is settled before (:meth:`resolve`, by the runtime, from the plan).
         """
-        if self.kind == "auto":
-            self.resolve(batched_files, only_batches)
         if not outputs:
             return []
         if self.client is None:

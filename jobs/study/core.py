@@ -728,8 +728,8 @@ class Study:
                 )
             else:
                 bigger = (
-                    f"about {factor}x the pixels, {amount * factor:,.0f} MPixel (more or larger images, "
-                    "e.g. `python scripts/make_samples.py DIR --bench 2`: 2 x 40 MPixel)"
+                    f"about {factor}x the pixels, {amount * factor:,.0f} MPixel (more or larger images; in a "
+                    "clone of imgjobs, `python scripts/make_samples.py DIR --bench 2` makes 2 x 40 MPixel)"
                 )
             out.append(
                 f"{len(short)} of {len(self.rows)} configuration(s) ran under {self.min_seconds:g} s (shortest "
@@ -912,10 +912,6 @@ def _name(r: dict) -> str:
     )
     size = "" if r["task_size"] == "-" else f", task size {r['task_size']}"
     return f"{r['mode']}, {width}{size}"
-
-
-_INTS = ("workers", "threads_per_worker", "parallelism", "tasks", "repeats")
-_FLOATS = ("work_per_task", "median_s", "min_s", "max_s", "spread", "rate", "rate_low", "rate_high", "amount")
 
 
 def load(path, *, baseline: Configuration | None = None) -> Study:
