@@ -35,6 +35,7 @@ _EXPORTS = {
     "resize_array": ("resize_job.array", "resize_array"),
     "read_labelled": ("resize_job.source", "read_labelled"),
     "verify": ("api", "verify"),
+    "run_job": ("api", "run_job"),
     "config_get": ("config", "get"),
     "ConfigError": ("errors", "ConfigError"),
     "BusyError": ("errors", "BusyError"),

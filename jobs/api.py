@@ -30,12 +30,12 @@ import logging
 import os
 
 from jobs.errors import UsageError
-from jobs.options import CompressOptions, DecompressOptions, ResizeOptions, RunOptions, VerifyOptions
+from jobs.options import ResizeOptions, RunOptions
 from jobs.runtime.engine import run as run_plan
 from jobs.runtime.engine import to_delayed
 from jobs.runtime.files import check_writable_file
 
-__all__ = ["compress", "decompress", "resize", "verify"]
+__all__ = ["compress", "decompress", "resize", "run_job", "verify"]
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +119,45 @@ def _run(plan, client, compute: bool, progress, run: RunOptions, lock_dir):
         return run_plan(plan, lock_dir, runner, _progress(progress), performance_report=run.performance_report)
 
 
-def _dir_of(src, dst) -> str:
-    """The directory an RLE job writes into (its lock's place): as :func:`jobs.rle_job.graphs.output_dir`."""
-    from jobs.rle_job.graphs import output_dir
+@_doc
+def run_job(name: str, *inputs, client=None, compute=True, progress=None, **keywords):
+    """Run the job ``name`` of the registry (:mod:`jobs.registry`) on ``inputs``: the one path of every job.
 
-    return output_dir(os.fspath(src), os.fspath(dst))
+    ``compress``, ``decompress``, ``verify`` and ``resize`` are this call with a
+    docstring of their own; a job added to the registry is reached through it, from
+    Python and from ``imgjobs NAME`` alike.
+
+    Parameters
+    ----------
+    name : str
+        The job (``jobs.registry.specs()`` lists them).
+    *inputs
+        Its positional inputs, as its spec names them (e.g. ``src, dst``).
+    **keywords
+        Its options (None or absent: ``imgjobs.*`` from config) and the scheduler
+        options below.
+    __RUN__
+    Returns
+    -------
+    jobs.runtime.report.Report or dask.delayed.Delayed
+
+    Raises
+    ------
+    UsageError
+        For an unknown job, bad inputs or bad options.
+    """
+    from jobs import registry
+
+    spec = registry.get(name)
+    if len(inputs) != len(spec.inputs):
+        raise TypeError(f"{name}() takes {len(spec.inputs)} input(s) ({', '.join(spec.inputs)}), got {len(inputs)}")
+    names = spec.option_names()
+    options = {k: keywords.pop(k) for k in list(keywords) if k in names}
+    opts = registry.load(spec.options).resolve(**options)
+    run = RunOptions.from_kwargs(keywords, name)
+    planner = registry.load(spec.planner)
+    lock_dir = registry.load(spec.writes)(*inputs) if spec.writes else None
+    return _run(lambda p: planner(*inputs, opts, parallelism=p), client, compute, progress, run, lock_dir)
 
 
 @_doc
@@ -173,13 +207,8 @@ def compress(
     UsageError
         For a missing source, a file as the destination of a directory, or bad options.
     """
-    from jobs.rle_job.graphs import plan_compress
-
-    opts = CompressOptions.resolve(rows_per_task, threshold, overwrite, max_pixels)
-    run = RunOptions.from_kwargs(run, "compress")
-    return _run(
-        lambda p: plan_compress(src, dst, opts, parallelism=p), client, compute, progress, run, _dir_of(src, dst)
-    )
+    options = {"rows_per_task": rows_per_task, "threshold": threshold, "overwrite": overwrite, "max_pixels": max_pixels}
+    return run_job("compress", src, dst, client=client, compute=compute, progress=progress, **options, **run)
 
 
 @_doc
@@ -205,13 +234,8 @@ def decompress(src, dst, *, rows_per_task=None, overwrite=None, client=None, com
     -------
     jobs.runtime.report.Report or dask.delayed.Delayed
     """
-    from jobs.rle_job.graphs import plan_decompress
-
-    opts = DecompressOptions.resolve(rows_per_task, overwrite)
-    run = RunOptions.from_kwargs(run, "decompress")
-    return _run(
-        lambda p: plan_decompress(src, dst, opts, parallelism=p), client, compute, progress, run, _dir_of(src, dst)
-    )
+    options = {"rows_per_task": rows_per_task, "overwrite": overwrite}
+    return run_job("decompress", src, dst, client=client, compute=compute, progress=progress, **options, **run)
 
 
 @_doc
@@ -243,24 +267,8 @@ def verify(
         A mismatching file has status ``"mismatch"``, its count and first
         positions in the reason and ``details``.
     """
-    from jobs.rle_job.graphs import plan_verify
-
-    opts = VerifyOptions.resolve(threshold, rows_per_task, max_pixels)
-    run = RunOptions.from_kwargs(run, "verify")
-    return _run(lambda p: plan_verify(orig, rle, opts, parallelism=p), client, compute, progress, run, None)
-
-
-class _ExecutorRunner:
-    """The exercise's executors in this process, in place of a Dask scheduler."""
-
-    kind = "executor"
-    client = None
-    dashboard_link = None
-
-    def __init__(self, executor: str, workers):
-        self.executor = executor
-        self.parallelism = int(workers or os.cpu_count() or 1)
-        self.description = f"{executor} executor, {self.parallelism} worker(s)"
+    options = {"threshold": threshold, "rows_per_task": rows_per_task, "max_pixels": max_pixels}
+    return run_job("verify", orig, rle, client=client, compute=compute, progress=progress, **options, **run)
 
 
 @_doc
@@ -350,16 +358,18 @@ def resize(
     def plan(p):
         return plan_resize(source, out, opts, parallelism=p)
 
-    lock_dir = os.path.dirname(os.path.abspath(os.fspath(out)))
+    from jobs.resize_job.spec import writes
+
+    lock_dir = writes(source, out)
     if executor is None:
         return _run(plan, client, compute, progress, run, lock_dir)
-    if executor not in ("serial", "threads", "processes"):
-        raise UsageError(f"executor must be serial, threads or processes, got {executor!r}")
-    if run.performance_report:
-        raise UsageError("--performance-report needs a Dask scheduler, not --executor")
     if client is not None or (run.explicit and run.scheduler is None):
         raise UsageError("--executor runs the exercise's pools in this process: drop the cluster options")
     if not compute:
         raise UsageError("compute=False builds a Dask graph: it cannot use the exercise's executors")
-    runner = _ExecutorRunner(executor, run.workers)
+    from jobs.runtime.schedulers import ExecutorRunner
+
+    runner = ExecutorRunner(executor, run.workers)
+    if run.performance_report:
+        raise UsageError("--performance-report needs a Dask scheduler, not --executor")
     return run_plan(plan, lock_dir, runner, _progress(progress))

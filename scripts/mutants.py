@@ -106,6 +106,20 @@ MUTANTS = [
     ),
     # ---- every entry point guarded
     Mutant(
+        "registry: a job plans without its output directory's lock",
+        "jobs/api.py",
+        "    lock_dir = registry.load(spec.writes)(*inputs) if spec.writes else None",
+        "    lock_dir = None",
+        ("tests/test_registry.py::-k locked",),
+    ),
+    Mutant(
+        "resize: it plans without its output directory's lock",
+        "jobs/api.py",
+        "    lock_dir = writes(source, out)",
+        "    lock_dir = None",
+        ("tests/test_registry.py::-k locked",),
+    ),
+    Mutant(
         "graph: its tasks take no lock",
         "jobs/runtime/engine.py",
         "    with finish.lock(shared=not exclusive):\n        return func(*args)",

@@ -116,7 +116,9 @@ class Plan:
     settled: list = field(default_factory=list)
     exclusive: set = field(default_factory=set)
     current: Report | None = None
-    executor: object = None  # resize: runs the plan with the exercise's executors instead of Dask
+    #: ``executor(kind, workers, progress) -> outcomes``: the same work without Dask, for an
+    #: :class:`~jobs.runtime.schedulers.ExecutorRunner` (None: the job has no such path).
+    executor: object = None
 
     @property
     def ntasks(self) -> int:
@@ -140,7 +142,8 @@ def execute(
     ----------
     plan : Plan
     runner : jobs.runtime.schedulers.Runner
-        Where the tasks run (or the exercise executors, for resize).
+        Where the tasks run: anything with ``run(plan, progress, performance_report)``
+        (the Dask runners, the exercise's executors).
     progress : jobs.runtime.progress.Progress, optional
         Bar and notes; none by default.
     performance_report : str, optional
@@ -153,7 +156,6 @@ def execute(
     Report
     """
     from jobs.runtime.progress import Progress
-    from jobs.runtime.schedulers import performance_report as report_to
 
     progress = progress or Progress(enabled=False, dashboard=False)
     tunnel = None
@@ -173,18 +175,14 @@ def execute(
                 plan.job, plan.total, plan.unit, plan.nfiles, dashboard_link=runner.dashboard_link, tunnel=tunnel
             )
             try:
-                if getattr(runner, "ready", None):
+                if runner.ready:
                     runner.ready(progress.note)  # a batch-system cluster: its first worker
-                if getattr(runner, "executor", None):
-                    results = plan.executor(runner.executor, runner.parallelism, progress)
-                else:
-                    with report_to(performance_report, runner):
-                        results = runner.compute(plan.graph, plan.outputs, plan.watch, progress)
+                results, tasks = runner.run(plan, progress, performance_report)
             finally:
                 progress.close()
             seconds = time.perf_counter() - start
             report = plan.finish.finalize(plan.settled + list(results), seconds, runner.description)
-            report.tasks = plan.nfiles if getattr(runner, "executor", None) else plan.ntasks
+            report.tasks = tasks
         except BaseException:
             log.info("%s: aborted; removing what this run left under temporary names", plan.job)
             plan.finish.abort()

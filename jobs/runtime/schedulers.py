@@ -62,6 +62,14 @@ class Runner:
         self.dashboard_link = dashboard_link
         self.ready = None  # a batch-system cluster: waits for its first worker, saying what the batch system reports
 
+    def run(self, plan, progress, profile: str | None = None) -> tuple[list, int]:
+        """Run ``plan``'s graph; return its tasks' results (in ``plan.outputs`` order) and how many tasks ran.
+
+        ``profile``: write Dask's performance report (or local task profiles) to this HTML file.
+        """
+        with performance_report(profile, self):
+            return self.compute(plan.graph, plan.outputs, plan.watch, progress), plan.ntasks
+
     def compute(self, graph: dict, outputs: list, watch: dict, progress) -> list:
         """Compute the ``outputs`` keys of ``graph`` and return their results in order.
 
@@ -166,6 +174,40 @@ def _active_client():
         return Client.current(allow_global=True)
     except ValueError:
         return None
+
+
+class ExecutorRunner:
+    """The classic exercise's executors in this process, in place of a Dask scheduler (for comparison).
+
+    ``serial`` is a plain loop, ``threads`` a ``ThreadPoolExecutor`` and ``processes``
+    a ``ProcessPoolExecutor`` of ``workers``, one item per call, as in the exercise.
+    A job offers this way of running through :attr:`~jobs.runtime.engine.Plan.executor`;
+    one that does not is refused, by name.
+    """
+
+    kind = "executor"
+    client = None
+    dashboard_link = None
+    ready = None
+
+    def __init__(self, executor: str, workers=None):
+        from jobs.errors import UsageError
+
+        if executor not in ("serial", "threads", "processes"):
+            raise UsageError(f"executor must be serial, threads or processes, got {executor!r}")
+        self.executor = executor
+        self.parallelism = int(workers or os.cpu_count() or 1)
+        self.description = f"{executor} executor, {self.parallelism} worker(s)"
+
+    def run(self, plan, progress, profile: str | None = None) -> tuple[list, int]:
+        """Run ``plan`` with the executor, one item per call; return the outcomes and the calls made."""
+        from jobs.errors import UsageError
+
+        if plan.executor is None:
+            raise UsageError(f"{plan.job} has no executor path: run it on a Dask scheduler")
+        if profile:
+            raise UsageError("--performance-report needs a Dask scheduler, not --executor")
+        return plan.executor(self.executor, self.parallelism, progress), plan.nfiles
 
 
 @contextlib.contextmanager

@@ -57,29 +57,30 @@ _SHORT = {m.split()[1]: m for m in MODES[:3]} | {"serial": "executor serial"}
 
 @dataclass(frozen=True)
 class _Job:
+    """A job as a study sees it: its name and its :class:`~jobs.registry.StudySpec`."""
+
     name: str
-    unit: str  # throughput unit
-    knob: str  # the job's keyword for work per task
-    knob_label: str  # what a task size counts
-    per_task: str  # what "work per task" counts on the figure's axis
+    study: object  # jobs.registry.StudySpec
+
+    def __getattr__(self, key):  # unit, knob, knob_label, per_task, output, ... of the StudySpec
+        return getattr(self.study, key)
 
 
-_JOBS = {
-    "resize": _Job("resize", "images/s", "batch_size", "images per task", "images per task"),
-    "compress": _Job("compress", "MPixel/s", "rows_per_task", "rows per task", "MPixel per task"),
-}
-# keywords a sweep sets itself, per configuration
-_OWNED = {"batch_size", "rows_per_task", "scheduler", "workers", "threads_per_worker", "executor", "client"}
+# keywords a sweep sets itself, per configuration (the jobs' task-size knobs are added from the registry)
+_OWNED = {"scheduler", "workers", "threads_per_worker", "executor", "client"}
 _OWNED |= {"scheduler_address", "scheduler_file", "cluster", "overwrite", "progress", "compute"}
 
 
 def _job(job: str) -> _Job:
+    """The study side of job ``job`` from the registry; :class:`~jobs.errors.UsageError` if it cannot be studied."""
+    from jobs import registry
     from jobs.errors import UsageError
 
-    try:
-        return _JOBS[job]
-    except KeyError:
-        raise UsageError(f"a study runs 'resize' or 'compress', not {job!r}") from None
+    studied = [name for name, spec in registry.specs().items() if spec.study is not None]
+    spec = registry.specs().get(job) if isinstance(job, str) else None
+    if spec is None or spec.study is None:
+        raise UsageError(f"a study runs one of {', '.join(repr(n) for n in studied)}, not {job!r}")
+    return _Job(spec.name, spec.study)
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,8 @@ def grid(
     if workers is None:
         cores = os.cpu_count() or 1
         workers = sorted({1, 2, cores // 2, cores} - {0})
-    if executors and spec.name != "resize":
-        raise UsageError("the exercise's executors exist for the resize job only")
+    if executors and not spec.executors:
+        raise UsageError(f"the exercise's executors exist for the resize job only, not {spec.name}")
     configs = []
     for mode in modes:
         if _SHORT.get(mode, mode) not in MODES[:3]:
@@ -358,29 +359,24 @@ def _run_once(spec: _Job, cfg: Configuration, source, options: dict, runner, tmp
     """Run the job once on ``cfg``; return (seconds, amount of work, tasks)."""
     import shutil
 
-    from jobs import api
+    from jobs import registry
 
     where: dict = {"progress": False, "overwrite": True}
     if cfg.mode.startswith("executor"):
         where |= {"executor": cfg.mode.split()[1], "workers": cfg.workers}
     else:
-        where[spec.knob] = None if spec.name == "resize" and cfg.task_size == "auto" else cfg.task_size
+        where[spec.knob] = spec.auto if cfg.task_size == "auto" else cfg.task_size
         if runner is not None:
             where["client"] = runner.client
         else:
             where |= {"scheduler": cfg.mode.split()[1], "workers": cfg.workers}
-    if spec.name == "resize":
-        start = time.perf_counter()
-        report = api.resize(source, os.path.join(tmp, "batch.npy"), **options, **where)
-        seconds = time.perf_counter() - start
-        amount = len(report)
-    else:
-        out = os.path.join(tmp, "rle")
-        shutil.rmtree(out, ignore_errors=True)  # every run writes every file, outside the timing
-        start = time.perf_counter()
-        report = api.compress(source, out, **options, **where)
-        seconds = time.perf_counter() - start
-        amount = report.pixels / 1e6
+    shutil.rmtree(tmp, ignore_errors=True)  # every run writes everything, outside the timing
+    os.makedirs(tmp)
+    call = registry.get(spec.name).call()
+    start = time.perf_counter()
+    report = call(source, os.path.join(tmp, spec.output), **options, **where)
+    seconds = time.perf_counter() - start
+    amount = registry.load(spec.amount)(report)
     if not report.ok:  # a failed file is work not done: its time would flatter the throughput
         from jobs.errors import UsageError
 
@@ -491,16 +487,19 @@ def sweep(
     if not configurations:
         raise UsageError("a study needs at least one configuration")
     configurations = [c if isinstance(c, Configuration) else Configuration(**c) for c in configurations]
-    if spec.name != "resize" and any(c.mode.startswith("executor") for c in configurations):
-        raise UsageError("the exercise's executors exist for the resize job only")
-    if spec.name == "resize" and any(c.task_size == 0 for c in configurations):
-        raise UsageError("a resize task loads at least one image: task sizes (images per task) are >= 1 or 'auto'")
+    if not spec.executors and any(c.mode.startswith("executor") for c in configurations):
+        raise UsageError(f"the exercise's executors exist for the resize job only, not {spec.name}")
+    if 0 not in spec.sizes_default and any(c.task_size == 0 for c in configurations):
+        raise UsageError(
+            f"a {spec.name} task loads at least one {spec.knob_label.split()[0].removesuffix('s')}: task sizes "
+            f"({spec.knob_label}) are >= 1 or 'auto'"
+        )
     if not isinstance(repeats, int) or repeats < 1:
         raise UsageError(f"repeats must be a whole number >= 1, got {repeats!r}")
-    owned = sorted(set(options) & _OWNED)
+    owned = sorted(set(options) & (_OWNED | {spec.knob}))
     if owned:
         raise UsageError(f"a study sets {', '.join(owned)} itself, per configuration: leave it out")
-    settings = _settings(spec.name, options)
+    settings = _settings(spec, options)
     if not os.path.exists(source):
         raise UsageError(f"{source}: no such file or directory")
     if progress is None:
@@ -560,40 +559,16 @@ def sweep(
     )
 
 
-_JOB_OPTIONS = {
-    "resize": ("num_images", "size", "method", "exact", "draft_fraction", "max_pixels"),
-    "compress": ("threshold", "max_pixels"),
-}
-
-
-def _settings(job: str, options: dict) -> dict:
+def _settings(spec: _Job, options: dict) -> dict:
     """The job's options as they will apply (config defaults filled in), for the report; unknown ones refused."""
+    from jobs import registry
     from jobs.errors import UsageError
-    from jobs.options import CompressOptions, ResizeOptions
 
-    unknown = sorted(set(options) - set(_JOB_OPTIONS[job]))
+    unknown = sorted(set(options) - set(spec.options))
     if unknown:
-        raise UsageError(f"{job} has no option {', '.join(unknown)}: a study passes on {', '.join(_JOB_OPTIONS[job])}")
-    get = options.get
-    if job == "compress":
-        o = CompressOptions.resolve(None, get("threshold"), None, get("max_pixels"))
-        return {"threshold": "none (dithering)" if o.threshold is None else o.threshold}
-    o = ResizeOptions.resolve(
-        get("size"),
-        get("method"),
-        get("draft_fraction"),
-        None,
-        get("num_images"),
-        None,
-        get("max_pixels"),
-        get("exact"),
-    )
-    out = {"size": f"{o.size[0]}x{o.size[1]}", "method": o.method}
-    if o.method == "draft":
-        out["draft_fraction"] = o.draft_fraction
-    if o.num_images:
-        out["num_images"] = o.num_images
-    return out
+        passed = ", ".join(spec.options) or "none of its options"
+        raise UsageError(f"{spec.name} has no option {', '.join(unknown)}: a study passes on {passed}")
+    return registry.load(spec.settings)(options)
 
 
 def _width(c: Configuration) -> tuple:
@@ -721,16 +696,12 @@ class Study:
             low = min(short, key=lambda r: r["median_s"])
             factor = max(2, math.ceil(2 * self.min_seconds / max(low["median_s"], 1e-3)))
             amount = low["amount"]
-            if self.job == "resize":
-                bigger = (
-                    f"about {factor}x the images, {int(amount) * factor:,} (num_images / --num-images, if the "
-                    "source has them; a list may name the same files again)"
-                )
+            spec = _job(self.job)
+            work = spec.unit.removesuffix("/s")  # "images", "MPixel"
+            if work == "images":
+                bigger = f"about {factor}x the images, {int(amount) * factor:,} ({spec.grow})"
             else:
-                bigger = (
-                    f"about {factor}x the pixels, {amount * factor:,.0f} MPixel (more or larger images; in a "
-                    "clone of imgjobs, `python scripts/make_samples.py DIR --bench 2` makes 2 x 40 MPixel)"
-                )
+                bigger = f"about {factor}x the pixels, {amount * factor:,.0f} {work} ({spec.grow})"
             out.append(
                 f"{len(short)} of {len(self.rows)} configuration(s) ran under {self.min_seconds:g} s (shortest "
                 f"{low['median_s']:.3f} s: {_name(low)}): start-up and noise outweigh the work, so speedups "

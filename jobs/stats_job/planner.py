@@ -1,0 +1,75 @@
+"""The stats job's plan: a directory of images -> one task per batch -> a CSV written when all are done."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from dataclasses import dataclass
+
+from jobs.errors import UsageError
+from jobs.rle_job.graphs import IMAGE_EXTENSIONS
+from jobs.runtime.engine import Finish, Plan
+from jobs.runtime.files import Names, list_inputs, new_token, sweep_temporaries, write_atomic
+from jobs.runtime.report import Report
+from jobs.stats_job.options import StatsOptions
+from jobs.stats_job.tasks import COLUMNS, stats_batch
+
+__all__ = ["StatsFinish", "plan_stats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StatsFinish(Finish):
+    """Write the CSV (through a temporary name and a rename) once every task is done."""
+
+    job: str
+    out: str
+    token: str
+
+    @property
+    def lock_dir(self) -> str:
+        """The CSV's directory: the runtime holds its lock while the job runs."""
+        return os.path.dirname(self.out)
+
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+        """One row per image that was read, in the directory's sorted order; the report."""
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(("path", *COLUMNS))
+        for o in outcomes:
+            for i, figures in sorted(o.details.items()):
+                writer.writerow((o.src[i], *(figures[c] for c in COLUMNS)))
+        write_atomic(self.out, [text.getvalue().encode()], self.token)
+        return Report(self.job, outcomes, seconds, scheduler=scheduler, output=self.out)
+
+    def abort(self) -> None:
+        """Remove this run's temporary CSV, if it got that far."""
+        sweep_temporaries(os.path.dirname(self.out), token=self.token)
+
+
+def plan_stats(src, out, opts: StatsOptions | None = None, *, parallelism: int = 1) -> Plan:
+    """Plan the stats of every image in directory ``src`` into the CSV ``out`` (nothing is read yet)."""
+    opts = opts or StatsOptions.resolve()
+    src, out = os.path.abspath(os.fspath(src)), os.path.abspath(os.fspath(out))
+    if not os.path.isdir(src):
+        raise UsageError(f"{src}: not a directory of images")
+    if os.path.isdir(out):
+        raise UsageError(f"{out} is a directory: give the CSV file to write")
+    if os.path.lexists(out) and not opts.overwrite:
+        raise UsageError(f"{out} exists: use --overwrite to replace it")
+    names = sorted(list_inputs(src, IMAGE_EXTENSIONS).names)
+    token = new_token()
+    plan = Plan("stats", finish=StatsFinish("stats", out, token), unit="image", nfiles=len(names))
+    plan.total = len(names)
+    step = opts.images_per_task
+    for k, start in enumerate(range(0, len(names), step)):
+        batch = Names(src, tuple(names[start : start + step]))
+        key = f"imgjobs-stats-{token}-{k}"
+        plan.graph[key] = (stats_batch, batch, opts.max_pixels)
+        plan.outputs.append(key)
+        plan.watch[key] = (len(batch), len(batch))
+    log.info("stats: %d image(s) in %d task(s) of %d", len(names), len(plan.outputs), step)
+    return plan

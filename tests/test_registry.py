@@ -1,0 +1,163 @@
+"""A job is a spec: the example ``stats`` job (one subpackage, one registry line) gets the Python call,
+the command, progress, the report, ``compute=False``, the lock and a study from the registry alone."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import dask
+import numpy as np
+import pytest
+from dask.delayed import Delayed
+from PIL import Image
+
+import jobs
+from conftest import imgjobs
+from jobs import registry, study
+from jobs.errors import BusyError, UsageError
+from jobs.runtime.files import output_lock
+from jobs.runtime.progress import Progress
+
+
+@pytest.fixture
+def pictures(tmp_path, rng):
+    d = tmp_path / "pictures"
+    d.mkdir()
+    for i in range(7):
+        h, w = 20 + i, 30 + 2 * i
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    return d
+
+
+def expected(d) -> dict:
+    """Each image's row, computed here with Pillow and numpy alone."""
+    rows = {}
+    for name in sorted(os.listdir(d)):
+        with Image.open(d / name) as im:
+            grey = np.asarray(im.convert("L"))
+            rows[str(d / name)] = [
+                str(im.width),
+                str(im.height),
+                im.mode,
+                str(grey.min()),
+                str(round(float(grey.mean()), 3)),
+                str(grey.max()),
+            ]
+    return rows
+
+
+def read_csv(path) -> dict:
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        assert next(reader) == ["path", "width", "height", "mode", "min", "mean", "max"]
+        return {row[0]: row[1:] for row in reader}
+
+
+def test_every_job_is_in_the_registry_once_and_complete():
+    specs = registry.specs()
+    assert list(specs) == ["compress", "decompress", "verify", "resize", "stats"]
+    for name, spec in specs.items():
+        assert spec.name == name
+        for ref in (spec.options, spec.planner, spec.arguments, spec.writes, spec.function):
+            if ref:
+                assert callable(registry.load(ref)), ref
+        assert spec.inputs and callable(spec.call())
+    with pytest.raises(UsageError, match="no job is named 'thumbs': the jobs are compress, decompress"):
+        registry.get("thumbs")
+
+
+def test_the_example_job_from_python_is_the_same_as_from_the_command_line(pictures, tmp_path):
+    progress = []
+
+    class Count(Progress):
+        def update(self, units, files=0):
+            progress.append((units, files))
+
+    report = jobs.run_job(
+        "stats", pictures, tmp_path / "a.csv", images_per_task=3, progress=Count(enabled=False, dashboard=False)
+    )
+    assert report.job == "stats" and report.counts == {"ok": 7} and report.exit_code == 0
+    assert read_csv(tmp_path / "a.csv") == expected(pictures)
+    assert sum(u for u, _ in progress) == 7 and len(progress) == 3  # three tasks of 3, 3 and 1 images
+    assert report.summary().startswith("stats: 7 file(s): 7 ok")
+    r = imgjobs("stats", pictures, tmp_path / "b.csv", "--images-per-task", "2", "--scheduler", "processes")
+    assert r.returncode == 0, r.stderr
+    assert "stats: 7 file(s): 7 ok" in r.stdout
+    assert read_csv(tmp_path / "b.csv") == expected(pictures)
+    r = imgjobs("stats", "--help")
+    assert r.returncode == 0 and "--images-per-task N" in r.stdout and "(default 64)" in r.stdout
+    assert "--scheduler" in r.stdout and "imgjobs stats scans/ stats.csv" in r.stdout
+
+
+def test_the_example_job_names_a_bad_file_and_refuses_what_it_must(pictures, tmp_path):
+    (pictures / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    report = jobs.run_job("stats", pictures, tmp_path / "s.csv")
+    assert report.counts == {"ok": 7, "failed": 1} and report.exit_code == 1
+    [bad] = report.problems
+    assert bad.src.endswith("junk.png") and "junk.png" in bad.reason
+    assert str(pictures / "junk.png") not in read_csv(tmp_path / "s.csv")  # a row for every image read
+    with pytest.raises(UsageError, match=r"s\.csv exists: use --overwrite"):
+        jobs.run_job("stats", pictures, tmp_path / "s.csv")
+    r = imgjobs("stats", pictures, tmp_path / "s.csv")
+    assert r.returncode == 2 and "s.csv exists" in r.stderr
+    r = imgjobs("stats", pictures, tmp_path / "s.csv", "--overwrite")
+    assert r.returncode == 1 and "FAILED" in r.stderr and "junk.png" in r.stderr
+
+
+def test_the_example_job_gets_compute_false_and_the_lock(pictures, tmp_path):
+    graph = jobs.run_job("stats", pictures, tmp_path / "g.csv", compute=False)
+    assert isinstance(graph, Delayed) and not (tmp_path / "g.csv").exists()  # nothing ran
+    (report,) = dask.compute(graph, scheduler="threads")
+    assert report.counts == {"ok": 7} and read_csv(tmp_path / "g.csv") == expected(pictures)
+    with output_lock(str(tmp_path)):  # another run writes there
+        with pytest.raises(BusyError):
+            jobs.run_job("stats", pictures, tmp_path / "h.csv", overwrite=True)
+        with pytest.raises(BusyError):
+            dask.compute(jobs.run_job("stats", pictures, tmp_path / "h.csv", compute=False), scheduler="sync")
+    assert not (tmp_path / "h.csv").exists()
+
+
+def test_the_example_job_gets_a_study(pictures, tmp_path):
+    configs = study.grid("stats", workers=[1, 2], modes=["threads"], task_sizes=[2, "auto"])
+    result = study.sweep("stats", configs, repeats=1, source=pictures, progress=False)
+    assert [(r["workers"], str(r["task_size"])) for r in result.rows] == [(1, "2"), (1, "auto"), (2, "2"), (2, "auto")]
+    assert {r["unit"] for r in result.rows} == {"images/s"} and {r["amount"] for r in result.rows} == {7}
+    r = imgjobs(
+        "study", "stats", pictures, "--workers", "1", "--modes", "threads", "--repeats", "1",
+        "--images-per-task", "3", "--out", tmp_path / "s", "--no-figures",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "s")) == ["results.csv", "results.md"]
+    with pytest.raises(UsageError, match="executors exist for the resize job only, not stats"):
+        study.grid("stats", executors=["threads"])
+
+
+@pytest.mark.parametrize("job", ["compress", "decompress", "resize", "stats"])
+def test_every_job_that_writes_plans_with_its_output_directory_locked(job, pictures, tmp_path, monkeypatch):
+    import importlib
+
+    out = tmp_path / "out"
+    out.mkdir()  # a directory that exists is locked before planning (one that does not is made by the run)
+    inputs = {
+        "compress": (pictures, out),
+        "decompress": (out, out),  # an empty directory of .rle files: planned, nothing to do
+        "resize": (pictures, out / "b.npy"),
+        "stats": (pictures, out / "s.csv"),
+    }[job]
+    spec = registry.get(job)
+    module, _, attr = spec.planner.partition(":")
+    real = registry.load(spec.planner)
+    seen = []
+
+    def planner(*args, **kwargs):
+        try:  # a second lock of the same directory, from this process: refused while the run holds it
+            with output_lock(str(out)):
+                seen.append("free")
+        except BusyError:
+            seen.append("held")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importlib.import_module(module), attr, planner)
+    spec.call()(*inputs, progress=False, scheduler="threads")
+    assert seen == ["held"]
