@@ -48,6 +48,13 @@ MUTANTS = [
         ("tests/test_cluster.py::test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled",),
     ),
     Mutant(
+        "schedulers: a client that fails to close replaces the Ctrl-C (or the outcome) of the run",
+        "jobs/runtime/schedulers.py",
+        "            resource.close()\n        except Exception as e:",
+        "            resource.close()\n        except ZeroDivisionError as e:",
+        ("tests/test_cluster.py::test_a_client_that_cannot_close_never_replaces_what_the_run_stops_for",),
+    ),
+    Mutant(
         "clusters: a failure to close replaces the error (or Ctrl-C) the run stops for",
         "jobs/clusters.py",
         "    except Exception as e:\n        jobs.update(_submitted(cluster))",

@@ -647,6 +647,28 @@ def test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled(tmp_path, capl
     assert "closing the cluster failed (timed out after 60 s.): cancelling its 3 job(s) directly" in caplog.text
 
 
+def test_a_client_that_cannot_close_never_replaces_what_the_run_stops_for(caplog):
+    # Client.close() gives up after 60 s on a loaded machine ("timed out after 60 s.", seen by
+    # scripts/soak.sh while a Slurm run stopped for Ctrl-C): the run still ends as Ctrl-C (exit 130),
+    # and a finished run stays finished
+    from jobs.runtime.schedulers import closed_after
+
+    class Stuck:
+        closed = 0
+
+        def close(self):
+            self.closed += 1
+            raise TimeoutError("timed out after 60 s.")
+
+    stuck = Stuck()
+    with pytest.raises(KeyboardInterrupt), closed_after(stuck, "the client"):
+        raise KeyboardInterrupt
+    with closed_after(stuck, "the client") as same:
+        assert same is stuck
+    assert stuck.closed == 2
+    assert caplog.text.count("closing the client failed (timed out after 60 s.); the run's own outcome stands") == 2
+
+
 def stuck_batch_system(tmp_path: Path, env: dict) -> Path:
     """sbatch that queues jobs which never start, squeue that says so, scancel that records what it cancels."""
     bin_dir = tmp_path / "stuckbin"

@@ -25,7 +25,7 @@ from dask.callbacks import Callback
 
 from jobs import config
 
-__all__ = ["Runner", "open_runner", "performance_report", "runner_for"]
+__all__ = ["ExecutorRunner", "Runner", "closed_after", "open_runner", "performance_report", "runner_for"]
 
 log = logging.getLogger(__name__)
 
@@ -319,11 +319,8 @@ def open_runner(
             address = _address_in(scheduler_file)
         # a running scheduler decides by its address; certificates are needed for tls://, or when asked
         sec = security(address.startswith("tls://") or asked_tls is True)
-        client = Client(address, timeout="30s", security=sec)
-        try:
+        with closed_after(Client(address, timeout="30s", security=sec), "the client") as client:
             yield _distributed_runner(client, "remote")
-        finally:
-            client.close()
         return
     if cluster:
         from distributed import Client
@@ -332,7 +329,7 @@ def open_runner(
 
         njobs = config.get_int("scheduler.jobs", jobs, low=1)
         with start_cluster(cluster, jobs=njobs, tls=tls) as (jq, desc, threads, prof):
-            with Client(jq) as client:
+            with closed_after(Client(jq), "the client") as client:
                 listen = (prof["jobqueue"].get("scheduler-options") or {}).get("dashboard_address")
                 runner = Runner("cluster", threads, desc, client=client, dashboard_link=dashboard_link(client, listen))
                 runner.ready = lambda note: wait_for_workers(client, jq, prof, note)
@@ -362,15 +359,31 @@ def open_runner(
             dashboard_address=dashboard_address,
             security=security(tls, temporary=True),
         )
+    with closed_after(local, "the LocalCluster"), closed_after(Client(local), "the client") as client:
+        _quiet_cancellations(client)
+        runner = _distributed_runner(client, "local")
+        runner.kind = "local"
+        runner.description = f"LocalCluster at {local.scheduler_address}: {n} worker process(es) x {tpw} thread(s)"
+        yield runner
+
+
+@contextlib.contextmanager
+def closed_after(resource, what: str):
+    """Yield ``resource`` and close it afterwards; a failure to close is logged, never raised.
+
+    Closing a client or a cluster waits on its event loop (a client's ``close``
+    gives up after twice its 30 s connect time-out, raising ``TimeoutError``); on a
+    loaded machine, while a run stops for Ctrl-C, a signal or an error, that must
+    not replace what the run stops for, nor turn a finished job into a failure: the
+    outputs are settled by then, and the processes go with this one.
+    """
     try:
-        with Client(local) as client:
-            _quiet_cancellations(client)
-            runner = _distributed_runner(client, "local")
-            runner.kind = "local"
-            runner.description = f"LocalCluster at {local.scheduler_address}: {n} worker process(es) x {tpw} thread(s)"
-            yield runner
+        yield resource
     finally:
-        local.close()
+        try:
+            resource.close()
+        except Exception as e:
+            log.warning("closing %s failed (%s); the run's own outcome stands", what, str(e) or type(e).__name__)
 
 
 def _quiet_cancellations(client) -> None:
