@@ -65,14 +65,14 @@ _SUBMODULES = ("study",)
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
-        module = importlib.import_module(f".{name}", __name__)
-        globals()[name] = module
-        return module
+        submodule = importlib.import_module(f".{name}", __name__)
+        globals()[name] = submodule
+        return submodule
     try:
-        module, attr = _EXPORTS[name]
+        where, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'jobs' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    value = getattr(importlib.import_module(f".{where}", __name__), attr)
     globals()[name] = value  # once loaded, an ordinary attribute
     return value
 

@@ -128,6 +128,7 @@ def _study(args, argv) -> int:
     from jobs import registry, study
 
     spec = registry.get(args.study)
+    assert spec.study is not None  # its subcommand exists only then
     chosen = getattr(args, "executors", [])
     executors = [] if chosen == ["none"] else chosen
     configs = study.grid(

@@ -115,15 +115,15 @@ def profile(name: str) -> dict:
     import dask.config
 
     jq = _dashed(dask.config.get(f"jobqueue.{kind}", default={}))
-    known = set(jq)
+    options = set(jq)
     for section in (base.get("jobqueue"), prof.get("jobqueue")):
-        wrong = sorted(set(_dashed(section)) - known)
+        wrong = sorted(set(_dashed(section)) - options)
         if wrong:
             import dask_jobqueue
 
             raise UsageError(
                 f"cluster profile {name!r}: dask-jobqueue {dask_jobqueue.__version__} has no {kind} option "
-                f"{', '.join(wrong)} (its options: {', '.join(sorted(known))})"
+                f"{', '.join(wrong)} (its options: {', '.join(sorted(options))})"
             )
         jq = _merge(jq, _dashed(section))
     merged["jobqueue"] = jq
@@ -261,6 +261,7 @@ def _cluster_class(kind: str):
     # Ctrl-C must stay a KeyboardInterrupt, so that runs clean up and exit 130.
     main = threading.current_thread() is threading.main_thread()
     before = signal.getsignal(signal.SIGINT) if main else None
+    cls: type
     try:
         if kind == "pbs":
             from dask_jobqueue import PBSCluster as cls

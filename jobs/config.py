@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import dask.config
 import yaml
@@ -111,7 +112,7 @@ def source(key: str) -> str:
 _MISSING = object()
 
 
-def _fail(key: str, value, want: str, given: bool):
+def _fail(key: str, value, want: str, given: bool) -> NoReturn:
     where = "the argument" if given else source(key)
     raise ConfigError(f"imgjobs.{key} must be {want}, got {value!r} (from {where})")
 

@@ -250,18 +250,17 @@ class Sizing:
     @classmethod
     def from_config(cls) -> Sizing:
         """The current ``imgjobs.rle.*`` sizing settings."""
+
+        def get(key: str, low: int = 1) -> int:
+            return config.get_int(f"rle.{key}", low=low)
+
         return cls(
-            *(
-                config.get_int(f"rle.{key}", low=1)
-                for key in (
-                    "target-pixels-per-task",
-                    "min-pixels-per-task",
-                    "tasks-per-thread",
-                    "batch-bytes",
-                    "min-batch-bytes",
-                )
-            ),
-            config.get_int("rle.file-cost-bytes", low=0),
+            target_pixels=get("target-pixels-per-task"),
+            min_pixels=get("min-pixels-per-task"),
+            tasks_per_thread=get("tasks-per-thread"),
+            batch_bytes=get("batch-bytes"),
+            min_batch_bytes=get("min-batch-bytes"),
+            file_cost_bytes=get("file-cost-bytes", low=0),
         )
 
 

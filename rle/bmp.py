@@ -180,6 +180,7 @@ def _compute_lut(layout: BmpLayout, threshold: int | None) -> np.ndarray:
         return (_palette_luma(layout.palette) >= 128000).astype(np.uint8)
     from PIL import Image  # Pillow's own rounding for convert('L')
 
+    assert layout.palette is not None  # mode "P"
     n = len(layout.palette)
     im = Image.new("P", (n, 1))
     im.putpalette([c for rgb in layout.palette for c in rgb])
@@ -224,7 +225,7 @@ def _read_block(source, layout: BmpLayout, r0: int, r1: int) -> np.ndarray:
 
 def _read_rows_into(f, layout: BmpLayout, first: int, buf: np.ndarray, r0: int, r1: int) -> None:
     f.seek(layout.offset + first * layout.stride)
-    flat = memoryview(buf).cast("B")
+    flat = memoryview(buf).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers
     got = f.readinto(flat)
     if got != buf.nbytes:
         if not _short_ok(layout, first, buf.shape[0], buf.nbytes - got):
@@ -342,12 +343,12 @@ def read_rows(source, layout: BmpLayout, r0: int, r1: int, threshold: int | None
     w = layout.width
     if layout.bits == 1:  # already 1 bit per pixel: read the block whole, at most flip it
         block = _read_block(source, layout, r0, r1)
-        lut = _palette_lut(layout, threshold)
-        if lut[0] == 0 and lut[1] == 1:
+        bit = _palette_lut(layout, threshold)
+        if bit[0] == 0 and bit[1] == 1:
             return block, 8 * layout.stride
-        if lut[0] == 1 and lut[1] == 0:
+        if bit[0] == 1 and bit[1] == 0:
             return np.invert(block), 8 * layout.stride
-        return np.full_like(block, 0xFF if lut[0] else 0), 8 * layout.stride
+        return np.full_like(block, 0xFF if bit[0] else 0), 8 * layout.stride
     out = np.empty((r1 - r0, (w + 7) // 8), dtype=np.uint8)
     lut = _palette_lut(layout, threshold) if layout.mode == "P" else None
     for a, rows in _sub_blocks(source, layout, r0, r1):

@@ -515,7 +515,7 @@ def _file_chunks(f, nruns: int):
     left = nruns
     while left > 0:
         view = buf[: min(left, buf.size)]
-        n = f.readinto(memoryview(view))
+        n = f.readinto(memoryview(view))  # type: ignore[arg-type]  # numpy arrays are buffers
         if not n:
             return  # the file is shorter than it was: _slices reports the truncation
         left -= n

@@ -226,8 +226,8 @@ MUTANTS = [
     Mutant(
         "exif: orientation 6 turned the wrong way",
         "jobs/resize_job/tasks.py",
-        "_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}",
-        "_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 2, 7: 6, 8: 4}",
+        "_TRANSPOSE: dict = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}",
+        "_TRANSPOSE: dict = {2: 0, 3: 3, 4: 1, 5: 5, 6: 2, 7: 6, 8: 4}",
         ("tests/test_resize.py::-k exif or orientation",),
     ),
     # ---- labels

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv if needed, install imgjobs with its test and docs extras, lint, build the docs
+# Create .venv if needed, install imgjobs with its test and docs extras, lint, type-check (mypy),
+# build the docs
 # (scripts/docs.sh: warnings are errors), check that every guard's mutant is killed
 # (scripts/mutants.py), run the test suite (with the examples of docs/*.md as doctests).
 # Extra arguments go to pytest (and skip the mutants), e.g.  bash scripts/test.sh -k codec -x
@@ -12,6 +13,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet ".[test,docs]"
 .venv/bin/python -m ruff check rle jobs scripts tests notebooks docs conftest.py
+.venv/bin/python -m mypy  # the files and settings: [tool.mypy] in pyproject.toml
 bash scripts/docs.sh
 if [ "$#" -eq 0 ]; then
     # the whole suite: first every guard's mutant must be killed by its tests (scripts/mutants.py)

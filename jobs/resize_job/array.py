@@ -75,7 +75,8 @@ def resize_array(
     paths = [os.path.abspath(p) for p in read_labelled(source, opts.num_images).paths]
     step = opts.batch_size or config.get_int("resize.images-per-task", low=1)
     name = "imgjobs-resize-array-" + tokenize(paths, opts, errors)
-    graph, sizes = {}, []
+    graph: dict = {}
+    sizes: list = []
     for k, start in enumerate(range(0, len(paths), step)):
         chunk_paths = tuple(paths[start : start + step])
         graph[(name, k, 0, 0, 0)] = (resize_tasks.load_block, chunk_paths, opts, errors)

@@ -45,7 +45,7 @@ class ResizeFinish(Finish):
     todo: tuple = ()
     source: Source | None = None
     resumed: int = 0
-    origin: object = None  # (source, num_images) as given: what recheck reads again
+    origin: tuple | None = None  # (source, num_images) as given: what recheck reads again
     kept: tuple = ()  # reopening a finished batch: the slices still current (Done)
 
     @property

@@ -172,9 +172,10 @@ def _ranges(n: int, done: list, batch: int, aligned: bool) -> list[tuple[int, in
 def _describe(sidecar) -> str:
     if not isinstance(sidecar, dict):
         return "?"
-    resize = sidecar.get("resize") if isinstance(sidecar.get("resize"), dict) else {}
-    shape = sidecar.get("shape") if isinstance(sidecar.get("shape"), list) and sidecar.get("shape") else ["?"]
-    return f"{shape[0]} image(s) of {sidecar.get('size', '?')}, method {resize.get('method', '?')}"
+    resize, shape = sidecar.get("resize"), sidecar.get("shape")
+    method = resize.get("method", "?") if isinstance(resize, dict) else "?"
+    n = shape[0] if isinstance(shape, list) and shape else "?"
+    return f"{n} image(s) of {sidecar.get('size', '?')}, method {method}"
 
 
 @dataclass
@@ -200,7 +201,7 @@ def _failed_slots_not_zero(out: str, sidecar: dict) -> list:
         images = zarr.open_array(out, path="images", mode="r")
     else:
         images = np.load(out, mmap_mode="r")
-    return [i for i in index if images[i].any()]
+    return [i for i in index if np.any(images[i])]
 
 
 def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_id: str, paths) -> _Finished:
@@ -340,7 +341,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     labels_id = labels_digest(found)
     sidecar = read_json(side) if os.path.lexists(side) else None
     problem = "missing" if sidecar is None and not os.path.lexists(side) else state.check_sidecar(sidecar, out)
-    ours = problem is None and sidecar["identity"] == identity and sidecar["shape"][0] == n
+    ours = sidecar is not None and problem is None and sidecar["identity"] == identity and sidecar["shape"][0] == n
     assessed = _Finished()
     if os.path.lexists(out):
         if opts.overwrite:
@@ -356,6 +357,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
                 "use --overwrite to replace it"
             )
         else:
+            assert sidecar is not None  # ours
             assessed = _assess(out, sidecar, n, opts.size, now, mode, labels_id, paths)
             if assessed.current:
                 plan = Plan("resize", unit="image")
@@ -377,7 +379,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     token = new_token()
     work = partial_dir(out)
     batch = assessed.batch or opts.batch_size or _auto_batch(n, parallelism)
-    common = dict(stamp_mode=mode, expect_out=state.out_stamp(out))
+    common: dict = dict(stamp_mode=mode, expect_out=state.out_stamp(out))
     probe = ResizeTarget(out, work, n, opts.size, batch, token, identity, fresh=False, **common)
     earlier = None if (opts.overwrite or assessed.rebuild or assessed.reopen) else _earlier_work(probe, now)
     done: list = list(assessed.kept)

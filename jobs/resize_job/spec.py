@@ -111,7 +111,7 @@ def study_settings(options: dict) -> dict:
         max_pixels=get("max_pixels"),
         exact=get("exact"),
     )
-    out = {"size": f"{o.size[0]}x{o.size[1]}", "method": o.method}
+    out: dict = {"size": f"{o.size[0]}x{o.size[1]}", "method": o.method}
     if o.method == "draft":
         out["draft_fraction"] = o.draft_fraction
     if o.num_images:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -186,7 +187,7 @@ class Done:
 
     __slots__ = ("failed", "stamps", "start", "stop")
 
-    def __init__(self, start: int, stop: int, stamps: tuple, failed: tuple):
+    def __init__(self, start: int, stop: int, stamps: Sequence, failed: Sequence):
         self.start, self.stop, self.stamps, self.failed = start, stop, tuple(stamps), tuple(failed)
 
     def __repr__(self) -> str:
@@ -378,12 +379,16 @@ def batch_problem(out: str, shape: tuple, labelled: bool, chunk: int | None = No
 
             group = zarr.open_group(out, mode="r")
             images = group["images"]
+            if not isinstance(images, zarr.Array):
+                return "its images are not an array"
             if tuple(images.shape) != tuple(shape) or images.dtype != np.uint8:
                 return f"its images array is {images.dtype} {images.shape}, not uint8 {tuple(shape)}"
             if chunk is not None and images.chunks[0] != chunk:
                 return f"its images come in chunks of {images.chunks[0]}, not the {chunk} its sidecar says"
             if labelled:
                 labels = group["labels"]
+                if not isinstance(labels, zarr.Array):
+                    return "its labels are not an array"
                 if tuple(labels.shape) != (n,) or labels.dtype != np.int64:
                     return f"its labels array is {labels.dtype} {labels.shape}, not int64 ({n},)"
         except Exception as e:  # any failure to open the store: it is not the batch the sidecar describes

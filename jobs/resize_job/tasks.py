@@ -31,6 +31,7 @@ the output, returning only per-image outcomes.  A failed image leaves its slot z
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 import numpy as np
 
@@ -68,7 +69,7 @@ AREA_MARGIN = 2.0
 _SWAPS_AXES = (5, 6, 7, 8)
 
 #: EXIF orientation -> the ``Image.transpose`` that turns it upright (as ``ImageOps.exif_transpose``).
-_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # PIL.Image.Transpose values
+_TRANSPOSE: dict = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # PIL.Image.Transpose values
 
 
 def draft_scale(image_size, size, fraction: float = DRAFT_FRACTION) -> int:
@@ -337,7 +338,7 @@ def load_rgb(
         return cv2.resize(np.asarray(rgb), size, interpolation=cv2.INTER_AREA)
 
 
-def open_images(where, mode: str = "r"):
+def open_images(where, mode: Literal["r", "r+"] = "r"):
     """The batch being filled: a memory-mapped ``.npy`` or the zarr group's ``images`` array."""
     if where.zarr:
         import zarr
@@ -402,7 +403,7 @@ def create_output(where, kept: tuple = ()) -> int:
         group = zarr.open_group(where.target, mode="a")
         if "images" in group:
             images = group["images"]
-            if images.shape != shape or images.chunks[0] != where.batch:
+            if not isinstance(images, zarr.Array) or images.shape != shape or images.chunks[0] != where.batch:
                 raise StalePlan(f"{where.target}: an array of another shape is already there: plan the job again")
         else:
             group.create_array("images", shape=shape, chunks=(where.batch, h, w, 3), dtype="uint8", fill_value=0)
@@ -512,7 +513,7 @@ def fill(where, offset: int, start: int, paths, opts):
         flush_file_system(where.target)
         _record_done(where, start, outcomes, seen)
         return outcomes
-    data = memoryview(block).cast("B")
+    data = memoryview(block).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers
     pos = offset + start * size[0] * size[1] * 3
     try:
         fd = os.open(where.target, os.O_WRONLY | os.O_NOFOLLOW)

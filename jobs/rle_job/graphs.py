@@ -140,6 +140,7 @@ class RleFinish(Finish):
         return Report(self.job, outcomes, seconds, scheduler=scheduler)
 
     def _record(self, outcomes: list) -> None:
+        assert self.out_dir is not None  # only jobs that write record what they made
         if not self.stamps and not self.adopt:
             return  # nothing made, nothing new to record: a rerun of a finished directory writes nothing
         planned = dict(self.stamps)
@@ -277,6 +278,7 @@ def _pairs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> _Pai
     seen: dict = {}
     manifest = read_manifest(out_dir) if out.exists and not overwrite else {}
     prefix = os.path.join(out_dir, "")
+    assert listing.mtimes is not None  # list_inputs records them
     stamps = [stat_stamp(size, mtime) for size, mtime in zip(listing.sizes, listing.mtimes, strict=True)]
     for i, want in enumerate(wanted):
         if want in seen:
@@ -532,8 +534,8 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
         large.append((i, width, height))
     if bad:
         o = Outcomes(pairs.src.take(i for i, _ in bad), pairs.dst.take(i for i, _ in bad), "failed")
-        for k, (i, e) in enumerate(bad):
-            _failed(o, k, pairs.src[i], e)
+        for k, (i, err) in enumerate(bad):
+            _failed(o, k, pairs.src[i], err)
         g.plan.settled.append(o)
     budget, split = _split_large(pairs, small, large, lambda x: x[1] * x[2], rle.CHUNK, rows, parallelism, sizing)
     g.batches(
@@ -660,8 +662,8 @@ def plan_verify(orig, rle_src, opts: VerifyOptions | None = None, *, parallelism
             large.append((i, info))
     if bad:
         o = Outcomes(pairs.src.take(i for i, _ in bad), pairs.dst.take(i for i, _ in bad), "failed")
-        for k, (i, e) in enumerate(bad):
-            _failed(o, k, pairs.src[i], e)
+        for k, (i, err) in enumerate(bad):
+            _failed(o, k, pairs.src[i], err)
         settled.append(o)
     if differ:
         o = Outcomes(pairs.src.take(i for i, _, _ in differ), pairs.dst.take(i for i, _, _ in differ))

@@ -45,8 +45,13 @@ class Finish(abc.ABC):
     """How a job finishes and how it is abandoned; small and picklable, so it can run as a task."""
 
     job: str
-    #: The directory whose lock the job holds (None: it writes nothing, as ``verify``).
-    lock_dir = None
+    #: This run's token: the names of its temporaries, the key of its last step.
+    token: str
+
+    @property
+    def lock_dir(self) -> str | None:
+        """The directory whose lock the job holds (None: it writes nothing, as ``verify``)."""
+        return None
 
     @abc.abstractmethod
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
@@ -168,7 +173,9 @@ def execute(
     log.info("%s: %d file(s) in %d task(s) on %s", plan.job, plan.nfiles, plan.ntasks, runner.description)
     if plan.current is not None:
         return plan.current
-    with contextlib.nullcontext() if locked else plan.finish.lock():  # BusyError when another run writes there
+    finish = plan.finish
+    assert finish is not None, "a plan with work to do has its finishing step"
+    with contextlib.nullcontext() if locked else finish.lock():  # BusyError when another run writes there
         start = time.perf_counter()
         try:
             progress.start(
@@ -181,11 +188,11 @@ def execute(
             finally:
                 progress.close()
             seconds = time.perf_counter() - start
-            report = plan.finish.finalize(plan.settled + list(results), seconds, runner.description)
+            report = finish.finalize(plan.settled + list(results), seconds, runner.description)
             report.tasks = tasks
         except BaseException:
             log.info("%s: aborted; removing what this run left under temporary names", plan.job)
-            plan.finish.abort()
+            finish.abort()
             raise
     return report
 
@@ -250,9 +257,11 @@ def to_delayed(plan: Plan):
     from dask.delayed import Delayed
     from dask.highlevelgraph import HighLevelGraph
 
-    name = f"imgjobs-{plan.job}-finalize-{plan.finish.token}"
-    graph = {key: (_guarded, plan.finish, key in plan.exclusive, *task) for key, task in plan.graph.items()}
-    graph[name] = (_finalize_task, plan.finish, time.time(), "dask graph", _Settled(plan.settled), list(plan.outputs))
+    finish = plan.finish
+    assert finish is not None, "a plan has its finishing step"
+    name = f"imgjobs-{plan.job}-finalize-{finish.token}"
+    graph = {key: (_guarded, finish, key in plan.exclusive, *task) for key, task in plan.graph.items()}
+    graph[name] = (_finalize_task, finish, time.time(), "dask graph", _Settled(plan.settled), list(plan.outputs))
     return Delayed(name, HighLevelGraph.from_collections(name, graph, dependencies=()))
 
 

@@ -164,7 +164,7 @@ class InputListing:
     names: list
     sizes: list
     others: list
-    mtimes: list = None
+    mtimes: list | None = None
 
 
 def list_inputs(directory: str, extensions) -> InputListing:

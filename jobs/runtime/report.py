@@ -178,8 +178,8 @@ class Report:
         self.scheduler = scheduler
         self.output = output
         self.sidecar = sidecar
-        self.up_to_date = None
-        self.tasks = None
+        self.up_to_date: str | None = None
+        self.tasks: int | None = None
 
     # -- figures
 

@@ -33,6 +33,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "AmdahlFit",
@@ -511,7 +512,7 @@ def sweep(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(configurations) * repeats, desc=f"study {spec.name}", unit="run", dynamic_ncols=True)
-    rows = []
+    rows: list = []
     # in the order given, except that configurations sharing a LocalCluster run together: it starts
     # once, outside the timings
     first: dict = {}
@@ -546,11 +547,11 @@ def sweep(
     finally:
         if bar is not None:
             bar.close()
-    rows = [row for _, row in sorted(rows, key=lambda t: t[0])]
+    table = [row for _, row in sorted(rows, key=lambda t: t[0])]
     settings = {"source": os.fspath(source), **settings}
     return Study(
         spec.name,
-        rows,
+        table,
         configurations,
         baseline=baseline,
         min_seconds=min_seconds,
@@ -606,7 +607,7 @@ class Study:
     job: str
     rows: list
     configurations: list
-    baseline: dict | None = None
+    baseline: Any = None  # given: a row, a Configuration or None; kept: the row
     min_seconds: float = 1.0
     max_spread: float = 0.10
     options: dict = field(default_factory=dict)

@@ -79,7 +79,7 @@ def _figure():
 def _colours(study) -> dict:
     from matplotlib import colormaps
 
-    palette = colormaps["tab10"].colors
+    palette = colormaps["tab10"].colors  # type: ignore[attr-defined]  # a ListedColormap
     return {key: palette[k % len(palette)] for k, key in enumerate(study.series())}
 
 
