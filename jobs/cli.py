@@ -299,19 +299,12 @@ def _error(message: str) -> None:
 
 
 def _run_options(args) -> dict:
-    return {
-        "scheduler": args.scheduler,
-        "workers": args.workers,
-        "threads_per_worker": args.threads_per_worker,
-        "host": args.host,
-        "dashboard_address": args.dashboard_address,
-        "scheduler_address": args.scheduler_address,
-        "scheduler_file": args.scheduler_file,
-        "cluster": args.cluster,
-        "jobs": args.jobs,
-        "tls": args.tls,
-        "performance_report": args.performance_report,
-    }
+    """The scheduler options of the command line: every field of :class:`~jobs.options.RunOptions`, by name."""
+    from dataclasses import fields
+
+    from jobs.options import RunOptions
+
+    return {f.name: getattr(args, f.name) for f in fields(RunOptions)}
 
 
 def _call_api(args, progress):
