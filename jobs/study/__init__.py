@@ -4,30 +4,5 @@ The sweep, its configurations, fits and tables are in :mod:`~jobs.study.core`;
 the matplotlib figures (the ``plot`` extra) in :mod:`~jobs.study.figures`.
 """
 
-from jobs.study.core import (
-    AmdahlFit,
-    Configuration,
-    OverheadFit,
-    Study,
-    amdahl_fit,
-    grid,
-    load,
-    machine_facts,
-    make_row,
-    overhead_fit,
-    sweep,
-)
-
-__all__ = [
-    "AmdahlFit",
-    "Configuration",
-    "OverheadFit",
-    "Study",
-    "amdahl_fit",
-    "grid",
-    "load",
-    "machine_facts",
-    "make_row",
-    "overhead_fit",
-    "sweep",
-]
+from jobs.study.core import *  # noqa: F403 - the public names of the study, listed once in core.__all__
+from jobs.study.core import __all__  # noqa: F401
