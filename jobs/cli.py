@@ -238,6 +238,7 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for handler in logging.getLogger().handlers:  # file names in messages never start a line of their own
         handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_drop_cancelled_handlers)
     logging.getLogger("jobs").setLevel(level)
     if verbose < 2:
         # distributed configures its loggers from dask.config when first imported: keep it to warnings.
@@ -258,6 +259,21 @@ def _drop_interrupted_sync(record: logging.LogRecord) -> bool:
     """
     exc = record.exc_info[1] if record.exc_info else None
     return not (isinstance(exc, NameError) and "'future'" in str(exc) and "sync.<locals>.cancel" in record.getMessage())
+
+
+def _drop_cancelled_handlers(record: logging.LogRecord) -> bool:
+    """False for distributed's traceback of a handler cancelled while its scheduler closes.
+
+    When a run stops (Ctrl-C, a signal) while a worker is still joining or talking,
+    closing the scheduler cancels the coroutine reading that worker's stream, and
+    distributed logs the ``asyncio.CancelledError`` as an ERROR with its traceback,
+    after our own one-line message.  A cancelled handler is the closing itself, never
+    a failure of the job; every other record passes.
+    """
+    import asyncio
+
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (record.name.startswith("distributed") and isinstance(exc, asyncio.CancelledError))
 
 
 class Terminated(KeyboardInterrupt):

@@ -55,6 +55,13 @@ MUTANTS = [
         ("tests/test_cluster.py::test_a_client_that_cannot_close_never_replaces_what_the_run_stops_for",),
     ),
     Mutant(
+        "cli: a handler cancelled while the scheduler closes prints a traceback after Ctrl-C",
+        "jobs/cli.py",
+        '    return not (record.name.startswith("distributed") and isinstance(exc, asyncio.CancelledError))',
+        "    return True",
+        ("tests/test_cli.py::test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback",),
+    ),
+    Mutant(
         "clusters: a failure to close replaces the error (or Ctrl-C) the run stops for",
         "jobs/clusters.py",
         "    except Exception as e:\n        jobs.update(_submitted(cluster))",

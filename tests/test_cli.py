@@ -345,3 +345,19 @@ def test_an_interrupted_sync_of_distributed_logs_no_traceback():
     assert _drop_interrupted_sync(record(callback, ValueError("other")))  # any other error still shows
     assert _drop_interrupted_sync(record("Exception in callback something_else", race))
     assert _drop_interrupted_sync(logging.LogRecord("tornado.application", logging.ERROR, "", 1, "plain", (), None))
+
+
+def test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback():
+    # seen by scripts/soak.sh: Ctrl-C of a Slurm run while a worker joined; distributed logged
+    # "ERROR distributed.scheduler:" with a CancelledError traceback after imgjobs' own message
+    import asyncio
+    import logging
+
+    from jobs.cli import _drop_cancelled_handlers
+
+    def record(name, exc):
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, "", None, (type(exc), exc, None))
+
+    assert not _drop_cancelled_handlers(record("distributed.scheduler", asyncio.CancelledError()))
+    assert _drop_cancelled_handlers(record("distributed.scheduler", RuntimeError("a real failure")))
+    assert _drop_cancelled_handlers(record("jobs", asyncio.CancelledError()))  # only distributed's closing
