@@ -115,7 +115,26 @@ def test_the_example_job_gets_compute_false_and_the_lock(pictures, tmp_path):
             jobs.run_job("stats", pictures, tmp_path / "h.csv", overwrite=True)
         with pytest.raises(BusyError):
             dask.compute(jobs.run_job("stats", pictures, tmp_path / "h.csv", compute=False), scheduler="sync")
+        (tmp_path / "empty").mkdir()  # no task at all: the finishing step alone still takes the lock
+        with pytest.raises(BusyError):
+            dask.compute(jobs.run_job("stats", tmp_path / "empty", tmp_path / "h.csv", compute=False))
     assert not (tmp_path / "h.csv").exists()
+
+
+def test_a_stats_graph_never_replaces_a_csv_that_appeared_since_it_was_planned(pictures, tmp_path):
+    from jobs.errors import StalePlan
+
+    graph = jobs.run_job("stats", pictures, tmp_path / "g.csv", compute=False)
+    (tmp_path / "g.csv").write_text("the user's own file\n")  # made after planning, without --overwrite
+    with pytest.raises(StalePlan, match=r"g\.csv changed since this job was planned"):
+        dask.compute(graph, scheduler="threads")
+    assert (tmp_path / "g.csv").read_text() == "the user's own file\n"
+    twice = jobs.run_job("stats", pictures, tmp_path / "t.csv", compute=False)
+    dask.compute(twice, scheduler="threads")
+    first = (tmp_path / "t.csv").read_bytes()
+    with pytest.raises(StalePlan):  # computed twice: the second finds the first's CSV
+        dask.compute(twice, scheduler="threads")
+    assert (tmp_path / "t.csv").read_bytes() == first
 
 
 def test_the_example_job_gets_a_study(pictures, tmp_path):

@@ -26,6 +26,7 @@ import numpy as np
 
 from jobs.runtime import stamps as _stamps
 from jobs.runtime.files import read_json, remove_path
+from jobs.runtime.stamps import out_stamp
 
 __all__ = [
     "PARTIAL_SUFFIX",
@@ -85,24 +86,6 @@ def family(out: str) -> list[tuple[str, str]]:
         paths.append((labels_path(out), "its labels"))
     paths.append((partial_dir(out), "its work folder"))
     return paths
-
-
-def out_stamp(out: str) -> str:
-    """What is at ``out`` now, as a string to compare: ``absent``, or its kind, size and modification time."""
-    try:
-        st = os.lstat(out)
-    except FileNotFoundError:
-        return "absent"
-    except OSError as e:
-        return f"unreadable:{e.errno}"
-    inner = ""
-    if os.path.isdir(out):  # a zarr store: its group metadata changes when it is rewritten
-        try:
-            zst = os.stat(os.path.join(out, "zarr.json"))
-            inner = f":{zst.st_ino}:{zst.st_mtime_ns}"
-        except OSError:
-            inner = ":none"
-    return f"{st.st_mode:o}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}{inner}"
 
 
 def output_stamp(path: str, mode: str = "stat") -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "of_output",
     "of_path",
     "of_paths",
+    "out_stamp",
     "read_manifest",
     "split_entry",
     "stat_stamp",
@@ -149,3 +150,21 @@ def of_output(path: str) -> str:
     except OSError:
         return MISSING
     return stat_stamp(st.st_size, st.st_mtime_ns) if _stat.S_ISREG(st.st_mode) else MISSING
+
+
+def out_stamp(out: str) -> str:
+    """What is at ``out`` now, as a string to compare: ``absent``, or its kind, size and modification time."""
+    try:
+        st = os.lstat(out)
+    except FileNotFoundError:
+        return "absent"
+    except OSError as e:
+        return f"unreadable:{e.errno}"
+    inner = ""
+    if os.path.isdir(out):  # a zarr store: its group metadata changes when it is rewritten
+        try:
+            zst = os.stat(os.path.join(out, "zarr.json"))
+            inner = f":{zst.st_ino}:{zst.st_mtime_ns}"
+        except OSError:
+            inner = ":none"
+    return f"{st.st_mode:o}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}{inner}"

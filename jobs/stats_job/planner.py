@@ -8,11 +8,12 @@ import logging
 import os
 from dataclasses import dataclass
 
-from jobs.errors import UsageError
+from jobs.errors import StalePlan, UsageError
 from jobs.rle_job.graphs import IMAGE_EXTENSIONS
 from jobs.runtime.engine import Finish, Plan
 from jobs.runtime.files import Names, list_inputs, new_token, sweep_temporaries, write_atomic
 from jobs.runtime.report import Report
+from jobs.runtime.stamps import out_stamp
 from jobs.stats_job.options import StatsOptions
 from jobs.stats_job.tasks import COLUMNS, stats_batch
 
@@ -23,11 +24,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StatsFinish(Finish):
-    """Write the CSV (through a temporary name and a rename) once every task is done."""
+    """Write the CSV (through a temporary name and a rename) once every task is done.
+
+    ``expect`` is what was at ``out`` when the job was planned
+    (:func:`jobs.runtime.stamps.out_stamp`): a graph computed later, or twice, never
+    replaces a file that appeared or changed since (:class:`~jobs.errors.StalePlan`).
+    """
 
     job: str
     out: str
     token: str
+    expect: str = "absent"
 
     @property
     def lock_dir(self) -> str:
@@ -36,6 +43,11 @@ class StatsFinish(Finish):
 
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
         """One row per image that was read, in the directory's sorted order; the report."""
+        if out_stamp(self.out) != self.expect:
+            raise StalePlan(
+                f"{self.out} changed since this job was planned (another run, or a graph computed twice): "
+                "plan the job again"
+            )
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
         writer.writerow(("path", *COLUMNS))
@@ -62,7 +74,8 @@ def plan_stats(src, out, opts: StatsOptions | None = None, *, parallelism: int =
         raise UsageError(f"{out} exists: use --overwrite to replace it")
     names = sorted(list_inputs(src, IMAGE_EXTENSIONS).names)
     token = new_token()
-    plan = Plan("stats", finish=StatsFinish("stats", out, token), unit="image", nfiles=len(names))
+    finish = StatsFinish("stats", out, token, out_stamp(out))
+    plan = Plan("stats", finish=finish, unit="image", nfiles=len(names))
     plan.total = len(names)
     step = opts.images_per_task
     for k, start in enumerate(range(0, len(names), step)):
