@@ -180,3 +180,25 @@ def test_every_job_that_writes_plans_with_its_output_directory_locked(job, pictu
     monkeypatch.setattr(importlib.import_module(module), attr, planner)
     spec.call()(*inputs, progress=False, scheduler="threads")
     assert seen == ["held"]
+
+
+def test_the_registry_and_runners_refuse_what_they_cannot_do(pictures, tmp_path, monkeypatch):
+    from jobs.runtime.engine import Plan
+    from jobs.runtime.schedulers import ExecutorRunner
+
+    with pytest.raises(TypeError, match=r"stats\(\) takes 2 input\(s\) \(src, out\), got 1"):
+        jobs.run_job("stats", pictures)
+    with pytest.raises(UsageError, match="executor must be serial, threads or processes, got 'gpu'"):
+        ExecutorRunner("gpu")
+    with pytest.raises(UsageError, match="stats has no executor path: run it on a Dask scheduler"):
+        ExecutorRunner("threads", 2).run(Plan("stats"), progress=None)
+    with pytest.raises(UsageError, match="--performance-report needs a Dask scheduler"):
+        ExecutorRunner("threads", 2).run(Plan("resize", executor=lambda *a: []), None, str(tmp_path / "r.html"))
+    with pytest.raises(UsageError, match="cluster options"):
+        jobs.resize(pictures, tmp_path / "b.npy", executor="threads", scheduler_file="s.json")
+    with pytest.raises(UsageError, match="compute=False builds a Dask graph"):
+        jobs.resize(pictures, tmp_path / "b.npy", executor="threads", compute=False)
+    monkeypatch.setattr(registry, "JOBS", (*registry.JOBS, "jobs.stats_job.spec:STATS"))
+    monkeypatch.setattr(registry, "_SPECS", None)
+    with pytest.raises(ValueError, match="two jobs are named 'stats'"):
+        registry.specs()
