@@ -148,6 +148,11 @@ def test_the_example_job_gets_a_study(pictures, tmp_path):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(tmp_path / "s")) == ["results.csv", "results.md"]
+    with open(tmp_path / "s" / "results.csv", newline="") as f:
+        [row] = list(csv.DictReader(f))  # one configuration: threads, 1 worker, 3 images per task
+    assert (row["job"], row["mode"], row["workers"], row["task_size"], row["amount"]) == (
+        "stats", "dask threads", "1", "3", "7"
+    )  # fmt: skip
     with pytest.raises(UsageError, match="executors exist for the resize job only, not stats"):
         study.grid("stats", executors=["threads"])
 
