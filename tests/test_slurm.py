@@ -88,11 +88,11 @@ def site(tmp_path):
         subprocess.run(["scancel", job])
 
 
-def photos(tmp_path: Path, n: int, rng, distinct: int = 20) -> Path:
+def photos(tmp_path: Path, n: int, rng, distinct: int = 20, shape=(60, 80)) -> Path:
     d = tmp_path / "photos"
     d.mkdir(exist_ok=True)
     for i in range(distinct):
-        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(d / f"{i}.jpg", quality=85)
+        Image.fromarray(rng.integers(0, 255, (*shape, 3), dtype=np.uint8)).save(d / f"{i}.jpg", quality=85)
     listfile = tmp_path / "list.txt"
     listfile.write_text("".join(f"photos/{i % distinct}.jpg\n" for i in range(n)))
     return listfile
@@ -196,14 +196,17 @@ def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path,
     # two 1-core workers of the cluster decode about twice what one thread does here), watched
     # through the workers' logs and stopped once the first generation has retired and been
     # replaced: what it checks never depends on a fixed guess of how fast the machine is.
-    sample = photos(tmp_path, 400, rng)
+    # Images large enough that decoding, not start-up, is what the sample measures, and two per
+    # task: a single-node Slurm's scheduler stalls past ~20,000 tasks, and at one tiny image a
+    # task an idle machine finished the whole job before the first generation had been replaced.
+    sample = photos(tmp_path, 400, rng, shape=(240, 320))
     t = time.perf_counter()
-    one = ["--size", "32x32", "--batch-size", "1", "--scheduler", "threads", "--workers", "1"]
+    one = ["--size", "32x32", "--batch-size", "2", "--scheduler", "threads", "--workers", "1"]
     assert imgjobs("resize", sample, "--out", tmp_path / "s.npy", *one).returncode == 0
     rate = 400 / (time.perf_counter() - t)  # images/s of one thread, start-up included: an underestimate
-    n = int(min(20_000, max(8_000, 2 * rate * 150)))  # ~150 s of work for the cluster, past the ~80 s needed
-    listfile = photos(tmp_path, n, rng)
-    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
+    n = int(min(40_000, max(16_000, 2 * rate * 150)))  # ~150 s of work for the cluster, past the ~90 s needed
+    listfile = photos(tmp_path, n, rng, shape=(240, 320))
+    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "2"]
     proc = start_imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env)
     deadline = time.monotonic() + 240
     while True:
