@@ -75,8 +75,7 @@ def plan_stats(src, out, opts: StatsOptions | None = None, *, parallelism: int =
     names = sorted(list_inputs(src, IMAGE_EXTENSIONS).names)
     token = new_token()
     finish = StatsFinish("stats", out, token, out_stamp(out))
-    plan = Plan("stats", finish=finish, unit="image", nfiles=len(names))
-    plan.total = len(names)
+    plan = Plan("stats", finish=finish, unit="image", nfiles=len(names), total=len(names))
     step = opts.images_per_task
     for k, start in enumerate(range(0, len(names), step)):
         batch = Names(src, tuple(names[start : start + step]))

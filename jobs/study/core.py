@@ -64,6 +64,8 @@ class _Job:
     study: object  # jobs.registry.StudySpec
 
     def __getattr__(self, key):  # unit, knob, knob_label, per_task, output, ... of the StudySpec
+        if key == "study":  # not set yet (a copy being built): no recursion
+            raise AttributeError(key)
         return getattr(self.study, key)
 
 
