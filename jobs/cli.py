@@ -296,6 +296,36 @@ def _handle_termination() -> None:
         signal.signal(sig, stop)
     # Ctrl-C raises KeyboardInterrupt, whatever a library installed (dask-jobqueue sets its own)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if sys.unraisablehook is not _redeliver_swallowed_interrupts:
+        _redeliver_swallowed_interrupts.previous = sys.unraisablehook  # type: ignore[attr-defined]
+        sys.unraisablehook = _redeliver_swallowed_interrupts
+
+
+def _redeliver_swallowed_interrupts(unraisable) -> None:
+    """``sys.unraisablehook``: a Ctrl-C or stopping signal that Python swallowed is sent again.
+
+    A signal's handler raises in whatever Python code runs when it arrives.  If that is a
+    garbage-collector callback (distributed installs one that asks the OS for the process's
+    memory at each full collection), a ``__del__`` or a weakref callback, Python prints
+    "Exception ignored" and goes on: the run would ignore the Ctrl-C and work to its end.
+    The signal is sent again a moment later, when the main thread has left that code; any
+    other unraisable exception goes to the hook that was there before.
+    """
+    import signal
+    import threading
+
+    exc = unraisable.exc_value
+    if not isinstance(exc, KeyboardInterrupt):
+        _redeliver_swallowed_interrupts.previous(unraisable)  # type: ignore[attr-defined]
+        return
+    signum = exc.status - 128 if isinstance(exc, Terminated) else signal.SIGINT
+    log.debug("a signal landed where Python ignores exceptions (%s); sending it again", unraisable.object)
+    resend = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+    resend.daemon = True
+    resend.start()
+
+
+_redeliver_swallowed_interrupts.previous = sys.__unraisablehook__  # type: ignore[attr-defined]
 
 
 class _PrintableFormatter(logging.Formatter):

@@ -55,6 +55,13 @@ MUTANTS = [
         ("tests/test_cluster.py::test_a_client_that_cannot_close_never_replaces_what_the_run_stops_for",),
     ),
     Mutant(
+        "cli: a Ctrl-C that lands in a garbage-collector callback is ignored and the run goes on",
+        "jobs/cli.py",
+        "    resend.start()",
+        "    pass",
+        ("tests/test_hostile.py::-k lands_where and 2-130 and gc",),
+    ),
+    Mutant(
         "cli: a handler cancelled while the scheduler closes prints a traceback after Ctrl-C",
         "jobs/cli.py",
         '    return not (record.name.startswith("distributed") and isinstance(exc, asyncio.CancelledError))',

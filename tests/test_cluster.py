@@ -358,15 +358,22 @@ def _retirements(log: Path, start: float, end: float) -> int:
 def test_workers_that_retire_are_replaced_and_the_job_completes(tmp_path, rng, dask_processes):
     # workers leave after a few seconds, as at a walltime, and their nannies start fresh ones
     # (1 s lifetimes were shorter than a worker's start on a busy machine: none was ever running)
+    # A job that spans a retirement on any machine: on a fast one 400 tasks finished between two
+    # (a CI run), so the job grows until a retirement falls inside it.
     cl = dask_processes(worker_args=["--lifetime", "3s", "--lifetime-stagger", "1s", "--lifetime-restart"])
     listfile = jpeg_list(tmp_path, 400, rng)
-    args = ["resize", listfile, "--size", "48x48", "--batch-size", "1"]
-    start = time.time()
-    r = imgjobs(*args, "--out", tmp_path / "b.npy", "--scheduler-file", cl.file)
-    end = time.time()
-    assert r.returncode == 0, r.stderr
-    retired = sum(_retirements(cl.tmp / f"worker{i}.log", start, end) for i in range(2))
-    assert retired >= 1, "no worker retired during the job"
+    names = listfile.read_text().splitlines()
+    for n in (400, 1600, 6400):
+        listfile.write_text("".join(f"{names[i % 400]}\n" for i in range(n)))
+        args = ["resize", listfile, "--size", "48x48", "--batch-size", "1"]
+        start = time.time()
+        r = imgjobs(*args, "--out", tmp_path / "b.npy", "--scheduler-file", cl.file, "--overwrite")
+        end = time.time()
+        assert r.returncode == 0, r.stderr
+        retired = sum(_retirements(cl.tmp / f"worker{i}.log", start, end) for i in range(2))
+        if retired:
+            break
+    assert retired >= 1, "no worker retired during a job of 6400 tasks"
     assert imgjobs(*args, "--out", tmp_path / "ref.npy").returncode == 0
     np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "b.npy"))
     assert not temps(tmp_path)

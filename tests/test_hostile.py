@@ -16,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+import textwrap
 import time
 import zlib
 from pathlib import Path
@@ -334,6 +335,50 @@ def test_a_writer_killed_mid_write_leaves_nothing_under_the_final_name(tmp_path)
         and leftovers[0].startswith(".old.rle.abcdef123456")
         and leftovers[0].endswith(".imgjobs.tmp")
     )  # a hidden temporary the next run sweeps; never a name a user reads
+
+
+@pytest.mark.parametrize("where", ["gc callback", "__del__"])
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_that_lands_where_python_ignores_exceptions_still_stops_the_run(where, sig, status):
+    # seen in CI: Ctrl-C of a Slurm run landed in distributed's garbage-collector callback, Python
+    # printed "Exception ignored" and the run went on to its end (it ignored the Ctrl-C)
+    script = textwrap.dedent(
+        f"""
+        import gc, os, sys, time
+        from jobs import cli
+
+        def land_here():  # the signal's handler runs inside this, where Python swallows exceptions
+            os.kill(os.getpid(), {int(sig)})
+            for _ in range(10_000):
+                pass
+
+        class Dying:
+            def __del__(self):
+                land_here()
+
+        def callback(phase, info):
+            if phase == "start" and not fired:
+                fired.append(1)
+                land_here()
+
+        fired = []
+        cli._handle_termination()
+        try:
+            if {where!r} == "gc callback":
+                gc.callbacks.append(callback)
+                gc.collect()
+            else:
+                Dying()
+            for _ in range(400):  # 20 s: what the run would have gone on doing
+                time.sleep(0.05)
+            print("went on")
+        except KeyboardInterrupt as e:
+            print("stopped", getattr(e, "status", 130))
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["stopped", str(status)], (r.stdout, r.stderr)
+    assert "Exception ignored" not in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
