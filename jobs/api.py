@@ -1,15 +1,18 @@
 """The Python API: ``compress``, ``decompress``, ``verify`` and ``resize``, each one call.
 
-Each function takes the command line's options as keyword arguments (None falls
-back to ``imgjobs.*`` in ``dask.config``), plans the job, runs it and returns a
-:class:`~jobs.runtime.report.Report`.  Where it runs, in this order:
+Each function is made from its job's spec (:func:`jobs.job_function`): it takes the
+command line's options as keyword arguments (None falls back to ``imgjobs.*``
+in ``dask.config``), plans the job, runs it and returns a
+:class:`~jobs.runtime.report.Report`.  Every job, these four and any other in
+the registry, runs through :func:`run_job`.  Where it runs, in this order:
 
 1. on ``client=``, a ``distributed.Client`` you opened;
 2. on the scheduler named by ``scheduler=``, ``scheduler_address=``,
    ``scheduler_file=`` or ``cluster=``;
 3. on the active ``distributed.Client`` (the one ``Client()`` made current);
 4. on the configured scheduler (``imgjobs.scheduler.*``; by default ``auto``: Dask's
-   threads, or its processes for 15,000 small files or more).
+   threads, or its processes for ``imgjobs.scheduler.auto-processes-files`` small
+   files or more).
 
 With ``compute=False`` nothing runs: you get one :class:`dask.delayed.Delayed`
 whose last task finalizes and returns the report, to compute when and where you
@@ -26,54 +29,35 @@ like (as :func:`dask.bag.to_textfiles` does).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 
 from jobs.errors import UsageError
-from jobs.options import ResizeOptions, RunOptions
+from jobs.options import RunOptions
+from jobs.params import Param
 from jobs.runtime.engine import run as run_plan
 from jobs.runtime.engine import to_delayed
 from jobs.runtime.files import check_writable_file
 
-__all__ = ["compress", "decompress", "resize", "run_job", "verify"]
+__all__ = ["compress", "decompress", "job_function", "resize", "run_job", "verify"]
 
 log = logging.getLogger(__name__)
 
-_RUN_DOC = """
-    Other Parameters
-    ----------------
-    client : distributed.Client, optional
-        Compute on this client's cluster (it is left open).
-    compute : bool, default True
-        False: return a :class:`dask.delayed.Delayed` whose last task finalizes
-        and returns the :class:`~jobs.runtime.report.Report`; nothing runs until it is computed.
-    progress : bool or jobs.runtime.progress.Progress, optional
-        Draw a progress bar (default: on a terminal or in Jupyter, when
-        ``imgjobs.progress`` is true).
-    scheduler : {"auto", "threads", "processes", "local"}, optional
-        Dask's thread pool, its process pool, or a ``distributed.LocalCluster``;
-        ``auto`` picks processes for 15,000 small files or more (their work
-        holds the GIL), threads otherwise.
-    workers, threads_per_worker : int, optional
-        Pool size, or LocalCluster workers x threads (default: one per core, 1 thread).
-    host, dashboard_address : str, optional
-        Where a LocalCluster listens (default 127.0.0.1 and 127.0.0.1:8787).
-    scheduler_address, scheduler_file : str, optional
-        A running scheduler, e.g. one started with ``dask scheduler --scheduler-file``.
-    cluster : str, optional
-        A profile under ``imgjobs.clusters``: worker jobs submitted to PBS or Slurm.
-    jobs : int, optional
-        Batch jobs to keep running for ``cluster``.
-    tls : bool, optional
-        TLS on every connection (see ``imgjobs certs``).
-    performance_report : str, optional
-        Write Dask's performance report (or local task profiles) to this HTML file.
-"""
-
-
-def _doc(func):
-    func.__doc__ = func.__doc__.replace("    __RUN__\n", _RUN_DOC + "\n")
-    return func
+#: The keywords of every job's function besides its own options and the scheduler's (Python only).
+CALL = {
+    "client": Param("distributed.Client", "Compute on this client's cluster (it is left open)."),
+    "compute": Param(
+        "bool",
+        "True (default): run now and return the report.  False: return a dask.delayed.Delayed whose last task "
+        "finalizes and returns the report; nothing runs until it is computed.",
+    ),
+    "progress": Param(
+        "bool or jobs.runtime.progress.Progress",
+        "Draw a progress bar (default: on a terminal or in Jupyter, when {progress} is true).",
+    ),
+}
 
 
 def _progress(progress):
@@ -90,9 +74,7 @@ def _parallelism(client, run: RunOptions) -> int:
     """Threads a graph built for later will probably get (task sizes only)."""
     if client is not None:
         return max(1, sum(client.nthreads().values()))
-    from jobs import config
-
-    return config.get_int("scheduler.workers", run.workers, low=1, optional=True) or os.cpu_count() or 1
+    return run.get("workers") or os.cpu_count() or 1
 
 
 def _check_client(client) -> None:
@@ -110,7 +92,6 @@ def _run(plan, client, compute: bool, progress, run: RunOptions, lock_dir):
     """Plan and run through the runtime's one guarded path (:func:`jobs.runtime.engine.run`), or build the graph."""
     from jobs.runtime.schedulers import runner_for
 
-    _check_client(client)
     if run.performance_report:
         check_writable_file(run.performance_report, "the performance report")
     if not compute:
@@ -119,24 +100,25 @@ def _run(plan, client, compute: bool, progress, run: RunOptions, lock_dir):
         return run_plan(plan, lock_dir, runner, _progress(progress), performance_report=run.performance_report)
 
 
-@_doc
 def run_job(name: str, *inputs, client=None, compute=True, progress=None, **keywords):
     """Run the job ``name`` of the registry (:mod:`jobs.registry`) on ``inputs``: the one path of every job.
 
-    ``compress``, ``decompress``, ``verify`` and ``resize`` are this call with a
-    docstring of their own; a job added to the registry is reached through it, from
-    Python and from ``imgjobs NAME`` alike.
+    ``compress``, ``decompress``, ``verify`` and ``resize`` are this call with
+    their signature and docstring made from their spec (:func:`jobs.job_function`);
+    the command ``imgjobs NAME`` calls it too.
 
     Parameters
     ----------
     name : str
         The job (``jobs.registry.specs()`` lists them).
     *inputs
-        Its positional inputs, as its spec names them (e.g. ``src, dst``).
+        Its inputs, as its spec names them (e.g. ``src, dst``).
+    client, compute, progress
+        As for every job function (e.g. :func:`jobs.compress`).
     **keywords
-        Its options (None or absent: ``imgjobs.*`` from config) and the scheduler
-        options below.
-    __RUN__
+        Its options (None or absent: ``imgjobs.*`` from config), its keywords and
+        the scheduler options (:class:`~jobs.options.RunOptions`).
+
     Returns
     -------
     jobs.runtime.report.Report or dask.delayed.Delayed
@@ -153,223 +135,102 @@ def run_job(name: str, *inputs, client=None, compute=True, progress=None, **keyw
         raise TypeError(f"{name}() takes {len(spec.inputs)} input(s) ({', '.join(spec.inputs)}), got {len(inputs)}")
     names = spec.option_names()
     options = {k: keywords.pop(k) for k in list(keywords) if k in names}
+    executor = options.pop("executor", None)
     opts = registry.load(spec.options).resolve(**options)
     run = RunOptions.from_kwargs(keywords, name)
+    _check_client(client)
+    if spec.precheck and compute:  # before a cluster starts for nothing
+        done = registry.load(spec.precheck)(*inputs, opts)
+        if done is not None:
+            log.info("%s", done.up_to_date)
+            return done
     planner = registry.load(spec.planner)
     lock_dir = registry.load(spec.writes)(*inputs) if spec.writes else None
-    return _run(lambda p: planner(*inputs, opts, parallelism=p), client, compute, progress, run, lock_dir)
 
+    def plan(parallelism):
+        return planner(*inputs, opts, parallelism=parallelism)
 
-@_doc
-def compress(
-    src,
-    dst,
-    *,
-    rows_per_task=None,
-    threshold=None,
-    overwrite=None,
-    max_pixels=None,
-    client=None,
-    compute=True,
-    progress=None,
-    **run,
-):
-    """Compress an image, or every image in a directory, into ``.rle`` files.
-
-    Parameters
-    ----------
-    src : str or os.PathLike
-        An image file, or a directory whose image files (by extension: BMP, PNG,
-        TIFF, GIF, JPEG, PBM...) are compressed.
-    dst : str or os.PathLike
-        The ``.rle`` file, or a directory for ``<name>.rle`` files (created if missing).
-    rows_per_task : int or "auto", optional
-        ``auto`` (default) batches small files and splits large BMPs into row
-        blocks of about ``imgjobs.rle.target-pixels-per-task`` pixels; 0 gives one
-        task per image; N gives blocks of N rows.
-    threshold : int, optional
-        White when luminance >= threshold (0..255), instead of Floyd-Steinberg
-        dithering as Pillow's ``convert('1')``.
-    overwrite : bool, optional
-        Replace existing outputs (default: keep them, so a rerun finishes the rest).
-    max_pixels : int, optional
-        Fail (by name) images decoded whole with more pixels than this (default
-        ``imgjobs.max-pixels``, Pillow's decompression-bomb limit); uncompressed
-        BMPs are read by rows and have no such limit.
-    __RUN__
-    Returns
-    -------
-    jobs.runtime.report.Report or dask.delayed.Delayed
-        Per-file outcomes and the summary figures (``compute=False``: the graph).
-
-    Raises
-    ------
-    UsageError
-        For a missing source, a file as the destination of a directory, or bad options.
-    """
-    options = {"rows_per_task": rows_per_task, "threshold": threshold, "overwrite": overwrite, "max_pixels": max_pixels}
-    return run_job("compress", src, dst, client=client, compute=compute, progress=progress, **options, **run)
-
-
-@_doc
-def decompress(src, dst, *, rows_per_task=None, overwrite=None, client=None, compute=True, progress=None, **run):
-    """Decompress an ``.rle`` file, or every ``.rle`` file in a directory, into 1-bit BMPs.
-
-    Work is sized from the bytes each file holds, never from what its header
-    claims: a file too short or too long for its header's size fails at once,
-    by name, and the rest completes.
-
-    Parameters
-    ----------
-    src : str or os.PathLike
-        An ``.rle`` file or a directory of them.
-    dst : str or os.PathLike
-        The ``.bmp`` file, or a directory for ``<name>.bmp`` files.
-    rows_per_task : int or "auto", optional
-        As for :func:`compress`.
-    overwrite : bool, optional
-        Replace existing outputs.
-    __RUN__
-    Returns
-    -------
-    jobs.runtime.report.Report or dask.delayed.Delayed
-    """
-    options = {"rows_per_task": rows_per_task, "overwrite": overwrite}
-    return run_job("decompress", src, dst, client=client, compute=compute, progress=progress, **options, **run)
-
-
-@_doc
-def verify(
-    orig, rle, *, threshold=None, rows_per_task=None, max_pixels=None, client=None, compute=True, progress=None, **run
-):
-    """Decode ``.rle`` files and compare them with their images, pixel by pixel.
-
-    Large pairs are compared a block of rows at a time, so memory is bounded like
-    compress's (a whole image is held, packed, only when its rows cannot be read
-    apart: dithered images, formats Pillow decodes whole).
-
-    Parameters
-    ----------
-    orig : str or os.PathLike
-        An image file or a directory of images.
-    rle : str or os.PathLike
-        The ``.rle`` file, or a directory holding ``<name>.rle`` for each image.
-    threshold : int, optional
-        The threshold the files were compressed with, if any.
-    rows_per_task : int or "auto", optional
-        As for :func:`compress`.
-    max_pixels : int, optional
-        As for :func:`compress`.
-    __RUN__
-    Returns
-    -------
-    jobs.runtime.report.Report or dask.delayed.Delayed
-        A mismatching file has status ``"mismatch"``, its count and first
-        positions in the reason and ``details``.
-    """
-    options = {"threshold": threshold, "rows_per_task": rows_per_task, "max_pixels": max_pixels}
-    return run_job("verify", orig, rle, client=client, compute=compute, progress=progress, **options, **run)
-
-
-@_doc
-def resize(
-    source,
-    out="batch.npy",
-    *,
-    num_images=None,
-    size=None,
-    method=None,
-    draft_fraction=None,
-    batch_size=None,
-    overwrite=None,
-    max_pixels=None,
-    stamps=None,
-    executor=None,
-    client=None,
-    compute=True,
-    progress=None,
-    exact=None,
-    **run,
-):
-    """Decode and resize a list of images into one (N, H, W, 3) uint8 batch.
-
-    Parameters
-    ----------
-    source : str or os.PathLike
-        A file list (one path per line, relative to the list), a JSON config with
-        ``data.train_filelist``, or a directory of images.
-    out : str or os.PathLike
-        ``batch.npy`` (default) or a ``.zarr`` store; a sidecar ``<out>.json``
-        records the files, failures, size, resize mode and timing.
-    num_images : int, optional
-        Take the first N images (an error if fewer exist).
-    size : str or (int, int), optional
-        Output width x height, e.g. ``"100x100"`` (default from ``imgjobs.resize.size``).
-    method : {"area", "exact", "draft"}, optional
-        ``area`` (default: OpenCV's decode and area filter, quality-safe),
-        ``exact`` (Pillow's full decode and bicubic filter, the exercise's
-        semantics) or ``draft`` (a reduced DCT decode near the output size:
-        faster, trades quality); see :data:`jobs.resize_job.tasks.METHODS`.
-    draft_fraction : float, optional
-        ``draft`` only: decode at the smallest DCT scale still at least this
-        fraction of the output size (default 0.9).
-    exact : bool, optional
-        Shorthand for ``method="exact"``.
-    batch_size : int, optional
-        Images per task (default: sized from the images and threads, at most 64).
-    overwrite : bool, optional
-        Replace an existing output.
-    max_pixels : int, optional
-        Fail (by name) images with more pixels than this (default ``imgjobs.max-pixels``).
-    stamps : {"stat", "content"}, optional
-        How a rerun tells that an image changed: its size and modification time
-        (default), or a digest of its bytes (reads every image on a rerun); see
-        :mod:`jobs.runtime.stamps`.
-    executor : {"serial", "threads", "processes"}, optional
-        Run the classic exercise's executor (a loop, ``ThreadPoolExecutor``,
-        ``ProcessPoolExecutor`` of ``workers``) instead of Dask, for comparison.
-    __RUN__
-    Returns
-    -------
-    jobs.runtime.report.Report or dask.delayed.Delayed
-        ``report.output`` is the batch, ``report.array`` opens it, and
-        ``report.labels`` and ``report.classes`` give its labels when the source
-        has them (a list's second column, or class folders); failed images keep
-        a zero slot and the label -1, and are listed in the report and the sidecar.
-
-    Notes
-    -----
-    An interrupted run keeps its work in a hidden folder beside ``out``; the same
-    call again does only what is left.  When ``out`` already holds this very job,
-    the report says it is up to date (``report.up_to_date``), with nothing run.
-    """
-    from jobs.resize_job.planner import plan_resize, up_to_date
-
-    opts = ResizeOptions.resolve(
-        size, method, draft_fraction, batch_size, num_images, overwrite, max_pixels, exact, stamps
-    )
-    run = RunOptions.from_kwargs(run, "resize")
-    _check_client(client)
-    done = up_to_date(source, out, opts) if compute else None  # before a cluster starts for nothing
-    if done is not None:
-        log.info("%s", done.up_to_date)
-        return done
-
-    def plan(p):
-        return plan_resize(source, out, opts, parallelism=p)
-
-    from jobs.resize_job.spec import writes
-
-    lock_dir = writes(source, out)
     if executor is None:
         return _run(plan, client, compute, progress, run, lock_dir)
     if client is not None or (run.explicit and run.scheduler is None):
         raise UsageError("--executor runs the exercise's pools in this process: drop the cluster options")
     if not compute:
         raise UsageError("compute=False builds a Dask graph: it cannot use the exercise's executors")
-    from jobs.runtime.schedulers import ExecutorRunner
-
-    runner = ExecutorRunner(executor, run.workers)
     if run.performance_report:
         raise UsageError("--performance-report needs a Dask scheduler, not --executor")
-    return run_plan(plan, lock_dir, runner, _progress(progress))
+    from jobs.runtime.schedulers import ExecutorRunner
+
+    return run_plan(plan, lock_dir, ExecutorRunner(executor, run.workers), _progress(progress))
+
+
+@functools.cache
+def job_function(name: str):
+    """The Python function of job ``name``: its signature and docstring made from its spec.
+
+    Its inputs come first (positional), then its options and keywords,
+    ``client``, ``compute`` and ``progress``, and the scheduler options, all
+    keyword-only with None for "from config".  Calling it is :func:`run_job`.
+
+    >>> import inspect
+    >>> list(inspect.signature(job_function("decompress")).parameters)[:4]
+    ['src', 'dst', 'rows_per_task', 'overwrite']
+    """
+    from jobs import registry
+
+    spec = registry.get(name)
+    options = registry.load(spec.options)
+    P = inspect.Parameter
+    params = [
+        P(n, P.POSITIONAL_OR_KEYWORD, default=p.flag["default"] if "default" in p.flag else P.empty)
+        for n, p in spec.inputs.items()
+    ]
+    keywords = [*options.params(), *spec.keywords]
+    calls = {"client": None, "compute": True, "progress": None}
+    params += [P(n, P.KEYWORD_ONLY, default=None) for n in keywords]
+    params += [P(n, P.KEYWORD_ONLY, default=d) for n, d in calls.items()]
+    params += [P(n, P.KEYWORD_ONLY, default=None) for n in RunOptions.params()]
+    signature = inspect.Signature(params)
+
+    def call(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        given = dict(bound.arguments)
+        inputs = [given.pop(n) for n in spec.inputs]
+        return run_job(name, *inputs, **given)
+
+    call.__name__ = call.__qualname__ = name
+    call.__module__ = __name__
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    call.__doc__ = _docstring(spec, options)
+    return call
+
+
+def _docstring(spec, options) -> str:
+    """A job function's numpydoc docstring, from its spec and the declarations of what it takes."""
+    inputs = "\n".join(p.docstring(n).replace(", optional", "", 1) for n, p in spec.inputs.items())
+    own = "\n".join([options.doc(), *(p.docstring(n) for n, p in spec.keywords.items())])
+    other = "\n".join([*(p.docstring(n) for n, p in CALL.items()), RunOptions.doc()])
+    parts = [
+        spec.doc,
+        f"Parameters\n----------\n{inputs}\n{own}",
+        f"Other Parameters\n----------------\n{other}",
+        "Returns\n-------\njobs.runtime.report.Report or dask.delayed.Delayed\n"
+        + "\n".join("    " + line for line in _fill(spec.returns)),
+        "Raises\n------\nUsageError\n    For a missing input, an output that cannot be written, or bad options.",
+    ]
+    if spec.notes:
+        parts.append("Notes\n-----\n" + "\n".join(_fill(spec.notes)))
+    return "\n\n".join(parts) + "\n"
+
+
+def _fill(text: str) -> list:
+    import textwrap
+
+    return textwrap.wrap(text, 84, break_on_hyphens=False)
+
+
+# The jobs' Python functions (any other job of the registry: job_function(name), or run_job).
+compress = job_function("compress")
+decompress = job_function("decompress")
+verify = job_function("verify")
+resize = job_function("resize")

@@ -21,7 +21,7 @@ log = logging.getLogger("jobs")
 
 _EPILOG = """\
 schedulers:
-  auto (default)      threads, or processes when 15,000 small files or more share batch tasks
+  auto (default)      threads, or processes when {auto_files} small files or more share batch tasks
   threads             dask's thread pool in this process: instant start; large images scale on it
   processes           dask's local process pool: many small files (Python-bound work) scale on it
   local               a distributed LocalCluster, --workers N x --threads-per-worker T,
@@ -105,7 +105,7 @@ def _add_study_parser(sub, verbosity) -> None:
     for spec in registry.specs().values():  # every job a study can sweep
         if spec.study is None:
             continue
-        first = spec.inputs[0]
+        first = next(iter(spec.inputs))
         j = ssub.add_parser(
             spec.name,
             parents=[common],
@@ -117,6 +117,10 @@ def _add_study_parser(sub, verbosity) -> None:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         j.add_argument(first, metavar=first.upper(), help=f"what {spec.name} reads (as for imgjobs {spec.name})")
+        registry.load(spec.options).add_arguments(j, names=spec.study.options)
+        for name in spec.study.options:
+            if name in spec.keywords:
+                spec.keywords[name].add_to(j, name)
         registry.load(spec.study.arguments)(j)
 
 
@@ -156,7 +160,7 @@ def _study(args, argv) -> int:
         args.study,
         configs,
         args.repeats,
-        source=getattr(args, spec.inputs[0]),
+        source=getattr(args, next(iter(spec.inputs))),
         progress=False if (args.quiet or args.no_progress) else None,
         callback=say,
         **options,
@@ -170,11 +174,13 @@ def _study(args, argv) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``imgjobs``."""
+    from jobs.params import configured
+
     parser = argparse.ArgumentParser(
         prog="imgjobs",
         description="Image batch jobs on Dask: compress 1-bit images to the classic .rle format and back, "
         "build (N, H, W, 3) training batches from JPEG lists, and measure throughput.",
-        epilog=_EPILOG,
+        epilog=_EPILOG.replace("{auto_files}", configured("scheduler.auto-processes-files")),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
@@ -197,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=examples(*spec.examples),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        registry.load(spec.arguments)(p)
+        spec.add_arguments(p)
         add_scheduler_options(p)
 
     k = sub.add_parser(
@@ -364,17 +370,18 @@ def _call_api(args, progress):
 
 
 def _run_job(args) -> int:
-    from jobs import config
     from jobs.errors import UsageError
     from jobs.runtime.progress import Progress
 
     if args.dry_run:
-        cluster = config.get_str("scheduler.cluster", args.cluster)
-        if not cluster:
+        from jobs.options import RunOptions
+
+        run = RunOptions.from_kwargs(_run_options(args), "--dry-run")
+        if not run.get("cluster"):
             raise UsageError("--dry-run prints a batch job script: use it with --cluster PROFILE")
         from jobs.clusters import job_script
 
-        print(job_script(cluster, tls=config.get_bool("scheduler.tls", args.tls)))
+        print(job_script(run.get("cluster"), tls=run.get("tls")))
         return 0
     progress = Progress(enabled=False if (args.no_progress or args.quiet) else None, dashboard=not args.quiet)
     from jobs.errors import ClusterError
@@ -416,13 +423,13 @@ def _main(argv) -> int:
     # Pillow warns about images between its limit and twice it; imgjobs applies its own
     # (--max-pixels) and fails such files by name, so the warning would only be noise.
     warnings.filterwarnings("ignore", message="Image size .* exceeds limit", module="PIL")
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
         from jobs import config  # noqa: F401 - imports dask, which reads every Dask config file
     except ValueError as e:  # dask found a malformed config file; its message names it
         print(f"imgjobs: error: {e}", file=sys.stderr)
         return 2
+    parser = build_parser()  # its help shows the configured defaults
+    args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
     from jobs.errors import UsageError
 
@@ -434,7 +441,7 @@ def _main(argv) -> int:
             return _certs(args)
         from jobs import registry
 
-        first = getattr(args, registry.get(args.command).inputs[0])
+        first = getattr(args, next(iter(registry.get(args.command).inputs)))
         if not os.path.lexists(first):
             raise UsageError(f"{first}: no such file or directory")
         return _run_job(args)

@@ -4,9 +4,9 @@ A job is a subpackage of ``jobs`` (its planner, its tasks, its finishing step,
 its options and a ``spec.py`` holding its :class:`JobSpec`) plus one line in
 :data:`JOBS`.  From the spec it gets, with no other edit:
 
-- the Python call: ``jobs.run_job(name, *inputs, **options)``
-  (:func:`jobs.api.run_job`), with ``client=``, ``compute=False``, ``progress=``
-  and every scheduler keyword;
+- the Python function :func:`jobs.job_function` makes from its declarations
+  (the same as ``jobs.run_job(name, *inputs, **options)``), with ``client=``,
+  ``compute=False``, ``progress=`` and every scheduler keyword;
 - the command ``imgjobs NAME``, its ``--help``, its arguments and the scheduler
   options, exit status and summary;
 - the lock of the directory it writes into, progress, the report, abort on
@@ -22,9 +22,14 @@ imports only the tasks it runs.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from jobs.errors import UsageError
+
+if TYPE_CHECKING:
+    from jobs.params import Param
 
 __all__ = ["JOBS", "JobSpec", "StudySpec", "get", "load", "specs"]
 
@@ -63,12 +68,13 @@ class StudySpec:
     amount : str
         ``"module:function"``: ``amount(report) -> float``, the work one run did, in ``unit`` x seconds.
     options : tuple of str
-        The job's own keywords a study passes on (those that change the work).
+        The job's own keywords a study passes on (those that change the work), with their flags.
     settings : str
         ``"module:function"``: ``settings(options) -> dict``, those options as they apply, for the report.
     arguments : str
-        ``"module:function"``: adds the job's study arguments (its options and the
-        ``task_sizes`` list) to ``imgjobs study NAME``.
+        ``"module:function"``: adds the sweep of task sizes (``dest="task_sizes"``) and
+        any other study-only flag to ``imgjobs study NAME``; the job's :attr:`options`
+        get their flags from their declarations.
     sizes_default : tuple
         Task sizes a study sweeps by default.
     grow : str
@@ -98,33 +104,45 @@ class StudySpec:
 class JobSpec:
     """One job: what it is called, what it takes, how it is planned, shown and studied.
 
+    Every input, option and keyword is a :class:`~jobs.params.Param`, declared
+    once: the Python function (:func:`jobs.job_function`), the command's
+    arguments (:meth:`add_arguments`) and both their docs are made from them.
+
     Attributes
     ----------
     name : str
-        The command (``imgjobs NAME``), the study's job and the report's ``job``.
+        The command (``imgjobs NAME``), the Python function, the study's job and the report's ``job``.
     help : str
         One line for ``imgjobs --help``.
     description : str
         A paragraph for ``imgjobs NAME --help``.
     examples : tuple of str
         Command lines for ``imgjobs NAME --help``.
-    inputs : tuple of str
-        The Python names of its positional inputs, in order (the CLI's ``dest`` names too).
+    inputs : mapping of str to Param
+        Its inputs, in order: positional in Python, and on the command line
+        unless their ``flag`` names flags (resize's ``--out``, whose ``flag``
+        default is the Python default too).
     options : str
-        ``"module:Class"``: its options, with ``Class.resolve(**keywords)`` filling
-        unset ones from ``dask.config`` and checking them.
+        ``"module:Class"``: its :class:`~jobs.params.Options`, whose
+        ``resolve(**keywords)`` fills unset ones from ``dask.config`` and checks them.
     planner : str
         ``"module:function"``: ``planner(*inputs, opts, parallelism=) -> Plan``.
-    arguments : str
-        ``"module:function"``: adds its positional inputs and own flags to its subparser.
+    doc : str
+        The Python function's summary line and extended summary (numpydoc).
+    returns : str
+        Its ``Returns`` entry, after the type line.
     writes : str or None
         ``"module:function"``: ``writes(*inputs) -> str``, the directory it writes
         into (the runtime holds its lock); None for a job that writes nothing.
-    function : str or None
-        ``"module:function"``: its public Python function when it has one (a
-        docstring of its own, extra keywords); None: :func:`jobs.api.run_job`.
-    keywords : tuple of str
-        Keywords its function takes besides those of ``options.resolve``.
+    keywords : mapping of str to Param
+        Keywords besides the options: ``executor`` (the classic exercise's
+        executors: :class:`~jobs.runtime.schedulers.ExecutorRunner`) and any
+        ``options.resolve`` takes besides its fields (resize's ``exact``).
+    precheck : str or None
+        ``"module:function"``: ``precheck(*inputs, opts) -> Report or None``, a
+        report with nothing run (the output is up to date) before any scheduler starts.
+    notes : str
+        The Python function's ``Notes`` section, if any.
     study : StudySpec or None
         What a throughput study sweeps; None: the job is not studied.
     """
@@ -133,31 +151,38 @@ class JobSpec:
     help: str
     description: str
     examples: tuple
-    inputs: tuple
+    inputs: Mapping[str, Param]
     options: str
     planner: str
-    arguments: str
+    doc: str
+    returns: str = "Per-file outcomes and the summary figures (``compute=False``: the graph)."
     writes: str | None = None
-    function: str | None = None
-    keywords: tuple = ()
+    keywords: Mapping[str, Param] = field(default_factory=dict)
+    precheck: str | None = None
+    notes: str = ""
     study: StudySpec | None = field(default=None)
 
     def option_names(self) -> tuple:
-        """Every job keyword: the parameters of ``options.resolve`` and :attr:`keywords`."""
-        import inspect
+        """Every job keyword: its options' fields and :attr:`keywords`."""
+        return tuple(load(self.options).params()) + tuple(self.keywords)
 
-        resolve = load(self.options).resolve
-        return tuple(inspect.signature(resolve).parameters) + tuple(self.keywords)
+    def add_arguments(self, parser) -> None:
+        """Its inputs, options and keywords as arguments of its command ``parser``."""
+        for name, p in self.inputs.items():
+            if "flags" in p.flag:
+                p.add_to(parser, name)
+            else:
+                parser.add_argument(name, help=p.help(), **p.flag)
+        load(self.options).add_arguments(parser)
+        for name, p in self.keywords.items():
+            if p.cli:
+                p.add_to(parser, name)
 
     def call(self):
         """The Python function that runs this job: ``call()(*inputs, **keywords)``."""
-        if self.function:
-            return load(self.function)
-        import functools
+        from jobs.api import job_function
 
-        from jobs.api import run_job
-
-        return functools.partial(run_job, self.name)
+        return job_function(self.name)
 
 
 _SPECS: dict | None = None

@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 from benchutil import imgjobs_cmd, interleaved, peak_rss, run_quiet  # noqa: E402
 from classic_resize import build_batch as exercise_batch  # noqa: E402
 
-from jobs.resize_job.tasks import DRAFT_FRACTION, load_rgb  # noqa: E402
+from jobs.resize_job.tasks import load_rgb  # noqa: E402
 
 DEFAULT_IMAGES = os.path.join(HERE, "..", "..", "shared", "data", "imagenet-samples")
 
@@ -66,7 +66,9 @@ def scaling(listfile, n, repeats):
         for kind in ("threads", "local"):
             with contextlib.ExitStack() as stack:
                 runners = {
-                    w: stack.enter_context(open_runner(kind, workers=w, threads_per_worker=1, dashboard_address=":0"))
+                    w: stack.enter_context(
+                        open_runner(scheduler=kind, workers=w, threads_per_worker=1, dashboard_address=":0")
+                    )
                     for w in (1, 2)
                 }
 
@@ -117,7 +119,7 @@ def serial_loop(name: str, files: list, size=(100, 100)) -> np.ndarray:
         return _opencv_batch(files, size)
     batch = np.zeros((len(files), size[1], size[0], 3), dtype=np.uint8)
     for i, f in enumerate(files):
-        batch[i] = load_rgb(f, size, name, DRAFT_FRACTION)  # what a fill task does for each image
+        batch[i] = load_rgb(f, size, name)  # what a fill task does for each image (imgjobs.resize.draft-fraction)
     return batch
 
 

@@ -42,7 +42,7 @@ MUTANTS = [
     # ---- no batch job outlives its run
     Mutant(
         "clusters: a cluster that fails to close leaves its jobs queued",
-        "jobs/clusters.py",
+        "jobs/clusters/lifecycle.py",
         "subprocess.run([*shlex.split(cancel), job_id], capture_output=True, timeout=30, check=False)",
         "pass",
         ("tests/test_cluster.py::test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled",),
@@ -70,7 +70,7 @@ MUTANTS = [
     ),
     Mutant(
         "clusters: a failure to close replaces the error (or Ctrl-C) the run stops for",
-        "jobs/clusters.py",
+        "jobs/clusters/lifecycle.py",
         "    except Exception as e:\n        jobs.update(_submitted(cluster))",
         "    except ZeroDivisionError as e:\n        jobs.update(_submitted(cluster))",
         ("tests/test_cluster.py::test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled",),
@@ -134,11 +134,11 @@ MUTANTS = [
         ("tests/test_registry.py::-k locked",),
     ),
     Mutant(
-        "resize: it plans without its output directory's lock",
-        "jobs/api.py",
-        "    lock_dir = writes(source, out)",
-        "    lock_dir = None",
-        ("tests/test_registry.py::-k locked",),
+        "options: a misspelt option is dropped silently (the default runs instead)",
+        "jobs/params.py",
+        "        if unknown:\n",
+        "        if False:\n",
+        ("tests/test_registry.py::test_a_misspelt_option_is_an_error_from_every_entry_point",),
     ),
     Mutant(
         "graph: its finishing step takes no lock",
@@ -177,21 +177,21 @@ MUTANTS = [
     ),
     Mutant(
         "clusters: the jobs a cluster had before a failed close are not cancelled",
-        "jobs/clusters.py",
+        "jobs/clusters/lifecycle.py",
         "    jobs = _submitted(cluster)\n    try:",
         "    jobs = {}\n    try:",
         ("tests/test_cluster.py::test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled",),
     ),
     Mutant(
         "clusters: one cancel that fails leaves the other jobs queued",
-        "jobs/clusters.py",
+        "jobs/clusters/lifecycle.py",
         "            except (OSError, subprocess.SubprocessError) as err:",
         "            except ZeroDivisionError as err:",
         ("tests/test_cluster.py::test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled",),
     ),
     Mutant(
         "clusters: the run's private TLS key is left behind",
-        "jobs/clusters.py",
+        "jobs/clusters/lifecycle.py",
         "                shutil.rmtree(private, ignore_errors=True)  # the TLS key among them",
         "                pass",
         ("tests/test_cluster.py::-k stopped_by_a_signal",),

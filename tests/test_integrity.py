@@ -125,8 +125,8 @@ def test_deleted_labels_or_a_truncated_batch_are_rebuilt_never_current(tmp_path,
 
 
 def test_an_interrupted_run_redoes_the_slices_whose_images_changed(tmp_path, rng, out_name, caplog):
-    from jobs.options import ResizeOptions
     from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
@@ -239,8 +239,8 @@ def test_a_graph_computed_twice_ends_as_a_fresh_run_or_with_a_clear_error(tmp_pa
 
 
 def test_a_resuming_graph_computed_twice_never_finishes_from_stale_records(tmp_path, rng):
-    from jobs.options import ResizeOptions
     from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
@@ -276,8 +276,8 @@ def test_a_graph_computed_while_a_run_holds_the_directory_waits_its_turn(tmp_pat
 
 
 def test_finalize_reads_what_is_finished_from_the_records_not_the_plan(tmp_path, rng):
-    from jobs.options import ResizeOptions
     from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
@@ -321,8 +321,8 @@ def test_a_graph_and_a_run_of_another_plan_never_mix(tmp_path, rng):
 
 
 def test_a_task_never_writes_into_a_work_folder_another_run_took_over(tmp_path, rng):
-    from jobs.options import ResizeOptions
     from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 4)
@@ -412,8 +412,8 @@ def test_a_sidecar_never_sends_labels_elsewhere(tmp_path, rng):
 
 
 def test_forged_and_overlapping_done_records_are_not_believed(tmp_path, rng):
-    from jobs.options import ResizeOptions
     from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
@@ -572,8 +572,8 @@ def test_forged_sidecar_labels_or_failures_are_not_believed(tmp_path, rng, caplo
 
 
 def test_a_done_record_for_a_slice_no_task_wrote_is_not_believed(tmp_path, rng):
-    from jobs.options import ResizeOptions
     from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 6)
@@ -699,8 +699,8 @@ def test_a_reopening_plan_keeps_its_tasks_small(tmp_path, rng):
     """Every task carries the target; what a reopen keeps travels with its first task only (linear cost)."""
     import pickle
 
-    from jobs.options import ResizeOptions
     from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
 
     sizes = {}

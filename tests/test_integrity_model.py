@@ -166,8 +166,8 @@ class Integrity(RuleBasedStateMachine):
     @rule(name=st.sampled_from(OUTS), slices=st.integers(0, 2))
     def interrupted(self, name, slices):
         """A run killed after ``slices`` of its slices: the plan's first tasks, run by hand."""
-        from jobs.options import ResizeOptions
         from jobs.resize_job import tasks as resize_tasks
+        from jobs.resize_job.options import ResizeOptions
         from jobs.resize_job.planner import plan_resize
 
         def start():

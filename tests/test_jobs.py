@@ -14,8 +14,8 @@ from PIL import Image
 import jobs
 import rle
 from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
-from jobs.options import CompressOptions
 from jobs.rle_job.graphs import plan_compress, row_bounds
+from jobs.rle_job.options import CompressOptions
 from jobs.runtime.stamps import MANIFEST
 
 
@@ -259,7 +259,7 @@ def test_progress_counts_bytes_and_files_on_a_local_cluster(image_dir, tmp_path,
     d, expected = image_dir
     total = sum(os.path.getsize(d / n) for n in expected)
     with dask.config.set({"logging.distributed": "error"}):
-        with open_runner("local", workers=2, threads_per_worker=1, dashboard_address=":0") as runner:
+        with open_runner(scheduler="local", workers=2, threads_per_worker=1, dashboard_address=":0") as runner:
             assert runner.parallelism == 2
             assert runner.dashboard_link.startswith("http://127.0.0.1:")
             # the workers start with imgjobs' malloc trim threshold, not distributed's 64 KiB

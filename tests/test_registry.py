@@ -4,6 +4,7 @@ the command, progress, the report, ``compute=False``, the lock and a study from 
 from __future__ import annotations
 
 import csv
+import inspect
 import os
 
 import dask
@@ -15,7 +16,9 @@ from PIL import Image
 import jobs
 from conftest import imgjobs
 from jobs import registry, study
+from jobs.cli import build_parser
 from jobs.errors import BusyError, UsageError
+from jobs.options import RunOptions
 from jobs.runtime.files import output_lock
 from jobs.runtime.progress import Progress
 
@@ -59,12 +62,38 @@ def test_every_job_is_in_the_registry_once_and_complete():
     assert list(specs) == ["compress", "decompress", "verify", "resize", "stats"]
     for name, spec in specs.items():
         assert spec.name == name
-        for ref in (spec.options, spec.planner, spec.arguments, spec.writes, spec.function):
+        for ref in (spec.options, spec.planner, spec.writes, spec.precheck):
             if ref:
                 assert callable(registry.load(ref)), ref
         assert spec.inputs and callable(spec.call())
+        # each option declared once: the function's keywords, the command's flags and the docstring agree
+        function = spec.call()
+        params = inspect.signature(function).parameters
+        options = registry.load(spec.options).params()
+        assert list(params)[: len(spec.inputs)] == list(spec.inputs)
+        for option in [*options, *spec.keywords, *RunOptions.params()]:
+            assert params[option].default is None and f"\n{option} : " in function.__doc__, (name, option)
+        parser = build_parser()
+        flags = {a.dest for a in parser._subparsers._group_actions[0].choices[name]._actions}
+        assert set(options) | set(spec.keywords) | set(RunOptions.params()) <= flags, name
     with pytest.raises(UsageError, match="no job is named 'thumbs': the jobs are compress, decompress"):
         registry.get("thumbs")
+
+
+def test_a_misspelt_option_is_an_error_from_every_entry_point(pictures, tmp_path):
+    from jobs.rle_job.options import CompressOptions
+
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) rows; the options are rows_per_task"):
+        CompressOptions.resolve(rows=3)
+    with pytest.raises(TypeError, match="rows"):
+        jobs.compress(pictures, tmp_path / "a", rows=3)
+    with pytest.raises(TypeError, match="rows"):
+        jobs.run_job("compress", pictures, tmp_path / "a", rows=3)
+    with pytest.raises(UsageError, match="stats has no option images"):
+        study.sweep("stats", study.grid("stats", workers=[1], modes=["threads"]), 1, source=pictures, images=3)
+    assert not (tmp_path / "a").exists()
+    r = imgjobs("stats", pictures, tmp_path / "s.csv", "--images-per-tsk", "3")
+    assert r.returncode == 2 and not (tmp_path / "s.csv").exists()
 
 
 def test_the_example_job_from_python_is_the_same_as_from_the_command_line(pictures, tmp_path):

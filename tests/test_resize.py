@@ -15,7 +15,7 @@ from PIL import Image
 
 import jobs
 from jobs.errors import UsageError
-from jobs.options import ResizeOptions, parse_size
+from jobs.resize_job.options import ResizeOptions, parse_size
 from jobs.resize_job.planner import plan_resize
 from jobs.resize_job.source import read_source
 from jobs.resize_job.tasks import draft_scale, load_rgb

@@ -22,8 +22,8 @@ from PIL import Image
 import jobs
 import rle
 from conftest import blobs, imgjobs, pillow_bits, write_bmp_raw
-from jobs.options import CompressOptions
 from jobs.rle_job.graphs import plan_compress
+from jobs.rle_job.options import CompressOptions
 from jobs.runtime.progress import Progress
 from jobs.runtime.stamps import MANIFEST
 
@@ -216,7 +216,7 @@ def test_an_interrupted_resize_keeps_its_finished_slices_and_resumes(tmp_path, r
     assert not list(tmp_path.glob("*.npy"))  # no batch under its name until it is complete
     done = sorted(p.name for p in (tmp_path / ".b.npy.imgjobs-partial" / "done").iterdir())
     assert len(done) == 1 and done[0].endswith(".json"), done
-    opts = jobs.options.ResizeOptions.resolve(batch_size=2)
+    opts = jobs.resize_job.options.ResizeOptions.resolve(batch_size=2)
     assert len(plan_resize(d, tmp_path / "b.npy", opts).outputs) == 4 - len(done)  # only the rest is planned
     report = jobs.resize(d, tmp_path / "b.npy", batch_size=2, progress=False)
     assert report.sidecar["timing"]["resumed_images"] == 2 * len(done) and "resumed" in report.summary()
@@ -226,7 +226,7 @@ def test_an_interrupted_resize_keeps_its_finished_slices_and_resumes(tmp_path, r
 
 
 def test_create_output_is_idempotent_after_slices_are_written(tmp_path, rng):
-    from jobs.options import ResizeOptions
+    from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
     from jobs.resize_job.tasks import create_output, fill, load_rgb, open_images
 

@@ -196,17 +196,18 @@ def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path,
     # two 1-core workers of the cluster decode about twice what one thread does here), watched
     # through the workers' logs and stopped once the first generation has retired and been
     # replaced: what it checks never depends on a fixed guess of how fast the machine is.
-    # Images large enough that decoding, not start-up, is what the sample measures, and two per
-    # task: a single-node Slurm's scheduler stalls past ~20,000 tasks, and at one tiny image a
+    # Images large enough that decoding, not start-up, is what the sample measures, and four per
+    # task: at 20,000 tasks a CI run finished no slice in 80 s (the scheduler and both workers
+    # share 2 cores with the test), and at one tiny image a
     # task an idle machine finished the whole job before the first generation had been replaced.
     sample = photos(tmp_path, 400, rng, shape=(240, 320))
     t = time.perf_counter()
-    one = ["--size", "32x32", "--batch-size", "2", "--scheduler", "threads", "--workers", "1"]
+    one = ["--size", "32x32", "--batch-size", "4", "--scheduler", "threads", "--workers", "1"]
     assert imgjobs("resize", sample, "--out", tmp_path / "s.npy", *one).returncode == 0
     rate = 400 / (time.perf_counter() - t)  # images/s of one thread, start-up included: an underestimate
     n = int(min(40_000, max(16_000, 2 * rate * 150)))  # ~150 s of work for the cluster, past the ~90 s needed
     listfile = photos(tmp_path, n, rng, shape=(240, 320))
-    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "2"]
+    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "4"]
     proc = start_imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env)
     deadline = time.monotonic() + 240
     while True:
@@ -239,6 +240,7 @@ def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path,
         t += 0.25
     # and the work went on through the retirements: slices were finished after the second one
     done = list((tmp_path / ".b.npy.imgjobs-partial" / "done").glob("*.json"))
+    assert done, f"no slice was finished in {end - first:.0f} s of workers {spans}: {err}"
     assert max(p.stat().st_mtime for p in done) > retire[1], "no slice finished after the second retirement"
 
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from jobs import config
 from jobs.errors import UsageError
-from jobs.options import ResizeOptions
 from jobs.resize_job import tasks as resize_tasks
+from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.source import read_labelled
 
 __all__ = ["resize_array"]
@@ -71,7 +71,14 @@ def resize_array(
 
     if errors not in ("raise", "zero"):
         raise UsageError(f"errors must be 'raise' or 'zero', got {errors!r}")
-    opts = ResizeOptions.resolve(size, method, draft_fraction, chunk, num_images, None, max_pixels)
+    opts = ResizeOptions.resolve(
+        size=size,
+        method=method,
+        draft_fraction=draft_fraction,
+        batch_size=chunk,
+        num_images=num_images,
+        max_pixels=max_pixels,
+    )
     paths = [os.path.abspath(p) for p in read_labelled(source, opts.num_images).paths]
     step = opts.batch_size or config.get_int("resize.images-per-task", low=1)
     name = "imgjobs-resize-array-" + tokenize(paths, opts, errors)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobs.errors import StalePlan, UsageError
-from jobs.options import ResizeOptions
 from jobs.resize_job import state
+from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.source import FAILED_LABEL, Source, name_some, read_labelled
 from jobs.resize_job.state import labels_path, sidecar_path
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest

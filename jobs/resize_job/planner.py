@@ -33,11 +33,11 @@ import numpy as np
 
 from jobs import config
 from jobs.errors import UsageError
-from jobs.options import ResizeOptions
 from jobs.resize_job import state
 from jobs.resize_job import tasks as resize_tasks
 from jobs.resize_job.executors import run_executor
 from jobs.resize_job.finish import CurrentFinish, ResizeFinish, up_to_date_report
+from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.source import name_some, read_labelled
 from jobs.resize_job.state import labels_path, partial_dir, sidecar_path
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest

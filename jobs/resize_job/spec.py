@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from jobs.cliargs import add_max_pixels, add_overwrite, default, list_of, positive, whole
+from jobs.cliargs import list_of, whole
+from jobs.params import Param
 from jobs.registry import JobSpec, StudySpec
+from jobs.resize_job.options import EXACT, EXECUTOR
 
 __all__ = ["RESIZE"]
 
@@ -17,65 +19,8 @@ def writes(source, out) -> str:
     return os.path.dirname(os.path.abspath(os.fspath(out)))
 
 
-def add_resize_options(p: argparse.ArgumentParser) -> None:
-    """resize's options that change its output (shared with ``imgjobs study resize``)."""
-    from jobs.resize_job import tasks as resize_tasks
-
-    p.add_argument("--num-images", type=positive, metavar="N", help="take the first N images (error if fewer)")
-    p.add_argument("--size", metavar="WxH", help=f"output width x height (default {default('resize.size')})")
-    p.add_argument(
-        "--method",
-        choices=list(resize_tasks.METHODS),
-        help=f"how to decode and resize (default {default('resize.method')}); quality over 500 ImageNet photos as "
-        "PSNR against a full decode with Lanczos (worst / 1st percentile / mean): "
-        + "; ".join(f"{k}: {v}" for k, v in resize_tasks.METHODS.items()),
-    )
-    p.add_argument("--exact", action="store_true", default=None, help="shorthand for --method exact")
-    p.add_argument(
-        "--draft-fraction",
-        type=float,
-        metavar="F",
-        help="--method draft: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) still at least F of the "
-        f"output size (default {default('resize.draft-fraction')}; 1.0 never enlarges)",
-    )
-    add_max_pixels(p)
-    p.add_argument(
-        "--stamps",
-        choices=["stat", "content"],
-        help="how a rerun tells an image changed: stat (its size and modification time) or content (a digest of "
-        f"its bytes, for file systems whose times lie; reads every image on a rerun) (default {default('stamps')})",
-    )
-
-
-def arguments(p: argparse.ArgumentParser) -> None:
-    """``imgjobs resize SOURCE [--out PATH] [options]``."""
-    p.add_argument(
-        "source",
-        metavar="SOURCE",
-        help="a file list (one path per line, relative to the list; 'path<TAB>label' or 'path 7' adds labels), "
-        "a JSON config with data.train_filelist, a directory of images, or a directory of class folders",
-    )
-    p.add_argument("--out", default="batch.npy", metavar="PATH", help="batch.npy (default) or a .zarr store")
-    add_resize_options(p)
-    p.add_argument(
-        "--batch-size",
-        type=positive,
-        metavar="B",
-        help=f"images per task (default auto: at most {default('resize.images-per-task')}, fewer to give every "
-        f"thread {default('resize.tasks-per-thread')} tasks)",
-    )
-    p.add_argument(
-        "--executor",
-        choices=["serial", "threads", "processes"],
-        help="run the classic exercise's executor (plain loop, ThreadPoolExecutor, ProcessPoolExecutor of "
-        "--workers) instead of Dask, for comparison",
-    )
-    add_overwrite(p, "an existing output")
-
-
 def study_arguments(p: argparse.ArgumentParser) -> None:
-    """``imgjobs study resize``: resize's options, the images-per-task sweep and the exercise's executors."""
-    add_resize_options(p)
+    """``imgjobs study resize``: the images-per-task sweep and the exercise's executors."""
     p.add_argument(
         "--batch-sizes",
         dest="task_sizes",
@@ -100,7 +45,7 @@ def study_amount(report) -> float:
 
 def study_settings(options: dict) -> dict:
     """resize's study options as they apply (config defaults filled in), for the report."""
-    from jobs.options import ResizeOptions
+    from jobs.resize_job.options import ResizeOptions
 
     get = options.get
     o = ResizeOptions.resolve(
@@ -132,13 +77,32 @@ RESIZE = JobSpec(
         "imgjobs resize train.txt --method exact                      # the exercise's Pillow bicubic",
         "imgjobs resize ilsvrc.json --executor threads --workers 2    # the exercise's ThreadPoolExecutor",
     ),
-    inputs=("source", "out"),
-    options="jobs.options:ResizeOptions",
+    inputs={
+        "source": Param(
+            "str or os.PathLike",
+            "a file list (one path per line, relative to the list; 'path<TAB>label' or 'path 7' adds labels), "
+            "a JSON config with data.train_filelist, a directory of images, or a directory of class folders",
+            flag={"metavar": "SOURCE"},
+        ),
+        "out": Param(
+            "str or os.PathLike",
+            "batch.npy (default) or a .zarr store; a sidecar <out>.json records the files, failures, size, resize "
+            "mode and timing",
+            flag={"flags": ["--out"], "default": "batch.npy", "metavar": "PATH"},
+        ),
+    },
+    options="jobs.resize_job.options:ResizeOptions",
     planner="jobs.resize_job.planner:plan_resize",
-    arguments="jobs.resize_job.spec:arguments",
+    doc="Decode and resize a list of images into one (N, H, W, 3) uint8 batch.",
+    returns="``report.output`` is the batch, ``report.array`` opens it, and ``report.labels`` and "
+    "``report.classes`` give its labels when the source has them (a list's second column, or class folders); "
+    "failed images keep a zero slot and the label -1, and are listed in the report and the sidecar.",
+    notes="An interrupted run keeps its work in a hidden folder beside ``out``; the same call again does only "
+    "what is left.  When ``out`` already holds this very job, the report says it is up to date "
+    "(``report.up_to_date``), with nothing run.",
     writes="jobs.resize_job.spec:writes",
-    function="jobs.api:resize",
-    keywords=("executor",),
+    keywords={"exact": EXACT, "executor": EXECUTOR},
+    precheck="jobs.resize_job.planner:up_to_date",
     study=StudySpec(
         unit="images/s",
         knob="batch_size",

@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 
 from jobs.errors import StalePlan
-from jobs.options import ResizeOptions
 from jobs.resize_job import state
+from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.source import Source
 from jobs.runtime import stamps
 

@@ -35,9 +35,10 @@ from typing import Literal
 
 import numpy as np
 
+from jobs.resize_job.options import METHODS
+
 __all__ = [
     "AREA_MARGIN",
-    "DRAFT_FRACTION",
     "METHODS",
     "create_output",
     "draft_scale",
@@ -50,18 +51,6 @@ __all__ = [
     "to_rgb",
 ]
 
-#: The resize methods, and what each measured over the 500 ImageNet samples of
-#: ``scripts/bench_resize.py`` (PSNR against a full decode resized with Lanczos;
-#: worst image / 1st percentile / mean).  ``--help`` and the README quote these.
-METHODS = {
-    "area": "OpenCV decode at >= 2x the output, area filter (default; 29.3 / 30.5 / 37.6 dB)",
-    "exact": "Pillow full decode, bicubic: the exercise's semantics (35.4 / 37.8 / 43.9 dB; slowest)",
-    "draft": "decode at ~1x the output, area filter: trades quality for speed (21.6 / 24.7 / 33.4 dB)",
-}
-
-#: Default of ``draft_fraction``: how small, relative to the target, a ``draft`` decode may be.
-DRAFT_FRACTION = 0.9
-
 #: ``area`` decodes at a reduced DCT scale only while the decode stays this many times the output.
 AREA_MARGIN = 2.0
 
@@ -72,7 +61,7 @@ _SWAPS_AXES = (5, 6, 7, 8)
 _TRANSPOSE: dict = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # PIL.Image.Transpose values
 
 
-def draft_scale(image_size, size, fraction: float = DRAFT_FRACTION) -> int:
+def draft_scale(image_size, size, fraction: float) -> int:
     """Return the JPEG DCT scale denominator (1, 2, 4 or 8) to decode at.
 
     The largest scale whose decode, ``ceil(W / s) x ceil(H / s)``, is still at
@@ -260,11 +249,20 @@ def read_input(path, stamp_mode: str = "stat") -> tuple[bytes, str]:
     return data, of_bytes(data, st, stamp_mode)
 
 
+def _draft_fraction(value: float | None) -> float:
+    """``value``, or ``imgjobs.resize.draft-fraction`` when it is None."""
+    if value is not None:
+        return value
+    from jobs import config
+
+    return config.get_float("resize.draft-fraction", low=0, high=1)
+
+
 def load_rgb(
     path,
     size: tuple[int, int],
     method: str = "area",
-    draft_fraction: float = DRAFT_FRACTION,
+    draft_fraction: float | None = None,
     max_pixels=None,
     *,
     data: bytes | None = None,
@@ -279,9 +277,9 @@ def load_rgb(
         Output width and height.
     method : {"area", "exact", "draft"}
         How to decode and resize (see :data:`METHODS`).
-    draft_fraction : float
+    draft_fraction : float, optional
         ``draft`` only: how small the reduced decode may be, as a fraction of
-        ``size`` (see :func:`draft_scale`).
+        ``size`` (see :func:`draft_scale`; default ``imgjobs.resize.draft-fraction``).
     max_pixels : int, optional
         Refuse images with more pixels (default :data:`rle.MAX_PIXELS`).
     data : bytes, optional
@@ -317,7 +315,10 @@ def load_rgb(
                 scale = 1
             else:
                 stored = size[::-1] if orientation in _SWAPS_AXES else size
-                scale = draft_scale(im.size, stored, AREA_MARGIN if method == "area" else draft_fraction)
+                if method == "area":
+                    scale = draft_scale(im.size, stored, AREA_MARGIN)
+                else:
+                    scale = draft_scale(im.size, stored, _draft_fraction(draft_fraction))
             rgb = _decode_jpeg(path, data, scale, im.size)
             if rgb is not None:
                 if method == "exact":
@@ -493,7 +494,7 @@ def fill(where, offset: int, start: int, paths, opts):
         Index of the first image.
     paths : sequence of str
         The images.
-    opts : jobs.options.ResizeOptions
+    opts : jobs.resize_job.options.ResizeOptions
         Size and resize mode.
 
     Returns

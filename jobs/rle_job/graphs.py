@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import rle
 from jobs.errors import UsageError
-from jobs.options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
+from jobs.rle_job.options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
 from jobs.rle_job.tasks import (
     FileBatch,
     assemble_rle,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from jobs.cliargs import add_max_pixels, add_overwrite, list_of, rows, threshold
+from jobs.cliargs import list_of, rows
+from jobs.params import Param
 from jobs.registry import JobSpec, StudySpec
 
 __all__ = ["COMPRESS", "DECOMPRESS", "VERIFY"]
@@ -19,58 +20,21 @@ def writes(src, dst) -> str:
     return output_dir(os.fspath(src), os.fspath(dst))
 
 
-def add_compress_options(p: argparse.ArgumentParser) -> None:
-    """compress's options that change its output (shared with ``imgjobs study compress``)."""
-    p.add_argument(
-        "--threshold",
-        type=threshold,
-        metavar="N",
-        help="white when luminance >= N (0..255) instead of Floyd-Steinberg dithering as Pillow's convert('1')",
-    )
-    add_max_pixels(p)
-
-
-def compress_arguments(p: argparse.ArgumentParser) -> None:
-    """``imgjobs compress SRC DST [options]``."""
-    p.add_argument("src", metavar="SRC", help="an image file or a directory of images (BMP, PNG, TIFF, ...)")
-    p.add_argument("dst", metavar="DST", help="the .rle file, or a directory for <name>.rle files")
-    p.add_argument(
-        "--rows-per-task",
-        type=rows,
-        metavar="N",
-        help="rows per row-block task; 'auto' (default) sizes tasks to ~8 MPixel; 0 = one task per image",
-    )
-    add_compress_options(p)
-    add_overwrite(p)
-
-
-def decompress_arguments(p: argparse.ArgumentParser) -> None:
-    """``imgjobs decompress SRC DST [options]``."""
-    p.add_argument("src", metavar="SRC", help="an .rle file or a directory of them")
-    p.add_argument("dst", metavar="DST", help="the .bmp file, or a directory for <name>.bmp files")
-    p.add_argument("--rows-per-task", type=rows, metavar="N", help="rows per decode task (default auto)")
-    add_overwrite(p)
-
-
-def verify_arguments(p: argparse.ArgumentParser) -> None:
-    """``imgjobs verify ORIG RLE [options]``."""
-    p.add_argument("orig", metavar="ORIG", help="an image file or a directory of images")
-    p.add_argument("rle", metavar="RLE", help="the .rle file, or a directory holding <name>.rle for each image")
-    p.add_argument("--threshold", type=threshold, metavar="N", help="the threshold used when compressing, if any")
-    p.add_argument("--rows-per-task", type=rows, metavar="N", help="rows per compare task (default auto)")
-    add_max_pixels(p)
+def _path(doc: str, metavar: str) -> Param:
+    return Param("str or os.PathLike", doc, flag={"metavar": metavar})
 
 
 def study_arguments(p: argparse.ArgumentParser) -> None:
-    """``imgjobs study compress``: compress's options and the rows-per-task sweep."""
-    add_compress_options(p)
+    """``imgjobs study compress``: the rows-per-task sweep."""
     p.add_argument(
         "--rows-per-task",
         dest="task_sizes",
         type=list_of(rows),
-        default=[0, "auto", 64, 256, 1024],
+        default=list(COMPRESS.study.sizes_default),  # type: ignore[union-attr]
         metavar="LIST",
-        help="rows per task; 0 = one task per image (default 0,auto,64,256,1024)",
+        help="rows per task; 0 = one task per image (default "
+        + ",".join(map(str, COMPRESS.study.sizes_default))  # type: ignore[union-attr]
+        + ")",
     )
 
 
@@ -81,9 +45,9 @@ def study_amount(report) -> float:
 
 def study_settings(options: dict) -> dict:
     """compress's study options as they apply (config defaults filled in), for the report."""
-    from jobs.options import CompressOptions
+    from jobs.rle_job.options import CompressOptions
 
-    o = CompressOptions.resolve(None, options.get("threshold"), None, options.get("max_pixels"))
+    o = CompressOptions.resolve(threshold=options.get("threshold"), max_pixels=options.get("max_pixels"))
     return {"threshold": "none (dithering)" if o.threshold is None else o.threshold}
 
 
@@ -99,12 +63,18 @@ COMPRESS = JobSpec(
         "imgjobs compress scans/ rle/ --scheduler local --workers 2   # a LocalCluster with its dashboard",
         "imgjobs compress scans/ rle/ --cluster slurm --jobs 4  # workers as Slurm jobs",
     ),
-    inputs=("src", "dst"),
-    options="jobs.options:CompressOptions",
+    inputs={
+        "src": _path(
+            "an image file, or a directory whose image files (by extension: BMP, PNG, TIFF, GIF, JPEG, PBM...) "
+            "are compressed",
+            "SRC",
+        ),
+        "dst": _path("the .rle file, or a directory for <name>.rle files (created if missing)", "DST"),
+    },
+    options="jobs.rle_job.options:CompressOptions",
     planner="jobs.rle_job.graphs:plan_compress",
-    arguments="jobs.rle_job.spec:compress_arguments",
+    doc="Compress an image, or every image in a directory, into ``.rle`` files.",
     writes="jobs.rle_job.spec:writes",
-    function="jobs.api:compress",
     study=StudySpec(
         unit="MPixel/s",
         knob="rows_per_task",
@@ -130,12 +100,17 @@ DECOMPRESS = JobSpec(
         "imgjobs decompress page.rle page.bmp",
         "imgjobs decompress rle/ bmp/ --scheduler-file ~/scheduler.json   # on a running cluster",
     ),
-    inputs=("src", "dst"),
-    options="jobs.options:DecompressOptions",
+    inputs={
+        "src": _path("an .rle file or a directory of them", "SRC"),
+        "dst": _path("the .bmp file, or a directory for <name>.bmp files", "DST"),
+    },
+    options="jobs.rle_job.options:DecompressOptions",
     planner="jobs.rle_job.graphs:plan_decompress",
-    arguments="jobs.rle_job.spec:decompress_arguments",
+    doc="Decompress an ``.rle`` file, or every ``.rle`` file in a directory, into 1-bit BMPs.\n\n"
+    "Work is sized from the bytes each file holds, never from what its header\n"
+    "claims: a file too short or too long for its header's size fails at once,\n"
+    "by name, and the rest completes.",
     writes="jobs.rle_job.spec:writes",
-    function="jobs.api:decompress",
 )
 
 VERIFY = JobSpec(
@@ -147,9 +122,16 @@ VERIFY = JobSpec(
         "imgjobs verify scans/ rle/                 # exit 0 when every .rle decodes to its image",
         "imgjobs verify page.bmp page.rle --threshold 128",
     ),
-    inputs=("orig", "rle"),
-    options="jobs.options:VerifyOptions",
+    inputs={
+        "orig": _path("an image file or a directory of images", "ORIG"),
+        "rle": _path("the .rle file, or a directory holding <name>.rle for each image", "RLE"),
+    },
+    options="jobs.rle_job.options:VerifyOptions",
     planner="jobs.rle_job.graphs:plan_verify",
-    arguments="jobs.rle_job.spec:verify_arguments",
-    function="jobs.api:verify",
+    doc="Decode ``.rle`` files and compare them with their images, pixel by pixel.\n\n"
+    "Large pairs are compared a block of rows at a time, so memory is bounded like\n"
+    "compress's (a whole image is held, packed, only when its rows cannot be read\n"
+    "apart: dithered images, formats Pillow decodes whole).",
+    returns='A mismatching file has status ``"mismatch"``, its count and first positions in the reason and '
+    "``details``.",
 )

@@ -120,7 +120,7 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
     ----------
     batch : FileBatch
         Images and their ``.rle`` outputs.
-    opts : jobs.options.CompressOptions
+    opts : jobs.rle_job.options.CompressOptions
         Uses ``threshold``.
     token : str
         The run's token, in the name of every temporary.
@@ -215,7 +215,7 @@ def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str) 
     blocks : list
         Results of :func:`compress_block` for consecutive row ranges covering the
         image (a None among them: convert the whole image here).
-    opts : jobs.options.CompressOptions
+    opts : jobs.rle_job.options.CompressOptions
         Uses ``threshold``.
     token : str
         Makes the temporary name unique to this run.

@@ -29,8 +29,6 @@ __all__ = ["ExecutorRunner", "Runner", "closed_after", "open_runner", "performan
 
 log = logging.getLogger(__name__)
 
-KINDS = ("auto", "threads", "processes", "local")
-
 
 def _describe_pool(kind: str, n: int) -> str:
     unit = ("thread" if kind == "threads" else "process") + ("" if n == 1 else "s" if kind == "threads" else "es")
@@ -230,18 +228,7 @@ def runner_for(client=None, run=None):
     if client is not None:
         yield runner_from_client(client)
         return
-    with open_runner(
-        run.scheduler,
-        address=run.scheduler_address,
-        scheduler_file=run.scheduler_file,
-        workers=run.workers,
-        threads_per_worker=run.threads_per_worker,
-        host=run.host,
-        dashboard_address=run.dashboard_address,
-        tls=run.tls,
-        cluster=run.cluster,
-        jobs=run.jobs,
-    ) as runner:
+    with open_runner(run) as runner:
         yield runner
 
 
@@ -265,50 +252,31 @@ def performance_report(path, runner):
 
 
 @contextlib.contextmanager
-def open_runner(
-    kind=None,
-    *,
-    address=None,
-    scheduler_file=None,
-    workers=None,
-    threads_per_worker=None,
-    host=None,
-    dashboard_address=None,
-    tls=None,
-    cluster=None,
-    jobs=None,
-):
+def open_runner(run=None, **options):
     """Start (or connect to) a scheduler; yield a :class:`Runner`; shut down what was started.
 
     Parameters
     ----------
-    kind : {"threads", "processes", "local"}, optional
-        Scheduler to start; default ``imgjobs.scheduler.kind``.
-    address : str, optional
-        Address of a running scheduler; wins over ``kind``.
-    scheduler_file : str, optional
-        A ``dask scheduler --scheduler-file`` JSON file; wins over ``kind``.
-    workers : int, optional
-        threads/processes: pool size; local: worker processes.  Default: one per core.
-    threads_per_worker : int, optional
-        Threads in each local-cluster worker.
-    host, dashboard_address : str, optional
-        Where a local cluster listens (default 127.0.0.1 and 127.0.0.1:8787).
-    tls : bool, optional
-        TLS for every connection: temporary certificates for a local cluster,
-        the configured files (``imgjobs.tls``, or the profile's) otherwise.
-    cluster : str, optional
-        A profile under ``imgjobs.clusters``: submit worker jobs to PBS or Slurm.
-    jobs : int, optional
-        Batch jobs to keep running for ``cluster``.
+    run : jobs.options.RunOptions, optional
+        Where to run; what it leaves unset comes from ``imgjobs.scheduler.*``.
+    **options
+        Instead of ``run``: its fields as keywords, e.g.
+        ``open_runner(scheduler="local", workers=2)``.  A running scheduler
+        (``scheduler_address``, ``scheduler_file``) wins over ``cluster``, which
+        wins over ``scheduler``.
     """
-    address = config.get_str("scheduler.address", address)
-    scheduler_file = config.get_str("scheduler.scheduler-file", scheduler_file)
-    cluster = config.get_str("scheduler.cluster", cluster)
-    kind = config.get_choice("scheduler.kind", kind, KINDS)
-    workers = config.get_int("scheduler.workers", workers, low=1, optional=True)
-    asked_tls = tls  # None: as configured
-    tls = config.get_bool("scheduler.tls", tls)
+    from jobs.options import RunOptions
+
+    if run is not None and not isinstance(run, RunOptions):
+        raise TypeError(f"open_runner() takes a RunOptions or keywords, got {run!r}")
+    run = run or RunOptions.from_kwargs(options, "open_runner")
+    address = run.get("scheduler_address")
+    scheduler_file = run.get("scheduler_file")
+    cluster = run.get("cluster")
+    kind = run.get("scheduler")
+    workers = run.get("workers")
+    asked_tls = run.tls  # None: as configured
+    tls = run.get("tls")
     cores = os.cpu_count() or 1
     if address or scheduler_file:
         from distributed import Client
@@ -327,7 +295,7 @@ def open_runner(
 
         from jobs.clusters import dashboard_link, start_cluster, wait_for_workers
 
-        njobs = config.get_int("scheduler.jobs", jobs, low=1)
+        njobs = run.get("jobs")
         with start_cluster(cluster, jobs=njobs, tls=tls) as (jq, desc, threads, prof):
             with closed_after(Client(jq), "the client") as client:
                 listen = (prof["jobqueue"].get("scheduler-options") or {}).get("dashboard_address")
@@ -335,8 +303,6 @@ def open_runner(
                 runner.ready = lambda note: wait_for_workers(client, jq, prof, note)
                 yield runner
         return
-    if kind not in KINDS:
-        raise ValueError(f"unknown scheduler {kind!r}: choose one of {', '.join(KINDS)} or give an address")
     if kind in ("auto", "threads", "processes"):
         n = int(workers or cores)
         desc = _describe_pool(kind, n) if kind != "auto" else f"dask threads or processes (auto): {n} workers"
@@ -344,9 +310,9 @@ def open_runner(
         return
     from distributed import Client, LocalCluster
 
-    tpw = config.get_int("scheduler.threads-per-worker", threads_per_worker, low=1)
-    host = config.get_str("scheduler.host", host, optional=False)
-    dashboard_address = config.get_str("scheduler.dashboard-address", dashboard_address)
+    tpw = run.get("threads_per_worker")
+    host = run.get("host")
+    dashboard_address = run.get("dashboard_address")
     n = int(workers or max(1, cores // tpw))
     from jobs.clusters import security
 

@@ -1,37 +1,27 @@
-"""The stats job's options, resolved from keyword arguments and ``imgjobs.stats.*`` in ``dask.config``."""
+"""The stats job's options, declared once (keyword, ``--flag``, docstring, ``imgjobs.*`` fallback)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs import config
+from jobs.cliargs import positive
+from jobs.params import MAX_PIXELS, OVERWRITE, Options, Param, option, whole_number
 
 __all__ = ["StatsOptions"]
 
 
 @dataclass(frozen=True)
-class StatsOptions:
-    """How ``stats`` runs.
+class StatsOptions(Options):
+    """How ``stats`` runs (see ``jobs.run_job("stats", ...)``)."""
 
-    Attributes
-    ----------
-    images_per_task : int
-        Images each task reads (``imgjobs.stats.images-per-task``).
-    overwrite : bool
-        Replace an existing CSV (default: refuse, naming it).
-    max_pixels : int
-        The most pixels of an image to decode (``imgjobs.max-pixels``).
-    """
-
-    images_per_task: int
-    overwrite: bool
-    max_pixels: int
-
-    @classmethod
-    def resolve(cls, images_per_task=None, overwrite=None, max_pixels=None) -> StatsOptions:
-        """Fill unset options from config and check them (:class:`~jobs.errors.ConfigError` names the key)."""
-        return cls(
-            config.get_int("stats.images-per-task", images_per_task, low=1),
-            config.get_bool("overwrite", overwrite),
-            config.get_int("max-pixels", max_pixels, low=1),
+    images_per_task: int = option(
+        Param(
+            "int",
+            "images each task reads (default {default})",
+            key="stats.images-per-task",
+            check=whole_number(1),
+            flag={"type": positive, "metavar": "N"},
         )
+    )
+    overwrite: bool = option(OVERWRITE)
+    max_pixels: int = option(MAX_PIXELS)

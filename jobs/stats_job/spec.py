@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from jobs.cliargs import add_max_pixels, add_overwrite, default, list_of, positive
+from jobs.cliargs import list_of, positive
+from jobs.params import Param
 from jobs.registry import JobSpec, StudySpec
 
 __all__ = ["STATS"]
@@ -14,20 +15,6 @@ __all__ = ["STATS"]
 def writes(src, out) -> str:
     """The CSV's directory: the job holds its lock."""
     return os.path.dirname(os.path.abspath(os.fspath(out)))
-
-
-def arguments(p: argparse.ArgumentParser) -> None:
-    """``imgjobs stats SRC OUT [options]``."""
-    p.add_argument("src", metavar="SRC", help="a directory of images")
-    p.add_argument("out", metavar="OUT", help="the CSV to write: path, width, height, mode, min, mean, max")
-    p.add_argument(
-        "--images-per-task",
-        type=positive,
-        metavar="N",
-        help=f"images each task reads (default {default('stats.images-per-task')})",
-    )
-    add_max_pixels(p)
-    add_overwrite(p, "an existing CSV")
 
 
 def study_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,10 +45,17 @@ STATS = JobSpec(
     description="Write a CSV of every image in a directory: width, height, mode and luminance (min, mean, "
     "max). The example job of the contributors' guide: one subpackage and one registry line.",
     examples=("imgjobs stats scans/ stats.csv", "imgjobs stats scans/ stats.csv --scheduler local --workers 2"),
-    inputs=("src", "out"),
+    inputs={
+        "src": Param("str or os.PathLike", "a directory of images", flag={"metavar": "SRC"}),
+        "out": Param(
+            "str or os.PathLike",
+            "the CSV to write: path, width, height, mode, min, mean, max",
+            flag={"metavar": "OUT"},
+        ),
+    },
     options="jobs.stats_job.options:StatsOptions",
     planner="jobs.stats_job.planner:plan_stats",
-    arguments="jobs.stats_job.spec:arguments",
+    doc="Write a CSV of every image in a directory: width, height, mode and luminance (min, mean, max).",
     writes="jobs.stats_job.spec:writes",
     study=StudySpec(
         unit="images/s",

@@ -355,7 +355,9 @@ def _open(cfg: Configuration):
 
     if cfg.mode != "dask local":
         return contextlib.nullcontext(None)
-    return open_runner("local", workers=cfg.workers, threads_per_worker=cfg.threads_per_worker, dashboard_address=":0")
+    return open_runner(
+        scheduler="local", workers=cfg.workers, threads_per_worker=cfg.threads_per_worker, dashboard_address=":0"
+    )
 
 
 def _run_once(spec: _Job, cfg: Configuration, source, options: dict, runner, tmp: str):

@@ -1,0 +1,142 @@
+"""The resize job's options, declared once (keyword, ``--flag``, docstring, ``imgjobs.*`` fallback).
+
+The defaults live in ``configs/imgjobs.yaml`` (``imgjobs.resize.*``, and the
+shared ``overwrite``, ``max-pixels`` and ``stamps``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+from jobs import config
+from jobs.cliargs import positive
+from jobs.errors import UsageError
+from jobs.params import MAX_PIXELS, OVERWRITE, Options, Param, choice, option, whole
+from jobs.runtime.stamps import MODES
+
+__all__ = ["EXACT", "EXECUTOR", "METHODS", "ResizeOptions", "parse_size"]
+
+
+def parse_size(text) -> tuple[int, int]:
+    """``"100x100"`` (width x height) or a (width, height) pair -> (width, height)."""
+    if isinstance(text, (tuple, list)):
+        if len(text) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in text):
+            raise UsageError(f"size must be two whole numbers (width, height), got {tuple(text)!r}")
+        w, h = (int(v) for v in text)
+    else:
+        try:
+            w, h = (int(v) for v in str(text).lower().split("x"))
+        except ValueError:
+            raise UsageError(f"size must be WIDTHxHEIGHT, e.g. 100x100, got {text!r}") from None
+    if not (1 <= w <= 65535 and 1 <= h <= 65535):
+        raise UsageError(f"size must be 1..65535 on each side, got {w}x{h}")
+    return w, h
+
+
+#: The resize methods, and what each measured over the 500 ImageNet samples of
+#: ``scripts/bench_resize.py`` (PSNR against a full decode resized with Lanczos;
+#: worst image / 1st percentile / mean).  ``--help`` and the README quote these.
+METHODS = {
+    "area": "OpenCV decode at >= 2x the output, area filter (default; 29.3 / 30.5 / 37.6 dB)",
+    "exact": "Pillow full decode, bicubic: the exercise's semantics (35.4 / 37.8 / 43.9 dB; slowest)",
+    "draft": "decode at ~1x the output, area filter: trades quality for speed (21.6 / 24.7 / 33.4 dB)",
+}
+
+
+def _method(key, value) -> str:
+    return config.get_choice(key, value, tuple(METHODS))
+
+
+def _fraction(key, value) -> float:
+    try:
+        return config.get_float(key, value, low=0, high=1)
+    except config.ConfigError as e:
+        raise UsageError(f"draft fraction must be in (0, 1]: {e}") from None
+
+
+@dataclass(frozen=True)
+class ResizeOptions(Options):
+    """How ``resize`` builds its batch (see :func:`jobs.resize`)."""
+
+    num_images: int | None = option(
+        Param(
+            "int",
+            "take the first N images of the source (an error if fewer exist)",
+            check=whole("--num-images"),
+            flag={"type": positive, "metavar": "N"},
+        )
+    )
+    size: tuple = option(
+        Param(
+            "str or (int, int)",
+            'output width x height, e.g. "100x100" (default {default})',
+            key="resize.size",
+            check=lambda key, value: parse_size(config.get(key, value)),
+            flag={"metavar": "WxH"},
+        )
+    )
+    method: str = option(
+        Param(
+            '{"area", "exact", "draft"}',
+            "how to decode and resize (default {default}); quality over 500 ImageNet photos as PSNR against a full "
+            "decode with Lanczos (worst / 1st percentile / mean): "
+            + "; ".join(f"{k}: {v}" for k, v in METHODS.items()),
+            key="resize.method",
+            check=_method,
+            flag={"choices": list(METHODS)},
+        )
+    )
+    draft_fraction: float = option(
+        Param(
+            "float",
+            "draft only: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) still at least this fraction of "
+            "the output size (default {default}; 1.0 never enlarges)",
+            key="resize.draft-fraction",
+            check=_fraction,
+            flag={"type": float, "metavar": "F"},
+        )
+    )
+    batch_size: int | None = option(
+        Param(
+            "int",
+            "images per task (default: sized from the images and threads, at most imgjobs.resize.images-per-task, "
+            "fewer to give every thread imgjobs.resize.tasks-per-thread tasks)",
+            check=whole("batch size"),
+            flag={"type": positive, "metavar": "B"},
+        )
+    )
+    overwrite: bool = option(OVERWRITE)
+    max_pixels: int = option(MAX_PIXELS)
+    stamps: str = option(
+        Param(
+            '{"stat", "content"}',
+            "how a rerun tells an image changed (default {default}): stat, its size and modification time; "
+            "content, a digest of its bytes (for file systems whose times lie; reads every image on a rerun)",
+            key="stamps",
+            check=choice(*MODES),
+            flag={"choices": list(MODES)},
+        )
+    )
+
+    @classmethod
+    def resolve(cls, exact=None, **keywords) -> ResizeOptions:
+        """Fill unset options from ``imgjobs.resize.*`` and check them (``exact=True`` means ``method="exact"``)."""
+        if exact:
+            method = keywords.get("method")
+            if method not in (None, "exact"):
+                raise UsageError(f"--exact and --method {method} contradict each other: give one")
+            keywords["method"] = "exact"
+        return super().resolve(**keywords)
+
+
+#: ``exact=True``: shorthand for ``method="exact"`` (a keyword of :meth:`ResizeOptions.resolve`).
+EXACT = Param("bool", "shorthand for --method exact", flag={"action": "store_true"})
+
+#: The classic exercise's executors, instead of Dask (a keyword of the resize job, not an option of its output).
+EXECUTOR = Param(
+    '{"serial", "threads", "processes"}',
+    "run the classic exercise's executor (a plain loop, ThreadPoolExecutor, ProcessPoolExecutor of workers) "
+    "instead of Dask, for comparison",
+    flag={"choices": ["serial", "threads", "processes"]},
+)
