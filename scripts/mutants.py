@@ -62,6 +62,13 @@ MUTANTS = [
         ("tests/test_hostile.py::-k lands_where and 2-130 and gc",),
     ),
     Mutant(
+        "dashboard: a cluster's link ignores distributed.dashboard.link (a JupyterHub proxy)",
+        "jobs/clusters/dashboard.py",
+        "    return format_dashboard_link(host, port)",
+        '    return f"http://{host}:{port}/status"',
+        ("tests/test_cli.py::-k honours_the_template",),
+    ),
+    Mutant(
         "cli: a handler cancelled while the scheduler closes prints a traceback after Ctrl-C",
         "jobs/cli.py",
         '    return not (record.name.startswith("distributed") and isinstance(exc, asyncio.CancelledError))',

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 
+import dask
 import numpy as np
 import pytest
 from PIL import Image
@@ -207,6 +208,41 @@ def test_local_cluster_prints_dashboard(image_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Dask dashboard: http://127.0.0.1:" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_the_dashboard_link_follows_distributed_dashboard_link_as_jupyterhub_sets_it(image_dir, tmp_path):
+    # course sites set distributed.dashboard.link to their JupyterHub proxy; the link printed must be that one
+    d, _ = image_dir
+    template = "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status"
+    env = dict(os.environ, JUPYTERHUB_SERVICE_PREFIX="/user/alice/", DASK_DISTRIBUTED__DASHBOARD__LINK=template)
+    r = cli(
+        "compress", d, tmp_path / "o", "--scheduler", "local", "--workers", "1", "--dashboard-address", ":0", env=env
+    )
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^Dask dashboard: /user/alice/proxy/\d+/status$", r.stderr, re.M), r.stderr
+    assert "ssh" not in r.stderr  # a proxy path needs no tunnel
+
+
+def test_a_cluster_dashboard_link_honours_the_template_and_the_hint_fits_where_the_user_is(monkeypatch):
+    from distributed import Client, LocalCluster
+
+    from jobs.clusters import dashboard_link, tunnel_hint
+
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0") as lc, Client(lc) as client:
+        port = client.scheduler_info()["services"]["dashboard"]
+        link = dashboard_link(client, "127.0.0.1:0")
+        assert link == f"http://127.0.0.1:{port}/status"
+        assert tunnel_hint(link).startswith(f"from a laptop: ssh -N -L {port}:127.0.0.1:{port} ")
+        monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+        assert (
+            tunnel_hint(link)
+            == f"under JupyterHub: open /user/alice/proxy/{port}/status on the hub (jupyter-server-proxy)"
+        )
+        with dask.config.set({"distributed.dashboard.link": "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status"}):
+            proxied = dashboard_link(client, "127.0.0.1:0")
+        assert proxied == f"/user/alice/proxy/{port}/status"
+        assert tunnel_hint(proxied) is None
 
 
 def test_scheduler_file(image_dir, tmp_path, cluster):

@@ -1,4 +1,5 @@
-"""The dashboard of a cluster: its link, and the ``ssh -L`` command that opens it from a laptop."""
+"""The dashboard of a cluster: its link (honouring ``distributed.dashboard.link``), and how to open it from a
+laptop (``ssh -L``) or under JupyterHub (its proxy)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,45 @@ __all__ = ["dashboard_link", "tunnel_hint"]
 
 
 def dashboard_link(client, listen: str | None) -> str | None:
-    """The dashboard's address where it really listens (``listen``, e.g. ``127.0.0.1:8787``), not the
-    scheduler's interface address that ``client.dashboard_link`` shows."""
+    """The dashboard's link where it really listens (``listen``, e.g. ``127.0.0.1:8787``), not on the
+    scheduler's interface address that ``client.dashboard_link`` shows.
+
+    The link is made by distributed's own ``format_dashboard_link``, so it honours
+    ``distributed.dashboard.link``: a JupyterHub site that sets it to
+    ``{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status`` gets its proxy's link.
+    """
     link = client.dashboard_link
     if not link or not listen:
         return link
     host = listen.rsplit(":", 1)[0].strip("[]") if ":" in listen else listen
     if host in ("", "0.0.0.0", "::", "*"):
         return link
-    parts = urlsplit(link)
-    return f"{parts.scheme}://{host}:{parts.port}{parts.path}"
+    port = (client.scheduler_info().get("services") or {}).get("dashboard")
+    if port is None:
+        return link
+    from distributed.utils import format_dashboard_link
+
+    return format_dashboard_link(host, port)
 
 
 def tunnel_hint(dashboard_link: str | None) -> str | None:
-    """The ``ssh -L`` command that brings ``dashboard_link`` to a laptop, or None.
+    """How to open ``dashboard_link`` from where the user is, or None.
 
-    Run on a login node (or a compute node reached through one), the command
-    forwards local port 8787 to the dashboard through this host.
+    Under JupyterHub (``JUPYTERHUB_SERVICE_PREFIX`` is set), the hub's proxy
+    (jupyter-server-proxy) serves it at ``<prefix>proxy/<port>/status``: no
+    tunnel needed.  Elsewhere, the ``ssh -L`` command that brings it to a
+    laptop: run on a login node (or a compute node reached through one), it
+    forwards the dashboard's port through this host.
     """
     if not dashboard_link:
         return None
     parts = urlsplit(dashboard_link)
+    if not parts.scheme:  # already a proxy path (distributed.dashboard.link): nothing to add
+        return None
     host, port = parts.hostname, parts.port or 80
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if prefix:
+        return f"under JupyterHub: open {prefix.rstrip('/')}/proxy/{port}/status on the hub (jupyter-server-proxy)"
     user = getpass.getuser()
     here = socket.getfqdn()
     submit = os.environ.get("PBS_O_HOST") or os.environ.get("SLURM_SUBMIT_HOST")
@@ -40,5 +58,7 @@ def tunnel_hint(dashboard_link: str | None) -> str | None:
     if submit and submit != here:  # in a batch job: hop through the login node
         via = f"-J {user}@{submit} " if target == "127.0.0.1" else ""
         login = here if target == "127.0.0.1" else submit
-        return f"ssh -N {via}-L {port}:{target}:{port} {user}@{login}  # then open http://localhost:{port}{parts.path}"
-    return f"ssh -N -L {port}:{target}:{port} {user}@{here}  # then open http://localhost:{port}{parts.path}"
+        tunnel = f"ssh -N {via}-L {port}:{target}:{port} {user}@{login}"
+    else:
+        tunnel = f"ssh -N -L {port}:{target}:{port} {user}@{here}"
+    return f"from a laptop: {tunnel}  # then open http://localhost:{port}{parts.path}"

@@ -164,7 +164,8 @@ def execute(
 
     progress = progress or Progress(enabled=False, dashboard=False)
     tunnel = None
-    if runner.dashboard_link and (runner.kind in ("cluster", "distributed") or os.environ.get("SSH_CONNECTION")):
+    remote = os.environ.get("SSH_CONNECTION") or os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if runner.dashboard_link and (runner.kind in ("cluster", "distributed") or remote):
         from jobs.clusters import tunnel_hint
 
         tunnel = tunnel_hint(runner.dashboard_link)

@@ -63,7 +63,7 @@ class Progress:
         if self.dashboard and dashboard_link:
             self.note(f"Dask dashboard: {dashboard_link}")
             if tunnel:
-                self.note(f"  from a laptop: {tunnel}")
+                self.note(f"  {tunnel}")
         if not self.enabled or not total:
             return
         from tqdm.auto import tqdm
