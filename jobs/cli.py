@@ -219,8 +219,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     k.add_argument("dir", metavar="DIR", help="directory for cert.pem and key.pem (created if missing)")
 
+    m = sub.add_parser(
+        "samples",
+        parents=[verbosity],
+        help="write sample JPEGs (class folders and a labelled list) for resize and studies",
+        description="Write N photograph-like JPEGs into class folders of DIR, and DIR/train.txt listing each "
+        "with its label: input for imgjobs resize, imgjobs study resize and the course notebook, no download "
+        "needed. The same --seed writes the same bytes.",
+        epilog=examples(
+            "imgjobs samples photos/ --jpegs 2000       # photos/train.txt: 2,000 images, 4 classes",
+            "imgjobs resize photos/train.txt --size 64x64 --out batch.npy",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m.add_argument("dir", metavar="DIR", help="where the class folders and train.txt go (created if missing)")
+    m.add_argument("--jpegs", type=positive, default=200, metavar="N", help="how many images (default 200)")
+    m.add_argument("--classes", type=positive, default=4, metavar="K", help="class folders (default 4)")
+    m.add_argument(
+        "--size", default="500x375", metavar="WxH", help="image size (default 500x375, ImageNet's most common)"
+    )
+    m.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
     _add_study_parser(sub, verbosity)
     return parser
+
+
+def _samples(args) -> int:
+    from jobs.errors import UsageError
+    from jobs.resize_job.options import parse_size
+    from jobs.samples import make_jpegs
+
+    try:
+        listing = make_jpegs(args.dir, args.jpegs, classes=args.classes, size=parse_size(args.size), seed=args.seed)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not args.quiet:
+        print(f"wrote {args.jpegs} JPEG(s) in {args.classes} class folder(s) of {args.dir}, listed in {listing}")
+    return 0
 
 
 def _certs(args) -> int:
@@ -439,6 +474,8 @@ def _main(argv) -> int:
             return _study(args, sys.argv[1:] if argv is None else list(map(str, argv)))
         if args.command == "certs":
             return _certs(args)
+        if args.command == "samples":
+            return _samples(args)
         from jobs import registry
 
         first = getattr(args, next(iter(registry.get(args.command).inputs)))

@@ -1,0 +1,120 @@
+"""Sample JPEGs for the resize job, its studies and the course notebook: no download needed.
+
+:func:`make_jpegs` writes photograph-like JPEGs (smooth light, textured
+surfaces, objects, sensor noise: what makes a JPEG decoder work as it does on
+photos) into class folders, and a labelled list beside them::
+
+    OUT/
+      train.txt              "class-2/0007.jpg<TAB>2", one line per image
+      class-0/0000.jpg ...   ImageNet's typical 500x375 by default
+
+The same ``seed`` gives the same files, byte for byte.  ``imgjobs samples OUT``
+is this function on the command line.
+
+>>> from jobs.samples import make_jpegs
+>>> listing = make_jpegs("jpegs", 8, classes=2, size=(64, 48))
+>>> print(listing.read_text().splitlines()[0])
+class-0/0000.jpg	0
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["make_jpegs"]
+
+log = logging.getLogger(__name__)
+
+#: Each class's hue, so that the labels describe something a model could learn.
+_PALETTE = ((200, 70, 40), (40, 140, 70), (50, 80, 190), (190, 170, 40), (140, 60, 160), (40, 160, 170))
+
+
+def _photo(rng: np.random.Generator, width: int, height: int, label: int, noise: np.ndarray):
+    """One photograph-like image: a lit background, textured shapes of the class's hue, noise."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    base = np.array(_PALETTE[label % len(_PALETTE)], np.float32)
+    # low-frequency light: a few random values per side, enlarged smoothly
+    light = rng.uniform(0.45, 1.15, (4, 4, 1)).astype(np.float32)
+    light = (
+        np.asarray(
+            Image.fromarray((light[..., 0] * 100).astype(np.uint8)).resize((width, height), Image.Resampling.BICUBIC),
+            np.float32,
+        )[..., None]
+        / 100
+    )
+    sky = rng.uniform(60, 200, 3).astype(np.float32)
+    rgb = (0.55 * sky + 0.45 * base) * light
+    im = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    for _ in range(int(rng.integers(6, 14))):  # objects: ellipses and polygons near the class's hue
+        colour = tuple(int(c) for c in np.clip(base + rng.normal(0, 35, 3), 0, 255))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        r = int(rng.integers(max(2, width // 40), max(3, width // 6)))
+        if rng.random() < 0.5:
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+        else:
+            points = [(x + int(rng.integers(-r, r + 1)), y + int(rng.integers(-r, r + 1))) for _ in range(5)]
+            draw.polygon(points, fill=colour)
+    im = im.filter(ImageFilter.BoxBlur(1))  # soft edges, as a lens gives
+    # texture and sensor noise: the high frequencies a photo's DCT blocks carry (a window of a shared bank)
+    dy, dx = int(rng.integers(0, height)), int(rng.integers(0, width))
+    pixels = np.asarray(im, np.int16) + noise[dy : dy + height, dx : dx + width]
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def make_jpegs(out, n: int = 200, *, classes: int = 4, size=(500, 375), seed: int = 0, quality: int = 90) -> Path:
+    """Write ``n`` photograph-like JPEGs into ``classes`` class folders of ``out``, and their labelled list.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The directory (created if missing); files already there with the same
+        names are replaced.
+    n : int
+        How many images (at most 1,000,000).
+    classes : int
+        How many class folders (``class-0`` ...); image ``i`` is in class ``i % classes``.
+    size : (int, int)
+        Width and height of every image (default 500x375, ImageNet's most common).
+    seed : int
+        The same seed writes the same bytes.
+    quality : int
+        JPEG quality (1..95).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out/train.txt``: one ``path<TAB>label`` line per image, relative to ``out``,
+        for ``jobs.resize`` and ``imgjobs resize`` (which read the labels too).
+    """
+    if not 1 <= n <= 1_000_000:
+        raise ValueError(f"n must be 1..1000000, got {n}")
+    if not 1 <= classes <= n:
+        raise ValueError(f"classes must be 1..n ({n}), got {classes}")
+    width, height = (int(v) for v in size)
+    if not (8 <= width <= 8192 and 8 <= height <= 8192):
+        raise ValueError(f"size must be 8..8192 on each side, got {width}x{height}")
+    out = Path(out)
+    for c in range(classes):
+        (out / f"class-{c}").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-14, 15, (2 * height, 2 * width, 3), dtype=np.int16)
+    lines = []
+    for i in range(n):
+        label = i % classes
+        name = f"class-{label}/{i:04d}.jpg"
+        _photo(rng, width, height, label, noise).save(out / name, quality=quality)
+        lines.append(f"{name}\t{label}\n")
+    listing = out / "train.txt"
+    tmp = out / f".train.txt.{os.getpid()}.tmp"
+    tmp.write_text("".join(lines))
+    os.replace(tmp, listing)
+    log.info(
+        "wrote %d JPEG(s) of %dx%d in %d class folder(s) of %s, listed in %s", n, width, height, classes, out, listing
+    )
+    return listing
