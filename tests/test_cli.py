@@ -311,6 +311,18 @@ def test_no_means_false(image_dir, tmp_path):
     assert r.returncode == 0 and f"{len(before)} ok" in r.stdout
 
 
+def test_a_rerun_says_why_it_skipped_files(image_dir, tmp_path):
+    d, _ = image_dir
+    out = tmp_path / "o"
+    assert cli("compress", d, out).returncode == 0
+    n = len(list(out.glob("*.rle")))
+    r = cli("compress", d, out)
+    assert r.returncode == 0
+    assert f"\n  {n} skipped: up to date: made from its input as it is now" in r.stdout, r.stdout
+    report = jobs.compress(d, out, progress=False)
+    assert report.reasons("skipped") == {report.results[0].reason: n} and report.reasons("failed") == {}
+
+
 def test_a_malformed_config_file_is_a_clear_error(image_dir, tmp_path):
     d, _ = image_dir
     cfg = tmp_path / "cfg"

@@ -236,6 +236,20 @@ class Report:
         """Every file as a :class:`FileResult` (a list; iterate the report to go one at a time)."""
         return list(self)
 
+    def reasons(self, status: str) -> dict:
+        """Reason -> how many files have ``status`` for it (e.g. why files were skipped), most first."""
+        code, counts = _CODE[status], {}
+        for o in self.outcomes:
+            has = o.status == code
+            own = [i for i in o.reasons if i >= 0 and has[i]]
+            shared = int(has.sum()) - len(own)
+            if shared:
+                why = o.reasons.get(-1) or _DEFAULT_REASON.get(status, "")
+                counts[why] = counts.get(why, 0) + shared
+            for i in own:
+                counts[o.reasons[i]] = counts.get(o.reasons[i], 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
     @property
     def problems(self) -> list:
         """Files that failed or mismatched, as :class:`FileResult`."""
@@ -320,6 +334,11 @@ def summarize(job: str, report: Report, seconds: float) -> str:
     counts = report.counts
     parts = ", ".join(f"{counts[k]} {k}" for k in ("ok", "mismatch", "skipped", "failed") if counts.get(k))
     lines = [f"{job}: {len(report)} file(s): {parts or 'nothing to do'}"]
+    if counts.get("skipped"):
+        why = report.reasons("skipped")
+        lines += [f"  {n} skipped: {reason}" for reason, n in list(why.items())[:3]]
+        if len(why) > 3:
+            lines.append(f"  {sum(list(why.values())[3:])} skipped for other reasons (the report lists each)")
     pixels = report.pixels
     if pixels:
         mpx = pixels / 1e6
