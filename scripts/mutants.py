@@ -69,6 +69,13 @@ MUTANTS = [
         ("tests/test_cli.py::-k honours_the_template",),
     ),
     Mutant(
+        "study: an Amdahl fit with a negative parallel time is reported as a result",
+        "jobs/study/core.py",
+        "        if self.parallel_s <= 0:",
+        "        if False:",
+        ("tests/test_study.py::-k noise_dominates",),
+    ),
+    Mutant(
         "cli: a handler cancelled while the scheduler closes prints a traceback after Ctrl-C",
         "jobs/cli.py",
         '    return not (record.name.startswith("distributed") and isinstance(exc, asyncio.CancelledError))',

@@ -77,6 +77,25 @@ def test_study_fits_amdahl_per_line_and_overhead_per_width():
     assert "## Amdahl's law" in md and "20.0%" in md and "50.0%" in md and "## Per-task overhead" in md
 
 
+def test_a_fit_that_noise_dominates_is_reported_as_no_fit_not_as_a_result():
+    # slower with more workers (a busy machine): a negative parallel time is no serial fraction of 100%
+    slower = amdahl_fit([1, 2, 4], [1.0, 1.2, 1.5])
+    assert slower.parallel_s < 0 and slower.problem.startswith("no fit: noise dominates (runs were no faster")
+    scattered = amdahl_fit([1, 1, 2, 2, 4, 4], [1.0, 0.5, 0.9, 0.4, 0.7, 0.6])
+    assert scattered.problem and "of the spread of the times" in scattered.problem
+    assert amdahl_fit([1, 2, 4], [1.0, 0.6, 0.4]).problem is None
+    assert overhead_fit([10, 100], [1.0, 0.5]).problem.startswith("no fit: noise dominates (runs were faster")
+    assert overhead_fit([10, 100], [1.0, 1.1]).problem is None
+    spec = {Configuration("threads", n): (t, 20) for n, t in ((1, 1.0), (2, 1.2), (4, 1.5))}
+    for size, tasks, t in ((1, 1000, 1.0), (10, 100, 1.5)):
+        spec[Configuration("threads", 2, task_size=size)] = (t, tasks)
+    s = synthetic(spec)
+    md = s.markdown()
+    assert md.count("no fit: noise dominates") == 2, md  # the Amdahl row and the overhead row
+    assert "| dask threads | 1 | auto | no fit: noise dominates" in md
+    assert all(o["min_work_per_task"] == 0.0 for o in s.overhead)
+
+
 def test_one_shared_baseline_is_the_fastest_one_worker_run():
     s = synthetic(
         {
@@ -143,7 +162,26 @@ def test_each_figure_is_drawn_with_the_expected_axes(tmp_path):
     )
     size_ax = figs["task_size"].axes[0]
     assert size_ax.get_xscale() == "log" and size_ax.get_xlabel().startswith("work per task (images per task")
-    assert any(t.get_text() == "auto" for t in size_ax.texts)
+    auto = [r for r in s.rows if r["task_size"] == "auto" and r["workers"] == 2 and r["mode"] == "dask threads"]
+    assert [t.get_text() for t in size_ax.texts] == [f"auto: {auto[0]['work_per_task']:g}"]
+    # every mark is in a legend: the lines, the ideal, the fits, the auto star and the overhead threshold
+    legend = {name: [t.get_text() for t in fig.axes[0].get_legend().get_texts()] for name, fig in figs.items()}
+    assert "dotted: Amdahl fit of the line of its colour" in legend["throughput"]
+    assert "ideal: n x the baseline" in legend["throughput"] and "perfect scaling" in legend["efficiency"]
+    assert legend["task_size"] == [
+        "dask threads, 2 worker(s)",
+        "auto: imgjobs' own task size",
+        "dotted: smallest task with < 10% per-task overhead",
+    ]
+    # plain numbers on the log axis at the task sizes measured, and the machine and input in the title
+    ticks = [t.get_text() for t in size_ax.get_xticklabels()]
+    sizes = sorted({r["work_per_task"] for r in s.rows if r["mode"] == "dask threads" and r["workers"] == 2})
+    assert ticks == [f"{v:g}" for v in sizes], ticks  # e.g. 62.5, never 6.25x10^1
+    assert f"on {s.facts['cores']} cores" in size_ax.get_title() and "images a run" in size_ax.get_title()
+    # the auto point is a star of its own, not a step in the line
+    line = next(ln for ln in size_ax.lines if ln.get_label() == "dask threads, 2 worker(s)")
+    fixed = [r for r in s.task_size_sweeps()[("dask threads", 2, 1)] if r["task_size"] != "auto"]
+    assert list(line.get_xdata()) == [r["work_per_task"] for r in fixed] and len(fixed) == 4
     paths = s.save(tmp_path / "out")
     assert [p.rsplit("/", 1)[1] for p in paths] == [
         "results.csv",

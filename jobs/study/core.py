@@ -205,12 +205,26 @@ class AmdahlFit:
         number of workers is at most ``1 / serial_fraction``.
     points : int
         Timings fitted.
+    r2 : float
+        How much of the spread of the times the fit explains (1: all; 0: no more than their mean).
     """
 
     serial_s: float
     parallel_s: float
     serial_fraction: float
     points: int
+    r2: float = 1.0
+
+    @property
+    def problem(self) -> str | None:
+        """Why this fit is no result ("no fit: noise dominates ..."), or None when it is one."""
+        if self.parallel_s <= 0:
+            return "no fit: noise dominates (runs were no faster with more workers: parallel time <= 0)"
+        if self.serial_s < 0:
+            return f"no fit: noise dominates (negative serial time, {self.serial_s:.3f} s)"
+        if self.r2 < _MIN_R2:
+            return f"no fit: noise dominates (the fit explains {max(self.r2, 0):.0%} of the spread of the times)"
+        return None
 
     @property
     def max_speedup(self) -> float:
@@ -252,7 +266,19 @@ def amdahl_fit(parallelism, seconds) -> AmdahlFit:
     a, b = float(a), float(b)
     total = a + b
     fraction = min(1.0, max(0.0, a / total)) if total > 0 else 1.0
-    return AmdahlFit(serial_s=a, parallel_s=b, serial_fraction=fraction, points=len(t))
+    return AmdahlFit(serial_s=a, parallel_s=b, serial_fraction=fraction, points=len(t), r2=_r2(t, a + b / n))
+
+
+#: A fit that explains less of the spread of the times than this is reported as no fit.
+_MIN_R2 = 0.5
+
+
+def _r2(t, predicted) -> float:
+    """The coefficient of determination of ``predicted`` for ``t`` (1 when ``t`` has no spread)."""
+    import numpy as np
+
+    spread = float(np.sum((t - t.mean()) ** 2))
+    return 1.0 if spread == 0 else 1.0 - float(np.sum((t - predicted) ** 2)) / spread
 
 
 @dataclass(frozen=True)
@@ -268,11 +294,25 @@ class OverheadFit:
         what one task costs a worker.
     points : int
         Timings fitted.
+    r2 : float
+        How much of the spread of the times the fit explains.
     """
 
     work_s: float
     per_task_s: float
     points: int
+    r2: float = 1.0
+
+    @property
+    def problem(self) -> str | None:
+        """Why this fit is no result ("no fit: noise dominates ..."), or None when it is one."""
+        if self.work_s <= 0:
+            return f"no fit: noise dominates (work time <= 0: {self.work_s:.3f} s)"
+        if self.per_task_s < 0:
+            return "no fit: noise dominates (runs were faster with more tasks: negative per-task cost)"
+        if self.r2 < _MIN_R2:
+            return f"no fit: noise dominates (the fit explains {max(self.r2, 0):.0%} of the spread of the times)"
+        return None
 
     def max_tasks(self, share: float = 0.1) -> float:
         """Tasks at which the per-task cost is ``share`` of the work (infinite without a measurable cost:
@@ -305,7 +345,7 @@ def overhead_fit(tasks, seconds) -> OverheadFit:
     if k.shape != t.shape or len(set(k.tolist())) < 2:
         raise ValueError("an overhead fit needs run times at two or more task counts")
     c, a = np.polyfit(k, t, 1)
-    return OverheadFit(work_s=float(a), per_task_s=float(c), points=len(t))
+    return OverheadFit(work_s=float(a), per_task_s=float(c), points=len(t), r2=_r2(t, a + c * k))
 
 
 # -- the machine
@@ -689,7 +729,9 @@ class Study:
                     "workers": w,
                     "threads_per_worker": tpw,
                     "fit": fit,
-                    "min_work_per_task": amount / fit.max_tasks() if fit.max_tasks() < math.inf else 0.0,
+                    "min_work_per_task": 0.0
+                    if fit.problem or fit.max_tasks() == math.inf
+                    else amount / fit.max_tasks(),
                 }
             )
         return fits
@@ -786,11 +828,12 @@ class Study:
             ]
             for a in self.amdahl:
                 f = a["fit"]
+                head = f"| {a['mode']} | {a['threads_per_worker']} | {a['task_size']} |"
+                if f.problem:
+                    lines.append(f"{head} {f.problem} | | | |")
+                    continue
                 most = "unbounded" if f.max_speedup == math.inf else f"{f.max_speedup:.1f}x"
-                lines.append(
-                    f"| {a['mode']} | {a['threads_per_worker']} | {a['task_size']} | {f.serial_s:.3f} | "
-                    f"{f.parallel_s:.3f} | {f.serial_fraction:.1%} | {most} |"
-                )
+                lines.append(f"{head} {f.serial_s:.3f} | {f.parallel_s:.3f} | {f.serial_fraction:.1%} | {most} |")
         if self.overhead:
             lines += [
                 "",
@@ -805,6 +848,9 @@ class Study:
             for o in self.overhead:
                 f = o["fit"]
                 p = o["workers"] * o["threads_per_worker"]
+                if f.problem:
+                    lines.append(f"| {o['mode']} | {o['workers']} x {o['threads_per_worker']} | {f.problem} | | | |")
+                    continue
                 lines.append(
                     f"| {o['mode']} | {o['workers']} x {o['threads_per_worker']} | {f.work_s:.3f} | "
                     f"{f.per_task_s * 1e3:.2f} | {f.per_task_s * 1e3 * p:.2f} | "

@@ -22,7 +22,7 @@ EXPLAIN = {
         "little so that none hides another. The dashed line is ideal scaling of the shared baseline (n times its "
         "throughput): a line that hugs it scales perfectly, and the gap is what coordination, the GIL, data "
         "transfer or too little work cost. Dotted curves are the Amdahl fits; where a curve flattens, more workers "
-        "stop paying."
+        "stop paying. Fits that noise dominates are not drawn (the report says why)."
     ),
     "efficiency": (
         "Parallel efficiency against workers x threads: the speedup over the shared baseline divided by the width, "
@@ -34,8 +34,9 @@ EXPLAIN = {
     "task_size": (
         "Throughput against the work each task gets (log scale), at a fixed number of workers. Tasks too small "
         "(left) spend their time on Dask's ~1 ms per task instead of on work; tasks too large (right) leave "
-        "workers idle while the last ones finish. 'auto' marks where imgjobs' own sizing lands; a dotted vertical "
-        "line marks the smallest task that keeps the fitted per-task overhead under 10% of the work."
+        "workers idle while the last ones finish. A star marks where imgjobs' own sizing ('auto') lands, labelled "
+        "with its work per task; a dotted vertical line marks the smallest task that keeps the fitted per-task "
+        "overhead under 10% of the work. Fits that noise dominates are not drawn."
     ),
     "amdahl": (
         "Amdahl's law: a run on n workers takes T(n) = S + P/n, a serial part S that no worker shares and a "
@@ -74,6 +75,37 @@ def _figure():
         ) from None
     fig = Figure(figsize=(8, 5), layout="constrained")
     return fig, fig.add_subplot()
+
+
+def _title(ax, study, what: str) -> None:
+    """The title: the job and the figure, then the input and the machine it was measured on."""
+    amount = max((r["amount"] for r in study.rows), default=0)
+    unit = study.unit.split("/")[0]
+    cores = study.facts.get("cores")
+    cpu = study.facts.get("cpu")
+    machine = f"{cores} cores" + (f", {cpu}" if cpu else "") if cores else "machine unknown"
+    ax.set_title(f"imgjobs {study.job}: {what}\n{amount:,.0f} {unit} a run on {machine}", fontsize="medium")
+
+
+def _legend(ax, *extra) -> None:
+    """The legend: every line drawn, and ``extra`` (style, label) entries for marks drawn per line."""
+    from matplotlib.lines import Line2D
+
+    handles, labels = ax.get_legend_handles_labels()
+    for style, label in extra:
+        handles.append(Line2D([], [], color="0.3", **style))
+        labels.append(label)
+    ax.legend(handles, labels, fontsize="small")
+
+
+def _plain_log_ticks(axis, values) -> None:
+    """Ticks of a log axis at ``values``, labelled as plain numbers (8, 64), not 8x10^0."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ticks = sorted({float(v) for v in values if v and v > 0})
+    axis.set_ticks(ticks, [f"{v:g}" for v in ticks])
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _colours(study) -> dict:
@@ -115,7 +147,9 @@ def _lines(ax, study, value, low, high, *, fits: bool) -> None:
     xs, log = _width_axis(ax, study)
     span = max(1, xs[-1] - xs[0])
     series = study.series()
-    fitted = {(a["mode"], a["threads_per_worker"], a["task_size"]): a["fit"] for a in study.amdahl}
+    fitted = {
+        (a["mode"], a["threads_per_worker"], a["task_size"]): a["fit"] for a in study.amdahl if not a["fit"].problem
+    }
     sizes = sorted({k[2] for k in series})
     for k, (key, rows) in enumerate(series.items()):
         mode, tpw, size = key
@@ -161,9 +195,10 @@ def throughput_figure(study):
         ax.plot(xs, [base["rate"] * n for n in xs], "--", color="0.5", label="ideal: n x the baseline", zorder=2)
     ax.set_ylim(bottom=0)
     ax.set_ylabel(f"throughput ({study.unit})")
-    ax.set_title(f"imgjobs {study.job}: throughput against workers")
+    _title(ax, study, "throughput against workers")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    fitted = any(not a["fit"].problem for a in study.amdahl)
+    _legend(ax, *([({"linestyle": ":"}, "dotted: Amdahl fit of the line of its colour")] if fitted else []))
     return fig
 
 
@@ -190,9 +225,9 @@ def efficiency_figure(study):
         _lines(ax, study, eff("rate"), eff("rate_low"), eff("rate_high"), fits=False)
         ax.axhline(100, linestyle="--", color="0.5", label="perfect scaling", zorder=2)
         ax.set_ylim(0, max(110, max(eff("rate_high")(r) for r in study.rows) * 1.05))
-        ax.legend(fontsize="small")
+        _legend(ax)
     ax.set_ylabel("parallel efficiency (%)")
-    ax.set_title(f"imgjobs {study.job}: parallel efficiency against workers")
+    _title(ax, study, "parallel efficiency against workers")
     ax.grid(alpha=0.3)
     return fig
 
@@ -213,34 +248,43 @@ def task_size_figure(study):
     fig, ax = _figure()
     palette = colormaps["tab10"].colors
     fits = {(o["mode"], o["workers"], o["threads_per_worker"]): o for o in study.overhead}
+    xs, thresholds = [], False
     for k, (key, rows) in enumerate(study.task_size_sweeps().items()):
         mode, w, tpw = key
         c = palette[k % len(palette)]
-        x = [r["work_per_task"] for r in rows]
         label = f"{mode}, {w} worker(s)" + (f" x{tpw} threads" if tpw > 1 else "")
-        ax.plot(x, [r["rate"] for r in rows], marker=_MARKERS[mode], color=c, label=label, zorder=3)
+        fixed = [r for r in rows if r["task_size"] != "auto"]  # the line: the sizes asked for
+        x = [r["work_per_task"] for r in fixed]
+        xs += [r["work_per_task"] for r in rows]
+        ax.plot(x, [r["rate"] for r in fixed], marker=_MARKERS[mode], color=c, label=label, zorder=3)
         ax.fill_between(
-            x, [r["rate_low"] for r in rows], [r["rate_high"] for r in rows], color=c, alpha=0.15, linewidth=0
+            x, [r["rate_low"] for r in fixed], [r["rate_high"] for r in fixed], color=c, alpha=0.15, linewidth=0
         )
-        for r in rows:
+        for r in rows:  # auto: a point of its own where imgjobs' sizing landed, labelled with its size
             if r["task_size"] == "auto":
+                ax.plot([r["work_per_task"]], [r["rate"]], marker="*", markersize=14, color=c, zorder=4,
+                        linestyle="none", markeredgecolor="black", markeredgewidth=0.5)  # fmt: skip
                 ax.annotate(
-                    "auto",
+                    f"auto: {r['work_per_task']:g}",
                     (r["work_per_task"], r["rate"]),
                     textcoords="offset points",
-                    xytext=(0, 8),
-                    ha="center",
+                    xytext=(6, 6 + 12 * k),  # one above another, never on top of each other
                     fontsize="small",
                     color=c,
                 )
         fit = fits.get(key)
-        if fit and 0 < fit["min_work_per_task"] < math.inf:
+        if fit and not fit["fit"].problem and 0 < fit["min_work_per_task"] < math.inf:
             ax.axvline(fit["min_work_per_task"], linestyle=":", color=c, linewidth=1)
+            thresholds = True
     ax.set_xscale("log")
+    _plain_log_ticks(ax.xaxis, xs)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(f"work per task ({study.per_task_label}, log scale)")
     ax.set_ylabel(f"throughput ({study.unit})")
-    ax.set_title(f"imgjobs {study.job}: throughput against task size")
+    _title(ax, study, "throughput against task size")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize="small")
+    extra = [({"marker": "*", "linestyle": "none", "markersize": 10}, "auto: imgjobs' own task size")]
+    if thresholds:
+        extra.append(({"linestyle": ":"}, "dotted: smallest task with < 10% per-task overhead"))
+    _legend(ax, *extra)
     return fig
