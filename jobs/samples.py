@@ -39,10 +39,10 @@ def _photo(rng: np.random.Generator, width: int, height: int, label: int, noise:
 
     base = np.array(_PALETTE[label % len(_PALETTE)], np.float32)
     # low-frequency light: a few random values per side, enlarged smoothly
-    light = rng.uniform(0.45, 1.15, (4, 4, 1)).astype(np.float32)
+    grid = rng.uniform(0.45, 1.15, (4, 4))
     light = (
         np.asarray(
-            Image.fromarray((light[..., 0] * 100).astype(np.uint8)).resize((width, height), Image.Resampling.BICUBIC),
+            Image.fromarray((grid * 100).astype(np.uint8)).resize((width, height), Image.Resampling.BICUBIC),
             np.float32,
         )[..., None]
         / 100

@@ -238,7 +238,8 @@ class Report:
 
     def reasons(self, status: str) -> dict:
         """Reason -> how many files have ``status`` for it (e.g. why files were skipped), most first."""
-        code, counts = _CODE[status], {}
+        code = _CODE[status]
+        counts: dict[str, int] = {}
         for o in self.outcomes:
             has = o.status == code
             own = [i for i in o.reasons if i >= 0 and has[i]]
