@@ -7,6 +7,7 @@ fraction, a per-task cost); the running is checked on real, small jobs.
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 import textwrap
@@ -336,6 +337,7 @@ def test_study_options_come_from_the_jobs_config(photos, tmp_path):
         study.sweep("resize", [Configuration("threads")], source=photos, threshold=3)
 
 
+@pytest.mark.timeout(400)  # about 2 minutes on 2 cores: every study run lasts over a second
 def test_the_exercises_notebook_runs_and_is_stored_without_outputs(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
@@ -344,11 +346,23 @@ def test_the_exercises_notebook_runs_and_is_stored_without_outputs(tmp_path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code), "strip the notebook's outputs"
+    # what the lesson rests on, read from the notebook's own results by a cell added here
+    check = nbformat.v4.new_code_cell(
+        "import json\n"
+        "print('RESULTS ' + json.dumps({'warnings': sizes.warnings + modes.warnings + case.warnings, "
+        "'best': best['rate'] / serial_rate, 'n': len(paths)}))"
+    )
+    nb.cells.append(check)
     NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for c in code for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert "serial: (300, 64, 64, 3) uint8" in text and "dashboard: http://" in text
+    assert "serial: (1200, 64, 64, 3) uint8" in text and "dashboard: http://" in text
+    assert "Traceback" not in text and "CommClosedError" not in text  # the cluster closes quietly
+    results = json.loads(check.outputs[0]["text"].split("RESULTS ", 1)[1])
+    short = [w for w in results["warnings"] if "ran under" in w]
+    assert not short, short  # every run long enough to mean something
+    assert results["best"] > 1.0, results  # the lesson: the best parallel configuration beats the loop
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(pngs) >= 3  # task size, throughput, efficiency
     tables = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
