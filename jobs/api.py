@@ -134,11 +134,21 @@ def run_job(name: str, *inputs, client=None, compute=True, progress=None, **keyw
     if len(inputs) != len(spec.inputs):
         raise TypeError(f"{name}() takes {len(spec.inputs)} input(s) ({', '.join(spec.inputs)}), got {len(inputs)}")
     names = spec.option_names()
+    unknown = sorted(set(keywords) - set(names) - set(RunOptions.params()))
+    if unknown:
+        raise TypeError(
+            f"{name}() got unexpected keyword argument(s) {', '.join(unknown)}; its options are "
+            f"{', '.join(names)}, and the scheduler's {', '.join(RunOptions.params())}"
+        )
     options = {k: keywords.pop(k) for k in list(keywords) if k in names}
-    executor = options.pop("executor", None)
+    executor = spec.keywords["executor"].resolve(options.pop("executor")) if "executor" in options else None
     opts = registry.load(spec.options).resolve(**options)
     run = RunOptions.from_kwargs(keywords, name)
     _check_client(client)
+    compute = True if compute is None else compute
+    first = inputs[0] if inputs else None
+    if isinstance(first, (str, os.PathLike)) and not os.path.lexists(first):
+        raise UsageError(f"{os.fspath(first)}: no such file or directory")
     if spec.precheck and compute:  # before a cluster starts for nothing
         done = registry.load(spec.precheck)(*inputs, opts)
         if done is not None:
@@ -160,7 +170,7 @@ def run_job(name: str, *inputs, client=None, compute=True, progress=None, **keyw
         raise UsageError("--performance-report needs a Dask scheduler, not --executor")
     from jobs.runtime.schedulers import ExecutorRunner
 
-    return run_plan(plan, lock_dir, ExecutorRunner(executor, run.workers), _progress(progress))
+    return run_plan(plan, lock_dir, ExecutorRunner(executor, run.get("workers")), _progress(progress))
 
 
 @functools.cache
@@ -192,7 +202,10 @@ def job_function(name: str):
     signature = inspect.Signature(params)
 
     def call(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as e:  # as Python says it for a function written out: with its name
+            raise TypeError(f"{name}() {e}") from None
         bound.apply_defaults()
         given = dict(bound.arguments)
         inputs = [given.pop(n) for n in spec.inputs]
@@ -202,6 +215,7 @@ def job_function(name: str):
     call.__module__ = __name__
     call.__signature__ = signature  # type: ignore[attr-defined]
     call.__doc__ = _docstring(spec, options)
+    globals().setdefault(name, call)  # jobs.api.<name>: where pickle (and a reader) finds it
     return call
 
 

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable
 
 from jobs.cliargs import add_scheduler_options, examples, list_of, positive
 
@@ -21,7 +22,7 @@ log = logging.getLogger("jobs")
 
 _EPILOG = """\
 schedulers:
-  auto (default)      threads, or processes when {auto_files} small files or more share batch tasks
+  auto                threads, or processes when {auto_files} small files or more share batch tasks
   threads             dask's thread pool in this process: instant start; large images scale on it
   processes           dask's local process pool: many small files (Python-bound work) scale on it
   local               a distributed LocalCluster, --workers N x --threads-per-worker T,
@@ -41,7 +42,8 @@ examples:
   imgjobs study resize train.txt --workers 1,2 --out study-resize
   imgjobs compress scans/ rle/ --cluster pbs --jobs 4 --dry-run
 
-Defaults come from configs/imgjobs.yaml through dask.config; flags win.
+Defaults come from configs/imgjobs.yaml through dask.config; flags win.  The scheduler
+by default (imgjobs.scheduler.kind): {kind}.
 Exit status: 0 all fine, 1 some file failed, 2 usage error, 130 interrupted.
 """
 
@@ -180,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="imgjobs",
         description="Image batch jobs on Dask: compress 1-bit images to the classic .rle format and back, "
         "build (N, H, W, 3) training batches from JPEG lists, and measure throughput.",
-        epilog=_EPILOG.replace("{auto_files}", configured("scheduler.auto-processes-files")),
+        epilog=_EPILOG.replace("{auto_files}", configured("scheduler.auto-processes-files")).replace(
+            "{kind}", configured("scheduler.kind")
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
@@ -327,19 +331,29 @@ class Terminated(KeyboardInterrupt):
         self.status = 128 + signum
 
 
-def _handle_termination() -> None:
+def _handle_termination() -> Callable[[], None]:
+    """Install the signal handlers and the unraisable hook of a run; return what puts the old ones back."""
     import signal
 
     def stop(signum, frame):
         raise Terminated(signum)
 
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    hook = sys.unraisablehook
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, stop)
     # Ctrl-C raises KeyboardInterrupt, whatever a library installed (dask-jobqueue sets its own)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if sys.unraisablehook is not _redeliver_swallowed_interrupts:
-        _redeliver_swallowed_interrupts.previous = sys.unraisablehook  # type: ignore[attr-defined]
+    if hook is not _redeliver_swallowed_interrupts:
+        _redeliver_swallowed_interrupts.previous = hook  # type: ignore[attr-defined]
         sys.unraisablehook = _redeliver_swallowed_interrupts
+
+    def restore() -> None:  # main() called in a notebook or a test: the process gets its own back
+        for sig, handler in before.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        sys.unraisablehook = hook
+
+    return restore
 
 
 def _redeliver_swallowed_interrupts(unraisable) -> None:
@@ -468,7 +482,7 @@ def _main(argv) -> int:
     _setup_logging(args.verbose, args.quiet)
     from jobs.errors import UsageError
 
-    _handle_termination()
+    restore = _handle_termination()
     try:
         if args.command == "study":
             return _study(args, sys.argv[1:] if argv is None else list(map(str, argv)))
@@ -476,11 +490,6 @@ def _main(argv) -> int:
             return _certs(args)
         if args.command == "samples":
             return _samples(args)
-        from jobs import registry
-
-        first = getattr(args, next(iter(registry.get(args.command).inputs)))
-        if not os.path.lexists(first):
-            raise UsageError(f"{first}: no such file or directory")
         return _run_job(args)
     except UsageError as e:  # found after parsing: the message says what; no usage line
         _error(str(e))
@@ -497,6 +506,8 @@ def _main(argv) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    finally:
+        restore()
 
 
 if __name__ == "__main__":  # pragma: no cover

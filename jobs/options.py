@@ -106,7 +106,7 @@ class RunOptions(Options):
         Param(
             "str",
             "submit workers as batch jobs through dask-jobqueue: a profile under imgjobs.clusters (pbs, slurm, "
-            "or your own); the scheduler runs in this process",
+            "or your own); the scheduler runs in this process (default {default})",
             key="scheduler.cluster",
             check=text,
             flag={"metavar": "PROFILE"},
@@ -126,9 +126,8 @@ class RunOptions(Options):
     tls: bool | None = option(
         Param(
             "bool",
-            "TLS on every connection: on by default for clusters imgjobs starts (local, cluster: temporary "
-            "certificates, or the files in imgjobs.tls; see imgjobs certs); off to opt out; a running "
-            "scheduler's address decides",
+            "TLS on every connection of the clusters imgjobs starts (default {default}; local, cluster: temporary "
+            "certificates, or the files in imgjobs.tls, see imgjobs certs); a running scheduler's address decides",
             key="scheduler.tls",
             check=boolean,
             flag={"action": argparse.BooleanOptionalAction},

@@ -42,13 +42,17 @@ from jobs.errors import UsageError
 __all__ = [
     "MAX_PIXELS",
     "OVERWRITE",
+    "OVERWRITE_ONE",
     "Options",
     "Param",
     "boolean",
     "choice",
     "configured",
+    "from_config",
+    "one_of",
     "option",
     "text",
+    "truth",
     "whole",
     "whole_number",
 ]
@@ -122,8 +126,8 @@ _PLACE = re.compile(r"\{(default|[a-z][a-z0-9.-]*)\}")
 def configured(key: str | None, unset: str = "none") -> str:
     """The value ``imgjobs.<key>`` has now, for a help text (``unset`` when null)."""
     value = None if key is None else config.get(key)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 10_000:
-        return f"{value:,}"
+    if isinstance(value, bool):
+        return str(value).lower()
     return unset if value is None else str(value)
 
 
@@ -219,6 +223,43 @@ def whole(what: str):
     return check
 
 
+def from_config(parse):
+    """A check: ``parse(value)``, the value given or else the configured one; a configured value that
+    ``parse`` refuses is a :class:`~jobs.errors.ConfigError` naming the key and where it came from."""
+
+    def check(key, value):
+        given = value is not None
+        value = config.get(key, value)
+        try:
+            return parse(value)
+        except UsageError as e:
+            if given:
+                raise
+            raise config.ConfigError(f"{e} (imgjobs.{key}, from {config.source(key)})") from None
+
+    return check
+
+
+def one_of(what: str, value, choices) -> str:
+    """``value`` (any case) if it is one of ``choices``; else a :class:`~jobs.errors.UsageError` naming ``what``."""
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise UsageError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
+    return text
+
+
+def truth(what: str, value) -> bool | None:
+    """True, False or None from a bool or its text (true/false, yes/no, on/off, 1/0), as config reads them."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise UsageError(f"{what} must be true or false, got {value!r}")
+
+
 def boolean(key, value) -> bool:
     """A check: True or False, from config when not given."""
     return config.get_bool(key, value)
@@ -242,10 +283,17 @@ def text(key, value) -> str | None:
 
 OVERWRITE = Param(
     "bool",
-    "replace existing outputs (default: keep them, so a rerun finishes the rest)",
+    "replace existing outputs (default {default}: false keeps them, so a rerun finishes the rest)",
     key="overwrite",
     check=boolean,
     flag={"action": "store_true"},
+)
+
+#: ``overwrite`` of a job with one output, which a different job's output there is never silently kept as.
+OVERWRITE_ONE = dataclasses.replace(
+    OVERWRITE,
+    doc="replace an existing output (default {default}: false keeps one this very job made, resuming or "
+    "calling it up to date, and refuses any other)",
 )
 
 MAX_PIXELS = Param(

@@ -236,3 +236,55 @@ def test_the_registry_and_runners_refuse_what_they_cannot_do(pictures, tmp_path,
     monkeypatch.setattr(registry, "_SPECS", None)
     with pytest.raises(ValueError, match="two jobs are named 'stats'"):
         registry.specs()
+
+
+def test_each_entry_point_checks_and_names_what_it_is_given(pictures, tmp_path):
+    # found by a hostile review of the declarations
+    import pickle
+    import signal
+    import sys
+
+    from jobs.cli import main
+    from jobs.options import RunOptions
+    from jobs.resize_job.options import ResizeOptions
+    from jobs.runtime.schedulers import open_runner
+
+    with pytest.raises(TypeError):
+        ResizeOptions.resolve("8x8")  # a positional is not taken as exact=...
+    assert ResizeOptions.resolve(exact="no").method != "exact"
+    assert ResizeOptions.resolve(exact="yes", method="EXACT").method == "exact"
+    with pytest.raises(UsageError, match="exact must be true or false"):
+        ResizeOptions.resolve(exact="maybe")
+    with pytest.raises(TypeError, match=r"^resize\(\) got an unexpected keyword argument 'sise'"):
+        jobs.resize(pictures, tmp_path / "b.npy", sise="8x8")
+    with pytest.raises(TypeError, match=r"^compress\(\) missing a required argument: 'dst'"):
+        jobs.compress(pictures)
+    with pytest.raises(TypeError, match=r"stats\(\) got unexpected keyword argument\(s\) images; its options are"):
+        jobs.run_job("stats", pictures, tmp_path / "s.csv", images=3)
+    with pytest.raises(UsageError, match="executor must be one of serial, threads, processes, got 'bogus'"):
+        jobs.resize(pictures, tmp_path / "b.npy", executor="bogus")
+    with pytest.raises(TypeError, match="open_runner"), open_runner(RunOptions(scheduler="threads"), workers=7):
+        pass
+    # a missing input: the same message from Python and from the command line
+    with pytest.raises(UsageError, match="nowhere: no such file or directory"):
+        jobs.run_job("stats", tmp_path / "nowhere", tmp_path / "s.csv")
+    r = imgjobs("stats", tmp_path / "nowhere", tmp_path / "s.csv")
+    assert r.returncode == 2 and "nowhere: no such file or directory" in r.stderr
+    # a configured value a check refuses names its key and where it came from
+    with dask.config.set({"imgjobs.resize.size": "abc"}):
+        with pytest.raises(jobs.ConfigError, match=r"got 'abc' \(imgjobs.resize.size, from"):
+            ResizeOptions.resolve()
+    # a job of the registry without a name in jobs is still a picklable function
+    assert pickle.loads(pickle.dumps(registry.get("stats").call())) is registry.get("stats").call()
+    # the command in a process of someone else's (a notebook, a test) gives the process its handlers back
+    before = signal.getsignal(signal.SIGTERM), sys.unraisablehook
+    assert main(["-q", "stats", str(pictures), str(tmp_path / "t.csv")]) == 0
+    assert (signal.getsignal(signal.SIGTERM), sys.unraisablehook) == before
+
+
+def test_help_shows_the_defaults_configured_now():
+    env = dict(os.environ, DASK_IMGJOBS__OVERWRITE="true", DASK_IMGJOBS__SCHEDULER__TLS="false")
+    env["DASK_IMGJOBS__RLE__TARGET_PIXELS_PER_TASK"] = "1000000"
+    out = " ".join(imgjobs("compress", "--help", env=env).stdout.split())
+    assert "replace existing outputs (default true:" in out and "of about 1000000 pixels" in out
+    assert "(default false; local, cluster:" in out

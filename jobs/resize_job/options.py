@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from jobs import config
 from jobs.cliargs import positive
 from jobs.errors import UsageError
-from jobs.params import MAX_PIXELS, OVERWRITE, Options, Param, choice, option, whole
+from jobs.params import MAX_PIXELS, OVERWRITE_ONE, Options, Param, choice, from_config, one_of, option, truth, whole
 from jobs.runtime.stamps import MODES
 
 __all__ = ["EXACT", "EXECUTOR", "METHODS", "ResizeOptions", "parse_size"]
@@ -38,7 +38,7 @@ def parse_size(text) -> tuple[int, int]:
 #: ``scripts/bench_resize.py`` (PSNR against a full decode resized with Lanczos;
 #: worst image / 1st percentile / mean).  ``--help`` and the README quote these.
 METHODS = {
-    "area": "OpenCV decode at >= 2x the output, area filter (default; 29.3 / 30.5 / 37.6 dB)",
+    "area": "OpenCV decode at >= 2x the output, area filter: quality-safe (29.3 / 30.5 / 37.6 dB)",
     "exact": "Pillow full decode, bicubic: the exercise's semantics (35.4 / 37.8 / 43.9 dB; slowest)",
     "draft": "decode at ~1x the output, area filter: trades quality for speed (21.6 / 24.7 / 33.4 dB)",
 }
@@ -72,7 +72,7 @@ class ResizeOptions(Options):
             "str or (int, int)",
             'output width x height, e.g. "100x100" (default {default})',
             key="resize.size",
-            check=lambda key, value: parse_size(config.get(key, value)),
+            check=from_config(parse_size),
             flag={"metavar": "WxH"},
         )
     )
@@ -100,13 +100,13 @@ class ResizeOptions(Options):
     batch_size: int | None = option(
         Param(
             "int",
-            "images per task (default: sized from the images and threads, at most imgjobs.resize.images-per-task, "
-            "fewer to give every thread imgjobs.resize.tasks-per-thread tasks)",
+            "images per task (default: sized from the images and threads, at most {resize.images-per-task}, "
+            "fewer to give every thread {resize.tasks-per-thread} tasks)",
             check=whole("batch size"),
             flag={"type": positive, "metavar": "B"},
         )
     )
-    overwrite: bool = option(OVERWRITE)
+    overwrite: bool = option(OVERWRITE_ONE)
     max_pixels: int = option(MAX_PIXELS)
     stamps: str = option(
         Param(
@@ -120,23 +120,26 @@ class ResizeOptions(Options):
     )
 
     @classmethod
-    def resolve(cls, exact=None, **keywords) -> ResizeOptions:
+    def resolve(cls, *, exact=None, **keywords) -> ResizeOptions:
         """Fill unset options from ``imgjobs.resize.*`` and check them (``exact=True`` means ``method="exact"``)."""
-        if exact:
+        if truth("exact", exact):
             method = keywords.get("method")
-            if method not in (None, "exact"):
+            if method is not None and str(method).strip().lower() != "exact":
                 raise UsageError(f"--exact and --method {method} contradict each other: give one")
             keywords["method"] = "exact"
         return super().resolve(**keywords)
 
 
 #: ``exact=True``: shorthand for ``method="exact"`` (a keyword of :meth:`ResizeOptions.resolve`).
-EXACT = Param("bool", "shorthand for --method exact", flag={"action": "store_true"})
+EXACT = Param("bool", "the same as method exact (the exercise's Pillow bicubic)", flag={"action": "store_true"})
 
 #: The classic exercise's executors, instead of Dask (a keyword of the resize job, not an option of its output).
+EXECUTORS = ("serial", "threads", "processes")
+
 EXECUTOR = Param(
     '{"serial", "threads", "processes"}',
-    "run the classic exercise's executor (a plain loop, ThreadPoolExecutor, ProcessPoolExecutor of workers) "
-    "instead of Dask, for comparison",
-    flag={"choices": ["serial", "threads", "processes"]},
+    "run the classic exercise's executor instead of Dask, for comparison: a plain loop, or a "
+    "ThreadPoolExecutor or ProcessPoolExecutor as wide as the workers option",
+    check=lambda key, value: None if value is None else one_of("executor", value, EXECUTORS),
+    flag={"choices": list(EXECUTORS)},
 )

@@ -7,12 +7,13 @@ defaults live in ``configs/imgjobs.yaml``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from jobs import config
 from jobs.cliargs import rows, threshold
 from jobs.errors import UsageError
-from jobs.params import MAX_PIXELS, OVERWRITE, Options, Param, option
+from jobs.params import MAX_PIXELS, OVERWRITE, Options, Param, from_config, option
 
 __all__ = ["CompressOptions", "DecompressOptions", "Sizing", "VerifyOptions", "parse_rows_per_task"]
 
@@ -30,17 +31,6 @@ def parse_rows_per_task(value) -> int | str:
     return n
 
 
-def _rows(key, value) -> int | str:
-    given = value is not None
-    value = config.get(key, value)
-    try:
-        return parse_rows_per_task(value)
-    except UsageError as e:
-        if given:
-            raise
-        raise config.ConfigError(f"{e} (imgjobs.{key}, from {config.source(key)})") from None
-
-
 def _threshold(key, value) -> int | None:
     try:
         return config.get_int(key, value, low=0, high=255, optional=True)
@@ -50,27 +40,37 @@ def _threshold(key, value) -> int | None:
 
 ROWS_PER_TASK = Param(
     'int or "auto"',
-    "rows per task (default {default}): 'auto' batches small files and splits large BMPs into row blocks of about "
-    "imgjobs.rle.target-pixels-per-task pixels (~8 MPixel); 0 gives one task per image; N gives blocks of N rows",
+    "rows per task (default {default}): 'auto' batches small files and splits large BMPs into row blocks of "
+    "about {rle.target-pixels-per-task} pixels; 0 gives one task per image; N gives blocks of N rows",
     key="rle.rows-per-task",
-    check=_rows,
+    check=from_config(parse_rows_per_task),
     flag={"type": rows, "metavar": "N"},
+)
+
+#: decompress and verify: the same option, sized from the .rle files and images they read.
+ROWS_PER_DECODE = dataclasses.replace(
+    ROWS_PER_TASK,
+    doc="rows per task (default {default}): 'auto' batches small files and splits large ones into row blocks "
+    "of about {rle.target-pixels-per-task} pixels; 0 gives one task per file; N gives blocks of N rows",
 )
 
 THRESHOLD = Param(
     "int",
-    "white when luminance >= N (0..255), instead of Floyd-Steinberg dithering as Pillow's convert('1')",
+    "white when luminance >= this (0..255), instead of Floyd-Steinberg dithering as Pillow's convert('1') "
+    "(default {default})",
     key="rle.threshold",
     check=_threshold,
     flag={"type": threshold, "metavar": "N"},
+    unset="none: dithering",
 )
 
 THRESHOLD_USED = Param(
     "int",
-    "the threshold the files were compressed with, if any (none: they were dithered)",
+    "the threshold the files were compressed with, if any (default {default})",
     key="rle.threshold",
     check=_threshold,
     flag={"type": threshold, "metavar": "N"},
+    unset="none: they were dithered",
 )
 
 
@@ -88,7 +88,7 @@ class CompressOptions(Options):
 class DecompressOptions(Options):
     """How ``decompress`` lays out its tasks (see :func:`jobs.decompress`)."""
 
-    rows_per_task: int | str = option(ROWS_PER_TASK)
+    rows_per_task: int | str = option(ROWS_PER_DECODE)
     overwrite: bool = option(OVERWRITE)
 
 
@@ -97,7 +97,7 @@ class VerifyOptions(Options):
     """What ``verify`` compares with (the threshold used when compressing) and its task layout."""
 
     threshold: int | None = option(THRESHOLD_USED)
-    rows_per_task: int | str = option(ROWS_PER_TASK)
+    rows_per_task: int | str = option(ROWS_PER_DECODE)
     max_pixels: int = option(MAX_PIXELS)
 
 

@@ -267,8 +267,8 @@ def open_runner(run=None, **options):
     """
     from jobs.options import RunOptions
 
-    if run is not None and not isinstance(run, RunOptions):
-        raise TypeError(f"open_runner() takes a RunOptions or keywords, got {run!r}")
+    if run is not None and (not isinstance(run, RunOptions) or options):
+        raise TypeError(f"open_runner() takes a RunOptions or keywords, not {run!r} with {sorted(options)}")
     run = run or RunOptions.from_kwargs(options, "open_runner")
     address = run.get("scheduler_address")
     scheduler_file = run.get("scheduler_file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from jobs.cliargs import positive
@@ -23,5 +24,9 @@ class StatsOptions(Options):
             flag={"type": positive, "metavar": "N"},
         )
     )
-    overwrite: bool = option(OVERWRITE)
+    overwrite: bool = option(
+        dataclasses.replace(
+            OVERWRITE, doc="replace an existing CSV (default {default}: false refuses to write over one)"
+        )
+    )
     max_pixels: int = option(MAX_PIXELS)

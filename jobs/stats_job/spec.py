@@ -23,9 +23,9 @@ def study_arguments(p: argparse.ArgumentParser) -> None:
         "--images-per-task",
         dest="task_sizes",
         type=list_of(positive),
-        default=[16, 64],
+        default=list(STATS.study.sizes_default),  # type: ignore[union-attr]
         metavar="LIST",
-        help="images per task (default 16,64)",
+        help="images per task (default " + ",".join(map(str, STATS.study.sizes_default)) + ")",  # type: ignore[union-attr]
     )
 
 
