@@ -76,10 +76,17 @@ MUTANTS = [
         ("tests/test_study.py::-k noise_dominates",),
     ),
     Mutant(
+        "cli: distributed's connection pool closing after SIGTERM prints a traceback",
+        "jobs/cli.py",
+        "    return not (isinstance(exc, asyncio.CancelledError) or closing)",
+        "    return not isinstance(exc, asyncio.CancelledError)",
+        ("tests/test_cli.py::test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback",),
+    ),
+    Mutant(
         "cli: a handler cancelled while the scheduler closes prints a traceback after Ctrl-C",
         "jobs/cli.py",
-        '    return not (record.name.startswith("distributed") and isinstance(exc, asyncio.CancelledError))',
-        "    return True",
+        "    return not (isinstance(exc, asyncio.CancelledError) or closing)",
+        "    return not closing",
         ("tests/test_cli.py::test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback",),
     ),
     Mutant(

@@ -409,3 +409,7 @@ def test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback():
     assert not _drop_cancelled_handlers(record("distributed.scheduler", asyncio.CancelledError()))
     assert _drop_cancelled_handlers(record("distributed.scheduler", RuntimeError("a real failure")))
     assert _drop_cancelled_handlers(record("jobs", asyncio.CancelledError()))  # only distributed's closing
+    # seen in CI after SIGTERM: the connection pool closing while a connect time-out expired
+    expiring = RuntimeError("Cannot change state of expiring Timeout")
+    assert not _drop_cancelled_handlers(record("distributed.core", expiring))
+    assert _drop_cancelled_handlers(record("jobs.runtime", expiring))

@@ -277,8 +277,15 @@ def test_each_entry_point_checks_and_names_what_it_is_given(pictures, tmp_path):
     # a job of the registry without a name in jobs is still a picklable function
     assert pickle.loads(pickle.dumps(registry.get("stats").call())) is registry.get("stats").call()
     # the command in a process of someone else's (a notebook, a test) gives the process its handlers back
+    import logging
+
     before = signal.getsignal(signal.SIGTERM), sys.unraisablehook
-    assert main(["-q", "stats", str(pictures), str(tmp_path / "t.csv")]) == 0
+    level = logging.getLogger("jobs").level
+    try:
+        with dask.config.set({}):  # the command sets distributed's log level in dask.config: put it back after
+            assert main(["-q", "stats", str(pictures), str(tmp_path / "t.csv")]) == 0
+    finally:
+        logging.getLogger("jobs").setLevel(level)  # -q: errors only, for the rest of this process
     assert (signal.getsignal(signal.SIGTERM), sys.unraisablehook) == before
 
 
