@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -346,6 +347,11 @@ def test_the_exercises_notebook_runs_and_is_stored_without_outputs(tmp_path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code), "strip the notebook's outputs"
+    # papermill's parameters cell: the first code cell, plain assignments a course overrides
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert tagged == [code[0]] and {"N_IMAGES", "WORKERS", "REPEATS"} <= set(
+        re.findall(r"^(\w+) =", code[0].source, re.M)
+    )
     # what the lesson rests on, read from the notebook's own results by a cell added here
     check = nbformat.v4.new_code_cell(
         "import json\n"
