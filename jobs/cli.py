@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable
 
-from jobs.cliargs import add_scheduler_options, examples, list_of, positive
+from jobs.cliargs import add_scheduler_options, examples, list_of, positive, whole
 
 __all__ = ["main"]
 
@@ -238,27 +238,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("dir", metavar="DIR", help="where the class folders and train.txt go (created if missing)")
     m.add_argument("--jpegs", type=positive, default=200, metavar="N", help="how many images (default 200)")
-    m.add_argument("--classes", type=positive, default=4, metavar="K", help="class folders (default 4)")
+    m.add_argument(
+        "--classes", type=positive, metavar="K", help="class folders (default 4, or the number of images if fewer)"
+    )
     m.add_argument(
         "--size", default="500x375", metavar="WxH", help="image size (default 500x375, ImageNet's most common)"
     )
-    m.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    m.add_argument("--seed", type=whole(0), default=0, metavar="S", help="random seed, >= 0 (default 0)")
 
     _add_study_parser(sub, verbosity)
     return parser
 
 
 def _samples(args) -> int:
-    from jobs.errors import UsageError
-    from jobs.resize_job.options import parse_size
     from jobs.samples import make_jpegs
 
-    try:
-        listing = make_jpegs(args.dir, args.jpegs, classes=args.classes, size=parse_size(args.size), seed=args.seed)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    listing = make_jpegs(args.dir, args.jpegs, classes=args.classes, size=args.size, seed=args.seed)
     if not args.quiet:
-        print(f"wrote {args.jpegs} JPEG(s) in {args.classes} class folder(s) of {args.dir}, listed in {listing}")
+        n = len({line.split("\t")[1] for line in listing.read_text().splitlines()})
+        print(f"wrote {args.jpegs} JPEG(s) in {n} class folder(s) of {args.dir}, listed in {listing}")
     return 0
 
 

@@ -67,7 +67,7 @@ def _photo(rng: np.random.Generator, width: int, height: int, label: int, noise:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def make_jpegs(out, n: int = 200, *, classes: int = 4, size=(500, 375), seed: int = 0, quality: int = 90) -> Path:
+def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375), seed: int = 0, quality: int = 90):
     """Write ``n`` photograph-like JPEGs into ``classes`` class folders of ``out``, and their labelled list.
 
     Parameters
@@ -76,13 +76,15 @@ def make_jpegs(out, n: int = 200, *, classes: int = 4, size=(500, 375), seed: in
         The directory (created if missing); files already there with the same
         names are replaced.
     n : int
-        How many images (at most 1,000,000).
-    classes : int
-        How many class folders (``class-0`` ...); image ``i`` is in class ``i % classes``.
-    size : (int, int)
-        Width and height of every image (default 500x375, ImageNet's most common).
+        How many images (1..1,000,000).
+    classes : int, optional
+        How many class folders (``class-0`` ...), 1..n; image ``i`` is in class
+        ``i % classes`` (default 4, or ``n`` when smaller).
+    size : (int, int) or str
+        Width and height of every image, 8..8192 each, e.g. ``(500, 375)`` or
+        ``"500x375"`` (the default, ImageNet's most common).
     seed : int
-        The same seed writes the same bytes.
+        The same seed (>= 0) writes the same bytes.
     quality : int
         JPEG quality (1..95).
 
@@ -91,17 +93,38 @@ def make_jpegs(out, n: int = 200, *, classes: int = 4, size=(500, 375), seed: in
     pathlib.Path
         ``out/train.txt``: one ``path<TAB>label`` line per image, relative to ``out``,
         for ``jobs.resize`` and ``imgjobs resize`` (which read the labels too).
+
+    Raises
+    ------
+    jobs.UsageError
+        For a value out of range, or an ``out`` that is not a directory that can be written.
     """
+    from jobs.errors import UsageError
+    from jobs.resize_job.options import parse_size
+
+    classes = min(4, n) if classes is None else classes
     if not 1 <= n <= 1_000_000:
-        raise ValueError(f"n must be 1..1000000, got {n}")
+        raise UsageError(f"the number of images must be 1..1000000, got {n}")
     if not 1 <= classes <= n:
-        raise ValueError(f"classes must be 1..n ({n}), got {classes}")
-    width, height = (int(v) for v in size)
+        raise UsageError(f"classes must be 1..{n} (the number of images), got {classes}")
+    width, height = parse_size(size)
     if not (8 <= width <= 8192 and 8 <= height <= 8192):
-        raise ValueError(f"size must be 8..8192 on each side, got {width}x{height}")
+        raise UsageError(f"size must be 8..8192 on each side, got {width}x{height}")
+    if not 1 <= quality <= 95:
+        raise UsageError(f"quality must be 1..95, got {quality}")
+    if not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
+    if not os.fspath(out):
+        raise UsageError("the output directory is empty: name one")
     out = Path(out)
-    for c in range(classes):
-        (out / f"class-{c}").mkdir(parents=True, exist_ok=True)
+    try:
+        for c in range(classes):
+            (out / f"class-{c}").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{e.filename or out}: cannot make the class folders there ({e.strerror or e})") from None
+    listing = out / "train.txt"
+    if listing.is_dir():
+        raise UsageError(f"{listing} is a directory: the labelled list goes there; move it or choose another DIR")
     rng = np.random.default_rng(seed)
     noise = rng.integers(-14, 15, (2 * height, 2 * width, 3), dtype=np.int16)
     lines = []
@@ -110,10 +133,12 @@ def make_jpegs(out, n: int = 200, *, classes: int = 4, size=(500, 375), seed: in
         name = f"class-{label}/{i:04d}.jpg"
         _photo(rng, width, height, label, noise).save(out / name, quality=quality)
         lines.append(f"{name}\t{label}\n")
-    listing = out / "train.txt"
     tmp = out / f".train.txt.{os.getpid()}.tmp"
-    tmp.write_text("".join(lines))
-    os.replace(tmp, listing)
+    try:
+        tmp.write_text("".join(lines))
+        os.replace(tmp, listing)
+    finally:
+        tmp.unlink(missing_ok=True)
     log.info(
         "wrote %d JPEG(s) of %dx%d in %d class folder(s) of %s, listed in %s", n, width, height, classes, out, listing
     )

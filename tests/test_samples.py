@@ -38,8 +38,32 @@ def test_the_samples_command_and_its_bad_input(tmp_path):
     assert "wrote 6 JPEG(s) in 2 class folder(s)" in r.stdout
     assert len((tmp_path / "s" / "train.txt").read_text().splitlines()) == 6
     r = imgjobs("samples", tmp_path / "t", "--jpegs", "2", "--classes", "3")
-    assert r.returncode == 2 and "classes must be 1..n (2), got 3" in r.stderr and "Traceback" not in r.stderr
+    assert (
+        r.returncode == 2
+        and "classes must be 1..2 (the number of images), got 3" in r.stderr
+        and "Traceback" not in r.stderr
+    )
     r = imgjobs("samples", tmp_path / "t", "--size", "4x4")
     assert r.returncode == 2 and "size must be 8..8192 on each side, got 4x4" in r.stderr
-    with pytest.raises(ValueError, match=r"n must be 1\.\.1000000, got 0"):
+    with pytest.raises(jobs.UsageError, match=r"the number of images must be 1\.\.1000000, got 0"):
         make_jpegs(tmp_path / "u", 0)
+
+
+def test_samples_refuse_what_they_cannot_write_by_name_and_leave_nothing(tmp_path):
+    # found by a hostile user: tracebacks, a flag never given named, a temporary left behind
+    (tmp_path / "afile").write_text("x")
+    r = imgjobs("samples", tmp_path / "afile", "--jpegs", "2")
+    assert r.returncode == 2 and "cannot make the class folders there" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "d" / "train.txt").mkdir(parents=True)
+    r = imgjobs("samples", tmp_path / "d", "--jpegs", "2")
+    assert r.returncode == 2 and "train.txt is a directory" in r.stderr
+    assert not list((tmp_path / "d").glob(".train.txt*"))
+    r = imgjobs("samples", "", "--jpegs", "2")
+    assert r.returncode == 2 and "the output directory is empty" in r.stderr
+    r = imgjobs("samples", tmp_path / "two", "--jpegs", "2")  # fewer images than the default 4 classes
+    assert r.returncode == 0 and "in 2 class folder(s)" in r.stdout, r.stderr
+    r = imgjobs("samples", tmp_path / "s", "--seed", "-1")
+    assert r.returncode == 2 and "--seed" in r.stderr
+    assert make_jpegs(tmp_path / "str", 2, size="16x12").exists()  # the size as resize takes it
+    with pytest.raises(jobs.UsageError, match=r"quality must be 1\.\.95, got 0"):
+        make_jpegs(tmp_path / "q", 2, quality=0)

@@ -29,12 +29,13 @@ nothing here is imported for local runs.  One concern per module:
 
 from __future__ import annotations
 
-from jobs.clusters.dashboard import dashboard_link, tunnel_hint
+from jobs.clusters.dashboard import client_link, dashboard_link, tunnel_hint
 from jobs.clusters.lifecycle import close_cluster, start_cluster, wait_for_workers
 from jobs.clusters.profiles import job_script, lifetime_of, profile
 from jobs.clusters.tls import security, write_certificates
 
 __all__ = [
+    "client_link",
     "close_cluster",
     "dashboard_link",
     "job_script",

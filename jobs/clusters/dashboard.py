@@ -4,11 +4,14 @@ laptop (``ssh -L``) or under JupyterHub (its proxy)."""
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 from urllib.parse import urlsplit
 
-__all__ = ["dashboard_link", "tunnel_hint"]
+__all__ = ["client_link", "dashboard_link", "tunnel_hint"]
+
+log = logging.getLogger(__name__)
 
 
 def dashboard_link(client, listen: str | None) -> str | None:
@@ -19,7 +22,7 @@ def dashboard_link(client, listen: str | None) -> str | None:
     ``distributed.dashboard.link``: a JupyterHub site that sets it to
     ``{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status`` gets its proxy's link.
     """
-    link = client.dashboard_link
+    link = client_link(client)
     if not link or not listen:
         return link
     host = listen.rsplit(":", 1)[0].strip("[]") if ":" in listen else listen
@@ -28,9 +31,32 @@ def dashboard_link(client, listen: str | None) -> str | None:
     port = (client.scheduler_info().get("services") or {}).get("dashboard")
     if port is None:
         return link
+    return _format(host, port)
+
+
+def _format(host: str, port) -> str:
+    """distributed's link for ``host:port`` (``distributed.dashboard.link``); a template naming an
+    environment variable that is not set gives the plain address, with a warning, not a KeyError."""
     from distributed.utils import format_dashboard_link
 
-    return format_dashboard_link(host, port)
+    try:
+        return format_dashboard_link(host, port)
+    except KeyError as e:
+        log.warning("distributed.dashboard.link names %s, which is not set here: the plain address instead", e)
+        return f"http://{host}:{port}/status"
+
+
+def client_link(client) -> str | None:
+    """``client.dashboard_link``, or the plain address when ``distributed.dashboard.link`` cannot be filled."""
+    try:
+        return client.dashboard_link
+    except KeyError:
+        info = client.scheduler_info()
+        port = (info.get("services") or {}).get("dashboard")
+        if port is None:
+            return None
+        host = urlsplit(info.get("address", "")).hostname or "127.0.0.1"
+        return _format(host, port)
 
 
 def tunnel_hint(dashboard_link: str | None) -> str | None:
@@ -45,10 +71,10 @@ def tunnel_hint(dashboard_link: str | None) -> str | None:
     if not dashboard_link:
         return None
     parts = urlsplit(dashboard_link)
-    if not parts.scheme:  # already a proxy path (distributed.dashboard.link): nothing to add
-        return None
-    host, port = parts.hostname, parts.port or 80
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if not parts.scheme or (prefix and prefix.rstrip("/") + "/proxy/" in parts.path):
+        return None  # already the hub's proxy (distributed.dashboard.link): nothing to add
+    host, port = parts.hostname, parts.port or 80
     if prefix:
         return f"under JupyterHub: open {prefix.rstrip('/')}/proxy/{port}/status on the hub (jupyter-server-proxy)"
     user = getpass.getuser()

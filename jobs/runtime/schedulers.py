@@ -152,7 +152,9 @@ def _distributed_runner(client, kind: str) -> Runner:
     workers = info.get("workers", {})
     threads = sum(w.get("nthreads", 1) for w in workers.values()) or 1
     desc = f"{kind} scheduler at {client.scheduler.address}: {len(workers)} worker(s), {threads} thread(s)"
-    return Runner("distributed", threads, desc, client=client, dashboard_link=client.dashboard_link)
+    from jobs.clusters.dashboard import client_link
+
+    return Runner("distributed", threads, desc, client=client, dashboard_link=client_link(client))
 
 
 def runner_from_client(client) -> Runner:
