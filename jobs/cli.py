@@ -147,6 +147,12 @@ def _study(args, argv) -> int:
     )
     options = {k: getattr(args, k) for k in spec.study.options if hasattr(args, k)}
     out = args.out or f"study-{args.study}"
+    try:  # before any measurement: a sweep's results are never lost to an --out that cannot take them
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        from jobs.errors import UsageError
+
+        raise UsageError(f"--out {out}: cannot write the study's results there ({e.strerror or e})") from None
 
     def say(row):
         if not args.quiet:

@@ -298,7 +298,7 @@ OVERWRITE_ONE = dataclasses.replace(
 
 MAX_PIXELS = Param(
     "int",
-    "refuse (fail by name) images decoded whole with more pixels than this (default {default}, Pillow's "
+    "refuse (fail by name) images decoded whole with more pixels than this (default {default}; as shipped, Pillow's "
     "decompression-bomb limit); uncompressed BMPs are read by rows and have no such limit",
     key="max-pixels",
     check=whole_number(1),

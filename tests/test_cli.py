@@ -226,7 +226,7 @@ def test_the_dashboard_link_follows_distributed_dashboard_link_as_jupyterhub_set
 def test_a_cluster_dashboard_link_honours_the_template_and_the_hint_fits_where_the_user_is(monkeypatch):
     from distributed import Client, LocalCluster
 
-    from jobs.clusters import dashboard_link, tunnel_hint
+    from jobs.clusters import client_link, dashboard_link, tunnel_hint
 
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
     with LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0") as lc, Client(lc) as client:
@@ -243,6 +243,11 @@ def test_a_cluster_dashboard_link_honours_the_template_and_the_hint_fits_where_t
             proxied = dashboard_link(client, "127.0.0.1:0")
         assert proxied == f"/user/alice/proxy/{port}/status"
         assert tunnel_hint(proxied) is None
+        assert tunnel_hint(f"https://hub.example.org/user/alice/proxy/{port}/status") is None  # a full proxy URL
+        with dask.config.set({"distributed.dashboard.link": "{IMGJOBS_UNSET_VARIABLE}proxy/{port}/status"}):
+            plain = client_link(client)  # the scheduler's own address, not distributed's KeyError
+            assert plain.startswith("http://") and plain.endswith(f":{port}/status"), plain
+            assert dashboard_link(client, "127.0.0.1:0") == f"http://127.0.0.1:{port}/status"
 
 
 def test_scheduler_file(image_dir, tmp_path, cluster):

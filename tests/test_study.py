@@ -376,6 +376,14 @@ def test_the_exercises_notebook_runs_and_is_stored_without_outputs(tmp_path):
     assert (tmp_path / "exercise-data" / "batch.npy").exists()
 
 
+def test_a_study_whose_out_cannot_take_its_results_stops_before_measuring(photos, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "sub"):
+        r = imgjobs("study", "resize", photos, "--workers", "1", "--repeats", "1", "--out", out)
+        assert r.returncode == 2 and "cannot write the study's results there" in r.stderr, r.stderr
+        assert "study resize:" not in r.stdout  # nothing was measured
+
+
 def test_a_failing_run_closes_the_cluster_the_study_started(photos, monkeypatch):
     from distributed.deploy.spec import SpecCluster
 

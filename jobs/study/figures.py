@@ -10,8 +10,6 @@ needs no matplotlib.
 
 from __future__ import annotations
 
-import math
-
 __all__ = ["EXPLAIN", "efficiency_figure", "task_size_figure", "throughput_figure"]
 
 #: How to read each figure and fit (the Markdown report prints these).
@@ -36,7 +34,8 @@ EXPLAIN = {
         "(left) spend their time on Dask's ~1 ms per task instead of on work; tasks too large (right) leave "
         "workers idle while the last ones finish. A star marks where imgjobs' own sizing ('auto') lands, labelled "
         "with its work per task; a dotted vertical line marks the smallest task that keeps the fitted per-task "
-        "overhead under 10% of the work. Fits that noise dominates are not drawn."
+        "overhead under 10% of the work, where that is within the sizes measured. Fits that noise dominates are "
+        "not drawn."
     ),
     "amdahl": (
         "Amdahl's law: a run on n workers takes T(n) = S + P/n, a serial part S that no worker shares and a "
@@ -63,7 +62,7 @@ _MARKERS = {
     "executor threads": "D",
     "executor processes": "v",
 }
-_STYLES = ["-", "--", "-.", ":"]
+_STYLES = ["-", "--", "-.", (0, (6, 2, 1, 2, 1, 2))]  # never ":", which marks the fits
 
 
 def _figure():
@@ -102,8 +101,11 @@ def _plain_log_ticks(axis, values) -> None:
     """Ticks of a log axis at ``values``, labelled as plain numbers (8, 64), not 8x10^0."""
     from matplotlib.ticker import NullFormatter, NullLocator
 
-    ticks = sorted({float(v) for v in values if v and v > 0})
-    axis.set_ticks(ticks, [f"{v:g}" for v in ticks])
+    ticks: list = []
+    for v in sorted({float(v) for v in values if v and v > 0}):
+        if not ticks or v / ticks[-1] > 1.3:  # labels never run into each other
+            ticks.append(v)
+    axis.set_ticks(ticks, [f"{v:.3g}" for v in ticks])
     axis.set_minor_locator(NullLocator())
     axis.set_minor_formatter(NullFormatter())
 
@@ -192,7 +194,8 @@ def throughput_figure(study):
     base = study.baseline
     if base:
         xs = sorted({r["parallelism"] for r in study.rows})
-        ax.plot(xs, [base["rate"] * n for n in xs], "--", color="0.5", label="ideal: n x the baseline", zorder=2)
+        ax.plot(xs, [base["rate"] * n for n in xs], "--", color="black", alpha=0.6, label="ideal: n x the baseline",
+                zorder=2)  # fmt: skip
     ax.set_ylim(bottom=0)
     ax.set_ylabel(f"throughput ({study.unit})")
     _title(ax, study, "throughput against workers")
@@ -223,7 +226,7 @@ def efficiency_figure(study):
             return lambda r: 100 * r[rate] / base["rate"] / r["parallelism"]
 
         _lines(ax, study, eff("rate"), eff("rate_low"), eff("rate_high"), fits=False)
-        ax.axhline(100, linestyle="--", color="0.5", label="perfect scaling", zorder=2)
+        ax.axhline(100, linestyle="--", color="black", alpha=0.6, label="perfect scaling", zorder=2)
         ax.set_ylim(0, max(110, max(eff("rate_high")(r) for r in study.rows) * 1.05))
         _legend(ax)
     ax.set_ylabel("parallel efficiency (%)")
@@ -268,12 +271,13 @@ def task_size_figure(study):
                     f"auto: {r['work_per_task']:g}",
                     (r["work_per_task"], r["rate"]),
                     textcoords="offset points",
-                    xytext=(6, 6 + 12 * k),  # one above another, never on top of each other
+                    xytext=(6, -14 - 12 * k),  # below the star, one under another: never over a title
                     fontsize="small",
                     color=c,
                 )
         fit = fits.get(key)
-        if fit and not fit["fit"].problem and 0 < fit["min_work_per_task"] < math.inf:
+        lo, hi = min(r["work_per_task"] for r in rows), max(r["work_per_task"] for r in rows)
+        if fit and not fit["fit"].problem and lo / 2 <= fit["min_work_per_task"] <= hi * 2:  # on the axis
             ax.axvline(fit["min_work_per_task"], linestyle=":", color=c, linewidth=1)
             thresholds = True
     ax.set_xscale("log")
