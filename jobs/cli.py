@@ -417,6 +417,16 @@ def _run_options(args) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(RunOptions)}
 
 
+def _write_report(path: str, report) -> None:
+    """``report.to_dict()`` as JSON at ``path``, through a temporary file and a rename (never half-written)."""
+    import json
+
+    from jobs.runtime.files import new_token, write_atomic
+
+    data = json.dumps(report.to_dict(), indent=1, default=str).encode()
+    write_atomic(os.path.abspath(path), [data], new_token())
+
+
 def _call_api(args, progress):
     """The job the arguments ask for, through its Python function (:meth:`jobs.registry.JobSpec.call`)."""
     from jobs import registry
@@ -441,6 +451,10 @@ def _run_job(args) -> int:
 
         print(job_script(run.get("cluster"), tls=run.get("tls")))
         return 0
+    if args.report:  # before anything runs: a run's outcomes are never lost to a path that cannot take them
+        from jobs.runtime.files import check_writable_file
+
+        check_writable_file(args.report, "the JSON report")
     progress = Progress(enabled=False if (args.no_progress or args.quiet) else None, dashboard=not args.quiet)
     from jobs.errors import ClusterError
 
@@ -457,6 +471,8 @@ def _run_job(args) -> int:
     except OSError as e:  # e.g. no scheduler at the given address, a full disk
         _error(str(e))
         return 1
+    if args.report:
+        _write_report(args.report, report)
     for r in report.problems:
         label = "MISMATCH" if r.status == "mismatch" else "FAILED"
         print(f"{label} {_printable(r.reason)}", file=sys.stderr)

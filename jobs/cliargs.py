@@ -58,6 +58,12 @@ def add_scheduler_options(p: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="cluster: print the job script a worker job would run, and exit"
     )
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--report",
+        metavar="FILE.json",
+        help="also write the report as JSON: the summary figures and every file's outcome, as Python's "
+        "Report.to_dict() (checked before anything runs; written even when files failed)",
+    )
 
 
 def list_of(kind):

@@ -83,6 +83,13 @@ MUTANTS = [
         ("tests/test_cli.py::test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback",),
     ),
     Mutant(
+        "cli: an unwritable --report is found only after the run",
+        "jobs/cli.py",
+        '        check_writable_file(args.report, "the JSON report")',
+        "        pass",
+        ("tests/test_cli.py::-k json_report",),
+    ),
+    Mutant(
         "cli: a handler cancelled while the scheduler closes prints a traceback after Ctrl-C",
         "jobs/cli.py",
         "    return not (isinstance(exc, asyncio.CancelledError) or closing)",

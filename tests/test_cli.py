@@ -418,3 +418,21 @@ def test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback():
     expiring = RuntimeError("Cannot change state of expiring Timeout")
     assert not _drop_cancelled_handlers(record("distributed.core", expiring))
     assert _drop_cancelled_handlers(record("jobs.runtime", expiring))
+
+
+def test_the_json_report_holds_what_the_python_report_does(image_dir, tmp_path):
+    d, _ = image_dir
+    (d / "bad.png").write_bytes(b"not a png")
+    r = cli("compress", d, tmp_path / "o", "--report", tmp_path / "r.json")
+    assert r.returncode == 1  # a file failed: the report is written all the same
+    got = json.loads((tmp_path / "r.json").read_text())
+    want = jobs.compress(d, tmp_path / "p", progress=False).to_dict()
+    for key in ("job", "exit_code", "counts", "pixels", "bytes_in", "tasks"):
+        assert got[key] == want[key], key
+    strip = [{k: v for k, v in f.items() if k != "dst"} for f in got["files"]]
+    assert strip == [{k: v for k, v in f.items() if k != "dst"} for f in want["files"]]
+    bad = [f for f in got["files"] if f["status"] == "failed"]
+    assert len(bad) == 1 and bad[0]["src"].endswith("bad.png") and bad[0]["reason"]
+    # a path that cannot take it is refused before anything runs
+    r = cli("compress", d, tmp_path / "q", "--report", tmp_path)
+    assert r.returncode == 2 and "the JSON report" in r.stderr and not (tmp_path / "q").exists()

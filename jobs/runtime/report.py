@@ -297,6 +297,40 @@ class Report:
 
     # -- text
 
+    def to_dict(self) -> dict:
+        """The report as plain data (JSON-ready): the summary figures and every file's outcome.
+
+        ``imgjobs JOB ... --report FILE.json`` writes exactly this, so a script reads
+        what Python's :class:`Report` holds instead of parsing the command's text.
+        """
+        return {
+            "job": self.job,
+            "exit_code": self.exit_code,
+            "counts": self.counts,
+            "seconds": self.seconds,
+            "pixels": self.pixels,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "tasks": self.tasks,
+            "scheduler": self.scheduler,
+            "output": self.output,
+            "up_to_date": self.up_to_date,
+            "summary": self.summary(),
+            "files": [
+                {
+                    "src": r.src,
+                    "dst": r.dst,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "pixels": r.pixels,
+                    "bytes_in": r.bytes_in,
+                    "bytes_out": r.bytes_out,
+                    **({"details": r.details} if r.details else {}),
+                }
+                for r in self
+            ],
+        }
+
     def summary(self) -> str:
         """A paragraph for people: files, pixels, bytes, ratio, time and speed."""
         if self.job == "resize":
