@@ -16,7 +16,7 @@ from PIL import Image
 
 import jobs
 import rle
-from conftest import pillow_bits
+from conftest import imgjobs, pillow_bits
 from jobs.resize_job.tasks import load_rgb
 
 # The project's own command, installed beside this interpreter (the venv's), never one found earlier on PATH.
@@ -423,7 +423,8 @@ def test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback():
 def test_the_json_report_holds_what_the_python_report_does(image_dir, tmp_path):
     d, _ = image_dir
     (d / "bad.png").write_bytes(b"not a png")
-    r = cli("compress", d, tmp_path / "o", "--report", tmp_path / "r.json")
+    # the source tree's command (python -m jobs), which the mutation check changes; not the installed script
+    r = imgjobs("compress", d, tmp_path / "o", "--report", tmp_path / "r.json")
     assert r.returncode == 1  # a file failed: the report is written all the same
     got = json.loads((tmp_path / "r.json").read_text())
     want = jobs.compress(d, tmp_path / "p", progress=False).to_dict()
@@ -434,5 +435,5 @@ def test_the_json_report_holds_what_the_python_report_does(image_dir, tmp_path):
     bad = [f for f in got["files"] if f["status"] == "failed"]
     assert len(bad) == 1 and bad[0]["src"].endswith("bad.png") and bad[0]["reason"]
     # a path that cannot take it is refused before anything runs
-    r = cli("compress", d, tmp_path / "q", "--report", tmp_path)
+    r = imgjobs("compress", d, tmp_path / "q", "--report", tmp_path)
     assert r.returncode == 2 and "the JSON report" in r.stderr and not (tmp_path / "q").exists()
