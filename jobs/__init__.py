@@ -33,6 +33,8 @@ _EXPORTS = {
     "decompress": ("api", "decompress"),
     "resize": ("api", "resize"),
     "resize_array": ("resize_job.array", "resize_array"),
+    "preprocess": ("resize_job.inference", "preprocess"),
+    "PixelsMayDiffer": ("resize_job.inference", "PixelsMayDiffer"),
     "read_labelled": ("resize_job.source", "read_labelled"),
     "verify": ("api", "verify"),
     "run_job": ("api", "run_job"),

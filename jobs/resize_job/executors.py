@@ -26,7 +26,7 @@ def _exercise_one(args):
     stamp = MISSING
     try:
         data, stamp = resize_tasks.read_input(path, opts.stamps)
-        img = resize_tasks.load_rgb(path, opts.size, opts.method, opts.draft_fraction, opts.max_pixels, data=data)
+        img = resize_tasks.load_with(opts, path, data)
         return img, None, stamp
     except Exception as e:  # one image fails, by name
         return None, failure(path, e), stamp
@@ -76,7 +76,10 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
     k = 0
     for g, (start, stop) in zip(groups, finish.todo, strict=True):
         state.write_done(
-            where.done_dir, where.token, where.identity, state.Done.of(start, g, seen[k : k + stop - start])
+            where.done_dir,
+            where.token,
+            where.identity,
+            state.Done.of(start, g, seen[k : k + stop - start], resize_tasks.pixel_libraries()),
         )
         k += stop - start
     return groups

@@ -16,6 +16,7 @@ from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.source import FAILED_LABEL, Source, name_some, read_labelled
 from jobs.resize_job.state import labels_path, sidecar_path
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
+from jobs.resize_job.tasks import DIMENSIONS, library_changes
 from jobs.runtime import stamps
 from jobs.runtime.engine import Finish
 from jobs.runtime.files import (
@@ -100,6 +101,18 @@ class ResizeFinish(Finish):
             file_stamps.extend(d.stamps)
             results.append(o)
         labels = self._labels(failures)
+        made: list = []  # the library versions that made the pixels: one set, unless workers differ
+        for d in done:
+            if d.libraries is not None and d.libraries not in made:
+                made.append(d.libraries)
+        if len(made) > 1:
+            log.warning(
+                "%s: its slices were made by %d different sets of library versions (workers or runs with other "
+                "installs: %s); the sidecar lists them; --overwrite rebuilds it in one environment",
+                w.out,
+                len(made),
+                "; ".join(", ".join(library_changes(made[0], m)) for m in made[1:]),
+            )
         sidecar = {
             "format": state.SIDECAR_FORMAT,
             "output": os.path.abspath(w.out),
@@ -110,9 +123,12 @@ class ResizeFinish(Finish):
                 "method": self.opts.method,
                 "draft_fraction": self.opts.draft_fraction if self.opts.method == "draft" else None,
                 "filter": "bicubic (Pillow)" if self.opts.method == "exact" else "area (OpenCV INTER_AREA)",
+                "fit": self.opts.fit,
+                "pad_fill": list(self.opts.pad_fill) if self.opts.fit == "pad" else None,
                 "exif_transpose": True,
                 "max_pixels": self.opts.max_pixels,
             },
+            "libraries": made,
             "identity": w.identity,
             "images_per_task": w.batch,
             "stamps": {"mode": w.stamp_mode, "files": file_stamps},
@@ -134,6 +150,10 @@ class ResizeFinish(Finish):
         try:
             if labels:
                 written.append(self._write_labels(*labels))
+            if w.zarr:  # one read of the group's zarr.json gives xarray every array (no warning, no listing)
+                import zarr
+
+                zarr.consolidate_metadata(w.target)
             sidecar["outputs"] = {  # what a rerun compares: a batch or labels changed since are never current
                 "batch": state.output_stamp(w.target, w.stamp_mode),
                 "labels": state.output_stamp(labels_path(w.out), w.stamp_mode) if labels and not w.zarr else None,
@@ -181,7 +201,10 @@ class ResizeFinish(Finish):
             import zarr
 
             group = zarr.open_group(w.target, mode="r+")
-            group.create_array("labels", shape=labels.shape, dtype="int64", overwrite=True)[:] = labels
+            array = group.create_array(
+                "labels", shape=labels.shape, dtype="int64", overwrite=True, dimension_names=DIMENSIONS[:1]
+            )
+            array[:] = labels
             group.attrs["classes"] = about["classes"]
             return ""
         buf = io.BytesIO()

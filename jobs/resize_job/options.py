@@ -15,7 +15,7 @@ from jobs.errors import UsageError
 from jobs.params import MAX_PIXELS, OVERWRITE_ONE, Options, Param, choice, from_config, one_of, option, truth, whole
 from jobs.runtime.stamps import MODES
 
-__all__ = ["EXACT", "EXECUTOR", "METHODS", "ResizeOptions", "parse_size"]
+__all__ = ["EXACT", "EXECUTOR", "FITS", "METHODS", "SAMPLE_FORMATS", "ResizeOptions", "parse_fill", "parse_size"]
 
 
 def parse_size(text) -> tuple[int, int]:
@@ -38,10 +38,44 @@ def parse_size(text) -> tuple[int, int]:
 #: ``scripts/bench_resize.py`` (PSNR against a full decode resized with Lanczos;
 #: worst image / 1st percentile / mean).  ``--help`` and the README quote these.
 METHODS = {
-    "area": "OpenCV decode at >= 2x the output, area filter: quality-safe (29.3 / 30.5 / 37.6 dB)",
+    "area": "OpenCV decode at >= 4x the output, area filter: quality-safe (29.3 / 30.6 / 37.8 dB)",
     "exact": "Pillow full decode, bicubic: the exercise's semantics (35.4 / 37.8 / 43.9 dB; slowest)",
     "draft": "decode at ~1x the output, area filter: trades quality for speed (21.6 / 24.7 / 33.4 dB)",
 }
+
+
+#: How an image of another shape goes into W x H (torchvision's ``Resize(s)`` + ``CenterCrop`` is ``crop``).
+FITS = {
+    "stretch": "scale each side to the output: non-square photos are distorted (the exercise's semantics)",
+    "crop": "scale the shorter side to the output, keep the centre: nothing distorted, the edges cut",
+    "pad": "scale the longer side to the output, centre it on the fill colour (letterbox): nothing cut",
+}
+
+#: How each image is stored in a WebDataset shard (an output ending in ``.wds``).
+SAMPLE_FORMATS = {
+    "npy": "the (H, W, 3) uint8 array as a .npy file: lossless, fastest, np.load reads it",
+    "png": "a PNG (OpenCV, compression level 1): lossless, smaller, any image library reads it",
+    "jpg": "a JPEG at quality 95 (libjpeg-turbo): smallest, lossy (not the batch's exact pixels)",
+}
+
+
+def parse_fill(value) -> tuple[int, int, int]:
+    """``0``, ``"114"``, ``"124,116,104"`` or an (R, G, B) sequence -> (R, G, B), each 0..255."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        parts: list = [value]
+    elif isinstance(value, (tuple, list)):
+        parts = list(value)
+    else:
+        parts = [p.strip() for p in str(value).split(",")]
+    try:
+        rgb = [int(p) if not isinstance(p, bool) else None for p in parts]
+    except (TypeError, ValueError):
+        rgb = [None]
+    if len(rgb) == 1:
+        rgb *= 3
+    if len(rgb) != 3 or not all(isinstance(v, int) and 0 <= v <= 255 for v in rgb):
+        raise UsageError(f"pad fill must be one grey level or R,G,B, each 0..255 (e.g. 0 or 124,116,104), got {value!r}")
+    return (rgb[0], rgb[1], rgb[2])
 
 
 def _method(key, value) -> str:
@@ -85,6 +119,35 @@ class ResizeOptions(Options):
             key="resize.method",
             check=_method,
             flag={"choices": list(METHODS)},
+        )
+    )
+    fit: str = option(
+        Param(
+            '{"stretch", "crop", "pad"}',
+            "how an image of another shape fills the output (default {default}): "
+            + "; ".join(f"{k}: {v}" for k, v in FITS.items()),
+            key="resize.fit",
+            check=choice(*FITS),
+            flag={"choices": list(FITS)},
+        )
+    )
+    pad_fill: tuple = option(
+        Param(
+            "int or (int, int, int)",
+            "pad only: the colour around the image, one grey level or R,G,B (default {default})",
+            key="resize.pad-fill",
+            check=from_config(parse_fill),
+            flag={"metavar": "RGB"},
+        )
+    )
+    sample_format: str = option(
+        Param(
+            '{"npy", "png", "jpg"}',
+            "a .wds output only: how each image is stored in its shard (default {default}): "
+            + "; ".join(f"{k}: {v}" for k, v in SAMPLE_FORMATS.items()),
+            key="resize.sample-format",
+            check=choice(*SAMPLE_FORMATS),
+            flag={"choices": list(SAMPLE_FORMATS)},
         )
     )
     draft_fraction: float = option(

@@ -240,6 +240,8 @@ def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_
     if not why:
         return _Finished(current=True, sidecar=sidecar)
     batch = sidecar["images_per_task"]
+    made = sidecar.get("libraries") or []
+    libraries = made[0] if len(made) == 1 else None
     moved = set(changed)
     failed: dict = {}
     for f in sidecar["failed"]:
@@ -248,8 +250,25 @@ def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_
     for k in range(0, n, batch):
         stop = min(k + batch, n)
         if not any(i in moved for i in range(k, stop)):
-            kept.append(state.Done(k, stop, recorded[k:stop], failed.get(k // batch, [])))
+            kept.append(state.Done(k, stop, recorded[k:stop], failed.get(k // batch, []), libraries))
     return _Finished(reopen=f"{out}: {' and '.join(why)}: redoing that", kept=tuple(kept), batch=batch, sidecar=sidecar)
+
+
+def _say_other_libraries(what: str, made) -> None:
+    """Warn when pixels already made came from other library versions than this process has."""
+    now = resize_tasks.pixel_libraries()
+    changes: list = []
+    for libraries in made or [None]:
+        for change in resize_tasks.library_changes(libraries, now):
+            if change not in changes:
+                changes.append(change)
+    if changes:
+        log.warning(
+            "%s was made with other library versions than this process has (%s): its pixels may differ from a "
+            "rebuild; --overwrite rebuilds it with these",
+            what,
+            "; ".join(changes),
+        )
 
 
 def up_to_date(source, out, opts: ResizeOptions | None = None) -> Report | None:
@@ -360,6 +379,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             assert sidecar is not None  # ours
             assessed = _assess(out, sidecar, n, opts.size, now, mode, labels_id, paths)
             if assessed.current:
+                _say_other_libraries(out, sidecar.get("libraries"))
                 plan = Plan("resize", unit="image")
                 plan.current = up_to_date_report(out, paths, sidecar)
                 plan.finish = CurrentFinish(
@@ -398,6 +418,8 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
                 ignored,
                 os.path.join(work, "done"),
             )
+        if done:
+            _say_other_libraries(work, [d.libraries for d in done])
     elif os.path.isdir(work) and not assessed.reopen:
         log.info("%s holds the work of another job or an incomplete start: starting over", work)
     where = ResizeTarget(

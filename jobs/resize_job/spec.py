@@ -55,10 +55,14 @@ def study_settings(options: dict) -> dict:
         num_images=get("num_images"),
         max_pixels=get("max_pixels"),
         exact=get("exact"),
+        fit=get("fit"),
+        pad_fill=get("pad_fill"),
     )
     out: dict = {"size": f"{o.size[0]}x{o.size[1]}", "method": o.method}
     if o.method == "draft":
         out["draft_fraction"] = o.draft_fraction
+    if o.fit != "stretch":
+        out["fit"] = o.fit
     if o.num_images:
         out["num_images"] = o.num_images
     return out
@@ -110,7 +114,7 @@ RESIZE = JobSpec(
         per_task="images per task",
         output="batch.npy",
         amount="jobs.resize_job.spec:study_amount",
-        options=("num_images", "size", "method", "exact", "draft_fraction", "max_pixels"),
+        options=("num_images", "size", "method", "exact", "fit", "pad_fill", "draft_fraction", "max_pixels"),
         settings="jobs.resize_job.spec:study_settings",
         arguments="jobs.resize_job.spec:study_arguments",
         grow="more images (num_images / --num-images, if the source has them; a list may name the same files again)",

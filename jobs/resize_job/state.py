@@ -35,6 +35,7 @@ __all__ = [
     "batch_problem",
     "check_sidecar",
     "family",
+    "is_libraries",
     "labels_path",
     "npy_header",
     "out_stamp",
@@ -166,21 +167,26 @@ def read_plan(path: str) -> dict | None:
 
 
 class Done:
-    """One finished slice, as its record says: ``start``, ``stop``, ``stamps`` and ``failed`` ((index, reason), ...)."""
+    """One finished slice, as its record says.
 
-    __slots__ = ("failed", "stamps", "start", "stop")
+    ``start``, ``stop``, ``stamps``, ``failed`` ((index, reason), ...) and
+    ``libraries`` (the versions that made its pixels; None: not recorded).
+    """
 
-    def __init__(self, start: int, stop: int, stamps: Sequence, failed: Sequence):
+    __slots__ = ("failed", "libraries", "stamps", "start", "stop")
+
+    def __init__(self, start: int, stop: int, stamps: Sequence, failed: Sequence, libraries: dict | None = None):
         self.start, self.stop, self.stamps, self.failed = start, stop, tuple(stamps), tuple(failed)
+        self.libraries = libraries
 
     def __repr__(self) -> str:
         return f"Done({self.start}, {self.stop}, {len(self.failed)} failed)"
 
     @classmethod
-    def of(cls, start: int, outcomes, seen) -> Done:
+    def of(cls, start: int, outcomes, seen, libraries: dict | None = None) -> Done:
         """The record of a slice from ``start`` whose images ended as ``outcomes``, read with stamps ``seen``."""
         failed = [(int(i), outcomes.reasons.get(int(i), "")) for i in np.flatnonzero(outcomes.status == 2).tolist()]
-        return cls(start, start + len(outcomes), seen, failed)
+        return cls(start, start + len(outcomes), seen, failed, libraries)
 
 
 def write_done(done_dir: str, token: str, identity: str, slice_: Done) -> None:
@@ -192,6 +198,7 @@ def write_done(done_dir: str, token: str, identity: str, slice_: Done) -> None:
         "stop": slice_.stop,
         "stamps": list(slice_.stamps),
         "failed": [[int(i), str(r)] for i, r in slice_.failed],
+        "libraries": slice_.libraries,
     }
     write_small(os.path.join(done_dir, f"{slice_.start}-{slice_.stop}.json"), json.dumps(record))
 
@@ -217,7 +224,19 @@ def _valid_done(record, name_start: int, name_stop: int, token: str, identity: s
         if item[0] >= stop - start:
             return None
         out.append((item[0], item[1]))
-    return Done(start, stop, stamps, out)
+    libraries = record.get("libraries")
+    if libraries is not None and not is_libraries(libraries):
+        return None
+    return Done(start, stop, stamps, out, libraries)
+
+
+def is_libraries(value) -> bool:
+    """Whether ``value`` is a record of library versions: a small object of names to version strings."""
+    return (
+        isinstance(value, dict)
+        and len(value) <= 32
+        and all(isinstance(k, str) and isinstance(v, str) and len(k) + len(v) < 200 for k, v in value.items())
+    )
 
 
 def read_done(done_dir: str, token: str, identity: str, n: int, chunk: int | None = None) -> tuple[list, int]:
@@ -308,6 +327,9 @@ def check_sidecar(sidecar, out: str) -> str | None:
             isinstance(f, dict) and _is_int(f.get("index"), 0) and f["index"] < n and isinstance(f.get("reason"), str)
         ):
             return f"a failure entry {str(f)[:80]} is not an image index and reason"
+    made = sidecar.get("libraries")
+    if made is not None and not (isinstance(made, list) and len(made) <= 64 and all(map(is_libraries, made))):
+        return "libraries is not a list of library versions"
     labels = sidecar.get("labels")
     if labels is not None:
         if not isinstance(labels, dict):

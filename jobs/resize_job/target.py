@@ -119,9 +119,12 @@ class ResizeTarget:
 
 
 def batch_identity(paths: list, opts: ResizeOptions) -> str:
-    """A digest of what a batch holds given its files' content: files in order, size, method, limits."""
+    """A digest of what a batch holds given its files' content: files in order, size, method, fit, limits."""
     fraction = opts.draft_fraction if opts.method == "draft" else None
-    head = json.dumps([LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels])
+    parts: list = [LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels]
+    if opts.fit != "stretch":  # stretch batches keep the identity they had before fits existed
+        parts += [opts.fit, list(opts.pad_fill) if opts.fit == "pad" else None]
+    head = json.dumps(parts)
     return stamps.digest([head, *(os.path.abspath(p) for p in paths)])
 
 
