@@ -215,3 +215,29 @@ def cluster():
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
         ) as c:
             yield c
+
+
+def read_shards(out, n: int, size) -> tuple[np.ndarray, list]:
+    """A ``.wds`` output read back with plain :mod:`tarfile`: (N, H, W, 3) batch, labels (-1 and zeros: no sample).
+
+    Every member must be a ``<key>.npy`` or ``<key>.cls`` of a key in 0..n-1, each key once.
+    """
+    import io
+    import tarfile
+
+    batch = np.zeros((n, size[1], size[0], 3), np.uint8)
+    labels = [-1] * n
+    seen = set()
+    for shard in sorted(Path(out).glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for member in tar.getmembers():
+                key, _, ext = member.name.partition(".")
+                data = tar.extractfile(member).read()
+                assert (key, ext) not in seen, f"{shard.name}: {member.name} twice"
+                seen.add((key, ext))
+                if ext == "npy":
+                    batch[int(key)] = np.load(io.BytesIO(data), allow_pickle=False)
+                else:
+                    assert ext == "cls", member.name
+                    labels[int(key)] = int(data)
+    return batch, labels

@@ -135,7 +135,7 @@ def test_an_interrupted_run_redoes_the_slices_whose_images_changed(tmp_path, rng
     where = plan.finish.where
     offset = resize_tasks.create_output(where)  # an interrupted run: two of its three slices done
     for key in plan.outputs[:2]:
-        _, _, _, start, names, opts = plan.graph[key]
+        _, _, _, start, names, opts, _ = plan.graph[key]
         resize_tasks.fill(where, offset, start, names, opts)
     edit(tmp_path / "in" / "1.jpg", rng)  # in the first finished slice
     report = run(listfile, out)
@@ -247,7 +247,7 @@ def test_a_resuming_graph_computed_twice_never_finishes_from_stale_records(tmp_p
     out = tmp_path / "b.npy"
     plan = plan_resize(listfile, out, ResizeOptions.resolve(size=SIZE, batch_size=2))
     offset = resize_tasks.create_output(plan.finish.where)
-    _, _, _, start, names, opts = plan.graph[plan.outputs[0]]
+    _, _, _, start, names, opts, _ = plan.graph[plan.outputs[0]]
     resize_tasks.fill(plan.finish.where, offset, start, names, opts)  # killed after one slice
     graph = run(listfile, out, compute=False)  # plans the two slices left
     dask.compute(graph, scheduler="threads")
@@ -287,7 +287,7 @@ def test_finalize_reads_what_is_finished_from_the_records_not_the_plan(tmp_path,
     offset = resize_tasks.create_output(where)
     results = []
     for key in plan.outputs:
-        _, _, _, start, names, opts = plan.graph[key]
+        _, _, _, start, names, opts, _ = plan.graph[key]
         results.append(resize_tasks.fill(where, offset, start, names, opts))
     os.remove(os.path.join(where.done_dir, "2-4.json"))  # the work folder changed under the run
     with pytest.raises(StalePlan, match=r"images 2\.\. of .*b\.npy are not recorded as finished"):
@@ -333,7 +333,7 @@ def test_a_task_never_writes_into_a_work_folder_another_run_took_over(tmp_path, 
     resize_tasks.create_output(other.finish.where)  # clears the folder and makes it its own
     target = other.finish.where.target
     before = open(target, "rb").read()
-    _, _, _, start, names, opts = first.graph[first.outputs[0]]
+    _, _, _, start, names, opts, _ = first.graph[first.outputs[0]]
     with pytest.raises(StalePlan, match="no longer holds the run"):
         resize_tasks.fill(first.finish.where, offset, start, names, opts)
     assert open(target, "rb").read() == before and not os.listdir(other.finish.where.done_dir)
@@ -582,7 +582,7 @@ def test_a_done_record_for_a_slice_no_task_wrote_is_not_believed(tmp_path, rng):
     plan = plan_resize(listfile, out, ResizeOptions.resolve(size=big, batch_size=2))
     where = plan.finish.where
     offset = resize_tasks.create_output(where)
-    _, _, _, start, names, opts = plan.graph[plan.outputs[0]]
+    _, _, _, start, names, opts, _ = plan.graph[plan.outputs[0]]
     resize_tasks.fill(where, offset, start, names, opts)  # slice 0-2 written and recorded
     record = json.loads((tmp_path / ".b.npy.imgjobs-partial" / "done" / "0-2.json").read_text())
     now = stamps.of_paths([str(tmp_path / "in" / f"{i}.jpg") for i in (4, 5)])

@@ -1,7 +1,7 @@
 """A randomized model of the integrity promises: runs, kills, edits, damage and graphs, interleaved.
 
 A hypothesis state machine drives both jobs on real files: resize into a
-``.npy`` and a ``.zarr`` batch (runs, ``--overwrite``, a ``compute=False`` graph
+``.npy`` and a ``.zarr`` batch and ``.wds`` tar shards (runs, ``--overwrite``, a ``compute=False`` graph
 computed twice, runs interrupted after a random number of slices, a CLI run
 killed with SIGKILL at a random moment, a graph computed while another run holds
 the directory), compress into a directory, and between them input edits, label
@@ -34,14 +34,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from PIL import Image
 
 import jobs
-from conftest import blobs, pillow_bits, reference_encode, rewrite, start_imgjobs
+from conftest import blobs, pillow_bits, read_shards, reference_encode, rewrite, start_imgjobs
 from jobs.errors import BusyError, StalePlan, UsageError
 from jobs.resize_job.tasks import load_rgb
 from jobs.runtime.files import output_lock
 
 N = 6
 SIZE = (8, 6)
-OUTS = ("b.npy", "b.zarr")
+OUTS = ("b.npy", "b.zarr", "b.wds")
 ERRORS = (UsageError, BusyError, StalePlan)
 EXAMPLES = int(os.environ.get("IMGJOBS_MODEL_EXAMPLES", "25"))
 
@@ -115,10 +115,12 @@ class Integrity(RuleBasedStateMachine):
 
             group = zarr.open_group(str(out), mode="r")
             batch, labels = group["images"][:], group["labels"][:]
+        elif name.endswith(".wds"):
+            batch, labels = read_shards(out, N, SIZE)
         else:
             batch, labels = np.load(out), np.load(self.root / "b.labels.npy")
         np.testing.assert_array_equal(batch, self._expected_batch())
-        assert labels.tolist() == self.labels
+        assert list(labels) == self.labels
 
     def _guarded(self, name, action):
         """Run ``action``; success must leave a fresh run's output, failure an imgjobs error and no change."""
@@ -261,6 +263,10 @@ class Integrity(RuleBasedStateMachine):
                 f.truncate(max(0, out.stat().st_size - 7))
         elif how == "truncate" and out.is_dir() and (out / "images" / "zarr.json").exists():
             (out / "images" / "zarr.json").write_text("{")
+        elif how == "truncate" and out.is_dir() and sorted(out.glob("*.tar")):
+            shard = sorted(out.glob("*.tar"))[-1]
+            with open(shard, "r+b") as f:
+                f.truncate(512)
         elif how == "labels" and name.endswith(".npy") and (self.root / "b.labels.npy").exists():
             (self.root / "b.labels.npy").unlink()
         elif how == "sidecar" and (self.root / f"{name}.json").exists():

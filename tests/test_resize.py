@@ -227,7 +227,7 @@ def test_existing_output_needs_overwrite(jpegs):
     (base / "b.npy").write_bytes(b"x")
     with pytest.raises(UsageError, match="--overwrite"):
         jobs.resize(base / "list.txt", base / "b.npy")
-    with pytest.raises(UsageError, match=r"\.npy or \.zarr"):
+    with pytest.raises(UsageError, match=r"\.npy, \.zarr or \.wds"):
         jobs.resize(base / "list.txt", base / "b.png")
 
 

@@ -44,6 +44,13 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
     where, opts = finish.where, finish.opts
+    if where.wds:
+        from jobs.errors import UsageError
+
+        raise UsageError(
+            f"{where.out}: the exercise's executors write a .npy or .zarr batch; shards need the Dask path "
+            "(leave out --executor)"
+        )
     resize_tasks.create_output(where, finish.kept)
     where.check_owner()
     out = resize_tasks.open_images(where, "r+")  # .npy: a memory map, one process writes
@@ -71,7 +78,7 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
         with pool(max_workers=workers) as ex:
             for k, result in enumerate(ex.map(_exercise_one, items)):
                 store(k, result)
-    if not where.zarr:
+    if where.kind == "npy":
         out.flush()
     k = 0
     for g, (start, stop) in zip(groups, finish.todo, strict=True):

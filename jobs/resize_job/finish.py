@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobs.errors import StalePlan, UsageError
-from jobs.resize_job import state
+from jobs.resize_job import shards, state
 from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.source import FAILED_LABEL, Source, name_some, read_labelled
 from jobs.resize_job.state import labels_path, sidecar_path
@@ -59,7 +59,7 @@ class ResizeFinish(Finish):
         w = self.where
         if self.origin is not None:
             found = read_labelled(*self.origin)
-            if batch_identity(found.paths, self.opts) != w.identity or labels_digest(found) != labels_digest(
+            if batch_identity(found.paths, self.opts, w.out) != w.identity or labels_digest(found) != labels_digest(
                 self.source
             ):
                 raise StalePlan(f"{self.origin[0]} changed since this job was planned: plan the job again")
@@ -86,7 +86,9 @@ class ResizeFinish(Finish):
         w = self.where
         w.check_owner()
         done = w.finished()
-        if not w.zarr:
+        if w.wds:
+            shards.sweep_temporaries(w.target)  # a task killed mid-shard left its temporary; its slice was redone
+        if w.kind == "npy":
             fd = os.open(w.target, os.O_RDONLY)
             try:
                 os.fsync(fd)  # every task's slice is on disk before the batch gets its name
@@ -146,22 +148,35 @@ class ResizeFinish(Finish):
         }
         if w.zarr:
             sidecar["arrays"] = {"images": "images", "labels": "labels" if labels else None}
+        if w.wds:
+            count = shards.shard_count(w.n, w.batch)
+            sidecar["shards"] = {
+                "count": count,
+                "url": shards.url(w.out, count),
+                "images_per_shard": w.batch,
+                "sample_format": self.opts.sample_format,
+                "key_digits": shards.key_width(w.n),
+            }
         written = []
         try:
             if labels:
                 written.append(self._write_labels(*labels))
             if w.zarr:  # one read of the group's zarr.json gives xarray every array (no warning, no listing)
+                import warnings
+
                 import zarr
 
-                zarr.consolidate_metadata(w.target)
+                with warnings.catch_warnings():  # zarr-python's extension to format 3, which xarray reads;
+                    warnings.simplefilter("ignore")  # other readers ignore it: nothing to warn a user about
+                    zarr.consolidate_metadata(w.target)
             sidecar["outputs"] = {  # what a rerun compares: a batch or labels changed since are never current
                 "batch": state.output_stamp(w.target, w.stamp_mode),
-                "labels": state.output_stamp(labels_path(w.out), w.stamp_mode) if labels and not w.zarr else None,
+                "labels": state.output_stamp(labels_path(w.out), w.stamp_mode) if labels and w.kind == "npy" else None,
             }
             side = sidecar_path(w.out)
             write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
             written.append(side)
-            if w.zarr:
+            if w.chunked:
                 state.remove_store(w.out)  # an old store of ours (planning checked; checked again here)
             os.replace(w.target, w.out)
         except OSError as e:
@@ -169,7 +184,7 @@ class ResizeFinish(Finish):
                 remove_path(path)  # no sidecar or labels without their batch
             raise OSError(e.errno, f"cannot move the finished batch to {w.out}: {e.strerror}", w.target) from None
         old_labels = labels_path(w.out)
-        if not labels and not w.zarr and os.path.isfile(old_labels) and not os.path.islink(old_labels):
+        if not labels and w.kind == "npy" and os.path.isfile(old_labels) and not os.path.islink(old_labels):
             os.remove(old_labels)  # --overwrite of a labelled batch by an unlabelled one (only a file, never a folder)
         try:
             state.remove_work(w.work)
@@ -185,7 +200,8 @@ class ResizeFinish(Finish):
             return None
         labels = src.labels.copy()
         labels[[f["index"] for f in failures]] = FAILED_LABEL
-        where = "labels" if self.where.zarr else os.path.basename(labels_path(self.where.out))
+        kind = self.where.kind
+        where = {"zarr": "labels", "wds": None}.get(kind, os.path.basename(labels_path(self.where.out)))
         about = {
             "from": "class folders" if src.origin == "folders" else "the file list's second column",
             "file": where,
@@ -197,6 +213,8 @@ class ResizeFinish(Finish):
 
     def _write_labels(self, labels: np.ndarray, about: dict) -> str:
         w = self.where
+        if w.wds:
+            return ""  # in the shards already: each sample's .cls
         if w.zarr:
             import zarr
 

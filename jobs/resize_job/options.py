@@ -74,8 +74,10 @@ def parse_fill(value) -> tuple[int, int, int]:
     if len(rgb) == 1:
         rgb *= 3
     if len(rgb) != 3 or not all(isinstance(v, int) and 0 <= v <= 255 for v in rgb):
-        raise UsageError(f"pad fill must be one grey level or R,G,B, each 0..255 (e.g. 0 or 124,116,104), got {value!r}")
-    return (rgb[0], rgb[1], rgb[2])
+        raise UsageError(
+            f"pad fill must be one grey level or R,G,B, each 0..255 (e.g. 0 or 124,116,104), got {value!r}"
+        )
+    return (int(rgb[0] or 0), int(rgb[1] or 0), int(rgb[2] or 0))
 
 
 def _method(key, value) -> str:

@@ -23,6 +23,7 @@ close to Dask's per-task overhead, so tasks take batches of images.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -33,7 +34,7 @@ import numpy as np
 
 from jobs import config
 from jobs.errors import UsageError
-from jobs.resize_job import state
+from jobs.resize_job import shards, state
 from jobs.resize_job import tasks as resize_tasks
 from jobs.resize_job.executors import run_executor
 from jobs.resize_job.finish import CurrentFinish, ResizeFinish, up_to_date_report
@@ -97,7 +98,7 @@ def _check_not_an_input(out: str, outputs, source, paths: list) -> None:
             why = taken.get((st.st_dev, st.st_ino))
             if why:
                 raise UsageError(f"{p}, one of the job's inputs, {why}: choose another --out")
-    if os.path.isdir(source) and out.endswith(".zarr"):
+    if os.path.isdir(source) and state.kind_of(out) != "npy":
         real_out, real_src = os.path.realpath(out), os.path.realpath(source)
         if real_out.startswith(real_src + os.sep):
             raise UsageError(
@@ -124,7 +125,14 @@ def _earlier_work(where: ResizeTarget, now: list) -> tuple[dict, list, int, int]
     if recorded is None or recorded["identity"] != where.identity or recorded["n"] != where.n:
         return None
     w, h = where.size
-    if where.zarr:
+    if where.wds:
+        chunk = recorded.get("chunk")
+        if not chunk or not os.path.isdir(where.target) or os.path.islink(where.target):
+            return None
+        if shards.shards_foreign(where.target, shards.prefix(where.out), temporaries=True):
+            return None
+        where = dataclasses.replace(where, batch=chunk)  # the shards are named by the chunks they were planned in
+    elif where.zarr:
         chunk = recorded.get("chunk")
         if not chunk or state.batch_problem(where.target, (where.n, h, w, 3), False):
             return None
@@ -134,15 +142,13 @@ def _earlier_work(where: ResizeTarget, now: list) -> tuple[dict, list, int, int]
             return None
     done, ignored = state.read_done(where.done_dir, recorded["token"], where.identity, where.n, chunk)
     kept, changed = [], 0
-    offset = _npy_offset(where) if not where.zarr else 0
+    offset = _npy_offset(where) if not where.chunked else 0
     image = where.size[0] * where.size[1] * 3
     for d in done:
         moved = sum(1 for a, b in zip(d.stamps, now[d.start : d.stop], strict=True) if a != b)
         if moved:
             changed += moved
-        elif not state.slice_written(
-            where.target, where.zarr, d.start, d.stop, chunk or 1, lambda i: offset + i * image
-        ):
+        elif not state.slice_written(where, d.start, d.stop, chunk or 1, lambda i: offset + i * image):
             ignored += 1  # recorded, but no task wrote it: the record lies
         else:
             kept.append(d)
@@ -193,7 +199,7 @@ class _Finished:
 def _failed_slots_not_zero(out: str, sidecar: dict) -> list:
     """Images the sidecar lists as failed whose slots hold pixels (a failed image leaves its slot zero)."""
     index = [f["index"] for f in sidecar["failed"]]
-    if not index:
+    if not index or state.kind_of(out) == "wds":  # shards: a failed image has no sample (the stamps cover them)
         return []
     if out.endswith(".zarr"):
         import zarr
@@ -208,9 +214,8 @@ def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_
     """A finished batch whose sidecar says it is this job's: current, to rebuild, or to reopen (and why)."""
     w, h = size
     recorded_mode = sidecar["stamps"]["mode"]
-    damage = state.batch_problem(
-        out, (n, h, w, 3), False, sidecar["images_per_task"] if out.endswith(".zarr") else None
-    )
+    kind = state.kind_of(out)
+    damage = state.batch_problem(out, (n, h, w, 3), False, sidecar["images_per_task"] if kind != "npy" else None)
     if not damage and state.output_stamp(out, recorded_mode) != sidecar["outputs"]["batch"]:
         damage = "it changed since it was built: replaced, copied over or edited"
     if not damage and _failed_slots_not_zero(out, sidecar):
@@ -230,9 +235,11 @@ def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_
         why.append(f"{len(changed)} image(s) changed since it was built ({name_some(paths, changed)})")
     if sidecar["labels_digest"] != labels_id:
         why.append("its labels changed")
-    elif sidecar["labels"] is not None:
+        if kind == "wds":
+            changed = list(range(n))  # every shard carries its samples' labels
+    elif sidecar["labels"] is not None and kind != "wds":
         problem = state.batch_problem(out, (n, h, w, 3), True)
-        if not problem and not out.endswith(".zarr"):
+        if not problem and kind == "npy":
             if state.output_stamp(labels_path(out), recorded_mode) != sidecar["outputs"]["labels"]:
                 problem = "changed since it was built"
         if problem:
@@ -289,11 +296,14 @@ def up_to_date(source, out, opts: ResizeOptions | None = None) -> Report | None:
     log.disabled = True  # the run that follows says what it finds; this look says nothing twice
     try:
         with output_lock(os.path.dirname(os.path.abspath(out))):
-            return plan_resize(source, out, opts).current
+            current = plan_resize(source, out, opts).current
     except UsageError:
         return None
     finally:
         log.disabled = disabled
+    if current is not None:  # no run follows: say it here
+        _say_other_libraries(out, (current.sidecar or {}).get("libraries"))
+    return current
 
 
 def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: int = 1) -> Plan:
@@ -304,7 +314,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     source : str
         File list, JSON config, directory or class folders (see :func:`read_labelled`).
     out : str
-        ``.npy`` file or ``.zarr`` store.
+        ``.npy`` file, ``.zarr`` store or ``.wds`` directory of tar shards.
     opts : ResizeOptions, optional
         Resolved options (default: from config).
     parallelism : int
@@ -327,8 +337,10 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     """
     opts = opts or ResizeOptions.resolve()
     out = os.fspath(out)
-    if not (out.endswith(".npy") or out.endswith(".zarr")):
-        raise UsageError(f"output {out} must end in .npy or .zarr")
+    if not out.endswith(state.KINDS):
+        raise UsageError(f"output {out} must end in .npy, .zarr or .wds (a directory of WebDataset tar shards)")
+    if state.kind_of(out) == "wds" and not shards.prefix(out):
+        raise UsageError(f"output {out} needs a name before .wds (e.g. train.wds): it names the shards")
     found = read_labelled(source, opts.num_images)
     paths = found.paths
     side = sidecar_path(out)
@@ -355,7 +367,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
     n = len(paths)
     mode = opts.stamps
-    identity = batch_identity(paths, opts)
+    identity = batch_identity(paths, opts, out)
     now = stamps.of_paths(paths, mode)
     labels_id = labels_digest(found)
     sidecar = read_json(side) if os.path.lexists(side) else None
@@ -405,7 +417,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     done: list = list(assessed.kept)
     if earlier is not None:
         recorded, done, changed, ignored = earlier
-        if probe.zarr:
+        if probe.chunked:
             batch = recorded["chunk"]  # the store's chunks are the tasks: keep them
         token = recorded["token"]
         if changed:
@@ -435,7 +447,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
         overwrite=bool(opts.overwrite or assessed.rebuild),
         **common,
     )
-    todo = _ranges(n, done, batch, aligned=where.zarr)
+    todo = _ranges(n, done, batch, aligned=where.chunked)
     prefixes = (
         f".{os.path.basename(out)}.",
         f".{os.path.basename(side)}.",
@@ -459,7 +471,8 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     plan.exclusive.add(prepare)
     for k, (start, stop) in enumerate(todo):
         key = (f"resize-batch-{run}", k)
-        plan.graph[key] = (resize_tasks.fill, where, prepare, start, names[start:stop], opts)
+        labels = found.labels[start:stop].tolist() if where.wds and found.labels is not None else None
+        plan.graph[key] = (resize_tasks.fill, where, prepare, start, names[start:stop], opts, labels)
         plan.outputs.append(key)
         plan.watch[key] = (stop - start, stop - start)
         starts.append(start)

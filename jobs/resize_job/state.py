@@ -1,7 +1,7 @@
 """The resize job's state on disk, every file of it read as untrusted input.
 
 A resize output is a family of files beside each other: the batch
-(``batch.npy`` or ``batch.zarr/``), its sidecar ``batch.npy.json``, its labels
+(``batch.npy``, ``batch.zarr/`` or ``batch.wds/`` of tar shards), its sidecar ``batch.npy.json``, its labels
 ``batch.labels.npy`` and, while it is built, the hidden work folder
 ``.batch.npy.imgjobs-partial/`` (``plan.json``, ``done/<start>-<stop>.json`` and
 the batch being filled).  This module names those paths, writes the small state
@@ -36,6 +36,7 @@ __all__ = [
     "check_sidecar",
     "family",
     "is_libraries",
+    "kind_of",
     "labels_path",
     "npy_header",
     "out_stamp",
@@ -60,6 +61,19 @@ PARTIAL_SUFFIX = ".imgjobs-partial"
 SIDECAR_FORMAT = "imgjobs-resize-2"
 
 _DONE_NAME = re.compile(r"([0-9]{1,15})-([0-9]{1,15})\.json")
+
+
+#: What each output name makes: a ``.npy`` file, a ``.zarr`` store, a ``.wds`` directory of tar shards.
+KINDS = (".npy", ".zarr", ".wds")
+
+
+def kind_of(out) -> str:
+    """``npy``, ``zarr`` or ``wds`` from an output's name (``npy`` for anything else: the planner refuses it)."""
+    out = os.fspath(out)
+    for suffix in KINDS[1:]:
+        if out.endswith(suffix):
+            return suffix[1:]
+    return "npy"
 
 
 def sidecar_path(out: str) -> str:
@@ -317,7 +331,8 @@ def check_sidecar(sidecar, out: str) -> str | None:
         return "no stamp of the batch it describes"
     if (sidecar.get("labels") is None) != (sidecar["labels_digest"] == "none"):
         return "its labels and its labels_digest disagree"
-    if sidecar.get("labels") is not None and not out.endswith(".zarr") and not isinstance(outputs.get("labels"), str):
+    kind = kind_of(out)
+    if sidecar.get("labels") is not None and kind == "npy" and not isinstance(outputs.get("labels"), str):
         return "no stamp of its labels file"
     failed = sidecar.get("failed")
     if not isinstance(failed, list):
@@ -335,9 +350,12 @@ def check_sidecar(sidecar, out: str) -> str | None:
         if not isinstance(labels, dict):
             return "labels is not an object"
         file = labels.get("file")
-        if not isinstance(file, str) or file != os.path.basename(file) or file in ("", ".", ".."):
+        if kind == "wds":
+            if file is not None:
+                return f"labels file {file!r} for shards, whose labels are their samples' .cls"
+        elif not isinstance(file, str) or file != os.path.basename(file) or file in ("", ".", ".."):
             return f"labels file {file!r} is not a name beside the batch"
-        if not out.endswith(".zarr") and file != os.path.basename(labels_path(out)):
+        elif kind == "npy" and file != os.path.basename(labels_path(out)):
             return f"labels file {file!r} is not {os.path.basename(labels_path(out))}"
         classes = labels.get("classes")
         if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
@@ -378,6 +396,12 @@ def batch_problem(out: str, shape: tuple, labelled: bool, chunk: int | None = No
     length.  Chunk files are not read here: :func:`output_stamp` covers them.
     """
     n = shape[0]
+    if kind_of(out) == "wds":
+        from jobs.resize_job import shards
+
+        if chunk is None:
+            return "shards without the images per shard"
+        return shards.shard_problem(out, out, n, chunk)
     if out.endswith(".zarr"):
         try:
             import zarr
@@ -456,7 +480,19 @@ def removable(out: str) -> None:
 
     if not os.path.lexists(out):
         return
-    if out.endswith(".zarr"):
+    if kind_of(out) == "wds":
+        from jobs.resize_job import shards
+
+        if os.path.islink(out) or not os.path.isdir(out):
+            raise UsageError(f"{out} is not a directory of shards imgjobs wrote (a link or a file): remove it yourself")
+        foreign = shards.shards_foreign(out, shards.prefix(out))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+            raise UsageError(
+                f"{out} holds files imgjobs did not write ({shown}): --overwrite removes only its own "
+                "shards; move those files away or choose another --out"
+            )
+    elif out.endswith(".zarr"):
         if os.path.islink(out) or not os.path.isdir(out):
             raise UsageError(f"{out} is not a zarr store imgjobs wrote (a link or a file): remove it yourself")
         foreign = _zarr_foreign(out)
@@ -506,6 +542,14 @@ def work_foreign(work: str) -> list[str]:
                 foreign.append(path)
             else:
                 foreign += _zarr_foreign(path)
+        elif e.name == "batch.wds":
+            from jobs.resize_job import shards
+
+            out_name = os.path.basename(work.rstrip(os.sep))[1 : -len(PARTIAL_SUFFIX)]  # .train.wds.imgjobs-partial
+            if e.is_symlink() or not e.is_dir(follow_symlinks=False) or not out_name.endswith(shards.SUFFIX):
+                foreign.append(path)
+            else:
+                foreign += shards.shards_foreign(path, shards.prefix(out_name), temporaries=True)
         elif e.name == "done":
             if e.is_symlink() or not e.is_dir(follow_symlinks=False):
                 foreign.append(path)
@@ -534,15 +578,19 @@ def remove_work(work: str) -> None:
     remove_path(work)
 
 
-def slice_written(where_target: str, zarr: bool, start: int, stop: int, chunk: int, offset_of) -> bool:
-    """Whether the batch being filled holds data for images ``start..stop`` (a record may lie about it).
+def slice_written(where, start: int, stop: int, chunk: int, offset_of) -> bool:
+    """Whether the batch being filled (``where.target``) holds data for images ``start..stop`` (a record may lie).
 
     A ``.npy`` is created sparse: a slice no task wrote is a hole (``SEEK_DATA``
     finds no data in it; file systems without holes always say yes).  A zarr
     slice is whole chunks: their files must exist (an all-zero chunk is not
-    stored, so a slice of only failed images is redone: safe).
+    stored, so a slice of only failed images is redone: safe).  A shard slice
+    is its shard: it must exist (it was renamed into place whole).
     """
-    if zarr:
+    where_target = where.target
+    if where.kind == "wds":
+        return os.path.isfile(where.shard_path(start))
+    if where.kind == "zarr":
         return all(
             os.path.isfile(os.path.join(where_target, "images", "c", str(k), "0", "0", "0"))
             for k in range(start // chunk, -(-stop // chunk))

@@ -29,7 +29,7 @@ class ResizeTarget:
     Attributes
     ----------
     out : str
-        The final ``.npy`` file or ``.zarr`` store.
+        The final ``.npy`` file, ``.zarr`` store or ``.wds`` directory of shards.
     work : str
         The hidden work folder: the batch being filled, ``plan.json`` and ``done/``.
     n : int
@@ -73,14 +73,36 @@ class ResizeTarget:
     overwrite: bool = False
 
     @property
+    def kind(self) -> str:
+        """``npy``, ``zarr`` or ``wds`` (a directory of tar shards)."""
+        return state.kind_of(self.out)
+
+    @property
     def zarr(self) -> bool:
         """True for a zarr store."""
-        return self.out.endswith(".zarr")
+        return self.kind == "zarr"
+
+    @property
+    def wds(self) -> bool:
+        """True for a directory of WebDataset tar shards."""
+        return self.kind == "wds"
+
+    @property
+    def chunked(self) -> bool:
+        """Whether each task writes a unit of its own (zarr chunks, shards): slices stay on ``batch`` boundaries."""
+        return self.kind != "npy"
 
     @property
     def target(self) -> str:
         """The batch being filled, inside the work folder."""
-        return os.path.join(self.work, "batch.zarr" if self.zarr else "batch.npy")
+        return os.path.join(self.work, f"batch.{self.kind}")
+
+    def shard_path(self, start: int) -> str:
+        """The shard that holds image ``start`` (a ``.wds`` output), inside the work folder."""
+        from jobs.resize_job import shards
+
+        count = shards.shard_count(self.n, self.batch)
+        return os.path.join(self.target, shards.shard_name(self.out, start // self.batch, count))
 
     @property
     def done_dir(self) -> str:
@@ -104,7 +126,9 @@ class ResizeTarget:
 
     def finished(self) -> list:
         """The slices recorded as done, which must cover every image exactly once; else :class:`StalePlan`."""
-        done, _ = state.read_done(self.done_dir, self.token, self.identity, self.n, self.batch if self.zarr else None)
+        done, _ = state.read_done(
+            self.done_dir, self.token, self.identity, self.n, self.batch if self.chunked else None
+        )
         pos = 0
         for d in done:
             if d.start != pos:
@@ -118,12 +142,17 @@ class ResizeTarget:
         return done
 
 
-def batch_identity(paths: list, opts: ResizeOptions) -> str:
-    """A digest of what a batch holds given its files' content: files in order, size, method, fit, limits."""
+def batch_identity(paths: list, opts: ResizeOptions, out: str = "") -> str:
+    """A digest of what a batch holds given its files' content: files in order, size, method, fit, limits.
+
+    For shards (an ``out`` ending in ``.wds``), how each sample is stored too.
+    """
     fraction = opts.draft_fraction if opts.method == "draft" else None
     parts: list = [LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels]
     if opts.fit != "stretch":  # stretch batches keep the identity they had before fits existed
         parts += [opts.fit, list(opts.pad_fill) if opts.fit == "pad" else None]
+    if state.kind_of(out) == "wds":
+        parts += ["wds", opts.sample_format]
     head = json.dumps(parts)
     return stamps.digest([head, *(os.path.abspath(p) for p in paths)])
 

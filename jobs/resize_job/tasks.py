@@ -46,11 +46,11 @@ __all__ = [
     "draft_scale",
     "fill",
     "fit_geometry",
+    "library_changes",
     "load_block",
     "load_rgb",
     "load_with",
     "open_images",
-    "library_changes",
     "orient",
     "pixel_libraries",
     "read_input",
@@ -402,10 +402,10 @@ def load_rgb(
             rgb = _decode_jpeg(path, data, scale, im.size)
             if rgb is not None:
                 if method == "exact":
-                    small = Image.fromarray(rgb, "RGB")
+                    full = Image.fromarray(rgb, "RGB")
                     if orientation in _TRANSPOSE:
-                        small = small.transpose(_TRANSPOSE[orientation])
-                    resized = small.resize(inner, Image.Resampling.BICUBIC, box=None if whole else box)
+                        full = full.transpose(_TRANSPOSE[orientation])
+                    resized = full.resize(inner, Image.Resampling.BICUBIC, box=None if whole else box)
                     return _place(np.asarray(resized), size, at, pad_fill)
                 cv2 = _opencv()
                 if whole:  # resized in the stored orientation, then turned: the turn moves fewer pixels
@@ -428,7 +428,7 @@ def load_rgb(
 
 
 def load_with(opts, path, data: bytes | None = None) -> np.ndarray:
-    """:func:`load_rgb` with a job's :class:`~jobs.resize_job.options.ResizeOptions`: what every path uses for an image."""
+    """:func:`load_rgb` with a job's :class:`~jobs.resize_job.options.ResizeOptions`: every path's one image."""
     return load_rgb(
         path,
         opts.size,
@@ -528,16 +528,19 @@ def create_output(where, kept: tuple = ()) -> int:
     shape = (where.n, h, w, 3)
     if not mine:
         plan = {"token": where.token, "identity": where.identity, "n": where.n, "size": list(where.size)}
-        plan["chunk"] = where.batch if where.zarr else None
+        plan["chunk"] = where.batch if where.chunked else None
         state.write_small(where.plan_file, json.dumps(plan))
         if where.reopen:
             for d in kept:
                 state.write_done(where.done_dir, where.token, where.identity, d)
     if where.reopen and not os.path.lexists(where.target) and os.path.lexists(where.out):
-        problem = state.batch_problem(where.out, shape, False, where.batch if where.zarr else None)
+        problem = state.batch_problem(where.out, shape, False, where.batch if where.chunked else None)
         if problem or os.path.islink(where.out):
             raise StalePlan(f"{where.out} is not the batch this job planned to reopen ({problem or 'a link'})")
         os.replace(where.out, where.target)  # last: a run killed before this reopens it again
+    if where.wds:
+        os.makedirs(where.target, exist_ok=True)  # one shard per task, each renamed into place whole
+        return 0
     if where.zarr:
         import zarr
 
@@ -620,13 +623,15 @@ def _record_done(where, start: int, outcomes, seen: list) -> None:
     state.write_done(where.done_dir, where.token, where.identity, record)
 
 
-def fill(where, offset: int, start: int, paths, opts):
+def fill(where, offset: int, start: int, paths, opts, labels=None):
     """Load ``paths`` into slots ``start..`` of the batch; make them durable, record them done; return outcomes.
 
-    A ``.npy`` slice is written with ``pwrite`` at its own offset (data at byte
-    ``offset``) and ``fdatasync``-ed: tasks never overlap, a rerun writes the same
-    bytes, and it works on shared file systems where a memory map written from
-    several nodes would not be coherent.  A zarr slice is whole chunks of its
+    A shard output's slice is its own tar shard, written through a temporary
+    and renamed whole (:func:`jobs.resize_job.shards.write_shard`).  A ``.npy``
+    slice is written with ``pwrite`` at its own offset (data at byte ``offset``)
+    and ``fdatasync``-ed: tasks never overlap, a rerun writes the same bytes,
+    and it works on shared file systems where a memory map written from several
+    nodes would not be coherent.  A zarr slice is whole chunks of its
     own, flushed with its file system.  Only then is the slice recorded in
     ``done/``, so a resumed run never skips a slice that is not on disk.  A failed
     image leaves its slot zero.  Before it writes, it checks the work folder
@@ -644,6 +649,8 @@ def fill(where, offset: int, start: int, paths, opts):
         The images.
     opts : jobs.resize_job.options.ResizeOptions
         Size and resize mode.
+    labels : list of int, optional
+        A shard output's labels for these images (its samples' ``.cls``).
 
     Returns
     -------
@@ -657,6 +664,13 @@ def fill(where, offset: int, start: int, paths, opts):
     block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
     seen = _load_into(block, paths, opts, outcomes)
     where.check_owner()
+    if where.wds:  # a shard of its own, written whole (see jobs.resize_job.shards)
+        from jobs.resize_job import shards
+
+        ok = (outcomes.status != 2).tolist()
+        shards.write_shard(where.shard_path(start), start, where.n, block, ok, labels, opts.sample_format)
+        _record_done(where, start, outcomes, seen)
+        return outcomes
     if where.zarr:
         open_images(where, "r+")[start : start + len(paths)] = block
         flush_file_system(where.target)

@@ -263,6 +263,7 @@ class Report:
         """resize: the batch, opened read-only (a memory-mapped ``numpy`` array or a zarr array)."""
         if self.output is None:
             raise AttributeError(f"a {self.job} job writes no batch")
+        self._not_shards("array")
         if self.output.endswith(".zarr"):
             import zarr
 
@@ -277,6 +278,7 @@ class Report:
         about = (self.sidecar or {}).get("labels")
         if not about:
             return None
+        self._not_shards("labels")
         if self.output.endswith(".zarr"):
             import zarr
 
@@ -288,6 +290,15 @@ class Report:
         if name != os.path.basename(path):  # a sidecar never sends us elsewhere
             raise ValueError(f"{self.output}'s sidecar names labels {name!r}, not {os.path.basename(path)}")
         return np.load(path, allow_pickle=False)
+
+    def _not_shards(self, what: str) -> None:
+        if self.output is not None and self.output.endswith(".wds"):
+            shards = (self.sidecar or {}).get("shards") or {}
+            raise ValueError(
+                f"{self.output} holds WebDataset tar shards, not one array: read its images and labels with "
+                f"webdataset.WebDataset({shards.get('url', self.output)!r}) or tarfile (report.{what} is for "
+                ".npy and .zarr batches)"
+            )
 
     @property
     def classes(self):
@@ -302,7 +313,15 @@ class Report:
 
         ``imgjobs JOB ... --report FILE.json`` writes exactly this, so a script reads
         what Python's :class:`Report` holds instead of parsing the command's text.
+        A resize report adds ``batch``: what its sidecar says of the batch (shape,
+        resize settings, labels, shards, library versions, timing), without the
+        per-image lists that ``files`` already holds.
         """
+        extra = {}
+        if self.job == "resize":
+            sidecar = self.sidecar or {}
+            extra["batch"] = {k: v for k, v in sidecar.items() if k not in ("files", "stamps", "failed")} or None
+            extra["sidecar"] = None if self.output is None else self.output + ".json"
         return {
             "job": self.job,
             "exit_code": self.exit_code,
@@ -316,6 +335,7 @@ class Report:
             "output": self.output,
             "up_to_date": self.up_to_date,
             "summary": self.summary(),
+            **extra,
             "files": [
                 {
                     "src": r.src,
@@ -343,10 +363,14 @@ class Report:
             rate = (n - resumed) / self.seconds if self.seconds > 0 else float("inf")
             shape = "x".join(map(str, self.sidecar["shape"])) if self.sidecar else "?"
             side = self.output + ".json"
+            held = f"({shape}) uint8"
+            shards = (self.sidecar or {}).get("shards")
+            if shards:
+                held = f"{shards['count']} shard(s) {shards['url']} of ({shape[shape.index('x') + 1 :]}) uint8 samples"
             lines = [
                 f"resize: {n} image(s), {n - failed} ok, {failed} failed, in {self.seconds:.2f} s = "
                 f"{rate:.0f} images/s",
-                f"  {self.output}: ({shape}) uint8; sidecar {side}",
+                f"  {self.output}: {held}; sidecar {side}",
             ]
             if resumed:
                 lines.insert(1, f"  resumed: {resumed} image(s) were finished by an earlier run, {n - resumed} now")
@@ -354,7 +378,7 @@ class Report:
             if about:
                 classes = about.get("classes")
                 kinds = f"{len(classes)} classes" if classes else "whole-number labels"
-                lines.append(f"  labels ({kinds}, from {about['from']}): {about['file']}")
+                lines.append(f"  labels ({kinds}, from {about['from']}): {about['file'] or 'each sample .cls'}")
             return "\n".join(lines)
         return summarize(self.job, self, self.seconds)
 

@@ -1,0 +1,225 @@
+"""WebDataset tar shards: a resize output ``train.wds/`` of ``train-000000.tar``, ``train-000001.tar``, ...
+
+One shard per task, so the runtime's guarantees carry over unchanged: a task
+writes its shard through a hidden temporary, ``fsync`` and a rename (each shard
+is complete or absent), then records its slice as done; an interrupted run
+resumes with the shards still missing; a rerun whose images changed rewrites
+only the shards that hold them.
+
+Each sample is one image of the batch, keyed by its index in the batch (zero
+padded, so keys sort in batch order): ``000042.npy`` (or ``.png`` / ``.jpg``,
+see :data:`~jobs.resize_job.options.SAMPLE_FORMATS`) and, when the source has
+labels, ``000042.cls`` (the label as decimal text).  A failed image has no
+sample.  Tar headers are fixed (mode 0444, owner 0, time 0), so the same job
+gives byte-identical shards.  Read them with ``webdataset``::
+
+    wds.WebDataset("train.wds/train-{000000..000012}.tar").decode()
+
+(the sidecar's ``shards.url`` is that pattern) or with :mod:`tarfile`.
+No Dask here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tarfile
+
+import numpy as np
+
+__all__ = [
+    "SUFFIX",
+    "encode_sample",
+    "key_width",
+    "prefix",
+    "shard_count",
+    "shard_name",
+    "shard_problem",
+    "shards_foreign",
+    "sweep_temporaries",
+    "url",
+    "write_shard",
+]
+
+#: The output name that asks for shards: ``--out train.wds``.
+SUFFIX = ".wds"
+
+#: What a shard's file name looks like (the prefix is the output's name).
+_SHARD = re.compile(r"(.+)-([0-9]{6,})\.tar")
+
+#: A temporary of a shard being written (see :func:`write_shard`).
+_PART = re.compile(r"\..+\.tar\.[0-9]+-[0-9a-f]{8}\.part")
+
+
+def prefix(out: str) -> str:
+    """The shards' name prefix: ``data/train.wds`` -> ``train``."""
+    name = os.path.basename(os.fspath(out).rstrip(os.sep))
+    return name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name
+
+
+def shard_count(n: int, per_shard: int) -> int:
+    """How many shards ``n`` images make at ``per_shard`` each."""
+    return -(-n // per_shard)
+
+
+def _digits(count: int) -> int:
+    return max(6, len(str(max(0, count - 1))))
+
+
+def shard_name(out: str, k: int, count: int) -> str:
+    """The file name of shard ``k`` of ``count``: ``train-000003.tar``."""
+    return f"{prefix(out)}-{k:0{_digits(count)}d}.tar"
+
+
+def url(out: str, count: int) -> str:
+    """The brace pattern naming every shard, as ``webdataset`` reads it: ``train.wds/train-{000000..000012}.tar``."""
+    d = _digits(count)
+    return os.path.join(os.fspath(out), f"{prefix(out)}-{{{0:0{d}d}..{count - 1:0{d}d}}}.tar")
+
+
+def key_width(n: int) -> int:
+    """Digits of a sample key in a batch of ``n`` images (at least 6)."""
+    return _digits(n)
+
+
+def encode_sample(image: np.ndarray, sample_format: str) -> bytes:
+    """One (H, W, 3) uint8 image as the bytes of a ``.npy``, ``.png`` (lossless) or ``.jpg`` (quality 95) member."""
+    if sample_format == "npy":
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, np.ascontiguousarray(image), allow_pickle=False)
+        return buf.getvalue()
+    if sample_format == "png":
+        from jobs.resize_job.tasks import _opencv
+
+        cv2 = _opencv()
+        ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        if not ok:
+            raise ValueError("OpenCV could not encode a PNG")
+        return data.tobytes()
+    if sample_format == "jpg":
+        import simplejpeg
+
+        return simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=95, colorspace="RGB")
+    raise ValueError(f"sample format must be npy, png or jpg, got {sample_format!r}")
+
+
+def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o444
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sample_format: str) -> int:
+    """Write the shard of images ``start..`` at ``path``, complete or not at all; return its size.
+
+    Parameters
+    ----------
+    path : str
+        The shard's final path.
+    start : int
+        The batch index of ``block[0]``.
+    n : int
+        Images in the whole batch (the keys' width).
+    block : numpy.ndarray
+        (k, H, W, 3) uint8 images.
+    ok : sequence of bool
+        Which images decoded: a failed one has no sample.
+    labels : sequence of int, optional
+        Their labels (``.cls`` members), or None.
+    sample_format : {"npy", "png", "jpg"}
+        How each image is stored.
+
+    The shard goes to a hidden temporary beside ``path``, is ``fsync``-ed and
+    renamed, and the directory ``fsync``-ed: a reader never sees half a shard,
+    and a shard recorded as done is on disk.  A failure removes the temporary and
+    names the shard.
+    """
+    head, tail = os.path.split(path)
+    tmp = os.path.join(head, f".{tail}.{os.getpid()}-{os.urandom(4).hex()}.part")
+    width = key_width(n)
+    try:
+        with open(tmp, "wb") as f:
+            with tarfile.open(fileobj=f, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+                for i in range(len(block)):
+                    if not ok[i]:
+                        continue
+                    key = f"{start + i:0{width}d}"
+                    _member(tar, f"{key}.{sample_format}", encode_sample(block[i], sample_format))
+                    if labels is not None:
+                        _member(tar, f"{key}.cls", str(int(labels[i])).encode())
+            f.flush()
+            os.fsync(f.fileno())
+            size = f.tell()
+        os.replace(tmp, path)
+        fd = os.open(head or ".", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise OSError(e.errno, f"cannot write the shard {path}: {e.strerror}") from None
+    return size
+
+
+def sweep_temporaries(store: str) -> int:
+    """Remove the temporaries of shards a killed task left in ``store`` (one listing); return how many."""
+    removed = 0
+    for e in os.scandir(store):
+        if _PART.fullmatch(e.name) and e.is_file(follow_symlinks=False):
+            os.remove(os.path.join(store, e.name))
+            removed += 1
+    return removed
+
+
+def shards_foreign(store: str, name_prefix: str, temporaries: bool = False) -> list[str]:
+    """Entries of a shard directory that imgjobs does not write there (one listing; links never followed).
+
+    Only regular files named ``<prefix>-<digits>.tar`` are imgjobs', and, in the
+    work folder (``temporaries``), the hidden temporaries of shards being written.
+    """
+    foreign = []
+    try:
+        entries = list(os.scandir(store))
+    except OSError as e:
+        return [f"{store} ({e.strerror})"]
+    for entry in entries:
+        m = _SHARD.fullmatch(entry.name)
+        ours = (m is not None and m.group(1) == name_prefix) or (temporaries and _PART.fullmatch(entry.name))
+        if not ours or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            foreign.append(os.path.join(store, entry.name))
+            if len(foreign) > 20:
+                break
+    return foreign
+
+
+def shard_problem(store: str, out: str, n: int, per_shard: int) -> str | None:
+    """What is wrong with a finished shard directory for ``n`` images at ``per_shard`` (None: nothing).
+
+    Every shard must be there as a regular file of whole tar blocks, and nothing
+    else; the members are not read here (the sidecar's stamps cover the bytes).
+    """
+    if os.path.islink(store) or not os.path.isdir(store):
+        return "not a directory of shards"
+    count = shard_count(n, per_shard)
+    foreign = shards_foreign(store, prefix(out))
+    if foreign:
+        return f"it holds {os.path.basename(foreign[0])}, which is not one of its shards"
+    for k in range(count):
+        path = os.path.join(store, shard_name(out, k, count))
+        try:
+            size = os.lstat(path).st_size
+        except OSError:
+            return f"its shard {os.path.basename(path)} is missing"
+        if size < 1024 or size % 512:
+            return f"its shard {os.path.basename(path)} is {size:,} bytes, not whole tar blocks"
+    extra = len(os.listdir(store)) - count
+    if extra:
+        return f"it holds {extra} shard(s) more than the {count} of {n} image(s) at {per_shard} a shard"
+    return None
