@@ -17,11 +17,17 @@ Uses real JPEGs: by default the 500 ImageNet samples in ../shared/data/imagenet-
 4. scaling: images/s with 1 and 2 workers (Dask threads, and a LocalCluster of
    worker processes, startup excluded; 1- and 2-worker runs take turns) and the
    parallel efficiency (``--skip-scaling`` leaves it out);
-5. the peak resident memory of the imgjobs process next to the batch's size.
+5. the peak resident memory of the imgjobs process next to the batch's size;
+6. the fits (``--fit stretch|crop|pad``), one core, taking turns: images/s against
+   ``stretch`` and quality against a Lanczos full decode of the same geometry, at
+   100x100 and 224x224;
+7. the outputs: the whole ``imgjobs resize`` process into a ``.npy`` and into
+   ``.wds`` tar shards (npy and png samples), taking turns: shards against ``.npy``.
 
 Usage::
 
     python scripts/bench_resize.py [--images DIR] [--repeats 3] [--json out.json]
+    python scripts/bench_resize.py --only fits,outputs      # sections 6 and 7
 """
 
 from __future__ import annotations
@@ -203,6 +209,85 @@ def stages(files: list, size=(100, 100), passes: int = 3) -> dict:
     return steps
 
 
+def fit_quality(files: list, size, fit: str) -> dict:
+    """PSNR of ``--fit fit`` (default method) against Lanczos of the same geometry, inside the image only."""
+    from PIL import Image, ImageOps
+
+    from jobs.resize_job.tasks import fit_geometry
+
+    db = []
+    for f in files:
+        with Image.open(f) as im:
+            up = ImageOps.exif_transpose(im).convert("RGB")
+        box, inner, (x, y) = fit_geometry(up.size, size, fit)
+        ref = np.asarray(up.resize(inner, Image.Resampling.LANCZOS, box=box)).astype(np.float64)
+        got = load_rgb(f, size, "area", fit=fit)[y : y + inner[1], x : x + inner[0]]
+        mse = float(np.mean((got - ref) ** 2))
+        db.append(99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse))
+    return {"worst": float(min(db)), "p1": float(np.percentile(db, 1)), "mean": float(np.mean(db))}
+
+
+def fits(files: list, repeats: int, sizes=((100, 100), (224, 224))) -> dict:
+    """Images/s of each fit on one core (taking turns, median of ``repeats``) and its quality."""
+    datas = [open(f, "rb").read() for f in files]
+    out = {}
+    for size in sizes:
+
+        def run(fit, size=size):
+            return lambda: [load_rgb(f, size, "area", data=d, fit=fit) for f, d in zip(files, datas, strict=True)]
+
+        t = interleaved({fit: run(fit) for fit in ("stretch", "crop", "pad")}, repeats)
+        key = f"{size[0]}x{size[1]}"
+        base = statistics.median(t["stretch"])
+        out[key] = {
+            fit: {
+                "images_per_s": len(files) / statistics.median(v),
+                "vs_stretch": base / statistics.median(v),
+                "quality": fit_quality(files, size, fit),
+            }
+            for fit, v in t.items()
+        }
+    return out
+
+
+def outputs(listfile: str, count: int, tmp: str, repeats: int) -> dict:
+    """Seconds of the whole ``imgjobs resize`` process into .npy and into .wds shards (median, taking turns)."""
+    cmd = [*imgjobs_cmd(), "-q", "resize", listfile, "--overwrite", "--out"]
+    runs = {
+        "npy": lambda: run_quiet([*cmd, os.path.join(tmp, "o.npy")]),
+        "wds-npy": lambda: run_quiet([*cmd, os.path.join(tmp, "o.wds")]),
+        "wds-png": lambda: run_quiet([*cmd, os.path.join(tmp, "p.wds"), "--sample-format", "png"]),
+    }
+    t = interleaved(runs, repeats)
+    base = statistics.median(t["npy"])
+    return {k: {"seconds": statistics.median(v), "images_per_s": count / statistics.median(v),
+                "vs_npy": base / statistics.median(v)} for k, v in t.items()}  # fmt: skip
+
+
+def _print_fits(res: dict) -> None:
+    print("| fit (default method, one core) | size | images/s | vs stretch | PSNR: worst / 1st pct / mean |")
+    print("|---|---|---|---|---|")
+    for size, by_fit in res.items():
+        for fit, r in by_fit.items():
+            q = r["quality"]
+            print(
+                f"| {fit} | {size} | {r['images_per_s']:,.0f} | {r['vs_stretch']:.2f}x | "
+                f"{q['worst']:.1f} / {q['p1']:.1f} / {q['mean']:.1f} dB |"
+            )
+    print(
+        "\nReference: full decode, EXIF applied, the same crop or letterbox geometry, Lanczos; pad: the image "
+        "inside its border. Floor: worst >= 28 dB, 1st percentile >= 30 dB; crop at least as fast as stretch.\n"
+    )
+
+
+def _print_outputs(res: dict, count: int) -> None:
+    print(f"| whole process, {count} images, into | seconds | images/s | vs .npy |\n|---|---|---|---|")
+    names = {"npy": ".npy batch", "wds-npy": ".wds shards, npy samples", "wds-png": ".wds shards, png samples"}
+    for k, r in res.items():
+        print(f"| {names[k]} | {r['seconds']:.2f} | {r['images_per_s']:,.0f} | {r['vs_npy']:.2f}x |")
+    print("\nFloor: shards at least 0.90x of the .npy throughput.\n")
+
+
 def _pin_one_core() -> None:
     """Run on one core (the last one), where the system allows it."""
     if hasattr(os, "sched_setaffinity"):
@@ -217,6 +302,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", help="also write the figures here")
     p.add_argument("--skip-scaling", action="store_true", help="leave out the 1- and 2-worker scaling runs")
+    p.add_argument("--only", help="comma-separated sections to run: fits, outputs (default: everything)")
     p.add_argument("--loop", choices=LOOPS, help=argparse.SUPPRESS)  # one timed loop, for the parent
     args = p.parse_args(argv)
     files = sorted(glob.glob(os.path.join(args.images, "*")))
@@ -229,6 +315,19 @@ def main(argv=None) -> int:
         return 0
     res = {"machine": {"cores": os.cpu_count(), "python": platform.python_version()}, "images": len(files)}
     print(f"# imgjobs resize benchmark: {len(files)} JPEGs, {os.cpu_count()} cores\n")
+    only = set(args.only.split(",")) if args.only else None
+    if only is None or "fits" in only:
+        res["fits"] = fits(files, args.repeats)
+        _print_fits(res["fits"])
+    if only is None or "outputs" in only:
+        with tempfile.TemporaryDirectory() as tmp:
+            listfile = os.path.join(tmp, "list.txt")
+            with open(listfile, "w") as f:
+                f.writelines(os.path.abspath(files[i % len(files)]) + "\n" for i in range(args.count))
+            res["outputs"] = outputs(listfile, args.count, tmp, args.repeats)
+        _print_outputs(res["outputs"], args.count)
+    if only is not None:
+        return _dump(res, args.json)
 
     size = (100, 100)
 

@@ -451,6 +451,73 @@ MUTANTS = [
         ("tests/test_cluster.py::-k stopped_by_a_signal",),
     ),
     # ---- the codec
+    # ---- training sets (issue 20): fits, shards, the same pixels at inference
+    Mutant(
+        "fits: pad leaves the letterbox unfilled (whatever memory held)",
+        "jobs/resize_job/tasks.py",
+        "    canvas[...] = np.asarray(fill, dtype=np.uint8)\n",
+        "",
+        ("tests/test_training_sets.py::-k each_fit_equals",),
+    ),
+    Mutant(
+        "fits: a batch of another fit is taken for this job (nothing stale called current)",
+        "jobs/resize_job/target.py",
+        '    if opts.fit != "stretch":  # stretch batches',
+        "    if False:  # stretch batches",
+        ("tests/test_training_sets.py::test_fit_options_are_checked_recorded_and_part_of_the_job",),
+    ),
+    Mutant(
+        "shards: a half-written shard of a killed task is moved into the output",
+        "jobs/resize_job/finish.py",
+        "            shards.sweep_temporaries(w.target)",
+        "            pass",
+        ("tests/test_training_sets.py::test_a_shard_half_written_when_its_task_was_killed_never_reaches_the_output",),
+    ),
+    Mutant(
+        "shards: --overwrite removes a user's files inside a .wds directory",
+        "jobs/resize_job/shards.py",
+        "        if not ours or entry.is_symlink() or not entry.is_file(follow_symlinks=False):",
+        "        if False:",
+        ("tests/test_training_sets.py::test_shard_outputs_refuse_what_they_cannot_own",),
+    ),
+    Mutant(
+        "shards: changed labels leave the old .cls in the shards, called current",
+        "jobs/resize_job/planner.py",
+        "            changed = list(range(n))  # every shard carries its samples' labels",
+        "            pass",
+        ("tests/test_training_sets.py::test_changed_labels_rewrite_the_shards_that_carry_them",),
+    ),
+    Mutant(
+        "shards: a shard missing from a finished .wds is called current",
+        "jobs/resize_job/shards.py",
+        '            return f"its shard {os.path.basename(path)} is missing"',
+        "            continue",
+        ("tests/test_training_sets.py::test_a_damaged_shard_directory_is_named_and_rebuilt",),
+    ),
+    Mutant(
+        "inference: an option that contradicts the batch is used instead of refused",
+        "jobs/resize_job/inference.py",
+        "            if wanted is not None and getattr(wanted, key) != getattr(built, key):",
+        "            if False:",
+        ("tests/test_training_sets.py::test_preprocess_refuses_contradictions_and_warns_on_other_libraries",),
+    ),
+    Mutant(
+        "inference: other library versions go unmentioned",
+        "jobs/resize_job/tasks.py",
+        "    return [f\"{k} {recorded.get(k, '?')} -> {v}\" for k, v in now.items() if recorded.get(k) != v]",
+        "    return []",
+        (
+            "tests/test_training_sets.py::test_preprocess_refuses_contradictions_and_warns_on_other_libraries",
+            "tests/test_training_sets.py::test_a_rerun_under_other_libraries_says_so",
+        ),
+    ),
+    Mutant(
+        "sidecar: library versions of any shape are believed",
+        "jobs/resize_job/state.py",
+        "    if made is not None and not (isinstance(made, list) and len(made) <= 64 and all(map(is_libraries, made))):",
+        "    if False:",
+        ("tests/test_training_sets.py::test_a_rerun_under_other_libraries_says_so",),
+    ),
     Mutant(
         "codec: runs may cross the 127-pixel chunk boundary",
         "rle/codec.py",

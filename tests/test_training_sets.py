@@ -390,3 +390,53 @@ def test_the_json_report_of_a_resize_holds_its_batch(broken_list):
     assert batch["libraries"] == want["batch"]["libraries"] and "files" not in batch
     assert [f["status"] for f in got["files"]] == [f["status"] for f in want["files"]]
     assert [f["src"] for f in got["files"] if f["status"] == "failed"] == [str(base / "imgs" / "broken.jpg")]
+
+
+def test_changed_labels_rewrite_the_shards_that_carry_them(shapes):
+    base, names = shapes
+    out = base / "t.wds"
+    jobs.resize(base / "list.txt", out, size="16x12", batch_size=3, progress=False)
+    before = read_shards(out, len(names), (16, 12))
+    (base / "list.txt").write_text("".join(f"imgs/{n}\t{'cat' if k < 2 else 'dog'}\n" for k, n in enumerate(names)))
+    r = jobs.resize(base / "list.txt", out, size="16x12", batch_size=3, progress=False)
+    assert r.ok and not r.up_to_date
+    batch, labels = read_shards(out, len(names), (16, 12))
+    assert labels == [0, 0] + [1] * (len(names) - 2)  # cat=0, dog=1: what the list says now
+    assert labels != before[1]
+    np.testing.assert_array_equal(batch, before[0])
+    assert jobs.resize(base / "list.txt", out, size="16x12", batch_size=3).up_to_date
+
+
+def test_a_damaged_shard_directory_is_named_and_rebuilt(shapes, caplog):
+    from jobs.resize_job.shards import shard_problem
+
+    base, names = shapes
+    out = base / "t.wds"
+    jobs.resize(base / "list.txt", out, size="16x12", batch_size=3, progress=False)
+    n = len(names)
+    assert shard_problem(str(out), str(out), n, 3) is None
+    (out / "t-000001.tar").rename(base / "aside.tar")
+    assert shard_problem(str(out), str(out), n, 3) == "its shard t-000001.tar is missing"
+    (base / "aside.tar").rename(out / "t-000001.tar")
+    with open(out / "t-000002.tar", "r+b") as f:
+        f.truncate(700)
+    assert "not whole tar blocks" in shard_problem(str(out), str(out), n, 3)
+    (out / "t-000009.tar").write_bytes(b"\0" * 1024)
+    assert shard_problem(str(out), str(out), 3, 3) == "it holds 3 shard(s) more than the 1 of 3 image(s) at 3 a shard"
+    with caplog.at_level(logging.WARNING, logger="jobs"):
+        r = jobs.resize(base / "list.txt", out, size="16x12", batch_size=3, progress=False)
+    assert r.ok and "is damaged" in caplog.text
+    assert sorted(os.listdir(out)) == ["t-000000.tar", "t-000001.tar", "t-000002.tar"]
+    np.testing.assert_array_equal(
+        read_shards(out, n, (16, 12))[0], jobs.resize(base / "list.txt", base / "b.npy", size="16x12").array
+    )
+
+
+@given(name=st.text(alphabet="0123456789abcdefghijklmnopqrstuvwxyz._-", min_size=1, max_size=100),
+       size=st.integers(0, 8**11 - 1))  # fmt: skip
+def test_shard_member_headers_are_what_tarfile_writes(name, size):
+    from jobs.resize_job.shards import member_header
+
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = size, 0, 0o444, 0, 0, "", ""
+    assert member_header(name, size) == info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")

@@ -88,6 +88,11 @@ class ResizeFinish(Finish):
         done = w.finished()
         if w.wds:
             shards.sweep_temporaries(w.target)  # a task killed mid-shard left its temporary; its slice was redone
+            fd = os.open(w.target, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # every shard's rename is on disk before the directory gets its name
+            finally:
+                os.close(fd)
         if w.kind == "npy":
             fd = os.open(w.target, os.O_RDONLY)
             try:
