@@ -514,7 +514,8 @@ MUTANTS = [
     Mutant(
         "sidecar: library versions of any shape are believed",
         "jobs/resize_job/state.py",
-        "    if made is not None and not (isinstance(made, list) and len(made) <= 64 and all(map(is_libraries, made))):",
+        "    if made is not None and not (isinstance(made, list) and len(made) <= 64 and all(map(is_libraries, made)))"
+        ":",
         "    if False:",
         ("tests/test_training_sets.py::test_a_rerun_under_other_libraries_says_so",),
     ),
