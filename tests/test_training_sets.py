@@ -40,7 +40,9 @@ def shapes(tmp_path, rng):
     d = tmp_path / "imgs"
     d.mkdir()
     names = []
-    for i, (w, h, orientation) in enumerate([(96, 48, 1), (40, 90, 1), (64, 64, 1), (90, 50, 6), (50, 80, 8)]):
+    for i, (w, h, orientation) in enumerate(
+        [(96, 48, 1), (40, 90, 1), (64, 64, 1), (90, 50, 6), (50, 80, 8), (70, 40, 3), (44, 66, 5), (80, 36, 7)]
+    ):
         exif = Image.Exif()
         exif[0x0112] = orientation
         Image.fromarray(photo(rng, w, h)).save(d / f"{i}.jpg", quality=92, exif=exif.tobytes())
@@ -252,8 +254,8 @@ def test_shards_read_back_equal_to_the_npy_batch(broken_list):
     r = jobs.resize(base / "list.txt", base / "train.wds", size="16x12", batch_size=3, progress=False)
     assert r.counts == ref.counts == {"ok": n - 1, "failed": 1} and r.exit_code == 1
     shards = r.sidecar["shards"]
-    assert shards["count"] == 3 and shards["url"] == str(base / "train.wds" / "train-{000000..000002}.tar")
-    assert sorted(os.listdir(base / "train.wds")) == [f"train-00000{k}.tar" for k in range(3)]
+    assert shards["count"] == 4 and shards["url"] == str(base / "train.wds" / "train-{000000..000003}.tar")
+    assert sorted(os.listdir(base / "train.wds")) == [f"train-00000{k}.tar" for k in range(4)]
     batch = np.load(base / "b.npy")
     labels = np.load(base / "b.labels.npy")
     seen = []
@@ -266,7 +268,7 @@ def test_shards_read_back_equal_to_the_npy_batch(broken_list):
     plain, plain_labels = read_shards(base / "train.wds", n, (16, 12))  # and with plain tarfile
     np.testing.assert_array_equal(plain, batch)
     assert plain_labels == labels.tolist()
-    assert "3 shard(s)" in r.summary() and "each sample .cls" in r.summary()
+    assert "4 shard(s)" in r.summary() and "each sample .cls" in r.summary()
     with pytest.raises(ValueError, match="webdataset"):
         _ = r.array
     assert jobs.resize(base / "list.txt", base / "train.wds", size="16x12", batch_size=3).up_to_date
@@ -338,7 +340,7 @@ def test_a_shard_half_written_when_its_task_was_killed_never_reaches_the_output(
         f.write(b"\0" * 700)  # what a task killed mid-write leaves
     r = jobs.resize(base / "list.txt", base / "t.wds", size="16x12", batch_size=2, progress=False)
     assert r.sidecar["timing"]["resumed_images"] == 2
-    assert sorted(os.listdir(base / "t.wds")) == [f"t-00000{k}.tar" for k in range(4)]
+    assert sorted(os.listdir(base / "t.wds")) == [f"t-00000{k}.tar" for k in range(5)]
     batch, _ = read_shards(base / "t.wds", len(names), (16, 12))
     np.testing.assert_array_equal(batch, jobs.resize(base / "list.txt", base / "b.npy", size="16x12").array)
 
@@ -422,11 +424,11 @@ def test_a_damaged_shard_directory_is_named_and_rebuilt(shapes, caplog):
         f.truncate(700)
     assert "not whole tar blocks" in shard_problem(str(out), str(out), n, 3)
     (out / "t-000009.tar").write_bytes(b"\0" * 1024)
-    assert shard_problem(str(out), str(out), 3, 3) == "it holds 3 shard(s) more than the 1 of 3 image(s) at 3 a shard"
+    assert shard_problem(str(out), str(out), 3, 3) == "it holds 4 shard(s) more than the 1 of 3 image(s) at 3 a shard"
     with caplog.at_level(logging.WARNING, logger="jobs"):
         r = jobs.resize(base / "list.txt", out, size="16x12", batch_size=3, progress=False)
     assert r.ok and "is damaged" in caplog.text
-    assert sorted(os.listdir(out)) == ["t-000000.tar", "t-000001.tar", "t-000002.tar"]
+    assert sorted(os.listdir(out)) == [f"t-00000{k}.tar" for k in range(4)]
     np.testing.assert_array_equal(
         read_shards(out, n, (16, 12))[0], jobs.resize(base / "list.txt", base / "b.npy", size="16x12").array
     )

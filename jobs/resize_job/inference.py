@@ -119,9 +119,10 @@ def preprocess(
     Examples
     --------
     >>> import jobs
-    >>> row = jobs.preprocess("photos/cat.jpg", like="batch.npy")  # doctest: +SKIP
-    >>> row.shape, row.dtype  # doctest: +SKIP
-    ((100, 100, 3), dtype('uint8'))
+    >>> batch = jobs.resize("train.txt", "batch.npy", size="32x24", fit="pad").array
+    >>> row = jobs.preprocess("photos/2.jpg", like="batch.npy")
+    >>> row.shape, row.dtype, bool((row == batch[2]).all())
+    ((24, 32, 3), dtype('uint8'), True)
     """
     given = {
         "size": size,
