@@ -427,6 +427,36 @@ def _write_report(path: str, report) -> None:
     write_atomic(os.path.abspath(path), [data], new_token())
 
 
+def _check_report_path(args) -> None:
+    """Refuse a ``--report`` path that cannot be written, or that would replace anything but an earlier report.
+
+    Not an input or output of the job, nor inside one (a batch, its sidecar, labels,
+    shards or work folder; a source or output directory), and, if something is
+    there already, only a JSON report imgjobs wrote.
+    """
+    from jobs import registry
+    from jobs.errors import UsageError
+    from jobs.runtime.files import check_writable_file, read_json
+
+    check_writable_file(args.report, "the JSON report")
+    spec = registry.get(args.command)
+    path = os.path.abspath(args.report)
+    for claimed in spec.claimed(*(getattr(args, name) for name in spec.inputs)):
+        if path == claimed or path.startswith(claimed.rstrip(os.sep) + os.sep):
+            where = "would take the place of" if path == claimed else "lies inside"
+            raise UsageError(
+                f"the JSON report {args.report} {where} {claimed}, which this job reads or writes: "
+                "choose another --report path"
+            )
+    if os.path.lexists(path):
+        old = read_json(path) if os.path.isfile(path) and not os.path.islink(path) else None
+        if not (isinstance(old, dict) and isinstance(old.get("job"), str) and isinstance(old.get("files"), list)):
+            raise UsageError(
+                f"{args.report} exists and is not a JSON report imgjobs wrote: --report replaces only those; "
+                "choose another path or remove it"
+            )
+
+
 def _call_api(args, progress):
     """The job the arguments ask for, through its Python function (:meth:`jobs.registry.JobSpec.call`)."""
     from jobs import registry
@@ -452,9 +482,7 @@ def _run_job(args) -> int:
         print(job_script(run.get("cluster"), tls=run.get("tls")))
         return 0
     if args.report:  # before anything runs: a run's outcomes are never lost to a path that cannot take them
-        from jobs.runtime.files import check_writable_file
-
-        check_writable_file(args.report, "the JSON report")
+        _check_report_path(args)
     progress = Progress(enabled=False if (args.no_progress or args.quiet) else None, dashboard=not args.quiet)
     from jobs.errors import ClusterError
 

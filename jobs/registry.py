@@ -143,6 +143,10 @@ class JobSpec:
         report with nothing run (the output is up to date) before any scheduler starts.
     notes : str
         The Python function's ``Notes`` section, if any.
+    claims : str or None
+        ``"module:function"``: ``claims(*inputs) -> list of str``, every path the
+        job reads or writes (a directory: everything under it too), which nothing
+        else a run writes (``--report``) may take; None: its inputs as given.
     study : StudySpec or None
         What a throughput study sweeps; None: the job is not studied.
     """
@@ -160,7 +164,15 @@ class JobSpec:
     keywords: Mapping[str, Param] = field(default_factory=dict)
     precheck: str | None = None
     notes: str = ""
+    claims: str | None = None
     study: StudySpec | None = field(default=None)
+
+    def claimed(self, *inputs) -> list[str]:
+        """The paths a run with ``inputs`` reads or writes (see :attr:`claims`), absolute."""
+        import os
+
+        paths = load(self.claims)(*inputs) if self.claims else [v for v in inputs if v is not None]
+        return [os.path.abspath(os.fspath(p)) for p in paths]
 
     def option_names(self) -> tuple:
         """Every job keyword: its options' fields and :attr:`keywords`."""

@@ -326,15 +326,8 @@ def test_shards_are_byte_identical_from_run_to_run_and_resume_after_a_kill(shape
 
 
 def test_a_shard_half_written_when_its_task_was_killed_never_reaches_the_output(shapes):
-    from jobs.resize_job import tasks
-    from jobs.resize_job.planner import plan_resize
-
     base, names = shapes
-    opts = ResizeOptions.resolve(size="16x12", batch_size=2)
-    plan = plan_resize(base / "list.txt", base / "t.wds", opts)
-    where = plan.finish.where
-    tasks.create_output(where)
-    tasks.fill(where, 0, 0, plan.finish.paths[0:2], opts)
+    where = _interrupted_wds(base, "t.wds", 2, 1)
     half = os.path.join(where.target, f".{os.path.basename(where.shard_path(2))}.4242-0badcafe.part")
     with open(half, "wb") as f:
         f.write(b"\0" * 700)  # what a task killed mid-write leaves
@@ -367,7 +360,7 @@ def test_shard_outputs_refuse_what_they_cannot_own(shapes):
     (base / "mine.wds.json").write_text("{}")
     with pytest.raises(UsageError, match="sidecar"):
         jobs.resize(base / "list.txt", base / "mine.wds", size="8x8", progress=False)
-    with pytest.raises(UsageError, match=r"holds files imgjobs did not write .*notes\.txt"):
+    with pytest.raises(UsageError, match=r"cannot tell which files there are its shards"):
         jobs.resize(base / "list.txt", base / "mine.wds", size="8x8", overwrite=True, progress=False)
     assert (base / "mine.wds" / "notes.txt").read_text() == "mine"
     with pytest.raises(UsageError, match=r"needs a name before \.wds"):
@@ -424,7 +417,10 @@ def test_a_damaged_shard_directory_is_named_and_rebuilt(shapes, caplog):
         f.truncate(700)
     assert "not whole tar blocks" in shard_problem(str(out), str(out), n, 3)
     (out / "t-000009.tar").write_bytes(b"\0" * 1024)
-    assert shard_problem(str(out), str(out), 3, 3) == "it holds 4 shard(s) more than the 1 of 3 image(s) at 3 a shard"
+    assert shard_problem(str(out), str(out), 3, 3) == "it holds t-000009.tar, which is not one of its 1 shard(s)"
+    with pytest.raises(UsageError, match=r"t-000009\.tar"):  # not one of its shards: never removed
+        jobs.resize(base / "list.txt", out, size="16x12", batch_size=3, progress=False)
+    (out / "t-000009.tar").unlink()
     with caplog.at_level(logging.WARNING, logger="jobs"):
         r = jobs.resize(base / "list.txt", out, size="16x12", batch_size=3, progress=False)
     assert r.ok and "is damaged" in caplog.text
@@ -442,3 +438,171 @@ def test_shard_member_headers_are_what_tarfile_writes(name, size):
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = size, 0, 0o444, 0, 0, "", ""
     assert member_header(name, size) == info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")
+
+
+# --------------------------------------------------------------------------- hostile review: each break a test
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["t.wds", "t.wds.json", "t.wds/t-000000.tar", ".t.wds.imgjobs-partial/plan.json", "list.txt", "imgs/0.jpg"],
+)
+def test_a_json_report_never_takes_the_place_of_an_input_or_output(shapes, where):
+    base, _ = shapes
+    assert imgjobs("resize", base / "list.txt", "--out", base / "t.wds", "--size", "8x8").returncode == 0
+    before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
+    r = imgjobs("resize", base / "list.txt", "--out", base / "t.wds", "--size", "8x8", "--report", base / where)
+    assert r.returncode == 2 and "JSON report" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert {p: p.read_bytes() for p in base.rglob("*") if p.is_file()} == before
+    r = imgjobs("compress", base / "imgs", base / "rle", "--report", base / "imgs" / "r.json")
+    assert r.returncode == 2 and "lies inside" in r.stderr
+
+
+def test_a_json_report_replaces_an_earlier_report_only(shapes):
+    base, _ = shapes
+    args = ("resize", base / "list.txt", "--out", base / "b.npy", "--size", "8x8", "--report", base / "r.json")
+    assert imgjobs(*args).returncode == 0
+    assert imgjobs(*args).returncode == 0  # the earlier report is replaced
+    assert json.loads((base / "r.json").read_text())["up_to_date"]
+    (base / "r.json").write_text('{"mine": 1}')
+    r = imgjobs(*args)
+    assert r.returncode == 2 and "is not a JSON report imgjobs wrote" in r.stderr
+    assert (base / "r.json").read_text() == '{"mine": 1}'
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_users_file_named_like_a_shard_is_never_removed(shapes, overwrite):
+    base, _ = shapes
+    out = base / "ref.wds"
+    jobs.resize(base / "list.txt", out, size="8x8", batch_size=4, progress=False)
+    for name in ("ref-000099.tar", "ref-1234567.tar"):
+        (out / name).write_text("mine")
+    with pytest.raises(UsageError, match=r"ref-(000099|1234567)\.tar"):
+        jobs.resize(base / "list.txt", out, size="8x8", batch_size=4, overwrite=overwrite, progress=False)
+    assert (out / "ref-000099.tar").read_text() == "mine" and (out / "ref-1234567.tar").read_text() == "mine"
+
+
+def _interrupted_wds(base, out, batch, done_slices):
+    """A .wds run stopped after ``done_slices`` of its tasks (run by hand); returns its target."""
+    from jobs.resize_job import tasks
+    from jobs.resize_job.planner import plan_resize
+
+    opts = ResizeOptions.resolve(size="16x12", batch_size=batch)
+    plan = plan_resize(base / "list.txt", base / out, opts)
+    tasks.create_output(plan.finish.where)
+    for key in plan.outputs[:done_slices]:
+        tasks.fill(*plan.graph[key][1:2], 0, *plan.graph[key][3:])
+    return plan.finish.where
+
+
+@pytest.mark.parametrize("damage", ["truncate", "append", "swap"])
+def test_a_resume_redoes_shards_damaged_in_the_work_folder(shapes, damage):
+    base, names = shapes
+    where = _interrupted_wds(base, "k.wds", 2, 4)
+    first, third = where.shard_path(0), where.shard_path(4)
+    if damage == "truncate":
+        os.truncate(first, 1024)  # a valid, shorter tar
+    elif damage == "append":
+        with open(first, "ab") as f:
+            f.write(b"garbage")
+    else:
+        os.replace(third, first)
+    r = jobs.resize(base / "list.txt", base / "k.wds", size="16x12", batch_size=2, progress=False)
+    assert r.ok
+    ref = jobs.resize(base / "list.txt", base / "w.wds", size="16x12", batch_size=2, progress=False)
+    for k in range(ref.sidecar["shards"]["count"]):
+        a, b = (base / "k.wds" / f"k-{k:06d}.tar").read_bytes(), (base / "w.wds" / f"w-{k:06d}.tar").read_bytes()
+        assert a == b, k
+
+
+def test_a_forged_plan_chunk_starts_the_shards_over(shapes):
+    base, names = shapes
+    where = _interrupted_wds(base, "k.wds", 4, 2)
+    plan = json.loads(open(where.plan_file).read())
+    plan["chunk"] = 3
+    with open(where.plan_file, "w") as f:
+        f.write(json.dumps(plan))
+    r = jobs.resize(base / "list.txt", base / "k.wds", progress=False, size="16x12")  # auto: any chunk is its own
+    assert r.ok and r.sidecar["timing"]["resumed_images"] == 0
+    batch, _ = read_shards(base / "k.wds", len(names), (16, 12))
+    np.testing.assert_array_equal(batch, jobs.resize(base / "list.txt", base / "b.npy", size="16x12").array)
+
+
+def test_a_finish_refuses_shards_changed_while_the_job_ran(shapes):
+    from jobs.errors import StalePlan
+
+    base, names = shapes
+    where = _interrupted_wds(base, "k.wds", 2, 99)  # every slice done, not finished
+    graph = jobs.resize(base / "list.txt", base / "k.wds", size="16x12", batch_size=2, compute=False)
+    with open(where.shard_path(2), "ab") as f:
+        f.write(bytes(1024))  # two more zero blocks: still a tar, not the one recorded
+    os.utime(where.shard_path(2))
+    import dask
+
+    with pytest.raises(StalePlan, match="does not hold images 2..3"):
+        dask.compute(graph, scheduler="sync")
+    assert not (base / "k.wds").exists()
+    assert jobs.resize(base / "list.txt", base / "k.wds", size="16x12", batch_size=2, progress=False).ok
+
+
+@pytest.mark.parametrize("what", ["sidecar", "plan", "done"])
+def test_a_fifo_or_deep_json_as_a_state_file_never_hangs_nor_tracebacks(shapes, what):
+    base, _ = shapes
+    out = base / "n.npy"
+    where = _interrupted_wds(base, "z.wds", 2, 2)  # a work folder too
+    work = os.path.dirname(where.plan_file)
+    jobs.resize(base / "list.txt", out, size="16x12", progress=False)
+    target = {"sidecar": str(out) + ".json", "plan": where.plan_file, "done": os.path.join(work, "done", "0-2.json")}
+    path = target[what]
+    for kind in ("fifo", "deep"):
+        os.remove(path)
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            with open(path, "w") as f:
+                f.write("[" * 100000 + "]" * 100000)
+        dst = out if what == "sidecar" else base / "z.wds"
+        r = imgjobs("resize", base / "list.txt", "--out", dst, "--size", "16x12", "--batch-size", "2", timeout=60)
+        assert "Traceback" not in r.stderr, r.stderr
+        if what == "sidecar":
+            assert r.returncode == 2 and "sidecar" in r.stderr
+            with pytest.raises(UsageError, match="sidecar"):
+                jobs.preprocess(base / "imgs" / "0.jpg", like=out)
+        elif kind == "fifo":  # not a file imgjobs writes: named, before any work
+            assert r.returncode == 2 and "did not write there" in r.stderr, r.stderr
+        else:
+            assert r.returncode == 0, r.stderr  # an unreadable plan or record: that work is redone
+
+
+def test_an_entry_of_the_work_folder_that_is_not_ours_is_refused_before_any_work(shapes):
+    base, _ = shapes
+    where = _interrupted_wds(base, "k.wds", 2, 1)
+    os.mkdir(os.path.join(os.path.dirname(where.plan_file), "done", "8-12.json"))
+    t = time.monotonic()
+    with pytest.raises(UsageError, match=r"holds files imgjobs did not write there .*8-12\.json"):
+        jobs.resize(base / "list.txt", base / "k.wds", size="16x12", batch_size=2, progress=False)
+    assert time.monotonic() - t < 30
+
+
+def test_the_shard_size_given_is_part_of_the_job_and_the_url_works_from_anywhere(shapes, tmp_path, monkeypatch):
+    wds = pytest.importorskip("webdataset", reason="webdataset is in the test extras")
+    base, names = shapes
+    (base / "sub").mkdir()
+    monkeypatch.chdir(base)
+    r = jobs.resize("list.txt", "sub/x.wds", size="8x8", batch_size=4, progress=False)
+    with pytest.raises(UsageError, match="exists from another job"):
+        jobs.resize("list.txt", "sub/x.wds", size="8x8", batch_size=5, progress=False)
+    assert jobs.resize("list.txt", "sub/x.wds", size="8x8", batch_size=4).up_to_date
+    url = r.sidecar["shards"]["url"]
+    assert os.path.isabs(url)
+    monkeypatch.chdir(base / "sub")
+    assert len(list(wds.WebDataset(url, shardshuffle=False))) == len(names)
+    with pytest.raises(UsageError, match="braces"):
+        jobs.resize(base / "list.txt", base / "x{0..1}.wds", size="8x8", progress=False)
+
+
+def test_another_fit_is_named_when_an_output_is_refused(shapes):
+    base, _ = shapes
+    jobs.resize(base / "list.txt", base / "b.npy", size="8x8", fit="pad", pad_fill=9, progress=False)
+    r = imgjobs("resize", base / "list.txt", "--out", base / "b.npy", "--size", "8x8")
+    assert r.returncode == 2 and "fit pad on [9, 9, 9]" in r.stderr

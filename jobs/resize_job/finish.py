@@ -86,8 +86,12 @@ class ResizeFinish(Finish):
         w = self.where
         w.check_owner()
         done = w.finished()
+        old_shards = None
         if w.wds:
             shards.sweep_temporaries(w.target)  # a task killed mid-shard left its temporary; its slice was redone
+            self._check_shards(done)
+            if os.path.isdir(w.out) and not os.path.islink(w.out):
+                old_shards = state.wds_names(w.out)  # what the old store's sidecar names, before it is replaced
             fd = os.open(w.target, os.O_RDONLY)
             try:
                 os.fsync(fd)  # every shard's rename is on disk before the directory gets its name
@@ -182,7 +186,7 @@ class ResizeFinish(Finish):
             write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
             written.append(side)
             if w.chunked:
-                state.remove_store(w.out)  # an old store of ours (planning checked; checked again here)
+                state.remove_store(w.out, old_shards)  # an old store of ours (planning checked; checked again here)
             os.replace(w.target, w.out)
         except OSError as e:
             for path in written:
@@ -197,6 +201,31 @@ class ResizeFinish(Finish):
             log.warning("%s", e)
         sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
         return Report("resize", results, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
+
+    def _check_shards(self, done: list) -> None:
+        """Every shard in the work folder holds exactly its slice's samples, and nothing else is there; else StalePlan.
+
+        One header read per image: a shard damaged, swapped or added while the
+        job ran (or by a forged record) never gets the output's name; the work
+        folder stays, and the next run redoes what does not hold.
+        """
+        w = self.where
+        labelled = self.source is not None and self.source.labels is not None
+        expected = shards.names(w.out, w.n, w.batch)
+        extra = shards.shards_foreign(w.target, shards.prefix(w.out), expected=set(expected))
+        if extra:
+            raise StalePlan(
+                f"{w.target} holds {os.path.basename(extra[0])}, which is not one of this job's shards: "
+                "run the job again (or move that file away)"
+            )
+        for d in done:
+            path = w.shard_path(d.start)
+            want = shards.members(d.start, d.stop, w.n, [i for i, _ in d.failed], labelled, self.opts.sample_format)
+            if not shards.shard_holds(path, want):
+                raise StalePlan(
+                    f"the shard {path} does not hold images {d.start}..{d.stop - 1} as its record says (changed while "
+                    "the job ran): run the job again, it redoes that shard"
+                )
 
     def _labels(self, failures: list):
         """(int64 labels with -1 for failed images, what the sidecar says of them), or None."""

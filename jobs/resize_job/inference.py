@@ -57,9 +57,9 @@ def batch_options(like) -> tuple[dict, list]:
     problem = "missing or not JSON" if sidecar is None else state.check_sidecar(sidecar, out)
     resize = sidecar.get("resize") if isinstance(sidecar, dict) else None
     if problem is None and not isinstance(resize, dict):
-        problem = "no resize settings"
+        problem = "without resize settings"
     if problem is not None:
-        raise UsageError(f"{side} (the sidecar of {out}) is {problem}: cannot tell how that batch was made")
+        raise UsageError(f"{side} (the sidecar of {out}): {problem}: cannot tell how that batch was made")
     assert isinstance(sidecar, dict) and isinstance(resize, dict)
     options = {
         "size": sidecar.get("size"),

@@ -67,7 +67,7 @@ def _check_not_an_input(out: str, outputs, source, paths: list) -> None:
             with open(source, encoding="utf-8") as f:
                 listed = json.load(f)["data"]["train_filelist"]
             inputs.add(os.path.abspath(os.path.join(os.path.dirname(source), listed)))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             pass
     for path, what in outputs:
         if os.path.abspath(path) in inputs:
@@ -114,12 +114,16 @@ def _auto_batch(n: int, parallelism: int) -> int:
     return max(1, min(per_task, want))
 
 
-def _earlier_work(where: ResizeTarget, now: list) -> tuple[dict, list, int, int] | None:
+def _earlier_work(
+    where: ResizeTarget, now: list, opts: ResizeOptions, labelled: bool
+) -> tuple[dict, list, int, int] | None:
     """What an interrupted run of the same job left: (its plan, slices still current, images changed, ignored).
 
     One listing of ``done/``.  None when the folder holds another job's work, an
     incomplete start, or a batch of another size (it is started over).  A slice
-    whose images changed since it was recorded (their stamps differ) is not kept.
+    whose images changed since it was recorded (their stamps differ) is not kept,
+    nor one whose data is not there: a hole in a ``.npy``, a missing zarr chunk,
+    a shard that does not hold exactly its samples (read from its tar headers).
     """
     recorded = state.read_plan(where.plan_file)
     if recorded is None or recorded["identity"] != where.identity or recorded["n"] != where.n:
@@ -129,8 +133,11 @@ def _earlier_work(where: ResizeTarget, now: list) -> tuple[dict, list, int, int]
         chunk = recorded.get("chunk")
         if not chunk or not os.path.isdir(where.target) or os.path.islink(where.target):
             return None
-        if shards.shards_foreign(where.target, shards.prefix(where.out), temporaries=True):
-            return None
+        if opts.batch_size is not None and chunk != opts.batch_size:
+            return None  # a shard size given is the job's: a plan of another is not this job's work
+        expected = set(shards.names(where.out, where.n, chunk))
+        if shards.shards_foreign(where.target, shards.prefix(where.out), temporaries=True, expected=expected):
+            return None  # shards of another chunking (a forged plan): start over
         where = dataclasses.replace(where, batch=chunk)  # the shards are named by the chunks they were planned in
     elif where.zarr:
         chunk = recorded.get("chunk")
@@ -150,6 +157,11 @@ def _earlier_work(where: ResizeTarget, now: list) -> tuple[dict, list, int, int]
             changed += moved
         elif not state.slice_written(where, d.start, d.stop, chunk or 1, lambda i: offset + i * image):
             ignored += 1  # recorded, but no task wrote it: the record lies
+        elif where.wds and not shards.shard_holds(
+            where.shard_path(d.start),
+            shards.members(d.start, d.stop, where.n, [i for i, _ in d.failed], labelled, opts.sample_format),
+        ):
+            ignored += 1  # a shard cut short, appended to or swapped: redone
         else:
             kept.append(d)
     return recorded, kept, changed, ignored
@@ -180,8 +192,11 @@ def _describe(sidecar) -> str:
         return "?"
     resize, shape = sidecar.get("resize"), sidecar.get("shape")
     method = resize.get("method", "?") if isinstance(resize, dict) else "?"
+    fit = resize.get("fit") or "stretch" if isinstance(resize, dict) else "?"
+    fill = resize.get("pad_fill") if isinstance(resize, dict) and fit == "pad" else None
     n = shape[0] if isinstance(shape, list) and shape else "?"
-    return f"{n} image(s) of {sidecar.get('size', '?')}, method {method}"
+    shown = f"{n} image(s) of {sidecar.get('size', '?')}, method {method}, fit {fit}"
+    return shown + (f" on {fill}" if fill is not None else "")
 
 
 @dataclass
@@ -341,6 +356,11 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
         raise UsageError(f"output {out} must end in .npy, .zarr or .wds (a directory of WebDataset tar shards)")
     if state.kind_of(out) == "wds" and not shards.prefix(out):
         raise UsageError(f"output {out} needs a name before .wds (e.g. train.wds): it names the shards")
+    if state.kind_of(out) == "wds" and any(c in shards.prefix(out) for c in "{},"):
+        raise UsageError(
+            f"output {out}: braces and commas in a shard name would be read as a brace pattern by loaders; "
+            "choose a name without them"
+        )
     found = read_labelled(source, opts.num_images)
     paths = found.paths
     side = sidecar_path(out)
@@ -413,7 +433,16 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     batch = assessed.batch or opts.batch_size or _auto_batch(n, parallelism)
     common: dict = dict(stamp_mode=mode, expect_out=state.out_stamp(out))
     probe = ResizeTarget(out, work, n, opts.size, batch, token, identity, fresh=False, **common)
-    earlier = None if (opts.overwrite or assessed.rebuild or assessed.reopen) else _earlier_work(probe, now)
+    if os.path.isdir(work) and not os.path.islink(work):  # refused now, not after the work: nothing of ours to lose
+        foreign = state.work_foreign(work)
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+            raise UsageError(
+                f"{work} (the work folder of {out}) holds files imgjobs did not write there ({shown}): move them away"
+            )
+    labelled = found.labels is not None
+    skip = opts.overwrite or assessed.rebuild or assessed.reopen
+    earlier = None if skip else _earlier_work(probe, now, opts, labelled)
     done: list = list(assessed.kept)
     if earlier is not None:
         recorded, done, changed, ignored = earlier

@@ -32,6 +32,9 @@ __all__ = [
     "SUFFIX",
     "encode_sample",
     "key_width",
+    "members",
+    "names",
+    "shard_holds",
     "member_header",
     "prefix",
     "shard_count",
@@ -73,10 +76,61 @@ def shard_name(out: str, k: int, count: int) -> str:
     return f"{prefix(out)}-{k:0{_digits(count)}d}.tar"
 
 
+def names(out: str, n: int, per_shard: int) -> list[str]:
+    """Every shard's file name, in order, for ``n`` images at ``per_shard`` each."""
+    count = shard_count(n, per_shard)
+    return [shard_name(out, k, count) for k in range(count)]
+
+
 def url(out: str, count: int) -> str:
-    """The brace pattern naming every shard, as ``webdataset`` reads it: ``train.wds/train-{000000..000012}.tar``."""
+    """The brace pattern naming every shard, as ``webdataset`` reads it: ``/data/train.wds/train-{000000..000012}.tar``.
+
+    Absolute: it works from any directory.
+    """
     d = _digits(count)
-    return os.path.join(os.fspath(out), f"{prefix(out)}-{{{0:0{d}d}..{count - 1:0{d}d}}}.tar")
+    return os.path.join(os.path.abspath(out), f"{prefix(out)}-{{{0:0{d}d}..{count - 1:0{d}d}}}.tar")
+
+
+def members(start: int, stop: int, n: int, failed, labelled: bool, sample_format: str) -> list[str]:
+    """The member names a shard of images ``start..stop`` holds, in order (``failed``: indices in the slice)."""
+    width, skip = key_width(n), set(failed)
+    out = []
+    for i in range(stop - start):
+        if i in skip:
+            continue
+        key = f"{start + i:0{width}d}"
+        out.append(f"{key}.{sample_format}")
+        if labelled:
+            out.append(f"{key}.cls")
+    return out
+
+
+def shard_holds(path: str, expected: list) -> bool:
+    """Whether the shard at ``path`` is exactly a shard of the members ``expected``, as :func:`write_shard` makes it.
+
+    A regular file whose members are ``expected`` in order, then the end of the
+    archive and its padding, nothing more.  Reads the member headers only (the
+    data is skipped), so checking a batch's shards costs one header read per image.
+    """
+    from rle import open_regular
+
+    try:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < 1024 or size % tarfile.BLOCKSIZE:
+                return False
+            with tarfile.open(fileobj=f, mode="r:") as tar:
+                found: list[str] = []
+                for m in tar:
+                    if not m.isreg() or len(found) > len(expected):
+                        return False
+                    found.append(m.name)
+                end = tar.offset + 2 * tarfile.BLOCKSIZE  # after the last member: the end marker, then padding
+                if size != end + -end % tarfile.RECORDSIZE:
+                    return False
+    except (OSError, tarfile.TarError, ValueError, EOFError):
+        return False
+    return found == expected
 
 
 def key_width(n: int) -> int:
@@ -235,11 +289,12 @@ def _write_all(fd: int, parts: list) -> int:
     return total
 
 
-def shards_foreign(store: str, name_prefix: str, temporaries: bool = False) -> list[str]:
+def shards_foreign(store: str, name_prefix: str, temporaries: bool = False, expected=None) -> list[str]:
     """Entries of a shard directory that imgjobs does not write there (one listing; links never followed).
 
-    Only regular files named ``<prefix>-<digits>.tar`` are imgjobs', and, in the
-    work folder (``temporaries``), the hidden temporaries of shards being written.
+    Only regular files named ``<prefix>-<digits>.tar`` are imgjobs' (with
+    ``expected``, a collection of names: only those), and, in the work folder
+    (``temporaries``), the hidden temporaries of shards being written.
     """
     foreign = []
     try:
@@ -248,7 +303,8 @@ def shards_foreign(store: str, name_prefix: str, temporaries: bool = False) -> l
         return [f"{store} ({e.strerror})"]
     for entry in entries:
         m = _SHARD.fullmatch(entry.name)
-        ours = (m is not None and m.group(1) == name_prefix) or (temporaries and _PART.fullmatch(entry.name))
+        named = m is not None and m.group(1) == name_prefix and (expected is None or entry.name in expected)
+        ours = named or (temporaries and _PART.fullmatch(entry.name))
         if not ours or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
             foreign.append(os.path.join(store, entry.name))
             if len(foreign) > 20:
@@ -264,19 +320,15 @@ def shard_problem(store: str, out: str, n: int, per_shard: int) -> str | None:
     """
     if os.path.islink(store) or not os.path.isdir(store):
         return "not a directory of shards"
-    count = shard_count(n, per_shard)
-    foreign = shards_foreign(store, prefix(out))
+    expected = names(out, n, per_shard)
+    foreign = shards_foreign(store, prefix(out), expected=set(expected))
     if foreign:
-        return f"it holds {os.path.basename(foreign[0])}, which is not one of its shards"
-    for k in range(count):
-        path = os.path.join(store, shard_name(out, k, count))
+        return f"it holds {os.path.basename(foreign[0])}, which is not one of its {len(expected)} shard(s)"
+    for name in expected:
         try:
-            size = os.lstat(path).st_size
+            size = os.lstat(os.path.join(store, name)).st_size
         except OSError:
-            return f"its shard {os.path.basename(path)} is missing"
+            return f"its shard {name} is missing"
         if size < 1024 or size % 512:
-            return f"its shard {os.path.basename(path)} is {size:,} bytes, not whole tar blocks"
-    extra = len(os.listdir(store)) - count
-    if extra:
-        return f"it holds {extra} shard(s) more than the {count} of {n} image(s) at {per_shard} a shard"
+            return f"its shard {name} is {size:,} bytes, not whole tar blocks"
     return None

@@ -208,7 +208,7 @@ def read_labelled(source, num_images: int | None = None) -> Source:
             listed = cfg["data"]["train_filelist"]
         except OSError as e:
             raise UsageError(f"{source}: cannot read: {e.strerror or e}") from None
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, RecursionError) as e:
             raise UsageError(
                 f'{source}: expected a JSON config like {{"data": {{"train_filelist": "list.txt"}}}} ({e})'
             ) from None

@@ -19,6 +19,13 @@ def writes(source, out) -> str:
     return os.path.dirname(os.path.abspath(os.fspath(out)))
 
 
+def claims(source, out) -> list:
+    """What a resize reads and writes: its source, and the batch with its sidecar, labels and work folder."""
+    from jobs.resize_job.state import family
+
+    return [source, *(path for path, _ in family(out))]
+
+
 def study_arguments(p: argparse.ArgumentParser) -> None:
     """``imgjobs study resize``: the images-per-task sweep and the exercise's executors."""
     p.add_argument(
@@ -105,6 +112,7 @@ RESIZE = JobSpec(
     "what is left.  When ``out`` already holds this very job, the report says it is up to date "
     "(``report.up_to_date``), with nothing run.",
     writes="jobs.resize_job.spec:writes",
+    claims="jobs.resize_job.spec:claims",
     keywords={"exact": EXACT, "executor": EXECUTOR},
     precheck="jobs.resize_job.planner:up_to_date",
     study=StudySpec(

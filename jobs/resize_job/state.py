@@ -37,6 +37,7 @@ __all__ = [
     "family",
     "is_libraries",
     "kind_of",
+    "wds_names",
     "labels_path",
     "npy_header",
     "out_stamp",
@@ -474,8 +475,23 @@ def _zarr_foreign(store: str) -> list[str]:
     return foreign
 
 
-def removable(out: str) -> None:
-    """Refuse (UsageError) to replace ``out`` unless it is a batch imgjobs wrote (see :func:`remove_store`)."""
+def wds_names(out: str) -> list | None:
+    """The shard names a finished ``.wds`` holds, as its sidecar says; None without a usable sidecar."""
+    from jobs.resize_job import shards
+
+    sidecar = read_json(sidecar_path(out))
+    if check_sidecar(sidecar, out) is not None:
+        return None
+    assert isinstance(sidecar, dict)
+    return shards.names(out, sidecar["shape"][0], sidecar["images_per_task"])
+
+
+def removable(out: str, names: list | None = None) -> None:
+    """Refuse (UsageError) to replace ``out`` unless it is a batch imgjobs wrote (see :func:`remove_store`).
+
+    A ``.wds`` may hold only the shards its sidecar names (``names``, when given,
+    instead): a file named like a shard but not one of them is not removed.
+    """
     from jobs.errors import UsageError
 
     if not os.path.lexists(out):
@@ -485,7 +501,16 @@ def removable(out: str) -> None:
 
         if os.path.islink(out) or not os.path.isdir(out):
             raise UsageError(f"{out} is not a directory of shards imgjobs wrote (a link or a file): remove it yourself")
-        foreign = shards.shards_foreign(out, shards.prefix(out))
+        if names is None:
+            names = wds_names(out)
+        if names is None:
+            if os.listdir(out):
+                raise UsageError(
+                    f"{out}: its sidecar is missing or damaged, so imgjobs cannot tell which files there are its "
+                    "shards: remove the directory yourself or choose another --out"
+                )
+            return
+        foreign = shards.shards_foreign(out, shards.prefix(out), expected=set(names))
         if foreign:
             shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
             raise UsageError(
@@ -506,7 +531,7 @@ def removable(out: str) -> None:
         raise UsageError(f"{out} is not a batch file imgjobs wrote (a link or not a regular file): remove it yourself")
 
 
-def remove_store(out: str) -> None:
+def remove_store(out: str, names: list | None = None) -> None:
     """Remove an old batch at ``out`` that imgjobs wrote; refuse (UsageError) anything else.
 
     A ``.npy`` must be a regular file (not a link, not a directory).  A ``.zarr``
@@ -515,7 +540,7 @@ def remove_store(out: str) -> None:
     anything else (images, a file list) is refused, naming what is there, and
     nothing is removed.  Links are never followed.
     """
-    removable(out)
+    removable(out, names)
     remove_path(out)
 
 

@@ -151,8 +151,8 @@ def batch_identity(paths: list, opts: ResizeOptions, out: str = "") -> str:
     parts: list = [LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels]
     if opts.fit != "stretch":  # stretch batches keep the identity they had before fits existed
         parts += [opts.fit, list(opts.pad_fill) if opts.fit == "pad" else None]
-    if state.kind_of(out) == "wds":
-        parts += ["wds", opts.sample_format]
+    if state.kind_of(out) == "wds":  # the shard size is part of what the output is, when it is given
+        parts += ["wds", opts.sample_format, opts.batch_size]
     head = json.dumps(parts)
     return stamps.digest([head, *(os.path.abspath(p) for p in paths)])
 

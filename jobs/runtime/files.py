@@ -529,14 +529,27 @@ class BatchWriter:
                 os.remove(tmp)
 
 
+#: The largest state file (sidecar, plan, done record, manifest) read: a sidecar of a million images is ~150 MB.
+MAX_JSON_BYTES = 1 << 30
+
+
 def read_json(path: str):
-    """The JSON in ``path``, or None when it is missing, unreadable or not JSON."""
+    """The JSON in ``path``, or None when it is missing, unreadable, not a regular file or not JSON.
+
+    Every state file is read as hostile: a FIFO or a device never blocks (only a
+    regular file is read), a file over :data:`MAX_JSON_BYTES` is not read, and
+    JSON nested past Python's recursion limit is garbage like any other.
+    """
     import json
 
+    from rle import open_regular
+
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+        with open_regular(path) as f:
+            if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:
+                return None
+            return json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
 
 

@@ -110,13 +110,15 @@ def read_manifest(directory: str) -> dict:
     import json
     import logging
 
+    from rle import open_regular
+
     path = os.path.join(directory or ".", MANIFEST)
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        with open_regular(path) as f:  # a FIFO in its place never blocks
+            data = json.loads(f.read().decode("utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         logging.getLogger(__name__).warning("%s is unreadable (%s): outputs are judged by their times", path, e)
         return {}
     entries = data.get("outputs") if isinstance(data, dict) and data.get("format") == "imgjobs-stamps-2" else None
