@@ -114,8 +114,9 @@ class ResizeFinish(Finish):
         labels = self._labels(failures)
         made: list = []  # the library versions that made the pixels: one set, unless workers differ
         for d in done:
-            if d.libraries is not None and d.libraries not in made:
-                made.append(d.libraries)
+            libraries = {} if d.libraries is None else d.libraries  # {}: made by a version that did not record them
+            if libraries not in made:
+                made.append(libraries)
         if len(made) > 1:
             log.warning(
                 "%s: its slices were made by %d different sets of library versions (workers or runs with other "

@@ -26,10 +26,6 @@ class PixelsMayDiffer(UserWarning):
     """This process's libraries are not the versions that made the batch: its pixels may differ from the batch's."""
 
 
-#: The options a batch's sidecar fixes, and where its ``resize`` block keeps them.
-_FROM_SIDECAR = ("size", "method", "fit", "pad_fill", "draft_fraction", "max_pixels")
-
-
 def batch_options(like) -> tuple[dict, list]:
     """The resize options a finished batch was made with, and the library versions that made it.
 
@@ -100,7 +96,8 @@ def preprocess(
     -------
     numpy.ndarray
         (height, width, 3) uint8, C-contiguous: equal to the batch's row for the
-        same file, with the same library versions.
+        same file, with the same library versions (for shards with
+        ``sample_format="jpg"``, the pixels before that lossy encoding).
 
     Raises
     ------
@@ -137,7 +134,10 @@ def preprocess(
         recorded, made = batch_options(like)
         wanted = ResizeOptions.resolve(**given) if given else None
         built = ResizeOptions.resolve(**recorded)
+        moot = {"pad_fill": built.fit != "pad", "draft_fraction": built.method != "draft"}
         for key in given:
+            if moot.get(key):
+                continue  # an option the batch's method or fit does not use
             if wanted is not None and getattr(wanted, key) != getattr(built, key):
                 raise UsageError(
                     f"{key}={given[key]!r} contradicts the batch {os.fspath(like)}, made with "

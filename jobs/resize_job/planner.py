@@ -133,6 +133,8 @@ def _earlier_work(
         chunk = recorded.get("chunk")
         if not chunk or not os.path.isdir(where.target) or os.path.islink(where.target):
             return None
+        if recorded.get("labels") != where.labels_id:
+            return None  # its shards carry other labels
         if opts.batch_size is not None and chunk != opts.batch_size:
             return None  # a shard size given is the job's: a plan of another is not this job's work
         expected = set(shards.names(where.out, where.n, chunk))
@@ -155,13 +157,15 @@ def _earlier_work(
         moved = sum(1 for a, b in zip(d.stamps, now[d.start : d.stop], strict=True) if a != b)
         if moved:
             changed += moved
-        elif not state.slice_written(where, d.start, d.stop, chunk or 1, lambda i: offset + i * image):
-            ignored += 1  # recorded, but no task wrote it: the record lies
         elif where.wds and not shards.shard_holds(
             where.shard_path(d.start),
             shards.members(d.start, d.stop, where.n, [i for i, _ in d.failed], labelled, opts.sample_format),
         ):
-            ignored += 1  # a shard cut short, appended to or swapped: redone
+            ignored += 1  # a shard missing, cut short, appended to or swapped: redone
+        elif not where.wds and not state.slice_written(
+            where, d.start, d.stop, chunk or 1, lambda i: offset + i * image
+        ):
+            ignored += 1  # recorded, but no task wrote it: the record lies
         else:
             kept.append(d)
     return recorded, kept, changed, ignored
@@ -263,7 +267,7 @@ def _assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_
         return _Finished(current=True, sidecar=sidecar)
     batch = sidecar["images_per_task"]
     made = sidecar.get("libraries") or []
-    libraries = made[0] if len(made) == 1 else None
+    libraries = made[0] if len(made) == 1 else {}  # {}: unknown (not recorded, or several)
     moved = set(changed)
     failed: dict = {}
     for f in sidecar["failed"]:
@@ -352,9 +356,11 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     """
     opts = opts or ResizeOptions.resolve()
     out = os.fspath(out)
+    if out.endswith(os.sep) and out.rstrip(os.sep).endswith((".zarr", ".wds")):
+        out = out.rstrip(os.sep)  # a directory output named with its slash (shell completion adds one)
     if not out.endswith(state.KINDS):
         raise UsageError(f"output {out} must end in .npy, .zarr or .wds (a directory of WebDataset tar shards)")
-    if state.kind_of(out) == "wds" and not shards.prefix(out):
+    if state.kind_of(out) == "wds" and (not shards.prefix(out) or shards.prefix(out).startswith(".")):
         raise UsageError(f"output {out} needs a name before .wds (e.g. train.wds): it names the shards")
     if state.kind_of(out) == "wds" and any(c in shards.prefix(out) for c in "{},"):
         raise UsageError(
@@ -431,7 +437,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     token = new_token()
     work = partial_dir(out)
     batch = assessed.batch or opts.batch_size or _auto_batch(n, parallelism)
-    common: dict = dict(stamp_mode=mode, expect_out=state.out_stamp(out))
+    common: dict = dict(stamp_mode=mode, expect_out=state.out_stamp(out), labels_id=labels_id)
     probe = ResizeTarget(out, work, n, opts.size, batch, token, identity, fresh=False, **common)
     if os.path.isdir(work) and not os.path.islink(work):  # refused now, not after the work: nothing of ours to lose
         foreign = state.work_foreign(work)

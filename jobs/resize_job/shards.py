@@ -32,12 +32,12 @@ __all__ = [
     "SUFFIX",
     "encode_sample",
     "key_width",
+    "member_header",
     "members",
     "names",
-    "shard_holds",
-    "member_header",
     "prefix",
     "shard_count",
+    "shard_holds",
     "shard_name",
     "shard_problem",
     "shards_foreign",
@@ -224,11 +224,14 @@ def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sa
         How each image is stored.
 
     The shard goes to a hidden temporary beside ``path``, is ``fsync``-ed and
-    renamed: a reader never sees half a shard.  The rename itself becomes durable
-    with the directory (the job's finish syncs it once); a done record that
-    outlives a lost rename is caught on resume, which finds no shard and redoes
-    the slice.  A failure removes the temporary and names the shard.  The
-    archive is what :mod:`tarfile` writes (ustar, two zero blocks, whole records).
+    renamed: a reader never sees half a shard.  A new shard's rename becomes
+    durable with the directory (the job's finish syncs it once): a done record
+    that outlives a lost rename is caught on resume, which finds no shard and
+    redoes the slice.  A shard that replaces an older one (a batch reopened
+    because images changed) syncs the directory before returning, so a lost
+    rename can never bring the older shard back under a record of the new one.
+    A failure removes the temporary and names the shard.  The archive is what
+    :mod:`tarfile` writes (ustar, two zero blocks, whole records).
     """
     head, tail = os.path.split(path)
     tmp = os.path.join(head, f".{tail}.{os.getpid()}-{os.urandom(4).hex()}.part")
@@ -250,7 +253,14 @@ def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sa
             os.fdatasync(fd)  # the data and the size it needs: the rename is synced with the directory
         finally:
             os.close(fd)
+        replacing = os.path.lexists(path)
         os.replace(tmp, path)
+        if replacing:  # an older shard was there (a batch reopened): its replacement must be on disk before
+            dfd = os.open(head or ".", os.O_RDONLY)  # the slice is recorded, or a lost rename would bring it back
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
     except OSError as e:
         try:
             os.remove(tmp)

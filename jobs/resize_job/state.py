@@ -29,6 +29,7 @@ from jobs.runtime.files import read_json, remove_path
 from jobs.runtime.stamps import out_stamp
 
 __all__ = [
+    "KINDS",
     "PARTIAL_SUFFIX",
     "SIDECAR_FORMAT",
     "Done",
@@ -37,7 +38,6 @@ __all__ = [
     "family",
     "is_libraries",
     "kind_of",
-    "wds_names",
     "labels_path",
     "npy_header",
     "out_stamp",
@@ -50,6 +50,7 @@ __all__ = [
     "remove_work",
     "sidecar_path",
     "slice_written",
+    "wds_names",
     "work_foreign",
     "write_done",
     "write_small",
@@ -317,6 +318,8 @@ def check_sidecar(sidecar, out: str) -> str | None:
     if not (isinstance(shape, list) and len(shape) == 4 and all(_is_int(v, 1) for v in shape) and shape[3] == 3):
         return f"shape {shape!r} is not [N, H, W, 3]"
     n = shape[0]
+    if sidecar.get("size") != f"{shape[2]}x{shape[1]}":
+        return f"size {sidecar.get('size')!r} is not its shape's {shape[2]}x{shape[1]}"
     st = sidecar.get("stamps")
     if not isinstance(st, dict) or st.get("mode") not in _stamps.MODES:
         return "no stamps"
@@ -343,6 +346,11 @@ def check_sidecar(sidecar, out: str) -> str | None:
             isinstance(f, dict) and _is_int(f.get("index"), 0) and f["index"] < n and isinstance(f.get("reason"), str)
         ):
             return f"a failure entry {str(f)[:80]} is not an image index and reason"
+    if kind == "wds":
+        shards = sidecar.get("shards")
+        count = -(-n // sidecar["images_per_task"])
+        if not (isinstance(shards, dict) and shards.get("count") == count and isinstance(shards.get("url"), str)):
+            return f"no description of its {count} shard(s)"
     made = sidecar.get("libraries")
     if made is not None and not (isinstance(made, list) and len(made) <= 64 and all(map(is_libraries, made))):
         return "libraries is not a list of library versions"
@@ -609,12 +617,10 @@ def slice_written(where, start: int, stop: int, chunk: int, offset_of) -> bool:
     A ``.npy`` is created sparse: a slice no task wrote is a hole (``SEEK_DATA``
     finds no data in it; file systems without holes always say yes).  A zarr
     slice is whole chunks: their files must exist (an all-zero chunk is not
-    stored, so a slice of only failed images is redone: safe).  A shard slice
-    is its shard: it must exist (it was renamed into place whole).
+    stored, so a slice of only failed images is redone: safe).  (A shard is
+    checked member by member instead: :func:`jobs.resize_job.shards.shard_holds`.)
     """
     where_target = where.target
-    if where.kind == "wds":
-        return os.path.isfile(where.shard_path(start))
     if where.kind == "zarr":
         return all(
             os.path.isfile(os.path.join(where_target, "images", "c", str(k), "0", "0", "0"))

@@ -57,6 +57,9 @@ class ResizeTarget:
         task carries this target, so it holds nothing that grows with the batch.)
     overwrite : bool
         An old batch at ``out`` is replaced (only one imgjobs wrote).
+    labels_id : str
+        The digest of the labels (:func:`labels_digest`): shards carry their
+        samples' labels, so a ``.wds`` work folder of other labels is not resumed.
     """
 
     out: str
@@ -71,6 +74,7 @@ class ResizeTarget:
     expect_out: str = "absent"
     reopen: bool = False
     overwrite: bool = False
+    labels_id: str = "none"
 
     @property
     def kind(self) -> str:

@@ -54,6 +54,7 @@ __all__ = [
     "orient",
     "pixel_libraries",
     "read_input",
+    "stored_box",
     "to_rgb",
 ]
 
@@ -157,6 +158,36 @@ def _place(small: np.ndarray, size, at, fill) -> np.ndarray:
     x, y = at
     canvas[y : y + ih, x : x + iw] = small
     return canvas
+
+
+def stored_box(box, orientation: int, stored_size) -> tuple[int, int, int, int]:
+    """An upright ``(left, top, right, bottom)`` box as the same pixels' box in the stored (un-oriented) image.
+
+    ``stored_size`` is the stored width and height; the inverse of :func:`orient`.
+    """
+    x0, y0, x1, y1 = box
+    w, h = stored_size
+    if orientation == 2:
+        return (w - x1, y0, w - x0, y1)
+    if orientation == 3:
+        return (w - x1, h - y1, w - x0, h - y0)
+    if orientation == 4:
+        return (x0, h - y1, x1, h - y0)
+    if orientation == 5:
+        return (y0, x0, y1, x1)
+    if orientation == 6:
+        return (y0, h - x1, y1, h - x0)
+    if orientation == 7:
+        return (w - y1, h - x1, w - y0, h - x0)
+    if orientation == 8:
+        return (w - y1, x0, w - y0, x1)
+    return (x0, y0, x1, y1)
+
+
+def _scaled(lo: int, hi: int, scale: int, limit: int) -> tuple[int, int]:
+    """A stored pixel range ``lo..hi`` on a 1/``scale`` decode of ``limit`` pixels: rounded half up, never empty."""
+    a = min(limit - 1, (2 * lo + scale) // (2 * scale))
+    return a, max(a + 1, min(limit, (2 * hi + scale) // (2 * scale)))
 
 
 def orient(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -408,12 +439,14 @@ def load_rgb(
                     resized = full.resize(inner, Image.Resampling.BICUBIC, box=None if whole else box)
                     return _place(np.asarray(resized), size, at, pad_fill)
                 cv2 = _opencv()
-                if whole:  # resized in the stored orientation, then turned: the turn moves fewer pixels
-                    target = inner[::-1] if swaps else inner
-                    small = orient(cv2.resize(rgb, target, interpolation=cv2.INTER_AREA), orientation)
-                else:
-                    x0, y0, x1, y1 = (round(v / scale) for v in box)
-                    small = cv2.resize(orient(rgb, orientation)[y0:y1, x0:x1], inner, interpolation=cv2.INTER_AREA)
+                target = inner[::-1] if swaps else inner
+                if not whole:  # the kept region, in the stored decode: its partial last DCT block stays at the end
+                    x0, y0, x1, y1 = stored_box(box, orientation, im.size)
+                    ya, yb = _scaled(y0, y1, scale, rgb.shape[0])
+                    xa, xb = _scaled(x0, x1, scale, rgb.shape[1])
+                    rgb = rgb[ya:yb, xa:xb]
+                # resized in the stored orientation, then turned: the turn moves fewer pixels
+                small = orient(cv2.resize(rgb, target, interpolation=cv2.INTER_AREA), orientation)
                 return _place(small, size, at, pad_fill)
         im.load()
         if orientation in _TRANSPOSE:  # upright, as ImageOps.exif_transpose, without rewriting the EXIF block
@@ -529,6 +562,7 @@ def create_output(where, kept: tuple = ()) -> int:
     if not mine:
         plan = {"token": where.token, "identity": where.identity, "n": where.n, "size": list(where.size)}
         plan["chunk"] = where.batch if where.chunked else None
+        plan["labels"] = where.labels_id
         state.write_small(where.plan_file, json.dumps(plan))
         if where.reopen:
             for d in kept:

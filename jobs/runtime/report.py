@@ -293,7 +293,8 @@ class Report:
 
     def _not_shards(self, what: str) -> None:
         if self.output is not None and self.output.endswith(".wds"):
-            shards = (self.sidecar or {}).get("shards") or {}
+            shards = (self.sidecar or {}).get("shards")
+            shards = shards if isinstance(shards, dict) else {}
             raise ValueError(
                 f"{self.output} holds WebDataset tar shards, not one array: read its images and labels with "
                 f"webdataset.WebDataset({shards.get('url', self.output)!r}) or tarfile (report.{what} is for "
@@ -365,7 +366,7 @@ class Report:
             side = self.output + ".json"
             held = f"({shape}) uint8"
             shards = (self.sidecar or {}).get("shards")
-            if shards:
+            if isinstance(shards, dict) and "count" in shards and "url" in shards:
                 held = f"{shards['count']} shard(s) {shards['url']} of ({shape[shape.index('x') + 1 :]}) uint8 samples"
             lines = [
                 f"resize: {n} image(s), {n - failed} ok, {failed} failed, in {self.seconds:.2f} s = "
