@@ -22,12 +22,17 @@ Uses real JPEGs: by default the 500 ImageNet samples in ../shared/data/imagenet-
    ``stretch`` and quality against a Lanczos full decode of the same geometry, at
    100x100 and 224x224;
 7. the outputs: the whole ``imgjobs resize`` process into a ``.npy`` and into
-   ``.wds`` tar shards (npy and png samples), taking turns: shards against ``.npy``.
+   ``.wds`` tar shards (npy and png samples), taking turns: shards against ``.npy``;
+8. the race against what a user writes instead (issue 22): the whole ``imgjobs
+   resize`` process against ``scripts/pool_resize.py`` (``multiprocessing.Pool`` +
+   OpenCV into a ``.npy`` memmap) over 2,000 and 8,000 images, and a one-image job
+   (start-up), taking turns, medians, with the quality of both batches.
 
 Usage::
 
     python scripts/bench_resize.py [--images DIR] [--repeats 3] [--json out.json]
     python scripts/bench_resize.py --only fits,outputs      # sections 6 and 7
+    python scripts/bench_resize.py --only race --repeats 5  # section 8
 """
 
 from __future__ import annotations
@@ -264,6 +269,52 @@ def outputs(listfile: str, count: int, tmp: str, repeats: int) -> dict:
                 "vs_npy": base / statistics.median(v)} for k, v in t.items()}  # fmt: skip
 
 
+def race(files: list, counts, repeats: int) -> dict:
+    """Whole processes, taking turns: ``imgjobs resize`` against the Pool + OpenCV script; the batches' quality."""
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in (*counts, 1):
+            listfile = os.path.join(tmp, f"list{count}.txt")
+            with open(listfile, "w") as f:
+                f.writelines(os.path.abspath(files[i % len(files)]) + "\n" for i in range(count))
+            ours, theirs = os.path.join(tmp, f"ours{count}.npy"), os.path.join(tmp, f"pool{count}.npy")
+            runs = {
+                "imgjobs": lambda ours=ours, listfile=listfile: run_quiet(
+                    [*imgjobs_cmd(), "-q", "resize", listfile, "--out", ours, "--overwrite"]
+                ),
+                "pool": lambda theirs=theirs, listfile=listfile: run_quiet(
+                    [sys.executable, os.path.join(HERE, "pool_resize.py"), listfile, "--out", theirs]
+                ),
+            }
+            t = interleaved(runs, repeats)
+            row = {k: statistics.median(v) for k, v in t.items()}
+            row["ratio"] = row["pool"] / row["imgjobs"]
+            if count > 1:
+                n = min(count, len(files))  # the first pass over the files: each image once
+                ref = reference(files[:n])
+                row["quality"] = {
+                    "imgjobs": quality(np.load(ours, mmap_mode="r")[:n], ref),
+                    "pool": quality(np.load(theirs, mmap_mode="r")[:n], ref),
+                }
+            out[str(count)] = row
+    return out
+
+
+def _print_race(res: dict) -> None:
+    print("| whole process | imgjobs s | Pool + OpenCV script s | imgjobs vs script | PSNR worst / p1: ours, script |")
+    print("|---|---|---|---|---|")
+    for count, r in res.items():
+        q = r.get("quality")
+        shown = (
+            f"{q['imgjobs']['worst']:.1f} / {q['imgjobs']['p1']:.1f}, {q['pool']['worst']:.1f} / {q['pool']['p1']:.1f}"
+            if q
+            else "(start-up)"
+        )
+        what = f"{int(count):,} images" if count != "1" else "1 image (start-up)"
+        print(f"| {what} | {r['imgjobs']:.2f} | {r['pool']:.2f} | {r['ratio']:.2f}x | {shown} |")
+    print("\nAsked (issue 22): at least 1.1x on 2,000 and 8,000 images; start-up within 1.3x (ratio >= 0.77).\n")
+
+
 def _print_fits(res: dict) -> None:
     print("| fit (default method, one core) | size | images/s | vs stretch | PSNR: worst / 1st pct / mean |")
     print("|---|---|---|---|---|")
@@ -302,7 +353,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", help="also write the figures here")
     p.add_argument("--skip-scaling", action="store_true", help="leave out the 1- and 2-worker scaling runs")
-    p.add_argument("--only", help="comma-separated sections to run: fits, outputs (default: everything)")
+    p.add_argument("--only", help="comma-separated sections to run: fits, outputs, race (default: everything)")
     p.add_argument("--loop", choices=LOOPS, help=argparse.SUPPRESS)  # one timed loop, for the parent
     args = p.parse_args(argv)
     files = sorted(glob.glob(os.path.join(args.images, "*")))
@@ -326,6 +377,9 @@ def main(argv=None) -> int:
                 f.writelines(os.path.abspath(files[i % len(files)]) + "\n" for i in range(args.count))
             res["outputs"] = outputs(listfile, args.count, tmp, args.repeats)
         _print_outputs(res["outputs"], args.count)
+    if only is None or "race" in only:
+        res["race"] = race(files, (2000, 8000), args.repeats)
+        _print_race(res["race"])
     if only is not None:
         return _dump(res, args.json)
 

@@ -85,8 +85,8 @@ MUTANTS = [
     Mutant(
         "cli: an unwritable --report is found only after the run",
         "jobs/cli.py",
-        '        check_writable_file(args.report, "the JSON report")',
-        "        pass",
+        '    check_writable_file(args.report, "the JSON report")',
+        "    pass",
         ("tests/test_cli.py::-k json_report",),
     ),
     Mutant(
@@ -142,8 +142,8 @@ MUTANTS = [
     Mutant(
         "resize: max_pixels left out of the identity",
         "jobs/resize_job/target.py",
-        "fraction, opts.max_pixels])",
-        "fraction])",
+        "fraction, opts.max_pixels]",
+        "fraction]",
         (f"{INTEGRITY}::test_the_identity_covers_list_order_and_limits",),
     ),
     Mutant(
@@ -393,7 +393,7 @@ MUTANTS = [
     Mutant(
         "done records: a slice no task wrote is believed",
         "jobs/resize_job/planner.py",
-        "        elif not state.slice_written(",
+        "        elif not where.wds and not state.slice_written(",
         "        elif False and not state.slice_written(",
         (f"{INTEGRITY}::test_a_done_record_for_a_slice_no_task_wrote_is_not_believed",),
     ),
@@ -402,7 +402,14 @@ MUTANTS = [
         "jobs/resize_job/state.py",
         "    foreign = work_foreign(work)\n    if foreign:",
         "    foreign = work_foreign(work)\n    if False:",
-        (f"{INTEGRITY}::test_folders_and_files_imgjobs_did_not_write_are_never_removed",),
+        ("tests/test_training_sets.py::test_a_file_added_to_the_work_folder_after_planning_is_never_removed",),
+    ),
+    Mutant(
+        "work folder: a work folder holding foreign entries is found only after the work",
+        "jobs/resize_job/planner.py",
+        "        foreign = state.work_foreign(work)\n        if foreign:",
+        "        foreign = state.work_foreign(work)\n        if False:",
+        ("tests/test_training_sets.py::test_an_entry_of_the_work_folder_that_is_not_ours_is_refused_before_any_work",),
     ),
     Mutant(
         "outputs: an input under another name (a link, a linked folder) is written over",

@@ -698,3 +698,19 @@ def test_output_names_with_a_slash_or_only_a_dot(shapes):
     assert r.ok and (base / "s.wds").is_dir() and r.output == str(base / "s.wds")
     with pytest.raises(UsageError, match="needs a name before"):
         jobs.resize(base / "list.txt", base / "..wds", size="8x8", progress=False)
+
+
+def test_a_file_added_to_the_work_folder_after_planning_is_never_removed(shapes):
+    """The planner refuses a foreign work folder; the first task checks again, for what came after planning."""
+    from jobs.resize_job import tasks
+    from jobs.resize_job.planner import plan_resize
+
+    base, _ = shapes
+    _interrupted_wds(base, "k.wds", 2, 1)
+    plan = plan_resize(base / "list.txt", base / "k.wds", ResizeOptions.resolve(size="17x12", batch_size=2))
+    where = plan.finish.where
+    assert where.fresh  # another job: the first task starts the folder over
+    (base / ".k.wds.imgjobs-partial" / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match=r"did not write there .*notes\.txt"):
+        tasks.create_output(where)
+    assert (base / ".k.wds.imgjobs-partial" / "notes.txt").read_text() == "mine"
