@@ -52,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402
-from benchutil import imgjobs_cmd, interleaved, peak_rss, run_quiet  # noqa: E402
+from benchutil import compile_caches, imgjobs_cmd, interleaved, peak_rss, run_quiet  # noqa: E402
 from classic_resize import build_batch as exercise_batch  # noqa: E402
 
 from jobs.resize_job.tasks import load_rgb  # noqa: E402
@@ -366,6 +366,7 @@ def main(argv=None) -> int:
         return 0
     res = {"machine": {"cores": os.cpu_count(), "python": platform.python_version()}, "images": len(files)}
     print(f"# imgjobs resize benchmark: {len(files)} JPEGs, {os.cpu_count()} cores\n")
+    compile_caches()  # every contender starts as an installed tool: no module compiled on the way
     only = set(args.only.split(",")) if args.only else None
     if only is None or "fits" in only:
         res["fits"] = fits(files, args.repeats)
