@@ -714,3 +714,13 @@ def test_a_file_added_to_the_work_folder_after_planning_is_never_removed(shapes)
     with pytest.raises(UsageError, match=r"did not write there .*notes\.txt"):
         tasks.create_output(where)
     assert (base / ".k.wds.imgjobs-partial" / "notes.txt").read_text() == "mine"
+
+
+def test_an_option_the_fit_or_method_does_not_use_is_named(caplog):
+    with caplog.at_level(logging.WARNING, logger="jobs"):
+        ResizeOptions.resolve(fit="crop", pad_fill=5)
+        ResizeOptions.resolve(method="area", draft_fraction=0.5)
+        ResizeOptions.resolve(fit="pad", pad_fill=5, method="draft", draft_fraction=0.5)  # both used: silent
+    assert caplog.text.count("has no effect") == 2
+    assert "--pad-fill (pad_fill) has no effect with fit crop" in caplog.text
+    assert "--draft-fraction (draft_fraction) has no effect with method area" in caplog.text

@@ -6,6 +6,7 @@ shared ``overwrite``, ``max-pixels`` and ``stamps``).
 
 from __future__ import annotations
 
+import logging
 import numbers
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from jobs.cliargs import positive
 from jobs.errors import UsageError
 from jobs.params import MAX_PIXELS, OVERWRITE_ONE, Options, Param, choice, from_config, one_of, option, truth, whole
 from jobs.runtime.stamps import MODES
+
+log = logging.getLogger(__name__)
 
 __all__ = ["EXACT", "EXECUTOR", "FITS", "METHODS", "SAMPLE_FORMATS", "ResizeOptions", "parse_fill", "parse_size"]
 
@@ -192,7 +195,15 @@ class ResizeOptions(Options):
             if method is not None and str(method).strip().lower() != "exact":
                 raise UsageError(f"--exact and --method {method} contradict each other: give one")
             keywords["method"] = "exact"
-        return super().resolve(**keywords)
+        opts = super().resolve(**keywords)
+        moot = [
+            ("pad_fill", "--pad-fill", opts.fit != "pad", f"fit {opts.fit}"),
+            ("draft_fraction", "--draft-fraction", opts.method != "draft", f"method {opts.method}"),
+        ]
+        for key, flag, unused, why in moot:
+            if unused and keywords.get(key) is not None:
+                log.warning("%s (%s) has no effect with %s", flag, key, why)
+        return opts
 
 
 #: ``exact=True``: shorthand for ``method="exact"`` (a keyword of :meth:`ResizeOptions.resolve`).
