@@ -49,12 +49,13 @@ Exit status: 0 all fine, 1 some file failed, 2 usage error, 130 interrupted.
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """``jobs.__version__``, the one place the version is written (pyproject.toml reads it too).
 
-    try:
-        return version("imgjobs")
-    except PackageNotFoundError:  # run from a checkout that is not installed
-        return "unknown (not installed)"
+    Not ``importlib.metadata``: it scans every installed distribution, ~12 ms of each command's start.
+    """
+    import jobs
+
+    return jobs.__version__
 
 
 def _add_study_parser(sub, verbosity) -> None:

@@ -104,9 +104,15 @@ _what = describe
 
 def _open_regular_fd(path) -> int:
     """Open a file for reading, refusing anything but a regular file without blocking (a FIFO would)."""
+    return _open_regular(path)[0]
+
+
+def _open_regular(path) -> tuple[int, os.stat_result]:
+    """:func:`_open_regular_fd`, and the file's status from the same ``fstat``."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        mode = os.fstat(fd).st_mode
+        st = os.fstat(fd)
+        mode = st.st_mode
         if not stat.S_ISREG(mode):
             kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a file"
             raise OSError(errno.EINVAL, f"not a regular file ({kind})", path)
@@ -114,7 +120,7 @@ def _open_regular_fd(path) -> int:
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, st
 
 
 def open_regular(path):
@@ -373,9 +379,9 @@ def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | N
     """
     path = os.fspath(path)
     try:
-        fd = _open_regular_fd(path)
+        fd, st = _open_regular(path)
         try:
-            size = os.fstat(fd).st_size
+            size = st.st_size
             data = _read_fd(fd, size) if size <= _WHOLE_READ_BYTES else None
         finally:
             os.close(fd)

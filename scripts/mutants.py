@@ -585,6 +585,27 @@ MUTANTS = [
         ("tests/test_training_sets.py::-k fifo_or_deep",),
     ),
     Mutant(
+        "schedulers: worker processes are forked while another thread runs (a lock it holds stays held there)",
+        "jobs/runtime/schedulers.py",
+        "    elif threading.active_count() > 1:",
+        "    elif False:",
+        ("tests/test_runtime.py::test_no_fork_while_another_thread_runs_or_when_dask_names_a_context",),
+    ),
+    Mutant(
+        "schedulers: forked workers ignore the multiprocessing context Dask's configuration names",
+        "jobs/runtime/schedulers.py",
+        '    elif dask.config.get("multiprocessing.context", None) is not None or dask.config.get("pool", None)',
+        '    elif False and dask.config.get("multiprocessing.context", None) is not None or False and dask.config.get("pool", None)',  # noqa: E501
+        ("tests/test_runtime.py::test_no_fork_while_another_thread_runs_or_when_dask_names_a_context",),
+    ),
+    Mutant(
+        "schedulers: forked workers outlive a killed run and hold its output's lock",
+        "jobs/runtime/schedulers.py",
+        "    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)",
+        "    pass",
+        ("tests/test_runtime.py::test_forked_workers_die_with_a_killed_run_and_free_the_output",),
+    ),
+    Mutant(
         "codec: runs may cross the 127-pixel chunk boundary",
         "rle/codec.py",
         "CHUNK = 127",

@@ -150,14 +150,13 @@ class RleFinish(Finish):
         for o in outcomes:
             if o.dst is None or not planned or (o.status == skipped).all():
                 continue  # only the outcomes of what this run made (or failed to make)
-            made = o.status == ok
-            for i in range(len(o)):
-                name = os.path.basename(o.dst[i])
+            made, stamps = (o.status == ok).tolist(), o.stamps
+            for i, name in enumerate(_basenames(o.dst)):
                 source = planned.get(name)
                 if source is None:
                     continue  # settled while planning (skipped, or failed before any task)
-                if made[i]:
-                    manifest[name] = f"{source}|{of_output(o.dst[i])}"
+                if made[i]:  # the stamp its task took right after the rename, else the output's now
+                    manifest[name] = f"{source}|{stamps.get(i) or of_output(o.dst[i])}"
                 else:
                     manifest.pop(name, None)
         write_manifest(self.out_dir, manifest, self.token)
@@ -171,6 +170,13 @@ class RleFinish(Finish):
     def lock_dir(self) -> str | None:
         """The output directory, whose lock the run holds (None for ``verify``)."""
         return self.out_dir
+
+
+def _basenames(paths) -> list[str]:
+    """The file names of ``paths``: straight from a :class:`Names` of plain names, without building each path."""
+    if isinstance(paths, Names) and paths.suffix is not None and not any(os.sep in n for n in paths.names):
+        return [stem(n) + paths.suffix for n in paths.names]
+    return [os.path.basename(p) for p in paths]
 
 
 # --------------------------------------------------------------------------- inputs and outputs

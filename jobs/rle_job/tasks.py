@@ -104,6 +104,7 @@ def _commit(writer: BatchWriter, out: Outcomes, index: dict) -> None:
     for dst, err in writer.commit().items():
         i = index[dst]
         out.fail(i, f"{out.src[i]}: cannot write {dst}: {err.strerror or err}")
+    out.stamps.update((index[dst], stamp) for dst, stamp in writer.stamps.items())
 
 
 # --------------------------------------------------------------------------- compress

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from jobs.errors import BusyError, StalePlan, UsageError
+from jobs.runtime.stamps import stat_stamp
 
 __all__ = [
     "LOCK_NAME",
@@ -482,6 +483,9 @@ class BatchWriter:
         self.token = token
         self._tag = f".{token}-{new_token()[:6]}{TEMP_SUFFIX}"  # one attempt: its outputs have distinct names
         self._pending: list[tuple[str, str]] = []  # (temporary, destination)
+        self._dirs: set[str] = set()  # the directories they are in
+        #: Destination -> its stamp right after its rename (what a finish records), for every one committed.
+        self.stamps: dict[str, str] = {}
 
     def add(self, dst: str, data) -> int:
         """Write ``data`` (bytes-like) to a temporary for ``dst``; return the bytes written."""
@@ -494,15 +498,22 @@ class BatchWriter:
                 os.remove(tmp)
             raise
         self._pending.append((tmp, dst))
+        self._dirs.add(head)
         return n
 
     def commit(self) -> dict:
-        """Flush and rename everything added; return ``{dst: OSError}`` for outputs that failed to rename."""
+        """Flush and rename everything added; return ``{dst: OSError}`` for outputs that failed to rename.
+
+        Each renamed output's stamp (:func:`~jobs.runtime.stamps.stat_stamp`) is taken
+        here, in the task, into :attr:`stamps`: the finish records it without a
+        second pass over the outputs, and a change made to an output after this
+        shows as a change on the next run.
+        """
         pending, self._pending = self._pending, []
+        dirs, self._dirs = self._dirs, set()
         if not pending:
             return {}
         try:
-            dirs = {os.path.dirname(tmp) for tmp, _ in pending}
             if not all(_syncfs(d) for d in dirs):
                 for tmp, _ in pending:
                     _fsync_path(tmp)
@@ -515,15 +526,19 @@ class BatchWriter:
         for tmp, dst in pending:
             try:
                 os.replace(tmp, dst)
+                st = os.lstat(dst)
             except OSError as e:
                 errors[dst] = e
                 with contextlib.suppress(OSError):
                     os.remove(tmp)
+                continue
+            self.stamps[dst] = stat_stamp(st.st_size, st.st_mtime_ns)
         return errors
 
     def discard(self) -> None:
         """Remove the temporaries of everything added and not committed."""
         pending, self._pending = self._pending, []
+        self._dirs = set()
         for tmp, _ in pending:
             with contextlib.suppress(OSError):
                 os.remove(tmp)

@@ -68,8 +68,11 @@ class Progress:
             return
         from tqdm.auto import tqdm
 
+        # No monitor thread (tqdm's watchdog for rare updates; ours come from the scheduler): a process that
+        # runs one thread can fork its worker processes safely (jobs.runtime.schedulers.forked_pool).
+        bar = type("ImgjobsBar", (tqdm,), {"monitor_interval": 0})
         scaled = unit == "B"
-        self._bar = tqdm(
+        self._bar = bar(
             total=total,
             desc=label,
             unit=unit,

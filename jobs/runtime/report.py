@@ -73,7 +73,7 @@ class Outcomes:
         A reason shared by every file (e.g. why all were skipped).
     """
 
-    __slots__ = ("bytes_in", "bytes_out", "details", "dst", "pixels", "reasons", "src", "status")
+    __slots__ = ("bytes_in", "bytes_out", "details", "dst", "pixels", "reasons", "src", "stamps", "status")
 
     def __init__(self, src: Sequence, dst: Sequence | None = None, status: str = "ok", reason: str = ""):
         n = len(src)
@@ -85,6 +85,9 @@ class Outcomes:
         self.bytes_out = np.zeros(n, dtype=np.int64)
         self.reasons: dict = {-1: reason} if reason else {}  # -1: the reason shared by every file
         self.details: dict = {}
+        #: Index -> the stamp of the output a task wrote for it, taken right after its rename (see
+        #: :class:`~jobs.runtime.files.BatchWriter`); a finish stats what is missing here itself.
+        self.stamps: dict = {}
 
     def __len__(self) -> int:
         return self.status.size
