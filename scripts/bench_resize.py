@@ -297,13 +297,33 @@ def race(files: list, counts, repeats: int) -> dict:
                     "pool": quality(np.load(theirs, mmap_mode="r")[:n], ref),
                 }
             out[str(count)] = row
+    out["imports"] = startup_parts(repeats)
     return out
+
+
+def startup_parts(repeats: int) -> dict:
+    """Seconds (median, taking turns) of a Python that imports what each side needs, and nothing else.
+
+    ``pass`` is the interpreter; ``script`` the Pool script's imports (numpy, OpenCV);
+    ``decode`` what imgjobs' tasks need besides (Pillow, simplejpeg); ``dask`` that and
+    Dask, which imgjobs reads its configuration through and schedules with.
+    """
+    lines = {
+        "pass": "pass",
+        "script": "import numpy, cv2",
+        "decode": "import numpy, cv2, PIL.Image, simplejpeg",
+        "dask": "import numpy, cv2, PIL.Image, simplejpeg, dask",
+    }
+    t = interleaved({k: lambda c=c: run_quiet([sys.executable, "-c", c]) for k, c in lines.items()}, repeats)
+    return {k: statistics.median(v) for k, v in t.items()}
 
 
 def _print_race(res: dict) -> None:
     print("| whole process | imgjobs s | Pool + OpenCV script s | imgjobs vs script | PSNR worst / p1: ours, script |")
     print("|---|---|---|---|---|")
     for count, r in res.items():
+        if count == "imports":
+            continue
         q = r.get("quality")
         shown = (
             f"{q['imgjobs']['worst']:.1f} / {q['imgjobs']['p1']:.1f}, {q['pool']['worst']:.1f} / {q['pool']['p1']:.1f}"
@@ -313,6 +333,17 @@ def _print_race(res: dict) -> None:
         what = f"{int(count):,} images" if count != "1" else "1 image (start-up)"
         print(f"| {what} | {r['imgjobs']:.2f} | {r['pool']:.2f} | {r['ratio']:.2f}x | {shown} |")
     print("\nAsked (issue 22): at least 1.1x on 2,000 and 8,000 images; start-up within 1.3x (ratio >= 0.77).\n")
+    imp = res["imports"]
+    print("| a Python that imports (medians, taking turns) | seconds |\n|---|---|")
+    names = {
+        "pass": "nothing",
+        "script": "numpy, OpenCV (the script's)",
+        "decode": "numpy, OpenCV, Pillow, simplejpeg",
+        "dask": "the same and dask (imgjobs' configuration and scheduler)",
+    }
+    for k, label in names.items():
+        print(f"| {label} | {imp[k]:.3f} |")
+    print()
 
 
 def _print_fits(res: dict) -> None:
