@@ -485,6 +485,8 @@ def _run_job(args) -> int:
     if args.report:  # before anything runs: a run's outcomes are never lost to a path that cannot take them
         _check_report_path(args)
     progress = Progress(enabled=False if (args.no_progress or args.quiet) else None, dashboard=not args.quiet)
+    from concurrent.futures.process import BrokenProcessPool
+
     from jobs.errors import ClusterError
 
     try:
@@ -493,6 +495,12 @@ def _run_job(args) -> int:
         raise
     except ClusterError as e:  # the batch system gives no worker
         _error(str(e))
+        return 1
+    except BrokenProcessPool:  # a worker of the processes scheduler died (killed, out of memory)
+        _error(
+            "a worker process died while it ran tasks (killed, or out of memory). Finished outputs are complete and "
+            "nothing half-written is left: run the same command again to do the rest"
+        )
         return 1
     except (FileNotFoundError, ValueError) as e:  # bad scheduler settings
         _error(str(e))

@@ -399,3 +399,36 @@ def test_sigterm_and_sighup_of_a_local_run_clean_up_and_exit_by_convention(tmp_p
     assert proc.returncode == status and "stopped by a signal" in err and "Traceback" not in err, err
     assert not out.exists() and [p.name for p in tmp_path.glob(".b.npy*")] == [".b.npy.imgjobs-partial"]
     assert not list(tmp_path.rglob("*.part")) and not list(tmp_path.rglob("*.imgjobs.tmp"))
+
+
+# --------------------------------------------------------------------------- the lock file and the manifest
+
+
+@pytest.mark.parametrize("shape", ["link", "fifo", "directory"])
+def test_a_lock_file_that_is_not_a_plain_file_is_refused_and_never_followed(tmp_path, rng, shape):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(src / "a.bmp")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    lock = out / ".imgjobs.lock"
+    {"link": lambda: lock.symlink_to(precious), "fifo": lambda: os.mkfifo(lock), "directory": lock.mkdir}[shape]()
+    r = imgjobs("compress", src, out, timeout=30)
+    assert r.returncode == 2, r.stderr
+    assert f"{lock}, where imgjobs keeps the lock of" in r.stderr and "move it away" in r.stderr
+    assert precious.read_text() == "mine"  # a link is never followed: what it points to is untouched
+    assert os.path.lexists(lock) and not (out / "a.rle").exists()  # nothing removed, nothing made
+
+
+def test_a_huge_manifest_is_not_read(tmp_path, rng, caplog):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(src / "a.bmp")
+    out.mkdir()
+    with open(out / MANIFEST, "wb") as f:
+        f.truncate(100 << 30)  # 100 GiB, sparse: read whole, it would be a MemoryError on every run
+    import jobs
+
+    assert jobs.compress(src, out, progress=False).counts == {"ok": 1}
+    assert "is unreadable (over" in caplog.text

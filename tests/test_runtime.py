@@ -7,6 +7,7 @@ byte for byte across schedulers.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -370,53 +371,108 @@ def test_a_one_thread_command_forks_its_worker_processes(tiles, tmp_path):
     # The processes scheduler starts in ~0 s instead of ~0.3 s of imports per worker
     # (issue 22); the outputs are those of the threads scheduler.
     src = tiles(12)
-    r = imgjobs("-v", "compress", src, tmp_path / "p", "--scheduler", "processes", "--workers", "2", "--no-progress")
+    args = ["--scheduler", "processes", "--workers", "2", "--no-progress", "--report", tmp_path / "r.json"]
+    r = imgjobs("-v", "compress", src, tmp_path / "p", *args)
     assert r.returncode == 0, r.stderr
-    assert "2 worker process(es) forked from this one" in r.stderr
+    assert "worker processes: 2 forked from this one" in r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["scheduler"].endswith(", forked workers")
     jobs.compress(src, tmp_path / "t", scheduler="threads", progress=False)
     assert read_dir(tmp_path / "p") == read_dir(tmp_path / "t")
 
 
-def test_no_fork_while_another_thread_runs_or_when_dask_names_a_context():
+def test_workers_are_forked_only_where_that_is_safe_and_not_against_dasks_configuration(monkeypatch):
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
-    from jobs.runtime.schedulers import forked_pool
+    from jobs.errors import ConfigError
+    from jobs.runtime import pools
+    from jobs.runtime.schedulers import dask_pool
 
-    assert threading.active_count() == 1 or forked_pool(1) is None
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        assert forked_pool(1) is None  # a lock another thread holds at the fork would stay held in the child
-    finally:
-        stop.set()
-        other.join()
-    if threading.active_count() == 1:  # this process's own threads (a leftover pool) may keep it off anyway
-        with dask.config.set({"multiprocessing.context": "spawn"}):
-            assert forked_pool(1) is None
-        pool = forked_pool(1)
-        assert pool is not None and pool._mp_context.get_start_method() == "fork"
+    def method(pool):
         pool.shutdown()
+        return pool._mp_context.get_start_method()
+
+    monkeypatch.setattr(pools.threading, "active_count", lambda: 1)  # this test process's own threads aside
+    assert method(dask_pool(1)) == "fork"
+    with dask.config.set({"multiprocessing.context": "spawn"}):
+        assert method(dask_pool(1)) == "spawn"  # the start method a user names is kept
+    with ThreadPoolExecutor(1) as theirs:
+        for key, value in [("multiprocessing.initializer", print), ("pool", theirs)]:
+            with dask.config.set({key: value}):
+                assert dask_pool(1) is None, key  # a user's pool or worker set-up: Dask starts the workers
+    for key, value in [("pool", 1), ("multiprocessing.initializer", "os.getpid"), ("multiprocessing.context", "x")]:
+        with dask.config.set({key: value}), pytest.raises(ConfigError, match=key):
+            dask_pool(1)
+    monkeypatch.setattr(pools.threading, "active_count", lambda: 2)
+    assert pools.fork_refused() == "1 other thread(s) run here"  # one could hold a lock the child inherits held
+    assert method(dask_pool(1)) == "spawn" and method(pools.process_pool(1)) == "spawn"
+    monkeypatch.setattr(pools.threading, "active_count", threading.active_count)
+    monkeypatch.setattr(pools.sys, "platform", "darwin")
+    assert pools.fork_refused() == "not on darwin" and method(dask_pool(1)) == "spawn"
 
 
-def test_batch_tasks_hand_back_the_stamps_of_what_they_wrote(tiles, tmp_path):
+def test_a_bad_chunksize_in_dasks_configuration_is_named(tiles, tmp_path):
+    env = {**os.environ, "DASK_CHUNKSIZE": "0"}
+    r = imgjobs("compress", tiles(3), tmp_path / "o", "--scheduler", "processes", env=env)
+    assert r.returncode == 2 and "chunksize (Dask's configuration) must be a whole number" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_batch_tasks_stamp_what_they_wrote_and_a_later_change_is_redone(tiles, tmp_path):
     from jobs.runtime.stamps import read_manifest, stat_stamp
 
-    plan = plan_compress(tiles(5), tmp_path / "out", CompressOptions.resolve())
+    src, out = tiles(5), tmp_path / "out"
+    plan = plan_compress(src, out, CompressOptions.resolve())
     task = next(iter(plan.graph.values()))
     outcomes = task[0](*task[1:])
-    assert len(outcomes.stamps) == 5
-    for i, stamp in outcomes.stamps.items():
+    taken = {}
+    for i in range(5):
         st = os.lstat(outcomes.dst[i])
-        assert stamp == stat_stamp(st.st_size, st.st_mtime_ns)
+        taken[os.path.basename(outcomes.dst[i])] = stat_stamp(st.st_size, st.st_mtime_ns)
+    touched = Path(outcomes.dst[2])
+    os.utime(touched, ns=(1, 1))  # changed after its task wrote it, before the finish
     plan.finish.finalize([outcomes], 0.0, "test")
-    recorded = read_manifest(str(tmp_path / "out"))
-    assert {v.split("|")[1] for v in recorded.values()} == set(outcomes.stamps.values())
+    recorded = {name: entry.split("|")[1] for name, entry in read_manifest(str(out)).items()}
+    assert recorded == taken  # what the tasks wrote, not what is there now
+    again = jobs.compress(src, out, progress=False)
+    made = {os.path.basename(r.dst) for r in again.results if r.status == "ok"}
+    assert made == {touched.name} and again.counts["skipped"] == 4
 
 
-def test_forked_workers_die_with_a_killed_run_and_free_the_output(tiles, tmp_path):
+@pytest.mark.parametrize("context", ["forked", "spawn"])
+def test_worker_processes_die_with_a_killed_run_and_free_the_output(tiles, tmp_path, context):
     # A forked worker holds the parent's lock file open: were it to outlive a killed run,
-    # every later run into that directory would be refused as busy.
+    # every later run into that directory would be refused as busy; a spawned one lingers.
+    import signal
+    import time
+
+    import psutil
+
+    from jobs.runtime.files import output_lock
+
+    src, out = tiles(15000), tmp_path / "out"
+    env = dict(os.environ, **({"DASK_MULTIPROCESSING__CONTEXT": context} if context == "spawn" else {}))
+    cmd = [sys.executable, "-m", "jobs", "-q", "compress", src, out, "--scheduler", "processes", "--workers", "2"]
+    run = subprocess.Popen([*map(str, cmd), "--no-progress"], cwd=Path(__file__).parent.parent, env=env)
+    parent = psutil.Process(run.pid)
+    deadline = time.monotonic() + 60
+    while len(list(out.glob("*.rle"))) < 50 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)  # the workers run tasks
+    workers = parent.children(recursive=True)
+    assert len(workers) >= 2, "the run ended before its workers could be seen: give it more files"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    try:
+        with output_lock(str(out)):  # not BusyError: "another imgjobs run is writing into ..."
+            pass
+        assert not alive, alive
+    finally:
+        for orphan in alive:  # never left behind, whatever the outcome
+            orphan.kill()
+
+
+def test_a_worker_process_killed_mid_run_is_one_line_and_the_rerun_completes(tiles, tmp_path):
     import signal
     import time
 
@@ -424,20 +480,18 @@ def test_forked_workers_die_with_a_killed_run_and_free_the_output(tiles, tmp_pat
 
     src, out = tiles(15000), tmp_path / "out"
     cmd = [sys.executable, "-m", "jobs", "-q", "compress", src, out, "--scheduler", "processes", "--workers", "2"]
-    run = subprocess.Popen([*map(str, cmd), "--no-progress"], cwd=Path(__file__).parent.parent)
-    parent = psutil.Process(run.pid)
+    run = subprocess.Popen(
+        [*map(str, cmd), "--no-progress"], cwd=Path(__file__).parent.parent, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
-    while len(parent.children()) < 2 and run.poll() is None and time.monotonic() < deadline:
+    while len(list(out.glob("*.rle"))) < 50 and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    workers = parent.children()
-    assert len(workers) == 2, "the run ended before its workers could be seen: give it more files"
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    _, alive = psutil.wait_procs(workers, timeout=10)
-    for orphan in alive:  # never left behind, whatever the outcome
-        orphan.kill()
-    assert not alive, alive
-    from jobs.runtime.files import output_lock
-
-    with output_lock(str(out)):  # not BusyError: "another imgjobs run is writing into ..."
-        pass
+    workers = psutil.Process(run.pid).children()
+    assert workers, "the run ended before its workers could be seen: give it more files"
+    workers[0].send_signal(signal.SIGKILL)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 1 and "a worker process died while it ran tasks" in err, err
+    assert "Traceback" not in err
+    again = imgjobs("compress", src, out, "--no-progress")
+    assert again.returncode == 0 and "compress: 15000 file(s): " in again.stdout, again.stderr
+    assert "failed" not in again.stdout and not temps(tmp_path)

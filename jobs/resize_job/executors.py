@@ -41,7 +41,7 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
     plan left to do, and recorded as done together at the end (an interrupted
     executor run starts its part over).
     """
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
     where, opts = finish.where, finish.opts
     if where.wds:
@@ -74,8 +74,10 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
         for k, item in enumerate(items):
             store(k, _exercise_one(item))
     else:
-        pool = ThreadPoolExecutor if kind == "threads" else ProcessPoolExecutor
-        with pool(max_workers=workers) as ex:
+        from jobs.runtime.pools import process_pool
+
+        # processes: forked where that is safe, each dying with this process (it holds the output's lock)
+        with ThreadPoolExecutor(max_workers=workers) if kind == "threads" else process_pool(workers) as ex:
             for k, result in enumerate(ex.map(_exercise_one, items)):
                 store(k, result)
     if where.kind == "npy":

@@ -130,7 +130,8 @@ class RleFinish(Finish):
         """Record what each output was made from; remove temporaries (one listing); build the report.
 
         The manifest (:data:`jobs.runtime.stamps.MANIFEST`) gets, for every output made or
-        found current, its input's stamp as planned and its own stamp now, so a
+        found current, its input's stamp as planned and its own stamp as its task
+        wrote it (or now, for one whose task took none), so a
         rerun tells a changed input (or output) by its stamp, not by times
         alone; a failed output's entry goes.
         """
@@ -150,13 +151,13 @@ class RleFinish(Finish):
         for o in outcomes:
             if o.dst is None or not planned or (o.status == skipped).all():
                 continue  # only the outcomes of what this run made (or failed to make)
-            made, stamps = (o.status == ok).tolist(), o.stamps
-            for i, name in enumerate(_basenames(o.dst)):
+            made = (o.status == ok).tolist()
+            for i, name in enumerate(o.dst.basenames() if isinstance(o.dst, Names) else map(os.path.basename, o.dst)):
                 source = planned.get(name)
                 if source is None:
                     continue  # settled while planning (skipped, or failed before any task)
                 if made[i]:  # the stamp its task took right after the rename, else the output's now
-                    manifest[name] = f"{source}|{stamps.get(i) or of_output(o.dst[i])}"
+                    manifest[name] = f"{source}|{o.output_stamp(i) or of_output(o.dst[i])}"
                 else:
                     manifest.pop(name, None)
         write_manifest(self.out_dir, manifest, self.token)
@@ -170,13 +171,6 @@ class RleFinish(Finish):
     def lock_dir(self) -> str | None:
         """The output directory, whose lock the run holds (None for ``verify``)."""
         return self.out_dir
-
-
-def _basenames(paths) -> list[str]:
-    """The file names of ``paths``: straight from a :class:`Names` of plain names, without building each path."""
-    if isinstance(paths, Names) and paths.suffix is not None and not any(os.sep in n for n in paths.names):
-        return [stem(n) + paths.suffix for n in paths.names]
-    return [os.path.basename(p) for p in paths]
 
 
 # --------------------------------------------------------------------------- inputs and outputs

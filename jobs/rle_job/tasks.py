@@ -104,7 +104,9 @@ def _commit(writer: BatchWriter, out: Outcomes, index: dict) -> None:
     for dst, err in writer.commit().items():
         i = index[dst]
         out.fail(i, f"{out.src[i]}: cannot write {dst}: {err.strerror or err}")
-    out.stamps.update((index[dst], stamp) for dst, stamp in writer.stamps.items())
+    for dst, (size, mtime) in writer.stamps.items():
+        i = index[dst]
+        out.out_size[i], out.out_mtime[i] = size, mtime
 
 
 # --------------------------------------------------------------------------- compress

@@ -28,7 +28,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from jobs.errors import BusyError, StalePlan, UsageError
-from jobs.runtime.stamps import stat_stamp
 
 __all__ = [
     "LOCK_NAME",
@@ -106,6 +105,12 @@ class Names(Sequence):
 
     def __iter__(self):
         return (self[i] for i in range(len(self.names)))
+
+    def basenames(self) -> list[str]:
+        """The file name of every path, without building the paths (``os.path.basename`` of each)."""
+        if self.suffix is None or any(os.sep in n for n in self.names):
+            return [os.path.basename(p) for p in self]
+        return [stem(n) + self.suffix for n in self.names]
 
     def take(self, indices: Iterable[int]) -> Names:
         """The names at ``indices``, in that order."""
@@ -358,7 +363,7 @@ class OutputLock:
 
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            fd = self._open()
             try:
                 fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -375,7 +380,7 @@ class OutputLock:
             # The run before may have unlinked the file between our open and our lock: then ours
             # is a lock on a file nobody else will find, and we must lock the one at the path.
             try:
-                same = os.path.samestat(os.stat(self.path), os.fstat(fd))
+                same = os.path.samestat(os.lstat(self.path), os.fstat(fd))
             except FileNotFoundError:
                 same = False
             if same:
@@ -386,6 +391,35 @@ class OutputLock:
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.ctime()}".encode(), 0)
         self._fd = fd
         return self
+
+    def _open(self) -> int:
+        """The lock file, opened (created if missing); a link, a FIFO or a directory there is refused, untouched.
+
+        Never followed: a link named like the lock file would have imgjobs
+        truncate and write whatever file it points to.
+        """
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except OSError as e:
+            if os.path.islink(self.path):
+                what = "a symbolic link"
+            elif os.path.isdir(self.path):
+                what = "a directory"
+            else:
+                raise OSError(e.errno, f"cannot open the lock file {self.path}: {e.strerror}") from None
+            raise UsageError(
+                f"{self.path}, where imgjobs keeps the lock of {self.place}, is {what} it did not make: move it away"
+            ) from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise UsageError(
+                f"{self.path}, where imgjobs keeps the lock of {self.place}, is {_kind(st.st_mode)}, not a file it "
+                "made: move it away"
+            )
+        os.set_blocking(fd, True)
+        return fd
 
     def __exit__(self, *exc):
         if self._fd is not None:
@@ -484,8 +518,8 @@ class BatchWriter:
         self._tag = f".{token}-{new_token()[:6]}{TEMP_SUFFIX}"  # one attempt: its outputs have distinct names
         self._pending: list[tuple[str, str]] = []  # (temporary, destination)
         self._dirs: set[str] = set()  # the directories they are in
-        #: Destination -> its stamp right after its rename (what a finish records), for every one committed.
-        self.stamps: dict[str, str] = {}
+        #: Destination -> its size and modification time (ns) right after its rename (a finish records them).
+        self.stamps: dict[str, tuple[int, int]] = {}
 
     def add(self, dst: str, data) -> int:
         """Write ``data`` (bytes-like) to a temporary for ``dst``; return the bytes written."""
@@ -504,10 +538,10 @@ class BatchWriter:
     def commit(self) -> dict:
         """Flush and rename everything added; return ``{dst: OSError}`` for outputs that failed to rename.
 
-        Each renamed output's stamp (:func:`~jobs.runtime.stamps.stat_stamp`) is taken
-        here, in the task, into :attr:`stamps`: the finish records it without a
-        second pass over the outputs, and a change made to an output after this
-        shows as a change on the next run.
+        Each renamed output's size and modification time are taken here, in the
+        task, into :attr:`stamps`: the finish records them without a second pass
+        over the outputs, and a change made to an output after this shows as a
+        change on the next run.
         """
         pending, self._pending = self._pending, []
         dirs, self._dirs = self._dirs, set()
@@ -526,13 +560,16 @@ class BatchWriter:
         for tmp, dst in pending:
             try:
                 os.replace(tmp, dst)
-                st = os.lstat(dst)
             except OSError as e:
                 errors[dst] = e
                 with contextlib.suppress(OSError):
                     os.remove(tmp)
                 continue
-            self.stamps[dst] = stat_stamp(st.st_size, st.st_mtime_ns)
+            try:
+                st = os.lstat(dst)
+            except OSError:  # written all the same: the finish stats it itself
+                continue
+            self.stamps[dst] = (st.st_size, st.st_mtime_ns)
         return errors
 
     def discard(self) -> None:

@@ -9,9 +9,23 @@ interactive (a batch job's log) unless asked.
 
 from __future__ import annotations
 
+import functools
 import sys
 
-__all__ = ["Progress", "interactive"]
+__all__ = ["Progress", "bar_class", "interactive"]
+
+
+@functools.lru_cache(maxsize=1)
+def bar_class():
+    """tqdm's bar for this terminal or notebook (``tqdm.auto``), without its monitor thread.
+
+    The monitor is tqdm's watchdog for bars updated rarely; imgjobs' bars move
+    as tasks end.  Without it, a command that shows a bar still runs a single
+    thread, so its worker processes can be forked (:mod:`jobs.runtime.pools`).
+    """
+    from tqdm.auto import tqdm
+
+    return type("ImgjobsBar", (tqdm,), {"monitor_interval": 0})
 
 
 def interactive(stream=None) -> bool:
@@ -66,13 +80,8 @@ class Progress:
                 self.note(f"  {tunnel}")
         if not self.enabled or not total:
             return
-        from tqdm.auto import tqdm
-
-        # No monitor thread (tqdm's watchdog for rare updates; ours come from the scheduler): a process that
-        # runs one thread can fork its worker processes safely (jobs.runtime.schedulers.forked_pool).
-        bar = type("ImgjobsBar", (tqdm,), {"monitor_interval": 0})
         scaled = unit == "B"
-        self._bar = bar(
+        self._bar = bar_class()(
             total=total,
             desc=label,
             unit=unit,

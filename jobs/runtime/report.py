@@ -73,7 +73,18 @@ class Outcomes:
         A reason shared by every file (e.g. why all were skipped).
     """
 
-    __slots__ = ("bytes_in", "bytes_out", "details", "dst", "pixels", "reasons", "src", "stamps", "status")
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "details",
+        "dst",
+        "out_mtime",
+        "out_size",
+        "pixels",
+        "reasons",
+        "src",
+        "status",
+    )
 
     def __init__(self, src: Sequence, dst: Sequence | None = None, status: str = "ok", reason: str = ""):
         n = len(src)
@@ -85,9 +96,10 @@ class Outcomes:
         self.bytes_out = np.zeros(n, dtype=np.int64)
         self.reasons: dict = {-1: reason} if reason else {}  # -1: the reason shared by every file
         self.details: dict = {}
-        #: Index -> the stamp of the output a task wrote for it, taken right after its rename (see
-        #: :class:`~jobs.runtime.files.BatchWriter`); a finish stats what is missing here itself.
-        self.stamps: dict = {}
+        #: The size and modification time (ns) of the output a task wrote, taken right after its rename
+        #: (:class:`~jobs.runtime.files.BatchWriter`); -1 where not taken (a finish stats those itself).
+        self.out_size = np.full(n, -1, dtype=np.int64)
+        self.out_mtime = np.full(n, -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return self.status.size
@@ -102,6 +114,15 @@ class Outcomes:
             self.reasons[i] = reason
         if details:
             self.details[i] = details
+
+    def output_stamp(self, i: int) -> str | None:
+        """The stamp of file ``i``'s output as its task wrote it (:func:`~jobs.runtime.stamps.stat_stamp`), or None."""
+        from jobs.runtime.stamps import stat_stamp
+
+        mtime = getattr(self, "out_mtime", None)  # None: made by an older imgjobs (a mixed cluster)
+        if mtime is None or mtime[i] < 0:
+            return None
+        return stat_stamp(int(self.out_size[i]), int(mtime[i]))
 
     def fail(self, i: int, reason: str) -> None:
         """Record that file ``i`` failed, and why (the reason names the file)."""

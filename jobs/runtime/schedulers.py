@@ -1,7 +1,8 @@
 """Where a graph runs: Dask's local schedulers or a ``dask.distributed`` cluster.
 
 * ``threads``: dask's in-process thread pool; starts instantly, the default.
-* ``processes``: dask's local process pool.
+* ``processes``: dask's local process pool, its workers forked from this
+  process where that is safe (:mod:`jobs.runtime.pools`).
 * ``local``: a :class:`distributed.LocalCluster` of N worker processes x T
   threads, listening on 127.0.0.1, with the dashboard.
 * an address (``tcp://host:8786``) or a scheduler file: an existing cluster,
@@ -24,12 +25,13 @@ import dask
 from dask.callbacks import Callback
 
 from jobs import config
+from jobs.errors import ConfigError
 
 __all__ = [
     "ExecutorRunner",
     "Runner",
     "closed_after",
-    "forked_pool",
+    "dask_pool",
     "open_runner",
     "performance_report",
     "runner_for",
@@ -67,6 +69,7 @@ class Runner:
         self.client = client
         self.dashboard_link = dashboard_link
         self.ready = None  # a batch-system cluster: waits for its first worker, saying what the batch system reports
+        self._started: str | None = None  # processes: how the worker processes were started
 
     def run(self, plan, progress, profile: str | None = None) -> tuple[list, int]:
         """Run ``plan``'s graph; return its tasks' results (in ``plan.outputs`` order) and how many tasks ran.
@@ -96,7 +99,7 @@ class Runner:
         holds the GIL, so threads cannot use a second core (dask.bag defaults to
         processes for the same reason), and a second thread only contends for
         it (9-15% slower here).  So: from ``imgjobs.scheduler.auto-processes-files``
-        small files on, a process pool, whose start (~0.35 s) then pays for itself;
+        small files on, a process pool, whose start then pays for itself;
         below, one thread when the job is only such batches; and every thread
         when there are large images or resizes (numpy and Pillow release the GIL).
         """
@@ -127,12 +130,17 @@ class Runner:
                 return list(get(graph, outputs, num_workers=self.parallelism))
         from dask.multiprocessing import get
 
-        pool = forked_pool(self.parallelism)
+        chunksize = _chunksize()
+        pool = dask_pool(self.parallelism)
+        if self._started is None:  # said once, in the report's scheduler
+            method = pool._mp_context.get_start_method() if pool is not None else None
+            self._started = {"fork": "forked workers", "spawn": "spawned workers"}.get(
+                method, "workers started by Dask" if pool is None else f"{method} workers"
+            )
+            self.description += f", {self._started}"
         try:
-            # One task per hand-out: ours are sized to ~0.1 s each, and dask's default of 6 leaves one
-            # process idle while the other ends a chunk of six.
             with _Watch():
-                return list(get(graph, outputs, num_workers=self.parallelism, chunksize=1, pool=pool))
+                return list(get(graph, outputs, num_workers=self.parallelism, chunksize=chunksize, pool=pool))
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -165,60 +173,60 @@ class Runner:
             raise
 
 
-def forked_pool(workers: int):
-    """Worker processes for dask's ``processes`` scheduler, forked from this one where that is safe; else None.
+def dask_pool(workers: int):
+    """The worker processes of Dask's ``processes`` scheduler (:func:`jobs.runtime.pools.process_pool`), or None.
 
-    Dask starts its pool with ``spawn`` (``multiprocessing.context``): each worker
-    starts a fresh interpreter and imports Dask and numpy again, ~0.3 s of two
-    cores before the first task, while a forked worker starts at once with what
-    this process has imported.  Forking is safe when this process runs a single
-    thread (no lock can be held by another thread at the fork), on Linux.  So:
-    a forked pool there, with dask's own worker initializer (it re-seeds the
-    random generators); None (dask's pool, as configured) on other systems,
-    while other threads run (a notebook kernel, a progress bar), or when
-    ``multiprocessing.context`` or ``pool`` is set in Dask's configuration.
+    Forked from this process where that is safe, else spawned as Dask would,
+    each dying with this process either way; the start method Dask's
+    configuration names (``multiprocessing.context``) is kept.  None leaves the
+    pool to Dask, where its configuration sets ``pool`` or
+    ``multiprocessing.initializer`` (a user's choice is kept).  Workers run
+    Dask's own worker set-up (new random seeds).
+
+    Parameters
+    ----------
+    workers : int
+        Processes in the pool.
+
+    Returns
+    -------
+    concurrent.futures.ProcessPoolExecutor or None
     """
-    import threading
+    from jobs.runtime.pools import process_pool
 
-    if sys.platform != "linux":
-        why = f"not on {sys.platform}"
-    elif threading.active_count() > 1:
-        why = f"{threading.active_count() - 1} other thread(s) run here"
-    elif dask.config.get("multiprocessing.context", None) is not None or dask.config.get("pool", None) is not None:
-        why = "Dask's configuration names a context or a pool"
-    else:
-        import functools
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        log.info("processes scheduler: %d worker process(es) forked from this one", workers)
-        return ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=functools.partial(_forked_worker, os.getpid()),
-        )
-    log.info("processes scheduler: dask's own worker processes (not forked: %s)", why)
-    return None
-
-
-def _forked_worker(parent: int) -> None:
-    """Start a forked worker: it dies with ``parent``, then dask's own worker set-up (new random seeds).
-
-    A forked worker holds copies of everything its parent had open, the output's
-    lock and the other ends of its own task pipes among them: if the parent is
-    killed, nothing would tell the worker to stop, and it would hold the lock,
-    refusing every later run there.  Linux's parent-death signal ends it instead.
-    """
-    import ctypes
-    import signal
-
+    pool, initializer = dask.config.get("pool", None), dask.config.get("multiprocessing.initializer", None)
+    if pool is not None and not callable(getattr(pool, "submit", None)) and not hasattr(pool, "apply_async"):
+        raise ConfigError(f"pool (Dask's configuration) must be an Executor or a multiprocessing Pool, got {pool!r}")
+    if initializer is not None and not callable(initializer):
+        raise ConfigError(f"multiprocessing.initializer (Dask's configuration) must be callable, got {initializer!r}")
+    configured = [k for k in _DASK_POOL_KEYS if dask.config.get(k, None) is not None]
+    if configured:
+        log.info("worker processes: Dask's own (its configuration sets %s)", ", ".join(configured))
+        return None
     from dask.multiprocessing import initialize_worker_process
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the signal was asked for
-        os._exit(1)
-    initialize_worker_process()
+    context = dask.config.get("multiprocessing.context", None)
+    if context is not None and context not in ("fork", "spawn", "forkserver"):
+        raise ConfigError(f"multiprocessing.context must be fork, spawn or forkserver, got {context!r}")
+    if context != "fork" and os.environ.get("PYTHONHASHSEED") in (None, "0"):
+        os.environ["PYTHONHASHSEED"] = "6640"  # what Dask sets for its spawned workers: the same hashes in each
+    return process_pool(workers, then=initialize_worker_process, context=context)
+
+
+#: Dask settings that bring a pool or a worker set-up of the user's own: when one is set, Dask starts the workers.
+_DASK_POOL_KEYS = ("multiprocessing.initializer", "pool")
+
+
+def _chunksize() -> int:
+    """Tasks handed to a worker process at once: Dask's ``chunksize`` when set, else 1.
+
+    Ours are sized to ~0.1 s each, and Dask's default of 6 leaves one process idle
+    while the other ends a chunk of six.
+    """
+    value = dask.config.get("chunksize", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"chunksize (Dask's configuration) must be a whole number of tasks from 1, got {value!r}")
+    return value
 
 
 def _distributed_runner(client, kind: str) -> Runner:

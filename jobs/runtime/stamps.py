@@ -110,11 +110,14 @@ def read_manifest(directory: str) -> dict:
     import json
     import logging
 
+    from jobs.runtime.files import MAX_JSON_BYTES
     from rle import open_regular
 
     path = os.path.join(directory or ".", MANIFEST)
     try:
         with open_regular(path) as f:  # a FIFO in its place never blocks
+            if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:
+                raise ValueError(f"over {MAX_JSON_BYTES:,} bytes")
             data = json.loads(f.read().decode("utf-8"))
     except FileNotFoundError:
         return {}

@@ -553,9 +553,10 @@ def sweep(
         progress = config.get_bool("progress") and interactive()
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from jobs.runtime.progress import bar_class
 
-        bar = tqdm(total=len(configurations) * repeats, desc=f"study {spec.name}", unit="run", dynamic_ncols=True)
+        runs = len(configurations) * repeats
+        bar = bar_class()(total=runs, desc=f"study {spec.name}", unit="run", dynamic_ncols=True)
     rows: list = []
     # in the order given, except that configurations sharing a LocalCluster run together: it starts
     # once, outside the timings
