@@ -414,7 +414,7 @@ def test_a_lock_file_that_is_not_a_plain_file_is_refused_and_never_followed(tmp_
     precious.write_text("mine")
     lock = out / ".imgjobs.lock"
     {"link": lambda: lock.symlink_to(precious), "fifo": lambda: os.mkfifo(lock), "directory": lock.mkdir}[shape]()
-    r = imgjobs("compress", src, out, timeout=30)
+    r = imgjobs("compress", src, out, timeout=15)
     assert r.returncode == 2, r.stderr
     assert f"{lock}, where imgjobs keeps the lock of" in r.stderr and "move it away" in r.stderr
     assert precious.read_text() == "mine"  # a link is never followed: what it points to is untouched

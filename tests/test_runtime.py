@@ -462,7 +462,7 @@ def test_worker_processes_die_with_a_killed_run_and_free_the_output(tiles, tmp_p
     assert len(workers) >= 2, "the run ended before its workers could be seen: give it more files"
     run.send_signal(signal.SIGKILL)
     run.wait()
-    _, alive = psutil.wait_procs(workers, timeout=10)
+    _, alive = psutil.wait_procs(workers, timeout=5)
     try:
         with output_lock(str(out)):  # not BusyError: "another imgjobs run is writing into ..."
             pass
