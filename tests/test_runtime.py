@@ -390,7 +390,7 @@ def test_workers_are_forked_only_where_that_is_safe_and_not_against_dasks_config
 
     def method(pool):
         pool.shutdown()
-        return pool._mp_context.get_start_method()
+        return pools.start_method(pool)
 
     monkeypatch.setattr(pools.threading, "active_count", lambda: 1)  # this test process's own threads aside
     assert method(dask_pool(1)) == "fork"

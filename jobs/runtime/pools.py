@@ -24,7 +24,7 @@ import os
 import sys
 import threading
 
-__all__ = ["fork_refused", "process_pool"]
+__all__ = ["fork_refused", "process_pool", "start_method"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def process_pool(workers: int, then=None, context: str | None = None):
     Returns
     -------
     concurrent.futures.ProcessPoolExecutor
-        Its ``_mp_context.get_start_method()`` says how its workers start.
+        :func:`start_method` says how its workers start.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -123,3 +123,8 @@ def process_pool(workers: int, then=None, context: str | None = None):
         mp_context=multiprocessing.get_context(context),
         initializer=functools.partial(_die_with, parent, then),
     )
+
+
+def start_method(pool) -> str:
+    """How the workers of a :func:`process_pool` start: ``fork``, ``spawn`` or ``forkserver``."""
+    return pool._mp_context.get_start_method()

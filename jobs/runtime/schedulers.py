@@ -133,10 +133,10 @@ class Runner:
         chunksize = _chunksize()
         pool = dask_pool(self.parallelism)
         if self._started is None:  # said once, in the report's scheduler
-            method = pool._mp_context.get_start_method() if pool is not None else None
-            self._started = {"fork": "forked workers", "spawn": "spawned workers"}.get(
-                method, "workers started by Dask" if pool is None else f"{method} workers"
-            )
+            from jobs.runtime.pools import start_method
+
+            method = "Dask's own" if pool is None else start_method(pool)
+            self._started = {"fork": "forked", "spawn": "spawned"}.get(method, method) + " workers"
             self.description += f", {self._started}"
         try:
             with _Watch():
