@@ -7,78 +7,93 @@ compress: 3 file(s): 3 ok
   0.9 MPixel in ... s = ... MPixel/s; ... KB in, ... KB out (ratio ...x)
 
 The Python API (:mod:`jobs.api`): :func:`compress`, :func:`decompress`,
-:func:`verify`, :func:`resize`, each returning a :class:`Report` (or, with
-``compute=False``, a Dask collection whose last task finalizes).
+:func:`verify`, :func:`resize`, each returning a report (or, with
+``compute=False``, a Dask collection whose last task finalizes), and
+:func:`resize_array`, :func:`preprocess` and :func:`run_job`.
 
-Under it, one job runtime (:mod:`jobs.runtime.engine`): plan -> tasks -> finalize ->
-report, abort on failure.  The two jobs each have a graph builder and the plain
-functions their tasks run: :mod:`jobs.rle_job.graphs` / :mod:`jobs.rle_job.tasks` and
-:mod:`jobs.resize_job.planner` / :mod:`jobs.resize_job.tasks`.  :mod:`jobs.runtime.schedulers`
-starts or connects to a scheduler, :mod:`jobs.study.core` runs throughput sweeps
-(``jobs.study.sweep``: a table, fits and warnings; :mod:`jobs.study.figures` draws them
-with matplotlib), and :mod:`jobs.cli` is the ``imgjobs`` command.
+Under it, the layers (``docs/architecture.md``): the :mod:`rle` codec; the job
+runtime :mod:`jobs.runtime` (plan -> tasks -> finalize -> report, abort on
+failure), which knows no job; the jobs (:mod:`jobs.rle_job`,
+:mod:`jobs.resize_job`, :mod:`jobs.stats_job`), each a subpackage with its
+options, planner, tasks and function; the registry and this API; throughput
+studies (:mod:`jobs.study`) and the ``imgjobs`` command (:mod:`jobs.cli`).
 
-The names below are loaded on first use (PEP 562): importing ``jobs`` costs
-nothing, a worker process that only runs task functions never imports what it
-does not use, and the command can report a malformed Dask config file cleanly.
+The names below are loaded on first use (PEP 562), a measured start-up cost:
+importing ``jobs`` costs nothing, a worker process that only runs task
+functions never imports what it does not use, and the command can report a
+malformed Dask config file cleanly.  Type checkers and editors see them as
+the imports under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-#: Public name -> (module, attribute).
+from jobs.version import __version__ as __version__
+
+if TYPE_CHECKING:  # what __getattr__ loads, as a type checker and an editor see it
+    from jobs import study  # noqa: F401
+    from jobs.api import compress, decompress, job_function, preprocess, resize, resize_array, run_job, verify  # noqa: F401
+    from jobs.config import get as config_get  # noqa: F401
+    from jobs.errors import BusyError, ConfigError, UsageError  # noqa: F401
+    from jobs.options import RunOptions, SchedulerOptions  # noqa: F401
+    from jobs.resize_job.inference import PixelsMayDiffer  # noqa: F401
+    from jobs.resize_job.options import ResizeOptions  # noqa: F401
+    from jobs.resize_job.report import ResizeReport  # noqa: F401
+    from jobs.resize_job.source import read_labelled  # noqa: F401
+    from jobs.rle_job.options import CompressOptions, DecompressOptions, VerifyOptions  # noqa: F401
+    from jobs.rle_job.report import RleReport  # noqa: F401
+    from jobs.runtime import Plan, execute, to_delayed  # noqa: F401
+    from jobs.runtime.report import FileResult, Outcomes, Report  # noqa: F401
+
+#: Public name -> (module, attribute): the same names as the imports under ``TYPE_CHECKING`` above
+#: (``tests/test_layers.py`` holds the two to the same set).
 _EXPORTS = {
-    "compress": ("api", "compress"),
-    "decompress": ("api", "decompress"),
-    "resize": ("api", "resize"),
-    "resize_array": ("resize_job.array", "resize_array"),
-    "preprocess": ("resize_job.inference", "preprocess"),
-    "PixelsMayDiffer": ("resize_job.inference", "PixelsMayDiffer"),
-    "read_labelled": ("resize_job.source", "read_labelled"),
-    "verify": ("api", "verify"),
-    "run_job": ("api", "run_job"),
-    "job_function": ("api", "job_function"),
-    "config_get": ("config", "get"),
-    "ConfigError": ("errors", "ConfigError"),
-    "BusyError": ("errors", "BusyError"),
-    "UsageError": ("errors", "UsageError"),
-    "CompressOptions": ("rle_job.options", "CompressOptions"),
-    "DecompressOptions": ("rle_job.options", "DecompressOptions"),
-    "ResizeOptions": ("resize_job.options", "ResizeOptions"),
-    "RunOptions": ("options", "RunOptions"),
-    "VerifyOptions": ("rle_job.options", "VerifyOptions"),
-    "FileResult": ("runtime.report", "FileResult"),
-    "Outcomes": ("runtime.report", "Outcomes"),
-    "Report": ("runtime.report", "Report"),
-    "Plan": ("runtime", "Plan"),
-    "execute": ("runtime", "execute"),
-    "to_delayed": ("runtime", "to_delayed"),
+    "compress": ("jobs.api", "compress"),
+    "decompress": ("jobs.api", "decompress"),
+    "verify": ("jobs.api", "verify"),
+    "resize": ("jobs.api", "resize"),
+    "resize_array": ("jobs.api", "resize_array"),
+    "preprocess": ("jobs.api", "preprocess"),
+    "run_job": ("jobs.api", "run_job"),
+    "job_function": ("jobs.api", "job_function"),
+    "study": ("jobs.study", None),
+    "config_get": ("jobs.config", "get"),
+    "BusyError": ("jobs.errors", "BusyError"),
+    "ConfigError": ("jobs.errors", "ConfigError"),
+    "UsageError": ("jobs.errors", "UsageError"),
+    "RunOptions": ("jobs.options", "RunOptions"),
+    "SchedulerOptions": ("jobs.options", "SchedulerOptions"),
+    "PixelsMayDiffer": ("jobs.resize_job.inference", "PixelsMayDiffer"),
+    "ResizeOptions": ("jobs.resize_job.options", "ResizeOptions"),
+    "ResizeReport": ("jobs.resize_job.report", "ResizeReport"),
+    "read_labelled": ("jobs.resize_job.source", "read_labelled"),
+    "CompressOptions": ("jobs.rle_job.options", "CompressOptions"),
+    "DecompressOptions": ("jobs.rle_job.options", "DecompressOptions"),
+    "VerifyOptions": ("jobs.rle_job.options", "VerifyOptions"),
+    "RleReport": ("jobs.rle_job.report", "RleReport"),
+    "Plan": ("jobs.runtime", "Plan"),
+    "execute": ("jobs.runtime", "execute"),
+    "to_delayed": ("jobs.runtime", "to_delayed"),
+    "FileResult": ("jobs.runtime.report", "FileResult"),
+    "Outcomes": ("jobs.runtime.report", "Outcomes"),
+    "Report": ("jobs.runtime.report", "Report"),
 }
 
-__all__ = sorted(_EXPORTS)
-
-#: The version of the imgjobs distribution (``jobs`` and ``rle``): the one place it is written.
-__version__ = "0.2.0"  # 0.2: fits, shards, area decodes at >= 4x (other pixels than 0.1 on large photos)
-
-
-#: Submodules reachable as attributes without an import of their own (``jobs.study.sweep``).
-_SUBMODULES = ("study",)
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
-        submodule = importlib.import_module(f".{name}", __name__)
-        globals()[name] = submodule
-        return submodule
     try:
         where, attr = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module 'jobs' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{where}", __name__), attr)
+    module = importlib.import_module(where)
+    value = module if attr is None else getattr(module, attr)
     globals()[name] = value  # once loaded, an ordinary attribute
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,7 +1,7 @@
-"""The pieces of the command line every job shares: argparse types, help defaults, common flags.
+"""Argparse types every command shares: whole numbers in a range, ``auto``, comma-separated lists.
 
-A job's own arguments live with the job (its ``spec.py``, named in its
-:class:`~jobs.registry.JobSpec`); they build on these.
+A leaf: option declarations (:mod:`jobs.params`) name these as their flags'
+types, and the command line (:mod:`jobs.cli`) uses them for its own flags.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 
 __all__ = [
-    "add_scheduler_options",
     "examples",
     "list_of",
     "positive",
@@ -45,25 +44,8 @@ threshold = whole(0, 255)
 
 
 def examples(*lines: str) -> str:
+    """The ``examples:`` block of a command's ``--help`` epilog."""
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-def add_scheduler_options(p: argparse.ArgumentParser) -> None:
-    """The "scheduler" group: every :class:`~jobs.options.RunOptions` field, ``--dry-run`` and ``--no-progress``."""
-    from jobs.options import RunOptions
-
-    g = p.add_argument_group("scheduler")
-    RunOptions.add_arguments(g)
-    g.add_argument(
-        "--dry-run", action="store_true", help="cluster: print the job script a worker job would run, and exit"
-    )
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--report",
-        metavar="FILE.json",
-        help="also write the report as JSON: the summary figures and every file's outcome, as Python's "
-        "Report.to_dict() (checked before anything runs; written even when files failed)",
-    )
 
 
 def list_of(kind):

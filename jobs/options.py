@@ -1,50 +1,97 @@
-"""Where a job runs: the scheduler options, declared once (keyword, ``--flag``, docstring, config key).
+"""Where a job runs: the scheduler options every job takes, as keywords (:class:`SchedulerOptions`)
+and resolved (:class:`RunOptions`).
 
-Every job takes these keywords (:func:`jobs.api.run_job`) and every command
-these flags (the "scheduler" group of ``--help``).  A field holds what was
-given (None: not given); :meth:`RunOptions.get` gives the value to use, from
-``imgjobs.scheduler.*`` in ``dask.config`` when it was not given.  The job's
-own options are declared in its subpackage (e.g. :mod:`jobs.rle_job.options`).
+Every job's function takes these keywords (``**scheduler``, typed by
+:class:`SchedulerOptions`) and every command these flags (the "scheduler"
+group of ``--help``, its text read from :class:`SchedulerOptions`' docstring).
+A field of :class:`RunOptions` holds what was given (None: not given);
+:meth:`RunOptions.get` gives the value to use, from ``imgjobs.scheduler.*`` in
+``dask.config`` when it was not given.  The job's own options are declared in
+its subpackage (e.g. :mod:`jobs.rle_job.options`).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any, Literal, TypedDict
 
 from jobs import config
 from jobs.cliargs import positive
 from jobs.params import Options, Param, boolean, choice, option, text, whole_number
 
-__all__ = ["KINDS", "RunOptions"]
+__all__ = ["KINDS", "RunOptions", "SchedulerOptions"]
 
 #: The schedulers imgjobs starts itself: Dask's threads or processes, or a ``distributed.LocalCluster``.
 KINDS = ("auto", "threads", "processes", "local")
 
 
+class SchedulerOptions(TypedDict, total=False):
+    """The scheduler keywords of every job's function (``**scheduler``); each None or absent: from config.
+
+    Attributes
+    ----------
+    scheduler : {"auto", "threads", "processes", "local"}
+        Where tasks run (default ``imgjobs.scheduler.kind``; auto: Dask's threads,
+        or its processes for ``imgjobs.scheduler.auto-processes-files`` small files
+        or more, whose work holds the GIL): threads, Dask's thread pool; processes,
+        its process pool; local, a distributed LocalCluster with its dashboard.
+    workers : int
+        Threads, processes: pool size; local: worker processes (default
+        ``imgjobs.scheduler.workers``).
+    threads_per_worker : int
+        Local: threads per worker (default ``imgjobs.scheduler.threads-per-worker``).
+    host : str
+        Local: the interface the scheduler and workers listen on (default
+        ``imgjobs.scheduler.host``).
+    dashboard_address : str
+        Local: the dashboard's address (default ``imgjobs.scheduler.dashboard-address``;
+        ':0' picks a free port).
+    scheduler_address : str
+        Connect to a running scheduler, e.g. tcp://node1:8786.
+    scheduler_file : str
+        Connect to the scheduler that wrote this file (dask scheduler --scheduler-file FILE).
+    cluster : str
+        Submit workers as batch jobs through dask-jobqueue: a profile under
+        imgjobs.clusters (pbs, slurm, or your own); the scheduler runs in this
+        process (default ``imgjobs.scheduler.cluster``).
+    jobs : int
+        Cluster: batch jobs to keep running (default ``imgjobs.scheduler.jobs``).
+    tls : bool
+        TLS on every connection of the clusters imgjobs starts (default
+        ``imgjobs.scheduler.tls``; local, cluster: temporary certificates, or the
+        files in imgjobs.tls, see imgjobs certs); a running scheduler's address decides.
+    performance_report : str
+        Write Dask's performance report (distributed schedulers) or task/resource
+        profiles (threads, processes) to this HTML file.
+    """
+
+    scheduler: Literal["auto", "threads", "processes", "local"] | None
+    workers: int | None
+    threads_per_worker: int | None
+    host: str | None
+    dashboard_address: str | None
+    scheduler_address: str | None
+    scheduler_file: str | None
+    cluster: str | None
+    jobs: int | None
+    tls: bool | None
+    performance_report: str | None
+
+
 @dataclass(frozen=True)
 class RunOptions(Options):
-    """Where a job runs: a scheduler to start or connect to (see :func:`jobs.runtime.schedulers.open_runner`).
+    """The scheduler options as given (:class:`SchedulerOptions`, None: not given), and where each falls back to.
 
-    Every field defaults to None, meaning ``imgjobs.scheduler.*`` from config (:meth:`get`).
+    See :func:`jobs.schedulers.open_runner`; :meth:`get` gives the value to use.
     """
 
     scheduler: str | None = option(
-        Param(
-            '{"auto", "threads", "processes", "local"}',
-            "where tasks run (default {default}; auto: Dask's threads, or its processes for "
-            "{scheduler.auto-processes-files} small files or more, whose work holds the GIL): threads, Dask's "
-            "thread pool; processes, its process pool; local, a distributed LocalCluster with its dashboard",
-            key="scheduler.kind",
-            check=choice(*KINDS),
-            flag={"choices": list(KINDS)},
-        ),
-        default=None,
+        Param(key="scheduler.kind", check=choice(*KINDS), flag={"choices": list(KINDS)}), default=None
     )
     workers: int | None = option(
         Param(
-            "int",
-            "threads, processes: pool size; local: worker processes (default {default})",
             key="scheduler.workers",
             unset="one per core",
             check=whole_number(1, optional=True),
@@ -53,19 +100,11 @@ class RunOptions(Options):
         default=None,
     )
     threads_per_worker: int | None = option(
-        Param(
-            "int",
-            "local: threads per worker (default {default})",
-            key="scheduler.threads-per-worker",
-            check=whole_number(1),
-            flag={"type": positive, "metavar": "T"},
-        ),
+        Param(key="scheduler.threads-per-worker", check=whole_number(1), flag={"type": positive, "metavar": "T"}),
         default=None,
     )
     host: str | None = option(
         Param(
-            "str",
-            "local: the interface the scheduler and workers listen on (default {default})",
             key="scheduler.host",
             check=lambda key, value: config.get_str(key, value, optional=False),
             flag={"metavar": "HOST"},
@@ -73,90 +112,37 @@ class RunOptions(Options):
         default=None,
     )
     dashboard_address: str | None = option(
-        Param(
-            "str",
-            "local: the dashboard's address (default {default}; ':0' picks a free port)",
-            key="scheduler.dashboard-address",
-            check=text,
-            flag={"metavar": "ADDR"},
-        ),
-        default=None,
+        Param(key="scheduler.dashboard-address", check=text, flag={"metavar": "ADDR"}), default=None
     )
     scheduler_address: str | None = option(
-        Param(
-            "str",
-            "connect to a running scheduler, e.g. tcp://node1:8786",
-            key="scheduler.address",
-            check=text,
-            flag={"metavar": "ADDR"},
-        ),
-        default=None,
+        Param(key="scheduler.address", check=text, flag={"metavar": "ADDR"}), default=None
     )
     scheduler_file: str | None = option(
-        Param(
-            "str",
-            "connect to the scheduler that wrote this file (dask scheduler --scheduler-file FILE)",
-            key="scheduler.scheduler-file",
-            check=text,
-            flag={"metavar": "FILE"},
-        ),
-        default=None,
+        Param(key="scheduler.scheduler-file", check=text, flag={"metavar": "FILE"}), default=None
     )
-    cluster: str | None = option(
-        Param(
-            "str",
-            "submit workers as batch jobs through dask-jobqueue: a profile under imgjobs.clusters (pbs, slurm, "
-            "or your own); the scheduler runs in this process (default {default})",
-            key="scheduler.cluster",
-            check=text,
-            flag={"metavar": "PROFILE"},
-        ),
-        default=None,
-    )
+    cluster: str | None = option(Param(key="scheduler.cluster", check=text, flag={"metavar": "PROFILE"}), default=None)
     jobs: int | None = option(
-        Param(
-            "int",
-            "cluster: batch jobs to keep running (default {default})",
-            key="scheduler.jobs",
-            check=whole_number(1),
-            flag={"type": positive, "metavar": "N"},
-        ),
-        default=None,
+        Param(key="scheduler.jobs", check=whole_number(1), flag={"type": positive, "metavar": "N"}), default=None
     )
     tls: bool | None = option(
-        Param(
-            "bool",
-            "TLS on every connection of the clusters imgjobs starts (default {default}; local, cluster: temporary "
-            "certificates, or the files in imgjobs.tls, see imgjobs certs); a running scheduler's address decides",
-            key="scheduler.tls",
-            check=boolean,
-            flag={"action": argparse.BooleanOptionalAction},
-        ),
-        default=None,
+        Param(key="scheduler.tls", check=boolean, flag={"action": argparse.BooleanOptionalAction}), default=None
     )
-    performance_report: str | None = option(
-        Param(
-            "str",
-            "write Dask's performance report (distributed schedulers) or task/resource profiles (threads, "
-            "processes) to this HTML file",
-            flag={"metavar": "HTML"},
-        ),
-        default=None,
-    )
+    performance_report: str | None = option(Param(flag={"metavar": "HTML"}), default=None)
 
     @classmethod
-    def from_kwargs(cls, kwargs: dict, where: str) -> RunOptions:
-        """Build from keyword arguments as given (None: not given), refusing any that are not scheduler options."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(kwargs) - known)
+    def from_kwargs(cls, kwargs: Mapping[str, Any], where: str) -> RunOptions:
+        """Build from keyword arguments as given (None: not given), refusing any that are not scheduler options.
+
+        An unknown keyword is a :class:`TypeError` worded as Python words one for a
+        function written out: ``resize() got an unexpected keyword argument 'sise'``.
+        """
+        known = [f.name for f in fields(cls)]
+        unknown = [k for k in kwargs if k not in known]
         if unknown:
-            raise TypeError(
-                f"{where}() got unexpected keyword argument(s) {', '.join(unknown)}; "
-                f"scheduler options are {', '.join(sorted(known))}"
-            )
+            raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
         return cls(**{name: kwargs.get(name) for name in known})
 
-    def get(self, name: str):
+    def get(self, name: str) -> Any:
         """The value of option ``name`` to use: as given, else from ``imgjobs.scheduler.*``, checked."""
         return self.params()[name].resolve(getattr(self, name))
 

@@ -1,53 +1,46 @@
-"""Option declarations: every option of a job or of the scheduler written once.
+"""Option declarations: where each option of a job or of the scheduler falls back to, and how it is checked.
 
-A :class:`Param` says what an option is: its type and its text, the
-``imgjobs.*`` key of ``dask.config`` it falls back to and how a value is
-checked, and its command-line flag.  An options class (a frozen dataclass
-deriving :class:`Options`) declares each field with :func:`option`, and from
-those declarations come, with nothing written twice:
+A job's Python function is written out (its typed keywords and numpydoc);
+its options class (a frozen dataclass deriving :class:`Options`) declares, for
+each of those keywords, a :class:`Param`: the ``imgjobs.*`` key of ``dask.config``
+it falls back to, how a value is checked, and its command-line flag.  So:
 
-- the keyword arguments: ``Options.resolve(**keywords)`` fills unset ones from
-  ``dask.config`` and checks them (the Python function of a job takes exactly
-  these keywords, :func:`jobs.job_function`);
-- the command-line flags: ``Options.add_arguments(parser)``, whose help shows the
-  default configured now;
-- the docstrings: ``Options.doc()``, the numpydoc entries of the job's function.
-
-A text may hold ``{default}``: the command line shows the configured value
-there, a docstring the ``imgjobs.*`` key it comes from (``{a.key}`` does the
-same for another key of ``imgjobs``).
+- ``Options.resolve(**keywords)`` fills unset options from ``dask.config`` and
+  checks them (what the job's function calls first);
+- the command line (:mod:`jobs.cli`) adds each option's flag, its help text read
+  from the function's docstring, with the value configured now in place of the
+  ``imgjobs.*`` keys it names;
+- ``tests/test_registry.py`` holds a job's function keywords, its options, its
+  flags and its config keys to the same set.
 
 >>> from jobs.rle_job.options import CompressOptions
 >>> CompressOptions.resolve(rows_per_task=0).rows_per_task
 0
->>> print(CompressOptions.doc().splitlines()[0])
-rows_per_task : int or "auto", optional
+>>> CompressOptions.params()["rows_per_task"].key
+'rle.rows-per-task'
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import numbers
-import re
-import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from jobs import config
 from jobs.cliargs import positive
 from jobs.errors import UsageError
+from jobs.runtime.stamps import MODES
 
 __all__ = [
     "MAX_PIXELS",
     "OVERWRITE",
-    "OVERWRITE_ONE",
+    "STAMPS",
     "Options",
     "Param",
     "boolean",
     "choice",
-    "configured",
     "from_config",
     "one_of",
     "option",
@@ -57,18 +50,15 @@ __all__ = [
     "whole_number",
 ]
 
+OptionsT = TypeVar("OptionsT", bound="Options")
+
 
 @dataclass(frozen=True)
 class Param:
-    """One option: what it is, where its default lives, how it is checked, its flag.
+    """Where one option's value comes from and how it is checked, and its command-line flag.
 
     Attributes
     ----------
-    type : str
-        Its type for the docstring, e.g. ``'int or "auto"'``.
-    doc : str
-        What it does, for both ``--help`` and the docstring; ``{default}`` in it
-        is the configured value (CLI) or its config key (docstring).
     key : str or None
         ``imgjobs.<key>`` in ``dask.config``: its value when the option is not given.
     check : callable or None
@@ -82,53 +72,18 @@ class Param:
     cli : bool
         False for a Python-only option.
     unset : str
-        What ``{default}`` reads in ``--help`` when the configured value is null.
+        What ``--help`` shows for the default when the configured value is null.
     """
 
-    type: str
-    doc: str
     key: str | None = None
     check: Callable[..., Any] | None = None
     flag: Mapping[str, Any] = field(default_factory=dict)
     cli: bool = True
     unset: str = "none"
 
-    def resolve(self, value):
+    def resolve(self, value: Any) -> Any:
         """The value to use: ``value``, or the configured one when it is None, checked."""
         return self.check(self.key, value) if self.check else value
-
-    def help(self) -> str:
-        """The ``--help`` text: the doc with the configured default in place of ``{default}``."""
-
-        def value(m) -> str:
-            return configured(self.key, self.unset) if m[1] == "default" else configured(m[1])
-
-        return _PLACE.sub(value, self.doc).replace("%", "%%")
-
-    def docstring(self, name: str) -> str:
-        """The numpydoc entry: ``name : type, optional`` and the doc, indented."""
-        text = _PLACE.sub(lambda m: f"``imgjobs.{self.key if m[1] == 'default' else m[1]}``", self.doc)
-        body = textwrap.fill(text, 88, initial_indent="    ", subsequent_indent="    ", break_on_hyphens=False)
-        return f"{name} : {self.type}, optional\n{body}"
-
-    def add_to(self, parser, name: str) -> None:
-        """Add this option's flag, ``--name-with-dashes`` unless ``flag["flags"]`` says otherwise."""
-        kw = dict(self.flag)
-        flags = kw.pop("flags", [f"--{name.replace('_', '-')}"])
-        kw.setdefault("default", None)
-        parser.add_argument(*flags, dest=name, help=self.help(), **kw)
-
-
-#: ``{default}`` (the option's own key) or ``{a.config-key}`` in a text.
-_PLACE = re.compile(r"\{(default|[a-z][a-z0-9.-]*)\}")
-
-
-def configured(key: str | None, unset: str = "none") -> str:
-    """The value ``imgjobs.<key>`` has now, for a help text (``unset`` when null)."""
-    value = None if key is None else config.get(key)
-    if isinstance(value, bool):
-        return str(value).lower()
-    return unset if value is None else str(value)
 
 
 def option(param: Param, **kwargs):
@@ -138,20 +93,7 @@ def option(param: Param, **kwargs):
 
 
 class Options:
-    """Base of the option classes: their fields are :func:`option` declarations.
-
-    A subclass's docstring gets an ``Attributes`` section made from them.
-    """
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        declared = [
-            p.docstring(name).replace(", optional", "", 1)
-            for name, p in ((n, getattr(v, "metadata", {}).get("param")) for n, v in vars(cls).items())
-            if isinstance(p, Param)
-        ]
-        if declared and cls.__doc__:
-            cls.__doc__ = inspect.cleandoc(cls.__doc__) + "\n\nAttributes\n----------\n" + "\n".join(declared) + "\n"
+    """Base of the option classes: their fields are :func:`option` declarations."""
 
     @classmethod
     def params(cls) -> dict[str, Param]:
@@ -159,7 +101,7 @@ class Options:
         return {f.name: f.metadata["param"] for f in dataclasses.fields(cls) if "param" in f.metadata}  # type: ignore[arg-type]
 
     @classmethod
-    def resolve(cls, **keywords):
+    def resolve(cls: type[OptionsT], **keywords: Any) -> OptionsT:
         """The options from keyword arguments: unset ones from ``dask.config``, each checked.
 
         Raises
@@ -177,18 +119,6 @@ class Options:
                 f"the options are {', '.join(params)}"
             )
         return cls(**{name: p.resolve(keywords.get(name)) for name, p in params.items()})
-
-    @classmethod
-    def add_arguments(cls, parser, names=None) -> None:
-        """Add the flags of the options ``names`` (default: every one with a flag) to ``parser``."""
-        for name, p in cls.params().items():
-            if p.cli and (names is None or name in names):
-                p.add_to(parser, name)
-
-    @classmethod
-    def doc(cls, names=None) -> str:
-        """The numpydoc entries of the options ``names`` (default: all), one after another."""
-        return "\n".join(p.docstring(n) for n, p in cls.params().items() if names is None or n in names)
 
 
 # --------------------------------------------------------------------------- checks
@@ -281,26 +211,11 @@ def text(key, value) -> str | None:
 
 # --------------------------------------------------------------------------- options every job shares
 
-OVERWRITE = Param(
-    "bool",
-    "replace existing outputs (default {default}: false keeps them, so a rerun finishes the rest)",
-    key="overwrite",
-    check=boolean,
-    flag={"action": "store_true"},
-)
+#: ``overwrite``: replace existing outputs (``imgjobs.overwrite``).
+OVERWRITE = Param(key="overwrite", check=boolean, flag={"action": "store_true"})
 
-#: ``overwrite`` of a job with one output, which a different job's output there is never silently kept as.
-OVERWRITE_ONE = dataclasses.replace(
-    OVERWRITE,
-    doc="replace an existing output (default {default}: false keeps one this very job made, resuming or "
-    "calling it up to date, and refuses any other)",
-)
+#: ``max_pixels``: the most pixels of an image decoded whole (``imgjobs.max-pixels``).
+MAX_PIXELS = Param(key="max-pixels", check=whole_number(1), flag={"type": positive, "metavar": "N"})
 
-MAX_PIXELS = Param(
-    "int",
-    "refuse (fail by name) images decoded whole with more pixels than this (default {default}; as shipped, Pillow's "
-    "decompression-bomb limit); uncompressed BMPs are read by rows and have no such limit",
-    key="max-pixels",
-    check=whole_number(1),
-    flag={"type": positive, "metavar": "N"},
-)
+#: ``stamps``: how a rerun tells an input changed (``imgjobs.stamps``: stat or content).
+STAMPS = Param(key="stamps", check=choice(*MODES), flag={"choices": list(MODES)})

@@ -24,6 +24,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from jobs.errors import UsageError
+from jobs.resize_job.options import parse_size
+from jobs.runtime.durable import write_atomic
 
 __all__ = ["make_jpegs"]
 
@@ -35,8 +40,6 @@ _PALETTE = ((200, 70, 40), (40, 140, 70), (50, 80, 190), (190, 170, 40), (140, 6
 
 def _photo(rng: np.random.Generator, width: int, height: int, label: int, noise: np.ndarray):
     """One photograph-like image: a lit background, textured shapes of the class's hue, noise."""
-    from PIL import Image, ImageDraw, ImageFilter
-
     base = np.array(_PALETTE[label % len(_PALETTE)], np.float32)
     # low-frequency light: a few random values per side, enlarged smoothly
     grid = rng.uniform(0.45, 1.15, (4, 4))
@@ -99,9 +102,6 @@ def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375)
     jobs.UsageError
         For a value out of range, or an ``out`` that is not a directory that can be written.
     """
-    from jobs.errors import UsageError
-    from jobs.resize_job.options import parse_size
-
     classes = min(4, n) if classes is None else classes
     if not 1 <= n <= 1_000_000:
         raise UsageError(f"the number of images must be 1..1000000, got {n}")
@@ -133,12 +133,7 @@ def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375)
         name = f"class-{label}/{i:04d}.jpg"
         _photo(rng, width, height, label, noise).save(out / name, quality=quality)
         lines.append(f"{name}\t{label}\n")
-    tmp = out / f".train.txt.{os.getpid()}.tmp"
-    try:
-        tmp.write_text("".join(lines))
-        os.replace(tmp, listing)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(os.fspath(listing), ["".join(lines).encode()])  # last: a list never names a missing image
     log.info(
         "wrote %d JPEG(s) of %dx%d in %d class folder(s) of %s, listed in %s", n, width, height, classes, out, listing
     )

@@ -1,4 +1,4 @@
-"""Uncompressed BMP files: a header parser, a row-block reader and a 1-bit writer.
+"""Uncompressed BMP files: a header parser and a row-block reader (the writer: :mod:`rle.bmpwriter`).
 
 The reader is the fast path of :mod:`rle.imageio`: it reads only the rows it is
 asked for, straight from the file, honouring the palette and the bottom-up row
@@ -18,22 +18,12 @@ otherwise, so callers fall back to converting the whole image.
 from __future__ import annotations
 
 import functools
-import os
 import struct
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "BmpLayout",
-    "NeedsWholeImage",
-    "bmp_1bit_header",
-    "bmp_1bit_rows",
-    "bmp_stride",
-    "parse_bmp",
-    "read_rows",
-    "write_bmp",
-]
+__all__ = ["BmpLayout", "NeedsWholeImage", "bmp_stride", "parse_bmp", "read_rows"]
 
 _INFO_HEADERS = (40, 52, 56, 64, 108, 124)
 _SUBBLOCK_BYTES = 1 << 20  # work on ~1 MiB of a block at a time, so passes stay in cache
@@ -178,7 +168,7 @@ def _compute_lut(layout: BmpLayout, threshold: int | None) -> np.ndarray:
         if layout.mode == "1":
             return np.array([0, 1], dtype=np.uint8)
         return (_palette_luma(layout.palette) >= 128000).astype(np.uint8)
-    from PIL import Image  # Pillow's own rounding for convert('L')
+    from PIL import Image  # start-up: Pillow (~25 ms) only for a palette's luminance (its own rounding)
 
     assert layout.palette is not None  # mode "P"
     n = len(layout.palette)
@@ -374,47 +364,3 @@ def read_rows(source, layout: BmpLayout, r0: int, r1: int, threshold: int | None
             bits = idx
         dest[:] = np.packbits(bits, axis=1)
     return out, 8 * out.shape[1]
-
-
-# --------------------------------------------------------------------------- writer
-
-
-def bmp_1bit_header(width: int, height: int) -> bytes:
-    """File header, info header and black/white palette of a bottom-up 1-bit BMP.
-
-    Pillow opens such a file as mode ``'1'`` (index 1 = white).
-    """
-    stride = bmp_stride(width)
-    offset = 14 + 40 + 8
-    size = offset + stride * height
-    return (
-        b"BM"
-        + struct.pack("<IHHI", size, 0, 0, offset)
-        + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 1, 0, stride * height, 2835, 2835, 2, 2)
-        + bytes([0, 0, 0, 0, 255, 255, 255, 0])
-    )
-
-
-def bmp_1bit_rows(pixels) -> bytes:
-    """Rows of a 1-bit BMP for an (h, w) block of pixels (1 = white), in file (bottom-up) order."""
-    arr = np.asarray(pixels)
-    h, w = arr.shape
-    stride = bmp_stride(w)
-    out = np.zeros((h, stride), dtype=np.uint8)
-    out[:, : (w + 7) // 8] = np.packbits(arr != 0, axis=1)
-    return out[::-1].tobytes()
-
-
-def write_bmp(path, pixels) -> None:
-    """Write an (h, w) array (non-zero = white) as a 1-bit BMP file.
-
-    The file is written whole; for atomic replacement write to a temporary
-    name and rename it (as :mod:`jobs` does).
-    """
-    arr = np.asarray(pixels)
-    if arr.ndim != 2 or 0 in arr.shape:
-        raise ValueError(f"pixels must be a non-empty 2-D array, got shape {arr.shape}")
-    h, w = arr.shape
-    with open(os.fspath(path), "wb") as f:
-        f.write(bmp_1bit_header(w, h))
-        f.write(bmp_1bit_rows(arr))

@@ -14,19 +14,15 @@ for every format.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import functools
-import io
 import os
-import re
-import stat
 from dataclasses import dataclass
 
 import numpy as np
 
 from .bmp import BmpLayout, NeedsWholeImage, parse_bmp, read_rows
 from .codec import MAX_SIDE
+from .files import MAX_PIXELS, ImageError, describe, open_image, open_regular, open_regular_fd, read_fd
 
 __all__ = [
     "MAX_PIXELS",
@@ -45,10 +41,6 @@ __all__ = [
 _HEAD_BYTES = 4096
 #: :func:`read_packed_image` reads files up to this size in one piece; larger ones row block by row block.
 _WHOLE_READ_BYTES = 16 << 20
-
-
-class ImageError(ValueError):
-    """A file is not a readable image of a size the ``.rle`` format can hold."""
 
 
 @dataclass(frozen=True)
@@ -80,109 +72,6 @@ class ImageInfo:
     def pixels(self) -> int:
         """Number of pixels."""
         return self.width * self.height
-
-
-#: Default of ``max_pixels``: the most pixels of an image decoded whole (Pillow's own
-#: decompression-bomb limit, twice ``PIL.Image.MAX_IMAGE_PIXELS``: about 179 MPixel).
-MAX_PIXELS = 178_956_970
-
-
-def describe(exc: BaseException) -> str:
-    """An exception for people: its message, and its type (``struct.error``) when that alone is unclear."""
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    if not isinstance(exc, (OSError, ValueError)):
-        kind = type(exc)
-        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-        return f"{name}: {text}"
-    return text
-
-
-_what = describe
-
-
-def _open_regular_fd(path) -> int:
-    """Open a file for reading, refusing anything but a regular file without blocking (a FIFO would)."""
-    return _open_regular(path)[0]
-
-
-def _open_regular(path) -> tuple[int, os.stat_result]:
-    """:func:`_open_regular_fd`, and the file's status from the same ``fstat``."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        st = os.fstat(fd)
-        mode = st.st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a file"
-            raise OSError(errno.EINVAL, f"not a regular file ({kind})", path)
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, st
-
-
-def open_regular(path):
-    """A binary file object for a regular file; OSError for a FIFO, a device or a directory (never blocks)."""
-    return os.fdopen(_open_regular_fd(os.fspath(path)), "rb")
-
-
-@contextlib.contextmanager
-def open_image(path, *, data=None, max_pixels: int | None = None):
-    """Open an image with Pillow: only a regular file, at most ``max_pixels`` pixels, every failure an ImageError.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file (or only its name for messages, when ``data`` is given).
-    data : bytes-like, optional
-        The file's content, already read.
-    max_pixels : int, optional
-        The most pixels allowed (default :data:`MAX_PIXELS`); checked from the
-        header, before anything is decoded.  Pillow's own limit is raised in this
-        process when a larger one is asked for.
-
-    Yields
-    ------
-    PIL.Image.Image
-        Opened, not yet loaded.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    path = os.fspath(path)
-    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
-    if limit > 2 * (Image.MAX_IMAGE_PIXELS or 0) and Image.MAX_IMAGE_PIXELS is not None:
-        Image.MAX_IMAGE_PIXELS = limit // 2 + 1  # asked for: Pillow must not stop below our limit
-    try:
-        f = io.BytesIO(data) if data is not None else open_regular(path)
-    except OSError as e:
-        raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
-    with f:
-        try:
-            im = Image.open(f)
-        except UnidentifiedImageError:
-            raise ImageError(f"{path}: not an image (Pillow cannot identify the format)") from None
-        except Image.DecompressionBombError as e:
-            claimed = re.search(r"\((\d+) pixels\)", str(e))
-            raise ImageError(f"{path}: {_too_many(int(claimed.group(1)) if claimed else None, limit)}") from None
-        except Exception as e:  # any failure in a header parser fails this file, by name
-            raise ImageError(f"{path}: cannot read the image header: {_what(e)}") from None
-        with im:
-            w, h = im.size
-            if w <= 0 or h <= 0:
-                raise ImageError(f"{path}: the header says the image is {w}x{h}")
-            if w * h > limit:
-                raise ImageError(f"{path}: {_too_many(w * h, limit, f'{w}x{h}')}")
-            yield im
-
-
-def _too_many(pixels, limit: int, size: str = "") -> str:
-    claim = "" if pixels is None else f" {size + ' = ' if size else ''}{pixels:,} pixels,"
-    return (
-        f"the header claims{claim} more than the {limit:,} pixels an image decoded whole may have "
-        "(--max-pixels, imgjobs.max-pixels; uncompressed BMPs are read by rows and have no such limit)"
-    )
 
 
 def _check_size(path, width: int, height: int) -> None:
@@ -272,7 +161,7 @@ def read_packed(path, threshold: int | None = None, *, data=None, max_pixels: in
             width, height = bw.size
             raw = bw.tobytes()
         except Exception as e:  # any decoder failure fails this file, by name
-            raise ImageError(f"{path}: cannot decode the image: {_what(e)}") from None
+            raise ImageError(f"{path}: cannot decode the image: {describe(e)}") from None
     packed = np.frombuffer(raw, dtype=np.uint8).reshape(height, -1)
     return packed, width
 
@@ -312,19 +201,6 @@ def read_packed_rows(info: ImageInfo, r0: int, r1: int, threshold: int | None = 
         raise ImageError(f"{info.path}: cannot read rows {r0}..{r1}: {e.strerror or e}") from None
     except ValueError as e:
         raise ImageError(f"{info.path}: {e}") from None
-
-
-def _read_fd(fd: int, size: int) -> bytes:
-    """A regular file's content, expected to be ``size`` bytes; up to ``size + 1`` (to notice it grew)."""
-    data = os.read(fd, size + 1)
-    if len(data) >= size:  # all of it, with one call: what a regular file gives
-        return data
-    parts = [data]
-    while True:
-        more = os.read(fd, size + 1 - sum(map(len, parts)))
-        if not more:
-            return b"".join(parts)
-        parts.append(more)
 
 
 @functools.lru_cache(maxsize=256)
@@ -379,10 +255,10 @@ def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | N
     """
     path = os.fspath(path)
     try:
-        fd, st = _open_regular(path)
+        fd, st = open_regular_fd(path)
         try:
             size = st.st_size
-            data = _read_fd(fd, size) if size <= _WHOLE_READ_BYTES else None
+            data = read_fd(fd, size) if size <= _WHOLE_READ_BYTES else None
         finally:
             os.close(fd)
     except OSError as e:

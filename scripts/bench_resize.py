@@ -55,7 +55,7 @@ import numpy as np  # noqa: E402
 from benchutil import compile_caches, imgjobs_cmd, interleaved, peak_rss, run_quiet  # noqa: E402
 from classic_resize import build_batch as exercise_batch  # noqa: E402
 
-from jobs.resize_job.tasks import load_rgb  # noqa: E402
+from jobs.resize_job.decode import load_rgb  # noqa: E402
 
 DEFAULT_IMAGES = os.path.join(HERE, "..", "..", "shared", "data", "imagenet-samples")
 
@@ -69,7 +69,7 @@ def scaling(listfile, n, repeats):
     import contextlib
 
     import jobs
-    from jobs.runtime.schedulers import open_runner
+    from jobs.schedulers import open_runner
 
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,7 +170,7 @@ def stages(files: list, size=(100, 100), passes: int = 3) -> dict:
     import cv2
     from PIL import Image
 
-    from jobs.resize_job.tasks import AREA_MARGIN, draft_scale
+    from jobs.resize_job.geometry import AREA_MARGIN, draft_scale
 
     cv2.setNumThreads(1)
     datas = [open(f, "rb").read() for f in files]
@@ -218,7 +218,7 @@ def fit_quality(files: list, size, fit: str) -> dict:
     """PSNR of ``--fit fit`` (default method) against Lanczos of the same geometry, inside the image only."""
     from PIL import Image, ImageOps
 
-    from jobs.resize_job.tasks import fit_geometry
+    from jobs.resize_job.geometry import fit_geometry
 
     db = []
     for f in files:

@@ -178,7 +178,7 @@ def make_small(out: str, count: int, width: int = 96, height: int = 64) -> int:
     Returns the number of files in ``out`` named ``tile-*.bmp``.
     """
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    from rle.bmp import bmp_1bit_header
+    from rle.bmpwriter import bmp_1bit_header
 
     os.makedirs(out, exist_ok=True)
     sources = [

@@ -49,14 +49,14 @@ MUTANTS = [
     ),
     Mutant(
         "schedulers: a client that fails to close replaces the Ctrl-C (or the outcome) of the run",
-        "jobs/runtime/schedulers.py",
+        "jobs/schedulers.py",
         "            resource.close()\n        except Exception as e:",
         "            resource.close()\n        except ZeroDivisionError as e:",
         ("tests/test_cluster.py::test_a_client_that_cannot_close_never_replaces_what_the_run_stops_for",),
     ),
     Mutant(
         "cli: a Ctrl-C that lands in a garbage-collector callback is ignored and the run goes on",
-        "jobs/cli.py",
+        "jobs/cli/signals.py",
         "    resend.start()",
         "    pass",
         ("tests/test_hostile.py::-k lands_where and 2-130 and gc",),
@@ -70,28 +70,28 @@ MUTANTS = [
     ),
     Mutant(
         "study: an Amdahl fit with a negative parallel time is reported as a result",
-        "jobs/study/core.py",
+        "jobs/study/fits.py",
         "        if self.parallel_s <= 0:",
         "        if False:",
         ("tests/test_study.py::-k noise_dominates",),
     ),
     Mutant(
         "cli: distributed's connection pool closing after SIGTERM prints a traceback",
-        "jobs/cli.py",
+        "jobs/cli/logs.py",
         "    return not (isinstance(exc, asyncio.CancelledError) or closing)",
         "    return not isinstance(exc, asyncio.CancelledError)",
         ("tests/test_cli.py::test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback",),
     ),
     Mutant(
         "cli: an unwritable --report is found only after the run",
-        "jobs/cli.py",
+        "jobs/cli/command.py",
         '    check_writable_file(args.report, "the JSON report")',
         "    pass",
         ("tests/test_cli.py::-k json_report",),
     ),
     Mutant(
         "cli: a handler cancelled while the scheduler closes prints a traceback after Ctrl-C",
-        "jobs/cli.py",
+        "jobs/cli/logs.py",
         "    return not (isinstance(exc, asyncio.CancelledError) or closing)",
         "    return not closing",
         ("tests/test_cli.py::test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback",),
@@ -106,28 +106,28 @@ MUTANTS = [
     # ---- nothing stale called current
     Mutant(
         "resize: changed images are not seen (stamps ignored)",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/rerun.py",
         "changed = [i for i in range(n) if recorded[i] != now[i]]",
         "changed = []",
         (f"{INTEGRITY}::test_an_image_changed_in_place_redoes_only_its_slice",),
     ),
     Mutant(
         "resize: a label change is not seen",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/rerun.py",
         'if sidecar["labels_digest"] != labels_id:',
         "if False:",
         (f"{INTEGRITY}::test_a_fixed_label_rewrites_the_labels_without_decoding",),
     ),
     Mutant(
         "resize: a damaged batch is called current",
-        "jobs/resize_job/state.py",
+        "jobs/resize_job/stores.py",
         "    if size != want:\n",
         "    if False:\n",
         (f"{INTEGRITY}::test_deleted_labels_or_a_truncated_batch_are_rebuilt_never_current",),
     ),
     Mutant(
         "resize: a resumed run keeps slices whose images changed",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/rerun.py",
         "if a != b)",
         "if False)",
         (f"{INTEGRITY}::test_an_interrupted_run_redoes_the_slices_whose_images_changed",),
@@ -148,17 +148,17 @@ MUTANTS = [
     ),
     Mutant(
         "compress: an output older than its input is kept",
-        "jobs/rle_job/graphs.py",
+        "jobs/rle_job/pairs.py",
         "    if st.st_mtime_ns < source_mtime:\n",
         "    if False:\n",
         (f"{INTEGRITY}::test_compress_redoes_outputs_older_than_their_inputs_and_says_why",),
     ),
     # ---- every entry point guarded
     Mutant(
-        "registry: a job plans without its output directory's lock",
-        "jobs/api.py",
-        "    lock_dir = registry.load(spec.writes)(*inputs) if spec.writes else None",
-        "    lock_dir = None",
+        "runtime: a job plans without its output directory's lock",
+        "jobs/runtime/engine.py",
+        "    held = lock_dir is not None and os.path.isdir(lock_dir)",
+        "    held = False",
         ("tests/test_registry.py::-k locked",),
     ),
     Mutant(
@@ -177,15 +177,15 @@ MUTANTS = [
     ),
     Mutant(
         "api: a closed client= is used as if open",
-        "jobs/api.py",
+        "jobs/running.py",
         '    if status != "running":',
         "    if False:",
         (f"{INTEGRITY}::test_bad_option_types_and_closed_clients_are_clear_errors",),
     ),
     Mutant(
-        "api: an unwritable --performance-report is found only after the run",
-        "jobs/api.py",
-        '        check_writable_file(run.performance_report, "the performance report")',
+        "running: an unwritable --performance-report is found only after the run",
+        "jobs/running.py",
+        '        check_writable_file(options.performance_report, "the performance report")',
         "        pass",
         ("tests/test_hostile.py::test_odd_output_paths_are_refused_before_anything_runs",),
     ),
@@ -226,7 +226,7 @@ MUTANTS = [
     ),
     Mutant(
         "cli: Ctrl-C before a sync call started prints distributed's NameError traceback",
-        "jobs/cli.py",
+        "jobs/cli/logs.py",
         "    return not (isinstance(exc, NameError) and \"'future'\" in str(exc)"
         ' and "sync.<locals>.cancel" in record.getMessage())',
         "    return True",
@@ -241,7 +241,7 @@ MUTANTS = [
     ),
     Mutant(
         "lock: flock is never taken",
-        "jobs/runtime/files.py",
+        "jobs/runtime/locks.py",
         "                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)",
         "                pass",
         (
@@ -252,7 +252,7 @@ MUTANTS = [
     Mutant(
         "graph: the first task does not check the output is as planned",
         "jobs/resize_job/tasks.py",
-        "if state.out_stamp(where.out) != where.expect_out:",
+        "if out_stamp(where.out) != where.expect_out:",
         "if False:",
         (f"{INTEGRITY}::test_a_graph_computed_twice_ends_as_a_fresh_run_or_with_a_clear_error",),
     ),
@@ -273,14 +273,14 @@ MUTANTS = [
     # ---- nothing deleted that a run did not write
     Mutant(
         "overwrite: a zarr holding other files is removed",
-        "jobs/resize_job/state.py",
+        "jobs/resize_job/stores.py",
         "        foreign = _zarr_foreign(out)\n        if foreign:",
         "        foreign = _zarr_foreign(out)\n        if False:",
         (f"{INTEGRITY}::test_overwrite_of_a_zarr_holding_other_files_is_refused_and_removes_nothing",),
     ),
     Mutant(
         "outputs: a batch named like an input is written over it",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/checks.py",
         "        if os.path.abspath(path) in inputs:",
         "        if False:",
         ("tests/test_hostile.py", "tests/test_resize.py::-k input"),
@@ -288,28 +288,28 @@ MUTANTS = [
     # ---- state files are untrusted
     Mutant(
         "done records: another run's token is believed",
-        "jobs/resize_job/state.py",
+        "jobs/resize_job/records.py",
         'if not isinstance(record, dict) or record.get("token") != token or record.get("identity") != identity:',
         "if not isinstance(record, dict):",
         (f"{INTEGRITY}::test_forged_and_overlapping_done_records_are_not_believed",),
     ),
     Mutant(
         "done records: overlapping slices are believed",
-        "jobs/resize_job/state.py",
+        "jobs/resize_job/records.py",
         "        if d.start < end:\n",
         "        if False:\n",
         (f"{INTEGRITY}::test_forged_and_overlapping_done_records_are_not_believed",),
     ),
     Mutant(
         "sidecar: a labels path elsewhere is followed",
-        "jobs/resize_job/state.py",
+        "jobs/resize_job/sidecar.py",
         'if not isinstance(file, str) or file != os.path.basename(file) or file in ("", ".", ".."):',
         "if not isinstance(file, str):",
         (f"{INTEGRITY}::test_a_sidecar_never_sends_labels_elsewhere",),
     ),
     Mutant(
         "sidecar: a sidecar of the wrong shape is trusted",
-        "jobs/resize_job/state.py",
+        "jobs/resize_job/sidecar.py",
         '    if not isinstance(sidecar.get("identity"), str):\n        return "no identity"\n',
         "",
         (f"{INTEGRITY}::test_a_sidecar_with_one_field_wrong_is_named_damaged",),
@@ -317,23 +317,23 @@ MUTANTS = [
     # ---- damaged inputs fail by name
     Mutant(
         "jpeg: damage is patched silently",
-        "jobs/resize_job/tasks.py",
+        "jobs/resize_job/decode.py",
         "min_factor=scale, strict=True)",
         "min_factor=scale, strict=False)",
         ("tests/test_resize.py::test_damaged_jpegs_fail_by_name_with_the_decoders_reason",),
     ),
     Mutant(
         "jpeg: a header larger than its data is decoded",
-        "jobs/resize_job/tasks.py",
+        "jobs/resize_job/decode.py",
         "    if len(data) * 8 < blocks:",
         "    if False:",
         ("tests/test_resize.py::test_damaged_jpegs_fail_by_name_with_the_decoders_reason",),
     ),
     Mutant(
         "exif: orientation 6 turned the wrong way",
-        "jobs/resize_job/tasks.py",
-        "_TRANSPOSE: dict = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}",
-        "_TRANSPOSE: dict = {2: 0, 3: 3, 4: 1, 5: 5, 6: 2, 7: 6, 8: 4}",
+        "jobs/resize_job/geometry.py",
+        "TRANSPOSE: dict = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}",
+        "TRANSPOSE: dict = {2: 0, 3: 3, 4: 1, 5: 5, 6: 2, 7: 6, 8: 4}",
         ("tests/test_resize.py::-k exif or orientation",),
     ),
     # ---- labels
@@ -363,43 +363,43 @@ MUTANTS = [
     # ---- durable, atomic writes
     Mutant(
         "atomic writes: the temporary is the final name",
-        "jobs/runtime/files.py",
-        '    tmp = temp_path(dst, f"{token}-{new_token()[:6]}")',
+        "jobs/runtime/durable.py",
+        "    tmp = temp_path(dst, token or new_token(), new_token()[:6])",
         "    tmp = dst",
         ("tests/test_hostile.py::test_a_writer_killed_mid_write_leaves_nothing_under_the_final_name",),
     ),
     # ---- found by a hostile review
     Mutant(
         "resize: a batch replaced since it was built is called current",
-        "jobs/resize_job/planner.py",
-        '    if not damage and state.output_stamp(out, recorded_mode) != sidecar["outputs"]["batch"]:',
+        "jobs/resize_job/rerun.py",
+        '    if not damage and output_stamp(out, recorded_mode) != sidecar["outputs"]["batch"]:',
         "    if False:",
         (f"{INTEGRITY}::test_a_batch_or_labels_replaced_since_the_build_are_never_current",),
     ),
     Mutant(
         "resize: a labels file edited since it was built is called current",
-        "jobs/resize_job/planner.py",
-        '            if state.output_stamp(labels_path(out), recorded_mode) != sidecar["outputs"]["labels"]:',
+        "jobs/resize_job/rerun.py",
+        '            if output_stamp(labels_path(out), recorded_mode) != sidecar["outputs"]["labels"]:',
         "            if False:",
         (f"{INTEGRITY}::test_a_batch_or_labels_replaced_since_the_build_are_never_current",),
     ),
     Mutant(
         "sidecar: failures it lists are believed without looking at the slots",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/rerun.py",
         "    if not damage and _failed_slots_not_zero(out, sidecar):",
         "    if False:",
         (f"{INTEGRITY}::test_forged_sidecar_labels_or_failures_are_not_believed",),
     ),
     Mutant(
         "done records: a slice no task wrote is believed",
-        "jobs/resize_job/planner.py",
-        "        elif not where.wds and not state.slice_written(",
-        "        elif False and not state.slice_written(",
+        "jobs/resize_job/rerun.py",
+        "        elif not where.wds and not stores.slice_written(",
+        "        elif False and not stores.slice_written(",
         (f"{INTEGRITY}::test_a_done_record_for_a_slice_no_task_wrote_is_not_believed",),
     ),
     Mutant(
         "work folder: files imgjobs did not write there are removed",
-        "jobs/resize_job/state.py",
+        "jobs/resize_job/stores.py",
         "    foreign = work_foreign(work)\n    if foreign:",
         "    foreign = work_foreign(work)\n    if False:",
         ("tests/test_training_sets.py::test_a_file_added_to_the_work_folder_after_planning_is_never_removed",),
@@ -407,13 +407,13 @@ MUTANTS = [
     Mutant(
         "work folder: a work folder holding foreign entries is found only after the work",
         "jobs/resize_job/planner.py",
-        "        foreign = state.work_foreign(work)\n        if foreign:",
-        "        foreign = state.work_foreign(work)\n        if False:",
+        "        foreign = stores.work_foreign(work)\n        if foreign:",
+        "        foreign = stores.work_foreign(work)\n        if False:",
         ("tests/test_training_sets.py::test_an_entry_of_the_work_folder_that_is_not_ours_is_refused_before_any_work",),
     ),
     Mutant(
         "outputs: an input under another name (a link, a linked folder) is written over",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/checks.py",
         "            if why:\n                raise UsageError(",
         "            if False:\n                raise UsageError(",
         (
@@ -424,7 +424,7 @@ MUTANTS = [
     Mutant(
         "graph: computed after its inputs changed, it reports them current",
         "jobs/resize_job/finish.py",
-        "        if self.source is not None and plan_resize(self.source, self.out, self.opts).current is None:",
+        "        if self.replan is not None and self.replan(self.source, self.out, self.opts).current is None:",
         "        if False:",
         (f"{INTEGRITY}::test_a_graph_computed_after_its_inputs_changed_says_so",),
     ),
@@ -437,15 +437,15 @@ MUTANTS = [
     ),
     Mutant(
         "compress: an input replaced by an older file is not seen",
-        "jobs/rle_job/graphs.py",
+        "jobs/rle_job/pairs.py",
         "        if recorded[0] != source_stamp:",
         "        if False:",
         (f"{INTEGRITY}::test_compress_sees_an_input_replaced_by_an_older_file",),
     ),
     Mutant(
         "cli: control characters in log lines reach the terminal",
-        "jobs/cli.py",
-        "        return _printable(super().formatMessage(record))",
+        "jobs/cli/logs.py",
+        "        return printable(super().formatMessage(record))",
         "        return super().formatMessage(record)",
         (f"{INTEGRITY}::test_names_with_control_characters_never_start_a_line_and_nul_is_named",),
     ),
@@ -461,7 +461,7 @@ MUTANTS = [
     # ---- training sets (issue 20): fits, shards, the same pixels at inference
     Mutant(
         "fits: pad leaves the letterbox unfilled (whatever memory held)",
-        "jobs/resize_job/tasks.py",
+        "jobs/resize_job/geometry.py",
         "    canvas[...] = np.asarray(fill, dtype=np.uint8)\n",
         "",
         ("tests/test_training_sets.py::-k each_fit_equals",),
@@ -476,7 +476,7 @@ MUTANTS = [
     Mutant(
         "shards: a half-written shard of a killed task is moved into the output",
         "jobs/resize_job/finish.py",
-        "            shards.sweep_temporaries(w.target)",
+        "            sweep_temporaries(w.target, every=True)",
         "            pass",
         ("tests/test_training_sets.py::test_a_shard_half_written_when_its_task_was_killed_never_reaches_the_output",),
     ),
@@ -489,7 +489,7 @@ MUTANTS = [
     ),
     Mutant(
         "shards: changed labels leave the old .cls in the shards, called current",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/rerun.py",
         "            changed = list(range(n))  # every shard carries its samples' labels",
         "            pass",
         ("tests/test_training_sets.py::test_changed_labels_rewrite_the_shards_that_carry_them",),
@@ -510,7 +510,7 @@ MUTANTS = [
     ),
     Mutant(
         "inference: other library versions go unmentioned",
-        "jobs/resize_job/tasks.py",
+        "jobs/resize_job/libraries.py",
         "    return [f\"{k} {recorded.get(k, '?')} -> {v}\" for k, v in now.items() if recorded.get(k) != v]",
         "    return []",
         (
@@ -520,7 +520,7 @@ MUTANTS = [
     ),
     Mutant(
         "sidecar: library versions of any shape are believed",
-        "jobs/resize_job/state.py",
+        "jobs/resize_job/sidecar.py",
         "    if made is not None and not (isinstance(made, list) and len(made) <= 64 and all(map(is_libraries, made)))"
         ":",
         "    if False:",
@@ -528,7 +528,7 @@ MUTANTS = [
     ),
     Mutant(
         "shards: a resume keeps shards whose labels the list no longer gives",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/rerun.py",
         '        if recorded.get("labels") != where.labels_id:',
         "        if False:",
         (
@@ -537,7 +537,7 @@ MUTANTS = [
     ),
     Mutant(
         "shards: a resume trusts a shard cut short, appended to or swapped",
-        "jobs/resize_job/planner.py",
+        "jobs/resize_job/rerun.py",
         "            ignored += 1  # a shard missing, cut short, appended to or swapped: redone",
         "            kept.append(d)",
         ("tests/test_training_sets.py::-k resume_redoes_shards_damaged",),
@@ -551,14 +551,14 @@ MUTANTS = [
     ),
     Mutant(
         "fits: a reduced decode of a mirrored photo crops a shifted region",
-        "jobs/resize_job/tasks.py",
+        "jobs/resize_job/decode.py",
         "                    x0, y0, x1, y1 = stored_box(box, orientation, im.size)",
         "                    x0, y0, x1, y1 = box if orientation in (1, 5) else stored_box(box, 1, im.size)",
         ("tests/test_training_sets.py::-k every_orientation_crops",),
     ),
     Mutant(
         "fits: a crop narrower than the decode scale is an empty slice (an OpenCV error)",
-        "jobs/resize_job/tasks.py",
+        "jobs/resize_job/geometry.py",
         "    return a, max(a + 1, min(limit, (2 * hi + scale) // (2 * scale)))",
         "    return a, min(limit, (2 * hi + scale) // (2 * scale))",
         ("tests/test_training_sets.py::test_a_crop_narrower_than_the_decode_scale_is_never_empty",),
@@ -572,16 +572,16 @@ MUTANTS = [
     ),
     Mutant(
         "report: --report overwrites an input or an output",
-        "jobs/cli.py",
+        "jobs/cli/command.py",
         "        if path == claimed or path.startswith(claimed.rstrip(os.sep) + os.sep):",
         "        if False:",
         ("tests/test_training_sets.py::-k json_report_never_takes",),
     ),
     Mutant(
         "state: a FIFO as a sidecar hangs the run",
-        "jobs/runtime/files.py",
-        "        with open_regular(path) as f:\n            if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:",
-        "        with open(path, 'rb') as f:\n            if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:",
+        "jobs/runtime/durable.py",
+        '        with os.fdopen(_open_regular(path), "rb") as f:',
+        "        with open(path, 'rb') as f:",
         ("tests/test_training_sets.py::-k fifo_or_deep",),
     ),
     Mutant(
@@ -593,7 +593,7 @@ MUTANTS = [
     ),
     Mutant(
         "schedulers: imgjobs' workers replace the pool or initializer Dask's configuration names",
-        "jobs/runtime/schedulers.py",
+        "jobs/runtime/runners.py",
         "    configured = [k for k in _DASK_POOL_KEYS if dask.config.get(k, None) is not None]",
         "    configured = []",
         ("tests/test_runtime.py::-k forked_only_where",),
@@ -607,28 +607,28 @@ MUTANTS = [
     ),
     Mutant(
         "rle finish: an output changed after its task wrote it is recorded as current",
-        "jobs/rle_job/graphs.py",
+        "jobs/rle_job/finish.py",
         'manifest[name] = f"{source}|{o.output_stamp(i) or of_output(o.dst[i])}"',
         'manifest[name] = f"{source}|{of_output(o.dst[i])}"',
         ("tests/test_runtime.py::-k later_change_is_redone",),
     ),
     Mutant(
         "lock: a link named like the lock file is followed, and what it points to overwritten",
-        "jobs/runtime/files.py",
+        "jobs/runtime/locks.py",
         "        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK",
         "        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK",
         ("tests/test_hostile.py::-k lock_file_that and link",),
     ),
     Mutant(
         "lock: a FIFO or a directory as the lock file gives a bare OS error",
-        "jobs/runtime/files.py",
+        "jobs/runtime/locks.py",
         "        if not stat.S_ISREG(st.st_mode):\n            os.close(fd)\n            raise UsageError(",
         "        if False:\n            os.close(fd)\n            raise UsageError(",
         ("tests/test_hostile.py::-k lock_file_that and fifo",),
     ),
     Mutant(
         "stamps: a huge manifest is read whole, a MemoryError on every run",
-        "jobs/runtime/stamps.py",
+        "jobs/rle_job/manifest.py",
         "            if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:",
         "            if False:",
         ("tests/test_hostile.py::-k huge_manifest",),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv if needed, install imgjobs with its test and docs extras, lint, type-check (mypy),
-# build the docs
+# Create .venv if needed, install imgjobs with its test and docs extras, lint, type-check (mypy, and
+# mypy --strict on the public API), build the docs
 # (scripts/docs.sh: warnings are errors), check that every guard's mutant is killed
 # (scripts/mutants.py), run the test suite (with the examples of docs/*.md as doctests).
 # Extra arguments go to pytest (and skip the mutants), e.g.  bash scripts/test.sh -k codec -x
@@ -14,6 +14,9 @@ fi
 .venv/bin/python -m pip install --quiet ".[test,docs]"
 .venv/bin/python -m ruff check rle jobs scripts tests notebooks docs conftest.py
 .venv/bin/python -m mypy  # the files and settings: [tool.mypy] in pyproject.toml
+# the public API, strictly: what users' type checkers and editors see of every job function
+.venv/bin/python -m mypy --strict jobs/api.py jobs/rle_job/api.py jobs/resize_job/api.py jobs/stats_job/api.py \
+    jobs/resize_job/array.py jobs/resize_job/inference.py jobs/running.py jobs/options.py
 bash scripts/docs.sh
 if [ "$#" -eq 0 ]; then
     # the whole suite: first every guard's mutant must be killed by its tests (scripts/mutants.py)

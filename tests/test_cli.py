@@ -17,7 +17,7 @@ from PIL import Image
 import jobs
 import rle
 from conftest import imgjobs, pillow_bits
-from jobs.resize_job.tasks import load_rgb
+from jobs.resize_job.decode import load_rgb
 
 # The project's own command, installed beside this interpreter (the venv's), never one found earlier on PATH.
 IMGJOBS = shutil.which("imgjobs", path=os.path.dirname(sys.executable))
@@ -382,7 +382,7 @@ def test_an_interrupted_sync_of_distributed_logs_no_traceback():
     """distributed's sync() may log a NameError from its cancel callback when Ctrl-C lands early."""
     import logging
 
-    from jobs.cli import _drop_interrupted_sync
+    from jobs.cli.logs import drop_interrupted_sync as _drop_interrupted_sync
 
     def record(message, exc):
         try:
@@ -406,7 +406,7 @@ def test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback():
     import asyncio
     import logging
 
-    from jobs.cli import _drop_cancelled_handlers
+    from jobs.cli.logs import drop_cancelled_handlers as _drop_cancelled_handlers
 
     def record(name, exc):
         return logging.LogRecord(name, logging.ERROR, __file__, 1, "", None, (type(exc), exc, None))

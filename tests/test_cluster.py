@@ -24,8 +24,8 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, blobs, imgjobs, start_imgjobs, write_bmp_raw
-from jobs.resize_job.tasks import load_rgb
-from jobs.runtime.stamps import MANIFEST
+from jobs.resize_job.decode import load_rgb
+from jobs.rle_job.manifest import MANIFEST
 
 pytest.importorskip("dask_jobqueue", reason='the cluster tests need the "hpc" extra (in the test extra)')
 pytest.importorskip("cryptography", reason='TLS needs the "hpc" extra (in the test extra)')
@@ -670,7 +670,7 @@ def test_a_client_that_cannot_close_never_replaces_what_the_run_stops_for(caplog
     # Client.close() gives up after 60 s on a loaded machine ("timed out after 60 s.", seen by
     # scripts/soak.sh while a Slurm run stopped for Ctrl-C): the run still ends as Ctrl-C (exit 130),
     # and a finished run stays finished
-    from jobs.runtime.schedulers import closed_after
+    from jobs.schedulers import closed_after
 
     class Stuck:
         closed = 0

@@ -173,27 +173,29 @@ def test_single_corrupted_byte_is_caught_or_still_consistent(width, height, seed
 @pytest.fixture
 def tiny_slices(monkeypatch):
     """Force the codec to work in many tiny slices, so slice seams are exercised."""
-    import rle.codec
+    import rle.decoder
+    import rle.encoder
 
-    monkeypatch.setattr(rle.codec, "_SLICE_PIXELS", 300)
-    monkeypatch.setattr(rle.codec, "_SLICE_RUNS", 7)
+    monkeypatch.setattr(rle.encoder, "_SLICE_PIXELS", 300)
+    monkeypatch.setattr(rle.decoder, "_SLICE_RUNS", 7)
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 700), st.integers(1, 12), st.integers(0, 2**32 - 1))
 def test_slice_seams_change_nothing(width, height, seed):
-    import rle.codec
+    import rle.decoder
+    import rle.encoder
 
     px = blobs(np.random.default_rng(seed), height, width)
     whole = rle.encode(px)
-    old = rle.codec._SLICE_PIXELS, rle.codec._SLICE_RUNS
-    rle.codec._SLICE_PIXELS, rle.codec._SLICE_RUNS = 300, 7
+    old = rle.encoder._SLICE_PIXELS, rle.decoder._SLICE_RUNS
+    rle.encoder._SLICE_PIXELS, rle.decoder._SLICE_RUNS = 300, 7
     try:
         assert rle.encode(px) == whole == reference_encode(px)
         np.testing.assert_array_equal(rle.decode(whole), px)
         assert rle.row_offsets(whole, list(range(height + 1)))[-1] == len(whole)
     finally:
-        rle.codec._SLICE_PIXELS, rle.codec._SLICE_RUNS = old
+        rle.encoder._SLICE_PIXELS, rle.decoder._SLICE_RUNS = old
 
 
 def test_errors_deep_in_a_stream_name_their_offset(tiny_slices):
@@ -238,9 +240,9 @@ def test_check_length_uses_only_header_and_size():
 
 
 def test_row_offsets_stream_a_file_in_bounded_memory(tmp_path, rng, monkeypatch):
-    import rle.codec as codec
+    import rle.decoder as decoder
 
-    monkeypatch.setattr(codec, "_SCAN_BYTES", 1000)  # many pieces, runs split across them
+    monkeypatch.setattr(decoder, "_SCAN_BYTES", 1000)  # many pieces, runs split across them
     px = blobs(rng, 400, 700)
     data = rle.encode(px)
     path = tmp_path / "a.rle"

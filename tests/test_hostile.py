@@ -27,9 +27,9 @@ from PIL import Image
 
 import rle
 from conftest import ROOT, blobs, imgjobs, pillow_bits, start_imgjobs
-from jobs.resize_job.tasks import load_rgb
-from jobs.runtime.files import OutputLock
-from jobs.runtime.stamps import MANIFEST
+from jobs.resize_job.decode import load_rgb
+from jobs.rle_job.manifest import MANIFEST
+from jobs.runtime.locks import OutputLock
 
 
 def hidden(d) -> list[str]:
@@ -316,7 +316,7 @@ def test_a_writer_killed_mid_write_leaves_nothing_under_the_final_name(tmp_path)
     """SIGKILL in the middle of writing an output: the old file is whole, no new one half-written."""
     code = (
         "import os, signal, sys\n"
-        "from jobs.runtime.files import write_atomic\n"
+        "from jobs.runtime.durable import write_atomic\n"
         "def parts():\n"
         "    yield b'new data, first half'\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -345,7 +345,7 @@ def test_a_signal_that_lands_where_python_ignores_exceptions_still_stops_the_run
     script = textwrap.dedent(
         f"""
         import gc, os, sys, time
-        from jobs import cli
+        from jobs.cli import signals as cli
 
         def land_here():  # the signal's handler runs inside this, where Python swallows exceptions
             os.kill(os.getpid(), {int(sig)})
@@ -362,7 +362,7 @@ def test_a_signal_that_lands_where_python_ignores_exceptions_still_stops_the_run
                 land_here()
 
         fired = []
-        cli._handle_termination()
+        cli.handle_termination()
         try:
             if {where!r} == "gc callback":
                 gc.callbacks.append(callback)

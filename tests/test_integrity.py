@@ -21,10 +21,12 @@ from PIL import Image
 import jobs
 from conftest import blobs, imgjobs, rewrite
 from jobs.errors import BusyError, StalePlan, UsageError
-from jobs.resize_job import state as resize_state
-from jobs.resize_job.tasks import load_rgb
+from jobs.resize_job import records as resize_records
+from jobs.resize_job import sidecar as resize_sidecar
+from jobs.resize_job.decode import load_rgb
+from jobs.rle_job.manifest import MANIFEST
 from jobs.runtime import stamps
-from jobs.runtime.files import output_lock
+from jobs.runtime.locks import output_lock
 
 SIZE = (8, 6)
 
@@ -178,7 +180,7 @@ def test_compress_redoes_outputs_older_than_their_inputs_and_says_why(tmp_path, 
     report = jobs.compress(src, out, progress=False)
     assert report.counts == {"skipped": 3}
     assert all("up to date" in r.reason for r in report.results)
-    (out / stamps.MANIFEST).unlink()  # outputs with no record (another tool made them): judged as make does
+    (out / MANIFEST).unlink()  # outputs with no record (another tool made them): judged as make does
     rewrite(src / "1.bmp", lambda p: Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(p))
     (out / "2.rle").write_bytes(b"")  # empty: never current
     report = jobs.compress(src, out, progress=False)
@@ -403,7 +405,7 @@ def test_a_sidecar_never_sends_labels_elsewhere(tmp_path, rng):
     other.mkdir()
     np.save(other / "b.labels.npy", np.array([7, 7]))
     side["labels"]["file"] = str(other / "b.labels.npy")
-    assert resize_state.check_sidecar(side, str(tmp_path / "b.npy")) == (
+    assert resize_sidecar.check_sidecar(side, str(tmp_path / "b.npy")) == (
         f"labels file {str(other / 'b.labels.npy')!r} is not a name beside the batch"
     )
     report.sidecar["labels"]["file"] = str(other / "b.labels.npy")
@@ -428,7 +430,7 @@ def test_forged_and_overlapping_done_records_are_not_believed(tmp_path, rng):
     (done / "2-4.json").write_text(json.dumps({**good, "start": 0, "stop": 2}))  # name and content disagree
     (done / "4-9.json").write_text(json.dumps({**good, "start": 4, "stop": 9}))  # past the end
     (done / "4-6.json").write_text("[1, 2")  # not JSON
-    kept, ignored = resize_state.read_done(str(done), where.token, where.identity, 6)
+    kept, ignored = resize_records.read_done(str(done), where.token, where.identity, 6)
     assert [(d.start, d.stop) for d in kept] == [(0, 6)] and ignored == 4  # read_done does not know stamps ...
     report = run(listfile, out)
     assert report.sidecar["timing"]["resumed_images"] == 0  # ... the planner compares them: nothing kept
@@ -498,10 +500,12 @@ def test_a_full_disk_while_recording_a_slice_names_the_file_and_leaves_no_part(t
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
+    monkeypatch.setattr(os, "fdatasync", full)  # a data sync, where the OS has one
     target = tmp_path / "0-2.json"
     with pytest.raises(OSError, match=r"cannot write .*0-2\.json: No space left"):
-        resize_state.write_small(str(target), "{}")
+        resize_records.write_small(str(target), "{}")
     monkeypatch.setattr(os, "fsync", real)
+    monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
 
 

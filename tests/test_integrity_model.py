@@ -36,8 +36,8 @@ from PIL import Image
 import jobs
 from conftest import blobs, pillow_bits, read_shards, reference_encode, rewrite, start_imgjobs
 from jobs.errors import BusyError, StalePlan, UsageError
-from jobs.resize_job.tasks import load_rgb
-from jobs.runtime.files import output_lock
+from jobs.resize_job.decode import load_rgb
+from jobs.runtime.locks import output_lock
 
 N = 6
 SIZE = (8, 6)

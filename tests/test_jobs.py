@@ -14,9 +14,10 @@ from PIL import Image
 import jobs
 import rle
 from conftest import blobs, pillow_bits, reference_encode, write_bmp_raw
-from jobs.rle_job.graphs import plan_compress, row_bounds
+from jobs.rle_job.layout import row_bounds
+from jobs.rle_job.manifest import MANIFEST
 from jobs.rle_job.options import CompressOptions
-from jobs.runtime.stamps import MANIFEST
+from jobs.rle_job.planning import plan_compress
 
 
 def by_name(report):
@@ -254,7 +255,7 @@ def test_progress_counts_bytes_and_files_on_a_local_cluster(image_dir, tmp_path,
     from distributed import Client
 
     from jobs.runtime.progress import Progress
-    from jobs.runtime.schedulers import open_runner
+    from jobs.schedulers import open_runner
 
     d, expected = image_dir
     total = sum(os.path.getsize(d / n) for n in expected)
@@ -279,7 +280,7 @@ def test_progress_counts_bytes_and_files_on_a_local_cluster(image_dir, tmp_path,
 def test_row_block_task_memory_is_bounded_by_its_block(tmp_path):
     import tracemalloc
 
-    from jobs.rle_job import tasks as rle_tasks
+    from jobs.rle_job import blocks as rle_tasks
 
     tall = np.zeros((60000, 2560), np.uint8)
     tall[::7, ::3] = 1

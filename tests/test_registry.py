@@ -16,11 +16,15 @@ from PIL import Image
 import jobs
 from conftest import imgjobs
 from jobs import registry, study
-from jobs.cli import build_parser
+from jobs.cli.helptext import parameter_docs
+from jobs.cli.parser import build_parser
 from jobs.errors import BusyError, UsageError
-from jobs.options import RunOptions
-from jobs.runtime.files import output_lock
+from jobs.options import RunOptions, SchedulerOptions
+from jobs.params import Options
+from jobs.runtime.locks import output_lock
 from jobs.runtime.progress import Progress
+
+P_EMPTY = inspect.Parameter.empty
 
 
 @pytest.fixture
@@ -61,23 +65,64 @@ def test_every_job_is_in_the_registry_once_and_complete():
     specs = registry.specs()
     assert list(specs) == ["compress", "decompress", "verify", "resize", "stats"]
     for name, spec in specs.items():
-        assert spec.name == name
-        for ref in (spec.options, spec.planner, spec.writes, spec.precheck):
-            if ref:
-                assert callable(registry.load(ref)), ref
-        assert spec.inputs and callable(spec.call())
-        # each option declared once: the function's keywords, the command's flags and the docstring agree
-        function = spec.call()
-        params = inspect.signature(function).parameters
-        options = registry.load(spec.options).params()
-        assert list(params)[: len(spec.inputs)] == list(spec.inputs)
-        for option in [*options, *spec.keywords, *RunOptions.params()]:
-            assert params[option].default is None and f"\n{option} : " in function.__doc__, (name, option)
-        parser = build_parser()
-        flags = {a.dest for a in parser._subparsers._group_actions[0].choices[name]._actions}
-        assert set(options) | set(spec.keywords) | set(RunOptions.params()) <= flags, name
+        assert spec.name == name == spec.function.__name__
+        assert callable(spec.function) and issubclass(spec.options, Options)
+        assert spec.function.__module__ == f"{spec.options.__module__.rsplit('.', 1)[0]}.api"  # written in its job
     with pytest.raises(UsageError, match="no job is named 'thumbs': the jobs are compress, decompress"):
         registry.get("thumbs")
+
+
+@pytest.mark.parametrize("name", ["compress", "decompress", "verify", "resize", "stats"])
+def test_a_jobs_keywords_flags_and_config_keys_are_the_same_set(name):
+    """Each keyword of a job's function is an option (with its config key and flag) or a declared keyword,
+    the command has a flag for each and no other, and each is documented in the function's docstring."""
+    spec = registry.get(name)
+    P = inspect.Parameter
+    params = inspect.signature(spec.function).parameters
+    inputs = [n for n, p in params.items() if p.kind == P.POSITIONAL_OR_KEYWORD]
+    keywords = [n for n, p in params.items() if p.kind == P.KEYWORD_ONLY]
+    assert inputs == list(spec.inputs)
+    assert keywords[-3:] == ["client", "compute", "progress"]
+    own = keywords[:-3]
+    assert set(own) == set(spec.options.params()) | set(spec.keywords), name  # the function, its options
+    assert [p.kind for p in params.values()][-1] == P.VAR_KEYWORD  # **scheduler: SchedulerOptions
+    assert all(params[n].default is None for n in own)  # None: from config
+    assert set(SchedulerOptions.__annotations__) == set(RunOptions.params())
+    # the command: a flag per keyword and scheduler option, an argument per input, nothing else
+    parser = build_parser()
+    command = parser._subparsers._group_actions[0].choices[name]
+    dests = {a.dest for a in command._actions} - {"help", "verbose", "quiet", "dry_run", "no_progress", "report"}
+    assert dests == set(inputs) | set(own) | set(RunOptions.params())
+    flags = {a.dest: a for a in command._actions}
+    for n, flag in spec.inputs.items():  # an input given by a flag has the function's default
+        if "default" in flag:
+            assert flags[n].default == params[n].default == flag["default"]
+    # config keys: each option with a key falls back to it, and the key exists in imgjobs.yaml
+    for n, p in spec.options.params().items():
+        if p.key is not None:
+            assert dask.config.get(f"imgjobs.{p.key}", "absent") != "absent", (name, n, p.key)
+    # every input and keyword, and the shared ones, documented where the help is read from
+    docs = parameter_docs(spec.function)
+    assert set(inputs) | set(own) | {"client", "compute", "progress", "scheduler"} <= set(docs), name
+    assert set(RunOptions.params()) <= set(parameter_docs(SchedulerOptions))
+
+
+def test_the_functions_are_written_out_with_their_types_and_docstrings():
+    for name in ("compress", "decompress", "verify", "resize", "resize_array", "preprocess", "run_job"):
+        function = getattr(jobs, name)
+        source = inspect.getsource(function)
+        assert source.startswith(f"def {name}("), name  # the function as written, not a generated wrapper
+        assert function.__doc__ and "Parameters\n    ----------" in source, name
+        hints = inspect.signature(function).parameters
+        assert all(p.annotation is not P_EMPTY for p in hints.values()), name
+    assert "Literal['area', 'exact', 'draft']" in str(inspect.signature(jobs.resize).parameters["method"])
+
+
+def test_options_drift_is_caught_resize_array_and_preprocess_take_every_pixel_option():
+    """The options that change a batch's pixels are keywords of every entry point that makes those pixels."""
+    pixels = {"size", "method", "fit", "pad_fill", "draft_fraction", "max_pixels"}
+    for function in (jobs.resize, jobs.resize_array, jobs.preprocess):
+        assert pixels <= set(inspect.signature(function).parameters), function.__name__
 
 
 def test_a_misspelt_option_is_an_error_from_every_entry_point(pictures, tmp_path):
@@ -199,8 +244,13 @@ def test_every_job_that_writes_plans_with_its_output_directory_locked(job, pictu
         "stats": (pictures, out / "s.csv"),
     }[job]
     spec = registry.get(job)
-    module, _, attr = spec.planner.partition(":")
-    real = registry.load(spec.planner)
+    module, attr = {  # each job's planner, where its function imports it from when it runs
+        "compress": ("jobs.rle_job.planning", "plan_compress"),
+        "decompress": ("jobs.rle_job.planning", "plan_decompress"),
+        "resize": ("jobs.resize_job.planner", "plan_resize"),
+        "stats": ("jobs.stats_job.planner", "plan_stats"),
+    }[job]
+    real = getattr(importlib.import_module(module), attr)
     seen = []
 
     def planner(*args, **kwargs):
@@ -212,13 +262,13 @@ def test_every_job_that_writes_plans_with_its_output_directory_locked(job, pictu
         return real(*args, **kwargs)
 
     monkeypatch.setattr(importlib.import_module(module), attr, planner)
-    spec.call()(*inputs, progress=False, scheduler="threads")
+    spec.function(*inputs, progress=False, scheduler="threads")
     assert seen == ["held"]
 
 
 def test_the_registry_and_runners_refuse_what_they_cannot_do(pictures, tmp_path, monkeypatch):
+    from jobs.resize_job.executors import ExecutorRunner
     from jobs.runtime.engine import Plan
-    from jobs.runtime.schedulers import ExecutorRunner
 
     with pytest.raises(TypeError, match=r"stats\(\) takes 2 input\(s\) \(src, out\), got 1"):
         jobs.run_job("stats", pictures)
@@ -227,12 +277,12 @@ def test_the_registry_and_runners_refuse_what_they_cannot_do(pictures, tmp_path,
     with pytest.raises(UsageError, match="stats has no executor path: run it on a Dask scheduler"):
         ExecutorRunner("threads", 2).run(Plan("stats"), progress=None)
     with pytest.raises(UsageError, match="--performance-report needs a Dask scheduler"):
-        ExecutorRunner("threads", 2).run(Plan("resize", executor=lambda *a: []), None, str(tmp_path / "r.html"))
+        ExecutorRunner("threads", 2).run(Plan("resize"), None, str(tmp_path / "r.html"))
     with pytest.raises(UsageError, match="cluster options"):
         jobs.resize(pictures, tmp_path / "b.npy", executor="threads", scheduler_file="s.json")
     with pytest.raises(UsageError, match="compute=False builds a Dask graph"):
         jobs.resize(pictures, tmp_path / "b.npy", executor="threads", compute=False)
-    monkeypatch.setattr(registry, "JOBS", (*registry.JOBS, "jobs.stats_job.spec:STATS"))
+    monkeypatch.setattr(registry, "JOBS", (*registry.JOBS, registry.get("stats")))
     monkeypatch.setattr(registry, "_SPECS", None)
     with pytest.raises(ValueError, match="two jobs are named 'stats'"):
         registry.specs()
@@ -247,7 +297,7 @@ def test_each_entry_point_checks_and_names_what_it_is_given(pictures, tmp_path):
     from jobs.cli import main
     from jobs.options import RunOptions
     from jobs.resize_job.options import ResizeOptions
-    from jobs.runtime.schedulers import open_runner
+    from jobs.schedulers import open_runner
 
     with pytest.raises(TypeError):
         ResizeOptions.resolve("8x8")  # a positional is not taken as exact=...
@@ -257,7 +307,7 @@ def test_each_entry_point_checks_and_names_what_it_is_given(pictures, tmp_path):
         ResizeOptions.resolve(exact="maybe")
     with pytest.raises(TypeError, match=r"^resize\(\) got an unexpected keyword argument 'sise'"):
         jobs.resize(pictures, tmp_path / "b.npy", sise="8x8")
-    with pytest.raises(TypeError, match=r"^compress\(\) missing a required argument: 'dst'"):
+    with pytest.raises(TypeError, match=r"^compress\(\) missing 1 required positional argument: 'dst'"):
         jobs.compress(pictures)
     with pytest.raises(TypeError, match=r"stats\(\) got unexpected keyword argument\(s\) images; its options are"):
         jobs.run_job("stats", pictures, tmp_path / "s.csv", images=3)
@@ -275,7 +325,7 @@ def test_each_entry_point_checks_and_names_what_it_is_given(pictures, tmp_path):
         with pytest.raises(jobs.ConfigError, match=r"got 'abc' \(imgjobs.resize.size, from"):
             ResizeOptions.resolve()
     # a job of the registry without a name in jobs is still a picklable function
-    assert pickle.loads(pickle.dumps(registry.get("stats").call())) is registry.get("stats").call()
+    assert pickle.loads(pickle.dumps(registry.get("stats").function)) is registry.get("stats").function
     # the command in a process of someone else's (a notebook, a test) gives the process its handlers back
     import logging
 

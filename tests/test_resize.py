@@ -15,10 +15,11 @@ from PIL import Image
 
 import jobs
 from jobs.errors import UsageError
+from jobs.resize_job.decode import load_rgb
+from jobs.resize_job.geometry import draft_scale
 from jobs.resize_job.options import ResizeOptions, parse_size
 from jobs.resize_job.planner import plan_resize
 from jobs.resize_job.source import read_source
-from jobs.resize_job.tasks import draft_scale, load_rgb
 from rle import ImageError
 
 SIZE = (32, 24)
@@ -158,7 +159,7 @@ def test_draft_scale_is_the_smallest_decode_within_the_fraction():
 def test_reduced_decodes_are_exactly_the_scale_asked_for(tmp_path, w, h):
     # imgjobs' own decoder (libjpeg-turbo through simplejpeg), at every DCT scale it may pick:
     # ceil(w / s) x ceil(h / s), the image's colours, for odd and tiny sizes alike
-    from jobs.resize_job.tasks import _decode_jpeg
+    from jobs.resize_job.decode import _decode_jpeg
 
     path = tmp_path / "a.jpg"
     Image.new("RGB", (w, h), (200, 100, 50)).save(path, quality=95)

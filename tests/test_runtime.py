@@ -23,10 +23,10 @@ from PIL import Image
 import jobs
 import rle
 from conftest import blobs, imgjobs, pillow_bits, write_bmp_raw
-from jobs.rle_job.graphs import plan_compress
+from jobs.rle_job.manifest import MANIFEST
 from jobs.rle_job.options import CompressOptions
+from jobs.rle_job.planning import plan_compress
 from jobs.runtime.progress import Progress
-from jobs.runtime.stamps import MANIFEST
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -227,9 +227,10 @@ def test_an_interrupted_resize_keeps_its_finished_slices_and_resumes(tmp_path, r
 
 
 def test_create_output_is_idempotent_after_slices_are_written(tmp_path, rng):
+    from jobs.resize_job.decode import load_rgb
     from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
-    from jobs.resize_job.tasks import create_output, fill, load_rgb, open_images
+    from jobs.resize_job.tasks import create_output, fill, open_images
 
     d = tmp_path / "jpgs"
     d.mkdir()
@@ -303,7 +304,7 @@ def test_verify_of_a_tall_image_is_bounded_by_its_blocks(tmp_path):
         rows[k, : width // 8] = np.packbits((np.arange(width) + 7 * k) // (50 + 10 * k) % 2)
     path = tmp_path / "tall.bmp"
     with open(path, "wb") as f:
-        f.write(rle.bmp.bmp_1bit_header(width, height))
+        f.write(rle.bmpwriter.bmp_1bit_header(width, height))
         block = np.tile(rows, (100, 1)).tobytes()
         for _ in range(height // 1000):
             f.write(block)
@@ -386,7 +387,7 @@ def test_workers_are_forked_only_where_that_is_safe_and_not_against_dasks_config
 
     from jobs.errors import ConfigError
     from jobs.runtime import pools
-    from jobs.runtime.schedulers import dask_pool
+    from jobs.runtime.runners import dask_pool
 
     def method(pool):
         pool.shutdown()
@@ -419,7 +420,8 @@ def test_a_bad_chunksize_in_dasks_configuration_is_named(tiles, tmp_path):
 
 
 def test_batch_tasks_stamp_what_they_wrote_and_a_later_change_is_redone(tiles, tmp_path):
-    from jobs.runtime.stamps import read_manifest, stat_stamp
+    from jobs.rle_job.manifest import read_manifest
+    from jobs.runtime.stamps import stat_stamp
 
     src, out = tiles(5), tmp_path / "out"
     plan = plan_compress(src, out, CompressOptions.resolve())
@@ -448,7 +450,7 @@ def test_worker_processes_die_with_a_killed_run_and_free_the_output(tiles, tmp_p
 
     import psutil
 
-    from jobs.runtime.files import output_lock
+    from jobs.runtime.locks import output_lock
 
     src, out = tiles(15000), tmp_path / "out"
     env = dict(os.environ, **({"DASK_MULTIPROCESSING__CONTEXT": context} if context == "spawn" else {}))

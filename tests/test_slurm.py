@@ -25,7 +25,7 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT, imgjobs, start_imgjobs
-from jobs.runtime.stamps import MANIFEST
+from jobs.rle_job.manifest import MANIFEST
 
 
 def _slurm_up() -> bool:

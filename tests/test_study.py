@@ -20,7 +20,7 @@ from PIL import Image
 import jobs
 from conftest import ROOT, imgjobs
 from jobs import study
-from jobs.study.core import Configuration, amdahl_fit, make_row, overhead_fit
+from jobs.study import Configuration, amdahl_fit, make_row, overhead_fit
 
 
 def synthetic(rows_spec, *, job="resize", amount=1000.0, noise=0.0, seed=0, repeats=3) -> study.Study:
@@ -387,7 +387,7 @@ def test_a_study_whose_out_cannot_take_its_results_stops_before_measuring(photos
 def test_a_failing_run_closes_the_cluster_the_study_started(photos, monkeypatch):
     from distributed.deploy.spec import SpecCluster
 
-    from jobs.study import core
+    from jobs.study import runs as core
 
     real = core._run_once
     seen = []

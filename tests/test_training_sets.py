@@ -20,8 +20,9 @@ from PIL import Image, ImageOps
 import jobs
 from conftest import imgjobs, read_shards, start_imgjobs
 from jobs.errors import UsageError
+from jobs.resize_job.decode import load_rgb
+from jobs.resize_job.geometry import fit_geometry
 from jobs.resize_job.options import ResizeOptions, parse_fill
-from jobs.resize_job.tasks import fit_geometry, load_rgb
 from rle import ImageError
 
 FITS = ("stretch", "crop", "pad")
@@ -651,7 +652,7 @@ def test_a_crop_narrower_than_the_decode_scale_is_never_empty(tmp_path, rng):
     for w in (1, 2, 3):
         row = load_rgb(path, (w, 64), "draft", draft_fraction=0.1, fit="crop")
         assert row.shape == (64, w, 3)
-    from jobs.resize_job.tasks import _scaled
+    from jobs.resize_job.geometry import scaled as _scaled
 
     for lo, hi, scale, limit in [(9, 11, 8, 100), (12, 20, 8, 3), (0, 1, 8, 1), (15, 17, 2, 9)]:
         a, b = _scaled(lo, hi, scale, limit)

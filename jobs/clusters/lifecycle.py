@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import time
 
+import dask.config
+
 from jobs.clusters.profiles import _make, _seconds
 from jobs.errors import ClusterError
 
@@ -27,8 +29,6 @@ def start_cluster(name: str, *, jobs: int = 1, tls: bool = False):
         The dask-jobqueue cluster, a line for people, the threads the jobs will
         bring (for sizing tasks before any worker has arrived), and the profile.
     """
-    import dask.config
-
     # A worker that leaves is waited for this long before its job counts as gone and a replacement is
     # submitted (distributed's default, 15 s, is for workers that may reconnect): retirements at the
     # end of a lifetime are expected, so replacements start at once.

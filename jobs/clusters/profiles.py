@@ -8,7 +8,11 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
+
+import dask.config
+from dask.utils import parse_bytes, parse_timedelta
 
 from jobs import config
 from jobs.clusters.tls import _dashed, security
@@ -67,14 +71,12 @@ def profile(name: str) -> dict:
     base = _dashed(profiles.get(kind)) if name != kind else {}
     merged = _merge(base, prof)
     _cluster_class(kind)  # imports dask-jobqueue, whose own defaults (jobqueue.yaml) the merge starts from
-    import dask.config
-
     jq = _dashed(dask.config.get(f"jobqueue.{kind}", default={}))
     options = set(jq)
     for section in (base.get("jobqueue"), prof.get("jobqueue")):
         wrong = sorted(set(_dashed(section)) - options)
         if wrong:
-            import dask_jobqueue
+            import dask_jobqueue  # optional extra: dask-jobqueue (hpc)
 
             raise UsageError(
                 f"cluster profile {name!r}: dask-jobqueue {dask_jobqueue.__version__} has no {kind} option "
@@ -90,8 +92,6 @@ def profile(name: str) -> dict:
             raise UsageError(f"cluster profile {name!r}: jobqueue.{key} must be a whole number >= 1, got {value!r}")
     if jq["processes"] > jq["cores"]:
         raise UsageError(f"cluster profile {name!r}: processes ({jq['processes']}) exceeds cores ({jq['cores']})")
-    from dask.utils import parse_bytes
-
     try:
         parse_bytes(str(jq.get("memory")))
     except (ValueError, TypeError):
@@ -109,9 +109,9 @@ def _cluster_class(kind: str):
     cls: type
     try:
         if kind == "pbs":
-            from dask_jobqueue import PBSCluster as cls
+            from dask_jobqueue import PBSCluster as cls  # optional extra: dask-jobqueue (hpc)
         else:
-            from dask_jobqueue import SLURMCluster as cls
+            from dask_jobqueue import SLURMCluster as cls  # optional extra: dask-jobqueue (hpc)
     except ImportError:
         raise UsageError('--cluster needs dask-jobqueue: pip install "imgjobs[hpc]"') from None
     finally:
@@ -121,8 +121,6 @@ def _cluster_class(kind: str):
 
 
 def _seconds(text) -> float:
-    from dask.utils import parse_timedelta
-
     return float(parse_timedelta(text, default="s"))
 
 
@@ -162,8 +160,6 @@ def _job_class(cls, prof: dict, jobs: int):
     class StaggeredJob(cls.job_cls):
         def __init__(self, *args, name=None, worker_extra_args=None, config_name=None, **kwargs):
             if worker_extra_args is None:
-                import dask.config
-
                 worker_extra_args = dask.config.get(f"jobqueue.{config_name}.worker-extra-args", default=[]) or []
             # dask-jobqueue's "dummy-name" job only writes the script --dry-run prints: not submitted
             i = jobs if name in (None, "dummy-name") else next(submitted)
@@ -195,8 +191,6 @@ def _make(name: str, tls: bool, *, check_commands: bool, jobs: int = 1):
         jq["python"] = sys.executable
     config_name = f"imgjobs-{name}"
     # dask-jobqueue reads jobqueue.<config_name> for every job it submits, so it stays in the config
-    import dask.config
-
     dask.config.update(dask.config.config, {"jobqueue": {config_name: jq}}, priority="new")
     sec = security(tls, temporary=True)
     kwargs = {"config_name": config_name, "security": sec, "job_cls": _job_class(cls, prof, jobs)}
@@ -204,8 +198,6 @@ def _make(name: str, tls: bool, *, check_commands: bool, jobs: int = 1):
     if sec is not None:
         # dask-jobqueue writes the temporary certificates and key (files the worker jobs read) into its
         # shared-temp-directory: a folder of this run's own there, mode 700, removed however the run ends
-        import tempfile
-
         base = jq.get("shared-temp-directory") or os.getcwd()
         private = tempfile.mkdtemp(prefix=".imgjobs-tls-", dir=base)
         kwargs["shared_temp_directory"] = private

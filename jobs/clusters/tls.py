@@ -48,7 +48,7 @@ def security(tls: bool, *, temporary: bool = False):
     """
     if not tls:
         return None
-    from distributed import Security
+    from distributed import Security  # start-up: distributed (~0.5 s) only for the clusters that need it
 
     files = _tls_files(config.get("tls"))
     if files:
@@ -92,7 +92,7 @@ def write_certificates(directory: str) -> dict:
     UsageError
         When ``directory`` is a file, or the files already exist.
     """
-    from distributed import Security
+    from distributed import Security  # start-up: distributed (~0.5 s) only for the clusters that need it
 
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise UsageError(f"{directory} is a file: `imgjobs certs` writes cert.pem and key.pem into a directory")

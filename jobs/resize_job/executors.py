@@ -1,32 +1,45 @@
 """The classic exercise's executors, one image per call, for comparison with Dask.
 
-A plain loop, a ``ThreadPoolExecutor`` or a ``ProcessPoolExecutor``, as in the exercise."""
+A plain loop, a ``ThreadPoolExecutor`` or a ``ProcessPoolExecutor``, as in the
+exercise: :class:`ExecutorRunner` stands where a Dask runner would
+(:func:`jobs.runtime.engine.execute` runs a resize plan on it), so the batch,
+its sidecar, resume and the report are the same as on Dask.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from jobs.resize_job import state
-from jobs.resize_job import tasks as resize_tasks
+from jobs.errors import UsageError
+from jobs.images import failure
+from jobs.options import RunOptions
+from jobs.params import one_of
+from jobs.resize_job import records
+from jobs.resize_job.decode import load_with, read_input
 from jobs.resize_job.finish import ResizeFinish
-from jobs.runtime.files import (
-    failure,
-)
+from jobs.resize_job.libraries import pixel_libraries
+from jobs.resize_job.options import EXECUTORS
+from jobs.resize_job.tasks import create_output, open_images
+from jobs.runtime.engine import Plan
+from jobs.runtime.pools import process_pool
 from jobs.runtime.report import Outcomes
+from jobs.runtime.stamps import MISSING
 
-__all__ = ["run_executor"]
+__all__ = ["ExecutorRunner", "exercise_runner", "run_executor"]
 
 log = logging.getLogger(__name__)
 
 
 def _exercise_one(args):
-    from jobs.runtime.stamps import MISSING
-
     path, opts = args
     stamp = MISSING
     try:
-        data, stamp = resize_tasks.read_input(path, opts.stamps)
-        img = resize_tasks.load_with(opts, path, data)
+        data, stamp = read_input(path, opts.stamps)
+        img = load_with(opts, path, data)
         return img, None, stamp
     except Exception as e:  # one image fails, by name
         return None, failure(path, e), stamp
@@ -41,19 +54,15 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
     plan left to do, and recorded as done together at the end (an interrupted
     executor run starts its part over).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     where, opts = finish.where, finish.opts
     if where.wds:
-        from jobs.errors import UsageError
-
         raise UsageError(
             f"{where.out}: the exercise's executors write a .npy or .zarr batch; shards need the Dask path "
             "(leave out --executor)"
         )
-    resize_tasks.create_output(where, finish.kept)
+    create_output(where, finish.kept)
     where.check_owner()
-    out = resize_tasks.open_images(where, "r+")  # .npy: a memory map, one process writes
+    out = open_images(where, "r+")  # .npy: a memory map, one process writes
     index = [i for start, stop in finish.todo for i in range(start, stop)]
     items = [(finish.paths[i], opts) for i in index]
     groups = [Outcomes(finish.paths[start:stop]) for start, stop in finish.todo]
@@ -74,8 +83,6 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
         for k, item in enumerate(items):
             store(k, _exercise_one(item))
     else:
-        from jobs.runtime.pools import process_pool
-
         # processes: forked where that is safe, each dying with this process (it holds the output's lock)
         with ThreadPoolExecutor(max_workers=workers) if kind == "threads" else process_pool(workers) as ex:
             for k, result in enumerate(ex.map(_exercise_one, items)):
@@ -84,11 +91,57 @@ def run_executor(finish: ResizeFinish, kind: str, workers: int, progress) -> lis
         out.flush()
     k = 0
     for g, (start, stop) in zip(groups, finish.todo, strict=True):
-        state.write_done(
-            where.done_dir,
-            where.token,
-            where.identity,
-            state.Done.of(start, g, seen[k : k + stop - start], resize_tasks.pixel_libraries()),
-        )
+        record = records.Done.of(start, g, seen[k : k + stop - start], pixel_libraries())
+        records.write_done(where.done_dir, where.token, where.identity, record)
         k += stop - start
     return groups
+
+
+class ExecutorRunner:
+    """The classic exercise's executors in this process, in place of a Dask scheduler (for comparison).
+
+    ``serial`` is a plain loop, ``threads`` a ``ThreadPoolExecutor`` and ``processes``
+    a ``ProcessPoolExecutor`` of ``workers``, one item per call, as in the exercise.
+    It runs resize plans only: another job's plan is refused, by name.
+    """
+
+    kind = "executor"
+    client = None
+    dashboard_link = None
+    tunnel = None
+    ready = None
+
+    def __init__(self, executor: str, workers=None):
+        if executor not in EXECUTORS:
+            raise UsageError(f"executor must be serial, threads or processes, got {executor!r}")
+        self.executor = executor
+        self.parallelism = int(workers or os.cpu_count() or 1)
+        self.description = f"{executor} executor, {self.parallelism} worker(s)"
+
+    def run(self, plan: Plan, progress, profile: str | None = None) -> tuple[list, int]:
+        """Run ``plan`` with the executor, one item per call; return the outcomes and the calls made."""
+        if profile:
+            raise UsageError("--performance-report needs a Dask scheduler, not --executor")
+        if not isinstance(plan.finish, ResizeFinish):
+            raise UsageError(f"{plan.job} has no executor path: run it on a Dask scheduler")
+        return run_executor(plan.finish, self.executor, self.parallelism, progress), plan.nfiles
+
+
+def exercise_runner(executor: Any, client: Any, compute: bool, scheduler: Mapping[str, Any]) -> ExecutorRunner | None:
+    """The :class:`ExecutorRunner` that ``executor=`` asks for (None: none), or why it cannot run here.
+
+    The exercise's pools run in this process: with a client, a cluster, a
+    scheduler named elsewhere, ``compute=False`` or a performance report, that
+    is a :class:`~jobs.errors.UsageError`.
+    """
+    if executor is None:
+        return None
+    kind = one_of("executor", executor, EXECUTORS)
+    run = RunOptions.from_kwargs(dict(scheduler), "resize")
+    if client is not None or (run.explicit and run.scheduler is None):
+        raise UsageError("--executor runs the exercise's pools in this process: drop the cluster options")
+    if not compute:
+        raise UsageError("compute=False builds a Dask graph: it cannot use the exercise's executors")
+    if run.performance_report:
+        raise UsageError("--performance-report needs a Dask scheduler, not --executor")
+    return ExecutorRunner(kind, run.get("workers"))

@@ -6,28 +6,30 @@ import io
 import json
 import logging
 import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from jobs.errors import StalePlan, UsageError
-from jobs.resize_job import shards, state
+from jobs.resize_job import shards, stores
+from jobs.resize_job.libraries import library_changes
 from jobs.resize_job.options import ResizeOptions
+from jobs.resize_job.paths import labels_path, out_stamp, sidecar_path
+from jobs.resize_job.report import ResizeReport
+from jobs.resize_job.sidecar import SIDECAR_FORMAT, output_stamp
 from jobs.resize_job.source import FAILED_LABEL, Source, name_some, read_labelled
-from jobs.resize_job.state import labels_path, sidecar_path
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
-from jobs.resize_job.tasks import DIMENSIONS, library_changes
+from jobs.resize_job.tasks import DIMENSIONS
 from jobs.runtime import stamps
+from jobs.runtime.durable import fsync_path, remove_path, sweep_temporaries, write_atomic
 from jobs.runtime.engine import Finish
-from jobs.runtime.files import (
-    Names,
-    remove_path,
-    sweep_temporaries,
-    write_atomic,
-)
-from jobs.runtime.report import Outcomes, Report
+from jobs.runtime.listing import Names
+from jobs.runtime.report import Outcomes
 
-__all__ = ["ResizeFinish"]
+__all__ = ["CurrentFinish", "ResizeFinish"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,7 @@ class ResizeFinish(Finish):
                 f"({name_some(self.paths, changed)}): plan the job again"
             )
 
-    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> ResizeReport:
         """Write the labels and the sidecar, then move the finished batch into place; return the report.
 
         What the batch holds is read back from the work folder's records, not
@@ -88,21 +90,13 @@ class ResizeFinish(Finish):
         done = w.finished()
         old_shards = None
         if w.wds:
-            shards.sweep_temporaries(w.target)  # a task killed mid-shard left its temporary; its slice was redone
+            sweep_temporaries(w.target, every=True)  # a task killed mid-shard left its temporary; its slice was redone
             self._check_shards(done)
             if os.path.isdir(w.out) and not os.path.islink(w.out):
-                old_shards = state.wds_names(w.out)  # what the old store's sidecar names, before it is replaced
-            fd = os.open(w.target, os.O_RDONLY)
-            try:
-                os.fsync(fd)  # every shard's rename is on disk before the directory gets its name
-            finally:
-                os.close(fd)
+                old_shards = stores.wds_names(w.out)  # what the old store's sidecar names, before it is replaced
+            fsync_path(w.target)  # every shard's rename is on disk before the directory gets its name
         if w.kind == "npy":
-            fd = os.open(w.target, os.O_RDONLY)
-            try:
-                os.fsync(fd)  # every task's slice is on disk before the batch gets its name
-            finally:
-                os.close(fd)
+            fsync_path(w.target)  # every task's slice is on disk before the batch gets its name
         failures, file_stamps, results = [], [], []
         for d in done:
             o = Outcomes(self.paths[d.start : d.stop])
@@ -126,7 +120,7 @@ class ResizeFinish(Finish):
                 "; ".join(", ".join(library_changes(made[0], m)) for m in made[1:]),
             )
         sidecar = {
-            "format": state.SIDECAR_FORMAT,
+            "format": SIDECAR_FORMAT,
             "output": os.path.abspath(w.out),
             "shape": [w.n, w.size[1], w.size[0], 3],
             "dtype": "uint8",
@@ -172,22 +166,20 @@ class ResizeFinish(Finish):
             if labels:
                 written.append(self._write_labels(*labels))
             if w.zarr:  # one read of the group's zarr.json gives xarray every array (no warning, no listing)
-                import warnings
-
-                import zarr
+                import zarr  # optional extra: zarr
 
                 with warnings.catch_warnings():  # zarr-python's extension to format 3, which xarray reads;
                     warnings.simplefilter("ignore")  # other readers ignore it: nothing to warn a user about
                     zarr.consolidate_metadata(w.target)
             sidecar["outputs"] = {  # what a rerun compares: a batch or labels changed since are never current
-                "batch": state.output_stamp(w.target, w.stamp_mode),
-                "labels": state.output_stamp(labels_path(w.out), w.stamp_mode) if labels and w.kind == "npy" else None,
+                "batch": output_stamp(w.target, w.stamp_mode),
+                "labels": output_stamp(labels_path(w.out), w.stamp_mode) if labels and w.kind == "npy" else None,
             }
             side = sidecar_path(w.out)
             write_atomic(side, [json.dumps(sidecar, indent=1).encode()], self.token)
             written.append(side)
             if w.chunked:
-                state.remove_store(w.out, old_shards)  # an old store of ours (planning checked; checked again here)
+                stores.remove_store(w.out, old_shards)  # an old store of ours (planning checked; checked again here)
             os.replace(w.target, w.out)
         except OSError as e:
             for path in written:
@@ -197,11 +189,11 @@ class ResizeFinish(Finish):
         if not labels and w.kind == "npy" and os.path.isfile(old_labels) and not os.path.islink(old_labels):
             os.remove(old_labels)  # --overwrite of a labelled batch by an unlabelled one (only a file, never a folder)
         try:
-            state.remove_work(w.work)
+            stores.remove_work(w.work)
         except UsageError as e:  # the batch is in place; files someone added there stay
             log.warning("%s", e)
         sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
-        return Report("resize", results, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
+        return ResizeReport(results, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
 
     def _check_shards(self, done: list) -> None:
         """Every shard in the work folder holds exactly its slice's samples, and nothing else is there; else StalePlan.
@@ -251,7 +243,7 @@ class ResizeFinish(Finish):
         if w.wds:
             return ""  # in the shards already: each sample's .cls
         if w.zarr:
-            import zarr
+            import zarr  # optional extra: zarr
 
             group = zarr.open_group(w.target, mode="r+")
             array = group.create_array(
@@ -287,17 +279,19 @@ class CurrentFinish(Finish):
     out: str
     expect_out: str
     expect_sidecar: str
-    report: Report
+    report: ResizeReport
     source: object = None
     opts: ResizeOptions | None = None
+    #: ``replan(source, out, opts) -> Plan``: the planner, to plan again when a graph built earlier runs.
+    replan: Callable[..., Any] | None = None
 
     @property
     def lock_dir(self) -> str:
         return os.path.dirname(os.path.abspath(self.out))
 
-    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> ResizeReport:
         """The up-to-date report; :class:`~jobs.errors.StalePlan` if the batch or its sidecar changed since planning."""
-        if (state.out_stamp(self.out), state.out_stamp(sidecar_path(self.out))) != (
+        if (out_stamp(self.out), out_stamp(sidecar_path(self.out))) != (
             self.expect_out,
             self.expect_sidecar,
         ):
@@ -306,19 +300,8 @@ class CurrentFinish(Finish):
 
     def recheck(self) -> None:
         """Still up to date now (inputs, labels, outputs), else :class:`~jobs.errors.StalePlan`."""
-        from jobs.resize_job.planner import plan_resize  # the planner builds this finish
-
-        if self.source is not None and plan_resize(self.source, self.out, self.opts).current is None:
+        if self.replan is not None and self.replan(self.source, self.out, self.opts).current is None:
             raise StalePlan(f"{self.out} is no longer up to date (its inputs or outputs changed): plan the job again")
 
     def abort(self) -> None:
         """Nothing was written."""
-
-
-def up_to_date_report(out: str, paths, sidecar: dict) -> Report:
-    failed = len(sidecar["failed"])
-    note = f"{out} is up to date (use --overwrite to rebuild it)"
-    outcomes = Outcomes(paths, status="skipped", reason=note)
-    report = Report("resize", [outcomes], 0.0, scheduler="nothing to do", output=out, sidecar=sidecar)
-    report.up_to_date = f"{note}; {failed} image(s) failed when it was built" if failed else note
-    return report

@@ -2,7 +2,7 @@
 
 A model trained on a batch must see, when it runs, images prepared the same way:
 the same decoder, scale, geometry and filter.  :func:`preprocess` is the very
-function the batch tasks call for each image (:func:`~jobs.resize_job.tasks.load_with`),
+function the batch tasks call for each image (:func:`~jobs.resize_job.decode.load_with`),
 with the options read from the batch's sidecar (``like=``) or given, and it warns
 when this process's libraries are not those that made the batch.
 """
@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import Any, Literal
 
 import numpy as np
 
 from jobs.errors import UsageError
-from jobs.resize_job import state
+from jobs.resize_job.decode import load_with, read_input
+from jobs.resize_job.libraries import library_changes, pixel_libraries
 from jobs.resize_job.options import ResizeOptions
-from jobs.resize_job.tasks import library_changes, load_with, pixel_libraries, read_input
+from jobs.resize_job.paths import sidecar_path
+from jobs.resize_job.sidecar import check_sidecar
+from jobs.runtime.durable import read_json
 
 __all__ = ["PixelsMayDiffer", "batch_options", "preprocess"]
 
@@ -26,7 +30,7 @@ class PixelsMayDiffer(UserWarning):
     """This process's libraries are not the versions that made the batch: its pixels may differ from the batch's."""
 
 
-def batch_options(like) -> tuple[dict, list]:
+def batch_options(like: str | os.PathLike[str]) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The resize options a finished batch was made with, and the library versions that made it.
 
     Parameters
@@ -45,12 +49,10 @@ def batch_options(like) -> tuple[dict, list]:
     UsageError
         For a missing or damaged sidecar.
     """
-    from jobs.runtime.files import read_json
-
     out = os.fspath(like)
-    side = state.sidecar_path(out)
+    side = sidecar_path(out)
     sidecar = read_json(side)
-    problem = "missing or not JSON" if sidecar is None else state.check_sidecar(sidecar, out)
+    problem = "missing or not JSON" if sidecar is None else check_sidecar(sidecar, out)
     resize = sidecar.get("resize") if isinstance(sidecar, dict) else None
     if problem is None and not isinstance(resize, dict):
         problem = "without resize settings"
@@ -69,15 +71,15 @@ def batch_options(like) -> tuple[dict, list]:
 
 
 def preprocess(
-    image,
-    like=None,
+    image: str | os.PathLike[str] | bytes | bytearray | memoryview,
+    like: str | os.PathLike[str] | None = None,
     *,
-    size=None,
-    method=None,
-    fit=None,
-    pad_fill=None,
-    draft_fraction=None,
-    max_pixels=None,
+    size: str | tuple[int, int] | None = None,
+    method: Literal["area", "exact", "draft"] | None = None,
+    fit: Literal["stretch", "crop", "pad"] | None = None,
+    pad_fill: int | str | tuple[int, int, int] | None = None,
+    draft_fraction: float | None = None,
+    max_pixels: int | None = None,
 ) -> np.ndarray:
     """Turn one image into exactly the (H, W, 3) uint8 row a resize batch holds for it.
 
@@ -145,7 +147,8 @@ def preprocess(
                 )
         opts = built
         now = pixel_libraries()
-        changes = sorted({c for m in made or [None] for c in library_changes(m, now)})
+        versions: list[dict[str, str] | None] = [*made] or [None]  # None: not recorded
+        changes = sorted({c for m in versions for c in library_changes(m, now)})
         if changes:
             warnings.warn(
                 PixelsMayDiffer(

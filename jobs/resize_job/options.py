@@ -1,7 +1,8 @@
-"""The resize job's options, declared once (keyword, ``--flag``, docstring, ``imgjobs.*`` fallback).
+"""The resize job's options: for each keyword of :func:`jobs.resize`, its ``imgjobs.*`` fallback, check and flag.
 
-The defaults live in ``configs/imgjobs.yaml`` (``imgjobs.resize.*``, and the
-shared ``overwrite``, ``max-pixels`` and ``stamps``).
+What each one does is written in :func:`jobs.resize`'s docstring; the defaults
+live in ``configs/imgjobs.yaml`` (``imgjobs.resize.*``, and the shared
+``overwrite``, ``max-pixels`` and ``stamps``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from dataclasses import dataclass
 from jobs import config
 from jobs.cliargs import positive
 from jobs.errors import UsageError
-from jobs.params import MAX_PIXELS, OVERWRITE_ONE, Options, Param, choice, from_config, one_of, option, truth, whole
-from jobs.runtime.stamps import MODES
+from jobs.params import MAX_PIXELS, OVERWRITE, STAMPS, Options, Param, choice, from_config, one_of, option, truth, whole
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EXACT", "EXECUTOR", "FITS", "METHODS", "SAMPLE_FORMATS", "ResizeOptions", "parse_fill", "parse_size"]
+__all__ = [
+    "EXACT",
+    "EXECUTOR",
+    "EXECUTORS",
+    "FITS",
+    "METHODS",
+    "SAMPLE_FORMATS",
+    "ResizeOptions",
+    "parse_fill",
+    "parse_size",
+]
 
 
 def parse_size(text) -> tuple[int, int]:
@@ -37,29 +47,17 @@ def parse_size(text) -> tuple[int, int]:
     return w, h
 
 
-#: The resize methods, and what each measured over the 500 ImageNet samples of
-#: ``scripts/bench_resize.py`` (PSNR against a full decode resized with Lanczos;
-#: worst image / 1st percentile / mean).  ``--help`` and the README quote these.
-METHODS = {
-    "area": "OpenCV decode at >= 4x the output, area filter: quality-safe (29.3 / 30.6 / 37.8 dB)",
-    "exact": "Pillow full decode, bicubic: the exercise's semantics (35.4 / 37.8 / 43.9 dB; slowest)",
-    "draft": "decode at ~1x the output, area filter: trades quality for speed (21.6 / 24.7 / 33.4 dB)",
-}
-
+#: How an image is decoded and resized (the ``resize`` function's docstring says what each one measured).
+METHODS = ("area", "exact", "draft")
 
 #: How an image of another shape goes into W x H (torchvision's ``Resize(s)`` + ``CenterCrop`` is ``crop``).
-FITS = {
-    "stretch": "scale each side to the output: non-square photos are distorted (the exercise's semantics)",
-    "crop": "scale the shorter side to the output, keep the centre: nothing distorted, the edges cut",
-    "pad": "scale the longer side to the output, centre it on the fill colour (letterbox): nothing cut",
-}
+FITS = ("stretch", "crop", "pad")
 
 #: How each image is stored in a WebDataset shard (an output ending in ``.wds``).
-SAMPLE_FORMATS = {
-    "npy": "the (H, W, 3) uint8 array as a .npy file: lossless, fastest, np.load reads it",
-    "png": "a PNG (OpenCV, compression level 1): lossless, smaller, any image library reads it",
-    "jpg": "a JPEG at quality 95 (libjpeg-turbo): smallest, lossy (not the batch's exact pixels)",
-}
+SAMPLE_FORMATS = ("npy", "png", "jpg")
+
+#: The classic exercise's executors, instead of Dask (a keyword of the resize job, not an option of its output).
+EXECUTORS = ("serial", "threads", "processes")
 
 
 def parse_fill(value) -> tuple[int, int, int]:
@@ -84,7 +82,7 @@ def parse_fill(value) -> tuple[int, int, int]:
 
 
 def _method(key, value) -> str:
-    return config.get_choice(key, value, tuple(METHODS))
+    return config.get_choice(key, value, METHODS)
 
 
 def _fraction(key, value) -> float:
@@ -96,96 +94,23 @@ def _fraction(key, value) -> float:
 
 @dataclass(frozen=True)
 class ResizeOptions(Options):
-    """How ``resize`` builds its batch (see :func:`jobs.resize`)."""
+    """The options of :func:`jobs.resize`, resolved: how it builds its batch."""
 
-    num_images: int | None = option(
-        Param(
-            "int",
-            "take the first N images of the source (an error if fewer exist)",
-            check=whole("--num-images"),
-            flag={"type": positive, "metavar": "N"},
-        )
-    )
-    size: tuple = option(
-        Param(
-            "str or (int, int)",
-            'output width x height, e.g. "100x100" (default {default})',
-            key="resize.size",
-            check=from_config(parse_size),
-            flag={"metavar": "WxH"},
-        )
-    )
-    method: str = option(
-        Param(
-            '{"area", "exact", "draft"}',
-            "how to decode and resize (default {default}); quality over 500 ImageNet photos as PSNR against a full "
-            "decode with Lanczos (worst / 1st percentile / mean): "
-            + "; ".join(f"{k}: {v}" for k, v in METHODS.items()),
-            key="resize.method",
-            check=_method,
-            flag={"choices": list(METHODS)},
-        )
-    )
-    fit: str = option(
-        Param(
-            '{"stretch", "crop", "pad"}',
-            "how an image of another shape fills the output (default {default}): "
-            + "; ".join(f"{k}: {v}" for k, v in FITS.items()),
-            key="resize.fit",
-            check=choice(*FITS),
-            flag={"choices": list(FITS)},
-        )
-    )
-    pad_fill: tuple = option(
-        Param(
-            "int or (int, int, int)",
-            "pad only: the colour around the image, one grey level or R,G,B (default {default})",
-            key="resize.pad-fill",
-            check=from_config(parse_fill),
-            flag={"metavar": "RGB"},
-        )
-    )
+    num_images: int | None = option(Param(check=whole("--num-images"), flag={"type": positive, "metavar": "N"}))
+    size: tuple = option(Param(key="resize.size", check=from_config(parse_size), flag={"metavar": "WxH"}))
+    method: str = option(Param(key="resize.method", check=_method, flag={"choices": list(METHODS)}))
+    fit: str = option(Param(key="resize.fit", check=choice(*FITS), flag={"choices": list(FITS)}))
+    pad_fill: tuple = option(Param(key="resize.pad-fill", check=from_config(parse_fill), flag={"metavar": "RGB"}))
     sample_format: str = option(
-        Param(
-            '{"npy", "png", "jpg"}',
-            "a .wds output only: how each image is stored in its shard (default {default}): "
-            + "; ".join(f"{k}: {v}" for k, v in SAMPLE_FORMATS.items()),
-            key="resize.sample-format",
-            check=choice(*SAMPLE_FORMATS),
-            flag={"choices": list(SAMPLE_FORMATS)},
-        )
+        Param(key="resize.sample-format", check=choice(*SAMPLE_FORMATS), flag={"choices": list(SAMPLE_FORMATS)})
     )
     draft_fraction: float = option(
-        Param(
-            "float",
-            "draft only: decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) still at least this fraction of "
-            "the output size (default {default}; 1.0 never enlarges)",
-            key="resize.draft-fraction",
-            check=_fraction,
-            flag={"type": float, "metavar": "F"},
-        )
+        Param(key="resize.draft-fraction", check=_fraction, flag={"type": float, "metavar": "F"})
     )
-    batch_size: int | None = option(
-        Param(
-            "int",
-            "images per task (default: sized from the images and threads, at most {resize.images-per-task}, "
-            "fewer to give every thread {resize.tasks-per-thread} tasks)",
-            check=whole("batch size"),
-            flag={"type": positive, "metavar": "B"},
-        )
-    )
-    overwrite: bool = option(OVERWRITE_ONE)
+    batch_size: int | None = option(Param(check=whole("batch size"), flag={"type": positive, "metavar": "B"}))
+    overwrite: bool = option(OVERWRITE)
     max_pixels: int = option(MAX_PIXELS)
-    stamps: str = option(
-        Param(
-            '{"stat", "content"}',
-            "how a rerun tells an image changed (default {default}): stat, its size and modification time; "
-            "content, a digest of its bytes (for file systems whose times lie; reads every image on a rerun)",
-            key="stamps",
-            check=choice(*MODES),
-            flag={"choices": list(MODES)},
-        )
-    )
+    stamps: str = option(STAMPS)
 
     @classmethod
     def resolve(cls, *, exact=None, **keywords) -> ResizeOptions:
@@ -206,16 +131,11 @@ class ResizeOptions(Options):
         return opts
 
 
-#: ``exact=True``: shorthand for ``method="exact"`` (a keyword of :meth:`ResizeOptions.resolve`).
-EXACT = Param("bool", "the same as method exact (the exercise's Pillow bicubic)", flag={"action": "store_true"})
+#: ``exact``: shorthand for ``method="exact"`` (a keyword of :meth:`ResizeOptions.resolve`).
+EXACT = Param(flag={"action": "store_true"})
 
-#: The classic exercise's executors, instead of Dask (a keyword of the resize job, not an option of its output).
-EXECUTORS = ("serial", "threads", "processes")
-
+#: ``executor``: the classic exercise's executors instead of Dask (:mod:`jobs.resize_job.executors`).
 EXECUTOR = Param(
-    '{"serial", "threads", "processes"}',
-    "run the classic exercise's executor instead of Dask, for comparison: a plain loop, or a "
-    "ThreadPoolExecutor or ProcessPoolExecutor as wide as the workers option",
     check=lambda key, value: None if value is None else one_of("executor", value, EXECUTORS),
     flag={"choices": list(EXECUTORS)},
 )

@@ -21,12 +21,16 @@ No Dask here.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import tarfile
 
 import numpy as np
+import simplejpeg
+
+from jobs.resize_job.decode import opencv
+from jobs.runtime.durable import is_temporary, npy_header, write_atomic
+from rle import open_regular
 
 __all__ = [
     "SUFFIX",
@@ -41,7 +45,6 @@ __all__ = [
     "shard_name",
     "shard_problem",
     "shards_foreign",
-    "sweep_temporaries",
     "url",
     "write_shard",
 ]
@@ -51,9 +54,6 @@ SUFFIX = ".wds"
 
 #: What a shard's file name looks like (the prefix is the output's name).
 _SHARD = re.compile(r"(.+)-([0-9]{6,})\.tar")
-
-#: A temporary of a shard being written (see :func:`write_shard`).
-_PART = re.compile(r"\..+\.tar\.[0-9]+-[0-9a-f]{8}\.part")
 
 
 def prefix(out: str) -> str:
@@ -112,8 +112,6 @@ def shard_holds(path: str, expected: list) -> bool:
     archive and its padding, nothing more.  Reads the member headers only (the
     data is skipped), so checking a batch's shards costs one header read per image.
     """
-    from rle import open_regular
-
     try:
         with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
@@ -145,33 +143,16 @@ def encode_sample(image: np.ndarray, sample_format: str) -> list:
     """
     if sample_format == "npy":
         image = np.ascontiguousarray(image)
-        return [_npy_header(image.shape), memoryview(image).cast("B")]  # type: ignore[arg-type]
+        return [npy_header(image.shape), memoryview(image).cast("B")]  # type: ignore[arg-type]
     if sample_format == "png":
-        from jobs.resize_job.tasks import _opencv
-
-        cv2 = _opencv()
+        cv2 = opencv()
         ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
         if not ok:
             raise ValueError("OpenCV could not encode a PNG")
         return [data.tobytes()]
     if sample_format == "jpg":
-        import simplejpeg
-
         return [simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=95, colorspace="RGB")]
     raise ValueError(f"sample format must be npy, png or jpg, got {sample_format!r}")
-
-
-_NPY_HEADERS: dict = {}
-
-
-def _npy_header(shape: tuple) -> bytes:
-    """The ``.npy`` header of a uint8 array of ``shape`` (as ``np.save`` writes it), made once per shape."""
-    head = _NPY_HEADERS.get(shape)
-    if head is None:
-        buf = io.BytesIO()
-        np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": tuple(shape)})
-        head = _NPY_HEADERS[shape] = buf.getvalue()
-    return head
 
 
 def member_header(name: str, size: int) -> bytes:
@@ -223,9 +204,9 @@ def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sa
     sample_format : {"npy", "png", "jpg"}
         How each image is stored.
 
-    The shard goes to a hidden temporary beside ``path``, is ``fsync``-ed and
-    renamed: a reader never sees half a shard.  A new shard's rename becomes
-    durable with the directory (the job's finish syncs it once): a done record
+    The shard goes to a hidden temporary beside ``path``, is synced and renamed
+    (:func:`jobs.runtime.durable.write_atomic`): a reader never sees half a
+    shard.  A new shard's rename becomes durable with the directory (the job's finish syncs it once): a done record
     that outlives a lost rename is caught on resume, which finds no shard and
     redoes the slice.  A shard that replaces an older one (a batch reopened
     because images changed) syncs the directory before returning, so a lost
@@ -233,70 +214,19 @@ def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sa
     A failure removes the temporary and names the shard.  The archive is what
     :mod:`tarfile` writes (ustar, two zero blocks, whole records).
     """
-    head, tail = os.path.split(path)
-    tmp = os.path.join(head, f".{tail}.{os.getpid()}-{os.urandom(4).hex()}.part")
     width = key_width(n)
-    try:
-        parts: list = []
-        for i in range(len(block)):
-            if not ok[i]:
-                continue
-            key = f"{start + i:0{width}d}"
-            _member(f"{key}.{sample_format}", encode_sample(block[i], sample_format), parts)
-            if labels is not None:
-                _member(f"{key}.cls", [str(int(labels[i])).encode()], parts)
-        end = sum(len(p) for p in parts) + 2 * tarfile.BLOCKSIZE
-        parts.append(bytes(2 * tarfile.BLOCKSIZE + -end % tarfile.RECORDSIZE))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-        try:
-            size = _write_all(fd, parts)
-            os.fdatasync(fd)  # the data and the size it needs: the rename is synced with the directory
-        finally:
-            os.close(fd)
-        replacing = os.path.lexists(path)
-        os.replace(tmp, path)
-        if replacing:  # an older shard was there (a batch reopened): its replacement must be on disk before
-            dfd = os.open(head or ".", os.O_RDONLY)  # the slice is recorded, or a lost rename would bring it back
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-    except OSError as e:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise OSError(e.errno, f"cannot write the shard {path}: {e.strerror}") from None
-    return size
-
-
-def sweep_temporaries(store: str) -> int:
-    """Remove the temporaries of shards a killed task left in ``store`` (one listing); return how many."""
-    removed = 0
-    for e in os.scandir(store):
-        if _PART.fullmatch(e.name) and e.is_file(follow_symlinks=False):
-            os.remove(os.path.join(store, e.name))
-            removed += 1
-    return removed
-
-
-def _write_all(fd: int, parts: list) -> int:
-    """Write every buffer of ``parts`` with ``os.writev``, a batch of them per call; return the bytes written."""
-    total = 0
-    views = [memoryview(p).cast("B") for p in parts]
-    k = 0
-    while k < len(views):
-        batch = views[k : k + 512]
-        n = os.writev(fd, batch)
-        total += n
-        for v in batch:  # a short write: go on from where it stopped
-            if n >= len(v):
-                n -= len(v)
-                k += 1
-            else:
-                views[k] = v[n:]
-                break
-    return total
+    parts: list = []
+    for i in range(len(block)):
+        if not ok[i]:
+            continue
+        key = f"{start + i:0{width}d}"
+        _member(f"{key}.{sample_format}", encode_sample(block[i], sample_format), parts)
+        if labels is not None:
+            _member(f"{key}.cls", [str(int(labels[i])).encode()], parts)
+    end = sum(len(p) for p in parts) + 2 * tarfile.BLOCKSIZE
+    parts.append(bytes(2 * tarfile.BLOCKSIZE + -end % tarfile.RECORDSIZE))
+    replacing = os.path.lexists(path)  # an older shard (a batch reopened): the new one is on disk before the record
+    return write_atomic(path, parts, sync_directory=replacing)
 
 
 def shards_foreign(store: str, name_prefix: str, temporaries: bool = False, expected=None) -> list[str]:
@@ -314,7 +244,7 @@ def shards_foreign(store: str, name_prefix: str, temporaries: bool = False, expe
     for entry in entries:
         m = _SHARD.fullmatch(entry.name)
         named = m is not None and m.group(1) == name_prefix and (expected is None or entry.name in expected)
-        ours = named or (temporaries and _PART.fullmatch(entry.name))
+        ours = named or (temporaries and is_temporary(entry.name, legacy=True))
         if not ours or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
             foreign.append(os.path.join(store, entry.name))
             if len(foreign) > 20:

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobs.errors import UsageError
-from jobs.rle_job.graphs import IMAGE_EXTENSIONS
-from jobs.runtime.files import (
-    list_inputs,
-)
+from jobs.images import IMAGE_EXTENSIONS
+from jobs.runtime.listing import list_inputs
 
-__all__ = ["FAILED_LABEL", "Source", "read_labelled", "read_source", "split_list_line"]
+__all__ = ["FAILED_LABEL", "Source", "name_some", "read_labelled", "read_source", "split_list_line"]
 
 log = logging.getLogger(__name__)
 
@@ -236,5 +234,6 @@ def read_source(source, num_images: int | None = None) -> list[str]:
 
 
 def name_some(paths, indices: list, most: int = 3) -> str:
+    """The file names of the first ``most`` of ``indices``, and how many more: for a message."""
     shown = ", ".join(os.path.basename(paths[i]) for i in indices[:most])
     return shown + (f" and {len(indices) - most} more" if len(indices) > most else "")

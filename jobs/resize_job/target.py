@@ -8,12 +8,13 @@ import os
 from dataclasses import dataclass
 
 from jobs.errors import StalePlan
-from jobs.resize_job import state
+from jobs.resize_job import records, shards
 from jobs.resize_job.options import ResizeOptions
+from jobs.resize_job.paths import kind_of
 from jobs.resize_job.source import Source
 from jobs.runtime import stamps
 
-__all__ = ["ResizeTarget"]
+__all__ = ["LAYOUT", "ResizeTarget", "batch_identity", "labels_digest"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class ResizeTarget:
     stamp_mode : str
         ``stat`` or ``content`` (:mod:`jobs.runtime.stamps`).
     expect_out : str
-        What was at ``out`` when the job was planned (:func:`jobs.resize_job.state.out_stamp`):
+        What was at ``out`` when the job was planned (:func:`jobs.resize_job.paths.out_stamp`):
         the first task refuses to go on if that changed (:class:`~jobs.errors.StalePlan`).
     reopen : bool
         The finished batch at ``out`` is moved back into the work folder and only
@@ -79,7 +80,7 @@ class ResizeTarget:
     @property
     def kind(self) -> str:
         """``npy``, ``zarr`` or ``wds`` (a directory of tar shards)."""
-        return state.kind_of(self.out)
+        return kind_of(self.out)
 
     @property
     def zarr(self) -> bool:
@@ -103,8 +104,6 @@ class ResizeTarget:
 
     def shard_path(self, start: int) -> str:
         """The shard that holds image ``start`` (a ``.wds`` output), inside the work folder."""
-        from jobs.resize_job import shards
-
         count = shards.shard_count(self.n, self.batch)
         return os.path.join(self.target, shards.shard_name(self.out, start // self.batch, count))
 
@@ -120,7 +119,7 @@ class ResizeTarget:
 
     def check_owner(self) -> dict:
         """The work folder's plan, if this run owns it; else :class:`~jobs.errors.StalePlan`."""
-        recorded = state.read_plan(self.plan_file)
+        recorded = records.read_plan(self.plan_file)
         if recorded is None or recorded["token"] != self.token or recorded["identity"] != self.identity:
             raise StalePlan(
                 f"{self.work} no longer holds the run this job was planned for (another run replaced or "
@@ -130,7 +129,7 @@ class ResizeTarget:
 
     def finished(self) -> list:
         """The slices recorded as done, which must cover every image exactly once; else :class:`StalePlan`."""
-        done, _ = state.read_done(
+        done, _ = records.read_done(
             self.done_dir, self.token, self.identity, self.n, self.batch if self.chunked else None
         )
         pos = 0
@@ -155,7 +154,7 @@ def batch_identity(paths: list, opts: ResizeOptions, out: str = "") -> str:
     parts: list = [LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels]
     if opts.fit != "stretch":  # stretch batches keep the identity they had before fits existed
         parts += [opts.fit, list(opts.pad_fill) if opts.fit == "pad" else None]
-    if state.kind_of(out) == "wds":  # the shard size is part of what the output is, when it is given
+    if kind_of(out) == "wds":  # the shard size is part of what the output is, when it is given
         parts += ["wds", opts.sample_format, opts.batch_size]
     head = json.dumps(parts)
     return stamps.digest([head, *(os.path.abspath(p) for p in paths)])

@@ -1,13 +1,13 @@
-"""The RLE job's options (``compress``, ``decompress``, ``verify``) and task sizing, declared once.
+"""The RLE job's options (``compress``, ``decompress``, ``verify``) and task sizing.
 
-Each option is a :class:`~jobs.params.Param`: its keyword, ``--flag``, docstring
-entry and ``imgjobs.*`` fallback all come from the declaration here; the
-defaults live in ``configs/imgjobs.yaml``.
+Each option is a :class:`~jobs.params.Param`: the ``imgjobs.*`` key it falls
+back to, its check and its flag.  What each one does is written in the
+docstrings of :func:`jobs.compress`, :func:`jobs.decompress` and
+:func:`jobs.verify`; the defaults live in ``configs/imgjobs.yaml``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from jobs import config
@@ -39,44 +39,22 @@ def _threshold(key, value) -> int | None:
 
 
 ROWS_PER_TASK = Param(
-    'int or "auto"',
-    "rows per task (default {default}): 'auto' batches small files and splits large BMPs into row blocks of "
-    "about {rle.target-pixels-per-task} pixels; 0 gives one task per image; N gives blocks of N rows",
-    key="rle.rows-per-task",
-    check=from_config(parse_rows_per_task),
-    flag={"type": rows, "metavar": "N"},
-)
-
-#: decompress and verify: the same option, sized from the .rle files and images they read.
-ROWS_PER_DECODE = dataclasses.replace(
-    ROWS_PER_TASK,
-    doc="rows per task (default {default}): 'auto' batches small files and splits large ones into row blocks "
-    "of about {rle.target-pixels-per-task} pixels; 0 gives one task per file; N gives blocks of N rows",
+    key="rle.rows-per-task", check=from_config(parse_rows_per_task), flag={"type": rows, "metavar": "N"}
 )
 
 THRESHOLD = Param(
-    "int",
-    "white when luminance >= this (0..255), instead of Floyd-Steinberg dithering as Pillow's convert('1') "
-    "(default {default})",
-    key="rle.threshold",
-    check=_threshold,
-    flag={"type": threshold, "metavar": "N"},
-    unset="none: dithering",
+    key="rle.threshold", check=_threshold, flag={"type": threshold, "metavar": "N"}, unset="none: dithering"
 )
 
+#: verify: the threshold the files were compressed with.
 THRESHOLD_USED = Param(
-    "int",
-    "the threshold the files were compressed with, if any (default {default})",
-    key="rle.threshold",
-    check=_threshold,
-    flag={"type": threshold, "metavar": "N"},
-    unset="none: they were dithered",
+    key="rle.threshold", check=_threshold, flag={"type": threshold, "metavar": "N"}, unset="none: they were dithered"
 )
 
 
 @dataclass(frozen=True)
 class CompressOptions(Options):
-    """How ``compress`` converts and lays out its tasks (see :func:`jobs.compress`)."""
+    """The options of :func:`jobs.compress`, resolved: how it converts and lays out its tasks."""
 
     rows_per_task: int | str = option(ROWS_PER_TASK)
     threshold: int | None = option(THRESHOLD)
@@ -86,18 +64,18 @@ class CompressOptions(Options):
 
 @dataclass(frozen=True)
 class DecompressOptions(Options):
-    """How ``decompress`` lays out its tasks (see :func:`jobs.decompress`)."""
+    """The options of :func:`jobs.decompress`, resolved: how it lays out its tasks."""
 
-    rows_per_task: int | str = option(ROWS_PER_DECODE)
+    rows_per_task: int | str = option(ROWS_PER_TASK)
     overwrite: bool = option(OVERWRITE)
 
 
 @dataclass(frozen=True)
 class VerifyOptions(Options):
-    """What ``verify`` compares with (the threshold used when compressing) and its task layout."""
+    """The options of :func:`jobs.verify`, resolved: the threshold used when compressing, and the task layout."""
 
     threshold: int | None = option(THRESHOLD_USED)
-    rows_per_task: int | str = option(ROWS_PER_DECODE)
+    rows_per_task: int | str = option(ROWS_PER_TASK)
     max_pixels: int = option(MAX_PIXELS)
 
 

@@ -1,20 +1,17 @@
-"""Plain functions that run inside RLE job tasks (no Dask here; see :mod:`jobs.rle_job.graphs`).
+"""What the RLE job's batch tasks run, and what its block tasks share (no Dask here).
 
-Every function takes file names and row ranges, reads what it needs itself,
-creates its outputs, and returns small things: run bytes of a block, byte
-offsets, mismatch counts, or :class:`~jobs.runtime.report.Outcomes`.  Expected problems
-with a file (not an image, truncated, corrupt ``.rle``...) are recorded for that
-file, by name, rather than raised, so the rest of a directory completes.
-Re-running any of them (Dask retries after a lost worker) gives the same result.
+Every function takes file names (and the sizes seen while planning), reads what
+it needs itself, creates its outputs, and returns
+:class:`~jobs.runtime.report.Outcomes`.  Expected problems with a file (not an
+image, truncated, corrupt ``.rle``...) are recorded for that file, by name,
+rather than raised, so the rest of a directory completes.  Re-running any of
+them (Dask retries after a lost worker) gives the same result.
 
-Two kinds of work:
-
-* **batches** of small files (:func:`compress_batch`, :func:`decompress_batch`,
-  :func:`verify_batch`): each file is read in one piece, images of one width are
-  encoded together in one vectorised pass, and the outputs of the batch are made
-  durable together before they are renamed into place;
-* **row blocks** of a large file: blocks read or decode only their rows, and a
-  last task per file assembles, renames or combines.
+A **batch** of small files (:func:`compress_batch`, :func:`decompress_batch`,
+:func:`verify_batch`): each file is read in one piece, images of one width are
+encoded together in one vectorised pass, and the outputs of the batch are made
+durable together before they are renamed into place.  Large files are split
+into row blocks (:mod:`jobs.rle_job.blocks`).
 """
 
 from __future__ import annotations
@@ -25,24 +22,29 @@ from dataclasses import dataclass
 import numpy as np
 
 import rle
-from jobs.runtime.files import BatchWriter, Failed, Names, failure, temp_path, write_atomic
+from jobs.images import failure
+from jobs.runtime.durable import BatchWriter
+from jobs.runtime.listing import Names
 from jobs.runtime.report import Outcomes
-from rle.bmp import bmp_1bit_header, bmp_1bit_rows, bmp_stride
+from rle.bmpwriter import bmp_1bit_header, bmp_1bit_rows
 
 __all__ = [
+    "EXPECTED",
+    "Failed",
     "FileBatch",
-    "assemble_rle",
     "compress_batch",
-    "compress_block",
     "decompress_batch",
-    "decompress_block",
-    "finalize_bmp",
-    "prepare_bmp",
-    "rle_offsets",
+    "size_mismatch",
     "verify_batch",
-    "verify_block",
-    "verify_finish",
 ]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Returned by a block task instead of raising, so one bad file never stops a job."""
+
+    reason: str
+
 
 #: What reading, decoding or writing one file may raise: reported for that file, by name, with the
 #: reason, and the rest of the job goes on.  A decoder's surprise (``struct.error``, a
@@ -52,7 +54,7 @@ EXPECTED = (Exception,)
 #: A batch encodes what it has read once this many packed bytes are waiting.
 _FLUSH_BYTES = 8 << 20
 #: verify lists this many mismatching pixels by position.
-_MAX_LISTED = 10
+MAX_LISTED = 10
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,13 @@ class FileBatch:
         return len(self.src)
 
 
-def _reason(exc: BaseException, path: str) -> str:
+def reason_of(exc: BaseException, path: str) -> str:
+    """Why ``path`` failed with ``exc``, for people (:func:`jobs.images.failure`)."""
     return failure(path, exc)
 
 
-def _makedirs(directory: str) -> None:
+def makedirs(directory: str) -> None:
+    """Create an output directory (a task creates its outputs), if it is not there."""
     if directory:
         os.makedirs(directory, exist_ok=True)
 
@@ -91,7 +95,7 @@ def _makedirs(directory: str) -> None:
 def _output_directory(batch: FileBatch, out: Outcomes) -> bool:
     """Create the batch's output directory (a task creates its outputs); if it cannot, every file fails."""
     try:
-        _makedirs(batch.dst.directory)
+        makedirs(batch.dst.directory)
     except OSError as e:
         for i in range(len(batch)):
             out.fail(i, f"{batch.src[i]}: cannot create {batch.dst.directory}: {e.strerror or e}")
@@ -107,9 +111,6 @@ def _commit(writer: BatchWriter, out: Outcomes, index: dict) -> None:
     for dst, (size, mtime) in writer.stamps.items():
         i = index[dst]
         out.out_size[i], out.out_mtime[i] = size, mtime
-
-
-# --------------------------------------------------------------------------- compress
 
 
 def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
@@ -161,7 +162,7 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
             try:
                 packed, width, _row_bits = rle.read_packed_image(src, opts.threshold, max_pixels=opts.max_pixels)
             except EXPECTED as e:
-                out.fail(i, _reason(e, src))
+                out.fail(i, reason_of(e, src))
                 continue
             pending.append((i, packed, width, 8 * packed.shape[1]))
             waiting += packed.nbytes
@@ -176,75 +177,7 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
     return out
 
 
-def compress_block(info: rle.ImageInfo, r0: int, r1: int, opts):
-    """Run bytes of rows ``r0..r1`` of an image, read straight from its file.
-
-    Returns
-    -------
-    bytes or None or Failed
-        The runs; None when the rows cannot be converted apart from the rest of
-        the image (dithering), so :func:`assemble_rle` converts the whole image;
-        :class:`Failed` for a bad file.
-    """
-    try:
-        packed, row_bits = rle.read_packed_rows(info, r0, r1, opts.threshold)
-    except rle.NeedsWholeImage:
-        return None
-    except EXPECTED as e:
-        return Failed(_reason(e, info.path))
-    return rle.encode_packed_runs(packed, info.width, r1 - r0, row_bits)
-
-
-def _whole_runs(info: rle.ImageInfo, opts) -> bytes:
-    try:
-        packed, row_bits = rle.read_packed_rows(info, 0, info.height, opts.threshold)
-    except rle.NeedsWholeImage:
-        packed, width = rle.read_packed(info.path, opts.threshold, max_pixels=opts.max_pixels)
-        if (width, packed.shape[0]) != (info.width, info.height):
-            raise rle.ImageError(f"{info.path}: the image changed size while the job ran") from None
-        row_bits = 8 * packed.shape[1]
-    return rle.encode_packed_runs(packed, info.width, info.height, row_bits)
-
-
-def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str) -> Outcomes:
-    """Write the ``.rle`` of a large image from the runs of its row blocks, atomically.
-
-    Parameters
-    ----------
-    info : rle.ImageInfo
-        The input image.
-    dst : str
-        Output path.
-    blocks : list
-        Results of :func:`compress_block` for consecutive row ranges covering the
-        image (a None among them: convert the whole image here).
-    opts : jobs.rle_job.options.CompressOptions
-        Uses ``threshold``.
-    token : str
-        Makes the temporary name unique to this run.
-    """
-    out = Outcomes([info.path], [dst])
-    failed = next((b for b in blocks if isinstance(b, Failed)), None)
-    if failed is not None:
-        out.fail(0, failed.reason)
-        return out
-    try:
-        if not blocks or any(b is None for b in blocks):
-            blocks = [_whole_runs(info, opts)]
-        _makedirs(os.path.dirname(dst))
-        size = write_atomic(dst, [rle.header(info.width, info.height), *blocks], token)
-        bytes_in = os.path.getsize(info.path)
-    except EXPECTED as e:
-        out.fail(0, _reason(e, info.path))
-        return out
-    out.set(0, "ok", pixels=info.pixels, bytes_in=bytes_in, bytes_out=size)
-    return out
-
-
-# --------------------------------------------------------------------------- decompress
-
-
-def _read_small_rle(path: str, planned: int) -> bytes:
+def read_small_rle(path: str, planned: int) -> bytes:
     """A small ``.rle`` file's bytes, never more than the ``planned`` size it was listed with."""
     with open(path, "rb") as f:
         data = f.read(planned + 1)
@@ -268,12 +201,12 @@ def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
         for i in range(len(batch)):
             src, dst = batch.src[i], batch.dst[i]
             try:
-                data = _read_small_rle(src, batch.sizes[i])
+                data = read_small_rle(src, batch.sizes[i])
                 pixels = rle.decode(data)
                 h, w = pixels.shape
                 n = writer.add(dst, bmp_1bit_header(w, h) + bmp_1bit_rows(pixels))
             except EXPECTED as e:
-                out.fail(i, _reason(e, src))
+                out.fail(i, reason_of(e, src))
                 continue
             index[dst] = i
             out.set(i, "ok", pixels=w * h, bytes_in=len(data), bytes_out=n)
@@ -284,126 +217,17 @@ def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
     return out
 
 
-def rle_offsets(src: str, bounds: list[int], width: int, height: int):
-    """Validate a whole ``.rle`` file, streaming it, and return where each row block starts.
-
-    Returns
-    -------
-    list of int or Failed
-        Byte offsets of the rows in ``bounds``.
-    """
-    try:
-        with open(src, "rb") as f:
-            if rle.read_header(f.read(rle.HEADER_SIZE)) != (width, height):
-                raise rle.FormatError("the header changed after the job was planned; run the job again")
-            f.seek(0)
-            return rle.row_offsets(f, bounds)
-    except EXPECTED as e:
-        return Failed(_reason(e, src))
-
-
-def prepare_bmp(src: str, dst: str, bounds: list[int], width: int, height: int, token: str):
-    """Validate an ``.rle`` file, find where each row block starts, and create the output.
-
-    The ``.rle`` is read 1 MiB at a time, so memory stays bounded whatever its
-    size.  Creates the temporary output at its full size with the BMP headers,
-    so block tasks can write their rows in place.  Idempotent: a rerun keeps
-    rows already written.
-
-    Returns
-    -------
-    list of int or Failed
-        Byte offsets in ``src`` of the rows in ``bounds``.
-    """
-    offsets = rle_offsets(src, bounds, width, height)
-    if isinstance(offsets, Failed):
-        return offsets
-    try:
-        _makedirs(os.path.dirname(dst))
-        head = bmp_1bit_header(width, height)
-        fd = os.open(temp_path(dst, token), os.O_WRONLY | os.O_CREAT, 0o666)
-        try:
-            os.pwrite(fd, head, 0)
-            os.ftruncate(fd, len(head) + bmp_stride(width) * height)
-        finally:
-            os.close(fd)
-    except EXPECTED as e:
-        return Failed(_reason(e, src))
-    return offsets
-
-
-def decompress_block(src: str, dst: str, offsets, i: int, bounds: list[int], width: int, height: int, token: str):
-    """Decode rows ``bounds[i]..bounds[i+1]`` of ``src`` and write them into the output in place.
-
-    Returns
-    -------
-    int or Failed
-        Rows written.
-    """
-    if isinstance(offsets, Failed):
-        return offsets
-    r0, r1 = bounds[i], bounds[i + 1]
-    try:
-        with open(src, "rb") as f:
-            f.seek(offsets[i])
-            runs = f.read(offsets[i + 1] - offsets[i])
-        pixels = rle.decode_runs(runs, width, r1 - r0, base=offsets[i], first_row=r0)
-        rows = bmp_1bit_rows(pixels)
-        fd = os.open(temp_path(dst, token), os.O_WRONLY)
-        try:
-            os.pwrite(fd, rows, len(bmp_1bit_header(width, height)) + bmp_stride(width) * (height - r1))
-        finally:
-            os.close(fd)
-    except EXPECTED as e:
-        return Failed(_reason(e, src))
-    return r1 - r0
-
-
-def finalize_bmp(src: str, dst: str, blocks: list, width: int, height: int, token: str) -> Outcomes:
-    """Flush the temporary output written by the block tasks and rename it into place."""
-    out = Outcomes([src], [dst])
-    tmp = temp_path(dst, token)
-    failed = next((b for b in blocks if isinstance(b, Failed)), None)
-    if failed is not None:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        out.fail(0, failed.reason)
-        return out
-    try:
-        try:
-            fd = os.open(tmp, os.O_RDONLY)
-        except FileNotFoundError:
-            # A retry after a worker was lost between the rename and reporting it: the output is complete.
-            size = len(bmp_1bit_header(width, height)) + bmp_stride(width) * height
-            if not (os.path.exists(dst) and os.path.getsize(dst) == size):
-                raise
-        else:
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, dst)
-        out.set(0, "ok", pixels=width * height, bytes_in=os.path.getsize(src), bytes_out=os.path.getsize(dst))
-    except EXPECTED as e:
-        out.fail(0, _reason(e, src))
-    return out
-
-
-# --------------------------------------------------------------------------- verify
-
-
-def _compare(expected_packed: np.ndarray, decoded: np.ndarray, first_row: int):
+def compare(expected_packed: np.ndarray, decoded: np.ndarray, first_row: int):
     """Mismatching pixels of a block: ``(count, [(row, col), ...])`` (the first few)."""
     width = decoded.shape[1]
     expected = np.unpackbits(expected_packed, axis=1, count=width)
     diff = np.flatnonzero(expected.reshape(-1) != decoded.reshape(-1))
-    first = [(first_row + int(p) // width, int(p) % width) for p in diff[:_MAX_LISTED]]
+    first = [(first_row + int(p) // width, int(p) % width) for p in diff[:MAX_LISTED]]
     return int(diff.size), first
 
 
-def _mismatch(out: Outcomes, i: int, count: int, first: list, pixels: int, bytes_in: int) -> None:
+def mismatch(out: Outcomes, i: int, count: int, first: list, pixels: int, bytes_in: int) -> None:
+    """Record that file ``i`` decodes to other pixels: how many, and where the first few are."""
     listed = ", ".join(f"(row {r}, col {c})" for r, c in first)
     out.set(
         i,
@@ -436,7 +260,7 @@ def verify_batch(batch: FileBatch, opts) -> Outcomes:
     for i in range(len(batch)):
         image, path = batch.src[i], batch.dst[i]
         try:
-            data = _read_small_rle(path, batch.sizes[i])
+            data = read_small_rle(path, batch.sizes[i])
             width, height = rle.read_header(data)
             info = rle.probe(image, max_pixels=opts.max_pixels)
             if (info.width, info.height) != (width, height):
@@ -445,76 +269,11 @@ def verify_batch(batch: FileBatch, opts) -> Outcomes:
             decoded = rle.decode(data)
             packed, _, _ = rle.read_packed_image(image, opts.threshold, max_pixels=opts.max_pixels)
         except EXPECTED as e:
-            out.fail(i, _reason(e, image))
+            out.fail(i, reason_of(e, image))
             continue
-        count, first = _compare(packed, decoded, 0)
+        count, first = compare(packed, decoded, 0)
         if count:
-            _mismatch(out, i, count, first, width * height, len(data))
+            mismatch(out, i, count, first, width * height, len(data))
         else:
             out.set(i, "ok", pixels=width * height, bytes_in=len(data))
-    return out
-
-
-def _decode_block(path: str, offsets, i: int, bounds, width: int) -> np.ndarray:
-    r0, r1 = bounds[i], bounds[i + 1]
-    with open(path, "rb") as f:
-        f.seek(offsets[i])
-        runs = f.read(offsets[i + 1] - offsets[i])
-    return rle.decode_runs(runs, width, r1 - r0, base=offsets[i], first_row=r0)
-
-
-def verify_block(info: rle.ImageInfo, path: str, offsets, i: int, bounds: list[int], opts):
-    """Compare rows ``bounds[i]..bounds[i+1]`` of an image with the same rows of its ``.rle``.
-
-    Returns
-    -------
-    (int, list) or None or Failed
-        Mismatch count and first positions; None when the image's rows cannot be
-        read apart (the last task compares the whole image); :class:`Failed`.
-    """
-    if isinstance(offsets, Failed):
-        return offsets
-    r0, r1 = bounds[i], bounds[i + 1]
-    try:
-        packed, _ = rle.read_packed_rows(info, r0, r1, opts.threshold)
-        decoded = _decode_block(path, offsets, i, bounds, info.width)
-    except rle.NeedsWholeImage:
-        return None
-    except EXPECTED as e:
-        return Failed(_reason(e, info.path))
-    return _compare(packed, decoded, r0)
-
-
-def verify_finish(info: rle.ImageInfo, path: str, offsets, blocks: list, bounds: list[int], opts) -> Outcomes:
-    """Combine the blocks of a large pair; compare the whole image here when its rows cannot be read apart.
-
-    The ``.rle`` is still decoded one row block at a time, so only the image
-    (packed, 1 bit per pixel) is held whole.
-    """
-    out = Outcomes([info.path], [path])
-    failed = offsets if isinstance(offsets, Failed) else next((b for b in blocks if isinstance(b, Failed)), None)
-    if failed is not None:
-        out.fail(0, failed.reason)
-        return out
-    try:
-        if any(b is None for b in blocks):
-            packed, _, _ = rle.read_packed_image(info.path, opts.threshold, max_pixels=opts.max_pixels)
-            if packed.shape[0] != info.height:
-                raise rle.ImageError(f"{info.path}: the image changed size while the job ran")
-            blocks = [
-                _compare(
-                    packed[bounds[i] : bounds[i + 1]], _decode_block(path, offsets, i, bounds, info.width), bounds[i]
-                )
-                for i in range(len(bounds) - 1)
-            ]
-        bytes_in = os.path.getsize(path)
-    except EXPECTED as e:
-        out.fail(0, _reason(e, info.path))
-        return out
-    count = sum(c for c, _ in blocks)
-    if count:
-        first = [p for _, f in blocks for p in f][:_MAX_LISTED]
-        _mismatch(out, 0, count, first, info.pixels, bytes_in)
-    else:
-        out.set(0, "ok", pixels=info.pixels, bytes_in=bytes_in)
     return out

@@ -1,11 +1,22 @@
 """The job runtime: one protocol for every job (plan -> tasks -> finalize, abort on failure).
 
-:mod:`~jobs.runtime.engine` runs a :class:`Plan` (:func:`run`, :func:`execute`,
-:func:`to_delayed`) and knows nothing of any particular job; around it, the
-pieces every job uses: output files, locks and atomic writes
-(:mod:`~jobs.runtime.files`), content stamps (:mod:`~jobs.runtime.stamps`),
-where tasks run (:mod:`~jobs.runtime.schedulers`), the progress bar
-(:mod:`~jobs.runtime.progress`) and the report (:mod:`~jobs.runtime.report`).
+It knows no job: a job hands it a :class:`Plan` (a graph of its tasks and its
+:class:`Finish`), and the runtime runs it (:mod:`~jobs.runtime.engine`: :func:`run`,
+:func:`execute`, :func:`to_delayed`).  Around that, the pieces every job uses,
+one concern each:
+
+- :mod:`~jobs.runtime.runners`: computing a graph on Dask's threads or processes
+  or on a ``distributed.Client``; :mod:`~jobs.runtime.pools`: the worker processes;
+- :mod:`~jobs.runtime.locks`: the lock of an output directory;
+- :mod:`~jobs.runtime.durable`: temporary names, atomic and batched durable
+  writes, the sweeper, hostile reads of state files;
+- :mod:`~jobs.runtime.listing`: one listing per directory, compact names;
+- :mod:`~jobs.runtime.stamps`: content stamps of inputs and outputs;
+- :mod:`~jobs.runtime.progress`: the progress bar;
+- :mod:`~jobs.runtime.report`: per-file outcomes and the report.
+
+It imports nothing above it: no job, no option declarations, no cluster, not
+the codec (``tests/test_layers.py`` holds it to that).
 """
 
 from jobs.runtime.engine import Finish, Plan, execute, run, to_delayed

@@ -2,21 +2,20 @@
 
 Every job goes through the same four steps:
 
-1. **plan** (:mod:`jobs.rle_job.graphs`, :mod:`jobs.resize_job.planner`): list the inputs and
-   outputs (one listing per directory), decide the tasks, and return a
-   :class:`Plan`.  Planning has no side effects: it creates and deletes nothing.
-2. **tasks**: plain functions (:mod:`jobs.rle_job.tasks`, :mod:`jobs.resize_job.tasks`) that
-   read their own inputs, create their outputs and return
-   :class:`~jobs.runtime.report.Outcomes`; a Dask graph of them, one node per batch of
-   small files or per row block of a large one.
-3. **finalize** (:class:`Finish`): after every task, sweep temporaries, rename a
-   finished batch into place, write a sidecar, and build the
+1. **plan** (each job's planner): list the inputs and outputs (one listing per
+   directory), decide the tasks, and return a :class:`Plan`.  Planning has no
+   side effects: it creates and deletes nothing.
+2. **tasks**: plain functions of the job that read their own inputs, create
+   their outputs and return :class:`~jobs.runtime.report.Outcomes`; a Dask
+   graph of them, each task a batch of files or a block of a large one.
+3. **finalize** (the job's :class:`Finish`): after every task, record and move
+   into place what the tasks made, sweep temporaries, and build the job's
    :class:`~jobs.runtime.report.Report`.
 4. **abort**, always, when a task raises or the run is interrupted: remove what
    this run wrote under temporary names, so nothing half-written is left.
 
 Every entry point passes one guard: the lock of the output directory
-(:func:`jobs.runtime.files.output_lock`), which covers every name a run writes there.
+(:func:`jobs.runtime.locks.output_lock`), which covers every name a run writes there.
 :func:`run` takes it *before* planning (so every check that reads the output
 sees it as the run will) and holds it until the report; :func:`to_delayed`
 gives a graph for ``compute=False`` whose tasks each take it when they run
@@ -32,8 +31,15 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+
+from jobs.runtime.locks import output_lock
+from jobs.runtime.progress import Progress
 from jobs.runtime.report import Outcomes, Report
 
 __all__ = ["Finish", "Plan", "execute", "run", "to_delayed"]
@@ -67,11 +73,9 @@ class Finish(abc.ABC):
         return None
 
     def lock(self, shared: bool = False):
-        """A context manager holding the job's output directory (:func:`jobs.runtime.files.output_lock`)."""
+        """A context manager holding the job's output directory (:func:`jobs.runtime.locks.output_lock`)."""
         if self.lock_dir is None:
             return contextlib.nullcontext()
-        from jobs.runtime.files import output_lock
-
         return output_lock(self.lock_dir, shared=shared)
 
 
@@ -82,7 +86,7 @@ class Plan:
     Attributes
     ----------
     job : str
-        ``compress``, ``decompress``, ``verify`` or ``resize``.
+        The job's name.
     graph : dict
         The task graph: key -> task.
     outputs : list
@@ -121,9 +125,6 @@ class Plan:
     settled: list = field(default_factory=list)
     exclusive: set = field(default_factory=set)
     current: Report | None = None
-    #: ``executor(kind, workers, progress) -> outcomes``: the same work without Dask, for an
-    #: :class:`~jobs.runtime.schedulers.ExecutorRunner` (None: the job has no such path).
-    executor: object = None
 
     @property
     def ntasks(self) -> int:
@@ -136,7 +137,12 @@ class Plan:
 
 
 def execute(
-    plan: Plan, runner, progress=None, *, performance_report: str | None = None, locked: bool = False
+    plan: Plan,
+    runner: Any,
+    progress: Progress | None = None,
+    *,
+    performance_report: str | None = None,
+    locked: bool = False,
 ) -> Report:
     """Run ``plan`` on ``runner``; finalize on success, abort on any failure or interrupt.
 
@@ -146,9 +152,9 @@ def execute(
     Parameters
     ----------
     plan : Plan
-    runner : jobs.runtime.schedulers.Runner
-        Where the tasks run: anything with ``run(plan, progress, performance_report)``
-        (the Dask runners, the exercise's executors).
+    runner : jobs.runtime.runners.Runner
+        Where the tasks run: a runner, or anything with its attributes and
+        ``run(plan, progress, performance_report)`` (a job's own executors).
     progress : jobs.runtime.progress.Progress, optional
         Bar and notes; none by default.
     performance_report : str, optional
@@ -160,15 +166,7 @@ def execute(
     -------
     Report
     """
-    from jobs.runtime.progress import Progress
-
     progress = progress or Progress(enabled=False, dashboard=False)
-    tunnel = None
-    remote = os.environ.get("SSH_CONNECTION") or os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
-    if runner.dashboard_link and (runner.kind in ("cluster", "distributed") or remote):
-        from jobs.clusters import tunnel_hint
-
-        tunnel = tunnel_hint(runner.dashboard_link)
     if getattr(runner, "kind", None) == "auto":
         runner.resolve(plan.batched_files, plan.batched_files == plan.nfiles)
     log.info("%s: %d file(s) in %d task(s) on %s", plan.job, plan.nfiles, plan.ntasks, runner.description)
@@ -180,7 +178,12 @@ def execute(
         start = time.perf_counter()
         try:
             progress.start(
-                plan.job, plan.total, plan.unit, plan.nfiles, dashboard_link=runner.dashboard_link, tunnel=tunnel
+                plan.job,
+                plan.total,
+                plan.unit,
+                plan.nfiles,
+                dashboard_link=runner.dashboard_link,
+                tunnel=getattr(runner, "tunnel", None),
             )
             try:
                 if runner.ready:
@@ -198,7 +201,14 @@ def execute(
     return report
 
 
-def run(planner, lock_dir, runner, progress=None, *, performance_report: str | None = None) -> Report:
+def run(
+    planner: Callable[[int], Plan],
+    lock_dir: str | None,
+    runner: Any,
+    progress: Progress | None = None,
+    *,
+    performance_report: str | None = None,
+) -> Report:
     """Lock the output directory, plan, then run: the one path of every job run now.
 
     Parameters
@@ -217,12 +227,11 @@ def run(planner, lock_dir, runner, progress=None, *, performance_report: str | N
         The plan's report when it has nothing to do (``plan.current``), else
         the run's.
     """
-    from jobs.runtime.files import output_lock
-
     # A directory that does not exist yet holds nothing to read: planning goes first (its errors come before
     # anything is made) and the run takes the lock when it starts, creating the directory.
     held = lock_dir is not None and os.path.isdir(lock_dir)
-    with output_lock(lock_dir) if held else contextlib.nullcontext():  # BusyError when another run writes there
+    lock = output_lock(lock_dir) if held and lock_dir is not None else contextlib.nullcontext()
+    with lock:  # BusyError when another run writes there
         plan = planner(runner.parallelism)
         if plan.current is not None:
             return plan.current
@@ -241,7 +250,7 @@ def _finalize_task(finish: Finish, started: float, scheduler: str, settled, outc
         return finish.finalize(settled.outcomes + list(outcomes), time.time() - started, scheduler)
 
 
-def to_delayed(plan: Plan):
+def to_delayed(plan: Plan) -> Delayed:
     """The plan as one :class:`dask.delayed.Delayed` whose last task finalizes and returns the :class:`Report`.
 
     Computing it anywhere (``dask.compute``, ``client.compute``) runs every task
@@ -255,9 +264,6 @@ def to_delayed(plan: Plan):
     sweeps or resumes what it left.  A plan with nothing to do gives its report,
     after the same lock and a check that the output did not change since.
     """
-    from dask.delayed import Delayed
-    from dask.highlevelgraph import HighLevelGraph
-
     finish = plan.finish
     assert finish is not None, "a plan has its finishing step"
     name = f"imgjobs-{plan.job}-finalize-{finish.token}"

@@ -1,7 +1,7 @@
 """Worker processes imgjobs starts itself: forked from this process where that is safe, and dying with it.
 
-Dask's ``processes`` scheduler (:mod:`jobs.runtime.schedulers`) and the exercise's
-``ProcessPoolExecutor`` (:mod:`jobs.resize_job.executors`) take their pools here.
+Dask's ``processes`` scheduler (:mod:`jobs.runtime.runners`) and a job's own
+``ProcessPoolExecutor`` (the course exercise's executors) take their pools here.
 
 A worker started with ``spawn`` is a fresh interpreter that imports Dask and
 numpy again: about 0.3 s of both cores here before its first task, which is
@@ -18,11 +18,15 @@ anything else.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
+import multiprocessing
 import os
+import signal
 import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
 
 __all__ = ["fork_refused", "process_pool", "start_method"]
 
@@ -38,8 +42,6 @@ def _libc_prctl():
     if not sys.platform.startswith("linux"):
         return None
     try:
-        import ctypes
-
         fn = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
@@ -73,9 +75,6 @@ def _die_with(parent: int, then=None) -> None:
 
     Module-level and given by reference, so a spawned worker can run it too.
     """
-    import ctypes
-    import signal
-
     prctl = _libc_prctl()
     if prctl is not None and prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
         err = ctypes.get_errno()
@@ -106,9 +105,6 @@ def process_pool(workers: int, then=None, context: str | None = None):
     concurrent.futures.ProcessPoolExecutor
         :func:`start_method` says how its workers start.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     if context is None:
         why = fork_refused()
         context = "fork" if why is None else "spawn"

@@ -5,17 +5,19 @@ status codes and figures, and reasons only for the files that need one, so a
 million files cost a few megabytes, not a million objects.  :class:`Report` joins
 the outcomes of every task with those settled while planning, and gives the
 summary figures, the exit status and, file by file, :class:`FileResult` objects.
+A job whose report says more (a batch, a CSV) subclasses it.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["STATUSES", "FileResult", "Outcomes", "Report", "summarize"]
+from jobs.runtime.stamps import stat_stamp
+
+__all__ = ["STATUSES", "FileResult", "Outcomes", "Report", "size_text"]
 
 #: Outcome of a file: done, left alone (its output exists), failed, or decoded to other pixels (verify).
 STATUSES = ("ok", "skipped", "failed", "mismatch")
@@ -32,7 +34,7 @@ class FileResult:
     src : str
         Input file.
     dst : str or None
-        Output file (for ``verify``, the ``.rle`` compared).
+        Output file (for a job that compares, the file compared).
     status : str
         One of :data:`STATUSES`.
     reason : str
@@ -64,7 +66,7 @@ class Outcomes:
     Parameters
     ----------
     src : sequence of str
-        The inputs (a :class:`~jobs.runtime.files.Names` or a list of paths).
+        The inputs (a :class:`~jobs.runtime.listing.Names` or a list of paths).
     dst : sequence of str, optional
         Their outputs, index for index.
     status : str
@@ -97,7 +99,7 @@ class Outcomes:
         self.reasons: dict = {-1: reason} if reason else {}  # -1: the reason shared by every file
         self.details: dict = {}
         #: The size and modification time (ns) of the output a task wrote, taken right after its rename
-        #: (:class:`~jobs.runtime.files.BatchWriter`); -1 where not taken (a finish stats those itself).
+        #: (:class:`~jobs.runtime.durable.BatchWriter`); -1 where not taken (a finish stats those itself).
         self.out_size = np.full(n, -1, dtype=np.int64)
         self.out_mtime = np.full(n, -1, dtype=np.int64)
 
@@ -117,8 +119,6 @@ class Outcomes:
 
     def output_stamp(self, i: int) -> str | None:
         """The stamp of file ``i``'s output as its task wrote it (:func:`~jobs.runtime.stamps.stat_stamp`), or None."""
-        from jobs.runtime.stamps import stat_stamp
-
         mtime = getattr(self, "out_mtime", None)  # None: made by an older imgjobs (a mixed cluster)
         if mtime is None or mtime[i] < 0:
             return None
@@ -163,7 +163,8 @@ class Outcomes:
         return f"<Outcomes of {len(self)} file(s): {counts or 'none'}>"
 
 
-def _size(n: float) -> str:
+def size_text(n: float) -> str:
+    """A size in bytes for people: ``912 B``, ``1.2 MB`` (powers of 1000)."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(n) < 1000 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -172,12 +173,12 @@ def _size(n: float) -> str:
 
 
 class Report:
-    """What a job did: every file's outcome, the summary figures and, for resize, the batch.
+    """What a job did: every file's outcome and the summary figures.
 
     Attributes
     ----------
     job : str
-        ``compress``, ``decompress``, ``verify`` or ``resize``.
+        The job's name.
     outcomes : list of Outcomes
         Per-file outcomes, one group per task plus those settled while planning.
     seconds : float
@@ -185,23 +186,20 @@ class Report:
     scheduler : str
         Where it ran, for people.
     output : str or None
-        resize: the batch file or store.
-    sidecar : dict or None
-        resize: what the sidecar JSON next to the batch records.
+        The one output a job writes, when it writes one (a batch, a CSV).
     up_to_date : str or None
-        resize: why a rerun had nothing to do (the output already holds this job).
+        Why a rerun had nothing to do (the output already holds this job).
     tasks : int or None
         Tasks the run computed (for the exercise executors: calls, one per image);
         None when unknown (a graph computed elsewhere).
     """
 
-    def __init__(self, job: str, outcomes: list, seconds: float, *, scheduler: str = "", output=None, sidecar=None):
+    def __init__(self, job: str, outcomes: list, seconds: float, *, scheduler: str = "", output=None):
         self.job = job
         self.outcomes = [o for o in outcomes if len(o)]
         self.seconds = float(seconds)
         self.scheduler = scheduler
         self.output = output
-        self.sidecar = sidecar
         self.up_to_date: str | None = None
         self.tasks: int | None = None
 
@@ -280,73 +278,19 @@ class Report:
         """Files that failed or mismatched, as :class:`FileResult`."""
         return [r for o in self.outcomes for r in o.problems()]
 
-    # -- resize
-
-    @property
-    def array(self):
-        """resize: the batch, opened read-only (a memory-mapped ``numpy`` array or a zarr array)."""
-        if self.output is None:
-            raise AttributeError(f"a {self.job} job writes no batch")
-        self._not_shards("array")
-        if self.output.endswith(".zarr"):
-            import zarr
-
-            return zarr.open_array(self.output, path="images", mode="r")
-        return np.load(self.output, mmap_mode="r")
-
-    @property
-    def labels(self):
-        """resize: the int64 label of every image (-1 where the image failed), or None without labels."""
-        if self.output is None:
-            raise AttributeError(f"a {self.job} job writes no batch")
-        about = (self.sidecar or {}).get("labels")
-        if not about:
-            return None
-        self._not_shards("labels")
-        if self.output.endswith(".zarr"):
-            import zarr
-
-            return zarr.open_array(self.output, path="labels", mode="r")[:]
-        from jobs.resize_job.state import labels_path
-
-        name = about.get("file") if isinstance(about, dict) else None
-        path = labels_path(self.output)
-        if name != os.path.basename(path):  # a sidecar never sends us elsewhere
-            raise ValueError(f"{self.output}'s sidecar names labels {name!r}, not {os.path.basename(path)}")
-        return np.load(path, allow_pickle=False)
-
-    def _not_shards(self, what: str) -> None:
-        if self.output is not None and self.output.endswith(".wds"):
-            shards = (self.sidecar or {}).get("shards")
-            shards = shards if isinstance(shards, dict) else {}
-            raise ValueError(
-                f"{self.output} holds WebDataset tar shards, not one array: read its images and labels with "
-                f"webdataset.WebDataset({shards.get('url', self.output)!r}) or tarfile (report.{what} is for "
-                ".npy and .zarr batches)"
-            )
-
-    @property
-    def classes(self):
-        """resize: class names, index -> name (None without labels, or when the labels were whole numbers)."""
-        about = (self.sidecar or {}).get("labels")
-        return about.get("classes") if about else None
-
     # -- text
+
+    def extra(self) -> dict:
+        """What this job's report adds to :meth:`to_dict` (nothing here; a job's own report type adds its own)."""
+        return {}
 
     def to_dict(self) -> dict:
         """The report as plain data (JSON-ready): the summary figures and every file's outcome.
 
         ``imgjobs JOB ... --report FILE.json`` writes exactly this, so a script reads
         what Python's :class:`Report` holds instead of parsing the command's text.
-        A resize report adds ``batch``: what its sidecar says of the batch (shape,
-        resize settings, labels, shards, library versions, timing), without the
-        per-image lists that ``files`` already holds.
+        A job's own report type adds its keys (:meth:`extra`) before ``files``.
         """
-        extra = {}
-        if self.job == "resize":
-            sidecar = self.sidecar or {}
-            extra["batch"] = {k: v for k, v in sidecar.items() if k not in ("files", "stamps", "failed")} or None
-            extra["sidecar"] = None if self.output is None else self.output + ".json"
         return {
             "job": self.job,
             "exit_code": self.exit_code,
@@ -360,7 +304,7 @@ class Report:
             "output": self.output,
             "up_to_date": self.up_to_date,
             "summary": self.summary(),
-            **extra,
+            **self.extra(),
             "files": [
                 {
                     "src": r.src,
@@ -376,62 +320,27 @@ class Report:
             ],
         }
 
+    def counts_line(self) -> str:
+        """The summary's first line: ``<job>: 12 file(s): 10 ok, 2 failed``."""
+        counts = self.counts
+        parts = ", ".join(f"{counts[k]} {k}" for k in ("ok", "mismatch", "skipped", "failed") if counts.get(k))
+        return f"{self.job}: {len(self)} file(s): {parts or 'nothing to do'}"
+
+    def skipped_lines(self) -> list[str]:
+        """Why files were skipped, the three commonest reasons, for the summary."""
+        if not self.counts.get("skipped"):
+            return []
+        why = self.reasons("skipped")
+        lines = [f"  {n} skipped: {reason}" for reason, n in list(why.items())[:3]]
+        if len(why) > 3:
+            lines.append(f"  {sum(list(why.values())[3:])} skipped for other reasons (the report lists each)")
+        return lines
+
     def summary(self) -> str:
-        """A paragraph for people: files, pixels, bytes, ratio, time and speed."""
-        if self.job == "resize":
-            n = len(self)
-            if self.up_to_date:
-                return f"resize: {n} image(s): nothing to do\n  {self.up_to_date}"
-            failed = self.counts.get("failed", 0)
-            timing = (self.sidecar or {}).get("timing") or {}
-            resumed = timing.get("resumed_images") or 0
-            rate = (n - resumed) / self.seconds if self.seconds > 0 else float("inf")
-            shape = "x".join(map(str, self.sidecar["shape"])) if self.sidecar else "?"
-            side = self.output + ".json"
-            held = f"({shape}) uint8"
-            shards = (self.sidecar or {}).get("shards")
-            if isinstance(shards, dict) and "count" in shards and "url" in shards:
-                held = f"{shards['count']} shard(s) {shards['url']} of ({shape[shape.index('x') + 1 :]}) uint8 samples"
-            lines = [
-                f"resize: {n} image(s), {n - failed} ok, {failed} failed, in {self.seconds:.2f} s = "
-                f"{rate:.0f} images/s",
-                f"  {self.output}: {held}; sidecar {side}",
-            ]
-            if resumed:
-                lines.insert(1, f"  resumed: {resumed} image(s) were finished by an earlier run, {n - resumed} now")
-            about = (self.sidecar or {}).get("labels")
-            if about:
-                classes = about.get("classes")
-                kinds = f"{len(classes)} classes" if classes else "whole-number labels"
-                lines.append(f"  labels ({kinds}, from {about['from']}): {about['file'] or 'each sample .cls'}")
-            return "\n".join(lines)
-        return summarize(self.job, self, self.seconds)
+        """A paragraph for people: files by status, why any were skipped, and the time."""
+        return "\n".join([self.counts_line(), *self.skipped_lines(), f"  {self.seconds:.2f} s"])
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.counts.items())
         where = f", output={self.output!r}" if self.output else ""
         return f"<Report {self.job}: {len(self)} file(s): {counts or 'nothing to do'} in {self.seconds:.2f} s{where}>"
-
-
-def summarize(job: str, report: Report, seconds: float) -> str:
-    """One paragraph for the end of an RLE job: files, pixels, bytes, ratio, time and speed."""
-    counts = report.counts
-    parts = ", ".join(f"{counts[k]} {k}" for k in ("ok", "mismatch", "skipped", "failed") if counts.get(k))
-    lines = [f"{job}: {len(report)} file(s): {parts or 'nothing to do'}"]
-    if counts.get("skipped"):
-        why = report.reasons("skipped")
-        lines += [f"  {n} skipped: {reason}" for reason, n in list(why.items())[:3]]
-        if len(why) > 3:
-            lines.append(f"  {sum(list(why.values())[3:])} skipped for other reasons (the report lists each)")
-    pixels = report.pixels
-    if pixels:
-        mpx = pixels / 1e6
-        speed = mpx / seconds if seconds > 0 else float("inf")
-        line = f"  {mpx:.1f} MPixel in {seconds:.2f} s = {speed:.0f} MPixel/s"
-        bytes_in, bytes_out = report.bytes_in, report.bytes_out
-        if bytes_out:
-            line += f"; {_size(bytes_in)} in, {_size(bytes_out)} out (ratio {bytes_in / bytes_out:.1f}x)"
-        lines.append(line)
-    else:
-        lines.append(f"  {seconds:.2f} s")
-    return "\n".join(lines)

@@ -1,8 +1,7 @@
-"""The stats job's options, declared once (keyword, ``--flag``, docstring, ``imgjobs.*`` fallback)."""
+"""The stats job's options: for each keyword of its function, its ``imgjobs.*`` fallback, check and flag."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from jobs.cliargs import positive
@@ -13,20 +12,10 @@ __all__ = ["StatsOptions"]
 
 @dataclass(frozen=True)
 class StatsOptions(Options):
-    """How ``stats`` runs (see ``jobs.run_job("stats", ...)``)."""
+    """The options of :func:`jobs.stats_job.api.stats`, resolved."""
 
     images_per_task: int = option(
-        Param(
-            "int",
-            "images each task reads (default {default})",
-            key="stats.images-per-task",
-            check=whole_number(1),
-            flag={"type": positive, "metavar": "N"},
-        )
+        Param(key="stats.images-per-task", check=whole_number(1), flag={"type": positive, "metavar": "N"})
     )
-    overwrite: bool = option(
-        dataclasses.replace(
-            OVERWRITE, doc="replace an existing CSV (default {default}: false refuses to write over one)"
-        )
-    )
+    overwrite: bool = option(OVERWRITE)
     max_pixels: int = option(MAX_PIXELS)

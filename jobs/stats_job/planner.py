@@ -9,17 +9,30 @@ import os
 from dataclasses import dataclass
 
 from jobs.errors import StalePlan, UsageError
-from jobs.rle_job.graphs import IMAGE_EXTENSIONS
+from jobs.images import IMAGE_EXTENSIONS
+from jobs.runtime.durable import new_token, sweep_temporaries, write_atomic
 from jobs.runtime.engine import Finish, Plan
-from jobs.runtime.files import Names, list_inputs, new_token, sweep_temporaries, write_atomic
+from jobs.runtime.listing import Names, list_inputs
 from jobs.runtime.report import Report
 from jobs.runtime.stamps import out_stamp
 from jobs.stats_job.options import StatsOptions
 from jobs.stats_job.tasks import COLUMNS, stats_batch
 
-__all__ = ["StatsFinish", "plan_stats"]
+__all__ = ["StatsFinish", "StatsReport", "plan_stats"]
 
 log = logging.getLogger(__name__)
+
+
+class StatsReport(Report):
+    """What ``stats`` did: the images read, and the CSV it wrote."""
+
+    def summary(self) -> str:
+        """A paragraph for people: images by status, the CSV, time and speed."""
+        rate = len(self) / self.seconds if self.seconds > 0 else float("inf")
+        rows = self.counts.get("ok", 0)
+        return "\n".join(
+            [self.counts_line(), f"  {self.output}: {rows} row(s) in {self.seconds:.2f} s = {rate:.0f} images/s"]
+        )
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,7 @@ class StatsFinish(Finish):
         """The CSV's directory: the runtime holds its lock while the job runs."""
         return os.path.dirname(self.out)
 
-    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> Report:
+    def finalize(self, outcomes: list, seconds: float, scheduler: str) -> StatsReport:
         """One row per image that was read, in the directory's sorted order; the report."""
         if out_stamp(self.out) != self.expect:
             raise StalePlan(
@@ -55,7 +68,7 @@ class StatsFinish(Finish):
             for i, figures in sorted(o.details.items()):
                 writer.writerow((o.src[i], *(figures[c] for c in COLUMNS)))
         write_atomic(self.out, [text.getvalue().encode()], self.token)
-        return Report(self.job, outcomes, seconds, scheduler=scheduler, output=self.out)
+        return StatsReport(self.job, outcomes, seconds, scheduler=scheduler, output=self.out)
 
     def abort(self) -> None:
         """Remove this run's temporary CSV, if it got that far."""

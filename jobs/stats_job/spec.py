@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from jobs.cliargs import list_of, positive
-from jobs.params import Param
-from jobs.registry import JobSpec, StudySpec
+from jobs.jobspec import JobSpec, StudySpec
+from jobs.stats_job.api import stats
+from jobs.stats_job.options import StatsOptions
 
 __all__ = ["STATS"]
-
-
-def writes(src, out) -> str:
-    """The CSV's directory: the job holds its lock."""
-    return os.path.dirname(os.path.abspath(os.fspath(out)))
 
 
 def study_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,28 +40,19 @@ STATS = JobSpec(
     description="Write a CSV of every image in a directory: width, height, mode and luminance (min, mean, "
     "max). The example job of the contributors' guide: one subpackage and one registry line.",
     examples=("imgjobs stats scans/ stats.csv", "imgjobs stats scans/ stats.csv --scheduler local --workers 2"),
-    inputs={
-        "src": Param("str or os.PathLike", "a directory of images", flag={"metavar": "SRC"}),
-        "out": Param(
-            "str or os.PathLike",
-            "the CSV to write: path, width, height, mode, min, mean, max",
-            flag={"metavar": "OUT"},
-        ),
-    },
-    options="jobs.stats_job.options:StatsOptions",
-    planner="jobs.stats_job.planner:plan_stats",
-    doc="Write a CSV of every image in a directory: width, height, mode and luminance (min, mean, max).",
-    writes="jobs.stats_job.spec:writes",
+    inputs={"src": {"metavar": "SRC"}, "out": {"metavar": "OUT"}},
+    function=stats,
+    options=StatsOptions,
     study=StudySpec(
         unit="images/s",
         knob="images_per_task",
         knob_label="images per task",
         per_task="images per task",
         output="stats.csv",
-        amount="jobs.stats_job.spec:study_amount",
+        amount=study_amount,
         options=(),
-        settings="jobs.stats_job.spec:study_settings",
-        arguments="jobs.stats_job.spec:study_arguments",
+        settings=study_settings,
+        arguments=study_arguments,
         sizes_default=(16, 64),
         grow="more images",
         auto=None,

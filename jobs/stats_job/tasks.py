@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from jobs.runtime.files import failure
+from jobs.images import failure
 from jobs.runtime.report import Outcomes
+from rle import open_image
 
 __all__ = ["COLUMNS", "image_stats", "stats_batch"]
 
@@ -15,8 +16,6 @@ COLUMNS = ("width", "height", "mode", "min", "mean", "max")
 
 def image_stats(path: str, max_pixels: int) -> dict:
     """One image's size, mode and luminance (0..255: min, mean, max); an ImageError names a bad file."""
-    from rle import open_image
-
     with open_image(path, max_pixels=max_pixels) as im:
         grey = np.asarray(im.convert("L"))
         return {

@@ -67,7 +67,7 @@ _STYLES = ["-", "--", "-.", (0, (6, 2, 1, 2, 1, 2))]  # never ":", which marks t
 
 def _figure():
     try:
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # optional extra: matplotlib (plot)
     except ImportError:
         raise ImportError(
             "study figures need matplotlib: pip install 'imgjobs[plot]' (results.csv and results.md need nothing extra)"
@@ -88,7 +88,7 @@ def _title(ax, study, what: str) -> None:
 
 def _legend(ax, *extra) -> None:
     """The legend: every line drawn, and ``extra`` (style, label) entries for marks drawn per line."""
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import Line2D  # optional extra: matplotlib (plot)
 
     handles, labels = ax.get_legend_handles_labels()
     for style, label in extra:
@@ -99,7 +99,7 @@ def _legend(ax, *extra) -> None:
 
 def _plain_log_ticks(axis, values) -> None:
     """Ticks of a log axis at ``values``, labelled as plain numbers (8, 64), not 8x10^0."""
-    from matplotlib.ticker import NullFormatter, NullLocator
+    from matplotlib.ticker import NullFormatter, NullLocator  # optional extra: matplotlib (plot)
 
     ticks: list = []
     for v in sorted({float(v) for v in values if v and v > 0}):
@@ -111,7 +111,7 @@ def _plain_log_ticks(axis, values) -> None:
 
 
 def _colours(study) -> dict:
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # optional extra: matplotlib (plot)
 
     palette = colormaps["tab10"].colors  # type: ignore[attr-defined]  # a ListedColormap
     return {key: palette[k % len(palette)] for k, key in enumerate(study.series())}
@@ -246,7 +246,7 @@ def task_size_figure(study):
     -------
     matplotlib.figure.Figure
     """
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # optional extra: matplotlib (plot)
 
     fig, ax = _figure()
     palette = colormaps["tab10"].colors

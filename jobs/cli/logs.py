@@ -1,0 +1,75 @@
+"""The command's log output: levels, one line per message, and distributed's tracebacks of closing dropped.
+
+A file name in a message never starts a line of its own (control characters
+are escaped); the few tracebacks distributed and tornado log while a run stops
+on purpose (Ctrl-C, a signal) are dropped by the filters here, each matching
+one known record, so they never follow imgjobs' own one-line message.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import dask.config
+
+__all__ = ["drop_cancelled_handlers", "drop_interrupted_sync", "printable", "setup_logging"]
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    """Log to standard error at the level ``-v`` / ``-q`` ask for; distributed's loggers at warnings unless ``-vv``."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:  # file names in messages never start a line of their own
+        handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(drop_cancelled_handlers)
+    logging.getLogger("jobs").setLevel(level)
+    if verbose < 2:
+        # distributed configures its loggers from dask.config when first imported: keep it to warnings.
+        quiet_level = "error" if quiet else "warning"
+        dask.config.set({"logging": {"distributed": quiet_level, "bokeh": "error", "tornado": "critical"}})
+    logging.getLogger("tornado.application").addFilter(drop_interrupted_sync)
+
+
+def drop_interrupted_sync(record: logging.LogRecord) -> bool:
+    """False for the one traceback Ctrl-C can make distributed log: a NameError of ``sync``'s ``cancel``.
+
+    ``distributed.utils.sync`` schedules ``cancel`` when a KeyboardInterrupt reaches it, and
+    ``cancel`` reads a future that does not exist yet if the interrupt came before the call
+    started: nothing was running, so nothing is lost, but the loop logs a traceback after our
+    own clean message.  Every other record passes.
+    """
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(exc, NameError) and "'future'" in str(exc) and "sync.<locals>.cancel" in record.getMessage())
+
+
+def drop_cancelled_handlers(record: logging.LogRecord) -> bool:
+    """False for distributed's traceback of a handler cancelled while its scheduler closes.
+
+    When a run stops (Ctrl-C, a signal) while a worker is still joining or talking,
+    closing the scheduler cancels the coroutine reading that worker's stream, and
+    distributed logs the ``asyncio.CancelledError`` as an ERROR with its traceback,
+    after our own one-line message.  A cancelled handler is the closing itself, never
+    a failure of the job.  So is the ``RuntimeError`` distributed's connection pool
+    raises when it closes while a connection attempt's time-out is expiring ("Cannot
+    change state of expiring Timeout", seen in CI after SIGTERM).  Every other record passes.
+    """
+    exc = record.exc_info[1] if record.exc_info else None
+    if not record.name.startswith("distributed"):
+        return True
+    import asyncio  # start-up: asyncio (~20 ms) only for distributed's records; it is loaded by then
+
+    closing = isinstance(exc, RuntimeError) and str(exc) == "Cannot change state of expiring Timeout"
+    return not (isinstance(exc, asyncio.CancelledError) or closing)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines with control characters escaped (tracebacks keep their lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: a file name cannot start a line of its own."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

@@ -1,0 +1,107 @@
+"""What a resize job refuses before it plans: an output it cannot name or write, or one that is an input.
+
+Every check here reads and writes nothing but ``stat`` calls: a refusal comes
+before any work, names the path, and says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from jobs.errors import UsageError
+from jobs.resize_job import shards
+from jobs.resize_job.paths import KINDS, family, kind_of, labels_path, sidecar_path
+
+__all__ = ["check_not_an_input", "check_places", "output_name"]
+
+
+def output_name(out: str) -> str:
+    """``out`` as the job uses it (without a directory output's trailing slash); refused when it names no batch."""
+    if out.endswith(os.sep) and out.rstrip(os.sep).endswith((".zarr", ".wds")):
+        out = out.rstrip(os.sep)  # a directory output named with its slash (shell completion adds one)
+    if not out.endswith(KINDS):
+        raise UsageError(f"output {out} must end in .npy, .zarr or .wds (a directory of WebDataset tar shards)")
+    if kind_of(out) == "wds" and (not shards.prefix(out) or shards.prefix(out).startswith(".")):
+        raise UsageError(f"output {out} needs a name before .wds (e.g. train.wds): it names the shards")
+    if kind_of(out) == "wds" and any(c in shards.prefix(out) for c in "{},"):
+        raise UsageError(
+            f"output {out}: braces and commas in a shard name would be read as a brace pattern by loaders; "
+            "choose a name without them"
+        )
+    return out
+
+
+def check_places(out: str, source, paths: list) -> None:
+    """Refuse an output whose place holds what imgjobs must not write through or over, or that is an input."""
+    side = sidecar_path(out)
+    check_not_an_input(out, family(out), source, paths)
+    if os.path.islink(out):
+        raise UsageError(
+            f"{out} is a symbolic link: imgjobs writes a batch of its own there, never through a link; "
+            "remove the link or choose another --out"
+        )
+    if out.endswith(".npy") and os.path.lexists(labels_path(out)) and not os.path.isfile(labels_path(out)):
+        raise UsageError(f"{labels_path(out)} (its labels) is not a file: move it away or choose another --out")
+    if out.endswith(".npy") and os.path.isdir(out):
+        raise UsageError(f"{out} is a directory: a .npy output is a file; remove it or choose another name")
+    if os.path.isdir(side):
+        raise UsageError(f"{side} (the sidecar) is a directory: remove it or choose another output name")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise UsageError(f"cannot write {out}: directory {parent} does not exist")
+    if out.endswith(".zarr"):
+        try:
+            import zarr  # noqa: F401 - optional extra: zarr
+        except ImportError:
+            raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
+
+
+def check_not_an_input(out: str, outputs, source, paths: list) -> None:
+    """Refuse outputs that would overwrite the source, its file list or an image."""
+    source = os.path.abspath(os.fspath(source))
+    inputs = {source, *map(os.path.abspath, paths)}
+    if os.path.isfile(source) and source.lower().endswith(".json"):
+        try:
+            with open(source, encoding="utf-8") as f:
+                listed = json.load(f)["data"]["train_filelist"]
+            inputs.add(os.path.abspath(os.path.join(os.path.dirname(source), listed)))
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            pass
+    for path, what in outputs:
+        if os.path.abspath(path) in inputs:
+            raise UsageError(f"{path} ({what}) is one of the job's inputs: choose another --out")
+    # The same files under other names (a link, a symbolic link to a directory), and images inside a
+    # store that --overwrite would remove: what exists of the outputs, by device and inode (a store:
+    # every file in it), against every input.
+    taken = {}
+    for path, what in outputs:
+        if what == "its work folder" or not os.path.lexists(path):
+            continue
+        if os.path.isdir(path) and not os.path.islink(path):
+            for root, _, files in os.walk(path):
+                for f in files:
+                    with contextlib.suppress(OSError):
+                        st = os.stat(os.path.join(root, f))
+                        taken[(st.st_dev, st.st_ino)] = f"is inside {path} ({what})"
+        else:
+            with contextlib.suppress(OSError):
+                st = os.stat(path)
+                taken[(st.st_dev, st.st_ino)] = f"is {path} ({what}) under another name"
+    if taken:
+        for p in sorted(inputs):
+            try:
+                st = os.stat(p)
+            except OSError:
+                continue
+            why = taken.get((st.st_dev, st.st_ino))
+            if why:
+                raise UsageError(f"{p}, one of the job's inputs, {why}: choose another --out")
+    if os.path.isdir(source) and kind_of(out) != "npy":
+        real_out, real_src = os.path.realpath(out), os.path.realpath(source)
+        if real_out.startswith(real_src + os.sep):
+            raise UsageError(
+                f"{out} is inside the source directory {source}: it would be read as a class folder on the next "
+                "run; choose an --out outside it"
+            )

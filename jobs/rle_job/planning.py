@@ -1,0 +1,336 @@
+"""The RLE job's planners: directories in, a :class:`~jobs.runtime.engine.Plan` out.
+
+Nothing here computes, and nothing here writes: a planner matches inputs with
+outputs (:mod:`jobs.rle_job.pairs`: one listing of each directory), decides the
+task layout (:mod:`jobs.rle_job.layout`), and returns a plan that the runtime
+runs, finished by :class:`~jobs.rle_job.finish.RleFinish`.  Cost is linear in
+the number of files and small per file: a name and a size on the client, one
+graph node per batch.  Headers of small files are read inside the tasks, on
+the workers; a large file (a BMP that may hold more pixels than a task should
+read, an ``.rle`` that may decode to that many) has its header read here.
+``decompress`` and ``verify`` size their work from the bytes an ``.rle`` holds,
+never from what its header claims: a claim the file's size cannot describe
+fails here, at once (:func:`rle.check_length`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import rle
+from jobs.errors import UsageError
+from jobs.images import BMP_EXTENSIONS, IMAGE_EXTENSIONS
+from jobs.rle_job.blocks import (
+    assemble_rle,
+    compress_block,
+    decompress_block,
+    finalize_bmp,
+    prepare_bmp,
+    rle_offsets,
+    verify_block,
+    verify_finish,
+)
+from jobs.rle_job.finish import RleFinish
+from jobs.rle_job.layout import Graph, row_bounds, split_large
+from jobs.rle_job.options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
+from jobs.rle_job.pairs import Pairs, match_outputs, output_dir
+from jobs.rle_job.tasks import compress_batch, decompress_batch, size_mismatch, verify_batch
+from jobs.runtime.durable import new_token
+from jobs.runtime.engine import Plan
+from jobs.runtime.listing import Names, list_inputs, stem
+from jobs.runtime.report import Outcomes
+
+__all__ = ["output_dir", "plan_compress", "plan_decompress", "plan_verify"]
+
+log = logging.getLogger(__name__)
+
+
+def _probe_or_none(path: str, max_pixels: int):
+    try:
+        return rle.probe(path, max_pixels=max_pixels)
+    except Exception:  # the task reads it again and reports why, by name
+        return None
+
+
+def _read_rle_header(path: str, size: int):
+    """``(width, height)`` of a large ``.rle``, checked against its size; FormatError/OSError if bad."""
+    with open(path, "rb") as f:
+        width, height = rle.read_header(f.read(rle.HEADER_SIZE))
+    rle.check_length(width, height, size - rle.HEADER_SIZE)
+    return width, height
+
+
+def _failed(outcomes: Outcomes, i: int, path: str, exc: BaseException) -> None:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    outcomes.fail(i, text if path in text else f"{path}: {text}")
+
+
+# --------------------------------------------------------------------------- compress
+
+
+def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism: int = 1) -> Plan:
+    """Plan compressing an image file or a directory of images into ``.rle`` files.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        An image file, or a directory whose image files (by extension) are compressed.
+    dst : str or os.PathLike
+        Output ``.rle`` file, or directory (created by the tasks if missing).
+    opts : CompressOptions, optional
+        Resolved options (default: from config).
+    parallelism : int
+        Threads that will run the graph, for the automatic task sizes.
+
+    Returns
+    -------
+    jobs.runtime.engine.Plan
+    """
+    opts = opts or CompressOptions.resolve()
+    sizing = Sizing.from_config()
+    src, dst = os.fspath(src), os.fspath(dst)
+    pairs = match_outputs(src, dst, IMAGE_EXTENSIONS, ".rle", opts.overwrite)
+    token = new_token()
+    g = Graph("compress", token)
+    g.plan.settled = pairs.settled
+    g.plan.finish = RleFinish("compress", token, pairs.out_dir, pairs.stale, pairs.stamps, pairs.adopt)
+    rows = opts.rows_per_task
+    large, small = [], []
+    for i, size in enumerate(pairs.sizes):
+        candidate = rows != 0 and (rows != "auto" or 8 * size > sizing.min_pixels)
+        candidate = candidate and os.path.splitext(pairs.src.names[i])[1].lower() in BMP_EXTENSIONS
+        info = _probe_or_none(pairs.src[i], opts.max_pixels) if candidate else None
+        if info is not None and info.bmp is not None:
+            large.append((i, info))
+        else:
+            small.append(i)
+    budget, split = split_large(pairs, small, large, lambda x: x[1].pixels, 8, rows, parallelism, sizing)
+    g.batches("batch", compress_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts, token)
+    for i, info in split:
+        bounds = row_bounds(info.height, info.width, rows, budget)
+        d = pairs.dst[i]
+        g.blocks(
+            "write",
+            pairs.sizes[i],
+            bounds,
+            lambda k, info=info, bounds=bounds: (compress_block, info, bounds[k], bounds[k + 1], opts),
+            lambda keys, info=info, d=d: (assemble_rle, info, d, list(keys), opts, token),
+        )
+    log.info(
+        "compress: %d file(s) in %d task(s), %d settled while planning",
+        g.plan.nfiles,
+        g.plan.ntasks,
+        sum(len(o) for o in pairs.settled),
+    )
+    return g.plan
+
+
+# --------------------------------------------------------------------------- decompress
+
+
+def _rle_large_bytes(sizing: Sizing) -> int:
+    """An ``.rle`` larger than this may decode to more pixels than a task should hold (127 per byte)."""
+    return sizing.min_pixels // rle.CHUNK
+
+
+def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallelism: int = 1) -> Plan:
+    """Plan decompressing an ``.rle`` file or a directory of them into 1-bit BMPs.
+
+    Work is sized from the bytes each file holds: a small file (it cannot
+    decode to more than ``min-pixels-per-task`` pixels) joins a batch; a larger
+    one has its header read here and checked against its size, and gets row
+    blocks only when the checked claim is large.
+
+    Parameters are as for :func:`plan_compress`; outputs are ``<name>.bmp``.
+    """
+    opts = opts or DecompressOptions.resolve()
+    sizing = Sizing.from_config()
+    src, dst = os.fspath(src), os.fspath(dst)
+    pairs = match_outputs(src, dst, {".rle"}, ".bmp", opts.overwrite)
+    token = new_token()
+    g = Graph("decompress", token)
+    g.plan.settled = pairs.settled
+    g.plan.finish = RleFinish("decompress", token, pairs.out_dir, pairs.stale, pairs.stamps, pairs.adopt)
+    rows = opts.rows_per_task
+    cap = _rle_large_bytes(sizing)
+    small, large = [], []
+    bad = []
+    for i, size in enumerate(pairs.sizes):
+        if rows == 0 or (rows == "auto" and size <= cap):
+            small.append(i)
+            continue
+        try:
+            width, height = _read_rle_header(pairs.src[i], size)
+        except Exception as e:  # this file fails, by name; the rest goes on
+            bad.append((i, e))
+            continue
+        large.append((i, width, height))
+    if bad:
+        o = Outcomes(pairs.src.take(i for i, _ in bad), pairs.dst.take(i for i, _ in bad), "failed")
+        for k, (i, err) in enumerate(bad):
+            _failed(o, k, pairs.src[i], err)
+        g.plan.settled.append(o)
+    budget, split = split_large(pairs, small, large, lambda x: x[1] * x[2], rle.CHUNK, rows, parallelism, sizing)
+    g.batches(
+        "batch",
+        decompress_batch,
+        pairs,
+        small,
+        parallelism,
+        sizing if rows == "auto" else None,
+        token,
+    )
+    for i, w, h in split:
+        s, d = pairs.src[i], pairs.dst[i]
+        bounds = row_bounds(h, w, rows, budget)
+        index = g.task("index", prepare_bmp, s, d, bounds, w, h, token)
+        g.blocks(
+            "write",
+            pairs.sizes[i],
+            bounds,
+            lambda k, s=s, d=d, bounds=bounds, w=w, h=h, index=index: (
+                decompress_block,
+                s,
+                d,
+                index,
+                k,
+                bounds,
+                w,
+                h,
+                token,
+            ),
+            lambda keys, s=s, d=d, w=w, h=h: (finalize_bmp, s, d, list(keys), w, h, token),
+        )
+    return g.plan
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def plan_verify(orig, rle_src, opts: VerifyOptions | None = None, *, parallelism: int = 1) -> Plan:
+    """Plan comparing images with their ``.rle`` files, pixel by pixel, in bounded memory.
+
+    Parameters
+    ----------
+    orig : str or os.PathLike
+        An image file or a directory of images.
+    rle_src : str or os.PathLike
+        The matching ``.rle`` file, or a directory holding ``<name>.rle`` for each image.
+    opts : VerifyOptions, optional
+        The threshold the files were compressed with, if any, and the task layout.
+    parallelism : int
+        Threads that will run the graph.
+    """
+    opts = opts or VerifyOptions.resolve()
+    sizing = Sizing.from_config()
+    orig, rle_src = os.fspath(orig), os.fspath(rle_src)
+    token = new_token()
+    g = Graph("verify", token)
+    g.plan.finish = RleFinish("verify", token)
+    settled = g.plan.settled
+    if os.path.isdir(orig):
+        if not os.path.isdir(rle_src):
+            raise UsageError(f"{rle_src} must be a directory of .rle files when {orig} is a directory")
+        images = list_inputs(orig, IMAGE_EXTENSIONS)
+        rles = list_inputs(rle_src, {".rle"})
+        rle_size = dict(zip(rles.names, rles.sizes, strict=True))
+        stems = {stem(n) for n in images.names}
+        extra = [n for n in rles.names if stem(n) not in stems]
+        if extra:
+            o = Outcomes(
+                Names(rle_src, tuple(extra)),
+                Names(rle_src, tuple(extra)),
+                "failed",
+                f"no original image for it in {orig}",
+            )
+            settled.append(o)
+        if images.others:
+            o = Outcomes(Names(orig, tuple(n for n, _ in images.others)), None, "failed")
+            for k, (_, why) in enumerate(images.others):
+                o.reasons[k] = why
+            settled.append(o)
+        src_all = Names(orig, tuple(images.names))
+        dst_all = Names(rle_src, tuple(images.names), ".rle")
+    elif os.path.exists(orig):
+        if os.path.isdir(rle_src):
+            rle_src = os.path.join(rle_src, os.path.splitext(os.path.basename(orig))[0] + ".rle")
+        src_all = Names("", (orig,))
+        dst_all = Names("", (rle_src,))
+        try:
+            rle_size = {os.path.basename(rle_src): os.path.getsize(rle_src)}
+        except OSError:
+            rle_size = {}
+    else:
+        raise UsageError(f"{orig}: no such file or directory")
+    keep, sizes, missing = [], [], []
+    for i in range(len(src_all)):
+        size = rle_size.get(os.path.basename(dst_all[i]))
+        if size is None:
+            missing.append(i)
+        else:
+            keep.append(i)
+            sizes.append(size)
+    if missing:
+        o = Outcomes(src_all.take(missing), dst_all.take(missing), "failed")
+        for k, i in enumerate(missing):
+            o.reasons[k] = f"{src_all[i]}: no .rle file {dst_all[i]}"
+        settled.append(o)
+    pairs = Pairs(src_all.take(keep), dst_all.take(keep), sizes, [], "", ())
+    rows = opts.rows_per_task
+    cap = _rle_large_bytes(sizing)
+    small, large, bad, differ = [], [], [], []
+    for i, size in enumerate(pairs.sizes):
+        if rows == 0 or (rows == "auto" and size <= cap):
+            small.append(i)
+            continue
+        try:
+            width, height = _read_rle_header(pairs.dst[i], size)
+            info = rle.probe(pairs.src[i], max_pixels=opts.max_pixels)
+        except Exception as e:  # this pair fails, by name; the rest goes on
+            bad.append((i, e))
+            continue
+        if (info.width, info.height) != (width, height):
+            differ.append((i, (info.width, info.height), (width, height)))
+        else:
+            large.append((i, info))
+    if bad:
+        o = Outcomes(pairs.src.take(i for i, _ in bad), pairs.dst.take(i for i, _ in bad), "failed")
+        for k, (i, err) in enumerate(bad):
+            _failed(o, k, pairs.src[i], err)
+        settled.append(o)
+    if differ:
+        o = Outcomes(pairs.src.take(i for i, _, _ in differ), pairs.dst.take(i for i, _, _ in differ))
+        for k, (_, a, b) in enumerate(differ):
+            size_mismatch(o, k, a, b)
+        settled.append(o)
+    budget, split = split_large(pairs, small, large, lambda x: x[1].pixels, rle.CHUNK, rows, parallelism, sizing)
+    g.batches("batch", verify_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts)
+    for i, info in split:
+        path = pairs.dst[i]
+        bounds = row_bounds(info.height, info.width, rows, budget)
+        index = g.task("index", rle_offsets, path, bounds, info.width, info.height)
+        g.blocks(
+            "compare",
+            pairs.sizes[i],
+            bounds,
+            lambda k, info=info, path=path, index=index, bounds=bounds: (
+                verify_block,
+                info,
+                path,
+                index,
+                k,
+                bounds,
+                opts,
+            ),
+            lambda keys, info=info, path=path, index=index, bounds=bounds: (
+                verify_finish,
+                info,
+                path,
+                index,
+                list(keys),
+                bounds,
+                opts,
+            ),
+        )
+    return g.plan

@@ -1,0 +1,137 @@
+"""Running a job: the one path from a job's Python function to the runtime.
+
+Every job's function (``jobs.compress``, ``jobs.resize``...) resolves its own
+options, then hands :func:`run` its planner and the directory it writes into,
+with ``client``, ``compute``, ``progress`` and the scheduler keywords.  Where it
+runs, in this order:
+
+1. on ``client=``, a ``distributed.Client`` you opened;
+2. on the scheduler named by ``scheduler=``, ``scheduler_address=``,
+   ``scheduler_file=`` or ``cluster=``;
+3. on the active ``distributed.Client`` (the one ``Client()`` made current);
+4. on the configured scheduler (``imgjobs.scheduler.*``; by default ``auto``: Dask's
+   threads, or its processes for ``imgjobs.scheduler.auto-processes-files`` small
+   files or more).
+
+With ``compute=False`` nothing runs: the job's function returns one
+:class:`dask.delayed.Delayed` whose last task finalizes and returns the report,
+to compute when and where you like (as :func:`dask.bag.to_textfiles` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from dask.delayed import Delayed
+
+from jobs.errors import UsageError
+from jobs.options import RunOptions
+from jobs.runtime import engine
+from jobs.runtime.engine import Plan
+from jobs.runtime.listing import check_writable_file
+from jobs.runtime.progress import Progress
+from jobs.runtime.report import Report
+from jobs.schedulers import runner_for
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["check_client", "progress_of", "run"]
+
+log = logging.getLogger(__name__)
+
+
+def progress_of(progress: bool | Progress | None) -> Progress:
+    """The :class:`~jobs.runtime.progress.Progress` a job's ``progress=`` asks for.
+
+    None: a bar on a terminal or in Jupyter, when ``imgjobs.progress`` is true;
+    False: silent (no bar, no dashboard note); True: both; or one given.
+    """
+    if progress is None:
+        return Progress()
+    if isinstance(progress, bool):
+        return Progress(progress, dashboard=progress)
+    return progress
+
+
+def _parallelism(client: Client | None, run: RunOptions) -> int:
+    """Threads a graph built for later will probably get (task sizes only)."""
+    if client is not None:
+        threads: dict[str, int] = client.nthreads()
+        return max(1, sum(threads.values()))
+    return run.get("workers") or os.cpu_count() or 1
+
+
+def check_client(client: Any) -> None:
+    """A closed or foreign ``client=`` is a clear error, not a traceback from deep in distributed."""
+    if client is None:
+        return
+    status = getattr(client, "status", None)
+    if status is None or not hasattr(client, "nthreads"):
+        raise UsageError(f"client must be a distributed.Client, got {type(client).__name__}")
+    if status != "running":
+        raise UsageError(f"the client {client!r} is {status}: open a new distributed.Client (or pass none)")
+
+
+def run(
+    job: str,
+    planner: Callable[[int], Plan],
+    *,
+    source: object,
+    writes: str | None,
+    client: Client | None,
+    compute: bool | None,
+    progress: bool | Progress | None,
+    scheduler: Mapping[str, Any],
+    precheck: Callable[[], Report | None] | None = None,
+    runner: Any = None,
+) -> Report | Delayed:
+    """Plan and run a job through the runtime's one guarded path, or build its graph (``compute=False``).
+
+    Parameters
+    ----------
+    job : str
+        The job's name, for messages.
+    planner : callable
+        ``planner(parallelism) -> Plan``: the job planned with its options
+        resolved; called with the output's lock held (:func:`jobs.runtime.engine.run`).
+    source : object
+        The job's first input: a path that does not exist is a
+        :class:`~jobs.errors.UsageError` before anything starts.
+    writes : str or None
+        The directory the job writes into, whose lock the run holds (None: it writes nothing).
+    client, compute, progress
+        As the job's function takes them.
+    scheduler : mapping
+        The scheduler keywords given (:class:`~jobs.options.SchedulerOptions`).
+    precheck : callable, optional
+        ``precheck() -> Report or None``: a report with nothing to run (the output
+        is up to date), before any scheduler starts.
+    runner : object, optional
+        Run here instead of on a Dask scheduler (the resize exercise's executors).
+
+    Returns
+    -------
+    Report or dask.delayed.Delayed
+    """
+    options = RunOptions.from_kwargs(dict(scheduler), job)
+    check_client(client)
+    compute = True if compute is None else compute
+    if isinstance(source, (str, os.PathLike)) and not os.path.lexists(source):
+        raise UsageError(f"{os.fspath(source)}: no such file or directory")
+    if precheck is not None and compute:  # before a cluster starts for nothing
+        done = precheck()
+        if done is not None:
+            log.info("%s", done.up_to_date)
+            return done
+    if runner is not None:
+        return engine.run(planner, writes, runner, progress_of(progress))
+    if options.performance_report:
+        check_writable_file(options.performance_report, "the performance report")
+    if not compute:
+        return engine.to_delayed(planner(_parallelism(client, options)))
+    with runner_for(client, options) as where:
+        return engine.run(planner, writes, where, progress_of(progress), performance_report=options.performance_report)

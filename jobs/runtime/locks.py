@@ -1,0 +1,129 @@
+"""The lock of an output directory: one imgjobs run writes there at a time.
+
+Every run holds it from planning to the report (:func:`jobs.runtime.engine.run`),
+and every task of a graph computed later takes it while it runs
+(:func:`jobs.runtime.engine.to_delayed`).  The kernel releases it when the
+holding process ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import socket
+import stat
+import time
+
+from jobs.errors import BusyError, UsageError
+from jobs.runtime.listing import kind_of_mode
+
+__all__ = ["LOCK_NAME", "OutputLock", "output_lock"]
+
+log = logging.getLogger(__name__)
+
+
+#: The lock file every imgjobs run holds in the directory it writes into (one per directory, so the
+#: sibling names of one run's outputs can never be another run's outputs at the same moment).
+LOCK_NAME = ".imgjobs.lock"
+
+
+def output_lock(directory: str, *, shared: bool = False) -> OutputLock:
+    """The lock of an output directory: exclusive for a run, ``shared`` for the tasks of a graph computed later."""
+    directory = directory or "."
+    return OutputLock(os.path.join(directory, LOCK_NAME), directory, shared=shared)
+
+
+class OutputLock:
+    """Exclusive use of an output place for one run: ``flock`` on a hidden lock file beside the outputs.
+
+    Held by the process that runs the job from start to finish, so no other
+    imgjobs run can write there or sweep this run's temporaries meanwhile; the
+    kernel releases it when that process ends, however it ends, so a killed run
+    never leaves a stale lock.  Where the file system has no locks (some parallel
+    file systems without ``-o flock``), a warning says so and the run goes on.
+
+    Parameters
+    ----------
+    path : str
+        The lock file (its directory is created if missing).
+    place : str
+        What it protects, for the message.
+    """
+
+    def __init__(self, path: str, place: str, *, shared: bool = False):
+        self.path = path
+        self.place = place
+        self.shared = shared
+        self._fd = None
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        while True:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise BusyError(
+                    f"another imgjobs run ({holder}) is writing into {self.place}: wait for it to finish, or "
+                    f"write elsewhere (lock file {self.path})"
+                ) from None
+            except OSError as e:  # no locks on this file system
+                log.warning("cannot lock %s (%s): nothing stops two runs writing there at once", self.path, e.strerror)
+                os.close(fd)
+                return self
+            # The run before may have unlinked the file between our open and our lock: then ours
+            # is a lock on a file nobody else will find, and we must lock the one at the path.
+            try:
+                same = os.path.samestat(os.lstat(self.path), os.fstat(fd))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        if not self.shared:  # shared holders (the tasks of one graph) leave the holder's line alone
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.ctime()}".encode(), 0)
+        self._fd = fd
+        return self
+
+    def _open(self) -> int:
+        """The lock file, opened (created if missing); a link, a FIFO or a directory there is refused, untouched.
+
+        Never followed: a link named like the lock file would have imgjobs
+        truncate and write whatever file it points to.
+        """
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except OSError as e:
+            if os.path.islink(self.path):
+                what = "a symbolic link"
+            elif os.path.isdir(self.path):
+                what = "a directory"
+            else:
+                raise OSError(e.errno, f"cannot open the lock file {self.path}: {e.strerror}") from None
+            raise UsageError(
+                f"{self.path}, where imgjobs keeps the lock of {self.place}, is {what} it did not make: move it away"
+            ) from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise UsageError(
+                f"{self.path}, where imgjobs keeps the lock of {self.place}, is {kind_of_mode(st.st_mode)}, "
+                "not a file it made: move it away"
+            )
+        os.set_blocking(fd, True)
+        return fd
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            if not self.shared:  # never under other shared holders' feet
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)  # while still holding it: a waiting run sees the file gone and retries
+            os.close(self._fd)
+            self._fd = None
+        return False

@@ -1,0 +1,239 @@
+"""Runners: a plan's graph computed on Dask's threads or processes, or on a ``distributed.Client``.
+
+A :class:`Runner` is where the runtime (:func:`jobs.runtime.engine.execute`)
+sends a plan's graph.  It knows how to compute a graph on Dask's local
+schedulers (the ``processes`` one with worker processes from
+:mod:`jobs.runtime.pools`) and on a client someone opened, moving the progress
+bar as tasks end.  Starting or connecting to a scheduler is not here: the
+scheduler options become a runner in :mod:`jobs.schedulers`, and any object
+with the same attributes and ``run`` method can stand in for one (a job's own
+executors do).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+import dask
+from dask.callbacks import Callback
+from dask.multiprocessing import get as multiprocessing_get
+from dask.multiprocessing import initialize_worker_process
+from dask.threaded import get as threaded_get
+
+from jobs import config
+from jobs.errors import ConfigError
+from jobs.runtime.pools import process_pool, start_method
+
+__all__ = ["Runner", "dask_pool", "describe_pool", "performance_report"]
+
+log = logging.getLogger(__name__)
+
+
+def describe_pool(kind: str, n: int) -> str:
+    """``dask threads scheduler: 2 threads``: a local pool, for people."""
+    unit = ("thread" if kind == "threads" else "process") + ("" if n == 1 else "s" if kind == "threads" else "es")
+    return f"dask {kind} scheduler: {n} {unit}"
+
+
+class Runner:
+    """Computes job graphs on one scheduler and reports progress as tasks finish.
+
+    Attributes
+    ----------
+    kind : str
+        ``auto``, ``threads`` or ``processes`` (Dask's local schedulers), or where
+        its ``client`` computes: ``local``, ``cluster``, ``distributed`` or ``client``.
+    parallelism : int
+        Threads available to run tasks.
+    description : str
+        For people: the scheduler and its size.
+    dashboard_link : str or None
+        The Dask dashboard, for distributed schedulers.
+    tunnel : str or None
+        How to open the dashboard from where the user is (an ``ssh -L`` command), when it helps.
+    client : distributed.Client or None
+        Set for distributed schedulers.
+    ready : callable or None
+        ``ready(note)`` waits until the scheduler has a worker, saying what it
+        waits for (a batch-system cluster); None: it has them.
+    """
+
+    def __init__(self, kind: str, parallelism: int, description: str, *, client=None, dashboard_link=None, tunnel=None):
+        self.kind = kind
+        self.parallelism = max(1, int(parallelism))
+        self.description = description
+        self.client = client
+        self.dashboard_link = dashboard_link
+        self.tunnel = tunnel
+        self.ready = None  # a batch-system cluster: waits for its first worker, saying what the batch system reports
+        self._started: str | None = None  # processes: how the worker processes were started
+
+    def run(self, plan, progress, profile: str | None = None) -> tuple[list, int]:
+        """Run ``plan``'s graph; return its tasks' results (in ``plan.outputs`` order) and how many tasks ran.
+
+        ``profile``: write Dask's performance report (or local task profiles) to this HTML file.
+        """
+        with performance_report(profile, self):
+            return self.compute(plan.graph, plan.outputs, plan.watch, progress), plan.ntasks
+
+    def compute(self, graph: dict, outputs: list, watch: dict, progress) -> list:
+        """Compute the ``outputs`` keys of ``graph`` and return their results in order.
+
+        ``watch`` maps keys to ``(units, files)``: when such a task ends, ``progress``
+        moves by that much (row-block tasks move it before their file is done).  The
+        ``auto`` kind is settled before (:meth:`resolve`, by the runtime, from the plan).
+        """
+        if not outputs:
+            return []
+        if self.client is None:
+            return self._compute_local(graph, outputs, watch, progress)
+        return self._compute_distributed(graph, outputs, watch, progress)
+
+    def resolve(self, batched_files: int, only_batches: bool = False) -> str:
+        """Settle the ``auto`` kind for a job with ``batched_files`` small files in batch tasks.
+
+        Work on many small files is Python code between short system calls: it
+        holds the GIL, so threads cannot use a second core (dask.bag defaults to
+        processes for the same reason), and a second thread only contends for
+        it (9-15% slower here).  So: from ``imgjobs.scheduler.auto-processes-files``
+        small files on, a process pool, whose start then pays for itself;
+        below, one thread when the job is only such batches; and every thread
+        when the work is not only small files (numpy and Pillow release the GIL).
+        """
+        if self.kind != "auto":
+            return self.kind
+        many = config.get_int("scheduler.auto-processes-files", low=0)
+        if self.parallelism > 1 and batched_files >= many:
+            self.kind, why = "processes", f"{batched_files} small files in batches"
+        elif only_batches and batched_files:
+            self.kind, self.parallelism, why = "threads", 1, "few small files: their work holds the GIL"
+        else:
+            self.kind, why = "threads", "large images or few files"
+        self.description = f"{describe_pool(self.kind, self.parallelism)} (auto: {why})"
+        return self.kind
+
+    def _compute_local(self, graph, outputs, watch, progress):
+        class _Watch(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                moved = watch.get(key)
+                if moved:
+                    progress.update(*moved)
+
+        if self.kind == "threads":
+            # The scheduler's own get: a scheduler *name* makes dask import distributed to look for a Client.
+            with _Watch():
+                return list(threaded_get(graph, outputs, num_workers=self.parallelism))
+        chunksize = _chunksize()
+        pool = dask_pool(self.parallelism)
+        if self._started is None:  # said once, in the report's scheduler
+            method = "Dask's own" if pool is None else start_method(pool)
+            self._started = {"fork": "forked", "spawn": "spawned"}.get(method, method) + " workers"
+            self.description += f", {self._started}"
+        try:
+            with _Watch():
+                return list(
+                    multiprocessing_get(graph, outputs, num_workers=self.parallelism, chunksize=chunksize, pool=pool)
+                )
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _compute_distributed(self, graph, outputs, watch, progress):
+        from distributed import as_completed  # start-up: distributed only for distributed schedulers (~0.4 s)
+
+        wanted = list(outputs) + [k for k in watch if k not in set(outputs)]
+        futures = self.client.get(graph, wanted, sync=False)
+        index = {f.key: i for i, f in enumerate(futures[: len(outputs)])}
+        results = [None] * len(outputs)
+        try:
+            # Gather each result as it lands and let the cluster forget it: nothing finished
+            # waits in a worker's memory, so a worker that leaves later (walltime, failure)
+            # costs only the tasks it was running.  Row-block tasks are only watched: their
+            # results stay where their file's last task needs them.
+            # This client's loop: as_completed otherwise follows the newest client of the
+            # process, and waits forever on futures of another one.
+            for fut in as_completed(futures, loop=self.client.loop):
+                i = index.get(fut.key)
+                if i is not None:
+                    results[i] = fut.result()
+                moved = watch.get(fut.key)
+                if moved:
+                    progress.update(*moved)
+                fut.release()
+            return results
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+
+def dask_pool(workers: int):
+    """The worker processes of Dask's ``processes`` scheduler (:func:`~jobs.runtime.pools.process_pool`), or None.
+
+    Forked from this process where that is safe, else spawned as Dask would,
+    each dying with this process either way; the start method Dask's
+    configuration names (``multiprocessing.context``) is kept.  None leaves the
+    pool to Dask, where its configuration sets ``pool`` or
+    ``multiprocessing.initializer`` (a user's choice is kept).  Workers run
+    Dask's own worker set-up (new random seeds).
+
+    Parameters
+    ----------
+    workers : int
+        Processes in the pool.
+
+    Returns
+    -------
+    concurrent.futures.ProcessPoolExecutor or None
+    """
+    pool, initializer = dask.config.get("pool", None), dask.config.get("multiprocessing.initializer", None)
+    if pool is not None and not callable(getattr(pool, "submit", None)) and not hasattr(pool, "apply_async"):
+        raise ConfigError(f"pool (Dask's configuration) must be an Executor or a multiprocessing Pool, got {pool!r}")
+    if initializer is not None and not callable(initializer):
+        raise ConfigError(f"multiprocessing.initializer (Dask's configuration) must be callable, got {initializer!r}")
+    configured = [k for k in _DASK_POOL_KEYS if dask.config.get(k, None) is not None]
+    if configured:
+        log.info("worker processes: Dask's own (its configuration sets %s)", ", ".join(configured))
+        return None
+    context = dask.config.get("multiprocessing.context", None)
+    if context is not None and context not in ("fork", "spawn", "forkserver"):
+        raise ConfigError(f"multiprocessing.context must be fork, spawn or forkserver, got {context!r}")
+    if context != "fork" and os.environ.get("PYTHONHASHSEED") in (None, "0"):
+        os.environ["PYTHONHASHSEED"] = "6640"  # what Dask sets for its spawned workers: the same hashes in each
+    return process_pool(workers, then=initialize_worker_process, context=context)
+
+
+#: Dask settings that bring a pool or a worker set-up of the user's own: when one is set, Dask starts the workers.
+_DASK_POOL_KEYS = ("multiprocessing.initializer", "pool")
+
+
+def _chunksize() -> int:
+    """Tasks handed to a worker process at once: Dask's ``chunksize`` when set, else 1.
+
+    Ours are sized to ~0.1 s each, and Dask's default of 6 leaves one process idle
+    while the other ends a chunk of six.
+    """
+    value = dask.config.get("chunksize", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"chunksize (Dask's configuration) must be a whole number of tasks from 1, got {value!r}")
+    return value
+
+
+@contextlib.contextmanager
+def performance_report(path, runner):
+    """Dask's performance report on distributed schedulers, task and resource profiles on local ones."""
+    if not path:
+        yield
+        return
+    if runner.client is not None:
+        from distributed import performance_report as report  # start-up: distributed schedulers only
+
+        with report(filename=path):
+            yield
+        return
+    from dask.diagnostics import Profiler, ResourceProfiler, visualize  # start-up: bokeh, only when asked
+
+    with Profiler() as prof, ResourceProfiler(dt=0.05) as rprof:
+        yield
+    visualize([prof, rprof], filename=path, show=False, save=True)

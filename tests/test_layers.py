@@ -1,0 +1,337 @@
+"""The layers, read from the code: every import of every module (inside functions too), parsed with ``ast``.
+
+- no import cycle, counting imports inside functions;
+- each layer imports only its own and those below it: ``rle`` (the codec) nothing
+  of ``jobs``; the runtime nothing above it (no job, no option declarations, no
+  cluster, not the codec); a job no other job;
+- an import inside a function (of any module, the standard library's too) says
+  why it is there (an optional extra, or a measured start-up cost), in a comment;
+- ``jobs/__init__.py`` loads its public names on first use, and its
+  ``TYPE_CHECKING`` imports (what editors and mypy see) name the same ones;
+- no module of ``jobs`` or ``rle`` is over 400 lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: The layers, lowest first: a module may import its own layer and those below it.
+LAYERS = [
+    ("codec", ("rle",)),
+    ("base", ("jobs.version", "jobs.errors", "jobs.config", "jobs.cliargs")),
+    ("runtime", ("jobs.runtime",)),
+    (
+        "support",
+        (
+            "jobs.params",
+            "jobs.options",
+            "jobs.clusters",
+            "jobs.schedulers",
+            "jobs.images",
+            "jobs.jobspec",
+            "jobs.running",
+        ),
+    ),
+    ("jobs", ("jobs.rle_job", "jobs.resize_job", "jobs.stats_job")),
+    ("api", ("jobs.registry", "jobs.api", "jobs.samples")),
+    ("studies", ("jobs.study",)),
+    ("cli", ("jobs.cli", "jobs.__main__")),
+]
+
+#: What the runtime may import of this project: nothing above it.
+RUNTIME_MAY_IMPORT = ("jobs.runtime", "jobs.errors", "jobs.config")
+
+#: Words a comment on an import inside a function uses to say why it is there.
+REASONS = ("optional extra", "start-up", "the guard")
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str  # the importing module
+    target: str  # the project module imported
+    line: int
+    in_function: bool
+    type_checking: bool
+
+
+def _modules() -> dict[str, str]:
+    found = {}
+    for pkg in ("jobs", "rle"):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, pkg)):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for f in filenames:
+                if f.endswith(".py"):
+                    path = os.path.join(dirpath, f)
+                    name = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+                    found[name.removesuffix(".__init__")] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _resolve(name: str) -> str | None:
+    """The project module a dotted name lands in (its longest known prefix), or None for another package."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(module: str, path: str) -> list[Import]:
+    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    found: list[Import] = []
+
+    def visit(node, in_function: bool, type_checking: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            checking = type_checking or (isinstance(child, ast.If) and _is_type_checking(child))
+            targets: list[str] = []
+            if isinstance(child, ast.Import):
+                targets = [a.name for a in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    up = package
+                    for _ in range(child.level - 1):
+                        up = up.rpartition(".")[0]
+                    base = f"{up}.{base}" if base else up
+                for alias in child.names:  # a submodule by name is an import of it, not of its package
+                    full = f"{base}.{alias.name}"
+                    targets.append(full if full in MODULES else base)
+            for t in targets:
+                hit = _resolve(t) if t.split(".")[0] in ("jobs", "rle") else t
+                if hit and hit != module:
+                    found.append(Import(module, hit, child.lineno, in_function, checking))
+            visit(child, inner, checking)
+
+    visit(tree, False, False)
+    return found
+
+
+#: Every import of every module; ``OURS`` those of a module of this project (what the layers are made of).
+IMPORTS = [i for m, p in MODULES.items() for i in _imports(m, p)]
+OURS = [i for i in IMPORTS if i.target in MODULES]
+
+
+def _layer(module: str) -> int:
+    if module == "jobs":  # the package: its public names, loaded on first use (jobs.study the highest of them)
+        return [name for name, _ in LAYERS].index("studies")
+    for k, (_, prefixes) in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return k
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS in tests/test_layers.py")
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found = []
+    counter = 0
+    for root in sorted(MODULES):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges.get(root, ()))))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, children = work[-1]
+            for w in children:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(edges.get(w, ())))))
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        component.append(w)
+                        if w == v:
+                            break
+                    if len(component) > 1:
+                        found.append(sorted(component))
+    return found
+
+
+def test_every_module_is_in_a_layer():
+    for module in MODULES:
+        _layer(module)
+
+
+def test_no_import_cycle_counting_imports_inside_functions():
+    edges: dict[str, set[str]] = {}
+    for i in OURS:
+        if not i.type_checking:  # what runs: module level and inside functions
+            edges.setdefault(i.source, set()).add(i.target)
+    assert _cycles(edges) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"jobs.api": {"jobs.registry"}, "jobs.registry": {"jobs.api"}}) == [["jobs.api", "jobs.registry"]]
+
+
+def test_each_layer_imports_only_itself_and_those_below():
+    upward = [
+        f"{i.source} (layer {LAYERS[_layer(i.source)][0]}) imports {i.target} (layer {LAYERS[_layer(i.target)][0]}), "
+        f"line {i.line}"
+        for i in OURS
+        if _layer(i.target) > _layer(i.source)
+    ]
+    assert upward == []
+
+
+def test_the_runtime_knows_no_job_no_options_no_cluster_and_not_the_codec():
+    wrong = [
+        f"{i.source} imports {i.target} (line {i.line})"
+        for i in OURS
+        if i.source.startswith("jobs.runtime")
+        and not any(i.target == m or i.target.startswith(m + ".") for m in RUNTIME_MAY_IMPORT)
+    ]
+    assert wrong == []
+    for module, path in MODULES.items():  # nor does it name one
+        if module.startswith("jobs.runtime"):
+            text = open(path, encoding="utf-8").read()
+            for job in ("compress", "decompress", "resize", '"verify"', "stats_job", "rle_job", "resize_job", "zarr"):
+                assert job not in text, f"{path} names {job}"
+
+
+def test_a_job_imports_no_other_job():
+    jobs = ("jobs.rle_job", "jobs.resize_job", "jobs.stats_job")
+
+    def job_of(m: str) -> str | None:
+        return next((j for j in jobs if m == j or m.startswith(j + ".")), None)
+
+    crossing = [
+        f"{i.source} imports {i.target}"
+        for i in OURS
+        if job_of(i.source) and job_of(i.target) and job_of(i.source) != job_of(i.target)
+    ]
+    assert crossing == []
+
+
+def test_an_import_inside_a_function_says_why_it_is_there():
+    unexplained = []
+    for module, path in MODULES.items():
+        lines = open(path, encoding="utf-8").read().splitlines()
+        for i in IMPORTS:
+            if i.source != module or not i.in_function:
+                continue
+            said = lines[i.line - 1] + " " + lines[i.line - 2]  # the line, or the comment just above it
+            if not any(reason in said for reason in REASONS):
+                unexplained.append(f"{path}:{i.line}: {lines[i.line - 1].strip()}")
+    assert unexplained == []
+
+
+def test_the_package_loads_its_names_on_first_use_and_editors_see_the_same_ones():
+    import jobs
+
+    tree = ast.parse(open(MODULES["jobs"], encoding="utf-8").read())
+    seen = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for imp in ast.walk(node):
+                if isinstance(imp, ast.ImportFrom):
+                    seen |= {a.asname or a.name for a in imp.names}
+    assert seen == set(jobs._EXPORTS)
+    running = [i.target for i in OURS if i.source == "jobs" and not i.type_checking]
+    assert running == ["jobs.version"]  # importing jobs costs nothing
+    for name, (where, _) in jobs._EXPORTS.items():
+        assert importlib.util.find_spec(where) is not None, name
+
+
+def test_no_module_is_over_400_lines():
+    long = {path: n for path in MODULES.values() if (n := sum(1 for _ in open(path, encoding="utf-8"))) > 400}
+    assert long == {}
+
+
+def test_a_worker_that_runs_a_task_imports_no_job_it_does_not_run(tmp_path):
+    """Unpickling a compress task imports the RLE job's tasks, not resize, OpenCV, distributed or the CLI."""
+    import subprocess
+
+    code = (
+        "import sys, jobs.rle_job.tasks; "
+        "bad = [m for m in ('jobs.resize_job', 'jobs.cli', 'jobs.registry', 'cv2', 'distributed', 'jobs.study') "
+        "if m in sys.modules]; print(bad)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("rule", ["cycle", "upward", "runtime", "unexplained"])
+def test_each_rule_fails_on_a_module_that_breaks_it(rule, tmp_path, monkeypatch):
+    """A fake module breaking each rule is caught: the rules above can fail."""
+    source = {
+        "cycle": "from jobs.api import run_job\n",  # jobs.registry <- jobs.api imports it
+        "upward": "from jobs.cli.command import run\n",
+        "runtime": "import rle\n",
+        "unexplained": "def f():\n    import jobs.registry\n",
+    }[rule]
+    module = "jobs.registry" if rule == "cycle" else "jobs.runtime.fake" if rule == "runtime" else "jobs.api"
+    path = tmp_path / "fake.py"
+    path.write_text(source)
+    monkeypatch.setitem(MODULES, module, str(path)) if module not in MODULES else None
+    found = _imports(module, str(path))
+    assert found, rule
+    if rule == "cycle":
+        edges = {i.source: {i.target} for i in found}
+        edges.setdefault("jobs.api", set()).add("jobs.registry")
+        assert _cycles(edges)
+    elif rule == "upward":
+        assert any(_layer(i.target) > _layer(i.source) for i in found)
+    elif rule == "runtime":
+        assert any(not i.target.startswith(RUNTIME_MAY_IMPORT) for i in found)
+    else:
+        assert any(i.in_function for i in found)
+
+
+def test_the_architecture_page_draws_the_layers_and_names_every_module():
+    """docs/architecture.md's table is LAYERS above, and its tree names every module of jobs and rle."""
+    page = open(os.path.join(ROOT, "docs", "architecture.md"), encoding="utf-8").read()
+    rows = [line for line in page.splitlines() if line.startswith("| ") and not line.startswith("| layer")]
+    drawn = [(row.split("|")[1].strip(), row.split("|")[2]) for row in rows if not row.startswith("|---")]
+    assert [name for name, _ in drawn] == list(dict.fromkeys(name for name, _ in LAYERS))
+    for name, prefixes in LAYERS:
+        cell = dict(drawn)[name]
+        assert all(f"`{p}`" in cell for p in prefixes), (name, prefixes)
+    start = page.index("```\n") + 4
+    named, parents = set(), []
+    for line in page[start : page.index("```\n", start)].splitlines():
+        entry = line.strip().split("  ")[0]
+        if not entry or not (entry.endswith((".py", "/"))) or line.startswith(" " * 20):
+            continue  # a description's continuation
+        depth = (len(line) - len(line.lstrip())) // 2
+        parents[depth:] = [entry.rstrip("/")]
+        named.add("/".join(parents) + ("/__init__.py" if entry.endswith("/") else ""))  # a package: its __init__
+    files = {os.path.relpath(p, ROOT) for p in MODULES.values()}
+    assert files - named == set()  # every module is in the page's tree
+    assert {n for n in named if n.startswith(("jobs/", "rle/"))} - files == set()  # and none that is not
