@@ -19,10 +19,10 @@ options, planner, tasks and function; the registry and this API; throughput
 studies (:mod:`jobs.study`) and the ``imgjobs`` command (:mod:`jobs.cli`).
 
 The names below are loaded on first use (PEP 562), a measured start-up cost:
-importing ``jobs`` costs nothing, a worker process that only runs task
-functions never imports what it does not use, and the command can report a
-malformed Dask config file cleanly.  Type checkers and editors see them as
-the imports under ``TYPE_CHECKING``.
+importing ``jobs`` costs nothing (``import jobs.api`` ~0.3 s), a worker process
+that only runs task functions never imports what it does not use, and the
+command can report a malformed Dask config file cleanly.  Type checkers and
+editors see them as the imports under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
@@ -33,67 +33,137 @@ from typing import TYPE_CHECKING
 from jobs.version import __version__ as __version__
 
 if TYPE_CHECKING:  # what __getattr__ loads, as a type checker and an editor see it
-    from jobs import study  # noqa: F401
-    from jobs.api import compress, decompress, job_function, preprocess, resize, resize_array, run_job, verify  # noqa: F401
-    from jobs.config import get as config_get  # noqa: F401
-    from jobs.errors import BusyError, ConfigError, UsageError  # noqa: F401
-    from jobs.options import RunOptions, SchedulerOptions  # noqa: F401
-    from jobs.resize_job.inference import PixelsMayDiffer  # noqa: F401
-    from jobs.resize_job.options import ResizeOptions  # noqa: F401
-    from jobs.resize_job.report import ResizeReport  # noqa: F401
-    from jobs.resize_job.source import read_labelled  # noqa: F401
-    from jobs.rle_job.options import CompressOptions, DecompressOptions, VerifyOptions  # noqa: F401
-    from jobs.rle_job.report import RleReport  # noqa: F401
-    from jobs.runtime import Plan, execute, to_delayed  # noqa: F401
-    from jobs.runtime.report import FileResult, Outcomes, Report  # noqa: F401
+    from jobs import study as study
+    from jobs.api import (
+        BusyError as BusyError,
+    )
+    from jobs.api import (
+        CompressOptions as CompressOptions,
+    )
+    from jobs.api import (
+        ConfigError as ConfigError,
+    )
+    from jobs.api import (
+        DecompressOptions as DecompressOptions,
+    )
+    from jobs.api import (
+        FileResult as FileResult,
+    )
+    from jobs.api import (
+        Outcomes as Outcomes,
+    )
+    from jobs.api import (
+        PixelsMayDiffer as PixelsMayDiffer,
+    )
+    from jobs.api import (
+        Plan as Plan,
+    )
+    from jobs.api import (
+        Report as Report,
+    )
+    from jobs.api import (
+        ResizeOptions as ResizeOptions,
+    )
+    from jobs.api import (
+        ResizeReport as ResizeReport,
+    )
+    from jobs.api import (
+        RleReport as RleReport,
+    )
+    from jobs.api import (
+        RunOptions as RunOptions,
+    )
+    from jobs.api import (
+        SchedulerOptions as SchedulerOptions,
+    )
+    from jobs.api import (
+        UsageError as UsageError,
+    )
+    from jobs.api import (
+        VerifyOptions as VerifyOptions,
+    )
+    from jobs.api import (
+        compress as compress,
+    )
+    from jobs.api import (
+        config_get as config_get,
+    )
+    from jobs.api import (
+        decompress as decompress,
+    )
+    from jobs.api import (
+        execute as execute,
+    )
+    from jobs.api import (
+        job_function as job_function,
+    )
+    from jobs.api import (
+        preprocess as preprocess,
+    )
+    from jobs.api import (
+        read_labelled as read_labelled,
+    )
+    from jobs.api import (
+        resize as resize,
+    )
+    from jobs.api import (
+        resize_array as resize_array,
+    )
+    from jobs.api import (
+        run_job as run_job,
+    )
+    from jobs.api import (
+        to_delayed as to_delayed,
+    )
+    from jobs.api import (
+        verify as verify,
+    )
 
-#: Public name -> (module, attribute): the same names as the imports under ``TYPE_CHECKING`` above
-#: (``tests/test_layers.py`` holds the two to the same set).
-_EXPORTS = {
-    "compress": ("jobs.api", "compress"),
-    "decompress": ("jobs.api", "decompress"),
-    "verify": ("jobs.api", "verify"),
-    "resize": ("jobs.api", "resize"),
-    "resize_array": ("jobs.api", "resize_array"),
-    "preprocess": ("jobs.api", "preprocess"),
-    "run_job": ("jobs.api", "run_job"),
-    "job_function": ("jobs.api", "job_function"),
-    "study": ("jobs.study", None),
-    "config_get": ("jobs.config", "get"),
-    "BusyError": ("jobs.errors", "BusyError"),
-    "ConfigError": ("jobs.errors", "ConfigError"),
-    "UsageError": ("jobs.errors", "UsageError"),
-    "RunOptions": ("jobs.options", "RunOptions"),
-    "SchedulerOptions": ("jobs.options", "SchedulerOptions"),
-    "PixelsMayDiffer": ("jobs.resize_job.inference", "PixelsMayDiffer"),
-    "ResizeOptions": ("jobs.resize_job.options", "ResizeOptions"),
-    "ResizeReport": ("jobs.resize_job.report", "ResizeReport"),
-    "read_labelled": ("jobs.resize_job.source", "read_labelled"),
-    "CompressOptions": ("jobs.rle_job.options", "CompressOptions"),
-    "DecompressOptions": ("jobs.rle_job.options", "DecompressOptions"),
-    "VerifyOptions": ("jobs.rle_job.options", "VerifyOptions"),
-    "RleReport": ("jobs.rle_job.report", "RleReport"),
-    "Plan": ("jobs.runtime", "Plan"),
-    "execute": ("jobs.runtime", "execute"),
-    "to_delayed": ("jobs.runtime", "to_delayed"),
-    "FileResult": ("jobs.runtime.report", "FileResult"),
-    "Outcomes": ("jobs.runtime.report", "Outcomes"),
-    "Report": ("jobs.runtime.report", "Report"),
-}
-
-__all__ = sorted([*_EXPORTS, "__version__"])
+#: The public names: :mod:`jobs.api` holds each (``study`` is :mod:`jobs.study`); ``tests/test_layers.py``
+#: holds this list and the imports above to the same names.
+__all__ = [
+    "BusyError",
+    "CompressOptions",
+    "ConfigError",
+    "DecompressOptions",
+    "FileResult",
+    "Outcomes",
+    "PixelsMayDiffer",
+    "Plan",
+    "Report",
+    "ResizeOptions",
+    "ResizeReport",
+    "RleReport",
+    "RunOptions",
+    "SchedulerOptions",
+    "UsageError",
+    "VerifyOptions",
+    "__version__",
+    "compress",
+    "config_get",
+    "decompress",
+    "execute",
+    "job_function",
+    "preprocess",
+    "read_labelled",
+    "resize",
+    "resize_array",
+    "run_job",
+    "study",
+    "to_delayed",
+    "verify",
+]
 
 
 def __getattr__(name: str):
-    try:
-        where, attr = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'jobs' has no attribute {name!r}") from None
-    module = importlib.import_module(where)
-    value = module if attr is None else getattr(module, attr)
+    if name not in __all__:
+        raise AttributeError(f"module 'jobs' has no attribute {name!r}")
+    value = (
+        importlib.import_module("jobs.study") if name == "study" else getattr(importlib.import_module("jobs.api"), name)
+    )
     globals()[name] = value  # once loaded, an ordinary attribute
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(__all__))

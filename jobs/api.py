@@ -1,6 +1,7 @@
 """The Python API: every job is one call, and :func:`run_job` runs any job of the registry by name.
 
-The job functions are written out in their subpackages, with typed keywords
+Every public name of ``jobs`` is loaded from here.  The job functions are
+written out in their subpackages, with typed keywords
 and numpydoc, and gathered here: :func:`compress`, :func:`decompress` and
 :func:`verify` (:mod:`jobs.rle_job.api`), :func:`resize`
 (:mod:`jobs.resize_job.api`), with :func:`resize_array` and :func:`preprocess`
@@ -24,19 +25,56 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from jobs import registry
-from jobs.options import RunOptions
+from jobs.config import get as config_get
+from jobs.errors import BusyError, ConfigError, UsageError
+from jobs.options import RunOptions, SchedulerOptions
 from jobs.resize_job.api import resize
 from jobs.resize_job.array import resize_array
-from jobs.resize_job.inference import preprocess
+from jobs.resize_job.inference import PixelsMayDiffer, preprocess
+from jobs.resize_job.options import ResizeOptions
+from jobs.resize_job.report import ResizeReport
+from jobs.resize_job.source import read_labelled
 from jobs.rle_job.api import compress, decompress, verify
+from jobs.rle_job.options import CompressOptions, DecompressOptions, VerifyOptions
+from jobs.rle_job.report import RleReport
+from jobs.runtime.engine import Plan, execute, to_delayed
 from jobs.runtime.progress import Progress
-from jobs.runtime.report import Report
+from jobs.runtime.report import FileResult, Outcomes, Report
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
     from distributed import Client
 
-__all__ = ["compress", "decompress", "job_function", "preprocess", "resize", "resize_array", "run_job", "verify"]
+__all__ = [
+    "BusyError",
+    "CompressOptions",
+    "ConfigError",
+    "DecompressOptions",
+    "FileResult",
+    "Outcomes",
+    "PixelsMayDiffer",
+    "Plan",
+    "Report",
+    "ResizeOptions",
+    "ResizeReport",
+    "RleReport",
+    "RunOptions",
+    "SchedulerOptions",
+    "UsageError",
+    "VerifyOptions",
+    "compress",
+    "config_get",
+    "decompress",
+    "execute",
+    "job_function",
+    "preprocess",
+    "read_labelled",
+    "resize",
+    "resize_array",
+    "run_job",
+    "to_delayed",
+    "verify",
+]
 
 
 def run_job(

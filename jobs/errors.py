@@ -2,7 +2,7 @@
 
 :class:`UsageError` and its subclasses are the caller's to fix (the command exits 2);
 :class:`ClusterError` is the batch system's (exit 1).  Per-file failures are not
-exceptions: they are outcomes in the :class:`~jobs.runtime.engine.report.Report`.
+exceptions: they are outcomes in the :class:`~jobs.runtime.report.Report`.
 """
 
 from __future__ import annotations

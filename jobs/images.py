@@ -7,17 +7,14 @@ that fails is named with the reason :func:`failure` gives.
 
 from __future__ import annotations
 
-from rle.imageio import describe
+from rle.files import describe
 
-__all__ = ["BMP_EXTENSIONS", "IMAGE_EXTENSIONS", "failure"]
+__all__ = ["IMAGE_EXTENSIONS", "failure"]
 
 #: Extensions taken as images when a directory is read (case-insensitive).
 IMAGE_EXTENSIONS = frozenset(
     ".bmp .dib .png .gif .tif .tiff .pbm .pgm .ppm .pnm .pcx .tga .webp .jpg .jpeg .jp2 .ico .im .sgi".split()
 )
-
-#: Images whose rows can be read apart (the BMP fast path), so large ones are split into row blocks.
-BMP_EXTENSIONS = frozenset({".bmp", ".dib"})
 
 
 def failure(path, exc: BaseException) -> str:

@@ -56,6 +56,9 @@ class StudySpec:
         ``arguments(parser)`` adds the sweep of task sizes (``dest="task_sizes"``)
         and any other study-only flag to ``imgjobs study NAME``; the job's
         :attr:`options` get their flags as the job's command has them.
+    tables : tuple of callable
+        ``table(rows, unit) -> str``: tables of the job's own in a study's report
+        (Markdown; "" when the study lacks the runs a table needs).
     sizes_default : tuple
         Task sizes a study sweeps by default.
     grow : str
@@ -75,6 +78,7 @@ class StudySpec:
     options: tuple
     settings: Callable[[dict], dict]
     arguments: Callable[[Any], None]
+    tables: tuple = ()
     sizes_default: tuple = ("auto",)
     grow: str = "more or larger inputs"
     executors: bool = False

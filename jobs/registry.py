@@ -31,24 +31,33 @@ JOBS: tuple[JobSpec, ...] = (COMPRESS, DECOMPRESS, VERIFY, RESIZE, STATS)
 #: The entry-point group where other packages name their jobs' specs.
 ENTRY_POINTS = "imgjobs.jobs"
 
-_SPECS: dict | None = None
-_BUILT_IN: dict | None = None
+_SPECS: dict[str, JobSpec] | None = None  # JOBS, by name
+_PLUGINS: dict[str, JobSpec] | None = None  # other packages' jobs, by name
 
 
-def _plugins() -> list[JobSpec]:
-    """The specs other packages name in :data:`ENTRY_POINTS`; one that does not load is left out, with a warning."""
+def _plugins(taken: set[str]) -> list[JobSpec]:
+    """The specs other packages name in :data:`ENTRY_POINTS`, but none named like a job in ``taken``.
+
+    One that does not load, is not a :class:`~jobs.jobspec.JobSpec` or takes a
+    name already taken is left out with a warning naming it: a broken plugin
+    never stops the jobs that work.
+    """
     from importlib.metadata import entry_points  # start-up: ~30 ms with the scan, only when other jobs are asked for
 
     found = []
     for ep in entry_points(group=ENTRY_POINTS):
         try:
             spec = ep.load()
-        except Exception as e:  # a broken plugin never stops the jobs that work
+        except Exception as e:
             log.warning("the job %r of entry point %s does not load (%s): left out", ep.name, ep.value, e)
             continue
         if not isinstance(spec, JobSpec):
             log.warning("the entry point %s (%s) is not a jobs.jobspec.JobSpec: left out", ep.name, ep.value)
             continue
+        if spec.name in taken:
+            log.warning("the job %r of entry point %s takes a name already taken: left out", spec.name, ep.value)
+            continue
+        taken.add(spec.name)
         found.append(spec)
     return found
 
@@ -68,14 +77,14 @@ def specs(*, plugins: bool = True) -> dict[str, JobSpec]:
     ``plugins=False``: the jobs imgjobs ships only (what a command of one of them
     needs: looking for other packages' jobs costs the command ~30 ms).
     """
-    global _SPECS, _BUILT_IN
-    if not plugins:
-        if _BUILT_IN is None:
-            _BUILT_IN = _by_name(JOBS)
-        return _BUILT_IN
+    global _SPECS, _PLUGINS
     if _SPECS is None:
-        _SPECS = _by_name((*JOBS, *_plugins()))
-    return _SPECS
+        _SPECS = _by_name(JOBS)
+    if not plugins:
+        return _SPECS
+    if _PLUGINS is None:
+        _PLUGINS = {spec.name: spec for spec in _plugins(set(_SPECS))}
+    return {**_SPECS, **_PLUGINS}
 
 
 def get(name: str) -> JobSpec:

@@ -87,7 +87,7 @@ def run(
     progress: bool | Progress | None,
     scheduler: Mapping[str, Any],
     precheck: Callable[[], Report | None] | None = None,
-    runner: Any = None,
+    runner: Callable[[], Any] | None = None,
 ) -> Report | Delayed:
     """Plan and run a job through the runtime's one guarded path, or build its graph (``compute=False``).
 
@@ -110,8 +110,10 @@ def run(
     precheck : callable, optional
         ``precheck() -> Report or None``: a report with nothing to run (the output
         is up to date), before any scheduler starts.
-    runner : object, optional
-        Run here instead of on a Dask scheduler (the resize exercise's executors).
+    runner : callable, optional
+        ``runner()``: where to run instead of on a Dask scheduler (a job's own
+        executors), made once the inputs are found and the output is not up to
+        date; it refuses what it cannot run with (a client, ``compute=False``).
 
     Returns
     -------
@@ -128,7 +130,7 @@ def run(
             log.info("%s", done.up_to_date)
             return done
     if runner is not None:
-        return engine.run(planner, writes, runner, progress_of(progress))
+        return engine.run(planner, writes, runner(), progress_of(progress))
     if options.performance_report:
         check_writable_file(options.performance_report, "the performance report")
     if not compute:

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from jobs.errors import UsageError
 from jobs.resize_job.options import parse_size
-from jobs.runtime.durable import write_atomic
+from jobs.runtime.durable import new_token, write_atomic
 
 __all__ = ["make_jpegs"]
 
@@ -133,7 +133,7 @@ def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375)
         name = f"class-{label}/{i:04d}.jpg"
         _photo(rng, width, height, label, noise).save(out / name, quality=quality)
         lines.append(f"{name}\t{label}\n")
-    write_atomic(os.fspath(listing), ["".join(lines).encode()])  # last: a list never names a missing image
+    write_atomic(os.fspath(listing), ["".join(lines).encode()], new_token())  # last: it names no missing image
     log.info(
         "wrote %d JPEG(s) of %dx%d in %d class folder(s) of %s, listed in %s", n, width, height, classes, out, listing
     )

@@ -60,7 +60,7 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # The distribution's version, written once (jobs.__version__, read by the packaging): the
+    # The distribution's version, written once (jobs/version.py, read by the packaging): the
     # codec does not import jobs, so it asks the installed metadata, and only when asked.
     if name == "__version__":
         from importlib.metadata import version  # start-up: importlib.metadata (~30 ms), only when asked

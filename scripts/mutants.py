@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib
 import os
 import signal
@@ -109,6 +110,50 @@ MUTANTS = [
         "    except Exception as e:\n        jobs.update(_submitted(cluster))",
         "    except ZeroDivisionError as e:\n        jobs.update(_submitted(cluster))",
         ("tests/test_cluster.py::test_a_cluster_that_cannot_close_still_has_its_jobs_cancelled",),
+    ),
+    Mutant(
+        "registry: another package's job replaces a built-in one by taking its name",
+        "jobs/registry.py",
+        "        if spec.name in taken:",
+        "        if False:",
+        ("tests/test_registry.py::-k entry_point",),
+    ),
+    Mutant(
+        "registry: one broken plugin stops every command",
+        "jobs/registry.py",
+        "        except Exception as e:\n            log.warning(\"the job %r of entry point",
+        "        except ZeroDivisionError as e:\n            log.warning(\"the job %r of entry point",
+        ("tests/test_registry.py::-k entry_point",),
+    ),
+    Mutant(
+        "compress: it plans and runs without its output directory's lock",
+        "jobs/rle_job/api.py",
+        "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n    def plan(parallelism: int) -> Plan:\n"
+        "        return plan_compress(",
+        "    writes = None\n\n    def plan(parallelism: int) -> Plan:\n        return plan_compress(",
+        ("tests/test_registry.py::-k locked and compress",),
+    ),
+    Mutant(
+        "decompress: it plans and runs without its output directory's lock",
+        "jobs/rle_job/api.py",
+        "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n    def plan(parallelism: int) -> Plan:\n"
+        "        return plan_decompress(",
+        "    writes = None\n\n    def plan(parallelism: int) -> Plan:\n        return plan_decompress(",
+        ("tests/test_registry.py::-k locked and decompress",),
+    ),
+    Mutant(
+        "resize: it plans and runs without its output directory's lock",
+        "jobs/resize_job/api.py",
+        "        writes=os.path.dirname(os.path.abspath(os.fspath(out))),",
+        "        writes=None,",
+        ("tests/test_registry.py::-k locked and resize",),
+    ),
+    Mutant(
+        "stats: it plans and runs without its output directory's lock",
+        "jobs/stats_job/api.py",
+        "        writes=os.path.dirname(os.path.abspath(os.fspath(out))),",
+        "        writes=None,",
+        ("tests/test_registry.py::-k locked and stats",),
     ),
     # ---- nothing stale called current
     Mutant(
@@ -431,7 +476,7 @@ MUTANTS = [
     Mutant(
         "graph: computed after its inputs changed, it reports them current",
         "jobs/resize_job/finish.py",
-        "        if self.replan is not None and self.replan(self.source, self.out, self.opts).current is None:",
+        "        if self.replan(self.source, self.out, self.opts).current is None:",
         "        if False:",
         (f"{INTEGRITY}::test_a_graph_computed_after_its_inputs_changed_says_so",),
     ),
@@ -483,7 +528,7 @@ MUTANTS = [
     Mutant(
         "shards: a half-written shard of a killed task is moved into the output",
         "jobs/resize_job/finish.py",
-        "            sweep_temporaries(w.target, every=True)",
+        "            sweep_temporaries(w.target, every=True, also=lambda name: ours_temporary(name) is not None)",
         "            pass",
         ("tests/test_training_sets.py::test_a_shard_half_written_when_its_task_was_killed_never_reaches_the_output",),
     ),
@@ -586,7 +631,7 @@ MUTANTS = [
     ),
     Mutant(
         "state: a FIFO as a sidecar hangs the run",
-        "jobs/runtime/durable.py",
+        "jobs/runtime/reads.py",
         '        with os.fdopen(_open_regular(path), "rb") as f:',
         "        with open(path, 'rb') as f:",
         ("tests/test_training_sets.py::-k fifo_or_deep",),
@@ -634,10 +679,10 @@ MUTANTS = [
         ("tests/test_hostile.py::-k lock_file_that and fifo",),
     ),
     Mutant(
-        "stamps: a huge manifest is read whole, a MemoryError on every run",
-        "jobs/rle_job/manifest.py",
-        "            if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:",
-        "            if False:",
+        "state files: a huge manifest (or sidecar) is read whole, a MemoryError on every run",
+        "jobs/runtime/reads.py",
+        "        if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:",
+        "        if False:",
         ("tests/test_hostile.py::-k huge_manifest",),
     ),
     Mutant(
@@ -735,13 +780,19 @@ def _spawned(args: list[str], timeout: int):
         return "timeout"
 
 
-#: The modification time a mutated file gets, plus the mutant's number: Python keeps a module's bytecode
-#: by its source's modification time (in seconds) and size, so no two mutants (nor the original) ever
-#: share cached bytecode, while pytest's rewritten tests and every unchanged module keep theirs.
-MUTATED_MTIME = 1_000_000_000  # 2001-09-09
+#: A mutated file's modification time: this, plus a number made from its content.  Python keeps a module's
+#: bytecode by its source's modification time (in seconds) and size, so two different sources (two
+#: mutants, or a mutant and the original) never share cached bytecode, while pytest's rewritten tests
+#: and every unchanged module keep theirs.
+MUTATED_MTIME = 1_000_000_000  # 2001-09-09: before any source here was written
 
 
-def run_mutant(m: Mutant, timeout: int, fork: bool = False, number: int = 0) -> tuple[str, float]:
+def _stamp_of(text: str) -> int:
+    """The modification time (ns) of a mutated file with ``text``: its own for each distinct content."""
+    return (MUTATED_MTIME + int(hashlib.sha256(text.encode()).hexdigest()[:12], 16) % 10**8) * 10**9
+
+
+def run_mutant(m: Mutant, timeout: int, fork: bool = False) -> tuple[str, float]:
     """Apply ``m``, run its tests (forked from this process when ``fork``), put the file back; the verdict."""
     path = os.path.join(ROOT, m.path)
     with open(path, encoding="utf-8") as f:
@@ -753,10 +804,10 @@ def run_mutant(m: Mutant, timeout: int, fork: bool = False, number: int = 0) -> 
     args += _pytest_args(m.tests)
     was = os.stat(path)
     try:
+        mutated = source.replace(m.original, m.mutated)
         with open(path, "w", encoding="utf-8") as f:
-            f.write(source.replace(m.original, m.mutated))
-        when = (MUTATED_MTIME + number) * 10**9
-        os.utime(path, ns=(when, when))
+            f.write(mutated)
+        os.utime(path, ns=(_stamp_of(mutated), _stamp_of(mutated)))
         code = _forked(args, timeout) if fork else _spawned(args, timeout)
     finally:
         with open(path, "w", encoding="utf-8") as f:
@@ -793,7 +844,7 @@ def main(argv=None) -> int:
     fork = not args.no_fork and warm()
     bad = []
     for i, m in enumerate(chosen, 1):
-        verdict, seconds = run_mutant(m, args.timeout, fork, i)
+        verdict, seconds = run_mutant(m, args.timeout, fork)
         print(f"[{i:2d}/{len(chosen)}] {verdict:<10} {seconds:5.1f} s  {m.name}", flush=True)
         if not verdict.startswith("killed"):
             bad.append((m, verdict))

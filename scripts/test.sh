@@ -17,6 +17,8 @@ fi
 # the public API, strictly: what users' type checkers and editors see of every job function
 .venv/bin/python -m mypy --strict jobs/api.py jobs/rle_job/api.py jobs/resize_job/api.py jobs/stats_job/api.py \
     jobs/resize_job/array.py jobs/resize_job/inference.py jobs/running.py jobs/options.py
+# and a user's script of them, as their own type checker reads it
+.venv/bin/python -m mypy --strict tests/typing_user.py
 bash scripts/docs.sh
 if [ "$#" -eq 0 ]; then
     # the whole suite: first every guard's mutant must be killed by its tests (scripts/mutants.py)

@@ -503,7 +503,7 @@ def test_a_full_disk_while_recording_a_slice_names_the_file_and_leaves_no_part(t
     monkeypatch.setattr(os, "fdatasync", full)  # a data sync, where the OS has one
     target = tmp_path / "0-2.json"
     with pytest.raises(OSError, match=r"cannot write .*0-2\.json: No space left"):
-        resize_records.write_small(str(target), "{}")
+        resize_records.write_small(str(target), "{}", "abcdef123456")
     monkeypatch.setattr(os, "fsync", real)
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []

@@ -10,7 +10,7 @@ edits and damage to the outputs.  After every step:
 * the inputs are exactly what the model wrote (nothing of theirs is touched);
 * a run that reports success, or says its output is up to date, leaves an
   output equal to a fresh run's on the current inputs (pixels computed image by
-  image by :func:`jobs.resize_job.tasks.load_rgb`, labels from the list, ``.rle``
+  image by :func:`jobs.resize_job.decode.load_rgb`, labels from the list, ``.rle``
   files from the plain reference encoder);
 * a run that fails raises one of imgjobs' own errors, with a message, and
   leaves the output absent or as it was.

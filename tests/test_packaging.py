@@ -49,3 +49,15 @@ def test_the_dask_jobqueue_internals_the_staggered_lifetimes_subclass_are_there(
             assert name in params, (cluster.job_cls, name)
         assert any(p.kind is p.VAR_KEYWORD for p in params.values())  # worker_extra_args reaches Job
     assert "dummy-name" in inspect.getsource(PBSCluster.__mro__[1])  # the --dry-run job, never submitted
+
+
+def test_every_package_of_the_source_is_in_the_wheel():
+    """A new subpackage (a job) missing from pyproject.toml's list would be left out of a non-editable install."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("jobs", "rle")
+        for p in (ROOT / top).rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+    assert found <= listed, found - listed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import inspect
 import os
+import re
 
 import dask
 import numpy as np
@@ -345,3 +346,97 @@ def test_help_shows_the_defaults_configured_now():
     out = " ".join(imgjobs("compress", "--help", env=env).stdout.split())
     assert "replace existing outputs (default true:" in out and "of about 1000000 pixels" in out
     assert "(default false; local, cluster:" in out
+
+
+def _config_keys(tree: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for k, v in tree.items():
+        if isinstance(v, dict) and k not in ("clusters", "tls"):  # profiles and TLS files: their own readers
+            keys |= _config_keys(v, f"{prefix}{k}.")
+        elif not isinstance(v, dict):
+            keys.add(f"{prefix}{k}")
+    return keys
+
+
+def test_every_config_key_is_an_option_or_read_by_name_and_every_option_key_exists():
+    """Both ways: an option's key is in imgjobs.yaml, and a key there is an option's or one the code reads."""
+    import yaml
+
+    from conftest import ROOT
+
+    keys = _config_keys(yaml.safe_load((ROOT / "configs" / "imgjobs.yaml").read_text())["imgjobs"])
+    declared = {p.key for spec in registry.specs().values() for p in spec.options.params().values() if p.key}
+    declared |= {p.key for p in RunOptions.params().values() if p.key}
+    assert declared <= keys, declared - keys
+    source = "".join(p.read_text() for p in (ROOT / "jobs").rglob("*.py"))
+    unread = sorted(k for k in keys - declared if f'"{k}"' not in source and f'"{k.rsplit(".", 1)[-1]}"' not in source)
+    assert unread == [], f"keys of configs/imgjobs.yaml nothing reads: {unread}"
+
+
+def test_each_choice_is_written_alike_in_the_signature_the_flag_and_the_docstring():
+    """A keyword with choices: its Literal annotation, its flag's choices and its docstring's {...} agree."""
+    for spec in registry.specs().values():
+        params = inspect.signature(spec.function).parameters
+        docs_types = {}
+        for line in (inspect.getdoc(spec.function) or "").splitlines():
+            if " : {" in line:
+                name, _, kind = line.partition(" : ")
+                docs_types[name.strip()] = set(re.findall(r'"([^"]+)"', kind))
+        for name, p in {**spec.options.params(), **spec.keywords}.items():
+            choices = p.flag.get("choices")
+            if not choices:
+                continue
+            literal = set(re.findall(r"'([^']+)'", str(params[name].annotation)))
+            assert literal == set(choices) == docs_types.get(name), (spec.name, name)
+    annotation = SchedulerOptions.__annotations__["scheduler"]  # a ForwardRef (postponed annotations)
+    literal = set(re.findall(r"[\"']([^\"']+)[\"']", getattr(annotation, "__forward_arg__", str(annotation))))
+    assert literal == set(RunOptions.params()["scheduler"].flag["choices"]), literal
+
+
+def test_a_job_of_another_package_is_found_by_its_entry_point_and_a_broken_one_left_out(
+    pictures, tmp_path, monkeypatch, caplog
+):
+    import dataclasses
+    import importlib.metadata
+    import logging
+
+    from jobs.cli import main
+    from jobs.stats_job.spec import STATS
+
+    class EntryPoint:  # as importlib.metadata gives one
+        def __init__(self, name, value, load):
+            self.name, self.value, self._load = name, value, load
+
+        def load(self):
+            return self._load()
+
+    def broken():
+        raise ImportError("No module named 'thumbs_job'")
+
+    thumbs = dataclasses.replace(STATS, name="thumbs", help="a job of another package")
+    found = [
+        EntryPoint("thumbs", "pkg.thumbs_job.spec:THUMBS", lambda: thumbs),
+        EntryPoint("broken", "pkg.broken_job.spec:BROKEN", broken),
+        EntryPoint("stats", "pkg.copy:STATS", lambda: dataclasses.replace(STATS, help="an impostor")),
+        EntryPoint("odd", "pkg.odd:ODD", lambda: object()),
+    ]
+    monkeypatch.setattr(
+        importlib.metadata, "entry_points", lambda group: found if group == registry.ENTRY_POINTS else []
+    )
+    monkeypatch.setattr(registry, "_PLUGINS", None)
+    with caplog.at_level(logging.WARNING, logger="jobs.registry"):
+        specs = registry.specs()
+    assert list(specs) == ["compress", "decompress", "verify", "resize", "stats", "thumbs"]
+    assert specs["stats"] is STATS and registry.get("thumbs") is thumbs  # a built-in is never replaced
+    assert "'broken' of entry point pkg.broken_job.spec:BROKEN does not load (No module named" in caplog.text
+    assert "'stats' of entry point pkg.copy:STATS takes a name already taken" in caplog.text
+    assert "pkg.odd:ODD) is not a jobs.jobspec.JobSpec" in caplog.text
+    assert list(registry.specs(plugins=False)) == ["compress", "decompress", "verify", "resize", "stats"]
+    level = logging.getLogger("jobs").level
+    try:  # the command has it, and runs it
+        with dask.config.set({}):
+            assert main(["-q", "thumbs", str(pictures), str(tmp_path / "t.csv")]) == 0
+    finally:
+        logging.getLogger("jobs").setLevel(level)
+    assert read_csv(tmp_path / "t.csv") == expected(pictures)
+    assert "thumbs" in build_parser()._subparsers._group_actions[0].choices

@@ -24,15 +24,16 @@ from jobs.cli.study import run_study
 from jobs.clusters import job_script, write_certificates
 from jobs.errors import ClusterError, UsageError
 from jobs.options import RunOptions
-from jobs.runtime.durable import read_json, write_atomic
+from jobs.runtime.durable import new_token, write_atomic
 from jobs.runtime.listing import check_writable_file
 from jobs.runtime.progress import Progress
+from jobs.runtime.reads import read_json
 
 __all__ = ["run"]
 
 
 def _samples(args) -> int:
-    from jobs.samples import make_jpegs  # start-up: Pillow's drawing modules, for imgjobs samples only
+    from jobs.samples import make_jpegs  # start-up: ~18 ms (Pillow's drawing), for imgjobs samples only
 
     listing = make_jpegs(args.dir, args.jpegs, classes=args.classes, size=args.size, seed=args.seed)
     if not args.quiet:
@@ -67,7 +68,7 @@ def _run_options(args) -> dict:
 def _write_report(path: str, report) -> None:
     """``report.to_dict()`` as JSON at ``path``, through a temporary file and a rename (never half-written)."""
     data = json.dumps(report.to_dict(), indent=1, default=str).encode()
-    write_atomic(os.path.abspath(path), [data])
+    write_atomic(os.path.abspath(path), [data], new_token())
 
 
 def _check_report_path(args) -> None:

@@ -27,7 +27,7 @@ def add_flags(parser, params: Mapping[str, Param], docs: Mapping[str, str], name
         kw = dict(p.flag)
         flags = kw.pop("flags", [f"--{name.replace('_', '-')}"])
         kw.setdefault("default", None)
-        parser.add_argument(*flags, dest=name, help=help_text(docs[name], p), **kw)
+        parser.add_argument(*flags, dest=name, help=help_text(docs.get(name, ""), p), **kw)
 
 
 def add_job_arguments(parser, spec: JobSpec, names=None) -> None:
@@ -37,9 +37,9 @@ def add_job_arguments(parser, spec: JobSpec, names=None) -> None:
         for name, flag in spec.inputs.items():
             kw = dict(flag)
             if "flags" in kw:
-                parser.add_argument(*kw.pop("flags"), dest=name, help=help_text(docs[name]), **kw)
+                parser.add_argument(*kw.pop("flags"), dest=name, help=help_text(docs.get(name, "")), **kw)
             else:
-                parser.add_argument(name, help=help_text(docs[name]), **kw)
+                parser.add_argument(name, help=help_text(docs.get(name, "")), **kw)
     add_flags(parser, spec.options.params(), docs, names)
     add_flags(parser, spec.keywords, docs, names)
 

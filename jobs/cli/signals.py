@@ -3,7 +3,7 @@
 A batch system's walltime (SIGTERM), a closed terminal (SIGHUP) and Ctrl-C all
 run the same cleanup: temporaries removed, clusters closed, worker jobs
 cancelled.  :func:`handle_termination` installs that for a run and gives back
-what it replaced, so :func:`jobs.cli.command.main` called in a notebook or a
+what it replaced, so :func:`jobs.cli.main` called in a notebook or a
 test leaves the process as it was.
 """
 

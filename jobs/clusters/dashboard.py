@@ -37,7 +37,7 @@ def dashboard_link(client, listen: str | None) -> str | None:
 def _format(host: str, port) -> str:
     """distributed's link for ``host:port`` (``distributed.dashboard.link``); a template naming an
     environment variable that is not set gives the plain address, with a warning, not a KeyError."""
-    from distributed.utils import format_dashboard_link  # start-up: distributed (~0.5 s), loaded by a client
+    from distributed.utils import format_dashboard_link  # start-up: distributed (~0.5 s), loaded by a client already
 
     try:
         return format_dashboard_link(host, port)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal, Unpack
 
 from jobs import running
 from jobs.options import SchedulerOptions
-from jobs.resize_job.options import ResizeOptions
+from jobs.resize_job.options import EXECUTOR, ResizeOptions
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
 
@@ -106,9 +106,8 @@ def resize(
         this very job made, resuming or calling it up to date, and refuses any
         other).
     max_pixels : int, optional
-        Refuse (fail by name) images decoded whole with more pixels than this
-        (default ``imgjobs.max-pixels``; as shipped, Pillow's decompression-bomb
-        limit); uncompressed BMPs are read by rows and have no such limit.
+        Refuse (fail by name) images with more pixels than this (default
+        ``imgjobs.max-pixels``; as shipped, Pillow's decompression-bomb limit).
     stamps : {"stat", "content"}, optional
         How a rerun tells an image changed (default ``imgjobs.stamps``): stat, its
         size and modification time; content, a digest of its bytes (for file
@@ -142,9 +141,10 @@ def resize(
     call again does only what is left.  When ``out`` already holds this very job,
     the report says it is up to date (``report.up_to_date``), with nothing run.
     """
-    from jobs.resize_job.executors import exercise_runner  # start-up: the command loads no job's planner
-    from jobs.resize_job.planner import plan_resize, up_to_date  # start-up: (Pillow, simplejpeg, the tasks)
+    from jobs.resize_job.executors import exercise_runner  # start-up: ~40 ms, with the planner, loaded to run only
+    from jobs.resize_job.planner import plan_resize, up_to_date  # start-up: ~40 ms (Pillow, simplejpeg, the tasks)
 
+    kind = EXECUTOR.resolve(executor)  # a value it does not know is refused first
     opts = ResizeOptions.resolve(
         num_images=num_images,
         size=size,
@@ -159,7 +159,6 @@ def resize(
         stamps=stamps,
         exact=exact,
     )
-    runner = exercise_runner(executor, client, compute, scheduler)
 
     def plan(parallelism: int) -> Plan:
         return plan_resize(source, out, opts, parallelism=parallelism)
@@ -177,6 +176,6 @@ def resize(
         progress=progress,
         scheduler=scheduler,
         precheck=precheck,
-        runner=runner,
+        runner=None if kind is None else lambda: exercise_runner(kind, client, compute, scheduler),
     )
     return report  # type: ignore[return-value]  # the resize finish makes a ResizeReport

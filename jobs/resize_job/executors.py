@@ -113,7 +113,8 @@ class ExecutorRunner:
 
     def __init__(self, executor: str, workers=None):
         if executor not in EXECUTORS:
-            raise UsageError(f"executor must be serial, threads or processes, got {executor!r}")
+            names = f"{', '.join(EXECUTORS[:-1])} or {EXECUTORS[-1]}"
+            raise UsageError(f"executor must be {names}, got {executor!r}")
         self.executor = executor
         self.parallelism = int(workers or os.cpu_count() or 1)
         self.description = f"{executor} executor, {self.parallelism} worker(s)"
@@ -127,15 +128,13 @@ class ExecutorRunner:
         return run_executor(plan.finish, self.executor, self.parallelism, progress), plan.nfiles
 
 
-def exercise_runner(executor: Any, client: Any, compute: bool, scheduler: Mapping[str, Any]) -> ExecutorRunner | None:
-    """The :class:`ExecutorRunner` that ``executor=`` asks for (None: none), or why it cannot run here.
+def exercise_runner(executor: str, client: Any, compute: bool, scheduler: Mapping[str, Any]) -> ExecutorRunner:
+    """The :class:`ExecutorRunner` that ``executor=`` asks for, or why it cannot run here.
 
     The exercise's pools run in this process: with a client, a cluster, a
     scheduler named elsewhere, ``compute=False`` or a performance report, that
     is a :class:`~jobs.errors.UsageError`.
     """
-    if executor is None:
-        return None
     kind = one_of("executor", executor, EXECUTORS)
     run = RunOptions.from_kwargs(dict(scheduler), "resize")
     if client is not None or (run.explicit and run.scheduler is None):

@@ -18,6 +18,7 @@ from jobs.resize_job import shards, stores
 from jobs.resize_job.libraries import library_changes
 from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.paths import labels_path, out_stamp, sidecar_path
+from jobs.resize_job.records import ours_temporary
 from jobs.resize_job.report import ResizeReport
 from jobs.resize_job.sidecar import SIDECAR_FORMAT, output_stamp
 from jobs.resize_job.source import FAILED_LABEL, Source, name_some, read_labelled
@@ -90,7 +91,8 @@ class ResizeFinish(Finish):
         done = w.finished()
         old_shards = None
         if w.wds:
-            sweep_temporaries(w.target, every=True)  # a task killed mid-shard left its temporary; its slice was redone
+            # a task killed mid-shard left its temporary; its slice was redone
+            sweep_temporaries(w.target, every=True, also=lambda name: ours_temporary(name) is not None)
             self._check_shards(done)
             if os.path.isdir(w.out) and not os.path.islink(w.out):
                 old_shards = stores.wds_names(w.out)  # what the old store's sidecar names, before it is replaced
@@ -280,10 +282,10 @@ class CurrentFinish(Finish):
     expect_out: str
     expect_sidecar: str
     report: ResizeReport
+    #: ``replan(source, out, opts) -> Plan``: the planner, to plan again when a graph built earlier runs.
+    replan: Callable[..., Any]
     source: object = None
     opts: ResizeOptions | None = None
-    #: ``replan(source, out, opts) -> Plan``: the planner, to plan again when a graph built earlier runs.
-    replan: Callable[..., Any] | None = None
 
     @property
     def lock_dir(self) -> str:
@@ -300,7 +302,7 @@ class CurrentFinish(Finish):
 
     def recheck(self) -> None:
         """Still up to date now (inputs, labels, outputs), else :class:`~jobs.errors.StalePlan`."""
-        if self.replan is not None and self.replan(self.source, self.out, self.opts).current is None:
+        if self.replan(self.source, self.out, self.opts).current is None:
             raise StalePlan(f"{self.out} is no longer up to date (its inputs or outputs changed): plan the job again")
 
     def abort(self) -> None:

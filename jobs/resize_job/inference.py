@@ -21,7 +21,7 @@ from jobs.resize_job.libraries import library_changes, pixel_libraries
 from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.paths import sidecar_path
 from jobs.resize_job.sidecar import check_sidecar
-from jobs.runtime.durable import read_json
+from jobs.runtime.reads import read_json
 
 __all__ = ["PixelsMayDiffer", "batch_options", "preprocess"]
 

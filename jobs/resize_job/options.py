@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import numbers
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from jobs import config
 from jobs.cliargs import positive
@@ -25,7 +26,11 @@ __all__ = [
     "FITS",
     "METHODS",
     "SAMPLE_FORMATS",
+    "Executor",
+    "Fit",
+    "Method",
     "ResizeOptions",
+    "SampleFormat",
     "parse_fill",
     "parse_size",
 ]
@@ -48,16 +53,20 @@ def parse_size(text) -> tuple[int, int]:
 
 
 #: How an image is decoded and resized (the ``resize`` function's docstring says what each one measured).
-METHODS = ("area", "exact", "draft")
+Method = Literal["area", "exact", "draft"]
+METHODS: tuple[str, ...] = get_args(Method)
 
 #: How an image of another shape goes into W x H (torchvision's ``Resize(s)`` + ``CenterCrop`` is ``crop``).
-FITS = ("stretch", "crop", "pad")
+Fit = Literal["stretch", "crop", "pad"]
+FITS: tuple[str, ...] = get_args(Fit)
 
 #: How each image is stored in a WebDataset shard (an output ending in ``.wds``).
-SAMPLE_FORMATS = ("npy", "png", "jpg")
+SampleFormat = Literal["npy", "png", "jpg"]
+SAMPLE_FORMATS: tuple[str, ...] = get_args(SampleFormat)
 
 #: The classic exercise's executors, instead of Dask (a keyword of the resize job, not an option of its output).
-EXECUTORS = ("serial", "threads", "processes")
+Executor = Literal["serial", "threads", "processes"]
+EXECUTORS: tuple[str, ...] = get_args(Executor)
 
 
 def parse_fill(value) -> tuple[int, int, int]:

@@ -40,10 +40,11 @@ from jobs.resize_job.sidecar import check_sidecar
 from jobs.resize_job.source import read_labelled
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
 from jobs.runtime import stamps
-from jobs.runtime.durable import new_token, read_json
+from jobs.runtime.durable import new_token, temporary_of
 from jobs.runtime.engine import Plan
 from jobs.runtime.listing import Names, check_writable_dir, list_outputs
 from jobs.runtime.locks import output_lock
+from jobs.runtime.reads import read_json
 from jobs.runtime.report import Outcomes
 
 __all__ = ["plan_resize", "up_to_date"]
@@ -165,7 +166,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
                 plan = Plan("resize", unit="image")
                 plan.current = up_to_date_report(out, paths, sidecar)
                 plan.finish = CurrentFinish(
-                    "resize", new_token(), out, out_stamp(out), out_stamp(side), plan.current, source, opts, plan_resize
+                    "resize", new_token(), out, out_stamp(out), out_stamp(side), plan.current, plan_resize, source, opts
                 )
                 return plan
             if assessed.rebuild:
@@ -227,12 +228,8 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
         **common,
     )
     todo = _ranges(n, done, batch, aligned=where.chunked)
-    prefixes = (
-        f".{os.path.basename(out)}.",
-        f".{os.path.basename(side)}.",
-        f".{os.path.basename(labels_path(out))}.",
-    )
-    stale = tuple(t for t in list_outputs(os.path.dirname(out)).temporaries if t.startswith(prefixes))
+    ours = {os.path.basename(p) for p in (out, side, labels_path(out))}  # temporaries of these, left by killed runs
+    stale = tuple(t for t in list_outputs(os.path.dirname(out)).temporaries if temporary_of(t) in ours)
     names = Names("", tuple(paths))
     plan = Plan("resize", unit="image")
     settled, starts = [], []

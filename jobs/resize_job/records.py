@@ -19,20 +19,39 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jobs.runtime.durable import read_json, write_atomic
+from jobs.runtime.durable import temporary_of, write_atomic
+from jobs.runtime.reads import read_json
 
-__all__ = ["DONE_NAME", "Done", "is_int", "is_libraries", "read_done", "read_plan", "write_done", "write_small"]
+__all__ = [
+    "DONE_NAME",
+    "Done",
+    "is_int",
+    "is_libraries",
+    "ours_temporary",
+    "read_done",
+    "read_plan",
+    "write_done",
+    "write_small",
+]
 
 #: A done record's name: ``<start>-<stop>.json``.
 DONE_NAME = re.compile(r"([0-9]{1,15})-([0-9]{1,15})\.json")
 
+#: A temporary imgjobs 0.2 wrote in a work folder (a state file's or a shard's): ``.<name>.<pid>-<hex>.part``.
+_LEGACY_TEMPORARY = re.compile(r"\.(.+)\.[0-9]+-[0-9a-f]{8}\.part")
 
-def write_small(path: str, text: str) -> None:
-    """Write a small state file through a hidden temporary, ``fsync`` and a rename: never half-written.
 
-    A failure (a full disk) removes the temporary and names the file.
-    """
-    write_atomic(path, [text.encode("utf-8")])
+def ours_temporary(name: str) -> str | None:
+    """The name a temporary in a work folder becomes (:func:`jobs.runtime.durable.temporary_of`, or the
+    ``.part`` files of imgjobs 0.2, so that an upgrade resumes an older run's folder); None if it is none."""
+    legacy = _LEGACY_TEMPORARY.fullmatch(name)
+    return legacy.group(1) if legacy else temporary_of(name)
+
+
+def write_small(path: str, text: str, token: str) -> None:
+    """Write a small state file of run ``token`` through a hidden temporary, a sync and a rename: never
+    half-written.  A failure (a full disk) removes the temporary and names the file."""
+    write_atomic(path, [text.encode("utf-8")], token)
 
 
 def read_plan(path: str) -> dict | None:
@@ -84,7 +103,7 @@ def write_done(done_dir: str, token: str, identity: str, slice_: Done) -> None:
         "failed": [[int(i), str(r)] for i, r in slice_.failed],
         "libraries": slice_.libraries,
     }
-    write_small(os.path.join(done_dir, f"{slice_.start}-{slice_.stop}.json"), json.dumps(record))
+    write_small(os.path.join(done_dir, f"{slice_.start}-{slice_.stop}.json"), json.dumps(record), token)
 
 
 def _valid_done(record, name_start: int, name_stop: int, token: str, identity: str, n: int) -> Done | None:

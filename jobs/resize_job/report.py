@@ -31,6 +31,8 @@ class ResizeReport(Report):
     def array(self):
         """The batch, opened read-only (a memory-mapped ``numpy`` array or a zarr array)."""
         self._not_shards("array")
+        if self.output is None:
+            raise AttributeError("this report names no batch")
         if self.output.endswith(".zarr"):
             import zarr  # optional extra: zarr
 
@@ -44,6 +46,8 @@ class ResizeReport(Report):
         if not about:
             return None
         self._not_shards("labels")
+        if self.output is None:
+            raise AttributeError("this report names no batch")
         if self.output.endswith(".zarr"):
             import zarr  # optional extra: zarr
 

@@ -29,7 +29,8 @@ import numpy as np
 import simplejpeg
 
 from jobs.resize_job.decode import opencv
-from jobs.runtime.durable import is_temporary, npy_header, write_atomic
+from jobs.resize_job.records import ours_temporary
+from jobs.runtime.durable import npy_header, write_atomic
 from rle import open_regular
 
 __all__ = [
@@ -184,7 +185,7 @@ def _member(name: str, parts: list, out: list) -> None:
         out.append(bytes(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE))
 
 
-def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sample_format: str) -> int:
+def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sample_format: str, token: str) -> int:
     """Write the shard of images ``start..`` at ``path``, complete or not at all; return its size.
 
     Parameters
@@ -203,6 +204,8 @@ def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sa
         Their labels (``.cls`` members), or None.
     sample_format : {"npy", "png", "jpg"}
         How each image is stored.
+    token : str
+        The run's token, in the temporary's name.
 
     The shard goes to a hidden temporary beside ``path``, is synced and renamed
     (:func:`jobs.runtime.durable.write_atomic`): a reader never sees half a
@@ -226,7 +229,7 @@ def write_shard(path: str, start: int, n: int, block: np.ndarray, ok, labels, sa
     end = sum(len(p) for p in parts) + 2 * tarfile.BLOCKSIZE
     parts.append(bytes(2 * tarfile.BLOCKSIZE + -end % tarfile.RECORDSIZE))
     replacing = os.path.lexists(path)  # an older shard (a batch reopened): the new one is on disk before the record
-    return write_atomic(path, parts, sync_directory=replacing)
+    return write_atomic(path, parts, token, sync_directory=replacing)
 
 
 def shards_foreign(store: str, name_prefix: str, temporaries: bool = False, expected=None) -> list[str]:
@@ -244,7 +247,9 @@ def shards_foreign(store: str, name_prefix: str, temporaries: bool = False, expe
     for entry in entries:
         m = _SHARD.fullmatch(entry.name)
         named = m is not None and m.group(1) == name_prefix and (expected is None or entry.name in expected)
-        ours = named or (temporaries and is_temporary(entry.name, legacy=True))
+        final = ours_temporary(entry.name) if temporaries else None  # a shard's temporary, in the work folder
+        shard = _SHARD.fullmatch(final or "")
+        ours = named or (shard is not None and shard.group(1) == name_prefix)
         if not ours or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
             foreign.append(os.path.join(store, entry.name))
             if len(foreign) > 20:

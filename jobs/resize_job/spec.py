@@ -69,7 +69,8 @@ RESIZE = JobSpec(
     name="resize",
     help="JPEG list -> (N, H, W, 3) uint8 batch",
     description="Decode and resize a list of images into one (N, H, W, 3) uint8 numpy batch "
-    "(a memory-mapped .npy or a .zarr store), with a JSON sidecar of files, failures and timing. "
+    "(a memory-mapped .npy, a .zarr store or WebDataset tar shards), with a JSON sidecar of files, "
+    "failures and timing. "
     "Grey, palette, CMYK, RGBA and 16-bit images become true RGB; EXIF orientation is applied. "
     "Labels (a list's second column, or class folders) go beside it; an interrupted run resumes.",
     examples=(

@@ -17,9 +17,10 @@ import numpy as np
 from jobs.errors import UsageError
 from jobs.resize_job import shards
 from jobs.resize_job.paths import PARTIAL_SUFFIX, kind_of, labels_path, sidecar_path
-from jobs.resize_job.records import DONE_NAME
+from jobs.resize_job.records import DONE_NAME, ours_temporary
 from jobs.resize_job.sidecar import check_sidecar
-from jobs.runtime.durable import is_temporary, read_json, remove_path
+from jobs.runtime.durable import remove_path
+from jobs.runtime.reads import read_json
 
 __all__ = ["batch_problem", "removable", "remove_store", "remove_work", "slice_written", "wds_names", "work_foreign"]
 
@@ -205,7 +206,7 @@ def work_foreign(work: str) -> list[str]:
         return []
     for e in entries:
         path = os.path.join(work, e.name)
-        if e.name == "plan.json" or is_temporary(e.name, legacy=True):
+        if e.name == "plan.json" or ours_temporary(e.name) == "plan.json":
             if e.is_symlink() or not e.is_file(follow_symlinks=False):
                 foreign.append(path)
         elif e.name == "batch.npy":
@@ -227,9 +228,8 @@ def work_foreign(work: str) -> list[str]:
                 foreign.append(path)
                 continue
             for d in os.scandir(path):
-                ok = (DONE_NAME.fullmatch(d.name) or is_temporary(d.name, legacy=True)) and d.is_file(
-                    follow_symlinks=False
-                )
+                record = DONE_NAME.fullmatch(d.name) or DONE_NAME.fullmatch(ours_temporary(d.name) or "")
+                ok = record and d.is_file(follow_symlinks=False)
                 if not ok:
                     foreign.append(os.path.join(path, d.name))
         else:

@@ -24,7 +24,7 @@ from jobs.resize_job import records, shards, stores
 from jobs.resize_job.decode import load_with, read_input
 from jobs.resize_job.libraries import pixel_libraries
 from jobs.resize_job.paths import out_stamp
-from jobs.runtime.durable import flush_file_system, npy_header
+from jobs.runtime.durable import flush_file_system, npy_header, write_at
 from jobs.runtime.report import Outcomes
 from jobs.runtime.stamps import MISSING
 from rle import ImageError
@@ -81,7 +81,7 @@ def create_output(where, kept: tuple = ()) -> int:
         plan = {"token": where.token, "identity": where.identity, "n": where.n, "size": list(where.size)}
         plan["chunk"] = where.batch if where.chunked else None
         plan["labels"] = where.labels_id
-        records.write_small(where.plan_file, json.dumps(plan))
+        records.write_small(where.plan_file, json.dumps(plan), where.token)
         if where.reopen:
             for d in kept:
                 records.write_done(where.done_dir, where.token, where.identity, d)
@@ -206,7 +206,7 @@ def fill(where, offset: int, start: int, paths, opts, labels=None):
     where.check_owner()
     if where.wds:  # a shard of its own, written whole (see jobs.resize_job.shards)
         ok = (outcomes.status != 2).tolist()
-        shards.write_shard(where.shard_path(start), start, where.n, block, ok, labels, opts.sample_format)
+        shards.write_shard(where.shard_path(start), start, where.n, block, ok, labels, opts.sample_format, where.token)
         _record_done(where, start, outcomes, seen)
         return outcomes
     if where.zarr:
@@ -214,17 +214,8 @@ def fill(where, offset: int, start: int, paths, opts, labels=None):
         flush_file_system(where.target)
         _record_done(where, start, outcomes, seen)
         return outcomes
-    data = memoryview(block).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers
-    pos = offset + start * size[0] * size[1] * 3
     try:
-        fd = os.open(where.target, os.O_WRONLY | os.O_NOFOLLOW)
-        try:
-            while data:
-                n = os.pwrite(fd, data, pos)
-                data, pos = data[n:], pos + n
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        write_at(where.target, block, offset + start * size[0] * size[1] * 3, sync=True)
     except OSError as e:  # a full disk fails the batch: say where
         raise OSError(e.errno, f"cannot write images {start}.. into {where.target}: {e.strerror}") from None
     _record_done(where, start, outcomes, seen)

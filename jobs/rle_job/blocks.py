@@ -19,7 +19,7 @@ import numpy as np
 
 import rle
 from jobs.rle_job.tasks import EXPECTED, MAX_LISTED, Failed, compare, makedirs, mismatch, reason_of
-from jobs.runtime.durable import publish, temp_path, write_atomic
+from jobs.runtime.durable import preallocate, publish, temp_path, write_at, write_atomic
 from jobs.runtime.report import Outcomes
 from rle.bmp import bmp_stride
 from rle.bmpwriter import bmp_1bit_header, bmp_1bit_rows
@@ -138,12 +138,7 @@ def prepare_bmp(src: str, dst: str, bounds: list[int], width: int, height: int, 
     try:
         makedirs(os.path.dirname(dst))
         head = bmp_1bit_header(width, height)
-        fd = os.open(temp_path(dst, token), os.O_WRONLY | os.O_CREAT, 0o666)
-        try:
-            os.pwrite(fd, head, 0)
-            os.ftruncate(fd, len(head) + bmp_stride(width) * height)
-        finally:
-            os.close(fd)
+        preallocate(temp_path(dst, token), len(head) + bmp_stride(width) * height, head)
     except EXPECTED as e:
         return Failed(reason_of(e, src))
     return offsets
@@ -165,12 +160,8 @@ def decompress_block(src: str, dst: str, offsets, i: int, bounds: list[int], wid
             f.seek(offsets[i])
             runs = f.read(offsets[i + 1] - offsets[i])
         pixels = rle.decode_runs(runs, width, r1 - r0, base=offsets[i], first_row=r0)
-        rows = bmp_1bit_rows(pixels)
-        fd = os.open(temp_path(dst, token), os.O_WRONLY)
-        try:
-            os.pwrite(fd, rows, len(bmp_1bit_header(width, height)) + bmp_stride(width) * (height - r1))
-        finally:
-            os.close(fd)
+        at = len(bmp_1bit_header(width, height)) + bmp_stride(width) * (height - r1)
+        write_at(temp_path(dst, token), bmp_1bit_rows(pixels), at)
     except EXPECTED as e:
         return Failed(reason_of(e, src))
     return r1 - r0

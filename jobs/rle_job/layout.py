@@ -20,7 +20,7 @@ from jobs.rle_job.pairs import Pairs
 from jobs.rle_job.tasks import FileBatch
 from jobs.runtime.engine import Plan
 
-__all__ = ["Graph", "row_bounds"]
+__all__ = ["Graph", "row_bounds", "split_large"]
 
 
 def row_bounds(height: int, width: int, rows_per_task: int | str, target: int) -> list[int]:

@@ -12,8 +12,8 @@ import json
 import logging
 import os
 
-from jobs.runtime.durable import MAX_JSON_BYTES, write_atomic
-from rle import open_regular
+from jobs.runtime.durable import write_atomic
+from jobs.runtime.reads import load_json
 
 __all__ = ["FORMAT", "MANIFEST", "read_manifest", "split_entry", "write_manifest"]
 
@@ -36,13 +36,10 @@ def read_manifest(directory: str) -> dict:
     """
     path = os.path.join(directory or ".", MANIFEST)
     try:
-        with open_regular(path) as f:  # a FIFO in its place never blocks
-            if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:
-                raise ValueError(f"over {MAX_JSON_BYTES:,} bytes")
-            data = json.loads(f.read().decode("utf-8"))
+        data = load_json(path)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError, RecursionError) as e:
+    except (OSError, ValueError) as e:
         log.warning("%s is unreadable (%s): outputs are judged by their times", path, e)
         return {}
     entries = data.get("outputs") if isinstance(data, dict) and data.get("format") == FORMAT else None

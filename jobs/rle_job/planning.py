@@ -20,7 +20,7 @@ import os
 
 import rle
 from jobs.errors import UsageError
-from jobs.images import BMP_EXTENSIONS, IMAGE_EXTENSIONS
+from jobs.images import IMAGE_EXTENSIONS
 from jobs.rle_job.blocks import (
     assemble_rle,
     compress_block,
@@ -44,6 +44,9 @@ from jobs.runtime.report import Outcomes
 __all__ = ["output_dir", "plan_compress", "plan_decompress", "plan_verify"]
 
 log = logging.getLogger(__name__)
+
+#: Images whose rows can be read apart (the BMP fast path), so large ones are split into row blocks.
+BMP_EXTENSIONS = frozenset({".bmp", ".dib"})
 
 
 def _probe_or_none(path: str, max_pixels: int):

@@ -37,6 +37,27 @@ def study_settings(options: dict) -> dict:
     return {"threshold": "none (dithering)" if o.threshold is None else o.threshold}
 
 
+def case_study_table(rows: list, unit: str) -> str:
+    """The case study's 2x2 table in Markdown, worker processes vs threads x one task per image vs row-block
+    tasks, at the widest parallelism of a compress study's ``rows`` ("" when the study lacks those runs)."""
+    top = max(r["parallelism"] for r in rows)
+    widest = [r for r in rows if r["parallelism"] == top and r["threads_per_worker"] == 1]
+    cell = {(r["mode"], str(r["task_size"])): r for r in widest}
+    modes = [m for m in ("dask local", "dask processes", "dask threads") if any(k[0] == m for k in cell)]
+    if len(modes) < 2 or not any(k[1] == "0" for k in cell) or not any(k[1] == "auto" for k in cell):
+        return ""
+    lines = [
+        f"The case study's 2x2 table as Dask configurations ({top} workers, {unit}):",
+        "",
+        "| | " + " | ".join("worker processes" if m != "dask threads" else "threads" for m in modes) + " |",
+        "|---|" + "---|" * len(modes),
+    ]
+    for size, name in (("0", "one task per image"), ("auto", "row-block tasks")):
+        vals = [f"{cell[(m, size)]['rate']:,.1f}" if (m, size) in cell else "-" for m in modes]
+        lines.append(f"| {name} | " + " | ".join(vals) + " |")
+    return "\n".join(lines) + "\n"
+
+
 COMPRESS = JobSpec(
     name="compress",
     help="images -> .rle",
@@ -62,6 +83,7 @@ COMPRESS = JobSpec(
         options=("threshold", "max_pixels"),
         settings=study_settings,
         arguments=study_arguments,
+        tables=(case_study_table,),
         sizes_default=(0, "auto", 64, 256, 1024),
         grow="more or larger images; in a clone of imgjobs, `python scripts/make_samples.py DIR --bench 2` "
         "makes 2 x 40 MPixel",

@@ -2,51 +2,48 @@
 
 * :func:`temp_path` is the one temporary-name scheme: ``.<name>.<token>[-<attempt>].imgjobs.tmp``
   beside the file it becomes, hidden, tied to its run's token;
-* :func:`write_atomic` writes one file (a manifest, a sidecar, a state record, an
+* :func:`write_atomic` writes one file (a job's record of its state, an
   assembled output) through its temporary, ``fsync`` and a rename: a
   name only ever points at complete data;
 * :class:`BatchWriter` does the same for a task's many small outputs, made
   durable together (one ``syncfs`` on Linux) before any is renamed;
 * :func:`sweep_temporaries` is the one sweeper: one listing of a directory
   removes this run's temporaries and those a killed run left;
-* :func:`read_json` reads a state file back as hostile input;
 * :func:`npy_header` is the one ``.npy`` header imgjobs writes.
+
+Reading those files back, as hostile input, is :mod:`jobs.runtime.reads`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import functools
 import io
-import json
 import logging
 import os
-import re
 import shutil
-import stat
 import sys
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 __all__ = [
-    "MAX_JSON_BYTES",
     "TEMP_SUFFIX",
     "BatchWriter",
     "flush_file_system",
-    "fsync_directory",
     "fsync_path",
     "is_temporary",
     "new_token",
     "npy_header",
+    "preallocate",
     "publish",
-    "read_json",
     "remove_path",
     "sweep_temporaries",
     "temp_path",
+    "temporary_of",
+    "write_at",
     "write_atomic",
 ]
 
@@ -55,14 +52,9 @@ log = logging.getLogger(__name__)
 #: Every temporary imgjobs writes ends with this (``.<name>.<token>[-<attempt>].imgjobs.tmp``).
 TEMP_SUFFIX = ".imgjobs.tmp"
 
-#: Temporaries of imgjobs 0.2 state files and shards (``.<name>.<pid>-<hex>.part``): swept as ours too.
-_LEGACY_PART = re.compile(r"\..+\.[0-9]+-[0-9a-f]{8}\.part")
 
-#: The largest state file (sidecar, plan, done record, manifest) read: a sidecar of a million images is ~150 MB.
-MAX_JSON_BYTES = 1 << 30
-
-
-_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | _CLOEXEC
 
 
 def new_token() -> str:
@@ -71,33 +63,36 @@ def new_token() -> str:
 
 
 def temp_path(dst: str, token: str, attempt: str | None = None) -> str:
-    """The hidden temporary of ``dst`` for run ``token``: ``.page.rle.<token>[-<attempt>].imgjobs.tmp``.
+    """The hidden temporary of ``dst`` for run ``token``: ``.<name>.<token>[-<attempt>].imgjobs.tmp``.
 
-    Without ``attempt`` the name is the same every time (block tasks of one
-    file write into it in place); :func:`write_atomic` and :class:`BatchWriter`
-    add a random one, so two attempts at a task never share a temporary.
+    Without ``attempt`` the name is the same every time (tasks writing parts of
+    one file in place); :func:`write_atomic` and :class:`BatchWriter` add a random one.
     """
     head, tail = os.path.split(dst)
     tag = token if attempt is None else f"{token}-{attempt}"
     return os.path.join(head, f".{tail}.{tag}{TEMP_SUFFIX}")
 
 
-def is_temporary(name: str, *, legacy: bool = False) -> bool:
-    """Whether a file name is one of imgjobs' temporaries (:func:`temp_path`).
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of imgjobs' temporaries (:func:`temp_path`)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
-    ``legacy``: an imgjobs 0.2 temporary counts too (``.<name>.<pid>-<hex>.part``, which
-    it wrote only inside a job's work folder).
+
+def _split(name: str) -> tuple[str, str]:
+    """A temporary's name -> (the name it becomes, its run token); ``("", "")`` for any other name."""
+    if not is_temporary(name):
+        return "", ""
+    final, _, tag = name[1 : -len(TEMP_SUFFIX)].rpartition(".")
+    return final, tag.split("-", 1)[0]
+
+
+def temporary_of(name: str) -> str | None:
+    """The name a temporary (:func:`temp_path`) becomes, or None for a name that is not a temporary.
+
+    >>> temporary_of(".page.out.0123456789ab-cd1234.imgjobs.tmp")
+    'page.out'
     """
-    if not name.startswith("."):
-        return False
-    return name.endswith(TEMP_SUFFIX) or (legacy and _LEGACY_PART.fullmatch(name) is not None)
-
-
-def _token_of(name: str) -> str | None:
-    """The run token in a temporary's name (without its attempt), or None if it is not one of ours."""
-    if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
-        return None
-    return name[: -len(TEMP_SUFFIX)].rsplit(".", 1)[-1].split("-", 1)[0]
+    return _split(name)[0] or None
 
 
 def remove_path(path: str) -> bool:
@@ -112,7 +107,14 @@ def remove_path(path: str) -> bool:
     return True
 
 
-def sweep_temporaries(directory: str, *, token: str | None = None, stale: Iterable[str] = (), every=False) -> int:
+def sweep_temporaries(
+    directory: str,
+    *,
+    token: str | None = None,
+    stale: Iterable[str] = (),
+    every: bool = False,
+    also: Callable[[str], bool] | None = None,
+) -> int:
     """Remove imgjobs' temporaries from ``directory`` with one listing; return how many.
 
     Parameters
@@ -126,8 +128,11 @@ def sweep_temporaries(directory: str, *, token: str | None = None, stale: Iterab
         Names of temporaries that were there before this run started (left by a
         killed run); removed if still there.
     every : bool
-        Remove every temporary of ours there, an older version's too (a
-        directory only imgjobs writes into: a job's work folder).
+        Remove every temporary of ours there (a directory only imgjobs writes
+        into: a job's work folder).
+    also : callable, optional
+        ``also(name)``: names a job takes for its temporaries too, with ``every``
+        (an older version's, in its work folder).
 
     The number removed is logged once (``-v``), never a line per file.
     """
@@ -140,9 +145,9 @@ def sweep_temporaries(directory: str, *, token: str | None = None, stale: Iterab
     with it:
         for entry in it:
             name = entry.name
-            if not is_temporary(name, legacy=every):
+            if not (is_temporary(name) or (every and also is not None and also(name))):
                 continue
-            if every or name in stale or (token is not None and _token_of(name) == token):
+            if every or name in stale or (token is not None and _split(name)[1] == token):
                 if not entry.is_dir(follow_symlinks=False) and remove_path(entry.path):
                     n += 1
     if n:
@@ -193,11 +198,6 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
-def fsync_directory(directory: str) -> None:
-    """Make the renames done in ``directory`` durable (``fsync`` of the directory itself)."""
-    fsync_path(directory or ".")
-
-
 def _datasync(fd: int) -> None:
     """``fdatasync`` where the OS has it (the data and the size a reader needs, not the times), else ``fsync``."""
     getattr(os, "fdatasync", os.fsync)(fd)
@@ -222,10 +222,45 @@ def _write_all(fd: int, parts) -> int:
     return total
 
 
-def _write_file(path: str, parts) -> int:
-    fd = os.open(path, _WRITE_FLAGS, 0o666)
+def write_at(path: str, data, offset: int, *, sync: bool = False) -> None:
+    """Write all of ``data`` at byte ``offset`` of the existing file ``path`` (never through a link): a
+    task's own byte range of a file made by :func:`preallocate`.  ``sync``: on disk before this returns."""
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | _CLOEXEC)
     try:
-        return _write_all(fd, parts)
+        view = memoryview(data).cast("B")
+        while view:  # a short write: go on from where it stopped
+            n = os.pwrite(fd, view, offset)
+            view, offset = view[n:], offset + n
+        if sync:
+            _datasync(fd)
+    finally:
+        os.close(fd)
+
+
+def _create(path: str, parts, *, sync: bool = False) -> int:
+    """Write a new file (a temporary: never one that is there) of ``parts``; ``sync``: its data on disk."""
+    fd = os.open(path, _WRITE_FLAGS | os.O_EXCL, 0o666)
+    try:
+        n = _write_all(fd, parts)
+        if sync:
+            _datasync(fd)
+        return n
+    finally:
+        os.close(fd)
+
+
+def preallocate(path: str, size: int, head: bytes = b"") -> None:
+    """Create ``path`` (or keep it) at ``size`` bytes, starting with ``head``: a file tasks fill in place.
+
+    Sparse where the file system allows; what is there beyond ``head`` is kept (a
+    task run again loses no range another wrote).  Never through a link.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | _CLOEXEC, 0o666)
+    try:
+        if head:
+            os.pwrite(fd, head, 0)
+        if os.fstat(fd).st_size != size:
+            os.ftruncate(fd, size)
     finally:
         os.close(fd)
 
@@ -234,14 +269,14 @@ def publish(tmp: str, dst: str) -> None:
     """Give a temporary written in place (:func:`temp_path` without an attempt) its name: sync it, then rename.
 
     For an output that several tasks write parts of before one task names it
-    (a large BMP decoded a block of rows at a time).  A missing temporary is a
+    (an image decoded a block of rows at a time).  A missing temporary is a
     :class:`FileNotFoundError` (a retry after the rename: the caller checks ``dst``).
     """
     fsync_path(tmp)
     os.replace(tmp, dst)
 
 
-def write_atomic(dst: str, parts, token: str | None = None, *, sync_directory: bool = False) -> int:
+def write_atomic(dst: str, parts, token: str, *, sync_directory: bool = False) -> int:
     """Write one file through a temporary, ``fsync`` and a rename; return the bytes written.
 
     Parameters
@@ -250,8 +285,8 @@ def write_atomic(dst: str, parts, token: str | None = None, *, sync_directory: b
         The file.
     parts : iterable of bytes-like
         Its content, in order (written with ``writev``: nothing is joined).
-    token : str, optional
-        The run's token, in the temporary's name (default: a new one).
+    token : str
+        The run's token, in the temporary's name: the run's sweep finds it.
     sync_directory : bool
         Also ``fsync`` the directory after the rename, so the new name is on disk
         before this returns (a file that replaces one a record already trusts).
@@ -259,17 +294,12 @@ def write_atomic(dst: str, parts, token: str | None = None, *, sync_directory: b
     A failure removes the temporary and names the file.  For one file at a
     time; a task's many small outputs go through :class:`BatchWriter`.
     """
-    tmp = temp_path(dst, token or new_token(), new_token()[:6])
+    tmp = temp_path(dst, token, new_token()[:6])
     try:
-        fd = os.open(tmp, _WRITE_FLAGS | os.O_EXCL, 0o666)
-        try:
-            n = _write_all(fd, parts)
-            _datasync(fd)  # the data and the size it needs; the rename is the directory's
-        finally:
-            os.close(fd)
+        n = _create(tmp, parts, sync=True)  # the data and the size it needs; the rename is the directory's
         os.replace(tmp, dst)
         if sync_directory:
-            fsync_directory(os.path.dirname(dst))
+            fsync_path(os.path.dirname(dst) or ".")
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
@@ -283,12 +313,9 @@ class BatchWriter:
     """Write a task's outputs through temporaries, make them durable together, then rename them.
 
     Each temporary carries the run's ``token`` and a random attempt, so two
-    attempts at the same task (a retry while a lost worker's attempt still runs)
-    never share one.  :meth:`commit` flushes every temporary to disk before the
-    first rename: with ``syncfs`` on Linux that is one call per directory instead
-    of an ``fsync`` per file (on this project's test machine ~15 us instead of
-    ~130 us per small file); elsewhere each file is ``fsync``-ed.  A name therefore
-    only ever points at complete data.
+    attempts at a task never share one.  :meth:`commit` flushes every temporary
+    before the first rename: one ``syncfs`` per directory on Linux (~15 us a small
+    file here, against ~130 us for an ``fsync`` each, as elsewhere).
 
     Parameters
     ----------
@@ -308,7 +335,7 @@ class BatchWriter:
         """Write ``data`` (bytes-like) to a temporary for ``dst``; return the bytes written."""
         tmp = temp_path(dst, self.token, self._attempt)
         try:
-            n = _write_file(tmp, [data])
+            n = _create(tmp, [data])
         except BaseException:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
@@ -349,7 +376,7 @@ class BatchWriter:
                 continue
             try:
                 st = os.lstat(dst)
-            except OSError:  # written all the same: the finish stats it itself
+            except OSError:  # written all the same: the finish takes its stamp itself
                 continue
             self.stamps[dst] = (st.st_size, st.st_mtime_ns)
         return errors
@@ -361,32 +388,6 @@ class BatchWriter:
         for tmp, _ in pending:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
-
-
-def _open_regular(path: str) -> int:
-    """A descriptor of ``path`` opened for reading: only a regular file, never blocking (a FIFO would)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", path)
-    os.set_blocking(fd, True)
-    return fd
-
-
-def read_json(path: str):
-    """The JSON in ``path``, or None when it is missing, unreadable, not a regular file or not JSON.
-
-    Every state file is read as hostile: a FIFO or a device never blocks (only a
-    regular file is read), a file over :data:`MAX_JSON_BYTES` is not read, and
-    JSON nested past Python's recursion limit is garbage like any other.
-    """
-    try:
-        with os.fdopen(_open_regular(path), "rb") as f:
-            if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:
-                return None
-            return json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return None
 
 
 @functools.lru_cache(maxsize=64)

@@ -33,7 +33,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
@@ -41,6 +40,7 @@ from dask.highlevelgraph import HighLevelGraph
 from jobs.runtime.locks import output_lock
 from jobs.runtime.progress import Progress
 from jobs.runtime.report import Outcomes, Report
+from jobs.runtime.runners import Runner, RunnerLike
 
 __all__ = ["Finish", "Plan", "execute", "run", "to_delayed"]
 
@@ -56,7 +56,7 @@ class Finish(abc.ABC):
 
     @property
     def lock_dir(self) -> str | None:
-        """The directory whose lock the job holds (None: it writes nothing, as ``verify``)."""
+        """The directory whose lock the job holds (None: it writes nothing)."""
         return None
 
     @abc.abstractmethod
@@ -138,7 +138,7 @@ class Plan:
 
 def execute(
     plan: Plan,
-    runner: Any,
+    runner: RunnerLike,
     progress: Progress | None = None,
     *,
     performance_report: str | None = None,
@@ -167,7 +167,7 @@ def execute(
     Report
     """
     progress = progress or Progress(enabled=False, dashboard=False)
-    if getattr(runner, "kind", None) == "auto":
+    if isinstance(runner, Runner) and runner.kind == "auto":
         runner.resolve(plan.batched_files, plan.batched_files == plan.nfiles)
     log.info("%s: %d file(s) in %d task(s) on %s", plan.job, plan.nfiles, plan.ntasks, runner.description)
     if plan.current is not None:
@@ -204,7 +204,7 @@ def execute(
 def run(
     planner: Callable[[int], Plan],
     lock_dir: str | None,
-    runner: Any,
+    runner: RunnerLike,
     progress: Progress | None = None,
     *,
     performance_report: str | None = None,

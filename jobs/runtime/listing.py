@@ -44,8 +44,8 @@ class Names(Sequence):
     names : tuple of str
         File names in ``directory``.
     suffix : str, optional
-        When set, path ``i`` is the name's stem plus this suffix (``page.bmp`` ->
-        ``page.rle``): outputs named after their inputs without storing a second name.
+        When set, path ``i`` is the name's stem plus this suffix (``page.png`` ->
+        ``page.out``): outputs named after their inputs without storing a second name.
     """
 
     directory: str

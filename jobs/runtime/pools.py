@@ -1,7 +1,7 @@
 """Worker processes imgjobs starts itself: forked from this process where that is safe, and dying with it.
 
 Dask's ``processes`` scheduler (:mod:`jobs.runtime.runners`) and a job's own
-``ProcessPoolExecutor`` (the course exercise's executors) take their pools here.
+``ProcessPoolExecutor`` take their pools here.
 
 A worker started with ``spawn`` is a fresh interpreter that imports Dask and
 numpy again: about 0.3 s of both cores here before its first task, which is

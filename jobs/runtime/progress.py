@@ -1,6 +1,6 @@
 """Progress of a running job, drawn with tqdm: the work that moves (bytes or images), files, rate and ETA.
 
-The bar counts work, not only files: an RLE job counts the bytes of its input
+The bar counts work, not only files: a job may count the bytes of its input
 files, and a row-block task of a large file moves the bar as soon as it ends, so
 one huge image moves it too; a job may count images instead.  It draws on a
 terminal and in Jupyter (``tqdm.auto``), and stays quiet when the output is not

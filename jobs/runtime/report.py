@@ -19,10 +19,9 @@ from jobs.runtime.stamps import stat_stamp
 
 __all__ = ["STATUSES", "FileResult", "Outcomes", "Report", "size_text"]
 
-#: Outcome of a file: done, left alone (its output exists), failed, or decoded to other pixels (verify).
+#: Outcome of a file: done, left alone (its output is current), failed, or found to differ (a job that compares).
 STATUSES = ("ok", "skipped", "failed", "mismatch")
 _CODE = {s: np.uint8(i) for i, s in enumerate(STATUSES)}
-_DEFAULT_REASON = {"skipped": "output exists (use --overwrite to replace it)"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class FileResult:
     pixels, bytes_in, bytes_out : int
         Pixels processed and file sizes, for the summary.
     details : dict
-        Job-specific facts (mismatch counts and positions for ``verify``).
+        Job-specific facts (where a file differs, for a job that compares).
     """
 
     src: str
@@ -99,7 +98,7 @@ class Outcomes:
         self.reasons: dict = {-1: reason} if reason else {}  # -1: the reason shared by every file
         self.details: dict = {}
         #: The size and modification time (ns) of the output a task wrote, taken right after its rename
-        #: (:class:`~jobs.runtime.durable.BatchWriter`); -1 where not taken (a finish stats those itself).
+        #: (:class:`~jobs.runtime.durable.BatchWriter`); -1 where not taken (a finish takes those itself).
         self.out_size = np.full(n, -1, dtype=np.int64)
         self.out_mtime = np.full(n, -1, dtype=np.int64)
 
@@ -132,7 +131,7 @@ class Outcomes:
         """File ``i`` as a :class:`FileResult`."""
         status = STATUSES[self.status[i]]
         src = self.src[i]
-        reason = self.reasons.get(i) or self.reasons.get(-1) or _DEFAULT_REASON.get(status, "")
+        reason = self.reasons.get(i) or self.reasons.get(-1) or ""
         if reason and status in ("failed", "mismatch") and src not in reason:
             reason = f"{src}: {reason}"
         return FileResult(
@@ -190,7 +189,7 @@ class Report:
     up_to_date : str or None
         Why a rerun had nothing to do (the output already holds this job).
     tasks : int or None
-        Tasks the run computed (for the exercise executors: calls, one per image);
+        Tasks the run computed (for a job's own executors: calls, one per file);
         None when unknown (a graph computed elsewhere).
     """
 
@@ -267,7 +266,7 @@ class Report:
             own = [i for i in o.reasons if i >= 0 and has[i]]
             shared = int(has.sum()) - len(own)
             if shared:
-                why = o.reasons.get(-1) or _DEFAULT_REASON.get(status, "")
+                why = o.reasons.get(-1) or ""
                 counts[why] = counts.get(why, 0) + shared
             for i in own:
                 counts[o.reasons[i]] = counts.get(o.reasons[i], 0) + 1

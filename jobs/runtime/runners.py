@@ -15,9 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import dask
 from dask.callbacks import Callback
+from dask.diagnostics import Profiler, ResourceProfiler, visualize
 from dask.multiprocessing import get as multiprocessing_get
 from dask.multiprocessing import initialize_worker_process
 from dask.threaded import get as threaded_get
@@ -26,9 +29,23 @@ from jobs import config
 from jobs.errors import ConfigError
 from jobs.runtime.pools import process_pool, start_method
 
-__all__ = ["Runner", "dask_pool", "describe_pool", "performance_report"]
+__all__ = ["Runner", "RunnerLike", "dask_pool", "describe_pool", "performance_report"]
 
 log = logging.getLogger(__name__)
+
+
+class RunnerLike(Protocol):
+    """What the runtime needs of where a plan runs: a :class:`Runner`, or a job's own executors."""
+
+    kind: str
+    parallelism: int
+    description: str
+    dashboard_link: str | None
+    tunnel: str | None
+    ready: Callable[[Callable[[str], None]], None] | None
+
+    def run(self, plan: Any, progress: Any, profile: str | None = None) -> tuple[list, int]:
+        """Run ``plan``; its tasks' results (in ``plan.outputs`` order) and how many tasks ran."""
 
 
 def describe_pool(kind: str, n: int) -> str:
@@ -141,7 +158,7 @@ class Runner:
                 pool.shutdown(wait=True, cancel_futures=True)
 
     def _compute_distributed(self, graph, outputs, watch, progress):
-        from distributed import as_completed  # start-up: distributed only for distributed schedulers (~0.4 s)
+        from distributed import as_completed  # start-up: distributed (~0.5 s), for its schedulers only
 
         wanted = list(outputs) + [k for k in watch if k not in set(outputs)]
         futures = self.client.get(graph, wanted, sync=False)
@@ -227,12 +244,11 @@ def performance_report(path, runner):
         yield
         return
     if runner.client is not None:
-        from distributed import performance_report as report  # start-up: distributed schedulers only
+        from distributed import performance_report as report  # start-up: distributed (~0.5 s), its schedulers only
 
         with report(filename=path):
             yield
         return
-    from dask.diagnostics import Profiler, ResourceProfiler, visualize  # start-up: bokeh, only when asked
 
     with Profiler() as prof, ResourceProfiler(dt=0.05) as rprof:
         yield

@@ -14,8 +14,8 @@ A stamp says which content of an input an output was made from.  Two kinds
 
 A stamp is a short string; :data:`MISSING` stands for a file that could not be
 read.  Stamps are compared for equality only: any difference means the input
-changed.  A job records them where it keeps its state (the RLE job's manifest,
-a job's sidecar and its records of finished work).
+changed.  A job records them where it keeps its state (a record beside its
+outputs, its records of finished work).
 
 >>> from jobs.runtime import stamps
 >>> s = stamps.of_bytes(b"pixels", os.stat(__file__), "content")
@@ -28,10 +28,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from typing import Literal, get_args
 
 __all__ = [
     "MISSING",
     "MODES",
+    "StampMode",
     "digest",
     "of_bytes",
     "of_output",
@@ -42,7 +44,8 @@ __all__ = [
 ]
 
 #: The kinds of stamp (``imgjobs.stamps``).
-MODES = ("stat", "content")
+StampMode = Literal["stat", "content"]
+MODES: tuple[str, ...] = get_args(StampMode)
 
 #: The stamp of a file that could not be read (missing, not regular, no permission).
 MISSING = "missing"

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from jobs import registry
 from jobs.errors import UsageError
 from jobs.jobspec import StudySpec
-from jobs.resize_job.options import EXECUTORS
 
-__all__ = ["MODES", "OWNED", "Configuration", "StudiedJob", "grid", "studied"]
+__all__ = ["EXECUTORS", "MODES", "OWNED", "Configuration", "StudiedJob", "grid", "studied", "with_executors"]
 
 
 #: Where a configuration runs: Dask's schedulers, or (resize) the classic exercise's executors.
 MODES = ("dask threads", "dask processes", "dask local", "executor serial", "executor threads", "executor processes")
 _SHORT = {m.split()[1]: m for m in MODES[:3]} | {"serial": "executor serial"}
+
+#: The classic exercise's executors a study can run a job with, when its StudySpec says it takes them.
+EXECUTORS = tuple(m.split()[1] for m in MODES[3:])
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class StudiedJob:
 # keywords a sweep sets itself, per configuration (the jobs' task-size knobs are added from the registry)
 OWNED = {"scheduler", "workers", "threads_per_worker", "executor", "client"}
 OWNED |= {"scheduler_address", "scheduler_file", "cluster", "overwrite", "progress", "compute"}
+
+
+def with_executors() -> list[str]:
+    """The jobs whose study can run them with the classic exercise's executors."""
+    return [name for name, spec in registry.specs().items() if spec.study is not None and spec.study.executors]
 
 
 def studied(job: str) -> StudiedJob:
@@ -129,7 +136,9 @@ def grid(
         cores = os.cpu_count() or 1
         workers = sorted({1, 2, cores // 2, cores} - {0})
     if executors and not spec.executors:
-        raise UsageError(f"the exercise's executors exist for the resize job only, not {spec.name}")
+        raise UsageError(
+            f"the exercise's executors exist for the {' and '.join(with_executors())} job only, not {spec.name}"
+        )
     configs = []
     for mode in modes:
         if _SHORT.get(mode, mode) not in MODES[:3]:

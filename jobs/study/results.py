@@ -215,7 +215,7 @@ class Study:
                 f"{r['tasks'] if r['tasks'] is not None else '-'} | {r['median_s']:.3f} | "
                 f"{r['min_s']:.3f}..{r['max_s']:.3f} | {r['rate']:,.1f} | {sp} | {ef} |"
             )
-        table = self.case_study_table()
+        table = self.job_tables()
         if table:
             lines += ["", table.rstrip()]
         if self.amdahl:
@@ -266,30 +266,11 @@ class Study:
     def _repr_markdown_(self) -> str:
         return self.markdown()
 
-    def case_study_table(self) -> str:
-        """compress: the case study's 2x2 table in Markdown, worker processes vs threads x one task per
-        image vs row-block tasks, at the widest parallelism ("" when the study lacks those runs)."""
-        if self.job != "compress":
-            return ""
-        top = max(r["parallelism"] for r in self.rows)
-        cell = {
-            (r["mode"], str(r["task_size"])): r
-            for r in self.rows
-            if r["parallelism"] == top and r["threads_per_worker"] == 1
-        }
-        modes = [m for m in ("dask local", "dask processes", "dask threads") if any(k[0] == m for k in cell)]
-        if len(modes) < 2 or not any(k[1] == "0" for k in cell) or not any(k[1] == "auto" for k in cell):
-            return ""
-        lines = [
-            f"The case study's 2x2 table as Dask configurations ({top} workers, {self.unit}):",
-            "",
-            "| | " + " | ".join("worker processes" if m != "dask threads" else "threads" for m in modes) + " |",
-            "|---|" + "---|" * len(modes),
-        ]
-        for size, name in (("0", "one task per image"), ("auto", "row-block tasks")):
-            vals = [f"{cell[(m, size)]['rate']:,.1f}" if (m, size) in cell else "-" for m in modes]
-            lines.append(f"| {name} | " + " | ".join(vals) + " |")
-        return "\n".join(lines) + "\n"
+    def job_tables(self) -> str:
+        """The tables the job's study adds to the report (:attr:`~jobs.jobspec.StudySpec.tables`), in Markdown:
+        compress's is the case study's 2x2 table.  "" when it has none, or this study lacks their runs."""
+        tables = [table(self.rows, self.unit) for table in studied(self.job).tables]
+        return "\n".join(t for t in tables if t)
 
     def figure_names(self) -> list:
         """The figures this study has: ``throughput`` and ``efficiency``, and ``task_size`` for a task-size sweep."""

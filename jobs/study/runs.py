@@ -13,7 +13,7 @@ from jobs import config, registry
 from jobs.errors import UsageError
 from jobs.runtime.progress import bar_class, interactive
 from jobs.schedulers import open_runner
-from jobs.study.configs import OWNED, Configuration, StudiedJob, grid, studied
+from jobs.study.configs import OWNED, Configuration, StudiedJob, grid, studied, with_executors
 from jobs.study.results import Study
 from jobs.study.rows import make_row
 
@@ -107,7 +107,9 @@ def sweep(
         raise UsageError("a study needs at least one configuration")
     configurations = [c if isinstance(c, Configuration) else Configuration(**c) for c in configurations]
     if not spec.executors and any(c.mode.startswith("executor") for c in configurations):
-        raise UsageError(f"the exercise's executors exist for the resize job only, not {spec.name}")
+        raise UsageError(
+            f"the exercise's executors exist for the {' and '.join(with_executors())} job only, not {spec.name}"
+        )
     if 0 not in spec.sizes_default and any(c.task_size == 0 for c in configurations):
         raise UsageError(
             f"a {spec.name} task loads at least one {spec.knob_label.split()[0].removesuffix('s')}: task sizes "
