@@ -121,8 +121,8 @@ MUTANTS = [
     Mutant(
         "registry: one broken plugin stops every command",
         "jobs/registry.py",
-        "        except Exception as e:\n            log.warning(\"the job %r of entry point",
-        "        except ZeroDivisionError as e:\n            log.warning(\"the job %r of entry point",
+        '        except Exception as e:\n            log.warning("the job %r of entry point',
+        '        except ZeroDivisionError as e:\n            log.warning("the job %r of entry point',
         ("tests/test_registry.py::-k entry_point",),
     ),
     Mutant(
