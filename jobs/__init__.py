@@ -77,6 +77,12 @@ if TYPE_CHECKING:  # what __getattr__ loads, as a type checker and an editor see
         SchedulerOptions as SchedulerOptions,
     )
     from jobs.api import (
+        StatsOptions as StatsOptions,
+    )
+    from jobs.api import (
+        StatsReport as StatsReport,
+    )
+    from jobs.api import (
         UsageError as UsageError,
     )
     from jobs.api import (
@@ -113,6 +119,9 @@ if TYPE_CHECKING:  # what __getattr__ loads, as a type checker and an editor see
         run_job as run_job,
     )
     from jobs.api import (
+        stats as stats,
+    )
+    from jobs.api import (
         to_delayed as to_delayed,
     )
     from jobs.api import (
@@ -136,6 +145,8 @@ __all__ = [
     "RleReport",
     "RunOptions",
     "SchedulerOptions",
+    "StatsOptions",
+    "StatsReport",
     "UsageError",
     "VerifyOptions",
     "__version__",
@@ -149,6 +160,7 @@ __all__ = [
     "resize",
     "resize_array",
     "run_job",
+    "stats",
     "study",
     "to_delayed",
     "verify",

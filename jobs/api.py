@@ -40,6 +40,9 @@ from jobs.rle_job.report import RleReport
 from jobs.runtime.engine import Plan, execute, to_delayed
 from jobs.runtime.progress import Progress
 from jobs.runtime.report import FileResult, Outcomes, Report
+from jobs.stats_job.api import stats
+from jobs.stats_job.options import StatsOptions
+from jobs.stats_job.planner import StatsReport
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
@@ -60,6 +63,8 @@ __all__ = [
     "RleReport",
     "RunOptions",
     "SchedulerOptions",
+    "StatsOptions",
+    "StatsReport",
     "UsageError",
     "VerifyOptions",
     "compress",
@@ -72,6 +77,7 @@ __all__ = [
     "resize",
     "resize_array",
     "run_job",
+    "stats",
     "to_delayed",
     "verify",
 ]

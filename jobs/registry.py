@@ -14,6 +14,7 @@ first use; one that fails to load is named in a warning and left out.
 from __future__ import annotations
 
 import logging
+import re
 
 from jobs.errors import UsageError
 from jobs.jobspec import JobSpec
@@ -21,7 +22,7 @@ from jobs.resize_job.spec import RESIZE
 from jobs.rle_job.spec import COMPRESS, DECOMPRESS, VERIFY
 from jobs.stats_job.spec import STATS
 
-__all__ = ["ENTRY_POINTS", "JOBS", "get", "specs"]
+__all__ = ["ENTRY_POINTS", "JOBS", "RESERVED", "get", "specs"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,13 @@ JOBS: tuple[JobSpec, ...] = (COMPRESS, DECOMPRESS, VERIFY, RESIZE, STATS)
 #: The entry-point group where other packages name their jobs' specs.
 ENTRY_POINTS = "imgjobs.jobs"
 
+#: The command's other commands: no job may take their names (``tests/test_registry.py`` keeps them the
+#: parser's).
+RESERVED = frozenset({"study", "certs", "samples"})
+
+#: What a job's name looks like: a command, a config section and a Python keyword value alike.
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+
 _SPECS: dict[str, JobSpec] | None = None  # JOBS, by name
 _PLUGINS: dict[str, JobSpec] | None = None  # other packages' jobs, by name
 
@@ -38,9 +46,10 @@ _PLUGINS: dict[str, JobSpec] | None = None  # other packages' jobs, by name
 def _plugins(taken: set[str]) -> list[JobSpec]:
     """The specs other packages name in :data:`ENTRY_POINTS`, but none named like a job in ``taken``.
 
-    One that does not load, is not a :class:`~jobs.jobspec.JobSpec` or takes a
-    name already taken is left out with a warning naming it: a broken plugin
-    never stops the jobs that work.
+    One that does not load (even one that calls ``sys.exit``), is not a
+    :class:`~jobs.jobspec.JobSpec`, has a name unlike a command's
+    (``[a-z][a-z0-9_-]*``), or takes a name already taken or :data:`RESERVED` is
+    left out with a warning naming it: a broken plugin never stops the jobs that work.
     """
     from importlib.metadata import entry_points  # start-up: ~30 ms with the scan, only when other jobs are asked for
 
@@ -48,13 +57,21 @@ def _plugins(taken: set[str]) -> list[JobSpec]:
     for ep in entry_points(group=ENTRY_POINTS):
         try:
             spec = ep.load()
-        except Exception as e:
-            log.warning("the job %r of entry point %s does not load (%s): left out", ep.name, ep.value, e)
+        except (Exception, SystemExit) as e:
+            why = f"{type(e).__name__}: {e}"
+            log.warning("the job %r of entry point %s does not load (%s): left out", ep.name, ep.value, why)
             continue
         if not isinstance(spec, JobSpec):
             log.warning("the entry point %s (%s) is not a jobs.jobspec.JobSpec: left out", ep.name, ep.value)
             continue
-        if spec.name in taken:
+        if not isinstance(spec.name, str) or not _NAME.fullmatch(spec.name):
+            log.warning(
+                "the job %r of entry point %s is not named like a command ([a-z][a-z0-9_-]*): left out",
+                spec.name,
+                ep.value,
+            )
+            continue
+        if spec.name in taken or spec.name in RESERVED:
             log.warning("the job %r of entry point %s takes a name already taken: left out", spec.name, ep.value)
             continue
         taken.add(spec.name)

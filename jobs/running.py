@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dask.delayed import Delayed
@@ -35,11 +35,12 @@ from jobs.runtime.listing import check_writable_file
 from jobs.runtime.progress import Progress
 from jobs.runtime.report import Report
 from jobs.schedulers import runner_for
+from rle import open_regular
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["check_client", "progress_of", "run"]
+__all__ = ["check_client", "check_report_path", "progress_of", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,41 @@ def check_client(client: Any) -> None:
         raise UsageError(f"the client {client!r} is {status}: open a new distributed.Client (or pass none)")
 
 
+def check_report_path(
+    path: str, claims: Sequence[str | os.PathLike[str] | None], what: str, flag: str, earlier: Callable[[str], bool]
+) -> None:
+    """Refuse, before anything runs, a report path that cannot be written or would replace what it must not.
+
+    Not one of ``claims`` (the paths the job reads or writes; a directory: nor
+    anything in it), and, if something is there already, only an ``earlier``
+    report of its kind (``earlier(path)``), never an input, an output or a file of
+    the user's.
+    """
+    check_writable_file(path, what)
+    full = os.path.abspath(path)
+    for claimed in (os.path.abspath(os.fspath(p)) for p in claims if p is not None):
+        if full == claimed or full.startswith(claimed.rstrip(os.sep) + os.sep):
+            where = "would take the place of" if full == claimed else "lies inside"
+            raise UsageError(
+                f"{what} {path} {where} {claimed}, which this job reads or writes: choose another {flag} path"
+            )
+    if os.path.lexists(full) and not (os.path.isfile(full) and not os.path.islink(full) and earlier(full)):
+        raise UsageError(
+            f"{path} exists and is not {what.replace('the ', 'a ', 1)} imgjobs wrote: {flag} replaces only those; "
+            "choose another path or remove it"
+        )
+
+
+def _is_html(path: str) -> bool:
+    """Whether ``path`` starts as an HTML page does (an earlier performance report)."""
+    try:
+        with open_regular(path) as f:
+            head = f.read(64).lstrip().lower()
+    except OSError:
+        return False
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
 def run(
     job: str,
     planner: Callable[[int], Plan],
@@ -86,6 +122,7 @@ def run(
     compute: bool | None,
     progress: bool | Progress | None,
     scheduler: Mapping[str, Any],
+    claims: Sequence[str | os.PathLike[str] | None] = (),
     precheck: Callable[[], Report | None] | None = None,
     runner: Callable[[], Any] | None = None,
 ) -> Report | Delayed:
@@ -107,6 +144,8 @@ def run(
         As the job's function takes them.
     scheduler : mapping
         The scheduler keywords given (:class:`~jobs.options.SchedulerOptions`).
+    claims : sequence of paths
+        What the job reads and writes, which its performance report may never replace.
     precheck : callable, optional
         ``precheck() -> Report or None``: a report with nothing to run (the output
         is up to date), before any scheduler starts.
@@ -132,7 +171,9 @@ def run(
     if runner is not None:
         return engine.run(planner, writes, runner(), progress_of(progress))
     if options.performance_report:
-        check_writable_file(options.performance_report, "the performance report")
+        check_report_path(
+            options.performance_report, claims, "the performance report", "--performance-report", _is_html
+        )
     if not compute:
         return engine.to_delayed(planner(_parallelism(client, options)))
     with runner_for(client, options) as where:

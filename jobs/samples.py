@@ -19,6 +19,7 @@ class-0/0000.jpg	0
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
@@ -28,7 +29,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from jobs.errors import UsageError
 from jobs.resize_job.options import parse_size
-from jobs.runtime.durable import new_token, write_atomic
+from jobs.runtime.durable import BatchWriter, write_atomic
+from jobs.runtime.temporaries import new_token
 
 __all__ = ["make_jpegs"]
 
@@ -128,12 +130,23 @@ def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375)
     rng = np.random.default_rng(seed)
     noise = rng.integers(-14, 15, (2 * height, 2 * width, 3), dtype=np.int16)
     lines = []
-    for i in range(n):
-        label = i % classes
-        name = f"class-{label}/{i:04d}.jpg"
-        _photo(rng, width, height, label, noise).save(out / name, quality=quality)
-        lines.append(f"{name}\t{label}\n")
-    write_atomic(os.fspath(listing), ["".join(lines).encode()], new_token())  # last: it names no missing image
+    token = new_token()
+    writer = BatchWriter(token)  # through temporaries: a killed run leaves no half-written JPEG
+    try:
+        for i in range(n):
+            label = i % classes
+            name = f"class-{label}/{i:04d}.jpg"
+            buf = io.BytesIO()
+            _photo(rng, width, height, label, noise).save(buf, format="JPEG", quality=quality)
+            writer.add(os.fspath(out / name), buf.getbuffer())
+            lines.append(f"{name}\t{label}\n")
+            if len(lines) % 64 == 0 or i == n - 1:
+                for path, err in writer.commit().items():
+                    raise OSError(err.errno, f"cannot write {path}: {err.strerror or err}")
+    except BaseException:
+        writer.discard()
+        raise
+    write_atomic(os.fspath(listing), ["".join(lines).encode()], token)  # last: it names no missing image
     log.info(
         "wrote %d JPEG(s) of %dx%d in %d class folder(s) of %s, listed in %s", n, width, height, classes, out, listing
     )

@@ -31,6 +31,7 @@ import dask
 from jobs import config
 from jobs.clusters import dashboard_link, security, start_cluster, tunnel_hint, wait_for_workers
 from jobs.clusters.dashboard import client_link
+from jobs.errors import UsageError
 from jobs.options import RunOptions
 from jobs.runtime.runners import Runner, describe_pool
 
@@ -128,7 +129,12 @@ def open_runner(run=None, **options):
             address = _address_in(scheduler_file)
         # a running scheduler decides by its address; certificates are needed for tls://, or when asked
         sec = security(address.startswith("tls://") or asked_tls is True)
-        with closed_after(Client(address, timeout="30s", security=sec), "the client") as client:
+        try:  # not the process's default client: a failure here leaves nothing behind for the next run
+            connected = Client(address, timeout="30s", security=sec, set_as_default=False)
+        except ValueError as e:  # distributed's words for an address it cannot parse
+            where = f"the scheduler file {scheduler_file}" if scheduler_file else "--scheduler-address"
+            raise UsageError(f"{where}: {address!r} is not a scheduler's address (tcp://host:8786): {e}") from None
+        with closed_after(connected, "the client") as client:
             yield _distributed_runner(client, "remote")
         return
     if cluster:
@@ -136,7 +142,7 @@ def open_runner(run=None, **options):
 
         njobs = run.get("jobs")
         with start_cluster(cluster, jobs=njobs, tls=tls) as (jq, desc, threads, prof):
-            with closed_after(Client(jq), "the client") as client:
+            with closed_after(Client(jq, set_as_default=False), "the client") as client:
                 listen = (prof["jobqueue"].get("scheduler-options") or {}).get("dashboard_address")
                 link = dashboard_link(client, listen)
                 runner = Runner("cluster", threads, desc, client=client, dashboard_link=link, tunnel=tunnel_hint(link))
@@ -163,7 +169,8 @@ def open_runner(run=None, **options):
             dashboard_address=dashboard_address,
             security=security(tls, temporary=True),
         )
-    with closed_after(local, "the LocalCluster"), closed_after(Client(local), "the client") as client:
+    client_of = Client(local, set_as_default=False)
+    with closed_after(local, "the LocalCluster"), closed_after(client_of, "the client") as client:
         _quiet_cancellations(client)
         runner = _distributed_runner(client, "local")
         runner.kind = "local"

@@ -14,6 +14,7 @@ import io
 import os
 import re
 import stat
+from typing import BinaryIO
 
 __all__ = [
     "MAX_PIXELS",
@@ -67,7 +68,7 @@ def open_regular_fd(path) -> tuple[int, os.stat_result]:
     return fd, st
 
 
-def open_regular(path):
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """A binary file object for a regular file; OSError for a FIFO, a device or a directory (never blocks)."""
     return os.fdopen(open_regular_fd(os.fspath(path))[0], "rb")
 

@@ -7,6 +7,7 @@ import csv
 import inspect
 import os
 import re
+import sys
 
 import dask
 import numpy as np
@@ -413,12 +414,18 @@ def test_a_job_of_another_package_is_found_by_its_entry_point_and_a_broken_one_l
     def broken():
         raise ImportError("No module named 'thumbs_job'")
 
+    def exits():
+        sys.exit(3)
+
     thumbs = dataclasses.replace(STATS, name="thumbs", help="a job of another package")
     found = [
         EntryPoint("thumbs", "pkg.thumbs_job.spec:THUMBS", lambda: thumbs),
         EntryPoint("broken", "pkg.broken_job.spec:BROKEN", broken),
         EntryPoint("stats", "pkg.copy:STATS", lambda: dataclasses.replace(STATS, help="an impostor")),
         EntryPoint("odd", "pkg.odd:ODD", lambda: object()),
+        EntryPoint("exits", "pkg.exits:EXITS", exits),  # a module that calls sys.exit when imported
+        EntryPoint("study", "pkg.study:STUDY", lambda: dataclasses.replace(STATS, name="study")),  # a command's
+        EntryPoint("spaced", "pkg.spaced:S", lambda: dataclasses.replace(STATS, name="-x y")),  # not a command
     ]
     monkeypatch.setattr(
         importlib.metadata, "entry_points", lambda group: found if group == registry.ENTRY_POINTS else []
@@ -428,7 +435,10 @@ def test_a_job_of_another_package_is_found_by_its_entry_point_and_a_broken_one_l
         specs = registry.specs()
     assert list(specs) == ["compress", "decompress", "verify", "resize", "stats", "thumbs"]
     assert specs["stats"] is STATS and registry.get("thumbs") is thumbs  # a built-in is never replaced
-    assert "'broken' of entry point pkg.broken_job.spec:BROKEN does not load (No module named" in caplog.text
+    assert "'broken' of entry point pkg.broken_job.spec:BROKEN does not load (ImportError: No module" in caplog.text
+    assert "'exits' of entry point pkg.exits:EXITS does not load (SystemExit: 3)" in caplog.text
+    assert "'study' of entry point pkg.study:STUDY takes a name already taken" in caplog.text
+    assert "'-x y' of entry point pkg.spaced:S is not named like a command" in caplog.text
     assert "'stats' of entry point pkg.copy:STATS takes a name already taken" in caplog.text
     assert "pkg.odd:ODD) is not a jobs.jobspec.JobSpec" in caplog.text
     assert list(registry.specs(plugins=False)) == ["compress", "decompress", "verify", "resize", "stats"]
@@ -440,3 +450,8 @@ def test_a_job_of_another_package_is_found_by_its_entry_point_and_a_broken_one_l
         logging.getLogger("jobs").setLevel(level)
     assert read_csv(tmp_path / "t.csv") == expected(pictures)
     assert "thumbs" in build_parser()._subparsers._group_actions[0].choices
+
+
+def test_the_names_no_job_may_take_are_the_commands_other_commands():
+    commands = set(build_parser(plugins=False)._subparsers._group_actions[0].choices)
+    assert registry.RESERVED == commands - set(registry.specs(plugins=False))

@@ -37,6 +37,9 @@ def main(argv=None) -> int:
         from jobs.cli.command import run  # start-up: the command (~300 ms) loads past --version only
 
         return run(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up, before the run's own handling: no traceback
+        print("imgjobs: interrupted", file=sys.stderr)
+        return 130
     finally:
         # The modules and objects of a finished run live until the process exits: keep the
         # cyclic collector off them (CPython's gc.freeze), so neither collections during

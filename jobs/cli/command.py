@@ -24,10 +24,11 @@ from jobs.cli.study import run_study
 from jobs.clusters import job_script, write_certificates
 from jobs.errors import ClusterError, UsageError
 from jobs.options import RunOptions
-from jobs.runtime.durable import new_token, write_atomic
-from jobs.runtime.listing import check_writable_file
+from jobs.running import check_report_path
+from jobs.runtime.durable import write_atomic
 from jobs.runtime.progress import Progress
 from jobs.runtime.reads import read_json
+from jobs.runtime.temporaries import new_token, sweep_temporaries
 
 __all__ = ["run"]
 
@@ -66,9 +67,14 @@ def _run_options(args) -> dict:
 
 
 def _write_report(path: str, report) -> None:
-    """``report.to_dict()`` as JSON at ``path``, through a temporary file and a rename (never half-written)."""
+    """``report.to_dict()`` as JSON at ``path``, through a temporary file and a rename (never half-written).
+
+    A temporary of it that a killed run left is removed first (one listing of its directory).
+    """
     data = json.dumps(report.to_dict(), indent=1, default=str).encode()
-    write_atomic(os.path.abspath(path), [data], new_token())
+    path = os.path.abspath(path)
+    sweep_temporaries(os.path.dirname(path), of=os.path.basename(path))
+    write_atomic(path, [data], new_token())
 
 
 def _check_report_path(args) -> None:
@@ -78,23 +84,15 @@ def _check_report_path(args) -> None:
     shards or work folder; a source or output directory), and, if something is
     there already, only a JSON report imgjobs wrote.
     """
-    check_writable_file(args.report, "the JSON report")
     spec = registry.get(args.command)
-    path = os.path.abspath(args.report)
-    for claimed in spec.claimed(*(getattr(args, name) for name in spec.inputs)):
-        if path == claimed or path.startswith(claimed.rstrip(os.sep) + os.sep):
-            where = "would take the place of" if path == claimed else "lies inside"
-            raise UsageError(
-                f"the JSON report {args.report} {where} {claimed}, which this job reads or writes: "
-                "choose another --report path"
-            )
-    if os.path.lexists(path):
-        old = read_json(path) if os.path.isfile(path) and not os.path.islink(path) else None
-        if not (isinstance(old, dict) and isinstance(old.get("job"), str) and isinstance(old.get("files"), list)):
-            raise UsageError(
-                f"{args.report} exists and is not a JSON report imgjobs wrote: --report replaces only those; "
-                "choose another path or remove it"
-            )
+    claims = spec.claimed(*(getattr(args, name) for name in spec.inputs))
+    check_report_path(args.report, claims, "the JSON report", "--report", _is_json_report)
+
+
+def _is_json_report(path: str) -> bool:
+    """Whether ``path`` holds a JSON report imgjobs wrote (``--report``)."""
+    old = read_json(path)
+    return isinstance(old, dict) and isinstance(old.get("job"), str) and isinstance(old.get("files"), list)
 
 
 def _call_api(args, progress):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, Unpack
 from jobs import running
 from jobs.options import SchedulerOptions
 from jobs.resize_job.options import EXECUTOR, ResizeOptions
+from jobs.resize_job.paths import family
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
 
@@ -175,6 +176,7 @@ def resize(
         compute=compute,
         progress=progress,
         scheduler=scheduler,
+        claims=(source, *(path for path, _ in family(os.fspath(out)))),
         precheck=precheck,
         runner=None if kind is None else lambda: exercise_runner(kind, client, compute, scheduler),
     )

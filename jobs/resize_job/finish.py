@@ -25,10 +25,11 @@ from jobs.resize_job.source import FAILED_LABEL, Source, name_some, read_labelle
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
 from jobs.resize_job.tasks import DIMENSIONS
 from jobs.runtime import stamps
-from jobs.runtime.durable import fsync_path, remove_path, sweep_temporaries, write_atomic
+from jobs.runtime.durable import fsync_path, write_atomic
 from jobs.runtime.engine import Finish
 from jobs.runtime.listing import Names
 from jobs.runtime.report import Outcomes
+from jobs.runtime.temporaries import remove_path, sweep_temporaries
 
 __all__ = ["CurrentFinish", "ResizeFinish"]
 

@@ -40,12 +40,12 @@ from jobs.resize_job.sidecar import check_sidecar
 from jobs.resize_job.source import read_labelled
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
 from jobs.runtime import stamps
-from jobs.runtime.durable import new_token, temporary_of
 from jobs.runtime.engine import Plan
 from jobs.runtime.listing import Names, check_writable_dir, list_outputs
 from jobs.runtime.locks import output_lock
 from jobs.runtime.reads import read_json
 from jobs.runtime.report import Outcomes
+from jobs.runtime.temporaries import new_token, temporary_of
 
 __all__ = ["plan_resize", "up_to_date"]
 

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jobs.runtime.durable import temporary_of, write_atomic
+from jobs.runtime.durable import write_atomic
 from jobs.runtime.reads import read_json
+from jobs.runtime.temporaries import temporary_of
 
 __all__ = [
     "DONE_NAME",
@@ -42,7 +43,7 @@ _LEGACY_TEMPORARY = re.compile(r"\.(.+)\.[0-9]+-[0-9a-f]{8}\.part")
 
 
 def ours_temporary(name: str) -> str | None:
-    """The name a temporary in a work folder becomes (:func:`jobs.runtime.durable.temporary_of`, or the
+    """The name a temporary in a work folder becomes (:func:`jobs.runtime.temporaries.temporary_of`, or the
     ``.part`` files of imgjobs 0.2, so that an upgrade resumes an older run's folder); None if it is none."""
     legacy = _LEGACY_TEMPORARY.fullmatch(name)
     return legacy.group(1) if legacy else temporary_of(name)

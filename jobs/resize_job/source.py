@@ -204,6 +204,8 @@ def read_labelled(source, num_images: int | None = None) -> Source:
             with open(source, encoding="utf-8") as f:
                 cfg = json.load(f)
             listed = cfg["data"]["train_filelist"]
+            if not isinstance(listed, str) or not listed:
+                raise TypeError(f"train_filelist is {listed!r}, not the path of a file list")
         except OSError as e:
             raise UsageError(f"{source}: cannot read: {e.strerror or e}") from None
         except (ValueError, KeyError, TypeError, RecursionError) as e:

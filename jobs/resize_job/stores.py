@@ -19,8 +19,8 @@ from jobs.resize_job import shards
 from jobs.resize_job.paths import PARTIAL_SUFFIX, kind_of, labels_path, sidecar_path
 from jobs.resize_job.records import DONE_NAME, ours_temporary
 from jobs.resize_job.sidecar import check_sidecar
-from jobs.runtime.durable import remove_path
 from jobs.runtime.reads import read_json
+from jobs.runtime.temporaries import remove_path
 
 __all__ = ["batch_problem", "removable", "remove_store", "remove_work", "slice_written", "wds_names", "work_foreign"]
 

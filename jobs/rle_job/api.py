@@ -33,6 +33,7 @@ def _run(
     job: str,
     plan: Callable[[int], Plan],
     src: StrPath,
+    dst: StrPath,
     writes: str | None,
     client: Client | None,
     compute: bool,
@@ -40,7 +41,15 @@ def _run(
     scheduler: SchedulerOptions,
 ) -> RleReport | Delayed:
     report = running.run(
-        job, plan, source=src, writes=writes, client=client, compute=compute, progress=progress, scheduler=scheduler
+        job,
+        plan,
+        source=src,
+        writes=writes,
+        client=client,
+        compute=compute,
+        progress=progress,
+        scheduler=scheduler,
+        claims=(src, dst),
     )
     return report  # type: ignore[return-value]  # an RLE job's finish makes an RleReport
 
@@ -108,7 +117,7 @@ def compress(
     def plan(parallelism: int) -> Plan:
         return plan_compress(src, dst, opts, parallelism=parallelism)
 
-    return _run("compress", plan, src, writes, client, compute, progress, scheduler)
+    return _run("compress", plan, src, dst, writes, client, compute, progress, scheduler)
 
 
 def decompress(
@@ -163,7 +172,7 @@ def decompress(
     def plan(parallelism: int) -> Plan:
         return plan_decompress(src, dst, opts, parallelism=parallelism)
 
-    return _run("decompress", plan, src, writes, client, compute, progress, scheduler)
+    return _run("decompress", plan, src, dst, writes, client, compute, progress, scheduler)
 
 
 def verify(
@@ -223,4 +232,4 @@ def verify(
     def plan(parallelism: int) -> Plan:
         return plan_verify(orig, rle, opts, parallelism=parallelism)
 
-    return _run("verify", plan, orig, None, client, compute, progress, scheduler)
+    return _run("verify", plan, orig, rle, None, client, compute, progress, scheduler)

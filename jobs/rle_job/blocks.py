@@ -13,14 +13,16 @@ that file by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
 
 import rle
-from jobs.rle_job.tasks import EXPECTED, MAX_LISTED, Failed, compare, makedirs, mismatch, reason_of
-from jobs.runtime.durable import preallocate, publish, temp_path, write_at, write_atomic
+from jobs.rle_job.tasks import APPEARED, EXPECTED, MAX_LISTED, Failed, compare, makedirs, mismatch, reason_of
+from jobs.runtime.durable import AppearedError, preallocate, publish, write_at, write_atomic
 from jobs.runtime.report import Outcomes
+from jobs.runtime.temporaries import temp_path
 from rle.bmp import bmp_stride
 from rle.bmpwriter import bmp_1bit_header, bmp_1bit_rows
 
@@ -66,7 +68,7 @@ def _whole_runs(info: rle.ImageInfo, opts) -> bytes:
     return rle.encode_packed_runs(packed, info.width, info.height, row_bits)
 
 
-def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str) -> Outcomes:
+def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str, replace: bool = True) -> Outcomes:
     """Write the ``.rle`` of a large image from the runs of its row blocks, atomically.
 
     Parameters
@@ -82,6 +84,9 @@ def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str) 
         Uses ``threshold``.
     token : str
         Makes the temporary name unique to this run.
+    replace : bool
+        Whether ``dst`` was there when planned: only then is a file there replaced
+        (:data:`jobs.rle_job.tasks.APPEARED`).
     """
     out = Outcomes([info.path], [dst])
     failed = next((b for b in blocks if isinstance(b, Failed)), None)
@@ -92,8 +97,11 @@ def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str) 
         if not blocks or any(b is None for b in blocks):
             blocks = [_whole_runs(info, opts)]
         makedirs(os.path.dirname(dst))
-        size = write_atomic(dst, [rle.header(info.width, info.height), *blocks], token)
+        size = write_atomic(dst, [rle.header(info.width, info.height), *blocks], token, replace=replace)
         bytes_in = os.path.getsize(info.path)
+    except AppearedError:
+        out.fail(0, f"{info.path}: {dst} {APPEARED}")
+        return out
     except EXPECTED as e:
         out.fail(0, reason_of(e, info.path))
         return out
@@ -110,7 +118,7 @@ def rle_offsets(src: str, bounds: list[int], width: int, height: int):
         Byte offsets of the rows in ``bounds``.
     """
     try:
-        with open(src, "rb") as f:
+        with rle.open_regular(src) as f:
             if rle.read_header(f.read(rle.HEADER_SIZE)) != (width, height):
                 raise rle.FormatError("the header changed after the job was planned; run the job again")
             f.seek(0)
@@ -156,7 +164,7 @@ def decompress_block(src: str, dst: str, offsets, i: int, bounds: list[int], wid
         return offsets
     r0, r1 = bounds[i], bounds[i + 1]
     try:
-        with open(src, "rb") as f:
+        with rle.open_regular(src) as f:
             f.seek(offsets[i])
             runs = f.read(offsets[i + 1] - offsets[i])
         pixels = rle.decode_runs(runs, width, r1 - r0, base=offsets[i], first_row=r0)
@@ -167,8 +175,11 @@ def decompress_block(src: str, dst: str, offsets, i: int, bounds: list[int], wid
     return r1 - r0
 
 
-def finalize_bmp(src: str, dst: str, blocks: list, width: int, height: int, token: str) -> Outcomes:
-    """Flush the temporary output written by the block tasks and rename it into place."""
+def finalize_bmp(
+    src: str, dst: str, blocks: list, width: int, height: int, token: str, replace: bool = True
+) -> Outcomes:
+    """Flush the temporary output written by the block tasks and rename it into place (``replace``: as
+    :func:`assemble_rle`)."""
     out = Outcomes([src], [dst])
     tmp = temp_path(dst, token)
     failed = next((b for b in blocks if isinstance(b, Failed)), None)
@@ -181,13 +192,17 @@ def finalize_bmp(src: str, dst: str, blocks: list, width: int, height: int, toke
         return out
     try:
         try:
-            publish(tmp, dst)
+            publish(tmp, dst, replace=replace)
         except FileNotFoundError:
             # A retry after a worker was lost between the rename and reporting it: the output is complete.
             size = len(bmp_1bit_header(width, height)) + bmp_stride(width) * height
             if not (os.path.exists(dst) and os.path.getsize(dst) == size):
                 raise
         out.set(0, "ok", pixels=width * height, bytes_in=os.path.getsize(src), bytes_out=os.path.getsize(dst))
+    except AppearedError:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        out.fail(0, f"{src}: {dst} {APPEARED}")
     except EXPECTED as e:
         out.fail(0, reason_of(e, src))
     return out
@@ -195,7 +210,7 @@ def finalize_bmp(src: str, dst: str, blocks: list, width: int, height: int, toke
 
 def _decode_block(path: str, offsets, i: int, bounds, width: int) -> np.ndarray:
     r0, r1 = bounds[i], bounds[i + 1]
-    with open(path, "rb") as f:
+    with rle.open_regular(path) as f:
         f.seek(offsets[i])
         runs = f.read(offsets[i + 1] - offsets[i])
     return rle.decode_runs(runs, width, r1 - r0, base=offsets[i], first_row=r0)

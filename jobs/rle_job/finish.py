@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from jobs.rle_job.manifest import read_manifest, write_manifest
 from jobs.rle_job.report import RleReport
-from jobs.runtime.durable import sweep_temporaries
 from jobs.runtime.engine import Finish
 from jobs.runtime.listing import Names
 from jobs.runtime.report import STATUSES
 from jobs.runtime.stamps import of_output
+from jobs.runtime.temporaries import sweep_temporaries
 
 __all__ = ["RleFinish"]
 

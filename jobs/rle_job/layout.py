@@ -110,7 +110,8 @@ class Graph:
             bounds = _batch_bounds(sizes, parallelism, sizing)
         for a, b in itertools.pairwise(bounds):
             part = idx[a:b]
-            batch = FileBatch(pairs.src.take(part), pairs.dst.take(part), tuple(sizes[a:b]))
+            replace = frozenset(k for k, i in enumerate(part) if i in pairs.existed)
+            batch = FileBatch(pairs.src.take(part), pairs.dst.take(part), tuple(sizes[a:b]), replace)
             self.task(kind, func, batch, *args, units=sum(sizes[a:b]), files=len(part), output=True)
         self.plan.batched_files += len(idx)
 

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from jobs.errors import UsageError
 from jobs.rle_job.manifest import read_manifest, split_entry
-from jobs.runtime.listing import InputListing, Names, check_writable_dir, list_inputs, list_outputs, stem
+from jobs.runtime.listing import (
+    InputListing,
+    Names,
+    check_writable_dir,
+    kind_of_mode,
+    list_inputs,
+    list_outputs,
+    stem,
+)
 from jobs.runtime.report import Outcomes
 from jobs.runtime.stamps import stat_stamp
 
@@ -37,13 +45,15 @@ class Pairs:
     stale: tuple
     stamps: tuple = ()  # (output name, input stamp) of the outputs the job makes
     adopt: tuple = ()  # (output name, manifest entry) of current outputs the manifest does not record yet
+    #: Indices (into ``src``) of the outputs that were there when planned: the only ones a task may replace.
+    existed: frozenset = frozenset()
 
 
 def _single_input(src: str) -> InputListing:
     head, name = os.path.split(src)
     st = os.stat(src)
     if not stat.S_ISREG(st.st_mode):
-        return InputListing(head, [], [], [(name, "not a regular file")], [])
+        return InputListing(head, [], [], [(name, f"not a regular file ({kind_of_mode(st.st_mode)})")], [])
     return InputListing(head, [name], [st.st_size], [], [st.st_mtime_ns])
 
 
@@ -114,7 +124,7 @@ def match_outputs(src: str, dst: str, extensions, suffix: str, overwrite: bool) 
     check_writable_dir(out_dir)
     out = list_outputs(out_dir)
     names = listing.names
-    wanted = [stem(n) + suffix for n in names] if out_names is None else out_names
+    wanted = [stem(n) + suffix for n in names] if out_names is None else out_names[: len(names)]
     settled = []
     if listing.others:
         bad = Outcomes(Names(listing.directory, tuple(n for n, _ in listing.others)), None, "failed")
@@ -148,7 +158,7 @@ def match_outputs(src: str, dst: str, extensions, suffix: str, overwrite: bool) 
     if out_names is None:
         all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(names), suffix)
     else:
-        all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(out_names))
+        all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(wanted))
     if skip:
         why = "up to date: made from its input as it is now, or newer than it (--overwrite makes it again)"
         settled.append(Outcomes(all_src.take(skip), all_dst.take(skip), "skipped", why))
@@ -166,6 +176,7 @@ def match_outputs(src: str, dst: str, extensions, suffix: str, overwrite: bool) 
         tuple(out.temporaries),
         tuple((wanted[i], stamps[i]) for i in todo),
         tuple(adopt),
+        frozenset(k for k, i in enumerate(todo) if wanted[i] in out.names),
     )
 
 

@@ -36,10 +36,10 @@ from jobs.rle_job.layout import Graph, row_bounds, split_large
 from jobs.rle_job.options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
 from jobs.rle_job.pairs import Pairs, match_outputs, output_dir
 from jobs.rle_job.tasks import compress_batch, decompress_batch, size_mismatch, verify_batch
-from jobs.runtime.durable import new_token
 from jobs.runtime.engine import Plan
 from jobs.runtime.listing import Names, list_inputs, stem
 from jobs.runtime.report import Outcomes
+from jobs.runtime.temporaries import new_token
 
 __all__ = ["output_dir", "plan_compress", "plan_decompress", "plan_verify"]
 
@@ -58,7 +58,7 @@ def _probe_or_none(path: str, max_pixels: int):
 
 def _read_rle_header(path: str, size: int):
     """``(width, height)`` of a large ``.rle``, checked against its size; FormatError/OSError if bad."""
-    with open(path, "rb") as f:
+    with rle.open_regular(path) as f:
         width, height = rle.read_header(f.read(rle.HEADER_SIZE))
     rle.check_length(width, height, size - rle.HEADER_SIZE)
     return width, height
@@ -118,7 +118,7 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
             pairs.sizes[i],
             bounds,
             lambda k, info=info, bounds=bounds: (compress_block, info, bounds[k], bounds[k + 1], opts),
-            lambda keys, info=info, d=d: (assemble_rle, info, d, list(keys), opts, token),
+            lambda keys, info=info, d=d, r=i in pairs.existed: (assemble_rle, info, d, list(keys), opts, token, r),
         )
     log.info(
         "compress: %d file(s) in %d task(s), %d settled while planning",
@@ -203,7 +203,7 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
                 h,
                 token,
             ),
-            lambda keys, s=s, d=d, w=w, h=h: (finalize_bmp, s, d, list(keys), w, h, token),
+            lambda keys, s=s, d=d, w=w, h=h, r=i in pairs.existed: (finalize_bmp, s, d, list(keys), w, h, token, r),
         )
     return g.plan
 

@@ -23,12 +23,13 @@ import numpy as np
 
 import rle
 from jobs.images import failure
-from jobs.runtime.durable import BatchWriter
+from jobs.runtime.durable import AppearedError, BatchWriter
 from jobs.runtime.listing import Names
 from jobs.runtime.report import Outcomes
 from rle.bmpwriter import bmp_1bit_header, bmp_1bit_rows
 
 __all__ = [
+    "APPEARED",
     "EXPECTED",
     "Failed",
     "FileBatch",
@@ -71,11 +72,16 @@ class FileBatch:
         Input sizes in bytes when planned (``verify``: of the ``.rle`` files).  A
         task never reads more of an ``.rle`` than its planned size: one that grew
         since is refused, never read whole.
+    replace : frozenset of int
+        Positions whose output was there when planned: the only outputs a task
+        replaces.  A file that appears at another's name meanwhile (another
+        program's) is kept, and that input fails with the reason.
     """
 
     src: Names
     dst: Names
     sizes: tuple
+    replace: frozenset = frozenset()
 
     def __len__(self) -> int:
         return len(self.src)
@@ -103,11 +109,18 @@ def _output_directory(batch: FileBatch, out: Outcomes) -> bool:
     return True
 
 
+#: Why an output that was not there when the job was planned, and is now, was not written.
+APPEARED = "appeared after this job was planned and is left as it is (--overwrite replaces it)"
+
+
 def _commit(writer: BatchWriter, out: Outcomes, index: dict) -> None:
     """Make a batch's outputs durable and rename them; a rename that fails fails its file."""
     for dst, err in writer.commit().items():
         i = index[dst]
-        out.fail(i, f"{out.src[i]}: cannot write {dst}: {err.strerror or err}")
+        if isinstance(err, AppearedError):
+            out.fail(i, f"{out.src[i]}: {dst} {APPEARED}")
+        else:
+            out.fail(i, f"{out.src[i]}: cannot write {dst}: {err.strerror or err}")
     for dst, (size, mtime) in writer.stamps.items():
         i = index[dst]
         out.out_size[i], out.out_mtime[i] = size, mtime
@@ -146,7 +159,7 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
             for (i, _p, _w, _rb), r, h in zip(items, runs, heights, strict=True):
                 dst = batch.dst[i]
                 try:
-                    n = writer.add(dst, rle.header(width, h) + r)
+                    n = writer.add(dst, rle.header(width, h) + r, replace=i in batch.replace)
                 except OSError as e:
                     out.fail(i, f"{batch.src[i]}: cannot write {dst}: {e.strerror or e}")
                     continue
@@ -179,7 +192,7 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
 
 def read_small_rle(path: str, planned: int) -> bytes:
     """A small ``.rle`` file's bytes, never more than the ``planned`` size it was listed with."""
-    with open(path, "rb") as f:
+    with rle.open_regular(path) as f:
         data = f.read(planned + 1)
     if len(data) > planned:
         raise rle.FormatError(f"{path}: grew past its {planned} bytes after the job was planned; run the job again")
@@ -204,7 +217,7 @@ def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
                 data = read_small_rle(src, batch.sizes[i])
                 pixels = rle.decode(data)
                 h, w = pixels.shape
-                n = writer.add(dst, bmp_1bit_header(w, h) + bmp_1bit_rows(pixels))
+                n = writer.add(dst, bmp_1bit_header(w, h) + bmp_1bit_rows(pixels), replace=i in batch.replace)
             except EXPECTED as e:
                 out.fail(i, reason_of(e, src))
                 continue

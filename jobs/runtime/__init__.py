@@ -8,8 +8,9 @@ one concern each:
 - :mod:`~jobs.runtime.runners`: computing a graph on Dask's threads or processes
   or on a ``distributed.Client``; :mod:`~jobs.runtime.pools`: the worker processes;
 - :mod:`~jobs.runtime.locks`: the lock of an output directory;
-- :mod:`~jobs.runtime.durable`: temporary names, atomic and batched durable
-  writes, the sweeper, hostile reads of state files;
+- :mod:`~jobs.runtime.temporaries`: temporary names and the sweeper;
+- :mod:`~jobs.runtime.durable`: atomic and batched durable writes;
+- :mod:`~jobs.runtime.reads`: state files read back as hostile input;
 - :mod:`~jobs.runtime.listing`: one listing per directory, compact names;
 - :mod:`~jobs.runtime.stamps`: content stamps of inputs and outputs;
 - :mod:`~jobs.runtime.progress`: the progress bar;

@@ -1,14 +1,12 @@
-"""Durable writes, the one way every job writes a file: a temporary name, a sync, a rename.
+"""Durable writes, the one way every job writes a file: a temporary, a sync, a rename.
 
-* :func:`temp_path` is the one temporary-name scheme: ``.<name>.<token>[-<attempt>].imgjobs.tmp``
-  beside the file it becomes, hidden, tied to its run's token;
 * :func:`write_atomic` writes one file (a job's record of its state, an
-  assembled output) through its temporary, ``fsync`` and a rename: a
-  name only ever points at complete data;
+  assembled output) through its temporary (:func:`jobs.runtime.temporaries.temp_path`),
+  ``fsync`` and a rename: a name only ever points at complete data;
 * :class:`BatchWriter` does the same for a task's many small outputs, made
   durable together (one ``syncfs`` on Linux) before any is renamed;
-* :func:`sweep_temporaries` is the one sweeper: one listing of a directory
-  removes this run's temporaries and those a killed run left;
+* :func:`rename_into` gives a temporary its name, and with ``replace=False``
+  never over a file that appeared there meanwhile (:class:`AppearedError`);
 * :func:`npy_header` is the one ``.npy`` header imgjobs writes.
 
 Reading those files back, as hostile input, is :mod:`jobs.runtime.reads`.
@@ -18,141 +16,36 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
+import filecmp
 import functools
 import io
 import logging
 import os
-import shutil
+import stat
 import sys
-import uuid
-from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from jobs.runtime.temporaries import new_token, temp_path
+
 __all__ = [
-    "TEMP_SUFFIX",
+    "AppearedError",
     "BatchWriter",
     "flush_file_system",
     "fsync_path",
-    "is_temporary",
-    "new_token",
     "npy_header",
     "preallocate",
     "publish",
-    "remove_path",
-    "sweep_temporaries",
-    "temp_path",
-    "temporary_of",
+    "rename_into",
     "write_at",
     "write_atomic",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Every temporary imgjobs writes ends with this (``.<name>.<token>[-<attempt>].imgjobs.tmp``).
-TEMP_SUFFIX = ".imgjobs.tmp"
-
-
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | _CLOEXEC
-
-
-def new_token() -> str:
-    """A short random token that makes one run's temporary names unique."""
-    return uuid.uuid4().hex[:12]
-
-
-def temp_path(dst: str, token: str, attempt: str | None = None) -> str:
-    """The hidden temporary of ``dst`` for run ``token``: ``.<name>.<token>[-<attempt>].imgjobs.tmp``.
-
-    Without ``attempt`` the name is the same every time (tasks writing parts of
-    one file in place); :func:`write_atomic` and :class:`BatchWriter` add a random one.
-    """
-    head, tail = os.path.split(dst)
-    tag = token if attempt is None else f"{token}-{attempt}"
-    return os.path.join(head, f".{tail}.{tag}{TEMP_SUFFIX}")
-
-
-def is_temporary(name: str) -> bool:
-    """Whether a file name is one of imgjobs' temporaries (:func:`temp_path`)."""
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
-
-
-def _split(name: str) -> tuple[str, str]:
-    """A temporary's name -> (the name it becomes, its run token); ``("", "")`` for any other name."""
-    if not is_temporary(name):
-        return "", ""
-    final, _, tag = name[1 : -len(TEMP_SUFFIX)].rpartition(".")
-    return final, tag.split("-", 1)[0]
-
-
-def temporary_of(name: str) -> str | None:
-    """The name a temporary (:func:`temp_path`) becomes, or None for a name that is not a temporary.
-
-    >>> temporary_of(".page.out.0123456789ab-cd1234.imgjobs.tmp")
-    'page.out'
-    """
-    return _split(name)[0] or None
-
-
-def remove_path(path: str) -> bool:
-    """Remove a file, or a directory tree (a store); return whether there was one."""
-    try:
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def sweep_temporaries(
-    directory: str,
-    *,
-    token: str | None = None,
-    stale: Iterable[str] = (),
-    every: bool = False,
-    also: Callable[[str], bool] | None = None,
-) -> int:
-    """Remove imgjobs' temporaries from ``directory`` with one listing; return how many.
-
-    Parameters
-    ----------
-    directory : str
-        A directory imgjobs writes into.
-    token : str, optional
-        Remove every temporary of this run (attempts that a lost worker or an
-        interrupt left).
-    stale : iterable of str
-        Names of temporaries that were there before this run started (left by a
-        killed run); removed if still there.
-    every : bool
-        Remove every temporary of ours there (a directory only imgjobs writes
-        into: a job's work folder).
-    also : callable, optional
-        ``also(name)``: names a job takes for its temporaries too, with ``every``
-        (an older version's, in its work folder).
-
-    The number removed is logged once (``-v``), never a line per file.
-    """
-    stale = set(stale)
-    n = 0
-    try:
-        it = os.scandir(directory or ".")
-    except FileNotFoundError:
-        return 0
-    with it:
-        for entry in it:
-            name = entry.name
-            if not (is_temporary(name) or (every and also is not None and also(name))):
-                continue
-            if every or name in stale or (token is not None and _split(name)[1] == token):
-                if not entry.is_dir(follow_symlinks=False) and remove_path(entry.path):
-                    n += 1
-    if n:
-        log.info("removed %d temporary file(s) a lost worker or an interrupted run left in %s", n, directory or ".")
-    return n
 
 
 @functools.lru_cache(maxsize=1)
@@ -181,6 +74,81 @@ def _syncfs(directory: str) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+class AppearedError(FileExistsError):
+    """A file that was not there when its job was planned appeared at an output's name: left as it is."""
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_renameat2():
+    """libc's ``renameat2`` (Linux, glibc 2.28+), found on first use; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn
+
+
+_AT_FDCWD, _RENAME_NOREPLACE = -100, 1
+#: What a file system without ``RENAME_NOREPLACE`` or hard links answers.
+_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
+
+
+def _raise_unless_same(tmp: str, dst: str) -> None:
+    """Raise :class:`AppearedError` for the file found at ``dst``, unless it holds ``tmp``'s very bytes
+    (an earlier attempt of the same task renamed it): then ``tmp`` goes and it counts as written."""
+    try:
+        st, mine = os.lstat(dst), os.lstat(tmp)
+        same = stat.S_ISREG(st.st_mode) and st.st_size == mine.st_size and filecmp.cmp(tmp, dst, shallow=False)
+    except OSError:
+        same = False
+    if not same:
+        raise AppearedError(errno.EEXIST, "it appeared after the job was planned: left as it is", dst)
+    os.remove(tmp)
+
+
+def rename_into(tmp: str, dst: str, *, replace: bool = True) -> None:
+    """Rename the temporary ``tmp`` to ``dst``; with ``replace=False`` never over a file there.
+
+    ``replace=False`` is for an output that was not there when its job was
+    planned: a file that appeared at its name since (another program's) is
+    kept, and :class:`AppearedError` raised.  Atomic where the file system
+    allows (``renameat2(RENAME_NOREPLACE)``, else a hard link); elsewhere a check
+    just before the rename.  A file there with the very bytes of ``tmp`` (a retry
+    of a task whose first attempt renamed it) is taken as written.  The caller
+    removes ``tmp`` on any error.
+    """
+    if replace:
+        os.replace(tmp, dst)
+        return
+    fn = _libc_renameat2()
+    if fn is not None:
+        if fn(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            _raise_unless_same(tmp, dst)
+            return
+        if err not in _UNSUPPORTED:
+            raise OSError(err, os.strerror(err), dst)
+    try:
+        os.link(tmp, dst)
+    except FileExistsError:
+        _raise_unless_same(tmp, dst)
+        return
+    except OSError as e:
+        if e.errno not in _UNSUPPORTED:
+            raise
+        if os.path.lexists(dst):  # no atomic way on this file system: a check, then the rename
+            _raise_unless_same(tmp, dst)
+            return
+        os.replace(tmp, dst)
+        return
+    os.remove(tmp)
 
 
 def flush_file_system(directory: str) -> None:
@@ -265,18 +233,19 @@ def preallocate(path: str, size: int, head: bytes = b"") -> None:
         os.close(fd)
 
 
-def publish(tmp: str, dst: str) -> None:
+def publish(tmp: str, dst: str, *, replace: bool = True) -> None:
     """Give a temporary written in place (:func:`temp_path` without an attempt) its name: sync it, then rename.
 
     For an output that several tasks write parts of before one task names it
     (an image decoded a block of rows at a time).  A missing temporary is a
     :class:`FileNotFoundError` (a retry after the rename: the caller checks ``dst``).
+    ``replace``: as :func:`rename_into`.
     """
     fsync_path(tmp)
-    os.replace(tmp, dst)
+    rename_into(tmp, dst, replace=replace)
 
 
-def write_atomic(dst: str, parts, token: str, *, sync_directory: bool = False) -> int:
+def write_atomic(dst: str, parts, token: str, *, sync_directory: bool = False, replace: bool = True) -> int:
     """Write one file through a temporary, ``fsync`` and a rename; return the bytes written.
 
     Parameters
@@ -290,6 +259,8 @@ def write_atomic(dst: str, parts, token: str, *, sync_directory: bool = False) -
     sync_directory : bool
         Also ``fsync`` the directory after the rename, so the new name is on disk
         before this returns (a file that replaces one a record already trusts).
+    replace : bool
+        Replace a file at ``dst``; False keeps one that is there (:func:`rename_into`).
 
     A failure removes the temporary and names the file.  For one file at a
     time; a task's many small outputs go through :class:`BatchWriter`.
@@ -297,13 +268,13 @@ def write_atomic(dst: str, parts, token: str, *, sync_directory: bool = False) -
     tmp = temp_path(dst, token, new_token()[:6])
     try:
         n = _create(tmp, parts, sync=True)  # the data and the size it needs; the rename is the directory's
-        os.replace(tmp, dst)
+        rename_into(tmp, dst, replace=replace)
         if sync_directory:
             fsync_path(os.path.dirname(dst) or ".")
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.remove(tmp)
-        if isinstance(e, OSError) and e.strerror and dst not in str(e):
+        if isinstance(e, OSError) and not isinstance(e, AppearedError) and e.strerror and dst not in str(e):
             raise OSError(e.errno, f"cannot write {dst}: {e.strerror}") from None
         raise
     return n
@@ -326,13 +297,17 @@ class BatchWriter:
     def __init__(self, token: str):
         self.token = token
         self._attempt = new_token()[:6]  # one attempt: its outputs have distinct names
-        self._pending: list[tuple[str, str]] = []  # (temporary, destination)
+        self._pending: list[tuple[str, str, bool]] = []  # (temporary, destination, may replace)
         self._dirs: set[str] = set()  # the directories they are in
         #: Destination -> its size and modification time (ns) right after its rename (a finish records them).
         self.stamps: dict[str, tuple[int, int]] = {}
 
-    def add(self, dst: str, data) -> int:
-        """Write ``data`` (bytes-like) to a temporary for ``dst``; return the bytes written."""
+    def add(self, dst: str, data, *, replace: bool = True) -> int:
+        """Write ``data`` (bytes-like) to a temporary for ``dst``; return the bytes written.
+
+        ``replace=False``: :meth:`commit` keeps a file that is at ``dst`` by then
+        and names it among its errors (:class:`AppearedError`).
+        """
         tmp = temp_path(dst, self.token, self._attempt)
         try:
             n = _create(tmp, [data])
@@ -340,7 +315,7 @@ class BatchWriter:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
             raise
-        self._pending.append((tmp, dst))
+        self._pending.append((tmp, dst, replace))
         self._dirs.add(os.path.dirname(dst))
         return n
 
@@ -358,17 +333,17 @@ class BatchWriter:
             return {}
         try:
             if not all(_syncfs(d) for d in dirs):
-                for tmp, _ in pending:
+                for tmp, _, _ in pending:
                     fsync_path(tmp)
         except BaseException:
-            for tmp, _ in pending:
+            for tmp, _, _ in pending:
                 with contextlib.suppress(OSError):
                     os.remove(tmp)
             raise
         errors = {}
-        for tmp, dst in pending:
+        for tmp, dst, replace in pending:
             try:
-                os.replace(tmp, dst)
+                rename_into(tmp, dst, replace=replace)
             except OSError as e:
                 errors[dst] = e
                 with contextlib.suppress(OSError):
@@ -385,7 +360,7 @@ class BatchWriter:
         """Remove the temporaries of everything added and not committed."""
         pending, self._pending = self._pending, []
         self._dirs = set()
-        for tmp, _ in pending:
+        for tmp, _, _ in pending:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
 

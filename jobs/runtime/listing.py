@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from jobs.errors import UsageError
-from jobs.runtime.durable import is_temporary
+from jobs.runtime.temporaries import is_temporary
 
 __all__ = [
     "InputListing",

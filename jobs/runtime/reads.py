@@ -13,6 +13,8 @@ import json
 import os
 import stat
 
+from jobs.runtime.listing import kind_of_mode
+
 __all__ = ["MAX_JSON_BYTES", "load_json", "read_json"]
 
 #: The largest state file read (a job's records of a million inputs are ~150 MB).
@@ -22,9 +24,10 @@ MAX_JSON_BYTES = 1 << 30
 def _open_regular(path: str) -> int:
     """A descriptor of ``path`` opened for reading: only a regular file, never blocking (a FIFO would)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", path)
+        raise OSError(errno.EINVAL, f"not a regular file ({kind_of_mode(mode)})", path)
     os.set_blocking(fd, True)
     return fd
 

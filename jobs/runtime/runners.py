@@ -246,7 +246,7 @@ def performance_report(path, runner):
     if runner.client is not None:
         from distributed import performance_report as report  # start-up: distributed (~0.5 s), its schedulers only
 
-        with report(filename=path):
+        with runner.client.as_current(), report(filename=path):  # the report asks for the current client
             yield
         return
 

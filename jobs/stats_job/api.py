@@ -79,5 +79,6 @@ def stats(
         compute=compute,
         progress=progress,
         scheduler=scheduler,
+        claims=(src, out),
     )
     return report  # type: ignore[return-value]  # the stats finish makes a StatsReport

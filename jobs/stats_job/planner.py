@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 from jobs.errors import StalePlan, UsageError
 from jobs.images import IMAGE_EXTENSIONS
-from jobs.runtime.durable import new_token, sweep_temporaries, write_atomic
+from jobs.runtime.durable import write_atomic
 from jobs.runtime.engine import Finish, Plan
 from jobs.runtime.listing import Names, list_inputs
 from jobs.runtime.report import Report
 from jobs.runtime.stamps import out_stamp
+from jobs.runtime.temporaries import new_token, sweep_temporaries
 from jobs.stats_job.options import StatsOptions
 from jobs.stats_job.tasks import COLUMNS, stats_batch
 
@@ -67,7 +68,9 @@ class StatsFinish(Finish):
         for o in outcomes:
             for i, figures in sorted(o.details.items()):
                 writer.writerow((o.src[i], *(figures[c] for c in COLUMNS)))
-        write_atomic(self.out, [text.getvalue().encode()], self.token)
+        # a file name that is not UTF-8 (bytes the OS gave back as surrogates) is written as those bytes
+        write_atomic(self.out, [text.getvalue().encode("utf-8", "surrogateescape")], self.token)
+        sweep_temporaries(os.path.dirname(self.out), of=os.path.basename(self.out))  # a killed run's
         return StatsReport(self.job, outcomes, seconds, scheduler=scheduler, output=self.out)
 
     def abort(self) -> None:
@@ -86,6 +89,8 @@ def plan_stats(src, out, opts: StatsOptions | None = None, *, parallelism: int =
     if os.path.lexists(out) and not opts.overwrite:
         raise UsageError(f"{out} exists: use --overwrite to replace it")
     names = sorted(list_inputs(src, IMAGE_EXTENSIONS).names)
+    if os.path.realpath(os.path.dirname(out)) == os.path.realpath(src) and os.path.basename(out) in names:
+        raise UsageError(f"{out} is one of the images it reads: --overwrite never writes over an input")
     token = new_token()
     finish = StatsFinish("stats", out, token, out_stamp(out))
     plan = Plan("stats", finish=finish, unit="image", nfiles=len(names), total=len(names))

@@ -8,6 +8,7 @@ matplotlib, figures: :mod:`jobs.study.figures`); :func:`load` reads a
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import os
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.errors import UsageError
+from jobs.runtime.durable import write_atomic
+from jobs.runtime.temporaries import new_token
 from jobs.study.configs import Configuration, studied
 from jobs.study.figures import EXPLAIN, efficiency_figure, task_size_figure, throughput_figure
 from jobs.study.fits import amdahl_fit, overhead_fit
@@ -175,11 +178,12 @@ class Study:
     # -- outputs
 
     def to_csv(self, path) -> None:
-        """Write the table as CSV, one row per configuration."""
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
-            writer.writeheader()
-            writer.writerows(self.rows)
+        """Write the table as CSV, one row per configuration (through a temporary: never half a table)."""
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, fieldnames=list(self.rows[0]))
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_atomic(os.fspath(path), [buf.getvalue().encode()], new_token())
 
     def markdown(self) -> str:
         """The report: machine, table, fits, warnings, and how to read each figure."""
@@ -289,8 +293,7 @@ class Study:
         os.makedirs(out, exist_ok=True)
         paths = [os.path.join(out, "results.csv"), os.path.join(out, "results.md")]
         self.to_csv(paths[0])
-        with open(paths[1], "w") as f:
-            f.write(self.markdown())
+        write_atomic(paths[1], [self.markdown().encode()], new_token())
         if figures:
             try:
                 drawn = self.figures()
@@ -299,7 +302,9 @@ class Study:
                 drawn = {}
             for name, fig in drawn.items():
                 paths.append(os.path.join(out, f"{name}.png"))
-                fig.savefig(paths[-1], dpi=120)
+                png = io.BytesIO()
+                fig.savefig(png, format="png", dpi=120)
+                write_atomic(paths[-1], [png.getbuffer()], new_token())
         return paths
 
 
