@@ -10,8 +10,10 @@ break with the suite green, and the script exits 1 naming it.
 
 Each mutant's pytest is forked from this process once it has imported pytest and
 the libraries (:data:`WARM`), which no mutant changes: only the project's own
-modules are imported again, mutated.  A guard added later comes with its mutant
-here.  CI runs the whole list (about three minutes on 2 cores)::
+modules are imported again, mutated.  With ``--jobs 2`` (the default on two cores
+or more) two mutants run at once, each worker in a copy of the project of its
+own, so that neither sees the other's mutated file.  A guard added later comes
+with its mutant here.  CI runs the whole list (about two minutes on 2 cores)::
 
     python scripts/mutants.py              # every mutant
     python scripts/mutants.py --list       # what each one breaks
@@ -24,7 +26,10 @@ import argparse
 import contextlib
 import hashlib
 import importlib
+import multiprocessing
+import multiprocessing.connection
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -869,7 +874,7 @@ def warm() -> bool:
     return threading.active_count() == 1  # a fork copies one thread: only safe while there is one
 
 
-def _forked(args: list[str], timeout: int):
+def _forked(args: list[str], timeout: int, root: str):
     """Run pytest with ``args`` in a child forked from this warm process; its exit code, or "timeout"."""
     pid = os.fork()
     if pid == 0:  # the child: its own process group (so a time-out kills what it started), quiet
@@ -879,7 +884,7 @@ def _forked(args: list[str], timeout: int):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
-            os.chdir(ROOT)
+            os.chdir(root)
             import pytest
 
             code = int(pytest.main(args))
@@ -898,11 +903,11 @@ def _forked(args: list[str], timeout: int):
         time.sleep(0.02)
 
 
-def _spawned(args: list[str], timeout: int):
+def _spawned(args: list[str], timeout: int, root: str):
     """Run pytest with ``args`` in a new Python process; its exit code, or "timeout"."""
     cmd = [sys.executable, "-m", "pytest", *args]
     try:
-        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout).returncode
+        return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout).returncode
     except subprocess.TimeoutExpired:
         return "timeout"
 
@@ -919,9 +924,10 @@ def _stamp_of(text: str) -> int:
     return (MUTATED_MTIME + int(hashlib.sha256(text.encode()).hexdigest()[:12], 16) % 10**8) * 10**9
 
 
-def run_mutant(m: Mutant, timeout: int, fork: bool = False) -> tuple[str, float]:
-    """Apply ``m``, run its tests (forked from this process when ``fork``), put the file back; the verdict."""
-    path = os.path.join(ROOT, m.path)
+def run_mutant(m: Mutant, timeout: int, fork: bool = False, root: str = ROOT) -> tuple[str, float]:
+    """Apply ``m`` in the project at ``root``, run its tests (forked from this process when ``fork``), put the
+    file back; the verdict."""
+    path = os.path.join(root, m.path)
     with open(path, encoding="utf-8") as f:
         source = f.read()
     if source.count(m.original) != 1:
@@ -935,7 +941,7 @@ def run_mutant(m: Mutant, timeout: int, fork: bool = False) -> tuple[str, float]
         with open(path, "w", encoding="utf-8") as f:
             f.write(mutated)
         os.utime(path, ns=(_stamp_of(mutated), _stamp_of(mutated)))
-        code = _forked(args, timeout) if fork else _spawned(args, timeout)
+        code = _forked(args, timeout, root) if fork else _spawned(args, timeout, root)
     finally:
         with open(path, "w", encoding="utf-8") as f:
             f.write(source)
@@ -952,12 +958,88 @@ def run_mutant(m: Mutant, timeout: int, fork: bool = False) -> tuple[str, float]
     return f"error: pytest exit {code} (no test ran, or a collection error)", seconds
 
 
+def copy_project(into: str) -> str:
+    """A copy of the project's files (git's tracked and untracked, not ignored ones) in ``into``; its root."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True
+    )
+    if listed.returncode == 0:
+        for rel in filter(None, listed.stdout.split(b"\0")):
+            src, dst = os.path.join(ROOT, os.fsdecode(rel)), os.path.join(into, os.fsdecode(rel))
+            if os.path.isfile(src):
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copy2(src, dst)
+    else:  # not a git checkout
+        skip = shutil.ignore_patterns(".git", ".venv", "_build", "__pycache__", ".hypothesis", "*.egg-info")
+        shutil.copytree(ROOT, into, ignore=skip, dirs_exist_ok=True)
+    return into
+
+
+def _worker(root: str, conn, timeout: int, fork: bool) -> None:
+    """Run the mutants whose indices come through ``conn`` in the project at ``root``; send back each verdict."""
+    while (i := conn.recv()) is not None:
+        conn.send((i, *run_mutant(MUTANTS_CHOSEN[i], timeout, fork, root)))
+
+
+#: The mutants of this run, in order (the workers forked from this process see them).
+MUTANTS_CHOSEN: list = []
+
+
+def run_all(chosen: list, timeout: int, fork: bool, jobs: int):
+    """Yield ``(index, verdict, seconds)`` for every mutant of ``chosen``, ``jobs`` at a time, as they end."""
+    MUTANTS_CHOSEN[:] = chosen
+    if jobs <= 1 or len(chosen) < 2:
+        for i, m in enumerate(chosen):
+            yield (i, *run_mutant(m, timeout, fork))
+        return
+    ctx = multiprocessing.get_context("fork")
+    with tempfile.TemporaryDirectory(prefix="imgjobs-mutants-") as tmp:
+        roots = [ROOT] + [copy_project(os.path.join(tmp, f"project-{k}")) for k in range(1, min(jobs, len(chosen)))]
+        workers = {}
+        for root in roots:
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(root, theirs, timeout, fork))
+            proc.start()
+            theirs.close()
+            workers[mine] = proc
+        pending = list(range(len(chosen)))[::-1]
+        busy = set()
+        try:
+            for conn in workers:
+                conn.send(pending.pop())
+                busy.add(conn)
+            while busy:
+                for conn in multiprocessing.connection.wait(list(busy)):
+                    try:
+                        result = conn.recv()
+                    except EOFError:
+                        raise RuntimeError(f"a mutants worker died (exit {workers[conn].exitcode})") from None
+                    if pending:
+                        conn.send(pending.pop())
+                    else:
+                        conn.send(None)
+                        busy.discard(conn)
+                    yield result
+        finally:
+            for conn, proc in workers.items():
+                if proc.is_alive():
+                    proc.terminate()
+                proc.join()
+                conn.close()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-k", default="", help="only mutants whose name contains this text")
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--timeout", type=int, default=900, help="seconds for one mutant's tests (default 900)")
     ap.add_argument("--no-fork", action="store_true", help="run each mutant's pytest in a new process (slower)")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="mutants at once, each in a copy of the project (default: 2 with two cores or more)",
+    )
     args = ap.parse_args(argv)
     chosen = [m for m in MUTANTS if args.k.lower() in m.name.lower()]
     if args.list:
@@ -970,9 +1052,9 @@ def main(argv=None) -> int:
     sys.dont_write_bytecode = False
     fork = not args.no_fork and warm()
     bad = []
-    for i, m in enumerate(chosen, 1):
-        verdict, seconds = run_mutant(m, args.timeout, fork)
-        print(f"[{i:2d}/{len(chosen)}] {verdict:<10} {seconds:5.1f} s  {m.name}", flush=True)
+    for n, (i, verdict, seconds) in enumerate(run_all(chosen, args.timeout, fork, args.jobs), 1):
+        m = chosen[i]
+        print(f"[{n:2d}/{len(chosen)}] {verdict:<10} {seconds:5.1f} s  {m.name}", flush=True)
         if not verdict.startswith("killed"):
             bad.append((m, verdict))
     if bad:

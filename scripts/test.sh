@@ -2,7 +2,8 @@
 # Create .venv if needed, install imgjobs with its test and docs extras, lint, type-check (mypy, and
 # mypy --strict on the public API), build the docs
 # (scripts/docs.sh: warnings are errors), check that every guard's mutant is killed
-# (scripts/mutants.py), run the test suite (with the examples of docs/*.md as doctests).
+# (scripts/mutants.py), run the test suite (with the examples of docs/*.md as doctests): on two
+# processes (pytest-xdist), then the tests marked "serial" alone, as they need the cores to themselves.
 # Extra arguments go to pytest (and skip the mutants), e.g.  bash scripts/test.sh -k codec -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +25,9 @@ if [ "$#" -eq 0 ]; then
     # the whole suite: first every guard's mutant must be killed by its tests (scripts/mutants.py)
     .venv/bin/python scripts/mutants.py
 fi
-exec .venv/bin/python -m pytest "$@"
+status=0
+.venv/bin/python -m pytest -n 2 -m "not serial" "$@" || status=$?
+# 5: no test selected (e.g. -k picked none of these); anything else is a failure
+.venv/bin/python -m pytest -m serial -p no:xdist "$@" || { [ $? -eq 5 ] || status=1; }
+[ "$status" -eq 5 ] && status=0
+exit "$status"

@@ -43,7 +43,7 @@ if not _slurm_up():
         allow_module_level=True,
     )
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.serial]  # a real batch system's node: its cores, alone
 
 
 def squeue(name: str) -> list[tuple[str, str]]:

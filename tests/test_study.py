@@ -339,6 +339,7 @@ def test_study_options_come_from_the_jobs_config(photos, tmp_path):
 
 
 @pytest.mark.timeout(400)  # about 2 minutes on 2 cores: every study run lasts over a second
+@pytest.mark.serial  # its lesson is a speed-up: measured with the cores to itself
 def test_the_exercises_notebook_runs_and_is_stored_without_outputs(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     from nbclient import NotebookClient
