@@ -340,7 +340,7 @@ MUTANTS = [
         "jobs/resize_job/checks.py",
         "        if os.path.abspath(path) in inputs:",
         "        if False:",
-        ("tests/test_hostile.py", "tests/test_resize.py::-k input"),
+        ("tests/test_scale.py::-k names_an_output",),
     ),
     # ---- state files are untrusted
     Mutant(
@@ -823,6 +823,42 @@ MUTANTS = [
         "    with rle.open_regular(path) as f:\n        data = f.read(planned + 1)",
         "    with open(path, 'rb') as f:\n        data = f.read(planned + 1)",
         ("tests/test_review_breaks.py::-k small_rle_was_planned",),
+    ),
+    # ---- scale: tasks read ranges of a list, a run keeps a bounded window (issue 29)
+    Mutant(
+        "listfile: a task reads a list edited since the plan",
+        "jobs/runtime/listfile.py",
+        "if (st.st_size, st.st_mtime_ns) != (self.size, self.mtime_ns):",
+        "if False:",
+        ("tests/test_scale.py::-k changed_after_planning or edited_between",),
+    ),
+    Mutant(
+        "listed: a range whose bytes hold other entries than planned is believed",
+        "jobs/resize_job/listed.py",
+        "if len(paths) != self.length:",
+        "if False:",
+        ("tests/test_scale.py::-k bytes_hold_other",),
+    ),
+    Mutant(
+        "listed: a chunk boundary inside a line splits it in two",
+        "jobs/resize_job/listed.py",
+        'cut = max(data.rfind(b"\\n"), data.rfind(b"\\r")) + 1 if chunk else len(data)',
+        "cut = len(data)",
+        ("tests/test_scale.py::-k across_a_chunk",),
+    ),
+    Mutant(
+        "listed: a path of a list that names the output is not looked at",
+        "jobs/resize_job/listed.py",
+        "watched += [p for p in paths if _watched(p, watch)]",
+        "pass",
+        ("tests/test_scale.py::-k names_an_output",),
+    ),
+    Mutant(
+        "runners: a run submits every task at once",
+        "jobs/runtime/runners.py",
+        "while pending and inflight < window:",
+        "while pending:",
+        ("tests/test_scale.py::-k window",),
     ),
 ]
 

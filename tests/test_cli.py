@@ -417,6 +417,12 @@ def test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback():
     # seen in CI after SIGTERM: the connection pool closing while a connect time-out expired
     expiring = RuntimeError("Cannot change state of expiring Timeout")
     assert not _drop_cancelled_handlers(record("distributed.core", expiring))
+    from distributed.comm.core import CommClosedError
+
+    gone = record("distributed.scheduler", CommClosedError("Comm <TLS (closed)> already closed."))
+    gone.msg = "Closed comm %r while trying to write %s"
+    assert not _drop_cancelled_handlers(gone)  # a task ended after the stopped run's client left
+    assert _drop_cancelled_handlers(record("distributed.scheduler", CommClosedError("in the middle of a run")))
     assert _drop_cancelled_handlers(record("jobs.runtime", expiring))
 
 

@@ -443,7 +443,7 @@ def test_list_lines_keep_paths_with_spaces_and_name_a_bad_list(tmp_path, rng):
     with pytest.raises(UsageError, match=r"mixed\.txt, line 2: .*my photo\.jpg has no label while 1 others have one"):
         read_source(tmp_path / "mixed.txt")
     (tmp_path / "latin1.txt").write_bytes("caf\xe9.jpg\n".encode("latin-1"))
-    with pytest.raises(UsageError, match=r"latin1\.txt: not UTF-8 text"):
+    with pytest.raises(UsageError, match=r"latin1\.txt, line 1: not UTF-8 text"):
         read_source(tmp_path / "latin1.txt")
 
 

@@ -7,11 +7,14 @@ before any work, names the path, and says what to do.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+from collections.abc import Sequence
 
 from jobs.errors import UsageError
 from jobs.resize_job import shards
+from jobs.resize_job.listed import ListedPaths
 from jobs.resize_job.paths import KINDS, family, kind_of, labels_path, sidecar_path
 
 __all__ = ["check_not_an_input", "check_places", "output_name"]
@@ -33,7 +36,7 @@ def output_name(out: str) -> str:
     return out
 
 
-def check_places(out: str, source, paths: list) -> None:
+def check_places(out: str, source, paths: Sequence) -> None:
     """Refuse an output whose place holds what imgjobs must not write through or over, or that is an input."""
     side = sidecar_path(out)
     check_not_an_input(out, family(out), source, paths)
@@ -58,20 +61,24 @@ def check_places(out: str, source, paths: list) -> None:
             raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
 
 
-def check_not_an_input(out: str, outputs, source, paths: list) -> None:
-    """Refuse outputs that would overwrite the source, its file list or an image."""
+def check_not_an_input(out: str, outputs, source, paths) -> None:
+    """Refuse outputs that would overwrite the source, its file list or an image.
+
+    One pass over ``paths`` (a list is read back as it streams, never held):
+    each is compared by name with the few outputs (a cheap test of its last
+    part first), and, when outputs exist, by device and inode.
+    """
     source = os.path.abspath(os.fspath(source))
-    inputs = {source, *map(os.path.abspath, paths)}
+    extra = [source]
     if os.path.isfile(source) and source.lower().endswith(".json"):
         try:
             with open(source, encoding="utf-8") as f:
                 listed = json.load(f)["data"]["train_filelist"]
-            inputs.add(os.path.abspath(os.path.join(os.path.dirname(source), listed)))
+            extra.append(os.path.abspath(os.path.join(os.path.dirname(source), listed)))
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             pass
-    for path, what in outputs:
-        if os.path.abspath(path) in inputs:
-            raise UsageError(f"{path} ({what}) is one of the job's inputs: choose another --out")
+    named = {os.path.abspath(path): (path, what) for path, what in outputs}
+    tails = {os.path.basename(a) for a in named}
     # The same files under other names (a link, a symbolic link to a directory), and images inside a
     # store that --overwrite would remove: what exists of the outputs, by device and inode (a store:
     # every file in it), against every input.
@@ -89,15 +96,21 @@ def check_not_an_input(out: str, outputs, source, paths: list) -> None:
             with contextlib.suppress(OSError):
                 st = os.stat(path)
                 taken[(st.st_dev, st.st_ino)] = f"is {path} ({what}) under another name"
-    if taken:
-        for p in sorted(inputs):
-            try:
-                st = os.stat(p)
-            except OSError:
-                continue
-            why = taken.get((st.st_dev, st.st_ino))
-            if why:
-                raise UsageError(f"{p}, one of the job's inputs, {why}: choose another --out")
+    suspects = paths.suspects(tails) if isinstance(paths, ListedPaths) else None  # kept by the list's scan
+    for p in itertools.chain(extra, paths if suspects is None else suspects):
+        trimmed = p.rstrip(os.sep)
+        if trimmed[trimmed.rfind(os.sep) + 1 :] in tails or trimmed.endswith((os.sep + ".", os.sep + "..")):
+            hit = named.get(os.path.abspath(p))
+            if hit:
+                raise UsageError(f"{hit[0]} ({hit[1]}) is one of the job's inputs: choose another --out")
+    for p in itertools.chain(extra, paths) if taken else ():  # outputs exist (a rerun): every input, by inode
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        why = taken.get((st.st_dev, st.st_ino))
+        if why:
+            raise UsageError(f"{p}, one of the job's inputs, {why}: choose another --out")
     if os.path.isdir(source) and kind_of(out) != "npy":
         real_out, real_src = os.path.realpath(out), os.path.realpath(source)
         if real_out.startswith(real_src + os.sep):

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +21,12 @@ from jobs.resize_job.paths import labels_path, out_stamp, sidecar_path
 from jobs.resize_job.records import ours_temporary
 from jobs.resize_job.report import ResizeReport
 from jobs.resize_job.sidecar import SIDECAR_FORMAT, output_stamp
-from jobs.resize_job.source import FAILED_LABEL, Source, name_some, read_labelled
+from jobs.resize_job.source import FAILED_LABEL, Source, name_some, scan_labelled
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
 from jobs.resize_job.tasks import DIMENSIONS
 from jobs.runtime import stamps
 from jobs.runtime.durable import fsync_path, write_atomic
 from jobs.runtime.engine import Finish
-from jobs.runtime.listing import Names
 from jobs.runtime.report import Outcomes
 from jobs.runtime.temporaries import remove_path, sweep_temporaries
 
@@ -43,7 +42,7 @@ class ResizeFinish(Finish):
     job: str
     token: str
     where: ResizeTarget
-    paths: Names
+    paths: Sequence  # a Names, or a ListedPaths whose slices are ranges of the list
     opts: ResizeOptions
     stale: tuple = ()
     starts: tuple = ()
@@ -58,15 +57,29 @@ class ResizeFinish(Finish):
         """The batch's directory: its lock covers the batch, sidecar, labels and work folder."""
         return os.path.dirname(os.path.abspath(self.where.out))
 
+    def __getstate__(self) -> dict:
+        # As a task (a graph of compute=False), the finish carries no path and no label: it reads the source
+        # again where it runs (_load), checked to be the one planned.
+        return {**self.__dict__, "paths": None, "source": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def _load(self) -> None:
+        """Read the source again if this finish came as a task; StalePlan unless it is the one planned."""
+        if self.source is not None or self.origin is None:
+            return
+        w = self.where
+        found = scan_labelled(*self.origin)
+        if batch_identity(found, self.opts, w.out) != w.identity or labels_digest(found) != w.labels_id:
+            raise StalePlan(f"{self.origin[0]} changed since this job was planned: plan the job again")
+        object.__setattr__(self, "source", found)  # frozen: set once, as the plan would have
+        object.__setattr__(self, "paths", found.paths)
+
     def recheck(self) -> None:
         """The source lists the same images and labels, and every image is as the tasks read it, else StalePlan."""
         w = self.where
-        if self.origin is not None:
-            found = read_labelled(*self.origin)
-            if batch_identity(found.paths, self.opts, w.out) != w.identity or labels_digest(found) != labels_digest(
-                self.source
-            ):
-                raise StalePlan(f"{self.origin[0]} changed since this job was planned: plan the job again")
+        self._load()
         done = w.finished()
         now = stamps.of_paths(self.paths, w.stamp_mode)
         changed = [d.start + i for d in done for i, s in enumerate(d.stamps) if s != now[d.start + i]]
@@ -88,6 +101,7 @@ class ResizeFinish(Finish):
         batch finds its sidecar.
         """
         w = self.where
+        self._load()
         w.check_owner()
         done = w.finished()
         old_shards = None
@@ -141,7 +155,7 @@ class ResizeFinish(Finish):
             "identity": w.identity,
             "images_per_task": w.batch,
             "stamps": {"mode": w.stamp_mode, "files": file_stamps},
-            "labels_digest": labels_digest(self.source),
+            "labels_digest": w.labels_id,
             "files": [os.path.abspath(p) for p in self.paths],
             "failed": failures,
             "labels": labels and labels[1],

@@ -22,6 +22,7 @@ close to Dask's per-task overhead, so tasks take batches of images.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -32,13 +33,14 @@ from jobs.resize_job import stores
 from jobs.resize_job import tasks as resize_tasks
 from jobs.resize_job.checks import check_places, output_name
 from jobs.resize_job.finish import CurrentFinish, ResizeFinish
+from jobs.resize_job.listed import ListedPaths
 from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.paths import family, labels_path, out_stamp, partial_dir, sidecar_path
 from jobs.resize_job.report import ResizeReport, up_to_date_report
 from jobs.resize_job.rerun import Finished, assess, describe, earlier_work, say_other_libraries
 from jobs.resize_job.sidecar import check_sidecar
-from jobs.resize_job.source import read_labelled
-from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
+from jobs.resize_job.source import scan_labelled
+from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest, legacy_identity
 from jobs.runtime import stamps
 from jobs.runtime.engine import Plan
 from jobs.runtime.listing import Names, check_writable_dir, list_outputs
@@ -53,10 +55,19 @@ log = logging.getLogger(__name__)
 
 
 def _auto_batch(n: int, parallelism: int) -> int:
+    """Images per task: at most ``resize.images-per-task``, fewer to give every thread ``resize.tasks-per-thread``
+    tasks, and more when that would make over ``imgjobs.max-tasks`` tasks (a graph Dask handles well)."""
     per_task = config.get_int("resize.images-per-task", low=1)
     tasks_per_thread = config.get_int("resize.tasks-per-thread", low=1)
+    most = config.get_int("max-tasks", low=1)
     want = math.ceil(n / max(1, tasks_per_thread * parallelism))
-    return max(1, min(per_task, want))
+    batch = max(1, min(per_task, want))
+    if math.ceil(n / batch) > most:
+        batch = math.ceil(n / most)
+        log.info(
+            "resize: %d images per task, so that %d images make at most %d tasks (imgjobs.max-tasks)", batch, n, most
+        )
+    return batch
 
 
 def _ranges(n: int, done: list, batch: int, aligned: bool) -> list[tuple[int, int]]:
@@ -131,19 +142,29 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     """
     opts = opts or ResizeOptions.resolve()
     out = output_name(os.fspath(out))
-    found = read_labelled(source, opts.num_images)
+    watch = {os.path.basename(os.path.abspath(p)) for p, _ in family(out)}  # names an input must not have
+    found = scan_labelled(source, opts.num_images, watch)
     paths = found.paths
     check_places(out, source, paths)
     side = sidecar_path(out)
     parent = os.path.dirname(os.path.abspath(out))
     n = len(paths)
     mode = opts.stamps
-    identity = batch_identity(paths, opts, out)
-    now = stamps.of_paths(paths, mode)
+    identity = batch_identity(found, opts, out)
+
+    @functools.cache
+    def now() -> list:  # every image's stamp: only a rerun over earlier work reads them
+        return stamps.of_paths(paths, mode)
+
     labels_id = labels_digest(found)
     sidecar = read_json(side) if os.path.lexists(side) else None
     problem = "missing" if sidecar is None and not os.path.lexists(side) else check_sidecar(sidecar, out)
-    ours = sidecar is not None and problem is None and sidecar["identity"] == identity and sidecar["shape"][0] == n
+    ours = (
+        sidecar is not None
+        and problem is None
+        and sidecar["shape"][0] == n
+        and (sidecar["identity"] == identity or sidecar["identity"] == legacy_identity(found, opts, out))
+    )
     assessed = Finished()
     if os.path.lexists(out):
         if opts.overwrite:
@@ -160,7 +181,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             )
         else:
             assert sidecar is not None  # ours
-            assessed = assess(out, sidecar, n, opts.size, now, mode, labels_id, paths)
+            assessed = assess(out, sidecar, n, opts.size, now(), mode, labels_id, paths)
             if assessed.current:
                 say_other_libraries(out, sidecar.get("libraries"))
                 plan = Plan("resize", unit="image")
@@ -230,7 +251,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     todo = _ranges(n, done, batch, aligned=where.chunked)
     ours = {os.path.basename(p) for p in (out, side, labels_path(out))}  # temporaries of these, left by killed runs
     stale = tuple(t for t in list_outputs(os.path.dirname(out)).temporaries if temporary_of(t) in ours)
-    names = Names("", tuple(paths))
+    names = paths if isinstance(paths, ListedPaths) else Names("", tuple(paths))  # tasks carry ranges of a list
     plan = Plan("resize", unit="image")
     settled, starts = [], []
     for d in done:

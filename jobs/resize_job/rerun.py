@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +33,11 @@ log = logging.getLogger(__name__)
 
 
 def earlier_work(
-    where: ResizeTarget, now: list, opts: ResizeOptions, labelled: bool
+    where: ResizeTarget, now: Callable[[], list], opts: ResizeOptions, labelled: bool
 ) -> tuple[dict, list, int, int] | None:
     """What an interrupted run of the same job left: (its plan, slices still current, images changed, ignored).
+
+    ``now()`` gives every image's stamp now (called only when there are records to check).
 
     One listing of ``done/``.  None when the folder holds another job's work, an
     incomplete start, or a batch of another size (it is started over).  A slice
@@ -71,7 +74,7 @@ def earlier_work(
     offset = _npy_offset(where) if not where.chunked else 0
     image = where.size[0] * where.size[1] * 3
     for d in done:
-        moved = sum(1 for a, b in zip(d.stamps, now[d.start : d.stop], strict=True) if a != b)
+        moved = sum(1 for a, b in zip(d.stamps, now()[d.start : d.stop], strict=True) if a != b)
         if moved:
             changed += moved
         elif where.wds and not shards.shard_holds(

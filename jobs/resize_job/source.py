@@ -7,45 +7,28 @@ everything read is untrusted and refused by line, naming the file.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import os
-import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from jobs.errors import UsageError
 from jobs.images import IMAGE_EXTENSIONS
+from jobs.resize_job.listed import ListedPaths, scan_list, split_list_line
 from jobs.runtime.listing import list_inputs
 
-__all__ = ["FAILED_LABEL", "Source", "name_some", "read_labelled", "read_source", "split_list_line"]
+__all__ = ["FAILED_LABEL", "Source", "name_some", "read_labelled", "read_source", "scan_labelled", "split_list_line"]
 
 log = logging.getLogger(__name__)
 
 
 #: The label of an image that failed: never a label a source may give (negative labels are refused).
 FAILED_LABEL = -1
-
-
-_WHOLE = re.compile(r"[+-]?[0-9]+")
-
-
-def split_list_line(line: str) -> tuple[str, str | None]:
-    """A file list line -> (path, label or None).
-
-    ``path<TAB>label`` takes any label (a class name such as ``n01440764``);
-    ``path label`` (ImageNet's convention: a whole number after the last space)
-    keeps the path, spaces and all; any other line is a path, spaces and all
-    (``my photo.jpg``).
-    """
-    if "\t" in line:
-        path, _, rest = line.partition("\t")
-        return path.strip(), rest.strip() or None
-    head, _, last = line.rpartition(" ")
-    if head.strip() and _WHOLE.fullmatch(last):
-        return head.strip(), last
-    return line, None
 
 
 @dataclass(frozen=True)
@@ -65,71 +48,33 @@ class Source:
         Where the labels come from: ``"list"`` or ``"folders"``.
     """
 
-    paths: list
+    paths: Sequence
     labels: np.ndarray | None = None
     classes: list | None = None
     origin: str | None = None
+    digest: str | None = None
 
     def head(self, n: int) -> Source:
         """The first ``n`` images (their labels, the same classes)."""
         labels = None if self.labels is None else self.labels[:n]
         return Source(self.paths[:n], labels, self.classes, self.origin)
 
-
-def _encode_labels(where: str, names: list, texts: list, lines: list) -> tuple:
-    """Text labels of every line -> (int64 array, class names or None).
-
-    Whole numbers are taken as they are (ImageNet's ``path 7``) and must lie in
-    0 .. 2**63 - 1: the label -1 marks a failed image (:data:`FAILED_LABEL`), so
-    no label given may be negative.  Any other text is a class name; names are
-    sorted and numbered from 0.
-    """
-    missing = [i for i, t in enumerate(texts) if t is None]
-    if len(missing) == len(texts):
-        return None, None
-    if missing:
-        i = missing[0]
-        raise UsageError(
-            f"{where}, line {lines[i]}: {names[i]} has no label while {len(texts) - len(missing)} others have one: "
-            "label every line (path<TAB>label, or path and a whole number) or none"
-        )
-    if all(_WHOLE.fullmatch(t) for t in texts):
-        values = []
-        for i, t in enumerate(texts):
-            v = int(t)
-            if not 0 <= v < 2**63:
-                raise UsageError(
-                    f"{where}, line {lines[i]}: label {t} is outside 0 .. 2**63-1 (negative labels are refused: "
-                    f"{FAILED_LABEL} marks a failed image); renumber the labels from 0, or use class names"
-                )
-            values.append(v)
-        return np.array(values, dtype=np.int64), None
-    classes = sorted(set(texts))
-    index = {c: k for k, c in enumerate(classes)}
-    return np.array([index[t] for t in texts], dtype=np.int64), classes
+    def paths_digest(self) -> str:
+        """SHA-256 of every path (made absolute) in order, each ended by a NUL: what the batch's identity covers."""
+        if self.digest is not None:
+            return self.digest
+        h = hashlib.sha256()
+        for p in self.paths:
+            h.update(os.path.abspath(p).encode("utf-8", "surrogateescape") + b"\0")
+        return h.hexdigest()
 
 
-def _read_list(path: str) -> Source:
-    base = os.path.dirname(os.path.abspath(path))
-    paths, texts, lines = [], [], []
-    try:
-        with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of the first path
-            for number, line in enumerate(f, 1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                if "\0" in line:
-                    raise UsageError(f"{path}, line {number}: a NUL byte in a path; remove it")
-                name, label = split_list_line(line)
-                paths.append(name if os.path.isabs(name) else os.path.join(base, name))
-                texts.append(label)
-                lines.append(number)
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason}); save the list as UTF-8") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the file list: {e.strerror or e}") from None
-    labels, classes = _encode_labels(path, paths, texts, lines)
-    return Source(paths, labels, classes, None if labels is None else "list")
+def _read_list(path: str, limit: int | None = None, watch: Collection[str] = ()) -> Source:
+    """A file list, scanned once into compact columns (:func:`jobs.resize_job.listed.scan_list`)."""
+    scan = scan_list(path, limit, watch)
+    return Source(
+        ListedPaths(scan), scan.labels, scan.classes, None if scan.labels is None else "list", scan.paths_digest
+    )
 
 
 def _read_directory(source: str) -> Source:
@@ -173,6 +118,9 @@ def _read_directory(source: str) -> Source:
 def read_labelled(source, num_images: int | None = None) -> Source:
     """Images and their labels from a file list, a JSON config, a directory or class folders.
 
+    The paths are a list of str (a job reads a list compactly instead:
+    ``scan_labelled``).
+
     Parameters
     ----------
     source : str
@@ -194,7 +142,21 @@ def read_labelled(source, num_images: int | None = None) -> Source:
         For a missing source, a config without a file list, too few images, or a
         list where some lines have labels and others not.
     """
+    found = scan_labelled(source, num_images)
+    return found if isinstance(found.paths, list) else dataclasses.replace(found, paths=list(found.paths))
+
+
+def scan_labelled(source, num_images: int | None = None, watch: Collection[str] = ()) -> Source:
+    """:func:`read_labelled` keeping a list's paths in the list: 16 bytes an image on the client.
+
+    A file list's paths are a :class:`~jobs.resize_job.listed.ListedPaths`,
+    read back on demand, whose slices are ranges a task carries and reads itself;
+    those whose file name is one of ``watch`` are kept aside as it is read
+    (:meth:`~jobs.resize_job.listed.ListedPaths.suspects`).
+    """
     source = os.fspath(source)
+    if num_images is not None and num_images < 1:
+        raise UsageError(f"--num-images must be >= 1, got {num_images}")
     if os.path.isdir(source):
         found = _read_directory(source)
     elif not os.path.isfile(source):
@@ -216,15 +178,14 @@ def read_labelled(source, num_images: int | None = None) -> Source:
             listed = os.path.join(os.path.dirname(os.path.abspath(source)), listed)
         if not os.path.isfile(listed):
             raise UsageError(f"{source}: its train_filelist {listed} does not exist")
-        found = _read_list(listed)
+        found = _read_list(listed, num_images, watch)
     else:
-        found = _read_list(source)
+        found = _read_list(source, num_images, watch)
     if num_images is not None:
-        if num_images < 1:
-            raise UsageError(f"--num-images must be >= 1, got {num_images}")
         if len(found.paths) < num_images:
             raise UsageError(f"{source} lists {len(found.paths)} image(s), fewer than the {num_images} asked for")
-        found = found.head(num_images)
+        if len(found.paths) > num_images:
+            found = found.head(num_images)
     if not found.paths:
         raise UsageError(f"{source}: no images found")
     return found
@@ -232,7 +193,7 @@ def read_labelled(source, num_images: int | None = None) -> Source:
 
 def read_source(source, num_images: int | None = None) -> list[str]:
     """Image paths from a file list, a JSON config or a directory, in order (see :func:`read_labelled`)."""
-    return read_labelled(source, num_images).paths
+    return list(read_labelled(source, num_images).paths)
 
 
 def name_some(paths, indices: list, most: int = 3) -> str:

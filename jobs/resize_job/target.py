@@ -14,13 +14,13 @@ from jobs.resize_job.paths import kind_of
 from jobs.resize_job.source import Source
 from jobs.runtime import stamps
 
-__all__ = ["LAYOUT", "ResizeTarget", "batch_identity", "labels_digest"]
+__all__ = ["LAYOUT", "ResizeTarget", "batch_identity", "labels_digest", "legacy_identity"]
 
 log = logging.getLogger(__name__)
 
 
 #: Bumped when the layout of the work folder or what a slice holds changes: older work is started over.
-LAYOUT = 2
+LAYOUT = 3
 
 
 @dataclass(frozen=True)
@@ -145,19 +145,30 @@ class ResizeTarget:
         return done
 
 
-def batch_identity(paths: list, opts: ResizeOptions, out: str = "") -> str:
-    """A digest of what a batch holds given its files' content: files in order, size, method, fit, limits.
-
-    For shards (an ``out`` ending in ``.wds``), how each sample is stored too.
-    """
+def _identity_head(n: int, opts: ResizeOptions, out: str, layout: int) -> str:
     fraction = opts.draft_fraction if opts.method == "draft" else None
-    parts: list = [LAYOUT, len(paths), list(opts.size), opts.method, fraction, opts.max_pixels]
+    parts: list = [layout, n, list(opts.size), opts.method, fraction, opts.max_pixels]
     if opts.fit != "stretch":  # stretch batches keep the identity they had before fits existed
         parts += [opts.fit, list(opts.pad_fill) if opts.fit == "pad" else None]
     if kind_of(out) == "wds":  # the shard size is part of what the output is, when it is given
         parts += ["wds", opts.sample_format, opts.batch_size]
-    head = json.dumps(parts)
-    return stamps.digest([head, *(os.path.abspath(p) for p in paths)])
+    return json.dumps(parts)
+
+
+def batch_identity(source: Source, opts: ResizeOptions, out: str = "") -> str:
+    """A digest of what a batch holds given its files' content: files in order, size, method, fit, limits.
+
+    For shards (an ``out`` ending in ``.wds``), how each sample is stored too.
+    The files count through :meth:`Source.paths_digest`, read as the list is scanned.
+    """
+    return stamps.digest([_identity_head(len(source.paths), opts, out, LAYOUT), source.paths_digest()])
+
+
+def legacy_identity(source: Source, opts: ResizeOptions, out: str = "") -> str:
+    """The identity imgjobs up to layout 2 gave the same batch (every path a digest item): a batch built
+    then is still this job's.  Reads every path: asked only when a sidecar's identity is not :func:`batch_identity`."""
+    head = _identity_head(len(source.paths), opts, out, 2)
+    return stamps.digest([head, *(os.path.abspath(p) for p in source.paths)])
 
 
 def labels_digest(source: Source | None) -> str:

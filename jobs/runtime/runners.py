@@ -12,10 +12,11 @@ executors do).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import dask
@@ -29,7 +30,7 @@ from jobs import config
 from jobs.errors import ConfigError
 from jobs.runtime.pools import process_pool, start_method
 
-__all__ = ["Runner", "RunnerLike", "dask_pool", "describe_pool", "performance_report"]
+__all__ = ["Runner", "RunnerLike", "dask_pool", "describe_pool", "performance_report", "submit_windowed"]
 
 log = logging.getLogger(__name__)
 
@@ -157,32 +158,117 @@ class Runner:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _compute_distributed(self, graph, outputs, watch, progress):
+    def _compute_distributed(self, graph: dict, outputs: list, watch: dict, progress) -> list:
+        """Submit the graph a window at a time, gathering results as they land (:func:`submit_windowed`)."""
         from distributed import as_completed  # start-up: distributed (~0.5 s), for its schedulers only
 
-        wanted = list(outputs) + [k for k in watch if k not in set(outputs)]
-        futures = self.client.get(graph, wanted, sync=False)
-        index = {f.key: i for i, f in enumerate(futures[: len(outputs)])}
+        window = config.get_int("scheduler.window", low=1)
+        index = {key: i for i, key in enumerate(outputs)}
         results = [None] * len(outputs)
+        ready = as_completed(loop=self.client.loop)  # this client's loop: not the newest client's of the process
+        live: dict = {}  # key -> future still wanted: running, or a dependency of a task not yet finished
         try:
-            # Gather each result as it lands and let the cluster forget it: nothing finished
-            # waits in a worker's memory, so a worker that leaves later (walltime, failure)
-            # costs only the tasks it was running.  Row-block tasks are only watched: their
-            # results stay where their file's last task needs them.
-            # This client's loop: as_completed otherwise follows the newest client of the
-            # process, and waits forever on futures of another one.
-            for fut in as_completed(futures, loop=self.client.loop):
+            for fut in submit_windowed(self.client, graph, window, live, ready):
                 i = index.get(fut.key)
                 if i is not None:
                     results[i] = fut.result()
                 moved = watch.get(fut.key)
                 if moved:
                     progress.update(*moved)
-                fut.release()
             return results
         except BaseException:
-            self.client.cancel(futures)
+            self.client.cancel(list(live.values()))
             raise
+
+
+def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iterator:
+    """Submit ``graph``'s tasks to ``client`` at most ``window`` at a time; yield each future as it finishes.
+
+    A run keeps a bounded number of tasks on the scheduler, submitting more as
+    results come back, so a graph of a million tasks costs the scheduler what
+    one of ``window`` does, and nothing waits long to be sent.  Tasks go in an
+    order where every dependency comes first; a finished task's future is let
+    go as soon as no task still to run needs it, so nothing finished waits in a
+    worker's memory (a worker that leaves later costs only what it was running).
+
+    Parameters
+    ----------
+    client : distributed.Client
+    graph : dict
+        Key -> ``(function, *arguments)``; an argument equal to a key (or a list of them) is that task's result.
+    window : int
+        Most tasks submitted and not yet finished.
+    live : dict
+        Filled with key -> future of every task submitted and still wanted (to cancel them on failure).
+    ready : distributed.as_completed
+        Where finished futures arrive.
+    """
+    order, deps, users = _order(graph)
+    pending = collections.deque(order)
+    inflight = 0
+    while pending or inflight:
+        while pending and inflight < window:
+            key = pending.popleft()
+            func, *args = graph[key]
+            args = [_resolved(a, graph, live) for a in args]
+            fut = client.submit(func, *args, key=key, pure=False)
+            live[key] = fut
+            ready.add(fut)
+            inflight += 1
+        fut = next(ready)
+        inflight -= 1
+        yield fut
+        key = fut.key
+        for dep in deps[key]:
+            users[dep] -= 1
+            if users[dep] == 0 and dep in live:  # no task left needs it: the cluster may forget it
+                live.pop(dep).release()
+        if users[key] == 0:
+            live.pop(key).release()
+
+
+def _resolved(arg, graph: dict, live: dict):
+    """A task's argument with references to other tasks' keys (alone or in a list) replaced by their futures."""
+    if isinstance(arg, list):
+        return [_resolved(a, graph, live) for a in arg]
+    try:
+        return live[arg] if arg in graph else arg
+    except TypeError:  # not hashable: no key
+        return arg
+
+
+def _order(graph: dict) -> tuple[list, dict, dict]:
+    """An order of ``graph``'s keys with every dependency first; each key's dependencies; how many tasks use each."""
+    deps: dict = {}
+    users: dict = dict.fromkeys(graph, 0)
+    for key, task in graph.items():
+        found = []
+        for arg in task[1:]:
+            for a in arg if isinstance(arg, list) else (arg,):
+                try:
+                    if a in graph:
+                        found.append(a)
+                except TypeError:
+                    continue
+        deps[key] = found
+        for d in found:
+            users[d] += 1
+    order, done = [], set()
+    for key in graph:  # planners insert dependencies first: one pass, a walk only when one is not
+        stack = [key]
+        while stack:
+            k = stack[-1]
+            if k in done:
+                stack.pop()
+                continue
+            missing = [d for d in deps[k] if d not in done]
+            if missing:
+                stack.extend(missing)
+                continue
+            done.add(k)
+            order.append(k)
+            stack.pop()
+    return order, deps, users
 
 
 def dask_pool(workers: int):

@@ -1,0 +1,352 @@
+"""A file list read once into compact columns, and the ranges of it that tasks read for themselves.
+
+A list of ten million images must not become ten million strings on the
+client, nor in the graph.  :func:`scan_list` streams the list once and keeps,
+per image, only where its line starts (an int64 byte offset) and its label (an
+int64), and a digest of every path in order: 16 bytes an image.
+:class:`ListedPaths` is the list as a sequence of paths read back on demand,
+and a slice of it is a :class:`ListRange`: a byte range of the list that a
+task carries (a few dozen bytes, whatever its length) and parses itself
+(:class:`~jobs.runtime.listfile.ListFile` refuses a list changed since the plan).
+
+The format is :func:`jobs.resize_job.source.split_list_line`'s: ``path [label]``
+a line, blank lines and ``#`` comments skipped, relative paths relative to the
+list, a byte-order mark ignored, lines ended by ``\\n``, ``\\r\\n`` or ``\\r``.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import os
+import re
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from jobs.errors import StalePlan, UsageError
+from jobs.runtime.listfile import ListFile
+
+__all__ = ["ListRange", "ListScan", "ListedPaths", "parse", "scan_list", "split_list_line"]
+
+#: How much of a list is read at a time while scanning it.
+CHUNK_BYTES = 1 << 22
+
+_BOM = b"\xef\xbb\xbf"
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_LINE = re.compile(rb"([^\r\n]*)(\r\n|\r|\n|$)")
+_ENDS = re.compile(rb"\r\n|\r|\n")
+
+
+def split_list_line(line: str) -> tuple[str, str | None]:
+    """A file list line -> (path, label or None).
+
+    ``path<TAB>label`` takes any label (a class name such as ``n01440764``);
+    ``path label`` (ImageNet's convention: a whole number after the last space)
+    keeps the path, spaces and all; any other line is a path, spaces and all
+    (``my photo.jpg``).
+    """
+    if "\t" in line:
+        path, _, rest = line.partition("\t")
+        return path.strip(), rest.strip() or None
+    head, _, last = line.rpartition(" ")
+    if head.strip() and _WHOLE.fullmatch(last):
+        return head.strip(), last
+    return line, None
+
+
+def _segments(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(offset, line)`` of every line of ``data`` without its end (``\\n``, ``\\r\\n`` or ``\\r``)."""
+    if b"\r" not in data:
+        at = 0
+        for raw in data.split(b"\n"):
+            yield at, raw
+            at += len(raw) + 1
+        return
+    for m in _LINE.finditer(data):
+        if m.end() == m.start():
+            return
+        yield m.start(), m.group(1)
+
+
+def parse(data: bytes, base: str, where: str, offset: int = 0) -> tuple[list, list, list]:
+    """The entries of ``data`` (whole lines of a list): their paths, label texts and byte offsets.
+
+    ``base`` is the list's directory with a trailing separator (relative paths
+    are taken from there); ``offset`` is where ``data`` starts in the list (a
+    byte-order mark is dropped at 0).  A line that is not UTF-8 or holds a NUL
+    is a :class:`~jobs.errors.UsageError` naming ``where`` and its line.
+    """
+    if offset == 0 and data.startswith(_BOM):
+        data, offset = data[3:], 3
+    if data.isascii() and b"\r" not in data and b"\0" not in data:
+        return _parse_plain(data.decode("ascii"), base, offset)
+    paths: list[str] = []
+    labels: list[str | None] = []
+    starts: list[int] = []
+    for at, raw in _segments(data):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as e:
+            raise UsageError(
+                f"{where}, line {_line_of(where, offset + at)}: not UTF-8 text (byte {e.start}: {e.reason}); "
+                "save the list as UTF-8"
+            ) from None
+        if not line or line[0] == "#":
+            continue
+        if "\0" in line:
+            raise UsageError(f"{where}, line {_line_of(where, offset + at)}: a NUL byte in a path; remove it")
+        name, label = split_list_line(line)
+        paths.append(name if name[0] == "/" else base + name)
+        labels.append(label)
+        starts.append(offset + at)
+    return paths, labels, starts
+
+
+def _parse_plain(text: str, base: str, at: int) -> tuple[list, list, list]:
+    """:func:`parse` of ASCII text ended by ``\\n`` only, without NUL bytes: the common case, made fast."""
+    paths: list[str] = []
+    labels: list[str | None] = []
+    starts: list[int] = []
+    add_path, add_label, add_start = paths.append, labels.append, starts.append
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if line and line[0] != "#":
+            if "\t" in line:
+                name, label = split_list_line(line)
+            else:
+                head, _, last = line.rpartition(" ")
+                if head and (last.isdigit() or (last[:1] in "+-" and last[1:].isdigit())):
+                    name, label = head.rstrip(), last
+                else:
+                    name, label = line, None
+            add_path(name if name[0] == "/" else base + name)
+            add_label(label)
+            add_start(at)
+        at += len(raw) + 1
+    return paths, labels, starts
+
+
+def _line_of(path: str, offset: int) -> int:
+    """The line number of byte ``offset`` of ``path``, as an editor counts them (for a message)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(offset)
+    except OSError:
+        return 0
+    return len(_ENDS.findall(head)) + 1
+
+
+@dataclass
+class ListScan:
+    """A file list read once: where each entry starts, its label text's code, and a digest of its paths.
+
+    Attributes
+    ----------
+    listed : ListFile
+        The list as it was read.
+    base : str
+        Its directory, with a trailing separator.
+    starts : numpy.ndarray
+        int64 byte offset of each entry's line, then where the last one ends (n + 1 values).
+    labels : numpy.ndarray or None
+        int64 label of each entry (None: no line has one).
+    classes : list of str or None
+        Class names, index -> name, when the labels are names (not whole numbers).
+    paths_digest : str
+        SHA-256 of every path in order, each ended by a NUL.
+    watched : list of str
+        The paths :func:`scan_list` was asked to watch for.
+    """
+
+    listed: ListFile
+    base: str
+    starts: np.ndarray
+    labels: np.ndarray | None
+    classes: list | None
+    paths_digest: str
+    watched: list = field(default_factory=list)
+    watch: frozenset = frozenset()
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+
+def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) -> ListScan:
+    """Read the file list at ``path`` once, keeping 16 bytes an entry; stop after ``limit`` entries.
+
+    Labels are whole numbers in 0 .. 2**63 - 1 (ImageNet's ``path 7``) or,
+    when any label is not, class names, sorted and numbered from 0; every line
+    or none has one.  Errors name the list and the line.  Paths whose last
+    part is one of ``watch`` (or ends in ``.`` or ``..``) are kept aside in
+    :attr:`ListScan.watched`: the few that may name an output.
+    """
+    listed = ListFile.of(path)
+    base = os.path.dirname(listed.path).rstrip(os.sep) + os.sep
+    starts, codes = array.array("q"), array.array("q")
+    index = _Codes()
+    first_missing, watched = None, []
+    digest = hashlib.sha256()
+    fd = listed.open()
+    at, pos, buf, n, end = 0, 0, b"", 0, 0  # buf: bytes read but not parsed, from byte ``at`` of the list
+    try:
+        while limit is None or n < limit:
+            chunk = os.pread(fd, CHUNK_BYTES, pos)
+            pos += len(chunk)
+            data = buf + chunk
+            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)  # whole lines only
+            paths, texts, offs = parse(data[:cut], base, listed.path, at) if cut else ([], [], [])
+            end = at + cut
+            if limit is not None and n + len(paths) > limit:
+                keep = limit - n
+                end = offs[keep]  # the next entry's line: where the last one kept ends, comments and all
+                paths, texts, offs = paths[:keep], texts[:keep], offs[:keep]
+            if paths:
+                joined = "\0".join(paths)
+                digest.update(joined.encode("utf-8") + b"\0")
+                if any(w in joined for w in watch) or "/." in joined:  # rare: look at each path of the chunk
+                    watched += [p for p in paths if _watched(p, watch)]
+            starts.extend(offs)
+            had_missing = None in index
+            codes.extend(map(index.__getitem__, texts))  # a new text gets the next code (_Codes.__missing__)
+            if not had_missing and None in index:
+                k = texts.index(None)
+                first_missing = (offs[k], paths[k])
+            n += len(paths)
+            at, buf = at + cut, data[cut:]
+            if not chunk:
+                break
+    finally:
+        os.close(fd)
+    starts.append(end if n else 0)
+    labels, classes = _labels(listed.path, codes, index, first_missing, starts)
+    starts_np = np.frombuffer(starts, dtype=np.int64).copy()
+    return ListScan(listed, base, starts_np, labels, classes, digest.hexdigest(), watched, frozenset(watch))
+
+
+class _Codes(dict):
+    """Label text -> code, a new text taking the next code as it is first seen."""
+
+    def __missing__(self, text):
+        code = self[text] = len(self)
+        return code
+
+
+def _watched(path: str, watch: Collection[str]) -> bool:
+    """Whether ``path``'s last part is one of ``watch``, or it ends in ``.`` or ``..`` (see :func:`scan_list`)."""
+    trimmed = path.rstrip(os.sep)
+    return trimmed[trimmed.rfind(os.sep) + 1 :] in watch or trimmed.endswith((os.sep + ".", os.sep + ".."))
+
+
+def _labels(where: str, codes, index: dict, first_missing, starts) -> tuple:
+    """The int64 labels and class names of a scan's label codes (see :func:`scan_list`)."""
+    if not index or list(index) == [None]:
+        return None, None
+    if first_missing is not None:
+        offset, name = first_missing
+        labelled = len(codes) - codes.count(index[None])
+        raise UsageError(
+            f"{where}, line {_line_of(where, offset)}: {name} has no label while {labelled} others have one: "
+            "label every line (path<TAB>label, or path and a whole number) or none"
+        )
+    texts = list(index)
+    codes_np = np.frombuffer(codes, dtype=np.int64)
+    if all(_WHOLE.fullmatch(t) for t in texts):
+        values = []
+        for t in texts:
+            v = int(t)
+            if not 0 <= v < 2**63:
+                k = int(np.flatnonzero(codes_np == index[t])[0])
+                raise UsageError(
+                    f"{where}, line {_line_of(where, starts[k])}: label {t} is outside 0 .. 2**63-1 (negative "
+                    "labels are refused: -1 marks a failed image); renumber the labels from 0, or use class names"
+                )
+            values.append(v)
+        return np.array(values, dtype=np.int64)[codes_np], None
+    classes = sorted(texts)
+    rank = np.empty(len(texts), dtype=np.int64)
+    rank[[index[c] for c in classes]] = np.arange(len(classes), dtype=np.int64)
+    return rank[codes_np], classes
+
+
+class ListRange(Sequence):
+    """Entries ``first..first+count`` of a scanned list: a byte range a task carries and reads itself.
+
+    Pickles as the range, never as the paths; the paths are read on first use
+    (:meth:`load`), checked to be as many as planned in a list unchanged since
+    (:class:`~jobs.errors.StalePlan` otherwise).
+    """
+
+    __slots__ = ("_entries", "base", "begin", "end", "first", "length", "listed")
+
+    def __init__(self, listed: ListFile, base: str, begin: int, end: int, first: int, length: int):
+        self.listed, self.base, self.begin, self.end, self.first, self.length = listed, base, begin, end, first, length
+        self._entries: tuple[list, list] | None = None
+
+    def __reduce__(self):
+        return ListRange, (self.listed, self.base, self.begin, self.end, self.first, self.length)
+
+    def __repr__(self) -> str:
+        return f"ListRange({self.listed.path!r}, entries {self.first}..{self.first + self.length})"
+
+    def load(self) -> tuple[list, list]:
+        """``(paths, label texts)`` of the range, read from the list once."""
+        if self._entries is None:
+            paths, texts, _ = parse(self.listed.read(self.begin, self.end), self.base, self.listed.path, self.begin)
+            if len(paths) != self.length:
+                raise StalePlan(
+                    f"{self.listed.path}: bytes {self.begin}..{self.end} hold {len(paths)} entries, not the "
+                    f"{self.length} planned: plan the job again"
+                )
+            self._entries = (paths, texts)
+        return self._entries
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i):
+        return self.load()[0][i]
+
+    def __iter__(self):
+        return iter(self.load()[0])
+
+
+class ListedPaths(Sequence):
+    """The paths of a scanned list, in order, read back from the list on demand (16 bytes an entry held)."""
+
+    def __init__(self, scan: ListScan):
+        self.scan = scan
+
+    def __len__(self) -> int:
+        return len(self.scan)
+
+    def suspects(self, tails: Collection[str]) -> list | None:
+        """The paths whose last part is one of ``tails`` (or ends in ``.``/``..``), kept while scanning; None
+        when the scan did not watch for all of them (read every path then)."""
+        if not set(tails) <= self.scan.watch:
+            return None
+        return [p for p in self.scan.watched if _watched(p, tails)]
+
+    def range(self, start: int, stop: int) -> ListRange:
+        """Entries ``start..stop`` as a range a task can carry."""
+        s = self.scan
+        return ListRange(s.listed, s.base, int(s.starts[start]), int(s.starts[stop]), start, stop - start)
+
+    def __getitem__(self, i):
+        n = len(self)
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step != 1:
+                return [self[k] for k in range(start, stop, step)]
+            return self.range(start, max(start, stop))
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"entry {i} of a list of {n}")
+        return self.range(i, i + 1)[0]
+
+    def __iter__(self):
+        step = 65536
+        for start in range(0, len(self), step):
+            yield from self.range(start, min(start + step, len(self)))
