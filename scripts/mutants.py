@@ -91,8 +91,8 @@ MUTANTS = [
     Mutant(
         "cli: distributed's connection pool closing after SIGTERM prints a traceback",
         "jobs/cli/logs.py",
-        "    return not (isinstance(exc, asyncio.CancelledError) or closing)",
-        "    return not isinstance(exc, asyncio.CancelledError)",
+        "    return not (isinstance(exc, asyncio.CancelledError) or closing or gone)",
+        "    return not (isinstance(exc, asyncio.CancelledError) or gone)",
         ("tests/test_cli.py::test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback",),
     ),
     Mutant(
@@ -105,8 +105,8 @@ MUTANTS = [
     Mutant(
         "cli: a handler cancelled while the scheduler closes prints a traceback after Ctrl-C",
         "jobs/cli/logs.py",
-        "    return not (isinstance(exc, asyncio.CancelledError) or closing)",
-        "    return not closing",
+        "    return not (isinstance(exc, asyncio.CancelledError) or closing or gone)",
+        "    return not (closing or gone)",
         ("tests/test_cli.py::test_a_handler_cancelled_while_the_scheduler_closes_logs_no_traceback",),
     ),
     Mutant(
@@ -191,9 +191,9 @@ MUTANTS = [
     ),
     Mutant(
         "resize: the identity forgets the list order",
-        "jobs/resize_job/target.py",
-        "return stamps.digest([head, *(os.path.abspath(p) for p in paths)])",
-        "return stamps.digest([head, *sorted(os.path.abspath(p) for p in paths)])",
+        "jobs/resize_job/listed.py",
+        '                joined = "\\0".join(paths)',
+        '                joined = "\\0".join(sorted(paths))',
         (f"{INTEGRITY}::test_the_identity_covers_list_order_and_limits",),
     ),
     Mutant(
@@ -338,8 +338,8 @@ MUTANTS = [
     Mutant(
         "outputs: a batch named like an input is written over it",
         "jobs/resize_job/checks.py",
-        "        if os.path.abspath(path) in inputs:",
-        "        if False:",
+        "            if hit:\n",
+        "            if False:\n",
         ("tests/test_scale.py::-k names_an_output",),
     ),
     # ---- state files are untrusted
@@ -396,7 +396,7 @@ MUTANTS = [
     # ---- labels
     Mutant(
         "labels: a negative label is accepted (it equals the failure marker)",
-        "jobs/resize_job/source.py",
+        "jobs/resize_job/listed.py",
         "            if not 0 <= v < 2**63:",
         "            if not v < 2**63:",
         (f"{INTEGRITY}::test_labels_cannot_collide_with_the_failure_marker_or_overflow",),
@@ -412,9 +412,9 @@ MUTANTS = [
     ),
     Mutant(
         "lists: a byte-order mark is part of the first path",
-        "jobs/resize_job/source.py",
-        'with open(path, encoding="utf-8-sig") as f:',
-        'with open(path, encoding="utf-8") as f:',
+        "jobs/resize_job/listed.py",
+        "    if offset == 0 and data.startswith(_BOM):",
+        "    if False:",
         (f"{INTEGRITY}::test_a_list_with_a_byte_order_mark_reads_its_first_entry",),
     ),
     # ---- durable, atomic writes
@@ -471,8 +471,8 @@ MUTANTS = [
     Mutant(
         "outputs: an input under another name (a link, a linked folder) is written over",
         "jobs/resize_job/checks.py",
-        "            if why:\n                raise UsageError(",
-        "            if False:\n                raise UsageError(",
+        "        if why:\n            raise UsageError(",
+        "        if False:\n            raise UsageError(",
         (
             f"{INTEGRITY}::test_a_zarr_inside_its_source_tree_and_aliased_inputs_are_refused",
             f"{INTEGRITY}::test_an_input_inside_the_output_store_is_refused",

@@ -335,3 +335,28 @@ def test_each_rule_fails_on_a_module_that_breaks_it(rule, module, source, tmp_pa
         assert unexplained(module, source.splitlines(), found)
         said = "def f():\n    import jobs.registry  # start-up: ~5 ms, paid when asked\n"
         assert not unexplained(module, said.splitlines(), found)  # the same import, with its measure
+
+
+def test_every_mutant_still_applies_to_the_code_it_breaks():
+    """scripts/mutants.py names one exact piece of source per guard: a refactor that moves it makes the
+    mutant stale (a promise left unchecked), found here in a second rather than by CI's mutation step."""
+    import importlib.util  # the script is no module of the package: loaded from its path
+
+    spec = importlib.util.spec_from_file_location("imgjobs_mutants", os.path.join(ROOT, "scripts", "mutants.py"))
+    assert spec and spec.loader
+    mutants = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mutants  # dataclasses look their module up while the script loads
+    try:
+        spec.loader.exec_module(mutants)
+    finally:
+        del sys.modules[spec.name]
+    stale = []
+    for m in mutants.MUTANTS:
+        with open(os.path.join(ROOT, m.path), encoding="utf-8") as f:
+            count = f.read().count(m.original)
+        if count != 1:
+            stale.append(f"{m.name} ({m.path}): the original appears {count} time(s)")
+        for t in m.tests:
+            assert os.path.exists(os.path.join(ROOT, t.split("::")[0])), f"{m.name}: no test file {t}"
+    assert not stale, "stale mutants in scripts/mutants.py:\n" + "\n".join(stale)
+    assert len({m.name for m in mutants.MUTANTS}) == len(mutants.MUTANTS), "two mutants share a name"
