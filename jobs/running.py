@@ -34,6 +34,7 @@ from jobs.runtime.engine import Plan
 from jobs.runtime.listing import check_writable_file
 from jobs.runtime.progress import Progress
 from jobs.runtime.report import Report
+from jobs.runtime.runners import Mapper, Runner, local_map
 from jobs.schedulers import runner_for
 from rle import open_regular
 
@@ -64,6 +65,14 @@ def _parallelism(client: Client | None, run: RunOptions) -> int:
         threads: dict[str, int] = client.nthreads()
         return max(1, sum(threads.values()))
     return run.get("workers") or os.cpu_count() or 1
+
+
+def mapper_for(client: Client | None) -> Mapper:
+    """Where a plan's own small tasks run (a rerun's stamps of its inputs) before or without a run:
+    a given client's workers, else threads of this process."""
+    if client is None:
+        return local_map
+    return Runner("distributed", _parallelism(client, RunOptions()), "the client's workers", client=client).map
 
 
 def check_client(client: Any) -> None:
@@ -114,7 +123,7 @@ def _is_html(path: str) -> bool:
 
 def run(
     job: str,
-    planner: Callable[[int], Plan],
+    planner: Callable[[int, Mapper], Plan],
     *,
     source: object,
     writes: str | None,
@@ -123,7 +132,7 @@ def run(
     progress: bool | Progress | None,
     scheduler: Mapping[str, Any],
     claims: Sequence[str | os.PathLike[str] | None] = (),
-    precheck: Callable[[], Report | None] | None = None,
+    precheck: Callable[[Mapper], Report | None] | None = None,
     runner: Callable[[], Any] | None = None,
 ) -> Report | Delayed:
     """Plan and run a job through the runtime's one guarded path, or build its graph (``compute=False``).
@@ -133,7 +142,7 @@ def run(
     job : str
         The job's name, for messages.
     planner : callable
-        ``planner(parallelism) -> Plan``: the job planned with its options
+        ``planner(parallelism, map=None) -> Plan``: the job planned with its options
         resolved; called with the output's lock held (:func:`jobs.runtime.engine.run`).
     source : object
         The job's first input: a path that does not exist is a
@@ -147,8 +156,9 @@ def run(
     claims : sequence of paths
         What the job reads and writes, which its performance report may never replace.
     precheck : callable, optional
-        ``precheck() -> Report or None``: a report with nothing to run (the output
-        is up to date), before any scheduler starts.
+        ``precheck(map) -> Report or None``: a report with nothing to run (the output
+        is up to date), before any scheduler starts; ``map`` runs its small tasks
+        (:func:`mapper_for`: the client's workers, else threads here).
     runner : callable, optional
         ``runner()``: where to run instead of on a Dask scheduler (a job's own
         executors), made once the inputs are found and the output is not up to
@@ -164,7 +174,7 @@ def run(
     if isinstance(source, (str, os.PathLike)) and not os.path.lexists(source):
         raise UsageError(f"{os.fspath(source)}: no such file or directory")
     if precheck is not None and compute:  # before a cluster starts for nothing
-        done = precheck()
+        done = precheck(mapper_for(client))
         if done is not None:
             log.info("%s", done.up_to_date)
             return done
@@ -175,6 +185,6 @@ def run(
             options.performance_report, claims, "the performance report", "--performance-report", _is_html
         )
     if not compute:
-        return engine.to_delayed(planner(_parallelism(client, options)))
+        return engine.to_delayed(planner(_parallelism(client, options), mapper_for(client)))
     with runner_for(client, options) as where:
         return engine.run(planner, writes, where, progress_of(progress), performance_report=options.performance_report)

@@ -5,4 +5,4 @@ re-exports it, and a batch's sidecar records it with the libraries that made its
 """
 
 #: 0.2: fits, shards, area decodes at >= 4x (other pixels than 0.1 on large photos).
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -133,17 +133,21 @@ MUTANTS = [
     Mutant(
         "compress: it plans and runs without its output directory's lock",
         "jobs/rle_job/api.py",
-        "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n    def plan(parallelism: int) -> Plan:\n"
-        "        return plan_compress(",
-        "    writes = None\n\n    def plan(parallelism: int) -> Plan:\n        return plan_compress(",
+        "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n"
+        "    def plan(parallelism: int, map: Mapper | None = None)"
+        " -> Plan:  # map: not needed by this job's plans\n        return plan_compress(",
+        "    writes = None\n\n    def plan(parallelism: int, map: Mapper | None = None)"
+        " -> Plan:  # map: not needed by this job's plans\n        return plan_compress(",
         ("tests/test_registry.py::-k locked and compress",),
     ),
     Mutant(
         "decompress: it plans and runs without its output directory's lock",
         "jobs/rle_job/api.py",
-        "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n    def plan(parallelism: int) -> Plan:\n"
-        "        return plan_decompress(",
-        "    writes = None\n\n    def plan(parallelism: int) -> Plan:\n        return plan_decompress(",
+        "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n"
+        "    def plan(parallelism: int, map: Mapper | None = None)"
+        " -> Plan:  # map: not needed by this job's plans\n        return plan_decompress(",
+        "    writes = None\n\n    def plan(parallelism: int, map: Mapper | None = None)"
+        " -> Plan:  # map: not needed by this job's plans\n        return plan_decompress(",
         ("tests/test_registry.py::-k locked and decompress",),
     ),
     Mutant(
@@ -164,8 +168,8 @@ MUTANTS = [
     Mutant(
         "resize: changed images are not seen (stamps ignored)",
         "jobs/resize_job/rerun.py",
-        "changed = [i for i in range(n) if recorded[i] != now[i]]",
-        "changed = []",
+        "enumerate(zip(slices, now, strict=True)) if was != stamp}",
+        "enumerate(zip(slices, now, strict=True)) if False}",
         (f"{INTEGRITY}::test_an_image_changed_in_place_redoes_only_its_slice",),
     ),
     Mutant(
@@ -185,8 +189,8 @@ MUTANTS = [
     Mutant(
         "resize: a resumed run keeps slices whose images changed",
         "jobs/resize_job/rerun.py",
-        "if a != b)",
-        "if False)",
+        "        if stamp != d.stamp:\n            changed.append((d.start, d.stop))",
+        "        if False:\n            changed.append((d.start, d.stop))",
         (f"{INTEGRITY}::test_an_interrupted_run_redoes_the_slices_whose_images_changed",),
     ),
     Mutant(
@@ -547,7 +551,7 @@ MUTANTS = [
     Mutant(
         "shards: changed labels leave the old .cls in the shards, called current",
         "jobs/resize_job/rerun.py",
-        "            changed = list(range(n))  # every shard carries its samples' labels",
+        "            changed = set(range(len(slices)))  # every shard carries its samples' labels",
         "            pass",
         ("tests/test_training_sets.py::test_changed_labels_rewrite_the_shards_that_carry_them",),
     ),
@@ -859,6 +863,34 @@ MUTANTS = [
         "while pending and inflight < window:",
         "while pending:",
         ("tests/test_scale.py::-k window",),
+    ),
+    Mutant(
+        "reruns: a rerun on a cluster stamps every image on the client",
+        "jobs/runtime/runners.py",
+        "        if self.client is None:\n            return local_map(",
+        "        if True:\n            return local_map(",
+        ("tests/test_scale.py::-k stamps_in_tasks",),
+    ),
+    Mutant(
+        "reruns: the check before a cluster starts stamps every image on the client, whose workers are given",
+        "jobs/running.py",
+        "    if client is None:\n        return local_map",
+        "    if True:\n        return local_map",
+        ("tests/test_scale.py::-k stamps_in_tasks",),
+    ),
+    Mutant(
+        "sidecar: slices that leave a gap or overlap are believed",
+        "jobs/resize_job/sidecar.py",
+        "if item[0] != end or item[1] <= item[0] or not is_digest(item[2]):",
+        "if not is_digest(item[2]):",
+        ("tests/test_scale.py::-k tile_the_batch",),
+    ),
+    Mutant(
+        "sidecar: format 2's per-image stamps are read as other slices (its batches rebuilt for nothing)",
+        "jobs/resize_job/sidecar.py",
+        "stamps.digest(files[k : k + batch])",
+        "stamps.digest(files[k : k + batch - 1])",
+        ("tests/test_scale.py::-k format_2s",),
     ),
 ]
 

@@ -165,7 +165,8 @@ def test_a_user_set_max_pixels_fails_larger_images_by_name(tmp_path, rng):
     assert r.returncode == 1 and "big.png" in r.stderr and "5,000 pixels" in r.stderr, r.stderr
     side = json.loads((tmp_path / "b.npy.json").read_text())
     assert side["resize"]["max_pixels"] == 5000
-    assert [os.path.basename(f) for f in side["files"]] == ["big.png", "small.png"]
+    assert side["source"]["path"] == str(src) and side["source"]["entries"] == 2
+    assert [os.path.basename(f["path"]) for f in side["failed"]] == ["big.png"]
     batch = np.load(tmp_path / "b.npy")  # the refused image's slot stays zero, the other is resized
     np.testing.assert_array_equal(batch[0], np.zeros((8, 8, 3), np.uint8))
     np.testing.assert_array_equal(batch[1], load_rgb(src / "small.png", (8, 8)))

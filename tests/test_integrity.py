@@ -93,7 +93,7 @@ def test_an_image_changed_in_place_redoes_only_its_slice(tmp_path, rng, out_name
     edit(tmp_path / "in" / "3.jpg", rng)
     report = run(listfile, out)
     assert not report.up_to_date and report.ok
-    assert "1 image(s) changed since it was built (3.jpg)" in caplog.text
+    assert "images changed since it was built in 1 of its 4 slice(s) (images 2..3: 2.jpg, 3.jpg)" in caplog.text
     assert report.tasks == 2  # the slice of images 2-3 (plus the step that reopens the batch), not all four
     np.testing.assert_array_equal(batch_of(out), expected(tmp_path / "in", 7))
     assert run(listfile, out).up_to_date  # and now it is current
@@ -141,7 +141,9 @@ def test_an_interrupted_run_redoes_the_slices_whose_images_changed(tmp_path, rng
         resize_tasks.fill(where, offset, start, names, opts)
     edit(tmp_path / "in" / "1.jpg", rng)  # in the first finished slice
     report = run(listfile, out)
-    assert "1 image(s) changed since an interrupted run decoded them" in caplog.text
+    assert (
+        "images changed since an interrupted run decoded them in 1 slice(s) (images 0..1: 0.jpg, 1.jpg)" in caplog.text
+    )
     assert report.sidecar["timing"]["resumed_images"] == 2  # only the slice of images 2-3 was kept
     np.testing.assert_array_equal(batch_of(out), expected(tmp_path / "in", 6))
 
@@ -164,7 +166,7 @@ def test_content_stamps_see_an_edit_that_keeps_size_and_time(tmp_path, rng, capl
     sneaky_edit()
     report = run(listfile, tmp_path / "c.npy", stamps="content")
     assert not report.up_to_date and report.sidecar["stamps"]["mode"] == "content"
-    assert "1 image(s) changed since it was built (0.jpg)" in caplog.text
+    assert "changed since it was built in 1 of its 2 slice(s) (images 0..1: 0.jpg, 1.jpg)" in caplog.text
     report = run(listfile, tmp_path / "c.npy")  # stamps of another kind cannot be compared: all checked
     assert not report.up_to_date and "stamped by content, now by stat: every image is decoded again" in caplog.text
 
@@ -424,14 +426,17 @@ def test_forged_and_overlapping_done_records_are_not_believed(tmp_path, rng):
     where = plan.finish.where
     resize_tasks.create_output(where)
     done = tmp_path / ".b.npy.imgjobs-partial" / "done"
-    good = {"token": where.token, "identity": where.identity, "stamps": ["x", "y"], "failed": []}
-    (done / "0-6.json").write_text(json.dumps({**good, "start": 0, "stop": 6, "stamps": ["s"] * 6}))  # wrong stamps
+    good = {"token": where.token, "identity": where.identity, "stamp": "0" * 32, "failed": []}
+    (done / "0-6.json").write_text(json.dumps({**good, "start": 0, "stop": 6}))  # a stamp of nothing it read
     (done / "0-2.json").write_text(json.dumps({**good, "start": 0, "stop": 2, "token": "someone else"}))
     (done / "2-4.json").write_text(json.dumps({**good, "start": 0, "stop": 2}))  # name and content disagree
     (done / "4-9.json").write_text(json.dumps({**good, "start": 4, "stop": 9}))  # past the end
     (done / "4-6.json").write_text("[1, 2")  # not JSON
     kept, ignored = resize_records.read_done(str(done), where.token, where.identity, 6)
     assert [(d.start, d.stop) for d in kept] == [(0, 6)] and ignored == 4  # read_done does not know stamps ...
+    for stamp in ("a digest?", "A" * 32, ["0" * 32], None):  # a stamp of any other shape: not believed
+        forged = {**good, "start": 0, "stop": 6, "stamp": stamp}
+        assert resize_records._valid_done(forged, 0, 6, where.token, where.identity, 6) is None
     report = run(listfile, out)
     assert report.sidecar["timing"]["resumed_images"] == 0  # ... the planner compares them: nothing kept
     np.testing.assert_array_equal(np.load(out), expected(tmp_path / "in", 6))
@@ -661,7 +666,10 @@ def test_a_graph_computed_after_its_inputs_changed_says_so(tmp_path, rng):
         dask.compute(current, scheduler="threads")
     reopen = run(listfile, out, compute=False)  # redoes the slice of 3.jpg
     edit(tmp_path / "in" / "5.jpg", rng)  # in a slice the plan keeps
-    with pytest.raises(StalePlan, match=r"1 image\(s\) changed since this job was planned or read \(5\.jpg\)"):
+    with pytest.raises(
+        StalePlan,
+        match=r"images changed since this job was planned or read, in 1 slice\(s\) \(images 4\.\.5: 4\.jpg, 5\.jpg\)",
+    ):
         dask.compute(reopen, scheduler="threads")
     report = run(listfile, out)
     assert report.ok

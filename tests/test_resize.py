@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -131,7 +132,12 @@ def test_exact_batch_equals_per_image_reference(jpegs):
         np.testing.assert_array_equal(batch[i], load_rgb(base / "imgs" / name, SIZE, method="exact"), err_msg=name)
     side = json.loads((base / "batch.npy.json").read_text())
     assert side["shape"] == [len(names), 24, 32, 3] and side["resize"]["method"] == "exact"
-    assert [os.path.basename(f) for f in side["files"]] == names
+    assert side["source"] == {  # what it was built from, not every path: a sidecar stays small at 10M images
+        "path": str(base / "list.txt"),
+        "entries": len(names),
+        "paths_digest": hashlib.sha256(b"".join(str(base / "imgs" / n).encode() + b"\0" for n in names)).hexdigest(),
+    }
+    assert [a for a, _, _ in side["stamps"]["slices"]] == [0, 3, 6]  # one stamp per task's slice
     assert not [f for f in os.listdir(base) if f.endswith(".tmp")]
 
 

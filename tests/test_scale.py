@@ -184,7 +184,7 @@ def test_a_list_edited_between_plan_and_compute_is_a_stale_plan_and_writes_nothi
     with open(listfile, "a") as f:
         f.write("# an edit\n")
     with pytest.raises(StalePlan, match="changed since this job was planned"):
-        graph.compute(scheduler="sync")
+        graph.compute(scheduler="threads")
     assert not (tmp_path / "b.npy").exists()
 
 
@@ -241,3 +241,106 @@ def test_auto_task_sizes_never_make_more_tasks_than_max_tasks(tmp_path, caplog):
     with dask.config.set({"imgjobs.max-tasks": 10**6}):
         plan = plan_resize(listfile, str(tmp_path / "b.npy"), ResizeOptions.resolve(size="8x8"), parallelism=2)
     assert len([k for k in plan.graph if "batch" in str(k)]) == 5000 // 64 + 1  # images-per-task, 64
+
+
+# --------------------------------------------------------------------------- reruns: stamps in tasks
+
+
+def _no_stamps_here(*_a, **_k):
+    raise AssertionError("a stamp was taken on the client")
+
+
+@pytest.mark.timeout(120)
+def test_a_rerun_takes_its_stamps_in_tasks_on_the_workers_not_on_the_client(tmp_path, cluster, monkeypatch):
+    from distributed import Client
+
+    from jobs.runtime import stamps
+
+    listfile = _list_of(tmp_path, 300, "s")
+    out = tmp_path / "b.npy"
+    with Client(cluster) as client:
+        first = jobs.resize(listfile, out, size="8x8", batch_size=40, client=client)
+        assert first.ok and not first.up_to_date
+        monkeypatch.setattr(stamps, "of_path", _no_stamps_here)  # the client's copy: the workers have their own
+        again = jobs.resize(listfile, out, size="8x8", batch_size=40, client=client)
+        assert again.ok and again.up_to_date
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert any(p.startswith("imgjobs-map") for p in prefixes), prefixes
+    monkeypatch.undo()
+    os.utime(tmp_path / "s" / "im1.jpg", ns=(1, 1))  # in every slice: each is redone, the pixels the same
+    with Client(cluster) as client:
+        redone = jobs.resize(listfile, out, size="8x8", batch_size=40, client=client)
+    assert redone.ok and not redone.up_to_date
+    assert redone.sidecar["timing"]["resumed_images"] == 0
+    np.testing.assert_array_equal(np.load(out), first.array)
+
+
+def test_slice_stamps_group_adjacent_slices_into_few_calls_and_keep_their_order(tmp_path):
+    from jobs.resize_job import rerun
+    from jobs.runtime import stamps
+
+    names = []
+    for i in range(10):
+        (tmp_path / f"{i}.jpg").write_bytes(bytes([i]) * (i + 1))
+        names.append(str(tmp_path / f"{i}.jpg"))
+    calls: list = []
+
+    def recording(func, batch):
+        calls.extend(batch)
+        return [func(*c) for c in batch]
+
+    ranges = [(0, 3), (3, 4), (6, 10)]  # a gap: 4..6 is no slice of these
+    got = rerun.slice_stamps(names, ranges, "stat", recording)
+    assert got == [stamps.digest(stamps.of_paths(names[a:b])) for a, b in ranges]
+    assert [(len(c[0]), c[1]) for c in calls] == [(4, [3, 1]), (4, [4])]  # adjacent slices share a call
+
+
+@pytest.mark.parametrize(
+    "slices, why",
+    [
+        ([[0, 1, "0" * 32]], "cover 1 image"),  # short
+        ([[0, 1, "0" * 32], [2, 3, "0" * 32]], "in order"),  # a gap
+        ([[0, 2, "0" * 32], [1, 3, "0" * 32]], "in order"),  # overlapping
+        ([[0, 3, "not a digest"]], "in order"),
+        ([[0, 3]], "not \\[start, stop, stamp\\]"),
+        ("all", "no stamps of its slices"),
+    ],
+)
+def test_a_sidecar_whose_slices_do_not_tile_the_batch_is_damaged(tmp_path, slices, why):
+    import json
+
+    listfile = _list_of(tmp_path, 3, "s")
+    out = tmp_path / "b.npy"
+    jobs.resize(listfile, out, size="8x8", batch_size=1, scheduler="threads")
+    side = json.loads((tmp_path / "b.npy.json").read_text())
+    side["stamps"]["slices"] = slices
+    (tmp_path / "b.npy.json").write_text(json.dumps(side))
+    with pytest.raises(UsageError, match=f"b\\.npy\\.json is damaged: .*{why}"):
+        jobs.resize(listfile, out, size="8x8", batch_size=1, scheduler="threads")
+
+
+def test_a_batch_whose_sidecar_has_format_2s_per_image_stamps_is_still_current(tmp_path):
+    """Format 2 (one stamp and path per image) is read as slices of images_per_task: a batch built by
+    imgjobs 0.2 is current when nothing changed, and one changed image redoes its slice only."""
+    import json
+
+    from jobs.runtime import stamps
+
+    listfile = _list_of(tmp_path, 7, "s")
+    out = tmp_path / "b.npy"
+    first = jobs.resize(listfile, out, size="8x8", batch_size=2, scheduler="threads")
+    side = json.loads((tmp_path / "b.npy.json").read_text())
+    paths = [str(tmp_path / "s" / f"im{i % 3}.jpg") for i in range(7)]
+    side["format"] = "imgjobs-resize-2"
+    side["stamps"] = {"mode": "stat", "files": stamps.of_paths(paths)}
+    side["files"] = paths
+    del side["source"]
+    (tmp_path / "b.npy.json").write_text(json.dumps(side))
+    again = jobs.resize(listfile, out, size="8x8", batch_size=2, scheduler="threads")
+    assert again.up_to_date
+    side["stamps"]["files"][5] = "another stamp"  # image 5, in the slice 4..5
+    (tmp_path / "b.npy.json").write_text(json.dumps(side))
+    redone = jobs.resize(listfile, out, size="8x8", batch_size=2, scheduler="threads")
+    assert not redone.up_to_date and redone.sidecar["timing"]["resumed_images"] == 5
+    assert redone.sidecar["format"] == "imgjobs-resize-3"
+    np.testing.assert_array_equal(np.load(out), first.array)

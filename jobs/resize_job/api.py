@@ -17,6 +17,7 @@ from jobs.resize_job.options import EXECUTOR, ResizeOptions
 from jobs.resize_job.paths import family
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
+from jobs.runtime.runners import Mapper
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
@@ -161,11 +162,11 @@ def resize(
         exact=exact,
     )
 
-    def plan(parallelism: int) -> Plan:
-        return plan_resize(source, out, opts, parallelism=parallelism)
+    def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: where a rerun stamps its inputs
+        return plan_resize(source, out, opts, parallelism=parallelism, map=map)
 
-    def precheck() -> ResizeReport | None:
-        return up_to_date(source, out, opts)
+    def precheck(map: Mapper) -> ResizeReport | None:
+        return up_to_date(source, out, opts, map=map)
 
     report = running.run(
         "resize",

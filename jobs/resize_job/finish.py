@@ -20,14 +20,15 @@ from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.paths import labels_path, out_stamp, sidecar_path
 from jobs.resize_job.records import ours_temporary
 from jobs.resize_job.report import ResizeReport
+from jobs.resize_job.rerun import slice_stamps, slices_named
 from jobs.resize_job.sidecar import SIDECAR_FORMAT, output_stamp
-from jobs.resize_job.source import FAILED_LABEL, Source, name_some, scan_labelled
+from jobs.resize_job.source import FAILED_LABEL, Source, scan_labelled
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest
 from jobs.resize_job.tasks import DIMENSIONS
-from jobs.runtime import stamps
 from jobs.runtime.durable import fsync_path, write_atomic
 from jobs.runtime.engine import Finish
 from jobs.runtime.report import Outcomes
+from jobs.runtime.runners import local_map
 from jobs.runtime.temporaries import remove_path, sweep_temporaries
 
 __all__ = ["CurrentFinish", "ResizeFinish"]
@@ -81,12 +82,12 @@ class ResizeFinish(Finish):
         w = self.where
         self._load()
         done = w.finished()
-        now = stamps.of_paths(self.paths, w.stamp_mode)
-        changed = [d.start + i for d in done for i, s in enumerate(d.stamps) if s != now[d.start + i]]
+        now = slice_stamps(self.paths, [(d.start, d.stop) for d in done], w.stamp_mode, local_map)
+        changed = [(d.start, d.stop) for d, stamp in zip(done, now, strict=True) if stamp != d.stamp]
         if changed:
             raise StalePlan(
-                f"{len(changed)} image(s) changed since this job was planned or read "
-                f"({name_some(self.paths, changed)}): plan the job again"
+                f"images changed since this job was planned or read, in {len(changed)} slice(s) "
+                f"({slices_named(self.paths, changed)}): plan the job again"
             )
 
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> ResizeReport:
@@ -114,13 +115,12 @@ class ResizeFinish(Finish):
             fsync_path(w.target)  # every shard's rename is on disk before the directory gets its name
         if w.kind == "npy":
             fsync_path(w.target)  # every task's slice is on disk before the batch gets its name
-        failures, file_stamps, results = [], [], []
+        failures, results = [], []
         for d in done:
             o = Outcomes(self.paths[d.start : d.stop])
             for i, reason in d.failed:
                 o.fail(i, reason)
                 failures.append({"index": d.start + i, "path": o.src[i], "reason": reason})
-            file_stamps.extend(d.stamps)
             results.append(o)
         labels = self._labels(failures)
         made: list = []  # the library versions that made the pixels: one set, unless workers differ
@@ -154,9 +154,9 @@ class ResizeFinish(Finish):
             "libraries": made,
             "identity": w.identity,
             "images_per_task": w.batch,
-            "stamps": {"mode": w.stamp_mode, "files": file_stamps},
+            "stamps": {"mode": w.stamp_mode, "slices": [[d.start, d.stop, d.stamp] for d in done]},
             "labels_digest": w.labels_id,
-            "files": [os.path.abspath(p) for p in self.paths],
+            "source": self._source_facts(),
             "failed": failures,
             "labels": labels and labels[1],
             "timing": {
@@ -211,6 +211,16 @@ class ResizeFinish(Finish):
             log.warning("%s", e)
         sweep_temporaries(os.path.dirname(w.out), stale=self.stale)
         return ResizeReport(results, seconds, scheduler=scheduler, output=w.out, sidecar=sidecar)
+
+    def _source_facts(self) -> dict:
+        """What the sidecar says of the source: where it was, its entries, a digest of their paths in order."""
+        given = None if self.origin is None else self.origin[0]
+        where = os.path.abspath(os.fspath(given)) if isinstance(given, (str, os.PathLike)) else None
+        return {
+            "path": where,
+            "entries": self.where.n,
+            "paths_digest": None if self.source is None else self.source.paths_digest(),
+        }
 
     def _check_shards(self, done: list) -> None:
         """Every shard in the work folder holds exactly its slice's samples, and nothing else is there; else StalePlan.

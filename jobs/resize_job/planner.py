@@ -22,7 +22,6 @@ close to Dask's per-task overhead, so tasks take batches of images.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
@@ -37,16 +36,16 @@ from jobs.resize_job.listed import ListedPaths
 from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.paths import family, labels_path, out_stamp, partial_dir, sidecar_path
 from jobs.resize_job.report import ResizeReport, up_to_date_report
-from jobs.resize_job.rerun import Finished, assess, describe, earlier_work, say_other_libraries
+from jobs.resize_job.rerun import Finished, assess, describe, earlier_work, say_other_libraries, slices_named
 from jobs.resize_job.sidecar import check_sidecar
 from jobs.resize_job.source import scan_labelled
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest, legacy_identity
-from jobs.runtime import stamps
 from jobs.runtime.engine import Plan
 from jobs.runtime.listing import Names, check_writable_dir, list_outputs
 from jobs.runtime.locks import output_lock
 from jobs.runtime.reads import read_json
 from jobs.runtime.report import Outcomes
+from jobs.runtime.runners import Mapper, local_map
 from jobs.runtime.temporaries import new_token, temporary_of
 
 __all__ = ["plan_resize", "up_to_date"]
@@ -84,13 +83,14 @@ def _ranges(n: int, done: list, batch: int, aligned: bool) -> list[tuple[int, in
     return todo
 
 
-def up_to_date(source, out, opts: ResizeOptions | None = None) -> ResizeReport | None:
+def up_to_date(source, out, opts: ResizeOptions | None = None, *, map: Mapper | None = None) -> ResizeReport | None:
     """The report of a rerun with nothing to do, or None.
 
     When ``out`` holds this very job (the same files in the same order with the
     same content stamps, labels, size, method and limits) and the batch and its
     labels are intact, there is nothing to do: the report says so, every image
     ``skipped``, and its exit code is 0.  Holds the output's lock while it looks.
+    ``map`` takes the images' stamps (:func:`plan_resize`).
     """
     opts = opts or ResizeOptions.resolve()
     out = os.fspath(out)
@@ -100,7 +100,7 @@ def up_to_date(source, out, opts: ResizeOptions | None = None) -> ResizeReport |
     log.disabled = True  # the run that follows says what it finds; this look says nothing twice
     try:
         with output_lock(os.path.dirname(os.path.abspath(out))):
-            current = plan_resize(source, out, opts).current
+            current = plan_resize(source, out, opts, map=map).current
         assert current is None or isinstance(current, ResizeReport)
     except UsageError:
         return None
@@ -111,7 +111,9 @@ def up_to_date(source, out, opts: ResizeOptions | None = None) -> ResizeReport |
     return current
 
 
-def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: int = 1) -> Plan:
+def plan_resize(
+    source, out, opts: ResizeOptions | None = None, *, parallelism: int = 1, map: Mapper | None = None
+) -> Plan:
     """Plan building an (N, H, W, 3) uint8 batch from a list of images, resuming or refreshing earlier work.
 
     Parameters
@@ -124,6 +126,10 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
         Resolved options (default: from config).
     parallelism : int
         Threads that will run the graph.
+    map : callable, optional
+        Where a rerun takes the stamps of its images, in small tasks
+        (:meth:`jobs.runtime.runners.Runner.map`: a run's scheduler); default:
+        threads of this process (:func:`jobs.runtime.runners.local_map`).
 
     Returns
     -------
@@ -151,11 +157,8 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     n = len(paths)
     mode = opts.stamps
     identity = batch_identity(found, opts, out)
-
-    @functools.cache
-    def now() -> list:  # every image's stamp: only a rerun over earlier work reads them
-        return stamps.of_paths(paths, mode)
-
+    names = paths if isinstance(paths, ListedPaths) else Names("", tuple(paths))  # tasks carry ranges of a list
+    map = map or local_map
     labels_id = labels_digest(found)
     sidecar = read_json(side) if os.path.lexists(side) else None
     problem = "missing" if sidecar is None and not os.path.lexists(side) else check_sidecar(sidecar, out)
@@ -181,7 +184,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             )
         else:
             assert sidecar is not None  # ours
-            assessed = assess(out, sidecar, n, opts.size, now(), mode, labels_id, paths)
+            assessed = assess(out, sidecar, opts.size, names, map, mode, labels_id)
             if assessed.current:
                 say_other_libraries(out, sidecar.get("libraries"))
                 plan = Plan("resize", unit="image")
@@ -214,7 +217,7 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
             )
     labelled = found.labels is not None
     skip = opts.overwrite or assessed.rebuild or assessed.reopen
-    earlier = None if skip else earlier_work(probe, now, opts, labelled)
+    earlier = None if skip else earlier_work(probe, names, map, opts, labelled)
     done: list = list(assessed.kept)
     if earlier is not None:
         recorded, done, changed, ignored = earlier
@@ -223,7 +226,9 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
         token = recorded["token"]
         if changed:
             log.warning(
-                "resize: %d image(s) changed since an interrupted run decoded them: their slices are redone", changed
+                "resize: images changed since an interrupted run decoded them in %d slice(s) (%s): they are redone",
+                len(changed),
+                slices_named(names, changed),
             )
         if ignored:
             log.warning(
@@ -251,7 +256,6 @@ def plan_resize(source, out, opts: ResizeOptions | None = None, *, parallelism: 
     todo = _ranges(n, done, batch, aligned=where.chunked)
     ours = {os.path.basename(p) for p in (out, side, labels_path(out))}  # temporaries of these, left by killed runs
     stale = tuple(t for t in list_outputs(os.path.dirname(out)).temporaries if temporary_of(t) in ours)
-    names = paths if isinstance(paths, ListedPaths) else Names("", tuple(paths))  # tasks carry ranges of a list
     plan = Plan("resize", unit="image")
     settled, starts = [], []
     for d in done:

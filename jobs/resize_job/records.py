@@ -2,7 +2,7 @@
 
 While a batch is built, its hidden work folder holds ``plan.json`` (which run
 owns the folder, and for which job) and one record per finished slice,
-``done/<start>-<stop>.json`` (the stamps its images were read with, its
+``done/<start>-<stop>.json`` (a digest of the stamps its images were read with, its
 failures, the library versions that made its pixels).  Each is written through
 a temporary, synced and renamed (:func:`jobs.runtime.durable.write_atomic`), and
 read back checking everything: shape and types, ranges, that a record belongs
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jobs.runtime import stamps
 from jobs.runtime.durable import write_atomic
 from jobs.runtime.reads import read_json
 from jobs.runtime.temporaries import temporary_of
@@ -26,6 +27,7 @@ from jobs.runtime.temporaries import temporary_of
 __all__ = [
     "DONE_NAME",
     "Done",
+    "is_digest",
     "is_int",
     "is_libraries",
     "ours_temporary",
@@ -73,14 +75,16 @@ def read_plan(path: str) -> dict | None:
 class Done:
     """One finished slice, as its record says.
 
-    ``start``, ``stop``, ``stamps``, ``failed`` ((index, reason), ...) and
-    ``libraries`` (the versions that made its pixels; None: not recorded).
+    ``start``, ``stop``, ``stamp`` (one digest of the stamps its images were read
+    with: :func:`jobs.runtime.stamps.of_slices` gives the same of them now),
+    ``failed`` ((index, reason), ...) and ``libraries`` (the versions that made its
+    pixels; None: not recorded).
     """
 
-    __slots__ = ("failed", "libraries", "stamps", "start", "stop")
+    __slots__ = ("failed", "libraries", "stamp", "start", "stop")
 
-    def __init__(self, start: int, stop: int, stamps: Sequence, failed: Sequence, libraries: dict | None = None):
-        self.start, self.stop, self.stamps, self.failed = start, stop, tuple(stamps), tuple(failed)
+    def __init__(self, start: int, stop: int, stamp: str, failed: Sequence, libraries: dict | None = None):
+        self.start, self.stop, self.stamp, self.failed = start, stop, stamp, tuple(failed)
         self.libraries = libraries
 
     def __repr__(self) -> str:
@@ -90,7 +94,7 @@ class Done:
     def of(cls, start: int, outcomes, seen, libraries: dict | None = None) -> Done:
         """The record of a slice from ``start`` whose images ended as ``outcomes``, read with stamps ``seen``."""
         failed = [(int(i), outcomes.reasons.get(int(i), "")) for i in np.flatnonzero(outcomes.status == 2).tolist()]
-        return cls(start, start + len(outcomes), seen, failed, libraries)
+        return cls(start, start + len(outcomes), stamps.digest(seen), failed, libraries)
 
 
 def write_done(done_dir: str, token: str, identity: str, slice_: Done) -> None:
@@ -100,7 +104,7 @@ def write_done(done_dir: str, token: str, identity: str, slice_: Done) -> None:
         "identity": identity,
         "start": slice_.start,
         "stop": slice_.stop,
-        "stamps": list(slice_.stamps),
+        "stamp": slice_.stamp,
         "failed": [[int(i), str(r)] for i, r in slice_.failed],
         "libraries": slice_.libraries,
     }
@@ -115,8 +119,8 @@ def _valid_done(record, name_start: int, name_stop: int, token: str, identity: s
         return None
     if not start < stop <= n:
         return None
-    stamps = record.get("stamps")
-    if not isinstance(stamps, list) or len(stamps) != stop - start or not all(isinstance(s, str) for s in stamps):
+    stamp = record.get("stamp")
+    if not isinstance(stamp, str) or not is_digest(stamp):
         return None
     failed = record.get("failed")
     if not isinstance(failed, list):
@@ -131,7 +135,12 @@ def _valid_done(record, name_start: int, name_stop: int, token: str, identity: s
     libraries = record.get("libraries")
     if libraries is not None and not is_libraries(libraries):
         return None
-    return Done(start, stop, stamps, out, libraries)
+    return Done(start, stop, stamp, out, libraries)
+
+
+def is_digest(value) -> bool:
+    """Whether ``value`` is a slice's stamp as :func:`jobs.runtime.stamps.digest` writes it."""
+    return isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
 
 
 def is_libraries(value) -> bool:

@@ -5,15 +5,17 @@ current (nothing to do), damaged (rebuilt whole) or partly stale (the slices
 holding changed images, or only the labels, redone).  :func:`earlier_work`
 looks at an interrupted run's work folder: the slices still current are kept,
 the rest redone.  Nothing recorded is believed without checking what it
-claims: stamps of every image, the batch's size and header, a shard's members.
+claims: the stamps of every slice (taken by small tasks where the job's tasks
+run, :func:`slice_stamps`), the batch's size and header, a shard's members.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,22 +24,57 @@ from jobs.resize_job import records, shards, stores
 from jobs.resize_job.libraries import library_changes, pixel_libraries
 from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.paths import kind_of, labels_path
-from jobs.resize_job.sidecar import output_stamp
+from jobs.resize_job.sidecar import output_stamp, recorded_slices
 from jobs.resize_job.source import name_some
 from jobs.resize_job.target import ResizeTarget
+from jobs.runtime import stamps
 from jobs.runtime.durable import npy_header
+from jobs.runtime.runners import Mapper
 
-__all__ = ["Finished", "assess", "describe", "earlier_work", "say_other_libraries"]
+__all__ = ["Finished", "assess", "describe", "earlier_work", "say_other_libraries", "slice_stamps", "slices_named"]
 
 log = logging.getLogger(__name__)
 
+#: Images one task of a rerun's check stamps: a few ms of ``stat`` calls on a local disk, well above Dask's ~1 ms
+#: a task, and few tasks (250 for a million images).
+STAMP_IMAGES = 4096
+
+
+def slice_stamps(names: Sequence, ranges: Sequence[tuple[int, int]], mode: str, map: Mapper) -> list[str]:
+    """Each slice's stamp now (:func:`jobs.runtime.stamps.of_slices`), for ``ranges`` of ``names`` in order.
+
+    The stamps are taken by ``map``'s tasks (the scheduler's workers, in a run),
+    each carrying a range of the list and about :data:`STAMP_IMAGES` images, and
+    only one digest per slice comes back: no serial loop of ``stat`` calls on
+    the client, and nothing per image held there.
+    """
+    calls: list[tuple] = []
+    first, total, lengths = 0, 0, list[int]()  # the run of adjacent slices gathered into one task
+    for start, stop in ranges:
+        if lengths and (start != first + total or total >= STAMP_IMAGES):
+            calls.append((names[first : first + total], lengths, mode))
+            lengths, total = [], 0
+        if not lengths:
+            first = start
+        lengths.append(stop - start)
+        total += stop - start
+    if lengths:
+        calls.append((names[first : first + total], lengths, mode))
+    return [stamp for part in map(stamps.of_slices, calls) for stamp in part]
+
+
+def slices_named(paths: Sequence, slices: Sequence[tuple[int, int]], most: int = 2) -> str:
+    """The first ``most`` slices for a message: ``images 3..5: 3.jpg, 4.jpg, 5.jpg``."""
+    shown = [f"images {a}..{b - 1}: {name_some(paths, list(range(a, min(b, a + 4))), 3)}" for a, b in slices[:most]]
+    return "; ".join(shown) + (f"; and {len(slices) - most} more slice(s)" if len(slices) > most else "")
+
 
 def earlier_work(
-    where: ResizeTarget, now: Callable[[], list], opts: ResizeOptions, labelled: bool
-) -> tuple[dict, list, int, int] | None:
-    """What an interrupted run of the same job left: (its plan, slices still current, images changed, ignored).
+    where: ResizeTarget, names: Sequence, map: Mapper, opts: ResizeOptions, labelled: bool
+) -> tuple[dict, list, list, int] | None:
+    """What an interrupted run of the same job left: (its plan, slices still current, slices changed, ignored).
 
-    ``now()`` gives every image's stamp now (called only when there are records to check).
+    ``names``: the images; ``map`` takes their stamps (:func:`slice_stamps`), for the recorded slices only.
 
     One listing of ``done/``.  None when the folder holds another job's work, an
     incomplete start, or a batch of another size (it is started over).  A slice
@@ -70,13 +107,13 @@ def earlier_work(
         if stores.batch_problem(where.target, (where.n, h, w, 3), False):
             return None
     done, ignored = records.read_done(where.done_dir, recorded["token"], where.identity, where.n, chunk)
-    kept, changed = [], 0
+    kept, changed = [], []
     offset = _npy_offset(where) if not where.chunked else 0
     image = where.size[0] * where.size[1] * 3
-    for d in done:
-        moved = sum(1 for a, b in zip(d.stamps, now()[d.start : d.stop], strict=True) if a != b)
-        if moved:
-            changed += moved
+    now = slice_stamps(names, [(d.start, d.stop) for d in done], where.stamp_mode, map)
+    for d, stamp in zip(done, now, strict=True):
+        if stamp != d.stamp:
+            changed.append((d.start, d.stop))
         elif where.wds and not shards.shard_holds(
             where.shard_path(d.start),
             shards.members(d.start, d.stop, where.n, [i for i, _ in d.failed], labelled, opts.sample_format),
@@ -135,9 +172,14 @@ def _failed_slots_not_zero(out: str, sidecar: dict) -> list:
     return [i for i in index if np.any(images[i])]
 
 
-def assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_id: str, paths) -> Finished:
-    """A finished batch whose sidecar says it is this job's: current, to rebuild, or to reopen (and why)."""
+def assess(out: str, sidecar: dict, size, names: Sequence, map: Mapper, mode: str, labels_id: str) -> Finished:
+    """A finished batch whose sidecar says it is this job's: current, to rebuild, or to reopen (and why).
+
+    Its slices' stamps are taken now by ``map`` (:func:`slice_stamps`) and compared
+    with the sidecar's; a slice whose images changed is redone, the rest kept.
+    """
     w, h = size
+    n = sidecar["shape"][0]
     recorded_mode = sidecar["stamps"]["mode"]
     kind = kind_of(out)
     damage = stores.batch_problem(out, (n, h, w, 3), False, sidecar["images_per_task"] if kind != "npy" else None)
@@ -147,21 +189,24 @@ def assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_i
         damage = "its sidecar lists failed images whose slots hold pixels"
     if damage:
         return Finished(rebuild=f"{out} is damaged ({damage}): rebuilding it", sidecar=sidecar)
-    recorded = sidecar["stamps"]["files"]
+    slices = recorded_slices(sidecar)
     why = []
-    if sidecar["stamps"]["mode"] != mode:
-        changed = list(range(n))
-        why.append(
-            f"its images were stamped by {sidecar['stamps']['mode']}, now by {mode}: every image is decoded again"
-        )
+    if recorded_mode != mode:
+        changed = set(range(len(slices)))
+        why.append(f"its images were stamped by {recorded_mode}, now by {mode}: every image is decoded again")
     else:
-        changed = [i for i in range(n) if recorded[i] != now[i]]
-    if changed and not why:
-        why.append(f"{len(changed)} image(s) changed since it was built ({name_some(paths, changed)})")
+        now = slice_stamps(names, [(a, b) for a, b, _ in slices], mode, map)
+        changed = {k for k, ((_, _, was), stamp) in enumerate(zip(slices, now, strict=True)) if was != stamp}
+        if changed:
+            moved = [slices[k][:2] for k in sorted(changed)]
+            why.append(
+                f"images changed since it was built in {len(changed)} of its {len(slices)} slice(s) "
+                f"({slices_named(names, moved)})"
+            )
     if sidecar["labels_digest"] != labels_id:
         why.append("its labels changed")
         if kind == "wds":
-            changed = list(range(n))  # every shard carries its samples' labels
+            changed = set(range(len(slices)))  # every shard carries its samples' labels
     elif sidecar["labels"] is not None and kind != "wds":
         problem = stores.batch_problem(out, (n, h, w, 3), True)
         if not problem and kind == "npy":
@@ -171,19 +216,20 @@ def assess(out: str, sidecar: dict, n: int, size, now: list, mode: str, labels_i
             why.append(f"its labels are damaged ({problem})")
     if not why:
         return Finished(current=True, sidecar=sidecar)
-    batch = sidecar["images_per_task"]
     made = sidecar.get("libraries") or []
     libraries = made[0] if len(made) == 1 else {}  # {}: unknown (not recorded, or several)
-    moved = set(changed)
+    starts = [a for a, _, _ in slices]
     failed: dict = {}
     for f in sidecar["failed"]:
-        failed.setdefault(f["index"] // batch, []).append((f["index"] % batch, f["reason"]))
-    kept = []
-    for k in range(0, n, batch):
-        stop = min(k + batch, n)
-        if not any(i in moved for i in range(k, stop)):
-            kept.append(records.Done(k, stop, recorded[k:stop], failed.get(k // batch, []), libraries))
-    return Finished(reopen=f"{out}: {' and '.join(why)}: redoing that", kept=tuple(kept), batch=batch, sidecar=sidecar)
+        k = bisect.bisect_right(starts, f["index"]) - 1
+        failed.setdefault(k, []).append((f["index"] - starts[k], f["reason"]))
+    kept = tuple(
+        records.Done(a, b, stamp, failed.get(k, []), libraries)
+        for k, (a, b, stamp) in enumerate(slices)
+        if k not in changed
+    )
+    batch = sidecar["images_per_task"]
+    return Finished(reopen=f"{out}: {' and '.join(why)}: redoing that", kept=kept, batch=batch, sidecar=sidecar)
 
 
 def say_other_libraries(what: str, made) -> None:

@@ -1,8 +1,9 @@
 """A finished batch's sidecar, read as untrusted input, and the stamps of the outputs it describes.
 
 The sidecar ``<out>.json`` says what the batch holds: its shape, how it was
-resized, the library versions that made it, every image's stamp and failure,
-its labels and, for shards, how they are named.  :func:`check_sidecar` says
+resized, the library versions that made it, the stamps of its slices (one
+digest per slice a task made, not one entry per image: a sidecar stays small at
+millions of images), every failure, its labels and, for shards, how they are named.  :func:`check_sidecar` says
 what is wrong with one (a rerun believes nothing else); :func:`output_stamp`
 is what the sidecar records of the batch and its labels, so an output replaced
 or edited since is never called current.
@@ -14,13 +15,48 @@ import os
 import stat
 
 from jobs.resize_job.paths import kind_of, labels_path
-from jobs.resize_job.records import is_int, is_libraries
+from jobs.resize_job.records import is_digest, is_int, is_libraries
 from jobs.runtime import stamps
 
-__all__ = ["SIDECAR_FORMAT", "check_sidecar", "output_stamp"]
+__all__ = ["READ_FORMATS", "SIDECAR_FORMAT", "check_sidecar", "output_stamp", "recorded_slices"]
 
 #: What a sidecar of this layout says it is.
-SIDECAR_FORMAT = "imgjobs-resize-2"
+SIDECAR_FORMAT = "imgjobs-resize-3"
+#: The formats a rerun reads: this one, and format 2 (imgjobs 0.2), which held every image's stamp and path.
+READ_FORMATS = (SIDECAR_FORMAT, "imgjobs-resize-2")
+
+
+def recorded_slices(sidecar: dict) -> list[tuple[int, int, str]]:
+    """``(start, stop, stamp)`` of each slice of a sidecar :func:`check_sidecar` found sound, in order.
+
+    A sidecar of format 2 recorded one stamp per image: its slices are its
+    tasks' blocks, each stamp the digest :func:`jobs.runtime.stamps.of_slices` gives.
+    """
+    st, n = sidecar["stamps"], sidecar["shape"][0]
+    if "slices" in st:
+        return [(a, b, d) for a, b, d in st["slices"]]
+    files, batch = st["files"], sidecar["images_per_task"]
+    return [(k, min(k + batch, n), stamps.digest(files[k : k + batch])) for k in range(0, n, batch)]
+
+
+def _slices_problem(st: dict, n: int, old: bool) -> str | None:
+    """What is wrong with a sidecar's stamps of ``n`` images (``old``: format 2's one per image)."""
+    if old:
+        files = st.get("files")
+        if not isinstance(files, list) or len(files) != n or not all(isinstance(s, str) for s in files):
+            return f"stamps of {len(files) if isinstance(files, list) else '?'} image(s) for {n}"
+        return None
+    slices = st.get("slices")
+    if not isinstance(slices, list):
+        return "no stamps of its slices"
+    end = 0
+    for item in slices:
+        if not (isinstance(item, list) and len(item) == 3 and is_int(item[0], 0) and is_int(item[1], 1)):
+            return f"a slice {str(item)[:80]} is not [start, stop, stamp]"
+        if item[0] != end or item[1] <= item[0] or not is_digest(item[2]):
+            return f"its slices do not cover images 0..{n - 1} in order (at {str(item)[:80]})"
+        end = item[1]
+    return None if end == n else f"its slices cover {end} image(s) of {n}"
 
 
 def output_stamp(path: str, mode: str = "stat") -> str:
@@ -58,7 +94,7 @@ def check_sidecar(sidecar, out: str) -> str | None:
     """What is wrong with a sidecar's content (None: nothing); ``out`` is the batch it sits beside."""
     if not isinstance(sidecar, dict):
         return "not a JSON object"
-    if sidecar.get("format") != SIDECAR_FORMAT:
+    if sidecar.get("format") not in READ_FORMATS:
         return f"format {sidecar.get('format')!r}, not {SIDECAR_FORMAT!r} (written by another version)"
     if not isinstance(sidecar.get("identity"), str):
         return "no identity"
@@ -71,11 +107,11 @@ def check_sidecar(sidecar, out: str) -> str | None:
     st = sidecar.get("stamps")
     if not isinstance(st, dict) or st.get("mode") not in stamps.MODES:
         return "no stamps"
-    files = st.get("files")
-    if not isinstance(files, list) or len(files) != n or not all(isinstance(s, str) for s in files):
-        return f"stamps of {len(files) if isinstance(files, list) else '?'} image(s) for {n}"
     if not is_int(sidecar.get("images_per_task"), 1):
         return "no images_per_task"
+    problem = _slices_problem(st, n, sidecar["format"] != SIDECAR_FORMAT)
+    if problem:
+        return problem
     if not isinstance(sidecar.get("labels_digest"), str):
         return "no labels_digest"
     outputs = sidecar.get("outputs")

@@ -17,6 +17,7 @@ from jobs.options import SchedulerOptions
 from jobs.rle_job.options import CompressOptions, DecompressOptions, VerifyOptions
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
+from jobs.runtime.runners import Mapper
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
@@ -31,7 +32,7 @@ StrPath = str | os.PathLike[str]
 
 def _run(
     job: str,
-    plan: Callable[[int], Plan],
+    plan: Callable[[int, Mapper], Plan],
     src: StrPath,
     dst: StrPath,
     writes: str | None,
@@ -114,7 +115,7 @@ def compress(
     )
     writes = output_dir(os.fspath(src), os.fspath(dst))
 
-    def plan(parallelism: int) -> Plan:
+    def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: not needed by this job's plans
         return plan_compress(src, dst, opts, parallelism=parallelism)
 
     return _run("compress", plan, src, dst, writes, client, compute, progress, scheduler)
@@ -169,7 +170,7 @@ def decompress(
     opts = DecompressOptions.resolve(rows_per_task=rows_per_task, overwrite=overwrite)
     writes = output_dir(os.fspath(src), os.fspath(dst))
 
-    def plan(parallelism: int) -> Plan:
+    def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: not needed by this job's plans
         return plan_decompress(src, dst, opts, parallelism=parallelism)
 
     return _run("decompress", plan, src, dst, writes, client, compute, progress, scheduler)
@@ -229,7 +230,7 @@ def verify(
 
     opts = VerifyOptions.resolve(threshold=threshold, rows_per_task=rows_per_task, max_pixels=max_pixels)
 
-    def plan(parallelism: int) -> Plan:
+    def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: not needed by this job's plans
         return plan_verify(orig, rle, opts, parallelism=parallelism)
 
     return _run("verify", plan, orig, rle, None, client, compute, progress, scheduler)

@@ -40,7 +40,7 @@ from dask.highlevelgraph import HighLevelGraph
 from jobs.runtime.locks import output_lock
 from jobs.runtime.progress import Progress
 from jobs.runtime.report import Outcomes, Report
-from jobs.runtime.runners import Runner, RunnerLike
+from jobs.runtime.runners import Mapper, Runner, RunnerLike, local_map
 
 __all__ = ["Finish", "Plan", "execute", "run", "to_delayed"]
 
@@ -202,7 +202,7 @@ def execute(
 
 
 def run(
-    planner: Callable[[int], Plan],
+    planner: Callable[[int, Mapper], Plan],
     lock_dir: str | None,
     runner: RunnerLike,
     progress: Progress | None = None,
@@ -214,8 +214,10 @@ def run(
     Parameters
     ----------
     planner : callable
-        ``planner(parallelism) -> Plan``; called with the lock held, so what it
-        reads of the outputs is what the tasks will find.
+        ``planner(parallelism, map) -> Plan``; called with the lock held, so what it
+        reads of the outputs is what the tasks will find.  ``map`` is the
+        runner's (:meth:`jobs.runtime.runners.Runner.map`), for small tasks of the
+        plan itself where the job's tasks will run (a rerun's stamps of its inputs).
     lock_dir : str or None
         The output directory (None: a job that writes nothing).
     runner, progress, performance_report
@@ -232,7 +234,7 @@ def run(
     held = lock_dir is not None and os.path.isdir(lock_dir)
     lock = output_lock(lock_dir) if held and lock_dir is not None else contextlib.nullcontext()
     with lock:  # BusyError when another run writes there
-        plan = planner(runner.parallelism)
+        plan = planner(runner.parallelism, getattr(runner, "map", None) or local_map)
         if plan.current is not None:
             return plan.current
         return execute(plan, runner, progress, performance_report=performance_report, locked=held)

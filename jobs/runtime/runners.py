@@ -16,7 +16,9 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import dask
@@ -30,9 +32,34 @@ from jobs import config
 from jobs.errors import ConfigError
 from jobs.runtime.pools import process_pool, start_method
 
-__all__ = ["Runner", "RunnerLike", "dask_pool", "describe_pool", "performance_report", "submit_windowed"]
+__all__ = [
+    "Mapper",
+    "Runner",
+    "RunnerLike",
+    "dask_pool",
+    "describe_pool",
+    "local_map",
+    "performance_report",
+    "submit_windowed",
+]
 
 log = logging.getLogger(__name__)
+
+
+#: ``map(func, calls) -> [func(*call) for call in calls]``, computed where a runner runs tasks
+#: (:meth:`Runner.map`): a planner's small tasks, such as the stamps of a rerun's inputs.
+Mapper = Callable[[Callable[..., Any], Sequence[tuple]], list]
+
+#: Threads of :func:`local_map` at least: its tasks wait on the file system (``stat``, reads), not on a core.
+LOCAL_MAP_THREADS = 8
+
+
+def local_map(func: Callable[..., Any], calls: Sequence[tuple], threads: int = LOCAL_MAP_THREADS) -> list:
+    """``[func(*call) for call in calls]`` on a pool of threads of this process, in order; the first error raises."""
+    if len(calls) <= 1:
+        return [func(*call) for call in calls]
+    with ThreadPoolExecutor(max(1, min(threads, len(calls)))) as pool:
+        return list(pool.map(lambda call: func(*call), calls))
 
 
 class RunnerLike(Protocol):
@@ -95,6 +122,19 @@ class Runner:
         """
         with performance_report(profile, self):
             return self.compute(plan.graph, plan.outputs, plan.watch, progress), plan.ntasks
+
+    def map(self, func: Callable[..., Any], calls: Sequence[tuple]) -> list:
+        """``[func(*call) for call in calls]`` where this runner computes (a :data:`Mapper`).
+
+        On a distributed scheduler each call is a task on its workers, submitted a
+        window at a time; on Dask's local schedulers, threads of this process
+        (these calls wait on the file system: at least :data:`LOCAL_MAP_THREADS`).
+        """
+        if self.client is None:
+            return local_map(func, calls, max(LOCAL_MAP_THREADS, self.parallelism))
+        name = f"imgjobs-map-{uuid.uuid4().hex[:12]}"
+        graph = {(name, i): (func, *call) for i, call in enumerate(calls)}
+        return self._compute_distributed(graph, list(graph), {}, None)
 
     def compute(self, graph: dict, outputs: list, watch: dict, progress) -> list:
         """Compute the ``outputs`` keys of ``graph`` and return their results in order.

@@ -39,6 +39,7 @@ __all__ = [
     "of_output",
     "of_path",
     "of_paths",
+    "of_slices",
     "out_stamp",
     "stat_stamp",
 ]
@@ -85,6 +86,23 @@ def of_path(path: str, mode: str = "stat") -> str:
 def of_paths(paths, mode: str = "stat") -> list[str]:
     """The stamps of ``paths``, in order: one ``stat`` each (``content``: one read each)."""
     return [of_path(p, mode) for p in paths]
+
+
+def of_slices(paths, lengths, mode: str = "stat") -> list[str]:
+    """One :func:`digest` of the stamps of each run of ``lengths`` consecutive ``paths`` (a slice's stamp).
+
+    A task's work when a rerun checks what changed: it carries a range of the
+    inputs, so the stamps are taken where the tasks run, and only one short
+    digest per slice comes back.
+    """
+    paths = list(paths)
+    if sum(lengths) != len(paths):
+        raise ValueError(f"slices of {sum(lengths)} path(s) over {len(paths)}")
+    out, pos = [], 0
+    for length in lengths:
+        out.append(digest(of_paths(paths[pos : pos + length], mode)))
+        pos += length
+    return out
 
 
 def digest(items) -> str:

@@ -9,6 +9,7 @@ from jobs import running
 from jobs.options import SchedulerOptions
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
+from jobs.runtime.runners import Mapper
 from jobs.stats_job.options import StatsOptions
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def stats(
 
     opts = StatsOptions.resolve(images_per_task=images_per_task, overwrite=overwrite, max_pixels=max_pixels)
 
-    def plan(parallelism: int) -> Plan:
+    def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: not needed by this job's plans
         return plan_stats(src, out, opts, parallelism=parallelism)
 
     report = running.run(
