@@ -860,8 +860,15 @@ MUTANTS = [
     Mutant(
         "runners: a run submits every task at once",
         "jobs/runtime/runners.py",
-        "while pending and inflight < window:",
-        "while pending:",
+        "            keys = [pending.popleft() for _ in range(min(free, len(pending)))]",
+        "            keys = list(pending)\n            pending.clear()",
+        ("tests/test_scale.py::-k window",),
+    ),
+    Mutant(
+        "runners: a run sends its window one task a message (the scheduler's time goes to messages)",
+        "jobs/runtime/runners.py",
+        "    chunk = max(1, window // 4)",
+        "    chunk = 1",
         ("tests/test_scale.py::-k window",),
     ),
     Mutant(

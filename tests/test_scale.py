@@ -216,14 +216,30 @@ def test_a_run_never_has_more_than_its_window_of_tasks_on_the_scheduler(cluster)
         live: dict = {}
         ready = as_completed(loop=client.loop)
         seen, results = [], {}
-        for fut in submit_windowed(client, graph, 5, live, ready):
-            results[fut.key] = fut.result()
+        for batch in submit_windowed(client, graph, 5, live, ready):
+            assert batch and all(fut.done() for fut in batch)
+            results.update(zip([f.key for f in batch], client.gather(batch), strict=True))
             seen.append(client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)))
         assert results["total"] == sum(i * i for i in range(0, 60, 7))
         assert all(results[("sq", i)] == i * i for i in range(60)) and len(results) == 62
         # the window, plus what a later task still needs (the base, the squares the total adds)
         assert max(seen) <= 5 + 1 + 9, seen
         assert not live  # every future let go once nothing needed it
+        # a window is refilled in chunks of a quarter of it, one message each, not one message a task
+        flat = {("f", i): (_slow_square, i) for i in range(200)}
+        sent = []
+        real_get = client.get
+
+        def counting_get(dsk, keys, **kw):
+            sent.append(len(keys))
+            return real_get(dsk, keys, **kw)
+
+        client.get = counting_get
+        try:
+            got = [f for batch in submit_windowed(client, flat, 40, {}, as_completed(loop=client.loop)) for f in batch]
+        finally:
+            del client.get
+        assert len(got) == 200 and sum(sent) == 200 and min(sent[:-1]) >= 10 and len(sent) <= 200 // 10 + 1, sent
 
 
 def test_auto_task_sizes_never_make_more_tasks_than_max_tasks(tmp_path, caplog):

@@ -188,26 +188,27 @@ def _worker_intervals(logs: Path) -> list[tuple[float, float, bool]]:
     return out
 
 
-def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path, rng, site):
-    # 55 s: the first two jobs retire 14 s apart, less the gap between their starts (up to 3-4 s
-    # on a loaded 2-core machine), more than a replacement takes to start here (5-7 s)
+def test_a_job_of_50000_tasks_runs_steadily_through_staggered_worker_lifetimes(tmp_path, rng, site):
+    # Two promises on one long run (a real batch system's run is the slow part of the suite):
+    # - scale: a job of 50,000 tasks (one image each) goes to the scheduler a window at a time
+    #   (imgjobs.scheduler.window), so slices finish from the start, with no "Sending large graph"
+    #   (graphs of 20,000 tasks or more sent whole once finished no slice in 80 s here);
+    # - lifetimes: 55 s, the first two jobs retire 14 s apart, less the gap between their starts (up
+    #   to 3-4 s on a loaded 2-core machine), more than a replacement takes to start here (5-7 s).
     env = site(lifetime="55s", **{"lifetime-stagger": None})
     # A job longer than the test needs, sized from this machine's own speed at the same work (the
     # two 1-core workers of the cluster decode about twice what one thread does here), watched
     # through the workers' logs and stopped once the first generation has retired and been
     # replaced: what it checks never depends on a fixed guess of how fast the machine is.
-    # Images large enough that decoding, not start-up, is what the sample measures, and four per
-    # task: at 20,000 tasks a CI run finished no slice in 80 s (the scheduler and both workers
-    # share 2 cores with the test), and at one tiny image a
-    # task an idle machine finished the whole job before the first generation had been replaced.
+    # Images large enough that decoding, not start-up, is what the sample measures.
     sample = photos(tmp_path, 400, rng, shape=(240, 320))
     t = time.perf_counter()
-    one = ["--size", "32x32", "--batch-size", "4", "--scheduler", "threads", "--workers", "1"]
+    one = ["--size", "32x32", "--batch-size", "1", "--scheduler", "threads", "--workers", "1"]
     assert imgjobs("resize", sample, "--out", tmp_path / "s.npy", *one).returncode == 0
     rate = 400 / (time.perf_counter() - t)  # images/s of one thread, start-up included: an underestimate
-    n = int(min(40_000, max(16_000, 2 * rate * 150)))  # ~150 s of work for the cluster, past the ~90 s needed
+    n = int(max(50_000, 2 * rate * 150))  # >= 50,000 tasks, and ~150 s of work or more, past the ~90 s needed
     listfile = photos(tmp_path, n, rng, shape=(240, 320))
-    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "4"]
+    args = ["resize", listfile, "--out", tmp_path / "b.npy", "--size", "32x32", "--batch-size", "1"]
     proc = start_imgjobs(*args, "--cluster", "site", "--jobs", "2", env=env)
     deadline = time.monotonic() + 240
     while True:
@@ -224,6 +225,7 @@ def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path,
     _, err = proc.communicate(timeout=120)
     end = time.time()
     assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "Sending large graph" not in err, err
     spans = sorted(_worker_intervals(site.logs))
     first = spans[0][0]
     retire = sorted(stop for _, stop, _ in spans[:2])
@@ -241,7 +243,10 @@ def test_worker_lifetimes_are_staggered_so_some_worker_is_always_there(tmp_path,
     # and the work went on through the retirements: slices were finished after the second one
     done = list((tmp_path / ".b.npy.imgjobs-partial" / "done").glob("*.json"))
     assert done, f"no slice was finished in {end - first:.0f} s of workers {spans}: {err}"
-    assert max(p.stat().st_mtime for p in done) > retire[1], "no slice finished after the second retirement"
+    times = sorted(p.stat().st_mtime for p in done)
+    assert times[0] < retire[0], "no slice finished before the first worker retired: the graph was slow to go"
+    assert times[-1] > retire[1], "no slice finished after the second retirement"
+    assert len(done) < n  # stopped mid-run: each task is one slice, and most were still to come
 
 
 def test_a_profile_the_cluster_cannot_schedule_is_reported(tmp_path, rng, site):

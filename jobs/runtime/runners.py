@@ -208,28 +208,31 @@ class Runner:
         ready = as_completed(loop=self.client.loop)  # this client's loop: not the newest client's of the process
         live: dict = {}  # key -> future still wanted: running, or a dependency of a task not yet finished
         try:
-            for fut in submit_windowed(self.client, graph, window, live, ready):
-                i = index.get(fut.key)
-                if i is not None:
-                    results[i] = fut.result()
-                moved = watch.get(fut.key)
-                if moved:
-                    progress.update(*moved)
+            for batch in submit_windowed(self.client, graph, window, live, ready):
+                wanted = [fut for fut in batch if fut.key in index]
+                for fut, result in zip(wanted, self.client.gather(wanted), strict=True):  # one round trip a batch
+                    results[index[fut.key]] = result
+                for fut in batch:
+                    moved = watch.get(fut.key)
+                    if moved:
+                        progress.update(*moved)
             return results
         except BaseException:
             self.client.cancel(list(live.values()))
             raise
 
 
-def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iterator:
-    """Submit ``graph``'s tasks to ``client`` at most ``window`` at a time; yield each future as it finishes.
+def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iterator[list]:
+    """Submit ``graph``'s tasks to ``client`` at most ``window`` at a time; yield the futures as they finish.
 
     A run keeps a bounded number of tasks on the scheduler, submitting more as
     results come back, so a graph of a million tasks costs the scheduler what
     one of ``window`` does, and nothing waits long to be sent.  Tasks go in an
-    order where every dependency comes first; a finished task's future is let
-    go as soon as no task still to run needs it, so nothing finished waits in a
-    worker's memory (a worker that leaves later costs only what it was running).
+    order where every dependency comes first, in chunks of at least a quarter of
+    the window (one message to the scheduler each, not one a task); a finished
+    task's future is let go as soon as no task still to run needs it, so nothing
+    finished waits in a worker's memory (a worker that leaves later costs only
+    what it was running).
 
     Parameters
     ----------
@@ -242,37 +245,51 @@ def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iter
         Filled with key -> future of every task submitted and still wanted (to cancel them on failure).
     ready : distributed.as_completed
         Where finished futures arrive.
+
+    Yields
+    ------
+    list of distributed.Future
+        The futures finished since the last batch: their results are there to
+        gather until the generator is resumed.
     """
     order, deps, users = _order(graph)
     pending = collections.deque(order)
     inflight = 0
+    chunk = max(1, window // 4)
     while pending or inflight:
-        while pending and inflight < window:
-            key = pending.popleft()
-            func, *args = graph[key]
-            args = [_resolved(a, graph, live) for a in args]
-            fut = client.submit(func, *args, key=key, pure=False)
-            live[key] = fut
-            ready.add(fut)
-            inflight += 1
-        fut = next(ready)
-        inflight -= 1
-        yield fut
-        key = fut.key
-        for dep in deps[key]:
-            users[dep] -= 1
-            if users[dep] == 0 and dep in live:  # no task left needs it: the cluster may forget it
-                live.pop(dep).release()
-        if users[key] == 0:
-            live.pop(key).release()
+        free = window - inflight
+        if pending and free >= min(chunk, len(pending)):
+            keys = [pending.popleft() for _ in range(min(free, len(pending)))]
+            _submit(client, graph, keys, live, ready)
+            inflight += len(keys)
+        batch = ready.next_batch(block=True)
+        inflight -= len(batch)
+        yield batch
+        for fut in batch:
+            key = fut.key
+            for dep in deps[key]:
+                users[dep] -= 1
+                if users[dep] == 0 and dep in live:  # no task left needs it: the cluster may forget it
+                    live.pop(dep).release()
+            if users[key] == 0:
+                live.pop(key).release()
 
 
-def _resolved(arg, graph: dict, live: dict):
-    """A task's argument with references to other tasks' keys (alone or in a list) replaced by their futures."""
+def _submit(client, graph: dict, keys: list, live: dict, ready) -> None:
+    """Send the tasks ``keys`` of ``graph`` in one message; a dependency outside them is its future in ``live``."""
+    chunk = set(keys)
+    sub = {key: (graph[key][0], *(_resolved(a, graph, live, chunk) for a in graph[key][1:])) for key in keys}
+    for key, fut in zip(keys, client.get(sub, keys, sync=False), strict=True):
+        live[key] = fut
+        ready.add(fut)
+
+
+def _resolved(arg, graph: dict, live: dict, chunk: set):
+    """A task's argument with references to keys of other chunks (alone or in a list) replaced by their futures."""
     if isinstance(arg, list):
-        return [_resolved(a, graph, live) for a in arg]
+        return [_resolved(a, graph, live, chunk) for a in arg]
     try:
-        return live[arg] if arg in graph else arg
+        return live[arg] if arg in graph and arg not in chunk else arg
     except TypeError:  # not hashable: no key
         return arg
 
