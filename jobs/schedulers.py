@@ -199,24 +199,33 @@ def closed_after(resource, what: str):
             log.warning("closing %s failed (%s); the run's own outcome stands", what, str(e) or type(e).__name__)
 
 
-def _quiet_cancellations(client) -> None:
-    """Workers of a cluster imgjobs started drop distributed's warning for each task cancelled by an interrupt.
+class WorkerNoise(logging.Filter):
+    """What the workers of a cluster imgjobs started say only because the run stops: dropped.
 
     When a run is interrupted its futures are cancelled, and every running task
-    would log "Async instruction ... ended with CancelledError": expected, and a
-    wall of text under the one line imgjobs prints.  Other warnings stay.
+    would log "Async instruction ... ended with CancelledError"; and a worker
+    whose heartbeat finds the scheduler closed (it lives in the imgjobs process,
+    which is stopping) logs an ERROR with two tracebacks.  Both are expected, and
+    a wall of text under the one line imgjobs prints.  Other records stay.
     """
-    from distributed.diagnostics.plugin import WorkerPlugin  # start-up: distributed (~0.5 s), for its schedulers only
 
-    class _DropCancelled(logging.Filter):
-        def filter(self, record):
-            return "ended with CancelledError" not in record.getMessage()
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "ended with CancelledError" in message:
+            return False
+        return not message.startswith("Failed to communicate with scheduler during heartbeat")
+
+
+def _quiet_cancellations(client) -> None:
+    """Workers of a cluster imgjobs started drop :class:`WorkerNoise`'s records (a worker plugin)."""
+    from distributed.diagnostics.plugin import WorkerPlugin  # start-up: distributed (~0.5 s), for its schedulers only
 
     class QuietCancellations(WorkerPlugin):
         name = "imgjobs-quiet-cancellations"
 
         def setup(self, worker):
-            logging.getLogger("distributed.worker.state_machine").addFilter(_DropCancelled())
+            for name in ("distributed.worker.state_machine", "distributed.worker"):
+                logging.getLogger(name).addFilter(WorkerNoise())
 
     client.register_plugin(QuietCancellations())
 

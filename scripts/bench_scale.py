@@ -13,13 +13,15 @@ For each count, in a fresh process of its own: the plan of
 number of tasks, whether building and pickling it raised Dask's large-graph
 warning, and the process's peak resident memory (the client).  With
 ``--seconds S`` (resize), the job then runs on a LocalCluster of 2 workers for S
-seconds and is stopped: images/s over that time, from the slices recorded done
-in the work folder, against the same job at the smallest count, in the same run.
+seconds (or to its end, if sooner) and is stopped: images/s over that time, from
+the slices recorded done in the work folder, against the same job at the
+smallest count, in the same run, and the peak memory of the client's process.
 
 Usage::
 
-    python scripts/bench_scale.py resize --counts 20000,1280000 --seconds 60
+    python scripts/bench_scale.py resize --counts 20000,1280000 --seconds 30 --repeats 3
     python scripts/bench_scale.py resize --counts 10000000            # plan and client only
+    python scripts/bench_scale.py resize --counts 1280000 --rerun     # a finished job's up-to-date rerun
     python scripts/bench_scale.py compress --counts 20000,1000000
 """
 
@@ -30,6 +32,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,8 +83,8 @@ def jpeg_pool(where: str) -> list[str]:
     return [os.path.join(d, f"{i}.jpg") for i in range(200)]
 
 
-def make_list(where: str, n: int, pool: list[str]) -> str:
-    path = os.path.join(where, f"list-{n}.txt")
+def make_list(where: str, n: int, pool: list[str], name: str = "") -> str:
+    path = os.path.join(where, name or f"list-{n}.txt")
     if not os.path.exists(path):
         with open(path, "w") as f:
             step = 100_000
@@ -105,36 +108,103 @@ def plan_figures(job: str, src: str, out: str) -> dict:
     return json.loads(r.stdout.splitlines()[-1])
 
 
-def throughput(src: str, out: str, seconds: float) -> float:
-    """Images/s of ``imgjobs resize`` on a LocalCluster of 2 workers over ``seconds`` after its plan."""
+def throughput(src: str, out: str, seconds: float) -> tuple[float, float, int]:
+    """Images/s of ``imgjobs resize`` on a LocalCluster of 2 workers over ``seconds`` from its first finished
+    slice (plan and start-up excluded), or up to its last slice seen when it ends sooner; the seconds that
+    covers; the peak resident memory of the command's process (the client, with the LocalCluster's scheduler)."""
     cmd = [*imgjobs_cmd(), "resize", src, "--out", out, "--size", "32x32", "--scheduler", "local", "--workers", "2"]
     proc = subprocess.Popen([*cmd, "-q", "--no-progress"], cwd=ROOT, start_new_session=True)
     done_dir = os.path.join(os.path.dirname(out), "." + os.path.basename(out) + ".imgjobs-partial", "done")
-    start = None
+    start = last = None
+    peak = 0
     try:
         while proc.poll() is None:
-            if start is None and os.path.isdir(done_dir) and os.listdir(done_dir):
-                start, base = (
-                    time.monotonic(),
-                    _done(done_dir),
-                )  # from the first finished slice: plan, start-up excluded
-            if start is not None and time.monotonic() - start >= seconds:
-                return (_done(done_dir) - base) / (time.monotonic() - start)
+            now, count = time.monotonic(), _done(done_dir)
+            peak = max(peak, _peak(proc.pid))
+            if start is None and count:
+                start = (now, count)
+            elif start is not None and count > start[1]:
+                last = (now, count)
+            if last is not None and last[0] - start[0] >= seconds:
+                break
             time.sleep(0.2)
-        raise SystemExit(f"the run ended before {seconds} s: give more images or fewer seconds")
+        if last is None:
+            raise SystemExit("the run ended before two of its slices were seen: give it more images")
+        return (last[1] - start[1]) / (last[0] - start[0]), last[0] - start[0], peak
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(120)
 
 
+def _peak(pid: int) -> int:
+    """The peak resident memory of a running process (``VmHWM``), in bytes; 0 where /proc has none."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 def _done(done_dir: str) -> int:
     total = 0
-    for name in os.listdir(done_dir):
+    try:
+        names = os.listdir(done_dir)
+    except FileNotFoundError:  # not made yet, or the run finished and removed its work folder
+        return 0
+    for name in names:
         if name.endswith(".json") and not name.startswith("."):
             a, b = name[:-5].split("-")
             total += int(b) - int(a)
     return total
+
+
+def rerun_figures(where: str, n: int, repeats: int) -> dict:
+    """A finished job of ``n`` tiny JPEGs (so that it finishes in minutes), then reruns with nothing to do:
+    the first run's seconds, each rerun's, and each one's peak memory (``imgjobs resize`` on threads)."""
+    import numpy as np
+    from PIL import Image
+
+    d = os.path.join(where, "tiny")
+    os.makedirs(d, exist_ok=True)
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 60 * i, np.uint8)).save(os.path.join(d, f"{i}.jpg"))
+    src = make_list(where, n, [os.path.join(d, f"{i}.jpg") for i in range(4)], name=f"tiny-{n}.txt")
+    out = os.path.join(where, f"tiny-{n}.npy")
+    for stale in (out, out + ".json", os.path.join(where, f"tiny-{n}.labels.npy")):
+        if os.path.exists(stale):
+            os.remove(stale)
+    cmd = [*imgjobs_cmd(), "resize", src, "--out", out, "--size", "8x8", "--scheduler", "threads", "-q"]
+    timed = [sys.executable, "-c", _TIMED, *cmd, "--no-progress"]
+    runs = []
+    for _ in range(1 + repeats):
+        r = subprocess.run(timed, capture_output=True, text=True, cwd=ROOT)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        runs.append(json.loads(r.stdout.splitlines()[-1]))
+    return {"first_s": runs[0]["s"], "rerun_s": [x["s"] for x in runs[1:]], "rerun_peak": [x["peak"] for x in runs[1:]]}
+
+
+#: Run a command, print its wall seconds and its peak resident memory (of the child, from rusage) as JSON.
+_TIMED = r"""
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+rc = subprocess.run(sys.argv[1:]).returncode
+s = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"s": s, "peak": peak}))
+sys.exit(rc)
+"""
+
+
+def _clean(where: str, n: int, out: str) -> None:
+    """Remove what an earlier run left for count ``n``: the output, its sidecar, labels and work folder."""
+    labels = os.path.join(where, f"out-{n}.labels.npy")
+    for stale in (out, out + ".json", labels, os.path.join(where, f".out-{n}.npy.imgjobs-partial")):
+        if os.path.isdir(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+        elif os.path.isfile(stale):
+            os.remove(stale)
 
 
 def main(argv=None) -> int:
@@ -142,6 +212,10 @@ def main(argv=None) -> int:
     ap.add_argument("job", choices=["resize", "compress"])
     ap.add_argument("--counts", default="20000,1280000", help="comma-separated file counts")
     ap.add_argument("--seconds", type=float, default=0, help="resize: run each for this long (0: plan only)")
+    ap.add_argument("--repeats", type=int, default=3, help="resize: runs of each count, alternating (median)")
+    ap.add_argument(
+        "--rerun", action="store_true", help="resize: finish a job of tiny JPEGs, then time reruns with nothing to do"
+    )
     ap.add_argument("--dir", help="where the inputs are built and kept (default: a folder in /dev/shm)")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args(argv)
@@ -155,25 +229,42 @@ def main(argv=None) -> int:
     for n in counts:
         src = make_list(where, n, pool) if args.job == "resize" else make_dir(where, n)
         out = os.path.join(where, f"out-{n}" + (".npy" if args.job == "resize" else ""))
-        for stale in (out, out + ".json", os.path.join(where, f".out-{n}.npy.imgjobs-partial")):
-            shutil.rmtree(stale, ignore_errors=True) if os.path.isdir(stale) else None
-            if os.path.isfile(stale):
-                os.remove(stale)
-        row = {"job": args.job, "count": n, **plan_figures(args.job, src, out)}
-        if args.seconds and args.job == "resize":
-            row["images_per_s"] = throughput(src, out, args.seconds)
+        _clean(where, n, out)
+        row = {"job": args.job, "count": n, "src": src, "out": out, **plan_figures(args.job, src, out)}
         rows.append(row)
         print(
             f"{args.job} {n:>10,}: plan {row['plan_s']:6.2f} s, graph {row['graph_bytes'] / 1e6:6.2f} MB in "
             f"{row['tasks']:,} tasks, client peak {row['peak'] / 2**20:5.0f} MiB, large-graph warning: "
-            f"{'yes' if row['large_graph_warning'] else 'no'}"
-            + (f", {row['images_per_s']:.0f} images/s" if "images_per_s" in row else ""),
+            f"{'yes' if row['large_graph_warning'] else 'no'}",
             flush=True,
         )
-    if len(rows) > 1 and all("images_per_s" in r for r in rows):
-        for r in rows[1:]:
-            ratio = r["images_per_s"] / rows[0]["images_per_s"]
-            print(f"throughput at {r['count']:,} / at {rows[0]['count']:,}: {ratio:.2f}")
+    if args.seconds and args.job == "resize":
+        for r in range(args.repeats):  # the counts alternate, so that a busy spell of the machine hits both
+            for row in rows:
+                _clean(where, row["count"], row["out"])
+                rate, over, peak = throughput(row["src"], row["out"], args.seconds)
+                row.setdefault("images_per_s", []).append(rate)
+                row.setdefault("run_peak", []).append(peak)
+                print(
+                    f"  run {r + 1}, {row['count']:>10,}: {rate:.0f} images/s over {over:.0f} s, client peak "
+                    f"{peak / 2**20:.0f} MiB",
+                    flush=True,
+                )
+        base = statistics.median(rows[0]["images_per_s"])
+        for row in rows:
+            rate = statistics.median(row["images_per_s"])
+            print(
+                f"resize {row['count']:>10,}: median {rate:.0f} images/s ({rate / base:.2f} of the "
+                f"{rows[0]['count']:,}-image job's), client peak at most {max(row['run_peak']) / 2**20:.0f} MiB"
+            )
+    if args.rerun and args.job == "resize":
+        for row in rows:
+            row.update(rerun_figures(where, row["count"], args.repeats))
+            print(
+                f"resize {row['count']:>10,} tiny JPEGs: first run {row['first_s']:.1f} s, up-to-date rerun median "
+                f"{statistics.median(row['rerun_s']):.2f} s ({statistics.median(row['rerun_s']) / row['first_s']:.3f} "
+                f"of the first), peak {max(row['rerun_peak']) / 2**20:.0f} MiB"
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -342,8 +342,8 @@ MUTANTS = [
     Mutant(
         "outputs: a batch named like an input is written over it",
         "jobs/resize_job/checks.py",
-        "            if hit:\n",
-        "            if False:\n",
+        "            hit = named.get(os.path.abspath(p))\n            if hit:\n",
+        "            hit = named.get(os.path.abspath(p))\n            if False:\n",
         ("tests/test_scale.py::-k names_an_output",),
     ),
     # ---- state files are untrusted
@@ -475,8 +475,8 @@ MUTANTS = [
     Mutant(
         "outputs: an input under another name (a link, a linked folder) is written over",
         "jobs/resize_job/checks.py",
-        "        if why:\n            raise UsageError(",
-        "        if False:\n            raise UsageError(",
+        "        if why:\n            return p, why",
+        "        if False:\n            return p, why",
         (
             f"{INTEGRITY}::test_a_zarr_inside_its_source_tree_and_aliased_inputs_are_refused",
             f"{INTEGRITY}::test_an_input_inside_the_output_store_is_refused",
@@ -859,17 +859,24 @@ MUTANTS = [
     ),
     Mutant(
         "runners: a run submits every task at once",
-        "jobs/runtime/runners.py",
+        "jobs/runtime/window.py",
         "            keys = [pending.popleft() for _ in range(min(free, len(pending)))]",
         "            keys = list(pending)\n            pending.clear()",
         ("tests/test_scale.py::-k window",),
     ),
     Mutant(
         "runners: a run sends its window one task a message (the scheduler's time goes to messages)",
-        "jobs/runtime/runners.py",
+        "jobs/runtime/window.py",
         "    chunk = max(1, window // 4)",
         "    chunk = 1",
         ("tests/test_scale.py::-k window",),
+    ),
+    Mutant(
+        "cli: a worker's heartbeat after Ctrl-C closed the scheduler prints two tracebacks",
+        "jobs/schedulers.py",
+        '        return not message.startswith("Failed to communicate with scheduler during heartbeat")',
+        "        return True",
+        ("tests/test_cluster.py::-k stopping_run",),
     ),
     Mutant(
         "reruns: a rerun on a cluster stamps every image on the client",

@@ -206,7 +206,7 @@ def _total(*parts):
 def test_a_run_never_has_more_than_its_window_of_tasks_on_the_scheduler(cluster):
     from distributed import Client, as_completed
 
-    from jobs.runtime.runners import submit_windowed
+    from jobs.runtime.window import submit_windowed
 
     graph: dict = {("base", 0): (_slow_square, 3)}
     for i in range(60):
@@ -360,3 +360,25 @@ def test_a_batch_whose_sidecar_has_format_2s_per_image_stamps_is_still_current(t
     assert not redone.up_to_date and redone.sidecar["timing"]["resumed_images"] == 5
     assert redone.sidecar["format"] == "imgjobs-resize-3"
     np.testing.assert_array_equal(np.load(out), first.array)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 2**63 - 1), max_size=40), st.integers(1, 7))
+def test_the_labels_digest_taken_in_parts_is_the_one_earlier_batches_recorded(values, step):
+    """Digested a part at a time (no hex string of ten million labels in memory), the labels' digest is
+    still what a sidecar written by imgjobs 0.2 holds: its batches' labels stay current."""
+    import hashlib
+    import json
+
+    from jobs.resize_job import target
+    from jobs.runtime import stamps
+
+    labels = np.array(values, dtype=np.int64)
+    source = jobs.resize_job.source.Source(["x"] * len(values), labels, ["a", "b"], "list")
+    whole = [json.dumps(["a", "b"]), labels.astype("<i8").tobytes().hex()]
+    h = hashlib.sha256()
+    for item in whole:
+        h.update(item.encode() + b"\0")
+    assert target.labels_digest(source) == h.hexdigest()[:32] == stamps.digest(whole)
+    parts = iter([whole[1][: step * 16], whole[1][step * 16 :]])
+    assert stamps.digest([whole[0], parts]) == stamps.digest(whole)

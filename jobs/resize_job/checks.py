@@ -16,6 +16,7 @@ from jobs.errors import UsageError
 from jobs.resize_job import shards
 from jobs.resize_job.listed import ListedPaths
 from jobs.resize_job.paths import KINDS, family, kind_of, labels_path, sidecar_path
+from jobs.runtime.runners import MAP_ITEMS, Mapper, local_map
 
 __all__ = ["check_not_an_input", "check_places", "output_name"]
 
@@ -36,10 +37,11 @@ def output_name(out: str) -> str:
     return out
 
 
-def check_places(out: str, source, paths: Sequence) -> None:
-    """Refuse an output whose place holds what imgjobs must not write through or over, or that is an input."""
+def check_places(out: str, source, paths: Sequence, map: Mapper | None = None) -> None:
+    """Refuse an output whose place holds what imgjobs must not write through or over, or that is an input
+    (``map``: where the inputs are looked at, :func:`check_not_an_input`)."""
     side = sidecar_path(out)
-    check_not_an_input(out, family(out), source, paths)
+    check_not_an_input(out, family(out), source, paths, map)
     if os.path.islink(out):
         raise UsageError(
             f"{out} is a symbolic link: imgjobs writes a batch of its own there, never through a link; "
@@ -61,12 +63,26 @@ def check_places(out: str, source, paths: Sequence) -> None:
             raise UsageError("writing .zarr needs the zarr package: pip install zarr (or use a .npy output)") from None
 
 
-def check_not_an_input(out: str, outputs, source, paths) -> None:
+def aliased(paths, taken: dict) -> tuple[str, str] | None:
+    """The first of ``paths`` that is one of ``taken``'s files, by device and inode, and why (a task's work)."""
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        why = taken.get((st.st_dev, st.st_ino))
+        if why:
+            return p, why
+    return None
+
+
+def check_not_an_input(out: str, outputs, source, paths, map: Mapper | None = None) -> None:
     """Refuse outputs that would overwrite the source, its file list or an image.
 
-    One pass over ``paths`` (a list is read back as it streams, never held):
-    each is compared by name with the few outputs (a cheap test of its last
-    part first), and, when outputs exist, by device and inode.
+    Each of ``paths`` is compared by name with the few outputs (a cheap test of
+    its last part first; a list's scan kept the few that can match), and, when
+    outputs exist, by device and inode: that takes a ``stat`` of every input, done
+    by ``map``'s tasks (:func:`aliased`), not by a loop here.
     """
     source = os.path.abspath(os.fspath(source))
     extra = [source]
@@ -103,14 +119,11 @@ def check_not_an_input(out: str, outputs, source, paths) -> None:
             hit = named.get(os.path.abspath(p))
             if hit:
                 raise UsageError(f"{hit[0]} ({hit[1]}) is one of the job's inputs: choose another --out")
-    for p in itertools.chain(extra, paths) if taken else ():  # outputs exist (a rerun): every input, by inode
-        try:
-            st = os.stat(p)
-        except OSError:
-            continue
-        why = taken.get((st.st_dev, st.st_ino))
-        if why:
-            raise UsageError(f"{p}, one of the job's inputs, {why}: choose another --out")
+    if taken:  # outputs exist (a rerun): every input, by inode, in small tasks of MAP_ITEMS inputs
+        calls = [(paths[a : a + MAP_ITEMS], taken) for a in range(0, len(paths), MAP_ITEMS)]
+        for hit in [aliased(extra, taken), *(map or local_map)(aliased, calls)]:
+            if hit:
+                raise UsageError(f"{hit[0]}, one of the job's inputs, {hit[1]}: choose another --out")
     if os.path.isdir(source) and kind_of(out) != "npy":
         real_out, real_src = os.path.realpath(out), os.path.realpath(source)
         if real_out.startswith(real_src + os.sep):

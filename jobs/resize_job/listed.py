@@ -221,7 +221,7 @@ def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) 
         os.close(fd)
     starts.append(end if n else 0)
     labels, classes = _labels(listed.path, codes, index, first_missing, starts)
-    starts_np = np.frombuffer(starts, dtype=np.int64).copy()
+    starts_np = np.frombuffer(starts, dtype=np.int64)  # no copy: the array's buffer, kept alive by it
     return ListScan(listed, base, starts_np, labels, classes, digest.hexdigest(), watched, frozenset(watch))
 
 
@@ -263,11 +263,18 @@ def _labels(where: str, codes, index: dict, first_missing, starts) -> tuple:
                     "labels are refused: -1 marks a failed image); renumber the labels from 0, or use class names"
                 )
             values.append(v)
-        return np.array(values, dtype=np.int64)[codes_np], None
+        return _recoded(codes_np, np.array(values, dtype=np.int64)), None
     classes = sorted(texts)
     rank = np.empty(len(texts), dtype=np.int64)
     rank[[index[c] for c in classes]] = np.arange(len(classes), dtype=np.int64)
-    return rank[codes_np], classes
+    return _recoded(codes_np, rank), classes
+
+
+def _recoded(codes: np.ndarray, values: np.ndarray, step: int = 1 << 20) -> np.ndarray:
+    """``values[codes]``, written over ``codes`` a million at a time: no second array of the list's length."""
+    for i in range(0, len(codes), step):
+        codes[i : i + step] = values[codes[i : i + step]]
+    return codes
 
 
 class ListRange(Sequence):
@@ -291,16 +298,19 @@ class ListRange(Sequence):
         return f"ListRange({self.listed.path!r}, entries {self.first}..{self.first + self.length})"
 
     def load(self) -> tuple[list, list]:
-        """``(paths, label texts)`` of the range, read from the list once."""
+        """``(paths, label texts)`` of the range, read from the list once and kept."""
         if self._entries is None:
-            paths, texts, _ = parse(self.listed.read(self.begin, self.end), self.base, self.listed.path, self.begin)
-            if len(paths) != self.length:
-                raise StalePlan(
-                    f"{self.listed.path}: bytes {self.begin}..{self.end} hold {len(paths)} entries, not the "
-                    f"{self.length} planned: plan the job again"
-                )
-            self._entries = (paths, texts)
+            self._entries = self._read()
         return self._entries
+
+    def _read(self) -> tuple[list, list]:
+        paths, texts, _ = parse(self.listed.read(self.begin, self.end), self.base, self.listed.path, self.begin)
+        if len(paths) != self.length:
+            raise StalePlan(
+                f"{self.listed.path}: bytes {self.begin}..{self.end} hold {len(paths)} entries, not the "
+                f"{self.length} planned: plan the job again"
+            )
+        return paths, texts
 
     def __len__(self) -> int:
         return self.length
@@ -309,7 +319,9 @@ class ListRange(Sequence):
         return self.load()[0][i]
 
     def __iter__(self):
-        return iter(self.load()[0])
+        # One pass over a range not yet loaded reads it without keeping it: the ranges a plan's own small
+        # tasks go through in this process (a rerun's stamps) do not pile up every path of the list.
+        return iter((self._entries or self._read())[0])
 
 
 class ListedPaths(Sequence):

@@ -151,14 +151,14 @@ def plan_resize(
     watch = {os.path.basename(os.path.abspath(p)) for p, _ in family(out)}  # names an input must not have
     found = scan_labelled(source, opts.num_images, watch)
     paths = found.paths
-    check_places(out, source, paths)
+    map = map or local_map
+    check_places(out, source, paths, map)
     side = sidecar_path(out)
     parent = os.path.dirname(os.path.abspath(out))
     n = len(paths)
     mode = opts.stamps
     identity = batch_identity(found, opts, out)
     names = paths if isinstance(paths, ListedPaths) else Names("", tuple(paths))  # tasks carry ranges of a list
-    map = map or local_map
     labels_id = labels_digest(found)
     sidecar = read_json(side) if os.path.lexists(side) else None
     problem = "missing" if sidecar is None and not os.path.lexists(side) else check_sidecar(sidecar, out)

@@ -29,29 +29,25 @@ from jobs.resize_job.source import name_some
 from jobs.resize_job.target import ResizeTarget
 from jobs.runtime import stamps
 from jobs.runtime.durable import npy_header
-from jobs.runtime.runners import Mapper
+from jobs.runtime.runners import MAP_ITEMS, Mapper
 
 __all__ = ["Finished", "assess", "describe", "earlier_work", "say_other_libraries", "slice_stamps", "slices_named"]
 
 log = logging.getLogger(__name__)
-
-#: Images one task of a rerun's check stamps: a few ms of ``stat`` calls on a local disk, well above Dask's ~1 ms
-#: a task, and few tasks (250 for a million images).
-STAMP_IMAGES = 4096
 
 
 def slice_stamps(names: Sequence, ranges: Sequence[tuple[int, int]], mode: str, map: Mapper) -> list[str]:
     """Each slice's stamp now (:func:`jobs.runtime.stamps.of_slices`), for ``ranges`` of ``names`` in order.
 
     The stamps are taken by ``map``'s tasks (the scheduler's workers, in a run),
-    each carrying a range of the list and about :data:`STAMP_IMAGES` images, and
+    each carrying a range of the list and about :data:`~jobs.runtime.runners.MAP_ITEMS` images, and
     only one digest per slice comes back: no serial loop of ``stat`` calls on
     the client, and nothing per image held there.
     """
     calls: list[tuple] = []
     first, total, lengths = 0, 0, list[int]()  # the run of adjacent slices gathered into one task
     for start, stop in ranges:
-        if lengths and (start != first + total or total >= STAMP_IMAGES):
+        if lengths and (start != first + total or total >= MAP_ITEMS):
             calls.append((names[first : first + total], lengths, mode))
             lengths, total = [], 0
         if not lengths:

@@ -12,12 +12,12 @@ executors do).
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
 import os
+import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -31,8 +31,10 @@ from dask.threaded import get as threaded_get
 from jobs import config
 from jobs.errors import ConfigError
 from jobs.runtime.pools import process_pool, start_method
+from jobs.runtime.window import submit_windowed
 
 __all__ = [
+    "MAP_ITEMS",
     "Mapper",
     "Runner",
     "RunnerLike",
@@ -40,7 +42,6 @@ __all__ = [
     "describe_pool",
     "local_map",
     "performance_report",
-    "submit_windowed",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,16 +51,34 @@ log = logging.getLogger(__name__)
 #: (:meth:`Runner.map`): a planner's small tasks, such as the stamps of a rerun's inputs.
 Mapper = Callable[[Callable[..., Any], Sequence[tuple]], list]
 
-#: Threads of :func:`local_map` at least: its tasks wait on the file system (``stat``, reads), not on a core.
+#: Files one small task of a plan looks at (a ``stat`` each: a few ms on a local disk, well above Dask's ~1 ms a
+#: task, and few tasks: 250 for a million files).
+MAP_ITEMS = 4096
+
+#: Threads of :func:`local_map` at least: when its calls wait on the file system (``stat``, reads), not on a core.
 LOCAL_MAP_THREADS = 8
+
+#: Seconds a first call of :func:`local_map` must take for the rest to go to threads: under it the calls wait
+#: little on the file system (a local disk's cache, tmpfs), and threads would only contend for the GIL (1.28M
+#: ``stat`` calls on tmpfs took 24 s on 8 threads and 11 s on one); over it (a network file system) threads
+#: overlap the waits.
+LOCAL_MAP_SERIAL_S = 0.1
 
 
 def local_map(func: Callable[..., Any], calls: Sequence[tuple], threads: int = LOCAL_MAP_THREADS) -> list:
-    """``[func(*call) for call in calls]`` on a pool of threads of this process, in order; the first error raises."""
-    if len(calls) <= 1:
-        return [func(*call) for call in calls]
-    with ThreadPoolExecutor(max(1, min(threads, len(calls)))) as pool:
-        return list(pool.map(lambda call: func(*call), calls))
+    """``[func(*call) for call in calls]`` in this process, in order; the first error raises.
+
+    The first call runs alone; if it took :data:`LOCAL_MAP_SERIAL_S` or more, the
+    rest run on ``threads`` threads, else one after another in this thread.
+    """
+    if not calls:
+        return []
+    t = time.perf_counter()
+    first = func(*calls[0])
+    if len(calls) == 1 or time.perf_counter() - t < LOCAL_MAP_SERIAL_S:
+        return [first, *(func(*call) for call in calls[1:])]
+    with ThreadPoolExecutor(max(1, min(threads, len(calls) - 1))) as pool:
+        return [first, *pool.map(lambda call: func(*call), calls[1:])]
 
 
 class RunnerLike(Protocol):
@@ -220,112 +239,6 @@ class Runner:
         except BaseException:
             self.client.cancel(list(live.values()))
             raise
-
-
-def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iterator[list]:
-    """Submit ``graph``'s tasks to ``client`` at most ``window`` at a time; yield the futures as they finish.
-
-    A run keeps a bounded number of tasks on the scheduler, submitting more as
-    results come back, so a graph of a million tasks costs the scheduler what
-    one of ``window`` does, and nothing waits long to be sent.  Tasks go in an
-    order where every dependency comes first, in chunks of at least a quarter of
-    the window (one message to the scheduler each, not one a task); a finished
-    task's future is let go as soon as no task still to run needs it, so nothing
-    finished waits in a worker's memory (a worker that leaves later costs only
-    what it was running).
-
-    Parameters
-    ----------
-    client : distributed.Client
-    graph : dict
-        Key -> ``(function, *arguments)``; an argument equal to a key (or a list of them) is that task's result.
-    window : int
-        Most tasks submitted and not yet finished.
-    live : dict
-        Filled with key -> future of every task submitted and still wanted (to cancel them on failure).
-    ready : distributed.as_completed
-        Where finished futures arrive.
-
-    Yields
-    ------
-    list of distributed.Future
-        The futures finished since the last batch: their results are there to
-        gather until the generator is resumed.
-    """
-    order, deps, users = _order(graph)
-    pending = collections.deque(order)
-    inflight = 0
-    chunk = max(1, window // 4)
-    while pending or inflight:
-        free = window - inflight
-        if pending and free >= min(chunk, len(pending)):
-            keys = [pending.popleft() for _ in range(min(free, len(pending)))]
-            _submit(client, graph, keys, live, ready)
-            inflight += len(keys)
-        batch = ready.next_batch(block=True)
-        inflight -= len(batch)
-        yield batch
-        for fut in batch:
-            key = fut.key
-            for dep in deps[key]:
-                users[dep] -= 1
-                if users[dep] == 0 and dep in live:  # no task left needs it: the cluster may forget it
-                    live.pop(dep).release()
-            if users[key] == 0:
-                live.pop(key).release()
-
-
-def _submit(client, graph: dict, keys: list, live: dict, ready) -> None:
-    """Send the tasks ``keys`` of ``graph`` in one message; a dependency outside them is its future in ``live``."""
-    chunk = set(keys)
-    sub = {key: (graph[key][0], *(_resolved(a, graph, live, chunk) for a in graph[key][1:])) for key in keys}
-    for key, fut in zip(keys, client.get(sub, keys, sync=False), strict=True):
-        live[key] = fut
-        ready.add(fut)
-
-
-def _resolved(arg, graph: dict, live: dict, chunk: set):
-    """A task's argument with references to keys of other chunks (alone or in a list) replaced by their futures."""
-    if isinstance(arg, list):
-        return [_resolved(a, graph, live, chunk) for a in arg]
-    try:
-        return live[arg] if arg in graph and arg not in chunk else arg
-    except TypeError:  # not hashable: no key
-        return arg
-
-
-def _order(graph: dict) -> tuple[list, dict, dict]:
-    """An order of ``graph``'s keys with every dependency first; each key's dependencies; how many tasks use each."""
-    deps: dict = {}
-    users: dict = dict.fromkeys(graph, 0)
-    for key, task in graph.items():
-        found = []
-        for arg in task[1:]:
-            for a in arg if isinstance(arg, list) else (arg,):
-                try:
-                    if a in graph:
-                        found.append(a)
-                except TypeError:
-                    continue
-        deps[key] = found
-        for d in found:
-            users[d] += 1
-    order, done = [], set()
-    for key in graph:  # planners insert dependencies first: one pass, a walk only when one is not
-        stack = [key]
-        while stack:
-            k = stack[-1]
-            if k in done:
-                stack.pop()
-                continue
-            missing = [d for d in deps[k] if d not in done]
-            if missing:
-                stack.extend(missing)
-                continue
-            done.add(k)
-            order.append(k)
-            stack.pop()
-    return order, deps, users
 
 
 def dask_pool(workers: int):

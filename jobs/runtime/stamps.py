@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from typing import Literal, get_args
 
 __all__ = [
@@ -106,10 +107,17 @@ def of_slices(paths, lengths, mode: str = "stat") -> list[str]:
 
 
 def digest(items) -> str:
-    """A short digest of a sequence of strings (stamps, paths), order included."""
+    """A short digest of a sequence of strings (stamps, paths), order included.
+
+    An item that is an iterator counts as the string its parts make joined: a
+    long item (the hex of ten million labels) is digested a part at a time,
+    never held whole.
+    """
     h = hashlib.sha256()
     for item in items:
-        h.update(str(item).encode("utf-8", "surrogateescape") + b"\0")
+        for part in item if isinstance(item, Iterator) else (item,):
+            h.update(str(part).encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
     return h.hexdigest()[:32]
 
 
