@@ -236,7 +236,10 @@ def _workers_ignore_sigint():
 
     A terminal's Ctrl-C goes to the whole foreground process group: without this,
     every worker prints its own KeyboardInterrupt traceback while imgjobs itself
-    is already closing the cluster in order.
+    is already closing the cluster in order.  A Ctrl-C in the second or two the
+    cluster takes to start is lost with it (the run goes on); blocking SIGINT
+    instead does not keep it, as ``multiprocessing`` unblocks it in the threads
+    that start processes.
     """
     if threading.current_thread() is not threading.main_thread():
         yield

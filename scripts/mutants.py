@@ -447,7 +447,7 @@ MUTANTS = [
     Mutant(
         "sidecar: failures it lists are believed without looking at the slots",
         "jobs/resize_job/rerun.py",
-        "    if not damage and _failed_slots_not_zero(out, sidecar):",
+        '    if not damage and _failed_slots_not_zero(out, [f["index"] for f in sidecar["failed"]]):',
         "    if False:",
         (f"{INTEGRITY}::test_forged_sidecar_labels_or_failures_are_not_believed",),
     ),
@@ -832,7 +832,7 @@ MUTANTS = [
     Mutant(
         "listfile: a task reads a list edited since the plan",
         "jobs/runtime/listfile.py",
-        "if (st.st_size, st.st_mtime_ns) != (self.size, self.mtime_ns):",
+        "if now != (self.size, self.mtime_ns, self.inode, self.ctime_ns):",
         "if False:",
         ("tests/test_scale.py::-k changed_after_planning or edited_between",),
     ),
@@ -877,6 +877,20 @@ MUTANTS = [
         '        return not message.startswith("Failed to communicate with scheduler during heartbeat")',
         "        return True",
         ("tests/test_cluster.py::-k stopping_run",),
+    ),
+    Mutant(
+        "listfile: a list edited with its size and modification time put back is read as planned",
+        "jobs/runtime/listfile.py",
+        "        now = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)",
+        "        now = (st.st_size, st.st_mtime_ns, self.inode, self.ctime_ns)",
+        ("tests/test_scale.py::-k list_changed_after_planning",),
+    ),
+    Mutant(
+        "done records: failures they list are believed without looking at the slots",
+        "jobs/resize_job/rerun.py",
+        "        elif _failed_slots_not_zero(where.target, [d.start + i for i, _ in d.failed]):",
+        "        elif False:",
+        (f"{INTEGRITY}::test_a_done_record_that_lists_a_written_image_as_failed_is_not_believed",),
     ),
     Mutant(
         "reruns: a rerun on a cluster stamps every image on the client",

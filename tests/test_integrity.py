@@ -595,12 +595,35 @@ def test_a_done_record_for_a_slice_no_task_wrote_is_not_believed(tmp_path, rng):
     resize_tasks.fill(where, offset, start, names, opts)  # slice 0-2 written and recorded
     record = json.loads((tmp_path / ".b.npy.imgjobs-partial" / "done" / "0-2.json").read_text())
     now = stamps.of_paths([str(tmp_path / "in" / f"{i}.jpg") for i in (4, 5)])
-    forged = dict(record, start=4, stop=6, stamps=now, failed=[])  # the right token and stamps, never written
+    forged = dict(record, start=4, stop=6, stamp=stamps.digest(now), failed=[])  # right token and stamp, never written
     (tmp_path / ".b.npy.imgjobs-partial" / "done" / "4-6.json").write_text(json.dumps(forged))
     report = run(listfile, out, size=big)
     assert report.ok and report.sidecar["timing"]["resumed_images"] == 2
     want = np.stack([load_rgb(tmp_path / "in" / f"{i}.jpg", big) for i in range(6)])
     np.testing.assert_array_equal(np.load(out), want)
+
+
+@pytest.mark.parametrize("out_name", ["b.npy", "b.zarr"])
+def test_a_done_record_that_lists_a_written_image_as_failed_is_not_believed(tmp_path, rng, out_name):
+    # a hostile review's break: the forged failure became the batch's (label -1, listed failed), pixels kept
+    from jobs.resize_job import tasks as resize_tasks
+    from jobs.resize_job.options import ResizeOptions
+    from jobs.resize_job.planner import plan_resize
+
+    if out_name.endswith(".zarr"):
+        pytest.importorskip("zarr", reason="zarr is in the test extras")
+    listfile = write_images(tmp_path / "in", rng, 6)
+    out = tmp_path / out_name
+    plan = plan_resize(listfile, out, ResizeOptions.resolve(size=SIZE, batch_size=2))
+    where = plan.finish.where
+    offset = resize_tasks.create_output(where)
+    _, _, _, start, names, opts, _ = plan.graph[plan.outputs[0]]
+    resize_tasks.fill(where, offset, start, names, opts)  # slice 0-2 written and recorded, no failure
+    done = tmp_path / f".{out_name}.imgjobs-partial" / "done" / "0-2.json"
+    done.write_text(json.dumps(dict(json.loads(done.read_text()), failed=[[1, "forged"]])))
+    report = run(listfile, out)
+    assert report.ok and report.sidecar["failed"] == [] and report.sidecar["timing"]["resumed_images"] == 0
+    np.testing.assert_array_equal(batch_of(out), expected(tmp_path / "in", 6))
 
 
 def test_a_forged_chunk_length_never_strands_the_batch(tmp_path, rng, caplog):

@@ -129,6 +129,18 @@ def test_a_list_changed_after_planning_is_refused_where_a_task_reads_it(tmp_path
     os.utime(path, ns=(0, listed.mtime_ns + 10**9))  # the same size, touched
     with pytest.raises(StalePlan):
         listed.read(0, 2)
+    for edit in ("swap", "rename"):  # the same size, the modification time put back (a hostile review's break)
+        path.write_text("a.jpg\nb.jpg\n")
+        listed = ListFile.of(str(path))
+        if edit == "swap":
+            path.write_text("b.jpg\na.jpg\n")
+        else:
+            (tmp_path / "new.txt").write_text("b.jpg\na.jpg\n")
+            os.replace(tmp_path / "new.txt", path)
+        os.utime(path, ns=(listed.mtime_ns, listed.mtime_ns))
+        assert os.stat(path).st_size == listed.size
+        with pytest.raises(StalePlan, match="changed since this job was planned"):
+            listed.read(0, 6)
     fifo = tmp_path / "fifo.txt"
     os.mkfifo(fifo)
     with pytest.raises(UsageError, match="not a regular file"):
@@ -360,6 +372,17 @@ def test_a_batch_whose_sidecar_has_format_2s_per_image_stamps_is_still_current(t
     assert not redone.up_to_date and redone.sidecar["timing"]["resumed_images"] == 5
     assert redone.sidecar["format"] == "imgjobs-resize-3"
     np.testing.assert_array_equal(np.load(out), first.array)
+    # format 2 had no slices: one written into it is never read (nor a reason to trust the batch)
+    side["stamps"]["files"] = ["1:1"] * 7
+    for forged in ([], 5, [[0, 1]], [[0, 7, "0" * 32]]):
+        side["stamps"]["slices"] = forged
+        (tmp_path / "b.npy.json").write_text(json.dumps(side))
+        again = jobs.resize(listfile, out, size="8x8", batch_size=2, scheduler="threads")
+        assert not again.up_to_date and again.sidecar["timing"]["resumed_images"] == 0
+        np.testing.assert_array_equal(np.load(out), first.array)
+        side = json.loads((tmp_path / "b.npy.json").read_text())
+        side.update(format="imgjobs-resize-2", files=paths)
+        side["stamps"] = {"mode": "stat", "files": ["1:1"] * 7}
 
 
 @settings(max_examples=30, deadline=None)

@@ -119,6 +119,8 @@ def earlier_work(
             where, d.start, d.stop, chunk or 1, lambda i: offset + i * image
         ):
             ignored += 1  # recorded, but no task wrote it: the record lies
+        elif _failed_slots_not_zero(where.target, [d.start + i for i, _ in d.failed]):
+            ignored += 1  # a failure recorded for an image whose slot holds pixels: the record lies
         else:
             kept.append(d)
     return recorded, kept, changed, ignored
@@ -154,9 +156,9 @@ class Finished:
     sidecar: dict | None = None
 
 
-def _failed_slots_not_zero(out: str, sidecar: dict) -> list:
-    """Images the sidecar lists as failed whose slots hold pixels (a failed image leaves its slot zero)."""
-    index = [f["index"] for f in sidecar["failed"]]
+def _failed_slots_not_zero(out: str, index: list) -> list:
+    """Of images listed as failed (by a sidecar or a done record), those whose slots in the batch (or the
+    work folder's) at ``out`` hold pixels: a failed image leaves its slot zero, so the list lies."""
     if not index or kind_of(out) == "wds":  # shards: a failed image has no sample (the stamps cover them)
         return []
     if out.endswith(".zarr"):
@@ -181,7 +183,7 @@ def assess(out: str, sidecar: dict, size, names: Sequence, map: Mapper, mode: st
     damage = stores.batch_problem(out, (n, h, w, 3), False, sidecar["images_per_task"] if kind != "npy" else None)
     if not damage and output_stamp(out, recorded_mode) != sidecar["outputs"]["batch"]:
         damage = "it changed since it was built: replaced, copied over or edited"
-    if not damage and _failed_slots_not_zero(out, sidecar):
+    if not damage and _failed_slots_not_zero(out, [f["index"] for f in sidecar["failed"]]):
         damage = "its sidecar lists failed images whose slots hold pixels"
     if damage:
         return Finished(rebuild=f"{out} is damaged ({damage}): rebuilding it", sidecar=sidecar)

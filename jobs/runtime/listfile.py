@@ -8,8 +8,10 @@ the file; the task reads its own entries (:meth:`ListFile.read`).  The graph
 grows with the number of tasks only.
 
 A list can change between planning and running (a user edits it, a graph is
-computed later): a task reads only a list whose size and modification time are
-those the plan saw, else :class:`~jobs.errors.StalePlan`.  What the entries
+computed later): a task reads only a list whose size, modification time, inode
+and change time are those the plan saw, else :class:`~jobs.errors.StalePlan`
+(the change time, which no user can set back, catches an edit whose size and
+modification time were put back; the inode, a list renamed over the old one).  What the entries
 mean (a path and a label per line, say) is the job's to parse.
 """
 
@@ -26,7 +28,7 @@ __all__ = ["ListFile"]
 
 @dataclass(frozen=True)
 class ListFile:
-    """A list file as a plan saw it: its path, size and modification time.
+    """A list file as a plan saw it: its path, size, modification time, inode and change time.
 
     Small and picklable: every task of a job may carry it.
 
@@ -42,18 +44,21 @@ class ListFile:
     path: str
     size: int
     mtime_ns: int
+    inode: int
+    ctime_ns: int
 
     @classmethod
     def of(cls, path: str) -> ListFile:
         """The list at ``path`` as it is now; :class:`~jobs.errors.UsageError` if it is not a readable file."""
         fd, st = _open(path)
         os.close(fd)
-        return cls(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+        return cls(os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
     def open(self) -> int:
         """A descriptor of the list, checked to be the one planned (:class:`StalePlan` if it changed)."""
         fd, st = _open(self.path)
-        if (st.st_size, st.st_mtime_ns) != (self.size, self.mtime_ns):
+        now = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+        if now != (self.size, self.mtime_ns, self.inode, self.ctime_ns):
             os.close(fd)
             raise StalePlan(
                 f"{self.path} changed since this job was planned ({self.size} bytes then, {st.st_size} now, or "
