@@ -909,8 +909,8 @@ MUTANTS = [
     Mutant(
         "sidecar: slices that leave a gap or overlap are believed",
         "jobs/resize_job/sidecar.py",
-        "if item[0] != end or item[1] <= item[0] or not is_digest(item[2]):",
-        "if not is_digest(item[2]):",
+        "if item[0] != end or item[1] <= item[0] or not stamps.is_digest(item[2]):",
+        "if not stamps.is_digest(item[2]):",
         ("tests/test_scale.py::-k tile_the_batch",),
     ),
     Mutant(

@@ -129,7 +129,7 @@ def plan_resize(
     map : callable, optional
         Where a rerun takes the stamps of its images, in small tasks
         (:meth:`jobs.runtime.runners.Runner.map`: a run's scheduler); default:
-        threads of this process (:func:`jobs.runtime.runners.local_map`).
+        this process (:func:`jobs.runtime.runners.local_map`).
 
     Returns
     -------

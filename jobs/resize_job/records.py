@@ -27,7 +27,6 @@ from jobs.runtime.temporaries import temporary_of
 __all__ = [
     "DONE_NAME",
     "Done",
-    "is_digest",
     "is_int",
     "is_libraries",
     "ours_temporary",
@@ -120,7 +119,7 @@ def _valid_done(record, name_start: int, name_stop: int, token: str, identity: s
     if not start < stop <= n:
         return None
     stamp = record.get("stamp")
-    if not isinstance(stamp, str) or not is_digest(stamp):
+    if not stamps.is_digest(stamp):
         return None
     failed = record.get("failed")
     if not isinstance(failed, list):
@@ -136,11 +135,6 @@ def _valid_done(record, name_start: int, name_stop: int, token: str, identity: s
     if libraries is not None and not is_libraries(libraries):
         return None
     return Done(start, stop, stamp, out, libraries)
-
-
-def is_digest(value) -> bool:
-    """Whether ``value`` is a slice's stamp as :func:`jobs.runtime.stamps.digest` writes it."""
-    return isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
 
 
 def is_libraries(value) -> bool:

@@ -45,7 +45,8 @@ def slice_stamps(names: Sequence, ranges: Sequence[tuple[int, int]], mode: str, 
     the client, and nothing per image held there.
     """
     calls: list[tuple] = []
-    first, total, lengths = 0, 0, list[int]()  # the run of adjacent slices gathered into one task
+    lengths: list[int] = []  # the run of adjacent slices gathered into one task: from image first, total long
+    first = total = 0
     for start, stop in ranges:
         if lengths and (start != first + total or total >= MAP_ITEMS):
             calls.append((names[first : first + total], lengths, mode))

@@ -15,7 +15,7 @@ import os
 import stat
 
 from jobs.resize_job.paths import kind_of, labels_path
-from jobs.resize_job.records import is_digest, is_int, is_libraries
+from jobs.resize_job.records import is_int, is_libraries
 from jobs.runtime import stamps
 
 __all__ = ["READ_FORMATS", "SIDECAR_FORMAT", "check_sidecar", "output_stamp", "recorded_slices"]
@@ -53,7 +53,7 @@ def _slices_problem(st: dict, n: int, old: bool) -> str | None:
     for item in slices:
         if not (isinstance(item, list) and len(item) == 3 and is_int(item[0], 0) and is_int(item[1], 1)):
             return f"a slice {str(item)[:80]} is not [start, stop, stamp]"
-        if item[0] != end or item[1] <= item[0] or not is_digest(item[2]):
+        if item[0] != end or item[1] <= item[0] or not stamps.is_digest(item[2]):
             return f"its slices do not cover images 0..{n - 1} in order (at {str(item)[:80]})"
         end = item[1]
     return None if end == n else f"its slices cover {end} image(s) of {n}"

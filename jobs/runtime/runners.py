@@ -146,8 +146,8 @@ class Runner:
         """``[func(*call) for call in calls]`` where this runner computes (a :data:`Mapper`).
 
         On a distributed scheduler each call is a task on its workers, submitted a
-        window at a time; on Dask's local schedulers, threads of this process
-        (these calls wait on the file system: at least :data:`LOCAL_MAP_THREADS`).
+        window at a time; on Dask's local schedulers, :func:`local_map` in this
+        process (with at least :data:`LOCAL_MAP_THREADS` threads, when it uses them).
         """
         if self.client is None:
             return local_map(func, calls, max(LOCAL_MAP_THREADS, self.parallelism))

@@ -29,13 +29,14 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 
 __all__ = [
     "MISSING",
     "MODES",
     "StampMode",
     "digest",
+    "is_digest",
     "of_bytes",
     "of_output",
     "of_path",
@@ -118,7 +119,16 @@ def digest(items) -> str:
         for part in item if isinstance(item, Iterator) else (item,):
             h.update(str(part).encode("utf-8", "surrogateescape"))
         h.update(b"\0")
-    return h.hexdigest()[:32]
+    return h.hexdigest()[:DIGEST_CHARS]
+
+
+#: Characters of a :func:`digest`: lowercase hex.
+DIGEST_CHARS = 32
+
+
+def is_digest(value) -> TypeGuard[str]:
+    """Whether ``value`` is what :func:`digest` returns (read back from a state file)."""
+    return isinstance(value, str) and len(value) == DIGEST_CHARS and all(c in "0123456789abcdef" for c in value)
 
 
 def of_output(path: str) -> str:
