@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,10 +30,12 @@ __all__ = [
     "ImageError",
     "ImageInfo",
     "NeedsWholeImage",
+    "PackedFile",
     "open_image",
     "open_regular",
     "probe",
     "read_packed",
+    "read_packed_file",
     "read_packed_image",
     "read_packed_rows",
     "read_pixels",
@@ -223,6 +226,18 @@ def _parse_head(data: bytes, size: int):
     return parse_bmp(data[:_HEAD_BYTES], size)
 
 
+class PackedFile(NamedTuple):
+    """An image read by :func:`read_packed_file`: packed bits, and the file as it was opened."""
+
+    packed: np.ndarray
+    width: int
+    row_bits: int
+    #: The file's size and modification time (ns) from the ``fstat`` of its open descriptor, before reading:
+    #: content changed while it was read shows a later time.
+    size: int
+    mtime_ns: int
+
+
 def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | None = None):
     """Read a whole image as packed bits, 1 = white, opening the file once.
 
@@ -253,6 +268,11 @@ def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | N
     ImageError
         For unreadable, non-regular, truncated, oversized or non-image files.
     """
+    return read_packed_file(path, threshold, max_pixels=max_pixels)[:3]
+
+
+def read_packed_file(path, threshold: int | None = None, *, max_pixels: int | None = None) -> PackedFile:
+    """:func:`read_packed_image`, and the file's size and modification time as it was opened (a :class:`PackedFile`)."""
     path = os.fspath(path)
     try:
         fd, st = open_regular_fd(path)
@@ -263,14 +283,15 @@ def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | N
             os.close(fd)
     except OSError as e:
         raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
+    stamp = (size, st.st_mtime_ns)
     if data is None or len(data) > size:  # large, or growing while we read: the streaming path
         info = probe(path, max_pixels=max_pixels)
         try:
             packed, row_bits = read_packed_rows(info, 0, info.height, threshold)
-            return packed, info.width, row_bits
+            return PackedFile(packed, info.width, row_bits, *stamp)
         except NeedsWholeImage:
             packed, width = read_packed(path, threshold, max_pixels=max_pixels)
-            return packed, width, 8 * packed.shape[1]
+            return PackedFile(packed, width, 8 * packed.shape[1], *stamp)
     try:
         layout = _parse_head(data, len(data))
     except ValueError as e:
@@ -279,13 +300,13 @@ def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | N
         _check_size(path, layout.width, layout.height)
         try:
             packed, row_bits = read_rows(data, layout, 0, layout.height, threshold)
-            return packed, layout.width, row_bits
+            return PackedFile(packed, layout.width, row_bits, *stamp)
         except NeedsWholeImage:
             pass
         except ValueError as e:
             raise ImageError(f"{path}: {e}") from None
     packed, width = read_packed(path, threshold, data=data, max_pixels=max_pixels)
-    return packed, width, 8 * packed.shape[1]
+    return PackedFile(packed, width, 8 * packed.shape[1], *stamp)
 
 
 def read_pixels(path, threshold: int | None = None, *, max_pixels: int | None = None) -> np.ndarray:

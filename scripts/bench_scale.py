@@ -23,6 +23,7 @@ Usage::
     python scripts/bench_scale.py resize --counts 10000000            # plan and client only
     python scripts/bench_scale.py resize --counts 1280000 --rerun     # a finished job's up-to-date rerun
     python scripts/bench_scale.py compress --counts 20000,1000000
+    python scripts/bench_scale.py compress --counts 1000000 --rerun   # the whole run, then up-to-date reruns
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ SAMPLES = os.path.join(ROOT, "..", "shared", "data", "imagenet-samples")
 
 #: Run in a fresh interpreter: plan with compute=False, pickle the graph, print what was measured as JSON.
 _PLAN = r"""
-import json, resource, sys, time, warnings
+import json, sys, time, warnings
 import cloudpickle
 import jobs
 job, src, out = sys.argv[1:4]
@@ -63,7 +64,8 @@ with warnings.catch_warnings(record=True) as caught:
     tasks = len(graph.__dask_graph__())
     size = len(cloudpickle.dumps(dict(graph.__dask_graph__())))
 large = any("large graph" in str(w.message) for w in caught)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM: this process's own peak (ru_maxrss would count the parent's memory, which it forked from)
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"plan_s": plan, "graph_bytes": size, "tasks": tasks, "large_graph_warning": large, "peak": peak}))
 """
 
@@ -197,6 +199,24 @@ sys.exit(rc)
 """
 
 
+def compress_figures(src: str, out: str, repeats: int) -> dict:
+    """``imgjobs compress SRC OUT`` from nothing (files/s, its peak memory), then reruns with nothing to do."""
+    shutil.rmtree(out, ignore_errors=True)
+    timed = [sys.executable, "-c", _TIMED, *imgjobs_cmd(), "compress", src, out, "-q", "--no-progress"]
+    runs = []
+    for _ in range(1 + repeats):
+        r = subprocess.run(timed, capture_output=True, text=True, cwd=ROOT)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        runs.append(json.loads(r.stdout.splitlines()[-1]))
+    return {
+        "first_s": runs[0]["s"],
+        "first_peak": runs[0]["peak"],
+        "rerun_s": [x["s"] for x in runs[1:]],
+        "rerun_peak": [x["peak"] for x in runs[1:]],
+    }
+
+
 def _clean(where: str, n: int, out: str) -> None:
     """Remove what an earlier run left for count ``n``: the output, its sidecar, labels and work folder."""
     labels = os.path.join(where, f"out-{n}.labels.npy")
@@ -214,7 +234,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=0, help="resize: run each for this long (0: plan only)")
     ap.add_argument("--repeats", type=int, default=3, help="resize: runs of each count, alternating (median)")
     ap.add_argument(
-        "--rerun", action="store_true", help="resize: finish a job of tiny JPEGs, then time reruns with nothing to do"
+        "--rerun",
+        action="store_true",
+        help="resize: finish a job of tiny JPEGs, then time reruns with nothing to do; compress: time the whole "
+        "run, then reruns with nothing to do",
     )
     ap.add_argument("--dir", help="where the inputs are built and kept (default: a folder in /dev/shm)")
     ap.add_argument("--json", help="also write the figures here")
@@ -264,6 +287,16 @@ def main(argv=None) -> int:
                 f"resize {row['count']:>10,} tiny JPEGs: first run {row['first_s']:.1f} s, up-to-date rerun median "
                 f"{statistics.median(row['rerun_s']):.2f} s ({statistics.median(row['rerun_s']) / row['first_s']:.3f} "
                 f"of the first), peak {max(row['rerun_peak']) / 2**20:.0f} MiB"
+            )
+    if args.rerun and args.job == "compress":
+        for row in rows:
+            row.update(compress_figures(row["src"], row["out"], args.repeats))
+            rerun, rate = statistics.median(row["rerun_s"]), row["count"] / row["first_s"]
+            print(
+                f"compress {row['count']:>10,} files: whole run {row['first_s']:.1f} s ({rate:,.0f} files/s), peak "
+                f"{row['first_peak'] / 2**20:.0f} MiB; up-to-date rerun median {rerun:.2f} s, peak "
+                f"{max(row['rerun_peak']) / 2**20:.0f} MiB",
+                flush=True,
             )
     if args.json:
         with open(args.json, "w") as f:

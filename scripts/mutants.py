@@ -134,20 +134,18 @@ MUTANTS = [
         "compress: it plans and runs without its output directory's lock",
         "jobs/rle_job/api.py",
         "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n"
-        "    def plan(parallelism: int, map: Mapper | None = None)"
-        " -> Plan:  # map: not needed by this job's plans\n        return plan_compress(",
-        "    writes = None\n\n    def plan(parallelism: int, map: Mapper | None = None)"
-        " -> Plan:  # map: not needed by this job's plans\n        return plan_compress(",
+        "    def plan(parallelism: int, map: Mapper | None = None) -> Plan:\n        return plan_compress(",
+        "    writes = None\n\n    def plan(parallelism: int, map: Mapper | None = None) -> Plan:\n"
+        "        return plan_compress(",
         ("tests/test_registry.py::-k locked and compress",),
     ),
     Mutant(
         "decompress: it plans and runs without its output directory's lock",
         "jobs/rle_job/api.py",
         "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n"
-        "    def plan(parallelism: int, map: Mapper | None = None)"
-        " -> Plan:  # map: not needed by this job's plans\n        return plan_decompress(",
-        "    writes = None\n\n    def plan(parallelism: int, map: Mapper | None = None)"
-        " -> Plan:  # map: not needed by this job's plans\n        return plan_decompress(",
+        "    def plan(parallelism: int, map: Mapper | None = None) -> Plan:\n        return plan_decompress(",
+        "    writes = None\n\n    def plan(parallelism: int, map: Mapper | None = None) -> Plan:\n"
+        "        return plan_decompress(",
         ("tests/test_registry.py::-k locked and decompress",),
     ),
     Mutant(
@@ -209,8 +207,8 @@ MUTANTS = [
     ),
     Mutant(
         "compress: an output older than its input is kept",
-        "jobs/rle_job/pairs.py",
-        "    if st.st_mtime_ns < source_mtime:\n",
+        "jobs/rle_job/currency.py",
+        "    if ost.st_mtime_ns < st.st_mtime_ns:\n",
         "    if False:\n",
         (f"{INTEGRITY}::test_compress_redoes_outputs_older_than_their_inputs_and_says_why",),
     ),
@@ -498,9 +496,9 @@ MUTANTS = [
     ),
     Mutant(
         "compress: an input replaced by an older file is not seen",
-        "jobs/rle_job/pairs.py",
-        "        if recorded[0] != source_stamp:",
-        "        if False:",
+        "jobs/rle_job/currency.py",
+        "        if (source != UNKNOWN_INPUT and source != name) or made_from != stat_stamp_bytes(",
+        "        if False and stat_stamp_bytes(",
         (f"{INTEGRITY}::test_compress_sees_an_input_replaced_by_an_older_file",),
     ),
     Mutant(
@@ -669,8 +667,8 @@ MUTANTS = [
     Mutant(
         "rle finish: an output changed after its task wrote it is recorded as current",
         "jobs/rle_job/finish.py",
-        'manifest[name] = f"{source}|{o.output_stamp(i) or of_output(o.dst[i])}"',
-        'manifest[name] = f"{source}|{of_output(o.dst[i])}"',
+        "        if out_mtime[i] >= 0:\n            written = stat_stamp_bytes(",
+        "        if False:\n            written = stat_stamp_bytes(",
         ("tests/test_runtime.py::-k later_change_is_redone",),
     ),
     Mutant(
@@ -695,6 +693,13 @@ MUTANTS = [
         ("tests/test_hostile.py::-k huge_manifest",),
     ),
     Mutant(
+        "manifest: a huge manifest is bisected and read on every run",
+        "jobs/rle_job/manifest.py",
+        "        if listed.size > MAX_BYTES:",
+        "        if False:",
+        ("tests/test_hostile.py::-k huge_manifest",),
+    ),
+    Mutant(
         "codec: runs may cross the 127-pixel chunk boundary",
         "rle/codec.py",
         "CHUNK = 127",
@@ -712,8 +717,8 @@ MUTANTS = [
     Mutant(
         "compress: a large output that appeared after planning is replaced",
         "jobs/rle_job/planning.py",
-        "(assemble_rle, info, d, list(keys), opts, token, r)",
-        "(assemble_rle, info, d, list(keys), opts, token, True)",
+        "r=i in replace, st=stamp: (\n                assemble_rle,",
+        "r=True, st=stamp: (\n                assemble_rle,",
         ("tests/test_review_breaks.py::-k appears_after_planning",),
     ),
     Mutant(
@@ -815,17 +820,17 @@ MUTANTS = [
         ("tests/test_review_breaks.py::test_a_json_config_whose_train_filelist_is_no_path_is_named",),
     ),
     Mutant(
-        "pairs: a FIFO named as the one input is a traceback",
-        "jobs/rle_job/pairs.py",
-        "out_names[: len(names)]",
-        "out_names",
-        ("tests/test_review_breaks.py::-k fifo_named",),
+        "pairs: an input that is not a regular file is handed to a task",
+        "jobs/rle_job/currency.py",
+        "        if not stat.S_ISREG(st.st_mode):\n            codes[i], state.reasons[i] = BAD",
+        "        if False:\n            codes[i], state.reasons[i] = BAD",
+        ("tests/test_rle_ranges.py::-k not_regular_files_are_settled",),
     ),
     Mutant(
         "decompress, verify: a FIFO as a small .rle hangs its task",
         "jobs/rle_job/tasks.py",
-        "    with rle.open_regular(path) as f:\n        data = f.read(planned + 1)",
-        "    with open(path, 'rb') as f:\n        data = f.read(planned + 1)",
+        "    with rle.open_regular(path) as f:\n        if stamp is not None:",
+        "    with open(path, 'rb') as f:\n        if stamp is not None:",
         ("tests/test_review_breaks.py::-k small_rle_was_planned",),
     ),
     # ---- scale: tasks read ranges of a list, a run keeps a bounded window (issue 29)
@@ -895,8 +900,8 @@ MUTANTS = [
     Mutant(
         "reruns: a rerun on a cluster stamps every image on the client",
         "jobs/runtime/runners.py",
-        "        if self.client is None:\n            return local_map(",
-        "        if True:\n            return local_map(",
+        "        if self.client is None:\n            if self.processes_for(",
+        "        if True:\n            if self.processes_for(",
         ("tests/test_scale.py::-k stamps_in_tasks",),
     ),
     Mutant(
@@ -919,6 +924,35 @@ MUTANTS = [
         "stamps.digest(files[k : k + batch])",
         "stamps.digest(files[k : k + batch - 1])",
         ("tests/test_scale.py::-k format_2s",),
+    ),
+    # ---- compress at scale: ranges of the run's work list, outputs judged in range tasks (issue 29)
+    Mutant(
+        "compress: an input whose output an earlier input makes writes it too",
+        "jobs/rle_job/currency.py",
+        "        if outs[i] == maker_out:",
+        "        if False:",
+        ("tests/test_rle_ranges.py::-k clash",),
+    ),
+    Mutant(
+        "compress: a batch task makes every output of its range, those skipped or split too",
+        "jobs/rle_job/ranges.py",
+        "        picked = entries if len(idx) == n else entries.take(idx.tolist())",
+        "        picked, idx = entries, np.arange(n)",
+        ("tests/test_rle_ranges.py::-k sort_apart",),
+    ),
+    Mutant(
+        "manifest: a window reads a huge manifest to its end",
+        "jobs/rle_job/manifest.py",
+        "        end = min(size, lo + 2 * _READ + count * _RECORD_BYTES)",
+        "        end = size",
+        ("tests/test_rle_ranges.py::-k window_reads_little",),
+    ),
+    Mutant(
+        "worklist: a task reads a range of a list that does not hold the entries planned",
+        "jobs/runtime/worklist.py",
+        '        if before != b"\\0" or data.count(b"\\0") != self.count or (data and not data.endswith(b"\\0")):',
+        "        if False:",
+        ("tests/test_rle_ranges.py::-k worklist",),
     ),
 ]
 

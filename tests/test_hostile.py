@@ -28,7 +28,7 @@ from PIL import Image
 import rle
 from conftest import ROOT, blobs, imgjobs, pillow_bits, start_imgjobs
 from jobs.resize_job.decode import load_rgb
-from jobs.rle_job.manifest import MANIFEST
+from jobs.rle_job.manifest import LEGACY, MANIFEST
 from jobs.runtime.locks import OutputLock
 
 
@@ -421,12 +421,13 @@ def test_a_lock_file_that_is_not_a_plain_file_is_refused_and_never_followed(tmp_
     assert os.path.lexists(lock) and not (out / "a.rle").exists()  # nothing removed, nothing made
 
 
-def test_a_huge_manifest_is_not_read(tmp_path, rng, caplog):
+@pytest.mark.parametrize("name", [MANIFEST, LEGACY])
+def test_a_huge_manifest_is_not_read(tmp_path, rng, caplog, name):
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
     Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(src / "a.bmp")
     out.mkdir()
-    with open(out / MANIFEST, "wb") as f:
+    with open(out / name, "wb") as f:
         f.truncate(100 << 30)  # 100 GiB, sparse: read whole, it would be a MemoryError on every run
     import jobs
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import resource
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from conftest import blobs, imgjobs, pillow_bits, write_bmp_raw
 from jobs.rle_job.manifest import MANIFEST
 from jobs.rle_job.options import CompressOptions
 from jobs.rle_job.planning import plan_compress
+from jobs.rle_job.ranges import RangeBatch
 from jobs.runtime.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +70,13 @@ class CountListings:
         real_scandir, real_listdir = os.scandir, os.listdir
 
         def scandir(path="."):
-            if os.path.abspath(os.fspath(path)).startswith(root):
-                self.calls.append(os.fspath(path))
+            if os.path.abspath(os.fsdecode(path)).startswith(root):
+                self.calls.append(os.fsdecode(path))
             return real_scandir(path)
 
         def listdir(path="."):
-            if os.path.abspath(os.fspath(path)).startswith(root):
-                self.calls.append(os.fspath(path))
+            if os.path.abspath(os.fsdecode(path)).startswith(root):
+                self.calls.append(os.fsdecode(path))
             return real_listdir(path)
 
         monkeypatch.setattr(os, "scandir", scandir)
@@ -113,12 +115,14 @@ def test_graph_has_one_node_per_batch_not_per_file(tiles, tmp_path):
     assert plan.ntasks == len(plan.outputs) <= 16  # 2000 files in a handful of batch tasks
     graph = jobs.compress(src, tmp_path / "out", compute=False)
     assert len(graph.dask) == plan.ntasks + 1  # the batches and the task that finalizes
-    assert not (tmp_path / "out").exists()  # building the graph created nothing
-    # each batch task carries names, not a delayed call per file
+    # building the graph wrote only its work list, a hidden temporary the run sweeps
+    assert [p.name.startswith(".imgjobs-worklist.") for p in (tmp_path / "out").iterdir()] == [True, True]
+    # each batch task carries a range of the work list, never a name, nor a delayed call per file
     for key in plan.outputs:
         func, batch, *_ = plan.graph[key]
         assert func.__name__ == "compress_batch" and 100 <= len(batch) <= 2000
-        assert isinstance(batch.src.names, tuple) and batch.src.directory == str(src)
+        assert isinstance(batch, RangeBatch) and len(pickle.dumps(batch)) < 1000
+        assert len(batch.load().src) == len(batch) and batch.load().src[0].startswith(str(src))
 
 
 # --------------------------------------------------------------------------- protocol
@@ -128,7 +132,7 @@ def test_compute_false_gives_a_graph_whose_last_task_finalizes(image_dir, tmp_pa
     d, expected = image_dir
     graph = jobs.compress(d, tmp_path / "lazy", compute=False)
     assert isinstance(graph, Delayed)
-    assert not (tmp_path / "lazy").exists()
+    assert [p.name for p in (tmp_path / "lazy").iterdir() if not p.name.startswith(".imgjobs-worklist.")] == []
     (report,) = dask.compute(graph, scheduler="threads")
     assert isinstance(report, jobs.Report) and report.counts == {"ok": len(expected)}
     eager = jobs.compress(d, tmp_path / "eager")
@@ -337,6 +341,7 @@ def test_many_small_and_a_few_large_files_identical_on_every_scheduler(tiles, tm
     with dask.config.set(settings):
         plan = plan_compress(src, tmp_path / "x", CompressOptions.resolve(), parallelism=2)
         assert any("block" in k[0] for k in plan.graph)  # the large BMPs really are split
+        plan.finish.abort()  # a plan never run: its work list goes
         for kind in ("threads", "processes"):
             report = jobs.compress(src, tmp_path / kind, scheduler=kind, progress=False)
             assert report.counts == {"ok": 2004}, kind
@@ -420,7 +425,7 @@ def test_a_bad_chunksize_in_dasks_configuration_is_named(tiles, tmp_path):
 
 
 def test_batch_tasks_stamp_what_they_wrote_and_a_later_change_is_redone(tiles, tmp_path):
-    from jobs.rle_job.manifest import read_manifest
+    from jobs.rle_job.manifest import read_records
     from jobs.runtime.stamps import stat_stamp
 
     src, out = tiles(5), tmp_path / "out"
@@ -434,7 +439,7 @@ def test_batch_tasks_stamp_what_they_wrote_and_a_later_change_is_redone(tiles, t
     touched = Path(outcomes.dst[2])
     os.utime(touched, ns=(1, 1))  # changed after its task wrote it, before the finish
     plan.finish.finalize([outcomes], 0.0, "test")
-    recorded = {name: entry.split("|")[1] for name, entry in read_manifest(str(out)).items()}
+    recorded = {name: entry[2] for name, entry in read_records(str(out)).items()}
     assert recorded == taken  # what the tasks wrote, not what is there now
     again = jobs.compress(src, out, progress=False)
     made = {os.path.basename(r.dst) for r in again.results if r.status == "ok"}

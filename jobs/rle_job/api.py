@@ -17,7 +17,7 @@ from jobs.options import SchedulerOptions
 from jobs.rle_job.options import CompressOptions, DecompressOptions, VerifyOptions
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
-from jobs.runtime.runners import Mapper
+from jobs.runtime.runners import Mapper, local_map
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
@@ -115,8 +115,8 @@ def compress(
     )
     writes = output_dir(os.fspath(src), os.fspath(dst))
 
-    def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: not needed by this job's plans
-        return plan_compress(src, dst, opts, parallelism=parallelism)
+    def plan(parallelism: int, map: Mapper | None = None) -> Plan:
+        return plan_compress(src, dst, opts, parallelism=parallelism, map=map or local_map)
 
     return _run("compress", plan, src, dst, writes, client, compute, progress, scheduler)
 
@@ -170,8 +170,8 @@ def decompress(
     opts = DecompressOptions.resolve(rows_per_task=rows_per_task, overwrite=overwrite)
     writes = output_dir(os.fspath(src), os.fspath(dst))
 
-    def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: not needed by this job's plans
-        return plan_decompress(src, dst, opts, parallelism=parallelism)
+    def plan(parallelism: int, map: Mapper | None = None) -> Plan:
+        return plan_decompress(src, dst, opts, parallelism=parallelism, map=map or local_map)
 
     return _run("decompress", plan, src, dst, writes, client, compute, progress, scheduler)
 

@@ -31,6 +31,7 @@ __all__ = [
     "compress_block",
     "decompress_block",
     "finalize_bmp",
+    "input_stamp",
     "prepare_bmp",
     "rle_offsets",
     "verify_block",
@@ -68,7 +69,35 @@ def _whole_runs(info: rle.ImageInfo, opts) -> bytes:
     return rle.encode_packed_runs(packed, info.width, info.height, row_bits)
 
 
-def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str, replace: bool = True) -> Outcomes:
+def input_stamp(path: str) -> tuple[int, int] | None:
+    """A large input's size and modification time (ns), taken while planning, before any block reads it
+    (None when it cannot be read: its tasks say why)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _unchanged(path: str, stamp: tuple[int, int] | None, out: Outcomes) -> None:
+    """Check, after every block read it, that ``path`` is as stamped before; record the stamp in ``out``."""
+    if stamp is None:
+        return
+    st = os.stat(path)
+    if (st.st_size, st.st_mtime_ns) != tuple(stamp):
+        raise rle.ImageError(f"{path}: changed while the job read it; run the job again")
+    out.bytes_in[0], out.in_mtime[0] = stamp
+
+
+def assemble_rle(
+    info: rle.ImageInfo,
+    dst: str,
+    blocks: list,
+    opts,
+    token: str,
+    replace: bool = True,
+    stamp: tuple[int, int] | None = None,
+) -> Outcomes:
     """Write the ``.rle`` of a large image from the runs of its row blocks, atomically.
 
     Parameters
@@ -87,6 +116,10 @@ def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str, 
     replace : bool
         Whether ``dst`` was there when planned: only then is a file there replaced
         (:data:`jobs.rle_job.tasks.APPEARED`).
+    stamp : (int, int), optional
+        The input's size and modification time before any block read it
+        (:func:`input_stamp`): the file fails unless it is the same after, and
+        the record of the output keeps it.
     """
     out = Outcomes([info.path], [dst])
     failed = next((b for b in blocks if isinstance(b, Failed)), None)
@@ -96,9 +129,10 @@ def assemble_rle(info: rle.ImageInfo, dst: str, blocks: list, opts, token: str, 
     try:
         if not blocks or any(b is None for b in blocks):
             blocks = [_whole_runs(info, opts)]
+        _unchanged(info.path, stamp, out)
         makedirs(os.path.dirname(dst))
         size = write_atomic(dst, [rle.header(info.width, info.height), *blocks], token, replace=replace)
-        bytes_in = os.path.getsize(info.path)
+        bytes_in = stamp[0] if stamp is not None else os.path.getsize(info.path)
     except AppearedError:
         out.fail(0, f"{info.path}: {dst} {APPEARED}")
         return out
@@ -176,10 +210,17 @@ def decompress_block(src: str, dst: str, offsets, i: int, bounds: list[int], wid
 
 
 def finalize_bmp(
-    src: str, dst: str, blocks: list, width: int, height: int, token: str, replace: bool = True
+    src: str,
+    dst: str,
+    blocks: list,
+    width: int,
+    height: int,
+    token: str,
+    replace: bool = True,
+    stamp: tuple[int, int] | None = None,
 ) -> Outcomes:
-    """Flush the temporary output written by the block tasks and rename it into place (``replace``: as
-    :func:`assemble_rle`)."""
+    """Flush the temporary output written by the block tasks and rename it into place (``replace`` and
+    ``stamp``: as :func:`assemble_rle`)."""
     out = Outcomes([src], [dst])
     tmp = temp_path(dst, token)
     failed = next((b for b in blocks if isinstance(b, Failed)), None)
@@ -191,6 +232,7 @@ def finalize_bmp(
         out.fail(0, failed.reason)
         return out
     try:
+        _unchanged(src, stamp, out)
         try:
             publish(tmp, dst, replace=replace)
         except FileNotFoundError:
@@ -198,7 +240,8 @@ def finalize_bmp(
             size = len(bmp_1bit_header(width, height)) + bmp_stride(width) * height
             if not (os.path.exists(dst) and os.path.getsize(dst) == size):
                 raise
-        out.set(0, "ok", pixels=width * height, bytes_in=os.path.getsize(src), bytes_out=os.path.getsize(dst))
+        bytes_in = stamp[0] if stamp is not None else os.path.getsize(src)
+        out.set(0, "ok", pixels=width * height, bytes_in=bytes_in, bytes_out=os.path.getsize(dst))
     except AppearedError:
         with contextlib.suppress(OSError):
             os.remove(tmp)

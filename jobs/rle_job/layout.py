@@ -15,9 +15,12 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
+
+from jobs.rle_job.currency import REPLACE
 from jobs.rle_job.options import Sizing
 from jobs.rle_job.pairs import Pairs
-from jobs.rle_job.tasks import FileBatch
+from jobs.rle_job.ranges import FileBatch, RangeBatch
 from jobs.runtime.engine import Plan
 
 __all__ = ["Graph", "row_bounds", "split_large"]
@@ -45,24 +48,23 @@ def _budget(total_pixels: int, parallelism: int, sizing: Sizing) -> int:
     return max(sizing.min_pixels, min(sizing.target_pixels, want))
 
 
-def split_large(pairs: Pairs, small: list, large: list, pixels, per_byte: int, rows, parallelism, sizing):
-    """Size row blocks from the job's pixels; large files that fit one block rejoin the batches.
+def split_large(small_bytes: int, large: list, pixels, per_byte: int, rows, parallelism, sizing):
+    """Size row blocks from the job's pixels; return the budget, the large files to split and those that rejoin
+    the batches (their index: the first item of their tuple).
 
     ``large`` holds tuples whose first item is a file's index and ``pixels(item)``
-    its pixels; a small file counts ``per_byte`` pixels per byte of input (8 for a
-    BMP's bits, 127 for an ``.rle``'s runs: what it can hold at most).  Sorts
-    ``small`` back into directory order.  Returns the budget and the files to split.
+    its pixels; the small files' ``small_bytes`` count ``per_byte`` pixels a byte
+    (8 for a BMP's bits, 127 for an ``.rle``'s runs: what they can hold at most).
     """
-    total = sum(pixels(item) for item in large) + per_byte * sum(pairs.sizes[i] for i in small)
+    total = sum(pixels(item) for item in large) + per_byte * small_bytes
     budget = _budget(total, parallelism, sizing)
-    split = []
+    split, rejoin = [], []
     for item in large:
         if rows == "auto" and pixels(item) <= budget:
-            small.append(item[0])
+            rejoin.append(item[0])
         else:
             split.append(item)
-    small.sort()
-    return budget, split
+    return budget, split, rejoin
 
 
 def _batch_bounds(sizes: list, parallelism: int, sizing: Sizing) -> list[int]:
@@ -101,19 +103,36 @@ class Graph:
         self.plan.nfiles += files
         return key
 
-    def batches(self, kind: str, func, pairs: Pairs, idx: list, parallelism, sizing, *args):
-        """Batch tasks over ``idx`` (indices into ``pairs``), consecutive files together."""
-        sizes = [pairs.sizes[i] for i in idx]
-        if sizing is None:  # one task per file
-            bounds = list(range(len(idx) + 1))
-        else:
-            bounds = _batch_bounds(sizes, parallelism, sizing)
+    def batches(self, kind: str, func, src, dst, sizes: list, idx: list, parallelism, sizing, *args):
+        """Batch tasks of named files over ``idx`` (indices into ``src``, ``dst`` and ``sizes``), in order."""
+        part_sizes = [sizes[i] for i in idx]
+        bounds = list(range(len(idx) + 1)) if sizing is None else _batch_bounds(part_sizes, parallelism, sizing)
         for a, b in itertools.pairwise(bounds):
             part = idx[a:b]
-            replace = frozenset(k for k, i in enumerate(part) if i in pairs.existed)
-            batch = FileBatch(pairs.src.take(part), pairs.dst.take(part), tuple(sizes[a:b]), replace)
-            self.task(kind, func, batch, *args, units=sum(sizes[a:b]), files=len(part), output=True)
+            batch = FileBatch(src.take(part), dst.take(part), tuple(part_sizes[a:b]))
+            self.task(kind, func, batch, *args, units=sum(part_sizes[a:b]), files=len(part), output=True)
         self.plan.batched_files += len(idx)
+
+    def ranges(self, kind: str, func, pairs: Pairs, idx: np.ndarray, parallelism, sizing, *args):
+        """Batch tasks over entries ``idx`` of ``pairs``' work list (sorted), each a range of it and its bits."""
+        sizes = pairs.sizes[idx]
+        n = len(idx)
+        bounds = list(range(n + 1)) if sizing is None else _batch_bounds(sizes.tolist(), parallelism, sizing)
+        for a, b in itertools.pairwise(bounds):
+            part = idx[a:b]
+            first, last = int(part[0]), int(part[-1]) + 1
+            do = np.zeros(last - first, dtype=bool)
+            do[part - first] = True
+            replace = pairs.codes[first:last] == REPLACE
+            batch = RangeBatch(
+                pairs.work.range(first, last),
+                pairs.target,
+                np.packbits(do).tobytes(),
+                np.packbits(replace).tobytes(),
+                int(sizes[a:b].max()),
+            )
+            self.task(kind, func, batch, *args, units=int(sizes[a:b].sum()), files=b - a, output=True)
+        self.plan.batched_files += n
 
     def blocks(self, kind: str, nbytes: int, bounds: list, make_block, make_last):
         """Row-block tasks of one large file and its last task; the blocks move progress by their share."""

@@ -1,60 +1,296 @@
-"""The RLE jobs' manifest: what each output of a directory was made from.
+"""The RLE jobs' manifest: what each output of a directory was made from, read by range.
 
-``.imgjobs-stamps.json`` in an output directory maps each output's name to
-``"<input stamp>|<output stamp>"`` (:mod:`jobs.runtime.stamps`): a rerun calls an
-output current only when its input is the one it was made from and the output
-is as its task wrote it.  Read as untrusted input, written atomically.
+``.imgjobs-stamps`` in an output directory holds a record per output: its name,
+its input's name, the input's stamp when it was read and the output's stamp
+when it was written (:mod:`jobs.runtime.stamps`).  A rerun calls an output
+current only when its input is that one, as it was, and the output is as its
+task wrote it.
+
+The layout (format 3) is a header line, ``imgjobs-stamps-3``, then the
+records sorted by output name and a ``/`` (:func:`key`: the order of the run's
+work list, :mod:`jobs.rle_job.ranges`), each four NUL-separated fields ended by
+two NULs: ``out \\0 in \\0 in-stamp \\0 out-stamp \\0 \\0``.  No field holds a NUL
+or is empty, so two NULs end a record and nothing else: a task finds the
+records of its own range of names by bisection (:func:`read_window`) and never
+reads the whole file, which a million outputs make ~70 MB.  The finish writes
+the next one in one streaming pass (:func:`write_manifest`).
+
+Read as untrusted input: a record that does not parse is no record (its output
+is judged as ``make`` would), a file out of order only hides records, and a
+file that is not a manifest is warned about and ignored.  The format-2 record
+of imgjobs 0.2 and 0.3.0 (``.imgjobs-stamps.json``, a JSON object) is read,
+converted for the run (:func:`records_of`) and removed once its successor is
+written.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import os
+from collections.abc import Iterable, Iterator
 
+from jobs.rle_job.ranges import SEP
 from jobs.runtime.durable import write_atomic
+from jobs.runtime.listfile import ListFile
 from jobs.runtime.reads import load_json
+from jobs.runtime.temporaries import temp_path
 
-__all__ = ["FORMAT", "MANIFEST", "read_manifest", "split_entry", "write_manifest"]
+__all__ = [
+    "HEADER",
+    "LEGACY",
+    "MANIFEST",
+    "UNKNOWN_INPUT",
+    "iter_records",
+    "key",
+    "read_records",
+    "read_window",
+    "record",
+    "records_of",
+    "write_manifest",
+]
 
 log = logging.getLogger(__name__)
 
 #: Where the RLE jobs record, in their output directory, what each output was made from.
-MANIFEST = ".imgjobs-stamps.json"
+MANIFEST = ".imgjobs-stamps"
 
-#: What a manifest of this layout says it is.
-FORMAT = "imgjobs-stamps-2"
+#: The record of imgjobs 0.2 and 0.3.0 (format 2, one JSON object): read and converted, removed once replaced.
+LEGACY = ".imgjobs-stamps.json"
+
+#: The first line of a manifest of this layout.
+HEADER = b"imgjobs-stamps-3\n"
+
+#: What ends a record.
+END = b"\0\0"
+
+#: The input name of a record converted from format 2, which did not keep it ("/" is in no file name).
+UNKNOWN_INPUT = b"/"
+
+#: Bytes read at a time.
+_READ = 1 << 18
+
+#: The largest manifest read (about 14 million records); a larger file is warned about and not read.
+MAX_BYTES = 1 << 30
+
+#: Most bytes one record takes (two names of at most 255 bytes, two stamps): what a window reads at most per name.
+_RECORD_BYTES = 1024
 
 
-def read_manifest(directory: str) -> dict:
-    """The record of an output directory: output name -> ``"<input stamp>|<output stamp>"``.
+def key(out: bytes) -> bytes:
+    """Where output ``out``'s record sorts: its name and a ``/``, as in a work list's entries."""
+    return out + SEP
 
-    Read as untrusted input: a missing, unreadable or malformed file gives an
-    empty record; entries are checked where they are used (:func:`split_entry`),
-    so loading stays one ``json.load``.  Outputs without a valid entry fall back
-    to the ``make`` rule: current when newer than their input.
+
+def record(out: bytes, source: bytes, in_stamp: bytes, out_stamp: bytes) -> bytes:
+    """One record, as the manifest holds it."""
+    return b"\0".join((out, source, in_stamp, out_stamp)) + END
+
+
+def _parse(rec: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
+    fields = rec.split(b"\0")
+    if len(fields) != 4 or not all(fields):
+        return None
+    return fields[0], fields[1], fields[2], fields[3]
+
+
+def records_of(directory: str, token: str) -> ListFile | None:
+    """The records of an output directory as a file tasks read by range; None when there are none.
+
+    The manifest itself when it is one; a format-2 record converted into a
+    temporary of run ``token`` (swept with the run's other temporaries); None
+    (warned, when something is there) otherwise: every output is then judged
+    by its times.
     """
     path = os.path.join(directory or ".", MANIFEST)
+    if not os.path.lexists(path):
+        return _converted(os.path.join(directory or ".", LEGACY), token)
+    try:
+        listed = ListFile.of(path)
+        if listed.size > MAX_BYTES:
+            raise ValueError(f"over {MAX_BYTES:,} bytes")
+        with open(path, "rb") as f:
+            if f.read(len(HEADER)) == HEADER:
+                return listed
+        log.warning("%s is not a manifest of imgjobs (format 3): outputs are judged by their times", path)
+    except Exception as e:  # UsageError (not a regular file), OSError: warned, and judged by times
+        log.warning("%s is unreadable (%s): outputs are judged by their times", path, e)
+    return None
+
+
+def _converted(path: str, token: str) -> ListFile | None:
     try:
         data = load_json(path)
     except FileNotFoundError:
-        return {}
+        return None
     except (OSError, ValueError) as e:
         log.warning("%s is unreadable (%s): outputs are judged by their times", path, e)
-        return {}
-    entries = data.get("outputs") if isinstance(data, dict) and data.get("format") == FORMAT else None
-    return entries if isinstance(entries, dict) else {}
-
-
-def split_entry(entry) -> tuple[str, str] | None:
-    """A manifest entry -> (input stamp, output stamp), or None when it is not one."""
-    if not isinstance(entry, str):
         return None
-    source, sep, output = entry.partition("|")
-    return (source, output) if sep and source and output else None
+    entries = data.get("outputs") if isinstance(data, dict) and data.get("format") == "imgjobs-stamps-2" else None
+    if not isinstance(entries, dict):
+        log.warning("%s is not a record of imgjobs: outputs are judged by their times", path)
+        return None
+    records = []
+    for name, entry in entries.items():
+        source, sep, output = entry.partition("|") if isinstance(entry, str) else ("", "", "")
+        out = os.fsencode(name) if isinstance(name, str) else b""
+        if sep and source and output and out and b"\0" not in out and b"/" not in out:
+            records.append(
+                record(out, UNKNOWN_INPUT, source.encode("ascii", "replace"), output.encode("ascii", "replace"))
+            )
+    records.sort()
+    tmp = temp_path(path, token, "v3")
+    with open(tmp, "xb") as f:
+        f.write(HEADER)
+        f.write(b"".join(records))
+    return ListFile.of(tmp)
 
 
-def write_manifest(directory: str, entries: dict, token: str) -> None:
-    """Write the record of an output directory atomically (see :func:`read_manifest`)."""
-    body = {"format": FORMAT, "outputs": entries}
-    write_atomic(os.path.join(directory or ".", MANIFEST), [json.dumps(body, sort_keys=True).encode()], token)
+def _records_from(fd: int, at: int, size: int) -> Iterator[tuple[bytes, bytes, bytes, bytes]]:
+    """The records from byte ``at`` (a record's start) to ``size``, parsed; those that do not parse are skipped."""
+    rest = b""
+    while at < size:
+        chunk = os.pread(fd, min(_READ, size - at), at)
+        if not chunk:
+            break
+        at += len(chunk)
+        parts = (rest + chunk).split(END)
+        rest = parts.pop()
+        for rec in parts:
+            parsed = _parse(rec)
+            if parsed is not None:
+                yield parsed
+
+
+def _start_after(fd: int, pos: int, size: int) -> int:
+    """The first record start at ``pos`` or after it, looking no further than a record's length (``size`` if
+    none: what is there is no record)."""
+    at = max(len(HEADER), pos - 2)
+    chunk = os.pread(fd, min(2 * _RECORD_BYTES, size - at), at) if at < size else b""
+    k = chunk.find(END)
+    return at + k + 2 if k >= 0 else size
+
+
+def read_window(listed: ListFile, first: bytes, last: bytes, count: int = 1) -> dict[bytes, tuple[bytes, bytes, bytes]]:
+    """The records whose keys (:func:`key`) are ``first .. last`` (of ``count`` names): ``{out: (in name, in stamp,
+    out stamp)}``.
+
+    Bisection to ``first``, then one sequential read of at most what ``count``
+    records take: a few reads, whatever the manifest's size or content.
+    :class:`~jobs.errors.StalePlan` if the file is not the one planned.
+    """
+    fd = listed.open()
+    try:
+        size = listed.size
+        lo, hi = len(HEADER), size  # lo: a record start before any name >= first; records from hi on are >= first
+        while hi - lo > _READ:
+            mid = (lo + hi) // 2
+            s = _start_after(fd, mid, size)
+            if s >= hi:
+                hi = mid
+                continue
+            name = os.pread(fd, 512, s).partition(b"\0")[0]
+            if key(name) < first:
+                lo = s
+            else:
+                hi = s
+        found: dict[bytes, tuple[bytes, bytes, bytes]] = {}
+        end = min(size, lo + 2 * _READ + count * _RECORD_BYTES)
+        rest, at = b"", lo
+        while at < end:
+            chunk = os.pread(fd, min(_READ, end - at), at)
+            if not chunk:
+                break
+            at += len(chunk)
+            recs = (rest + chunk).split(END)
+            rest = recs.pop()
+            for rec in recs:
+                f = rec.split(b"\0")
+                if len(f) != 4 or not (f[0] and f[1] and f[2] and f[3]):
+                    continue  # not a record
+                k = key(f[0])
+                if k > last:
+                    return found
+                if k >= first:
+                    found[f[0]] = (f[1], f[2], f[3])
+        return found
+    finally:
+        os.close(fd)
+
+
+def iter_records(listed: ListFile | None) -> Iterator[tuple[bytes, bytes]]:
+    """Every record of a manifest, in order, as ``(key, record)``; nothing for None."""
+    if listed is None:
+        return
+    fd = listed.open()
+    try:
+        for out, source, a, b in _records_from(fd, len(HEADER), listed.size):
+            yield key(out), record(out, source, a, b)
+    finally:
+        os.close(fd)
+
+
+def read_records(directory: str) -> dict[str, tuple[str, str, str]]:
+    """Every record of a directory's manifest as ``{output name: (input name, input stamp, output stamp)}``.
+
+    For people and tests: a dict of a million records takes ~300 MB; the jobs read by range.
+    """
+    listed = records_of(directory, "read")
+    if listed is None:
+        return {}
+    found = {}
+    fd = listed.open()
+    try:
+        for out, source, a, b in _records_from(fd, len(HEADER), listed.size):
+            found[os.fsdecode(out)] = (os.fsdecode(source), a.decode("ascii", "replace"), b.decode("ascii", "replace"))
+    finally:
+        os.close(fd)
+        if listed.path != os.path.join(directory or ".", MANIFEST):  # a format-2 record converted for this read
+            os.remove(listed.path)
+    return found
+
+
+def _merged(old: Iterable[tuple[bytes, bytes]], new: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
+    """Records of ``old`` and ``new`` (each ``(key, record)`` sorted by key) in order; ``new`` wins a key both hold."""
+    a, b = iter(old), iter(new)
+    x, y = next(a, None), next(b, None)
+    last: bytes | None = None
+    while x is not None or y is not None:
+        if y is not None and (x is None or y[0] <= x[0]):
+            if x is not None and x[0] == y[0]:
+                x = next(a, None)
+            item, y = y, next(b, None)
+        else:
+            assert x is not None
+            item, x = x, next(a, None)
+        if last is not None and item[0] <= last:
+            continue  # out of order or twice (a hostile old manifest): the first kept
+        last = item[0]
+        yield item[1]
+
+
+def write_manifest(directory: str, token: str, old: ListFile | None, new: Iterable[tuple[bytes, bytes]]) -> None:
+    """Write the manifest of ``directory`` atomically: ``old``'s records with ``new``'s over them.
+
+    ``new`` holds ``(key, record)`` sorted by key (:func:`key`, :func:`record`).
+
+    One streaming pass; a format-2 record there is removed once this one is written.
+    """
+
+    def chunks():
+        yield HEADER
+        held: list[bytes] = []
+        n = 0
+        for rec in _merged(iter_records(old), new):
+            held.append(rec)
+            n += len(rec)
+            if n >= _READ * 4:
+                yield b"".join(held)
+                held, n = [], 0
+        yield b"".join(held)
+
+    write_atomic(os.path.join(directory or ".", MANIFEST), chunks(), token)
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
+        legacy = os.path.join(directory or ".", LEGACY)
+        if os.path.isfile(legacy) and not os.path.islink(legacy):
+            os.remove(legacy)

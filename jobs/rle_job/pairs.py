@@ -1,60 +1,87 @@
 """What an RLE job reads and writes: inputs matched with outputs, and which outputs are current.
 
 A source directory maps into an output directory (``page.bmp`` -> ``page.rle``),
-a file to a file.  Each directory is listed once; an existing output is kept
-only when the manifest (:mod:`jobs.rle_job.manifest`) says it was made from its
-input as it is now and it is as its task wrote it (without a record: the
-``make`` rule, newer than its input).
+a file to a file.  The plan lists the source once (names only, a stream),
+sorts the names by the output each makes, writes them as the run's work list
+(:mod:`jobs.runtime.worklist`) and keeps one byte and one size per file: the
+stamps are taken, and each output judged, in small tasks over ranges of that
+list (:func:`jobs.rle_job.currency.check_range`) that run where the job's tasks
+run.  An existing output is kept only when the manifest
+(:mod:`jobs.rle_job.manifest`) says it was made from its input as it is now and
+it is as its task wrote it (without a record: the ``make`` rule, newer than its
+input).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import stat
 from dataclasses import dataclass
 
+import numpy as np
+
 from jobs.errors import UsageError
-from jobs.rle_job.manifest import read_manifest, split_entry
-from jobs.runtime.listing import (
-    InputListing,
-    Names,
-    check_writable_dir,
-    kind_of_mode,
-    list_inputs,
-    list_outputs,
-    stem,
-)
+from jobs.rle_job.currency import BAD, CURRENT, NEWER, REPLACE, check_range
+from jobs.rle_job.manifest import records_of
+from jobs.rle_job.ranges import SEP, Target, split_blob, split_entry
+from jobs.runtime.listfile import ListFile
+from jobs.runtime.listing import PackedNames, check_writable_dir, stem
 from jobs.runtime.report import Outcomes
-from jobs.runtime.stamps import stat_stamp
+from jobs.runtime.runners import MAP_ITEMS, Mapper, local_map
+from jobs.runtime.temporaries import is_temporary, sweep_temporaries
+from jobs.runtime.worklist import WorkList, write_worklist
 
 __all__ = ["Pairs", "match_outputs", "output_dir"]
 
 log = logging.getLogger(__name__)
 
+#: Why an output is skipped.
+UP_TO_DATE = "up to date: made from its input as it is now, or newer than it (--overwrite makes it again)"
+
 
 @dataclass
 class Pairs:
-    """Inputs matched with outputs, after skipping existing outputs."""
+    """Inputs matched with outputs: the run's work list and, per entry, a code and the input's size.
 
-    src: Names
-    dst: Names
-    sizes: list
+    Attributes
+    ----------
+    target : Target
+        Where inputs and outputs are.
+    work : WorkList
+        The input names, sorted by output name.
+    codes : numpy.ndarray
+        Per entry, :mod:`jobs.rle_job.currency`'s code (MAKE, REPLACE: a task makes it).
+    sizes : numpy.ndarray
+        Per entry, the input's size when planned.
+    settled : list of Outcomes
+        Files decided while planning (skipped, failed).
+    stale : tuple of str
+        Temporaries in the output directory when planned (left by a killed run).
+    records : ListFile or None
+        The manifest as planned, which the finish merges what the run made into.
+    """
+
+    target: Target
+    work: WorkList
+    codes: np.ndarray
+    sizes: np.ndarray
     settled: list
-    out_dir: str
     stale: tuple
-    stamps: tuple = ()  # (output name, input stamp) of the outputs the job makes
-    adopt: tuple = ()  # (output name, manifest entry) of current outputs the manifest does not record yet
-    #: Indices (into ``src``) of the outputs that were there when planned: the only ones a task may replace.
-    existed: frozenset = frozenset()
+    records: ListFile | None
 
+    @property
+    def out_dir(self) -> str:
+        return self.target.out_dir
 
-def _single_input(src: str) -> InputListing:
-    head, name = os.path.split(src)
-    st = os.stat(src)
-    if not stat.S_ISREG(st.st_mode):
-        return InputListing(head, [], [], [(name, f"not a regular file ({kind_of_mode(st.st_mode)})")], [])
-    return InputListing(head, [name], [st.st_size], [], [st.st_mtime_ns])
+    def todo(self) -> np.ndarray:
+        """Entries a task makes, in order."""
+        return np.flatnonzero(self.codes <= REPLACE)
+
+    def paths(self, i: int) -> tuple[str, str]:
+        """Entry ``i``'s input and output paths (one read of the list: for the few large files)."""
+        out, name = split_entry(self.work.range(i, i + 1).entries()[0])
+        t = self.target
+        return os.path.join(t.src_dir, os.fsdecode(name)), os.path.join(t.out_dir, os.fsdecode(out))
 
 
 def output_dir(src: str, dst: str) -> str:
@@ -64,120 +91,128 @@ def output_dir(src: str, dst: str) -> str:
     return os.path.dirname(dst) or "."
 
 
-def _current(path: str, source_stamp: str, source_mtime: int, recorded: tuple | None) -> tuple[str | None, str]:
-    """(why the output at ``path`` must be made again or None if it is current, its stamp); one ``lstat``.
-
-    With a record in the directory's manifest (``recorded``, from :func:`jobs.rle_job.manifest.split_entry`),
-    current means the input's stamp is the one it was made from and the output
-    is as it was written; without one, as ``make`` decides: a regular, non-empty
-    file modified no earlier than its input.
-    """
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return "unreadable", ""
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file", ""
-    if st.st_size == 0:
-        return "empty", ""
-    mine = stat_stamp(st.st_size, st.st_mtime_ns)
-    if recorded is not None:
-        if recorded[0] != source_stamp:
-            return "its input changed since it was made", mine
-        if recorded[1] != mine:
-            return "it changed since it was made", mine
-        return None, mine
-    if st.st_mtime_ns < source_mtime:
-        return "older than its input", mine
-    return None, mine
-
-
-def match_outputs(src: str, dst: str, extensions, suffix: str, overwrite: bool) -> Pairs:
-    """Match inputs with output paths (a directory maps into a directory, a file to a file); list each once."""
+def _target(src: str, dst: str, suffix: str, overwrite: bool) -> tuple[Target, list[bytes]]:
+    """Where the job reads and writes, and for a job of one file its entry (``output/input``); UsageError for
+    what cannot be."""
     if os.path.isdir(src):
         if os.path.exists(dst) and not os.path.isdir(dst):
             raise UsageError(f"{dst} is a file: when the source is a directory the destination must be one")
-        listing = list_inputs(src, extensions)
-        out_dir = dst
-        out_names = None
         if overwrite and _same_dir(src, dst):
             raise UsageError(
                 f"--overwrite into the source directory {src} would replace the files there (such as the "
                 "images .rle files were made from): write the outputs to another directory"
             )
-    elif os.path.exists(src):
-        listing = _single_input(src)
-        if os.path.isdir(dst) or dst.endswith(os.sep):
-            out_dir = dst
-            out_names = None
-            mine = os.path.join(dst, stem(os.path.basename(src)) + suffix)
-        else:
-            out_dir = os.path.dirname(dst)
-            if not os.path.isdir(out_dir or "."):
-                raise UsageError(f"cannot write {dst}: directory {os.path.abspath(out_dir)} does not exist")
-            out_names = [os.path.basename(dst)]
-            mine = dst
-        if os.path.exists(mine) and os.path.samefile(mine, src):
-            raise UsageError(f"{mine} is the input itself: writing it would destroy the source; choose another name")
-    else:
+        return Target(src, dst), []
+    if not os.path.exists(src):
         raise UsageError(f"{src}: no such file or directory")
-    check_writable_dir(out_dir)
-    out = list_outputs(out_dir)
-    names = listing.names
-    wanted = [stem(n) + suffix for n in names] if out_names is None else out_names[: len(names)]
-    settled = []
-    if listing.others:
-        bad = Outcomes(Names(listing.directory, tuple(n for n, _ in listing.others)), None, "failed")
-        for i, (_, why) in enumerate(listing.others):
-            bad.reasons[i] = why
-        settled.append(bad)
-    todo, skip, clash, redo, adopt = [], [], [], [], []
-    seen: dict = {}
-    manifest = read_manifest(out_dir) if out.exists and not overwrite else {}
-    prefix = os.path.join(out_dir, "")
-    assert listing.mtimes is not None  # list_inputs records them
-    stamps = [stat_stamp(size, mtime) for size, mtime in zip(listing.sizes, listing.mtimes, strict=True)]
-    for i, want in enumerate(wanted):
-        if want in seen:
-            clash.append((i, seen[want]))
-            continue
-        seen[want] = i
-        if want in out.names and not overwrite:
-            recorded = split_entry(manifest.get(want))
-            why, mine = _current(prefix + want, stamps[i], listing.mtimes[i], recorded)
-            if why is None:
-                skip.append(i)
-                if recorded is None:
-                    adopt.append((want, f"{stamps[i]}|{mine}"))
-                continue
-            redo.append((want, why))
-        todo.append(i)
-    if redo:
-        shown = ", ".join(f"{name} ({why})" for name, why in redo[:3]) + (" ..." if len(redo) > 3 else "")
-        log.warning("%d output(s) are not current and are made again: %s", len(redo), shown)
-    if out_names is None:
-        all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(names), suffix)
+    head, name = os.path.split(src)
+    if os.path.isdir(dst) or dst.endswith(os.sep):
+        target = Target(head, dst)
+        mine = os.path.join(dst, stem(name) + suffix)
     else:
-        all_src, all_dst = Names(listing.directory, tuple(names)), Names(out_dir, tuple(wanted))
-    if skip:
-        why = "up to date: made from its input as it is now, or newer than it (--overwrite makes it again)"
-        settled.append(Outcomes(all_src.take(skip), all_dst.take(skip), "skipped", why))
-    if clash:
-        c = Outcomes(all_src.take(i for i, _ in clash), all_dst.take(i for i, _ in clash), "failed")
-        for k, (i, j) in enumerate(clash):
-            c.reasons[k] = f"{all_src[i]}: output name {all_dst[i]} is also the output of {all_src[j]}"
-        settled.append(c)
-    return Pairs(
-        all_src.take(todo),
-        all_dst.take(todo),
-        [listing.sizes[i] for i in todo],
-        settled,
-        out_dir,
-        tuple(out.temporaries),
-        tuple((wanted[i], stamps[i]) for i in todo),
-        tuple(adopt),
-        frozenset(k for k, i in enumerate(todo) if wanted[i] in out.names),
-    )
+        out_dir = os.path.dirname(dst)
+        if not os.path.isdir(out_dir or "."):
+            raise UsageError(f"cannot write {dst}: directory {os.path.abspath(out_dir)} does not exist")
+        target = Target(head, out_dir)
+        mine = dst
+    if os.path.exists(mine) and os.path.samefile(mine, src):
+        raise UsageError(f"{mine} is the input itself: writing it would destroy the source; choose another name")
+    return target, [os.fsencode(os.path.basename(mine)) + SEP + os.fsencode(name)]
+
+
+def _scan_entries(directory: str, extensions, suffix: str) -> list[bytes]:
+    """The work list entries (``output/input``) of the names in ``directory`` with a wanted extension, hidden
+    ones left out: one ``scandir``, no ``stat``, no second list."""
+    tail = os.fsencode(suffix) + SEP
+    entries = []
+    with os.scandir(os.fsencode(directory)) as it:
+        for entry in it:
+            name = entry.name
+            dot = name.rfind(b".")
+            if dot > 0 and name[0] != 0x2E and os.fsdecode(name[dot:]).lower() in extensions:  # 0x2E: "."
+                entries.append(name[:dot] + tail + name)
+    return entries
+
+
+def _scan_outputs(directory: str) -> tuple[bool, list[str]]:
+    """Whether the output directory holds anything, and imgjobs' temporaries there: one ``scandir``."""
+    anything, temps = False, []
+    try:
+        with os.scandir(directory or ".") as it:
+            for entry in it:
+                if is_temporary(entry.name):
+                    temps.append(entry.name)
+                else:
+                    anything = True
+    except FileNotFoundError:
+        pass
+    return anything, temps
+
+
+def match_outputs(
+    src: str, dst: str, extensions, suffix: str, overwrite: bool, token: str, map: Mapper = local_map
+) -> Pairs:
+    """Match inputs with outputs and judge the outputs there; write the run's work list (see the module).
+
+    ``map`` runs the judging tasks (:meth:`jobs.runtime.runners.Runner.map`).
+    """
+    target, keyed = _target(src, dst, suffix, overwrite)
+    check_writable_dir(target.out_dir)
+    if not keyed:
+        keyed = _scan_entries(src, extensions, suffix)
+    look, stale = _scan_outputs(target.out_dir)
+    try:
+        os.makedirs(target.out_dir or ".", exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create {target.out_dir}: {e.strerror or e}") from None
+    keyed.sort()  # the inputs of one output name together, the first (by name) the one that makes it
+    try:
+        work = write_worklist(target.out_dir, token, keyed)
+        records = records_of(target.out_dir, token) if look and not overwrite else None
+        calls = [
+            (work.range(a, min(a + MAP_ITEMS, len(work))), target, records, overwrite, look, _maker(keyed, a))
+            for a in range(0, len(work), MAP_ITEMS)
+        ]
+        del keyed
+        states = map(check_range, calls)
+    except BaseException:
+        sweep_temporaries(target.out_dir, token=token)
+        raise
+    codes = np.concatenate([s.codes for s in states]) if states else np.zeros(0, dtype=np.uint8)
+    sizes = np.concatenate([s.sizes for s in states]) if states else np.zeros(0, dtype=np.int64)
+    pairs = Pairs(target, work, codes, sizes, [], tuple(stale), records)
+    _settle(pairs, states)
+    return pairs
+
+
+def _maker(keyed: list[bytes], a: int) -> bytes:
+    """The entry before ``a`` that makes the output of entry ``a`` (the first of its output name), or b""."""
+    out = keyed[a].partition(SEP)[0] + SEP if a < len(keyed) else b""
+    k = a
+    while k > 0 and keyed[k - 1].startswith(out):
+        k -= 1
+    return keyed[k] if k < a else b""
+
+
+def _settle(pairs: Pairs, states: list) -> None:
+    """The outcomes decided while planning: outputs skipped as current, inputs that cannot be made."""
+    t, codes = pairs.target, pairs.codes
+    skipped = (codes == CURRENT) | (codes == NEWER)
+    if skipped.any():
+        ins, outs = split_blob(pairs.work.select(skipped))
+        pairs.settled.append(Outcomes(PackedNames(t.src_dir, ins), PackedNames(t.out_dir, outs), "skipped", UP_TO_DATE))
+    bad = codes == BAD
+    if bad.any():
+        ins, outs = split_blob(pairs.work.select(bad))
+        o = Outcomes(PackedNames(t.src_dir, ins), PackedNames(t.out_dir, outs), "failed")
+        for k, why in enumerate(why for s in states for _, why in sorted(s.reasons.items())):
+            o.reasons[k] = why
+        pairs.settled.append(o)
+    redone = [r for s in states for r in s.redone][:3]
+    nredone = sum(s.nredone for s in states)
+    if nredone:
+        shown = ", ".join(f"{name} ({why})" for name, why in redone) + (" ..." if nredone > len(redone) else "")
+        log.warning("%d output(s) are not current and are made again: %s", nredone, shown)
 
 
 def _same_dir(a: str, b: str) -> bool:

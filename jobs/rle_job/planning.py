@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
+
 import rle
 from jobs.errors import UsageError
 from jobs.images import IMAGE_EXTENSIONS
@@ -26,19 +28,22 @@ from jobs.rle_job.blocks import (
     compress_block,
     decompress_block,
     finalize_bmp,
+    input_stamp,
     prepare_bmp,
     rle_offsets,
     verify_block,
     verify_finish,
 )
+from jobs.rle_job.currency import REPLACE
 from jobs.rle_job.finish import RleFinish
 from jobs.rle_job.layout import Graph, row_bounds, split_large
 from jobs.rle_job.options import CompressOptions, DecompressOptions, Sizing, VerifyOptions
-from jobs.rle_job.pairs import Pairs, match_outputs, output_dir
+from jobs.rle_job.pairs import match_outputs, output_dir
 from jobs.rle_job.tasks import compress_batch, decompress_batch, size_mismatch, verify_batch
 from jobs.runtime.engine import Plan
 from jobs.runtime.listing import Names, list_inputs, stem
 from jobs.runtime.report import Outcomes
+from jobs.runtime.runners import Mapper, local_map
 from jobs.runtime.temporaries import new_token
 
 __all__ = ["output_dir", "plan_compress", "plan_decompress", "plan_verify"]
@@ -72,7 +77,9 @@ def _failed(outcomes: Outcomes, i: int, path: str, exc: BaseException) -> None:
 # --------------------------------------------------------------------------- compress
 
 
-def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism: int = 1) -> Plan:
+def plan_compress(
+    src, dst, opts: CompressOptions | None = None, *, parallelism: int = 1, map: Mapper = local_map
+) -> Plan:
     """Plan compressing an image file or a directory of images into ``.rle`` files.
 
     Parameters
@@ -80,11 +87,13 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
     src : str or os.PathLike
         An image file, or a directory whose image files (by extension) are compressed.
     dst : str or os.PathLike
-        Output ``.rle`` file, or directory (created by the tasks if missing).
+        Output ``.rle`` file, or directory (created if missing: the run's work list goes there).
     opts : CompressOptions, optional
         Resolved options (default: from config).
     parallelism : int
         Threads that will run the graph, for the automatic task sizes.
+    map : callable, optional
+        Where the plan's own small tasks run (:data:`jobs.runtime.runners.Mapper`): which outputs are current.
 
     Returns
     -------
@@ -92,33 +101,43 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
     """
     opts = opts or CompressOptions.resolve()
     sizing = Sizing.from_config()
-    src, dst = os.fspath(src), os.fspath(dst)
-    pairs = match_outputs(src, dst, IMAGE_EXTENSIONS, ".rle", opts.overwrite)
     token = new_token()
-    g = Graph("compress", token)
-    g.plan.settled = pairs.settled
-    g.plan.finish = RleFinish("compress", token, pairs.out_dir, pairs.stale, pairs.stamps, pairs.adopt)
+    pairs = match_outputs(os.fspath(src), os.fspath(dst), IMAGE_EXTENSIONS, ".rle", opts.overwrite, token, map)
+    g = _graph("compress", token, pairs)
     rows = opts.rows_per_task
-    large, small = [], []
-    for i, size in enumerate(pairs.sizes):
-        candidate = rows != 0 and (rows != "auto" or 8 * size > sizing.min_pixels)
-        candidate = candidate and os.path.splitext(pairs.src.names[i])[1].lower() in BMP_EXTENSIONS
-        info = _probe_or_none(pairs.src[i], opts.max_pixels) if candidate else None
-        if info is not None and info.bmp is not None:
-            large.append((i, info))
-        else:
-            small.append(i)
-    budget, split = split_large(pairs, small, large, lambda x: x[1].pixels, 8, rows, parallelism, sizing)
-    g.batches("batch", compress_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts, token)
-    for i, info in split:
+    todo = pairs.todo()
+    sizes = pairs.sizes[todo]
+    maybe = todo[sizes * 8 > sizing.min_pixels] if rows == "auto" else todo if rows != 0 else todo[:0]
+    large = []
+    for i in maybe.tolist():
+        path, out = pairs.paths(i)
+        if os.path.splitext(path)[1].lower() in BMP_EXTENSIONS:
+            info = _probe_or_none(path, opts.max_pixels)
+            if info is not None and info.bmp is not None:
+                large.append((i, info, out))
+    small_bytes = int(sizes.sum()) - sum(int(pairs.sizes[i]) for i, _, _ in large)
+    budget, split, _ = split_large(small_bytes, large, lambda x: x[1].pixels, 8, rows, parallelism, sizing)
+    batched = np.setdiff1d(todo, [i for i, _, _ in split]) if split else todo
+    g.ranges("batch", compress_batch, pairs, batched, parallelism, sizing if rows == "auto" else None, opts, token)
+    replace = set(np.flatnonzero(pairs.codes == REPLACE).tolist()) if split else set()
+    for i, info, d in split:
         bounds = row_bounds(info.height, info.width, rows, budget)
-        d = pairs.dst[i]
+        stamp = input_stamp(info.path)
         g.blocks(
             "write",
-            pairs.sizes[i],
+            int(pairs.sizes[i]),
             bounds,
             lambda k, info=info, bounds=bounds: (compress_block, info, bounds[k], bounds[k + 1], opts),
-            lambda keys, info=info, d=d, r=i in pairs.existed: (assemble_rle, info, d, list(keys), opts, token, r),
+            lambda keys, info=info, d=d, r=i in replace, st=stamp: (
+                assemble_rle,
+                info,
+                d,
+                list(keys),
+                opts,
+                token,
+                r,
+                st,
+            ),
         )
     log.info(
         "compress: %d file(s) in %d task(s), %d settled while planning",
@@ -129,6 +148,13 @@ def plan_compress(src, dst, opts: CompressOptions | None = None, *, parallelism:
     return g.plan
 
 
+def _graph(job: str, token: str, pairs) -> Graph:
+    g = Graph(job, token)
+    g.plan.settled = pairs.settled
+    g.plan.finish = RleFinish(job, token, pairs.out_dir, pairs.stale, pairs.records, pairs.work.listed.path)
+    return g
+
+
 # --------------------------------------------------------------------------- decompress
 
 
@@ -137,7 +163,9 @@ def _rle_large_bytes(sizing: Sizing) -> int:
     return sizing.min_pixels // rle.CHUNK
 
 
-def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallelism: int = 1) -> Plan:
+def plan_decompress(
+    src, dst, opts: DecompressOptions | None = None, *, parallelism: int = 1, map: Mapper = local_map
+) -> Plan:
     """Plan decompressing an ``.rle`` file or a directory of them into 1-bit BMPs.
 
     Work is sized from the bytes each file holds: a small file (it cannot
@@ -149,48 +177,43 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
     """
     opts = opts or DecompressOptions.resolve()
     sizing = Sizing.from_config()
-    src, dst = os.fspath(src), os.fspath(dst)
-    pairs = match_outputs(src, dst, {".rle"}, ".bmp", opts.overwrite)
     token = new_token()
-    g = Graph("decompress", token)
-    g.plan.settled = pairs.settled
-    g.plan.finish = RleFinish("decompress", token, pairs.out_dir, pairs.stale, pairs.stamps, pairs.adopt)
+    pairs = match_outputs(os.fspath(src), os.fspath(dst), {".rle"}, ".bmp", opts.overwrite, token, map)
+    g = _graph("decompress", token, pairs)
     rows = opts.rows_per_task
     cap = _rle_large_bytes(sizing)
-    small, large = [], []
-    bad = []
-    for i, size in enumerate(pairs.sizes):
-        if rows == 0 or (rows == "auto" and size <= cap):
-            small.append(i)
-            continue
+    todo = pairs.todo()
+    sizes = pairs.sizes[todo]
+    maybe = todo[sizes > cap] if rows == "auto" else todo if rows != 0 else todo[:0]
+    large, bad = [], []
+    for i in maybe.tolist():
+        s, d = pairs.paths(i)
         try:
-            width, height = _read_rle_header(pairs.src[i], size)
+            width, height = _read_rle_header(s, int(pairs.sizes[i]))
         except Exception as e:  # this file fails, by name; the rest goes on
-            bad.append((i, e))
+            bad.append((i, s, d, e))
             continue
-        large.append((i, width, height))
+        large.append((i, width, height, s, d))
     if bad:
-        o = Outcomes(pairs.src.take(i for i, _ in bad), pairs.dst.take(i for i, _ in bad), "failed")
-        for k, (i, err) in enumerate(bad):
-            _failed(o, k, pairs.src[i], err)
+        o = Outcomes([s for _, s, _, _ in bad], [d for _, _, d, _ in bad], "failed")
+        for k, (_, s, _, err) in enumerate(bad):
+            _failed(o, k, s, err)
         g.plan.settled.append(o)
-    budget, split = split_large(pairs, small, large, lambda x: x[1] * x[2], rle.CHUNK, rows, parallelism, sizing)
-    g.batches(
-        "batch",
-        decompress_batch,
-        pairs,
-        small,
-        parallelism,
-        sizing if rows == "auto" else None,
-        token,
+    small_bytes = (
+        int(sizes.sum()) - sum(int(pairs.sizes[x[0]]) for x in large) - sum(int(pairs.sizes[x[0]]) for x in bad)
     )
-    for i, w, h in split:
-        s, d = pairs.src[i], pairs.dst[i]
+    budget, split, _ = split_large(small_bytes, large, lambda x: x[1] * x[2], rle.CHUNK, rows, parallelism, sizing)
+    apart = [x[0] for x in split] + [x[0] for x in bad]
+    batched = np.setdiff1d(todo, apart) if apart else todo
+    g.ranges("batch", decompress_batch, pairs, batched, parallelism, sizing if rows == "auto" else None, token)
+    replace = set(np.flatnonzero(pairs.codes == REPLACE).tolist()) if split else set()
+    for i, w, h, s, d in split:
         bounds = row_bounds(h, w, rows, budget)
+        stamp = input_stamp(s)
         index = g.task("index", prepare_bmp, s, d, bounds, w, h, token)
         g.blocks(
             "write",
-            pairs.sizes[i],
+            int(pairs.sizes[i]),
             bounds,
             lambda k, s=s, d=d, bounds=bounds, w=w, h=h, index=index: (
                 decompress_block,
@@ -203,7 +226,17 @@ def plan_decompress(src, dst, opts: DecompressOptions | None = None, *, parallel
                 h,
                 token,
             ),
-            lambda keys, s=s, d=d, w=w, h=h, r=i in pairs.existed: (finalize_bmp, s, d, list(keys), w, h, token, r),
+            lambda keys, s=s, d=d, w=w, h=h, r=i in replace, st=stamp: (
+                finalize_bmp,
+                s,
+                d,
+                list(keys),
+                w,
+                h,
+                token,
+                r,
+                st,
+            ),
         )
     return g.plan
 
@@ -279,17 +312,17 @@ def plan_verify(orig, rle_src, opts: VerifyOptions | None = None, *, parallelism
         for k, i in enumerate(missing):
             o.reasons[k] = f"{src_all[i]}: no .rle file {dst_all[i]}"
         settled.append(o)
-    pairs = Pairs(src_all.take(keep), dst_all.take(keep), sizes, [], "", ())
+    src_v, dst_v = src_all.take(keep), dst_all.take(keep)
     rows = opts.rows_per_task
     cap = _rle_large_bytes(sizing)
     small, large, bad, differ = [], [], [], []
-    for i, size in enumerate(pairs.sizes):
+    for i, size in enumerate(sizes):
         if rows == 0 or (rows == "auto" and size <= cap):
             small.append(i)
             continue
         try:
-            width, height = _read_rle_header(pairs.dst[i], size)
-            info = rle.probe(pairs.src[i], max_pixels=opts.max_pixels)
+            width, height = _read_rle_header(dst_v[i], size)
+            info = rle.probe(src_v[i], max_pixels=opts.max_pixels)
         except Exception as e:  # this pair fails, by name; the rest goes on
             bad.append((i, e))
             continue
@@ -298,24 +331,26 @@ def plan_verify(orig, rle_src, opts: VerifyOptions | None = None, *, parallelism
         else:
             large.append((i, info))
     if bad:
-        o = Outcomes(pairs.src.take(i for i, _ in bad), pairs.dst.take(i for i, _ in bad), "failed")
+        o = Outcomes(src_v.take(i for i, _ in bad), dst_v.take(i for i, _ in bad), "failed")
         for k, (i, err) in enumerate(bad):
-            _failed(o, k, pairs.src[i], err)
+            _failed(o, k, src_v[i], err)
         settled.append(o)
     if differ:
-        o = Outcomes(pairs.src.take(i for i, _, _ in differ), pairs.dst.take(i for i, _, _ in differ))
+        o = Outcomes(src_v.take(i for i, _, _ in differ), dst_v.take(i for i, _, _ in differ))
         for k, (_, a, b) in enumerate(differ):
             size_mismatch(o, k, a, b)
         settled.append(o)
-    budget, split = split_large(pairs, small, large, lambda x: x[1].pixels, rle.CHUNK, rows, parallelism, sizing)
-    g.batches("batch", verify_batch, pairs, small, parallelism, sizing if rows == "auto" else None, opts)
+    small_bytes = sum(sizes[i] for i in small)
+    budget, split, rejoin = split_large(small_bytes, large, lambda x: x[1].pixels, rle.CHUNK, rows, parallelism, sizing)
+    small = sorted(small + rejoin)
+    g.batches("batch", verify_batch, src_v, dst_v, sizes, small, parallelism, sizing if rows == "auto" else None, opts)
     for i, info in split:
-        path = pairs.dst[i]
+        path = dst_v[i]
         bounds = row_bounds(info.height, info.width, rows, budget)
         index = g.task("index", rle_offsets, path, bounds, info.width, info.height)
         g.blocks(
             "compare",
-            pairs.sizes[i],
+            sizes[i],
             bounds,
             lambda k, info=info, path=path, index=index, bounds=bounds: (
                 verify_block,

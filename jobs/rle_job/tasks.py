@@ -23,8 +23,8 @@ import numpy as np
 
 import rle
 from jobs.images import failure
+from jobs.rle_job.ranges import FileBatch, RangeBatch
 from jobs.runtime.durable import AppearedError, BatchWriter
-from jobs.runtime.listing import Names
 from jobs.runtime.report import Outcomes
 from rle.bmpwriter import bmp_1bit_header, bmp_1bit_rows
 
@@ -56,35 +56,6 @@ EXPECTED = (Exception,)
 _FLUSH_BYTES = 8 << 20
 #: verify lists this many mismatching pixels by position.
 MAX_LISTED = 10
-
-
-@dataclass(frozen=True)
-class FileBatch:
-    """The argument of a batch task: inputs, outputs and the input sizes seen while planning.
-
-    Attributes
-    ----------
-    src : Names
-        Input files.
-    dst : Names
-        Output files (for ``verify``, the ``.rle`` files), index for index.
-    sizes : tuple of int
-        Input sizes in bytes when planned (``verify``: of the ``.rle`` files).  A
-        task never reads more of an ``.rle`` than its planned size: one that grew
-        since is refused, never read whole.
-    replace : frozenset of int
-        Positions whose output was there when planned: the only outputs a task
-        replaces.  A file that appears at another's name meanwhile (another
-        program's) is kept, and that input fails with the reason.
-    """
-
-    src: Names
-    dst: Names
-    sizes: tuple
-    replace: frozenset = frozenset()
-
-    def __len__(self) -> int:
-        return len(self.src)
 
 
 def reason_of(exc: BaseException, path: str) -> str:
@@ -126,7 +97,7 @@ def _commit(writer: BatchWriter, out: Outcomes, index: dict) -> None:
         out.out_size[i], out.out_mtime[i] = size, mtime
 
 
-def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
+def compress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcomes:
     """Compress a batch of images into ``.rle`` files.
 
     Each file is read once (:func:`rle.read_packed_image`); images of the same
@@ -135,13 +106,15 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
 
     Parameters
     ----------
-    batch : FileBatch
-        Images and their ``.rle`` outputs.
+    batch : FileBatch or RangeBatch
+        Images and their ``.rle`` outputs (a range of the run's work list: read here).
     opts : jobs.rle_job.options.CompressOptions
         Uses ``threshold``.
     token : str
         The run's token, in the name of every temporary.
     """
+    if isinstance(batch, RangeBatch):
+        batch = batch.load()
     out = Outcomes(batch.src, batch.dst)
     writer = BatchWriter(token)
     index = {}
@@ -164,7 +137,7 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
                     out.fail(i, f"{batch.src[i]}: cannot write {dst}: {e.strerror or e}")
                     continue
                 index[dst] = i
-                out.set(i, "ok", pixels=width * h, bytes_in=batch.sizes[i], bytes_out=n)
+                out.set(i, "ok", pixels=width * h, bytes_in=out.bytes_in[i], bytes_out=n)
         pending.clear()
 
     if not _output_directory(batch, out):
@@ -173,10 +146,12 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
         for i in range(len(batch)):
             src = batch.src[i]
             try:
-                packed, width, _row_bits = rle.read_packed_image(src, opts.threshold, max_pixels=opts.max_pixels)
+                image = rle.read_packed_file(src, opts.threshold, max_pixels=opts.max_pixels)
             except EXPECTED as e:
                 out.fail(i, reason_of(e, src))
                 continue
+            packed, width = image.packed, image.width
+            out.bytes_in[i], out.in_mtime[i] = image.size, image.mtime_ns  # the stamp of what was read
             pending.append((i, packed, width, 8 * packed.shape[1]))
             waiting += packed.nbytes
             if waiting >= _FLUSH_BYTES:
@@ -190,21 +165,29 @@ def compress_batch(batch: FileBatch, opts, token: str) -> Outcomes:
     return out
 
 
-def read_small_rle(path: str, planned: int) -> bytes:
-    """A small ``.rle`` file's bytes, never more than the ``planned`` size it was listed with."""
+def read_small_rle(path: str, planned: int, stamp: Outcomes | None = None, i: int = 0) -> bytes:
+    """A small ``.rle`` file's bytes, never more than the ``planned`` size it was listed with.
+
+    With ``stamp``, its row ``i`` gets the file's size and modification time as it was opened.
+    """
     with rle.open_regular(path) as f:
+        if stamp is not None:
+            st = os.fstat(f.fileno())
+            stamp.bytes_in[i], stamp.in_mtime[i] = st.st_size, st.st_mtime_ns
         data = f.read(planned + 1)
     if len(data) > planned:
         raise rle.FormatError(f"{path}: grew past its {planned} bytes after the job was planned; run the job again")
     return data
 
 
-def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
+def decompress_batch(batch: FileBatch | RangeBatch, token: str) -> Outcomes:
     """Decompress a batch of small ``.rle`` files into 1-bit BMPs.
 
     Each file is read whole (no more than its planned size) and validated by
     :func:`rle.decode` before anything the size of its image is allocated.
     """
+    if isinstance(batch, RangeBatch):
+        batch = batch.load()
     out = Outcomes(batch.src, batch.dst)
     writer = BatchWriter(token)
     index = {}
@@ -214,7 +197,7 @@ def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
         for i in range(len(batch)):
             src, dst = batch.src[i], batch.dst[i]
             try:
-                data = read_small_rle(src, batch.sizes[i])
+                data = read_small_rle(src, batch.sizes[i], out, i)
                 pixels = rle.decode(data)
                 h, w = pixels.shape
                 n = writer.add(dst, bmp_1bit_header(w, h) + bmp_1bit_rows(pixels), replace=i in batch.replace)
@@ -222,7 +205,7 @@ def decompress_batch(batch: FileBatch, token: str) -> Outcomes:
                 out.fail(i, reason_of(e, src))
                 continue
             index[dst] = i
-            out.set(i, "ok", pixels=w * h, bytes_in=len(data), bytes_out=n)
+            out.set(i, "ok", pixels=w * h, bytes_in=out.bytes_in[i], bytes_out=n)
         _commit(writer, out, index)
     except BaseException:
         writer.discard()

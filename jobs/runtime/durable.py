@@ -20,6 +20,7 @@ import errno
 import filecmp
 import functools
 import io
+import itertools
 import logging
 import os
 import stat
@@ -172,21 +173,22 @@ def _datasync(fd: int) -> None:
 
 
 def _write_all(fd: int, parts) -> int:
-    """Write every buffer of ``parts`` with ``os.writev``, a batch of them per call; return the bytes written."""
+    """Write every buffer of ``parts`` with ``os.writev``, 512 of them per call; return the bytes written.
+
+    ``parts`` may be a generator: it is taken 512 buffers at a time, never held whole.
+    """
     total = 0
-    views = [memoryview(p).cast("B") for p in parts]
-    k = 0
-    while k < len(views):
-        batch = views[k : k + 512]
-        n = os.writev(fd, batch)
-        total += n
-        for v in batch:  # a short write: go on from where it stopped
-            if n >= len(v):
-                n -= len(v)
+    it = iter(parts)
+    while views := [memoryview(p).cast("B") for p in itertools.islice(it, 512)]:
+        k = 0
+        while k < len(views):
+            n = os.writev(fd, views[k:])
+            total += n
+            while k < len(views) and n >= len(views[k]):  # a short write: go on from where it stopped
+                n -= len(views[k])
                 k += 1
-            else:
-                views[k] = v[n:]
-                break
+            if n:
+                views[k] = views[k][n:]
     return total
 
 

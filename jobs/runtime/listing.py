@@ -17,6 +17,8 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from jobs.errors import UsageError
 from jobs.runtime.temporaries import is_temporary
 
@@ -24,6 +26,7 @@ __all__ = [
     "InputListing",
     "Names",
     "OutputListing",
+    "PackedNames",
     "check_writable_dir",
     "check_writable_file",
     "kind_of_mode",
@@ -58,13 +61,7 @@ class Names(Sequence):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return Names(self.directory, self.names[i], self.suffix)
-        name = self.names[i]
-        if self.suffix is not None:
-            name = stem(name) + self.suffix
-        d = self.directory
-        if not d:
-            return name
-        return d + name if d.endswith(os.sep) else d + os.sep + name
+        return _path(self.directory, self.names[i], self.suffix)
 
     def __iter__(self):
         return (self[i] for i in range(len(self.names)))
@@ -78,6 +75,80 @@ class Names(Sequence):
     def take(self, indices: Iterable[int]) -> Names:
         """The names at ``indices``, in that order."""
         return Names(self.directory, tuple(self.names[i] for i in indices), self.suffix)
+
+
+class PackedNames(Sequence):
+    """Paths as one directory and one blob of names, each ended by a NUL: no object per name.
+
+    What a task over a range of a work list (:mod:`jobs.runtime.worklist`)
+    returns for its files: a million names cost their bytes, not a million
+    strings.  Same interface as :class:`Names`; a name is decoded as the file
+    system does (:func:`os.fsdecode`) when it is asked for.
+
+    >>> p = PackedNames("out", b"a.png\\0b.png\\0", ".txt")
+    >>> list(p), p.take([1]).basenames()
+    (['out/a.txt', 'out/b.txt'], ['b.txt'])
+    """
+
+    __slots__ = ("_ends", "_paths", "blob", "directory", "suffix")
+
+    def __init__(self, directory: str, blob: bytes, suffix: str | None = None):
+        self.directory, self.blob, self.suffix = directory, blob, suffix
+        self._ends: np.ndarray | None = None
+        self._paths: list[str] | None = None  # every path, made at the first index: a task's few thousand
+
+    def __reduce__(self):
+        return PackedNames, (self.directory, self.blob, self.suffix)
+
+    def ends(self) -> np.ndarray:
+        """Where each name's NUL is in the blob."""
+        if self._ends is None:
+            self._ends = np.flatnonzero(np.frombuffer(self.blob, dtype=np.uint8) == 0)
+        return self._ends
+
+    def __len__(self) -> int:
+        return len(self._paths) if self._paths is not None else len(self.ends())
+
+    def name(self, i: int) -> str:
+        """Name ``i`` as stored (the input's, without the directory or suffix)."""
+        ends = self.ends()
+        start = int(ends[i - 1]) + 1 if i > 0 else 0
+        return os.fsdecode(self.blob[start : int(ends[i])])
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.take(range(len(self))[i])
+        if self._paths is None:
+            d, suffix = self.directory, self.suffix
+            self._paths = [_path(d, os.fsdecode(n), suffix) for n in self.blob.split(b"\0")[:-1]]
+        return self._paths[i]
+
+    def __iter__(self):
+        if self._paths is not None:
+            return iter(self._paths)
+        d, suffix = self.directory, self.suffix  # one pass, nothing kept: a report's million names
+        return (_path(d, os.fsdecode(n), suffix) for n in self.blob.split(b"\0")[:-1])
+
+    def basenames(self) -> list[str]:
+        """The file name of every path."""
+        return [os.path.basename(p) for p in self]
+
+    def take(self, indices: Iterable[int]) -> PackedNames:
+        """The names at ``indices``, in that order."""
+        ends = self.ends()
+        parts = []
+        for i in indices:
+            start = int(ends[i - 1]) + 1 if i > 0 else 0
+            parts.append(self.blob[start : int(ends[i]) + 1])
+        return PackedNames(self.directory, b"".join(parts), self.suffix)
+
+
+def _path(directory: str, name: str, suffix: str | None) -> str:
+    if suffix is not None:
+        name = stem(name) + suffix
+    if not directory:
+        return name
+    return directory + name if directory.endswith(os.sep) else directory + os.sep + name
 
 
 def stem(name: str) -> str:

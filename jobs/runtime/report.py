@@ -79,6 +79,7 @@ class Outcomes:
         "bytes_out",
         "details",
         "dst",
+        "in_mtime",
         "out_mtime",
         "out_size",
         "pixels",
@@ -101,6 +102,9 @@ class Outcomes:
         #: (:class:`~jobs.runtime.durable.BatchWriter`); -1 where not taken (a finish takes those itself).
         self.out_size = np.full(n, -1, dtype=np.int64)
         self.out_mtime = np.full(n, -1, dtype=np.int64)
+        #: The modification time (ns) of the input as its task opened it, before reading (its size: ``bytes_in``);
+        #: -1 where not taken.  With ``bytes_in``, the stamp of the content the output was made from.
+        self.in_mtime = np.full(n, -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return self.status.size
@@ -122,6 +126,13 @@ class Outcomes:
         if mtime is None or mtime[i] < 0:
             return None
         return stat_stamp(int(self.out_size[i]), int(mtime[i]))
+
+    def input_stamp(self, i: int) -> str | None:
+        """The stamp of file ``i``'s input as its task read it (:func:`~jobs.runtime.stamps.stat_stamp`), or None."""
+        mtime = getattr(self, "in_mtime", None)  # None: made by an older imgjobs (a mixed cluster)
+        if mtime is None or mtime[i] < 0:
+            return None
+        return stat_stamp(int(self.bytes_in[i]), int(mtime[i]))
 
     def fail(self, i: int, reason: str) -> None:
         """Record that file ``i`` failed, and why (the reason names the file)."""

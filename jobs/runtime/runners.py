@@ -146,11 +146,20 @@ class Runner:
         """``[func(*call) for call in calls]`` where this runner computes (a :data:`Mapper`).
 
         On a distributed scheduler each call is a task on its workers, submitted a
-        window at a time; on Dask's local schedulers, :func:`local_map` in this
-        process (with at least :data:`LOCAL_MAP_THREADS` threads, when it uses them).
+        window at a time (but in this process while a batch-system cluster's first
+        worker is awaited: :attr:`ready`).  On Dask's local schedulers, worker processes of their
+        own when the job is one for processes (:meth:`processes_for`: many small
+        files, whose ``stat`` calls hold the GIL between them), else
+        :func:`local_map` in this process (with at least
+        :data:`LOCAL_MAP_THREADS` threads, when it uses them).
         """
         if self.client is None:
+            if self.processes_for(len(calls) * MAP_ITEMS) and len(calls) > 1:
+                with process_pool(self.parallelism) as pool:
+                    return list(pool.map(_call, [func] * len(calls), calls))
             return local_map(func, calls, max(LOCAL_MAP_THREADS, self.parallelism))
+        if self.ready is not None:  # a batch-system cluster whose workers may be queued for hours: here, now
+            return local_map(func, calls, LOCAL_MAP_THREADS)
         name = f"imgjobs-map-{uuid.uuid4().hex[:12]}"
         graph = {(name, i): (func, *call) for i, call in enumerate(calls)}
         return self._compute_distributed(graph, list(graph), {}, None)
@@ -168,6 +177,14 @@ class Runner:
             return self._compute_local(graph, outputs, watch, progress)
         return self._compute_distributed(graph, outputs, watch, progress)
 
+    def processes_for(self, files: int) -> bool:
+        """Whether work on ``files`` small files runs in worker processes here (:meth:`resolve`'s rule)."""
+        if self.client is not None or self.parallelism < 2:
+            return False
+        return self.kind == "processes" or (
+            self.kind == "auto" and files >= config.get_int("scheduler.auto-processes-files", low=0)
+        )
+
     def resolve(self, batched_files: int, only_batches: bool = False) -> str:
         """Settle the ``auto`` kind for a job with ``batched_files`` small files in batch tasks.
 
@@ -181,8 +198,7 @@ class Runner:
         """
         if self.kind != "auto":
             return self.kind
-        many = config.get_int("scheduler.auto-processes-files", low=0)
-        if self.parallelism > 1 and batched_files >= many:
+        if self.processes_for(batched_files):
             self.kind, why = "processes", f"{batched_files} small files in batches"
         elif only_batches and batched_files:
             self.kind, self.parallelism, why = "threads", 1, "few small files: their work holds the GIL"
@@ -239,6 +255,10 @@ class Runner:
         except BaseException:
             self.client.cancel(list(live.values()))
             raise
+
+
+def _call(func: Callable[..., Any], call: tuple) -> Any:
+    return func(*call)
 
 
 def dask_pool(workers: int):

@@ -44,6 +44,7 @@ __all__ = [
     "of_slices",
     "out_stamp",
     "stat_stamp",
+    "stat_stamp_bytes",
 ]
 
 #: The kinds of stamp (``imgjobs.stamps``).
@@ -54,9 +55,14 @@ MODES: tuple[str, ...] = get_args(StampMode)
 MISSING = "missing"
 
 
+def stat_stamp_bytes(size: int, mtime_ns: int) -> bytes:
+    """The ``stat`` stamp of a file of ``size`` bytes modified at ``mtime_ns``, in ASCII: the one formula for it."""
+    return b"%d:%d" % (size, mtime_ns)
+
+
 def stat_stamp(size: int, mtime_ns: int) -> str:
-    """The ``stat`` stamp of a file of ``size`` bytes modified at ``mtime_ns``: the one formula for it."""
-    return f"{size}:{mtime_ns}"
+    """:func:`stat_stamp_bytes` as a string."""
+    return stat_stamp_bytes(size, mtime_ns).decode("ascii")
 
 
 def of_bytes(data, st: os.stat_result, mode: str = "stat") -> str:

@@ -1,0 +1,337 @@
+"""The RLE jobs at scale: tasks carry ranges of the run's work list, reruns judge outputs in range tasks.
+
+Named cases (names that sort differently as inputs and as outputs, inputs that
+share an output name across a range boundary, names no UTF-8 decodes, a
+manifest that lies) and a randomized model: a hypothesis state machine adds,
+edits and deletes inputs, damages outputs and the manifest, and runs compress
+(now, and as a graph computed later) with ranges of two or three entries, so
+every boundary case comes up; after every run each input's output is what the
+plain reference encoder makes of it, or the input failed by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import cloudpickle
+import dask
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from PIL import Image
+
+import jobs
+from conftest import pillow_bits, reference_encode, rewrite
+from jobs.rle_job import manifest
+from jobs.rle_job.manifest import HEADER, MANIFEST, key, read_records, read_window, record
+from jobs.rle_job.options import CompressOptions
+from jobs.rle_job.planning import plan_compress
+from jobs.rle_job.ranges import RangeBatch, split_blob
+from jobs.runtime.listfile import ListFile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+from make_samples import make_small
+
+#: Input names that test the plan's order and the output names: ``a.c.bmp`` sorts before ``a.bmp`` as an
+#: input and after it as an output; ``a.png`` makes ``a.rle`` too; the rest are names people do have.
+TRICKY = ["a.bmp", "a.png", "a.c.bmp", "a.rle-b.bmp", "b c.bmp", "new\nline.bmp", "-.png", "Z.BMP", "é.gif"]
+
+
+def save(path, seed: int, size=(13, 9)) -> None:
+    rng = np.random.default_rng(seed)
+    fmt = {".png": "PNG", ".gif": "GIF"}.get(os.path.splitext(os.fsdecode(path))[1].lower(), "BMP")
+    rewrite(path, lambda p: Image.fromarray(rng.random(size[::-1]) > 0.5).save(p, format=fmt))
+
+
+def expected(src: Path, name: str) -> bytes:
+    return reference_encode(pillow_bits(src / name))
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    """Ranges of three entries: a rerun's judging tasks and their boundaries come up with a few files."""
+    monkeypatch.setattr("jobs.rle_job.pairs.MAP_ITEMS", 3)
+
+
+def test_tasks_carry_ranges_and_the_graph_does_not_grow_with_the_names(tmp_path):
+    sizes = {}
+    for n in (300, 3000):
+        src = tmp_path / f"src{n}"
+        make_small(str(src), n)
+        with dask.config.set({"imgjobs.rle.batch-bytes": 200_000, "imgjobs.rle.min-batch-bytes": 200_000}):
+            plan = plan_compress(src, tmp_path / f"out{n}", CompressOptions.resolve(), parallelism=2)
+        data = cloudpickle.dumps(plan.graph)
+        assert b"tile-0000001" not in data and b"tile-" not in data  # no file name in the graph
+        for task in plan.graph.values():
+            assert isinstance(task[1], RangeBatch)
+        sizes[n] = len(data) / plan.ntasks
+        plan.finish.abort()
+    assert sizes[3000] < 1.2 * sizes[300], sizes  # bytes a task: the same for ten times the files
+
+
+def test_names_that_sort_apart_clash_or_are_not_utf8_compress_and_rerun(tmp_path, small_ranges):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    names = [*TRICKY, os.fsdecode(b"\xff\xfe.bmp")]
+    for seed, name in enumerate(names):
+        save(src / name, seed)
+    (src / ".hidden.bmp").write_bytes(b"not read")
+    report = jobs.compress(src, out, scheduler="threads", progress=False)
+    assert report.counts == {"ok": len(names) - 1, "failed": 1}
+    (bad,) = report.problems
+    assert bad.src == str(src / "a.png") and f"is also the output of {src / 'a.bmp'}" in bad.reason
+    for name in names:
+        if name != "a.png":
+            stem = os.path.splitext(name)[0]
+            assert (out / f"{stem}.rle").read_bytes() == expected(src, name), name
+    recorded = read_records(str(out))
+    assert sorted(recorded) == sorted(os.path.splitext(n)[0] + ".rle" for n in names if n != "a.png")
+    again = jobs.compress(src, out, scheduler="threads", progress=False)
+    assert again.counts == {"skipped": len(names) - 1, "failed": 1}
+    save(src / "a.c.bmp", 99)  # one input changes: only its output is made again
+    third = jobs.compress(src, out, scheduler="threads", progress=False)
+    assert [os.path.basename(r.dst) for r in third if r.status == "ok"] == ["a.c.rle"]
+    assert (out / "a.c.rle").read_bytes() == expected(src, "a.c.bmp")
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [MANIFEST]
+
+
+def test_a_clash_across_a_range_boundary_names_the_input_that_makes_the_output(tmp_path, monkeypatch):
+    monkeypatch.setattr("jobs.rle_job.pairs.MAP_ITEMS", 1)  # every entry a range of its own
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for seed, name in enumerate(["p.bmp", "p.gif", "p.png", "q.bmp"]):
+        save(src / name, seed)
+    report = jobs.compress(src, out, scheduler="threads", progress=False)
+    reasons = sorted(r.reason for r in report.problems)
+    assert [f"is also the output of {src / 'p.bmp'}" in why for why in reasons] == [True, True]
+    assert (out / "p.rle").read_bytes() == expected(src, "p.bmp")
+
+
+def test_split_blob_is_the_partition_of_each_entry(tmp_path):
+    rng = np.random.default_rng(3)
+    alphabet = [bytes([c]) for c in range(1, 256) if c != ord("/")]
+    entries = [
+        b"".join(rng.choice(alphabet, rng.integers(1, 9))) + b"/" + b"".join(rng.choice(alphabet, rng.integers(1, 9)))
+        for _ in range(2000)
+    ]
+    blob = b"".join(e + b"\0" for e in entries)
+    manifest_split = pytest.MonkeyPatch()
+    for chunk in (7, 100, 1 << 22):  # slices cut at entry ends, whatever their size
+        manifest_split.setattr("jobs.rle_job.ranges._SPLIT_BYTES", chunk)
+        ins, outs = split_blob(blob)
+        assert ins == b"".join(e.partition(b"/")[2] + b"\0" for e in entries)
+        assert outs == b"".join(e.partition(b"/")[0] + b"\0" for e in entries)
+    manifest_split.undo()
+
+
+def _manifest(path: Path, records: list[tuple[bytes, bytes, bytes, bytes]], junk: bytes = b"") -> ListFile:
+    body = b"".join(record(*r) for r in sorted(records, key=lambda r: key(r[0])))
+    path.write_bytes(HEADER + body + junk)
+    return ListFile.of(str(path))
+
+
+def test_a_window_finds_every_record_by_bisection_whatever_the_file_holds(tmp_path, monkeypatch):
+    monkeypatch.setattr(manifest, "_READ", 64)  # bisection steps over a file of a few KB
+    recs = [(b"o%05d.rle" % i, b"i%05d.bmp" % i, b"%d:%d" % (i, i), b"9:%d" % i) for i in range(0, 3000, 3)]
+    listed = _manifest(tmp_path / "m", recs, junk=b"\0\0garbage\0\0\0\0")
+    for lo in range(0, 1000, 97):
+        want = {r[0]: r[1:] for r in recs[lo : lo + 5]}
+        got = read_window(listed, key(recs[lo][0]), key(recs[min(lo + 4, len(recs) - 1)][0]), 5)
+        assert got == want
+    assert read_window(listed, key(b"o00001.rle"), key(b"o00002.rle"), 2) == {}  # between records: none
+    # a manifest with a name no file has, or out of order: records are missed, never invented
+    shuffled = tmp_path / "s"
+    shuffled.write_bytes(HEADER + b"".join(record(*r) for r in reversed(recs)))
+    found = read_window(ListFile.of(str(shuffled)), key(recs[500][0]), key(recs[500][0]), 1)
+    assert found in ({}, {recs[500][0]: recs[500][1:]})
+
+
+def test_a_format_2_record_is_read_and_replaced(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    save(src / "a.bmp", 1)
+    save(src / "b.bmp", 2)
+    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    os.utime(out / "a.rle", ns=(1, 1))  # older than its input: by the times alone, made again
+    entries = {name: f"{r[1]}|{r[2]}" for name, r in read_records(str(out)).items()}
+    entries["a.rle"] = entries["a.rle"].split("|")[0] + f"|{(out / 'a.rle').stat().st_size}:1"
+    (out / MANIFEST).unlink()
+    (out / manifest.LEGACY).write_text(json.dumps({"format": "imgjobs-stamps-2", "outputs": entries}))
+    assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"skipped": 2}
+    save(src / "b.bmp", 3)
+    report = jobs.compress(src, out, scheduler="threads", progress=False)
+    assert report.counts == {"ok": 1, "skipped": 1}
+    assert not (out / manifest.LEGACY).exists() and sorted(read_records(str(out))) == ["a.rle", "b.rle"]
+
+
+# --------------------------------------------------------------------------- the model
+
+POOL = ["a.bmp", "a.png", "a.c.bmp", "b c.bmp", "new\nline.bmp", "z.gif", "z.bmp"]
+
+
+class RangesModel(RuleBasedStateMachine):
+    """Inputs come and go and change; outputs and the manifest are damaged; compress runs in between."""
+
+    @initialize(seed=st.integers(0, 2**16))
+    def setup(self, seed):
+        import tempfile
+
+        self.root = Path(tempfile.mkdtemp(prefix="imgjobs-ranges-"))
+        self.src, self.out = self.root / "src", self.root / "out"
+        self.src.mkdir()
+        self.seed = seed
+        self.patch = pytest.MonkeyPatch()
+        self.patch.setattr("jobs.rle_job.pairs.MAP_ITEMS", 2 + seed % 2)
+
+    def teardown(self):
+        import shutil
+
+        self.patch.undo()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _makers(self) -> dict:
+        """Output name -> the input that makes it (the first by name, in bytes), of the inputs there now."""
+        makers: dict = {}
+        for name in sorted(os.listdir(os.fsencode(self.src))):
+            makers.setdefault(os.path.splitext(name)[0] + b".rle", name)
+        return {os.fsdecode(k): os.fsdecode(v) for k, v in makers.items()}
+
+    @rule(name=st.sampled_from(POOL), seed=st.integers(0, 50))
+    def write_input(self, name, seed):
+        path = self.src / name
+        save(path, seed, size=(5 + seed % 7, 3 + seed % 5))
+        made = self.out / (os.path.splitext(name)[0] + ".rle")
+        if made.exists() and made.stat().st_mtime_ns >= path.stat().st_mtime_ns:  # an edit after the output,
+            os.utime(path, ns=(0, made.stat().st_mtime_ns + 1_000_000))  # as a coarse clock might not show
+
+    @rule(name=st.sampled_from(POOL))
+    def delete_input(self, name):
+        if (self.src / name).exists():
+            (self.src / name).unlink()
+
+    @rule(name=st.sampled_from(POOL), how=st.sampled_from(["delete", "empty", "old garbage"]))
+    def damage_output(self, name, how):
+        path = self.out / (os.path.splitext(name)[0] + ".rle")
+        if not path.exists():
+            return
+        if how == "delete":
+            path.unlink()
+        elif how == "empty":
+            path.write_bytes(b"")
+        else:
+            path.write_bytes(b"\x05\x00\x03\x00garbage")
+            os.utime(path, ns=(1, 1))  # older than any input: made again with or without its record
+
+    @rule(how=st.sampled_from(["truncate", "flip", "delete", "junk", "reverse"]), at=st.integers(0, 400))
+    def damage_manifest(self, how, at):
+        path = self.out / MANIFEST
+        if not path.exists():
+            return
+        data = path.read_bytes()
+        if how == "truncate":
+            path.write_bytes(data[: at % (len(data) + 1)])
+        elif how == "flip" and len(data) > len(HEADER):
+            k = len(HEADER) + at % (len(data) - len(HEADER))
+            path.write_bytes(data[:k] + bytes([data[k] ^ 0x01]) + data[k + 1 :])
+        elif how == "delete":
+            path.unlink()
+        elif how == "junk":
+            path.write_bytes(data + b"x\0y\0" * (at % 5) + b"\0\0")
+        else:
+            recs = data[len(HEADER) :].split(b"\0\0")[:-1]
+            path.write_bytes(HEADER + b"".join(r + b"\0\0" for r in reversed(recs)))
+
+    @rule(later=st.booleans(), overwrite=st.booleans())
+    def compress(self, later, overwrite):
+        if later:
+            graph = jobs.compress(self.src, self.out, overwrite=overwrite, compute=False)
+            (report,) = dask.compute(graph, scheduler="sync")
+        else:
+            report = jobs.compress(self.src, self.out, overwrite=overwrite, scheduler="threads", progress=False)
+        makers = self._makers()
+        inputs = sorted(os.listdir(self.src))
+        assert len(report) == len(inputs)
+        for r in report:
+            name = os.path.basename(r.src)
+            out_name = os.path.splitext(name)[0] + ".rle"
+            if makers[out_name] == name:
+                assert r.status in ("ok", "skipped"), r
+                assert (self.out / out_name).read_bytes() == expected(self.src, name), (name, r.status)
+            else:
+                assert r.status == "failed" and f"is also the output of {self.src / makers[out_name]}" in r.reason
+
+    @invariant()
+    def nothing_left_behind(self):
+        if self.out.exists():
+            hidden = [p.name for p in self.out.iterdir() if p.name.startswith(".")]
+            assert set(hidden) <= {MANIFEST}, hidden
+
+
+RangesModel.TestCase.settings = settings(
+    max_examples=int(os.environ.get("IMGJOBS_MODEL_EXAMPLES", "25")),
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_ranges_model = RangesModel.TestCase
+
+
+def test_pickled_range_batches_are_small_and_load_what_was_planned(tmp_path):
+    src = tmp_path / "src"
+    make_small(str(src), 50)
+    plan = plan_compress(src, tmp_path / "out", CompressOptions.resolve(), parallelism=1)
+    (task,) = plan.graph.values()
+    batch = pickle.loads(pickle.dumps(task[1]))
+    loaded = batch.load()
+    assert [os.path.basename(p) for p in loaded.src] == sorted(os.listdir(src))
+    assert [os.path.basename(p) for p in loaded.dst] == [f"tile-{i:07d}.rle" for i in range(50)]
+    plan.finish.abort()
+
+
+def test_not_regular_files_are_settled_while_planning_and_never_handed_to_a_task(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    os.mkfifo(src / "pipe.bmp")
+    (src / "dir.png").mkdir()
+    (src / "gone.bmp").symlink_to(tmp_path / "nowhere.bmp")
+    plan = plan_compress(src, tmp_path / "out", CompressOptions.resolve())
+    assert plan.nfiles == 0 and plan.ntasks == 0
+    reasons = sorted(r.reason for o in plan.settled for r in o)
+    assert [("a directory" in reasons[0]), ("No such file" in reasons[1]), ("a FIFO" in reasons[2])] == [True] * 3
+    plan.finish.abort()
+
+
+def test_a_window_reads_little_of_a_huge_manifest(tmp_path, monkeypatch):
+    recs = [(b"o%05d.rle" % i, b"i%05d.bmp" % i, b"1:%d" % i, b"2:%d" % i) for i in range(100)]
+    listed = _manifest(tmp_path / "m", recs, junk=b"x" * (32 << 20))  # 32 MB past the records: never read
+    read = []
+    real = os.pread
+
+    def pread(fd, n, at):
+        data = real(fd, n, at)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(manifest.os, "pread", pread)
+    got = read_window(listed, key(b"o00090.rle"), key(b"o00099.rle"), 10)
+    assert len(got) == 10 and sum(read) < 2 << 20, sum(read)
+
+
+def test_a_worklist_range_that_does_not_hold_its_entries_is_a_stale_plan(tmp_path):
+    from jobs.errors import StalePlan
+    from jobs.runtime.worklist import WorkRange, write_worklist
+
+    work = write_worklist(str(tmp_path), "0123456789ab", [b"a.rle/a.bmp", b"b.rle/b.bmp", b"c.rle/c.bmp"])
+    assert work.range(1, 3).entries() == [b"b.rle/b.bmp", b"c.rle/c.bmp"]
+    for begin, end, count in ((0, 12, 2), (3, 24, 2), (0, 10, 1)):  # too few entries, cut inside one
+        with pytest.raises(StalePlan, match="plan the job again"):
+            WorkRange(work.listed, begin, end, 0, count).entries()
+    with pytest.raises(ValueError, match="NUL"):
+        write_worklist(str(tmp_path), "0123456789ac", [b"a\0b"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [os.path.basename(work.listed.path)]
