@@ -954,6 +954,13 @@ MUTANTS = [
         "        if False:",
         ("tests/test_rle_ranges.py::-k worklist",),
     ),
+    Mutant(
+        "rle finish: the records of a large file's last task are chained, not merged, into a batch's",
+        "jobs/rle_job/finish.py",
+        "        if group and first > end:",
+        "        if group:",
+        ("tests/test_rle_ranges.py::-k recorded_in_order",),
+    ),
 ]
 
 

@@ -335,3 +335,20 @@ def test_a_worklist_range_that_does_not_hold_its_entries_is_a_stale_plan(tmp_pat
     with pytest.raises(ValueError, match="NUL"):
         write_worklist(str(tmp_path), "0123456789ac", [b"a\0b"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [os.path.basename(work.listed.path)]
+
+
+def test_large_files_split_inside_a_batch_range_are_recorded_in_order(tmp_path, rng):
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_small(str(src), 60)
+    big = rng.random((900, 1300)) > 0.5
+    Image.fromarray(big).save(src / "tile-0000030x.bmp")  # sorts inside the batch's range
+    Image.fromarray(big[:500]).save(src / "tile-0000010x.bmp")
+    settings_ = {"imgjobs.rle.min-pixels-per-task": 100_000, "imgjobs.rle.target-pixels-per-task": 200_000}
+    with dask.config.set(settings_):
+        plan = plan_compress(src, out, CompressOptions.resolve(), parallelism=1)
+        assert sum("block" in k[0] for k in plan.graph) > 2  # the large ones really are split
+        plan.finish.abort()
+        assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"ok": 62}
+        assert sorted(read_records(str(out))) == sorted(os.path.splitext(n)[0] + ".rle" for n in os.listdir(src))
+        assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"skipped": 62}
+    assert (out / "tile-0000030x.rle").read_bytes() == expected(src, "tile-0000030x.bmp")

@@ -72,10 +72,9 @@ class RleFinish(Finish):
     def _record(self, outcomes: list) -> None:
         assert self.out_dir is not None  # only jobs that write record what they made
         ok = STATUSES.index("ok")
-        runs = [
-            _made(o, np.flatnonzero(o.status == ok)) for o in outcomes if o.dst is not None and (o.status == ok).any()
-        ]
-        if not runs:
+        made = [(o, np.flatnonzero(o.status == ok)) for o in outcomes if o.dst is not None]
+        made = [(o, idx) for o, idx in made if len(idx)]
+        if not made:
             return  # nothing made, nothing new to record: a rerun of a finished directory writes nothing
         old = self.records
         if old is not None:
@@ -84,7 +83,7 @@ class RleFinish(Finish):
             except StalePlan:  # changed since planned (by hand: the run holds the lock): merge into it as it is now
                 log.warning("%s changed while this run wrote: merging into it as it is now", old.path)
                 old = records_of(self.out_dir, self.token)
-        write_manifest(self.out_dir, self.token, old, heapq.merge(*runs))
+        write_manifest(self.out_dir, self.token, old, _in_order(made))
 
     def _forget_work(self) -> None:
         for path in (self.work, self.records.path if self.records is not None else None):
@@ -102,6 +101,35 @@ class RleFinish(Finish):
     def lock_dir(self) -> str | None:
         """The output directory, whose lock the run holds (None for ``verify``)."""
         return self.out_dir
+
+
+def _in_order(made: list) -> Iterator[tuple[bytes, bytes]]:
+    """The records of every task's outputs in key order, one task's at a time where tasks do not interleave.
+
+    A batch's outputs are a range of the work list, in its order; only the one-file outcomes of a large
+    file's last task fall inside a batch's range.  So runs are ordered by their first key and chained, and
+    only runs that overlap are merged: a million records never wait in memory at once.
+    """
+    spans = sorted(
+        (key(_name_at(o.dst, int(idx[0]))), key(_name_at(o.dst, int(idx[-1]))), k) for k, (o, idx) in enumerate(made)
+    )
+    group: list = []
+    end = b""
+    for first, last, k in spans:
+        if group and first > end:
+            yield from heapq.merge(*(_made(*made[j]) for j in group))
+            group = []
+        group.append(k)
+        end = max(end, last) if len(group) > 1 else last
+    if group:
+        yield from heapq.merge(*(_made(*made[j]) for j in group))
+
+
+def _name_at(paths, i: int) -> bytes:
+    """The file name of path ``i``, as the file system holds it (no list of every path made)."""
+    if isinstance(paths, PackedNames) and paths.suffix is None:
+        return os.fsencode(paths.name(i))
+    return os.fsencode(os.path.basename(paths[i]))
 
 
 def _made(o: Outcomes, made: np.ndarray) -> Iterator[tuple[bytes, bytes]]:
