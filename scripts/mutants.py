@@ -961,6 +961,20 @@ MUTANTS = [
         "        if group:",
         ("tests/test_rle_ranges.py::-k recorded_in_order",),
     ),
+    Mutant(
+        "compress --overwrite: the records of outputs it could not make again are dropped",
+        "jobs/rle_job/pairs.py",
+        "        records = records_of(target.out_dir, token) if look else None",
+        "        records = records_of(target.out_dir, token) if look and not overwrite else None",
+        ("tests/test_rle_ranges.py::-k overwrite_keeps",),
+    ),
+    Mutant(
+        "compress: automatic batches exceed imgjobs.max-tasks",
+        "jobs/rle_job/layout.py",
+        "    if total > budget * sizing.max_tasks:",
+        "    if False:",
+        ("tests/test_rle_ranges.py::-k max_tasks",),
+    ),
 ]
 
 

@@ -352,3 +352,31 @@ def test_large_files_split_inside_a_batch_range_are_recorded_in_order(tmp_path, 
         assert sorted(read_records(str(out))) == sorted(os.path.splitext(n)[0] + ".rle" for n in os.listdir(src))
         assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"skipped": 62}
     assert (out / "tile-0000030x.rle").read_bytes() == expected(src, "tile-0000030x.bmp")
+
+
+def test_overwrite_keeps_the_records_of_outputs_it_could_not_make_again(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    save(src / "a.bmp", 1)
+    save(src / "b.bmp", 2)
+    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    before = read_records(str(out))
+    rewrite(src / "b.bmp", lambda p: p.write_bytes(b"not an image"))
+    report = jobs.compress(src, out, overwrite=True, scheduler="threads", progress=False)
+    assert report.counts == {"ok": 1, "failed": 1}
+    after = read_records(str(out))
+    assert after["b.rle"] == before["b.rle"] and after["a.rle"] != before["a.rle"]  # b.rle is still what it was
+    save(src / "b.bmp", 2)  # a good input again: its old record says the input changed, so it is made
+    assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"ok": 1, "skipped": 1}
+
+
+@pytest.mark.parametrize("most", [1, 3, 7])
+def test_automatic_batches_never_make_more_tasks_than_max_tasks(tmp_path, most):
+    src = tmp_path / "src"
+    make_small(str(src), 200)
+    tiny = {"imgjobs.rle.batch-bytes": 1, "imgjobs.rle.min-batch-bytes": 1, "imgjobs.max-tasks": most}
+    with dask.config.set(tiny):
+        plan = plan_compress(src, tmp_path / "out", CompressOptions.resolve(), parallelism=2)
+    assert plan.ntasks <= most and plan.nfiles == 200
+    assert sum(len(task[1]) for task in plan.graph.values()) == 200
+    plan.finish.abort()

@@ -13,6 +13,7 @@ and a number N blocks of N rows: the knobs of a throughput study.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 
 import numpy as np
@@ -24,6 +25,8 @@ from jobs.rle_job.ranges import FileBatch, RangeBatch
 from jobs.runtime.engine import Plan
 
 __all__ = ["Graph", "row_bounds", "split_large"]
+
+log = logging.getLogger(__name__)
 
 
 def row_bounds(height: int, width: int, rows_per_task: int | str, target: int) -> list[int]:
@@ -72,8 +75,17 @@ def _batch_bounds(sizes: list, parallelism: int, sizing: Sizing) -> list[int]:
     if not sizes:
         return [0]
     costs = [s + sizing.file_cost_bytes for s in sizes]
-    want = sum(costs) // max(1, sizing.tasks_per_thread * max(1, parallelism))
+    total = sum(costs)
+    want = total // max(1, sizing.tasks_per_thread * max(1, parallelism))
     budget = max(sizing.min_batch_bytes, min(sizing.batch_bytes, want))
+    if total > budget * sizing.max_tasks:  # more batches than a graph should hold: larger ones instead
+        budget = -(-total // sizing.max_tasks) + max(costs)  # a greedy batch holds more than total / max-tasks
+        log.info(
+            "batches of %d bytes, so that %d files make at most %d tasks (imgjobs.max-tasks)",
+            budget,
+            len(sizes),
+            sizing.max_tasks,
+        )
     bounds, acc = [0], 0
     for i, c in enumerate(costs):
         if acc and acc + c > budget:

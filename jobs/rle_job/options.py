@@ -92,6 +92,8 @@ class Sizing:
     batch_bytes: int
     min_batch_bytes: int
     file_cost_bytes: int
+    #: Batches of small files never number more than this (``imgjobs.max-tasks``): larger batches instead.
+    max_tasks: int = 50_000
 
     @classmethod
     def from_config(cls) -> Sizing:
@@ -107,4 +109,5 @@ class Sizing:
             batch_bytes=get("batch-bytes"),
             min_batch_bytes=get("min-batch-bytes"),
             file_cost_bytes=get("file-cost-bytes", low=0),
+            max_tasks=config.get_int("max-tasks", low=1),
         )

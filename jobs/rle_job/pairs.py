@@ -23,7 +23,7 @@ import numpy as np
 from jobs.errors import UsageError
 from jobs.rle_job.currency import BAD, CURRENT, NEWER, REPLACE, check_range
 from jobs.rle_job.manifest import records_of
-from jobs.rle_job.ranges import SEP, Target, split_blob, split_entry
+from jobs.rle_job.ranges import SEP, Target, split_blob
 from jobs.runtime.listfile import ListFile
 from jobs.runtime.listing import PackedNames, check_writable_dir, stem
 from jobs.runtime.report import Outcomes
@@ -77,11 +77,18 @@ class Pairs:
         """Entries a task makes, in order."""
         return np.flatnonzero(self.codes <= REPLACE)
 
-    def paths(self, i: int) -> tuple[str, str]:
-        """Entry ``i``'s input and output paths (one read of the list: for the few large files)."""
-        out, name = split_entry(self.work.range(i, i + 1).entries()[0])
+    def paths(self, indices: np.ndarray) -> list[tuple[str, str]]:
+        """The input and output paths of entries ``indices`` (sorted), in order: one read of the list."""
+        if not len(indices):
+            return []
+        mask = np.zeros(len(self.work), dtype=bool)
+        mask[indices] = True
+        ins, outs = split_blob(self.work.select(mask))
         t = self.target
-        return os.path.join(t.src_dir, os.fsdecode(name)), os.path.join(t.out_dir, os.fsdecode(out))
+        return [
+            (os.path.join(t.src_dir, os.fsdecode(i)), os.path.join(t.out_dir, os.fsdecode(o)))
+            for i, o in zip(ins.split(b"\0")[:-1], outs.split(b"\0")[:-1], strict=True)
+        ]
 
 
 def output_dir(src: str, dst: str) -> str:
@@ -168,9 +175,10 @@ def match_outputs(
     keyed.sort()  # the inputs of one output name together, the first (by name) the one that makes it
     try:
         work = write_worklist(target.out_dir, token, keyed)
-        records = records_of(target.out_dir, token) if look and not overwrite else None
+        records = records_of(target.out_dir, token) if look else None  # overwrite: kept for what is not remade
+        judged = None if overwrite else records
         calls = [
-            (work.range(a, min(a + MAP_ITEMS, len(work))), target, records, overwrite, look, _maker(keyed, a))
+            (work.range(a, min(a + MAP_ITEMS, len(work))), target, judged, overwrite, look, _maker(keyed, a))
             for a in range(0, len(work), MAP_ITEMS)
         ]
         del keyed

@@ -109,8 +109,7 @@ def plan_compress(
     sizes = pairs.sizes[todo]
     maybe = todo[sizes * 8 > sizing.min_pixels] if rows == "auto" else todo if rows != 0 else todo[:0]
     large = []
-    for i in maybe.tolist():
-        path, out = pairs.paths(i)
+    for i, (path, out) in zip(maybe.tolist(), pairs.paths(maybe), strict=True):
         if os.path.splitext(path)[1].lower() in BMP_EXTENSIONS:
             info = _probe_or_none(path, opts.max_pixels)
             if info is not None and info.bmp is not None:
@@ -186,8 +185,7 @@ def plan_decompress(
     sizes = pairs.sizes[todo]
     maybe = todo[sizes > cap] if rows == "auto" else todo if rows != 0 else todo[:0]
     large, bad = [], []
-    for i in maybe.tolist():
-        s, d = pairs.paths(i)
+    for i, (s, d) in zip(maybe.tolist(), pairs.paths(maybe), strict=True):
         try:
             width, height = _read_rle_header(s, int(pairs.sizes[i]))
         except Exception as e:  # this file fails, by name; the rest goes on

@@ -16,7 +16,7 @@ import numpy as np
 from jobs.runtime.listing import Names, PackedNames
 from jobs.runtime.worklist import WorkRange
 
-__all__ = ["SEP", "FileBatch", "RangeBatch", "Target", "split_blob", "split_entry"]
+__all__ = ["SEP", "FileBatch", "RangeBatch", "Target", "split_blob"]
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,6 @@ class Target:
 
 #: What joins an output's name and its input's in a work list entry (``page.rle/page.bmp``): in no file name.
 SEP = b"/"
-
-
-def split_entry(entry: bytes) -> tuple[bytes, bytes]:
-    """A work list entry -> (output name, input name)."""
-    out, _, name = entry.partition(SEP)
-    return out, name
 
 
 def split_blob(blob: bytes) -> tuple[bytes, bytes]:
@@ -109,7 +103,7 @@ class RangeBatch:
     Attributes
     ----------
     work : WorkRange
-        Entries of the run's work list: ``output/input`` names (:func:`split_entry`).
+        Entries of the run's work list: ``output/input`` names (joined by :data:`SEP`).
     target : Target
         Where the inputs and outputs are.
     do : bytes
