@@ -688,7 +688,7 @@ MUTANTS = [
     Mutant(
         "state files: a huge manifest (or sidecar) is read whole, a MemoryError on every run",
         "jobs/runtime/reads.py",
-        "        if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:",
+        "        if os.fstat(f.fileno()).st_size > limit:",
         "        if False:",
         ("tests/test_hostile.py::-k huge_manifest",),
     ),
@@ -943,8 +943,8 @@ MUTANTS = [
     Mutant(
         "manifest: a window reads a huge manifest to its end",
         "jobs/rle_job/manifest.py",
-        "        end = min(size, lo + 2 * _READ + count * _RECORD_BYTES)",
-        "        end = size",
+        "            if k > last:\n                break",
+        "            if False:\n                break",
         ("tests/test_rle_ranges.py::-k window_reads_little",),
     ),
     Mutant(
@@ -974,6 +974,55 @@ MUTANTS = [
         "    if total > budget * sizing.max_tasks:",
         "    if False:",
         ("tests/test_rle_ranges.py::-k max_tasks",),
+    ),
+    Mutant(
+        "compress: a range's manifest window is bounded by raw names, not by the manifest's order",
+        "jobs/rle_job/currency.py",
+        "read_window(records, min(map(key, outs)), max(map(key, outs)))",
+        "read_window(records, key(min(outs)), key(max(outs)))",
+        ("tests/test_rle_ranges.py::-k extends_its_output",),
+    ),
+    Mutant(
+        "manifest: a converted format-2 record is sorted by its bytes, and records are lost in the merge",
+        "jobs/rle_job/manifest.py",
+        "    records.sort(key=lambda r: key(r.partition(b\"\\0\")[0]))",
+        "    records.sort()",
+        ("tests/test_rle_ranges.py::-k converted_format_2",),
+    ),
+    Mutant(
+        "manifest: a run of bytes with no record end is held and joined to the end of a huge file",
+        "jobs/rle_job/manifest.py",
+        "        if len(rest) > _RECORD_BYTES:\n            return",
+        "        if False:\n            return",
+        ("tests/test_rle_ranges.py::-k read_no_further",),
+    ),
+    Mutant(
+        "manifest: reading goes on past damage, through a file of garbage",
+        "jobs/rle_job/manifest.py",
+        "            if parsed is None:\n                return",
+        "            if parsed is None:\n                continue",
+        ("tests/test_rle_ranges.py::-k read_no_further",),
+    ),
+    Mutant(
+        "manifest: a directory, FIFO or link where the manifest goes is not refused",
+        "jobs/rle_job/manifest.py",
+        "    if not stat.S_ISREG(st.st_mode):\n        raise UsageError(",
+        "    if False:\n        raise UsageError(",
+        ("tests/test_rle_ranges.py::-k manifest_place",),
+    ),
+    Mutant(
+        "manifest: a huge format-2 record is read whole",
+        "jobs/rle_job/manifest.py",
+        "load_json(path, limit=LEGACY_MAX_BYTES)",
+        "load_json(path)",
+        ("tests/test_rle_ranges.py::-k huge_format_2",),
+    ),
+    Mutant(
+        "worklist: a graph computed twice fails with a usage error, not a stale plan",
+        "jobs/runtime/worklist.py",
+        "        except UsageError:  # gone",
+        "        except KeyError:  # gone",
+        ("tests/test_rle_ranges.py::-k computed_twice",),
     ),
 ]
 

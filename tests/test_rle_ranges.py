@@ -27,7 +27,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from PIL import Image
 
 import jobs
-from conftest import pillow_bits, reference_encode, rewrite
+from conftest import imgjobs, pillow_bits, reference_encode, rewrite
 from jobs.rle_job import manifest
 from jobs.rle_job.manifest import HEADER, MANIFEST, key, read_records, read_window, record
 from jobs.rle_job.options import CompressOptions
@@ -142,13 +142,13 @@ def test_a_window_finds_every_record_by_bisection_whatever_the_file_holds(tmp_pa
     listed = _manifest(tmp_path / "m", recs, junk=b"\0\0garbage\0\0\0\0")
     for lo in range(0, 1000, 97):
         want = {r[0]: r[1:] for r in recs[lo : lo + 5]}
-        got = read_window(listed, key(recs[lo][0]), key(recs[min(lo + 4, len(recs) - 1)][0]), 5)
+        got = read_window(listed, key(recs[lo][0]), key(recs[min(lo + 4, len(recs) - 1)][0]))
         assert got == want
-    assert read_window(listed, key(b"o00001.rle"), key(b"o00002.rle"), 2) == {}  # between records: none
+    assert read_window(listed, key(b"o00001.rle"), key(b"o00002.rle")) == {}  # between records: none
     # a manifest with a name no file has, or out of order: records are missed, never invented
     shuffled = tmp_path / "s"
     shuffled.write_bytes(HEADER + b"".join(record(*r) for r in reversed(recs)))
-    found = read_window(ListFile.of(str(shuffled)), key(recs[500][0]), key(recs[500][0]), 1)
+    found = read_window(ListFile.of(str(shuffled)), key(recs[500][0]), key(recs[500][0]))
     assert found in ({}, {recs[500][0]: recs[500][1:]})
 
 
@@ -308,8 +308,8 @@ def test_not_regular_files_are_settled_while_planning_and_never_handed_to_a_task
 
 
 def test_a_window_reads_little_of_a_huge_manifest(tmp_path, monkeypatch):
-    recs = [(b"o%05d.rle" % i, b"i%05d.bmp" % i, b"1:%d" % i, b"2:%d" % i) for i in range(100)]
-    listed = _manifest(tmp_path / "m", recs, junk=b"x" * (32 << 20))  # 32 MB past the records: never read
+    recs = [(b"o%06d.rle" % i, b"i%06d.bmp" % i, b"1:%d" % i, b"2:%d" % i) for i in range(100_000)]
+    listed = _manifest(tmp_path / "m", recs, junk=b"x" * (32 << 20))  # 3.5 MB of records, 32 MB past them
     read = []
     real = os.pread
 
@@ -319,8 +319,8 @@ def test_a_window_reads_little_of_a_huge_manifest(tmp_path, monkeypatch):
         return data
 
     monkeypatch.setattr(manifest.os, "pread", pread)
-    got = read_window(listed, key(b"o00090.rle"), key(b"o00099.rle"), 10)
-    assert len(got) == 10 and sum(read) < 2 << 20, sum(read)
+    got = read_window(listed, key(b"o050090.rle"), key(b"o050099.rle"))
+    assert len(got) == 10 and sum(read) < 1 << 20, sum(read)
 
 
 def test_a_worklist_range_that_does_not_hold_its_entries_is_a_stale_plan(tmp_path):
@@ -380,3 +380,107 @@ def test_automatic_batches_never_make_more_tasks_than_max_tasks(tmp_path, most):
     assert plan.ntasks <= most and plan.nfiles == 200
     assert sum(len(task[1]) for task in plan.graph.values()) == 200
     plan.finish.abort()
+
+
+# --------------------------------------------------------------------------- breaks found by a hostile review
+
+
+@pytest.mark.parametrize("sibling", ["a.rle-x.bmp", "a.rle.bmp", "a b.bmp"])
+def test_an_input_replaced_by_an_older_file_is_seen_beside_a_name_that_extends_its_output(tmp_path, sibling):
+    # "a.rle/" sorts after "a.rle-x.rle/": the window of a range is bounded by keys, not by raw names
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    save(src / "a.bmp", 1)
+    save(src / sibling, 2)
+    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    save(src / "a.bmp", 3, size=(17, 5))
+    os.utime(src / "a.bmp", ns=(1, 978307200 * 10**9))  # older than its output: only its record tells
+    report = jobs.compress(src, out, scheduler="threads", progress=False)
+    assert report.counts == {"ok": 1, "skipped": 1}
+    assert (out / "a.rle").read_bytes() == expected(src, "a.bmp")
+
+
+def test_a_converted_format_2_record_keeps_every_output(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for seed, name in enumerate(["a.bmp", "a.rle-x.bmp", "b.bmp"]):
+        save(src / name, seed)
+    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    entries = {name: f"{r[1]}|{r[2]}" for name, r in read_records(str(out)).items()}
+    (out / MANIFEST).unlink()
+    (out / manifest.LEGACY).write_text(json.dumps({"format": "imgjobs-stamps-2", "outputs": entries}))
+    save(src / "b.bmp", 9)
+    assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"ok": 1, "skipped": 2}
+    assert sorted(read_records(str(out))) == ["a.rle", "a.rle-x.rle", "b.rle"]
+
+
+def test_records_of_deleted_inputs_never_hide_the_records_of_those_there(tmp_path, monkeypatch):
+    monkeypatch.setattr(manifest, "_READ", 512)  # bisection and reads over a manifest of a few hundred KB
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    long = "p" * 200
+    for i in range(300):
+        save(src / f"{long}{i:05d}.bmp", i % 7, size=(3, 2))
+    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    for i in range(2, 299):
+        (src / f"{long}{i:05d}.bmp").unlink()  # their outputs and records stay
+    last = f"{long}00299.bmp"
+    save(src / last, 100, size=(9, 9))
+    os.utime(src / last, ns=(1, 978307200 * 10**9))
+    report = jobs.compress(src, out, scheduler="threads", progress=False)
+    assert report.counts == {"ok": 1, "skipped": 2}
+    assert (out / f"{long}00299.rle").read_bytes() == expected(src, last)
+
+
+def test_a_manifest_without_records_is_read_no_further_than_a_record(tmp_path, monkeypatch):
+    path = tmp_path / "m"
+    path.write_bytes(HEADER + b"x" * (8 << 20))  # no NUL at all: no record, and never held whole
+    read = []
+    real = os.pread
+    monkeypatch.setattr(manifest.os, "pread", lambda fd, n, at: read.append(n) or real(fd, n, at))
+    assert list(manifest.iter_records(ListFile.of(str(path)))) == []
+    assert sum(read) < 1 << 20
+    read.clear()
+    nuls = tmp_path / "z"
+    nuls.write_bytes(HEADER + record(b"a.rle", b"a.bmp", b"1:1", b"2:2") + b"\0" * (8 << 20))
+    assert [k for k, _ in manifest.iter_records(ListFile.of(str(nuls)))] == [b"a.rle/"]  # up to the damage
+    assert sum(read) < 1 << 20
+
+
+@pytest.mark.parametrize("shape", ["directory", "fifo", "link"])
+def test_a_manifest_place_that_is_not_a_file_is_refused_before_anything_is_written(tmp_path, shape):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    save(src / "a.bmp", 1)
+    precious = tmp_path / "precious"
+    precious.write_bytes(b"mine")
+    place = out / MANIFEST
+    {"directory": place.mkdir, "fifo": lambda: os.mkfifo(place), "link": lambda: place.symlink_to(precious)}[shape]()
+    r = imgjobs("compress", src, out, timeout=30)
+    assert r.returncode == 2 and "where imgjobs keeps the record of what each output" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and sorted(p.name for p in out.iterdir()) == [MANIFEST]
+    assert precious.read_bytes() == b"mine"
+
+
+def test_a_huge_format_2_record_is_not_read(tmp_path, caplog):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    save(src / "a.bmp", 1)
+    with open(out / manifest.LEGACY, "wb") as f:
+        f.truncate(manifest.LEGACY_MAX_BYTES + 1)  # sparse: read whole, it would take GBs of memory
+    assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"ok": 1}
+    assert f"is unreadable (over {manifest.LEGACY_MAX_BYTES:,} bytes)" in caplog.text
+
+
+def test_a_graph_computed_twice_is_a_stale_plan(tmp_path):
+    from jobs.errors import StalePlan
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    save(src / "a.bmp", 1)
+    graph = jobs.compress(src, out, compute=False)
+    dask.compute(graph, scheduler="sync")
+    with pytest.raises(StalePlan, match="is gone: the run it was written for has ended"):
+        dask.compute(graph, scheduler="sync")

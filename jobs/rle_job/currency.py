@@ -100,7 +100,7 @@ def check_range(
     split = [e.partition(SEP) for e in entries]
     outs, names = [x[0] for x in split], [x[2] for x in split]
     recs = (
-        read_window(records, key(min(outs)), key(max(outs)), n)
+        read_window(records, min(map(key, outs)), max(map(key, outs)))
         if records is not None and look and n and not overwrite
         else {}
     )

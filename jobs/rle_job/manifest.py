@@ -28,19 +28,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 from collections.abc import Iterable, Iterator
 
+from jobs.errors import UsageError
 from jobs.rle_job.ranges import SEP
 from jobs.runtime.durable import write_atomic
 from jobs.runtime.listfile import ListFile
+from jobs.runtime.listing import kind_of_mode
 from jobs.runtime.reads import load_json
 from jobs.runtime.temporaries import temp_path
 
 __all__ = [
     "HEADER",
     "LEGACY",
+    "LEGACY_MAX_BYTES",
     "MANIFEST",
     "UNKNOWN_INPUT",
+    "check_place",
     "iter_records",
     "key",
     "read_records",
@@ -73,8 +78,11 @@ _READ = 1 << 18
 #: The largest manifest read (about 14 million records); a larger file is warned about and not read.
 MAX_BYTES = 1 << 30
 
-#: Most bytes one record takes (two names of at most 255 bytes, two stamps): what a window reads at most per name.
-_RECORD_BYTES = 1024
+#: Most bytes one record may take: a longer run of bytes without two NULs is not a manifest (reading stops).
+_RECORD_BYTES = 1 << 16
+
+#: The largest format-2 record read (about two million outputs): JSON is read whole, so a larger one is not.
+LEGACY_MAX_BYTES = 128 << 20
 
 
 def key(out: bytes) -> bytes:
@@ -92,6 +100,20 @@ def _parse(rec: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
     if len(fields) != 4 or not all(fields):
         return None
     return fields[0], fields[1], fields[2], fields[3]
+
+
+def check_place(directory: str) -> None:
+    """Refuse, before anything runs, a manifest place that holds something else than a file (UsageError)."""
+    path = os.path.join(directory or ".", MANIFEST)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(
+            f"{path}, where imgjobs keeps the record of what each output was made from, is "
+            f"{kind_of_mode(st.st_mode)}, not a file it made: move it away"
+        )
 
 
 def records_of(directory: str, token: str) -> ListFile | None:
@@ -120,7 +142,7 @@ def records_of(directory: str, token: str) -> ListFile | None:
 
 def _converted(path: str, token: str) -> ListFile | None:
     try:
-        data = load_json(path)
+        data = load_json(path, limit=LEGACY_MAX_BYTES)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
@@ -138,7 +160,7 @@ def _converted(path: str, token: str) -> ListFile | None:
             records.append(
                 record(out, UNKNOWN_INPUT, source.encode("ascii", "replace"), output.encode("ascii", "replace"))
             )
-    records.sort()
+    records.sort(key=lambda r: key(r.partition(b"\0")[0]))
     tmp = temp_path(path, token, "v3")
     with open(tmp, "xb") as f:
         f.write(HEADER)
@@ -147,37 +169,46 @@ def _converted(path: str, token: str) -> ListFile | None:
 
 
 def _records_from(fd: int, at: int, size: int) -> Iterator[tuple[bytes, bytes, bytes, bytes]]:
-    """The records from byte ``at`` (a record's start) to ``size``, parsed; those that do not parse are skipped."""
+    """The records from byte ``at`` (a record's start) on, parsed, up to the first that does not parse.
+
+    What follows a record that does not parse is not read: a manifest imgjobs wrote has none (it is written
+    whole, then renamed), so one is damage or garbage, and its records are no records (their outputs are
+    judged by their times).  Nothing longer than a record is ever held.
+    """
     rest = b""
     while at < size:
         chunk = os.pread(fd, min(_READ, size - at), at)
         if not chunk:
-            break
+            return
         at += len(chunk)
         parts = (rest + chunk).split(END)
         rest = parts.pop()
         for rec in parts:
             parsed = _parse(rec)
-            if parsed is not None:
-                yield parsed
+            if parsed is None:
+                return
+            yield parsed
+        if len(rest) > _RECORD_BYTES:
+            return
 
 
 def _start_after(fd: int, pos: int, size: int) -> int:
     """The first record start at ``pos`` or after it, looking no further than a record's length (``size`` if
     none: what is there is no record)."""
     at = max(len(HEADER), pos - 2)
-    chunk = os.pread(fd, min(2 * _RECORD_BYTES, size - at), at) if at < size else b""
-    k = chunk.find(END)
-    return at + k + 2 if k >= 0 else size
+    for n in (4096, _RECORD_BYTES):  # a record is short: most looks end in the first page
+        chunk = os.pread(fd, min(n, size - at), at) if at < size else b""
+        k = chunk.find(END)
+        if k >= 0:
+            return at + k + 2
+    return size
 
 
-def read_window(listed: ListFile, first: bytes, last: bytes, count: int = 1) -> dict[bytes, tuple[bytes, bytes, bytes]]:
-    """The records whose keys (:func:`key`) are ``first .. last`` (of ``count`` names): ``{out: (in name, in stamp,
-    out stamp)}``.
+def read_window(listed: ListFile, first: bytes, last: bytes) -> dict[bytes, tuple[bytes, bytes, bytes]]:
+    """The records whose keys (:func:`key`) are ``first .. last``: ``{out: (in name, in stamp, out stamp)}``.
 
-    Bisection to ``first``, then one sequential read of at most what ``count``
-    records take: a few reads, whatever the manifest's size or content.
-    :class:`~jobs.errors.StalePlan` if the file is not the one planned.
+    Bisection to ``first``, then one sequential read up to ``last``: a few reads beyond the records asked
+    for, whatever the manifest's size.  :class:`~jobs.errors.StalePlan` if the file is not the one planned.
     """
     fd = listed.open()
     try:
@@ -195,24 +226,12 @@ def read_window(listed: ListFile, first: bytes, last: bytes, count: int = 1) -> 
             else:
                 hi = s
         found: dict[bytes, tuple[bytes, bytes, bytes]] = {}
-        end = min(size, lo + 2 * _READ + count * _RECORD_BYTES)
-        rest, at = b"", lo
-        while at < end:
-            chunk = os.pread(fd, min(_READ, end - at), at)
-            if not chunk:
+        for out, source, a, b in _records_from(fd, lo, size):
+            k = key(out)
+            if k > last:
                 break
-            at += len(chunk)
-            recs = (rest + chunk).split(END)
-            rest = recs.pop()
-            for rec in recs:
-                f = rec.split(b"\0")
-                if len(f) != 4 or not (f[0] and f[1] and f[2] and f[3]):
-                    continue  # not a record
-                k = key(f[0])
-                if k > last:
-                    return found
-                if k >= first:
-                    found[f[0]] = (f[1], f[2], f[3])
+            if k >= first:
+                found[out] = (source, a, b)
         return found
     finally:
         os.close(fd)

@@ -22,7 +22,7 @@ import numpy as np
 
 from jobs.errors import UsageError
 from jobs.rle_job.currency import BAD, CURRENT, NEWER, REPLACE, check_range
-from jobs.rle_job.manifest import records_of
+from jobs.rle_job.manifest import check_place, records_of
 from jobs.rle_job.ranges import SEP, Target, split_blob
 from jobs.runtime.listfile import ListFile
 from jobs.runtime.listing import PackedNames, check_writable_dir, stem
@@ -165,6 +165,7 @@ def match_outputs(
     """
     target, keyed = _target(src, dst, suffix, overwrite)
     check_writable_dir(target.out_dir)
+    check_place(target.out_dir)
     if not keyed:
         keyed = _scan_entries(src, extensions, suffix)
     look, stale = _scan_outputs(target.out_dir)

@@ -32,11 +32,11 @@ def _open_regular(path: str) -> int:
     return fd
 
 
-def load_json(path: str):
+def load_json(path: str, limit: int = MAX_JSON_BYTES):
     """The JSON in the state file ``path``, read as hostile input; an error saying why it cannot be read.
 
     A FIFO or a device never blocks (only a regular file is read), a file over
-    :data:`MAX_JSON_BYTES` is not read, and JSON nested past Python's recursion
+    ``limit`` bytes (:data:`MAX_JSON_BYTES`) is not read, and JSON nested past Python's recursion
     limit is garbage like any other.
 
     Raises
@@ -48,8 +48,8 @@ def load_json(path: str):
         (small enough) JSON in UTF-8.
     """
     with os.fdopen(_open_regular(path), "rb") as f:
-        if os.fstat(f.fileno()).st_size > MAX_JSON_BYTES:
-            raise ValueError(f"over {MAX_JSON_BYTES:,} bytes")
+        if os.fstat(f.fileno()).st_size > limit:
+            raise ValueError(f"over {limit:,} bytes")
         try:
             return json.loads(f.read().decode("utf-8"))  # UnicodeDecodeError is a ValueError
         except RecursionError:

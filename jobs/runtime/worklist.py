@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jobs.errors import StalePlan
+from jobs.errors import StalePlan, UsageError
 from jobs.runtime.listfile import ListFile
 from jobs.runtime.temporaries import temp_path
 
@@ -57,7 +57,13 @@ class WorkRange:
 
     def blob(self) -> bytes:
         """The range's bytes: its entries, each ended by a NUL (:class:`StalePlan` if the list is not as written)."""
-        data = self.listed.read(max(0, self.begin - 1), self.end)  # and the NUL that ends the entry before
+        try:
+            data = self.listed.read(max(0, self.begin - 1), self.end)  # and the NUL that ends the entry before
+        except UsageError:  # gone: the run it belongs to ended (a graph computed twice), or another run swept it
+            raise StalePlan(
+                f"{self.listed.path} is gone: the run it was written for has ended, or another run there removed "
+                "it; plan the job again"
+            ) from None
         if self.begin:
             data, before = data[1:], data[:1]
         else:
