@@ -1024,6 +1024,13 @@ MUTANTS = [
         "        except KeyError:  # gone",
         ("tests/test_rle_ranges.py::-k computed_twice",),
     ),
+    Mutant(
+        "rle finish: a rerun with nothing to do leaves what a killed run left",
+        "jobs/rle_job/planning.py",
+        "    sweep = bool(pairs.stale) or bool(len(pairs.todo()))",
+        "    sweep = bool(len(pairs.todo()))",
+        ("tests/test_rle_ranges.py::-k lists_each_directory_once",),
+    ),
 ]
 
 

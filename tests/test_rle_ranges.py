@@ -484,3 +484,20 @@ def test_a_graph_computed_twice_is_a_stale_plan(tmp_path):
     dask.compute(graph, scheduler="sync")
     with pytest.raises(StalePlan, match="is gone: the run it was written for has ended"):
         dask.compute(graph, scheduler="sync")
+
+
+def test_an_up_to_date_rerun_lists_each_directory_once(tmp_path, monkeypatch):
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_small(str(src), 30)
+    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    listed = []
+    real = os.listdir, os.scandir
+    monkeypatch.setattr(os, "listdir", lambda p=".": listed.append(os.fsdecode(p)) or real[0](p))
+    monkeypatch.setattr(os, "scandir", lambda p=".": listed.append(os.fsdecode(p)) or real[1](p))
+    assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"skipped": 30}
+    monkeypatch.undo()
+    assert sorted(listed) == sorted([str(src), str(out)]), listed  # no sweep: nothing there to sweep
+    leftover = out / ".tile-0000001.rle.0badc0ffee00.imgjobs.tmp"
+    leftover.write_bytes(b"half")  # a killed run's: the next run sweeps it, with nothing else to do
+    assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"skipped": 30}
+    assert not leftover.exists()

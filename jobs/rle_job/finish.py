@@ -45,6 +45,9 @@ class RleFinish(Finish):
     work : str or None
         The run's work list (:mod:`jobs.runtime.worklist`), removed first (the sweep then finds only what a
         lost worker or a killed run left).
+    sweep : bool
+        Whether the output directory is listed for temporaries at the end: not when the plan found none
+        there and gave no task (a rerun with nothing to do lists a directory of a million files once).
     """
 
     job: str
@@ -53,6 +56,7 @@ class RleFinish(Finish):
     stale: tuple = ()
     records: ListFile | None = None
     work: str | None = None
+    sweep: bool = True
 
     def finalize(self, outcomes: list, seconds: float, scheduler: str) -> RleReport:
         """Record what each output made by this run was made from; remove temporaries (one listing); report.
@@ -66,7 +70,8 @@ class RleFinish(Finish):
         if self.out_dir is not None:
             self._record(outcomes)
             self._forget_work()
-            sweep_temporaries(self.out_dir, token=self.token, stale=self.stale)
+            if self.sweep:
+                sweep_temporaries(self.out_dir, token=self.token, stale=self.stale)
         return RleReport(self.job, outcomes, seconds, scheduler=scheduler)
 
     def _record(self, outcomes: list) -> None:

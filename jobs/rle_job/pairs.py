@@ -23,9 +23,9 @@ import numpy as np
 from jobs.errors import UsageError
 from jobs.rle_job.currency import BAD, CURRENT, NEWER, REPLACE, check_range
 from jobs.rle_job.manifest import check_place, records_of
-from jobs.rle_job.ranges import SEP, Target, split_blob
+from jobs.rle_job.ranges import SEP, EntryNames, Target, split_blob
 from jobs.runtime.listfile import ListFile
-from jobs.runtime.listing import PackedNames, check_writable_dir, stem
+from jobs.runtime.listing import check_writable_dir, stem
 from jobs.runtime.report import Outcomes
 from jobs.runtime.runners import MAP_ITEMS, Mapper, local_map
 from jobs.runtime.temporaries import is_temporary, sweep_temporaries
@@ -129,16 +129,14 @@ def _target(src: str, dst: str, suffix: str, overwrite: bool) -> tuple[Target, l
 
 def _scan_entries(directory: str, extensions, suffix: str) -> list[bytes]:
     """The work list entries (``output/input``) of the names in ``directory`` with a wanted extension, hidden
-    ones left out: one ``scandir``, no ``stat``, no second list."""
+    ones left out: one listing, no ``stat``."""
     tail = os.fsencode(suffix) + SEP
-    entries = []
-    with os.scandir(os.fsencode(directory)) as it:
-        for entry in it:
-            name = entry.name
-            dot = name.rfind(b".")
-            if dot > 0 and name[0] != 0x2E and os.fsdecode(name[dot:]).lower() in extensions:  # 0x2E: "."
-                entries.append(name[:dot] + tail + name)
-    return entries
+    wanted = {os.fsencode(e) for e in extensions}  # lower-case ASCII: bytes.lower() is enough
+    return [
+        n[:dot] + tail + n
+        for n in os.listdir(os.fsencode(directory))
+        if n[0] != 0x2E and (dot := n.rfind(b".")) > 0 and n[dot:].lower() in wanted  # 0x2E: "."
+    ]
 
 
 def _scan_outputs(directory: str) -> tuple[bool, list[str]]:
@@ -208,12 +206,14 @@ def _settle(pairs: Pairs, states: list) -> None:
     t, codes = pairs.target, pairs.codes
     skipped = (codes == CURRENT) | (codes == NEWER)
     if skipped.any():
-        ins, outs = split_blob(pairs.work.select(skipped))
-        pairs.settled.append(Outcomes(PackedNames(t.src_dir, ins), PackedNames(t.out_dir, outs), "skipped", UP_TO_DATE))
+        blob = pairs.work.select(skipped)  # split into names only if the report is read file by file
+        pairs.settled.append(
+            Outcomes(EntryNames(t.src_dir, blob, 1), EntryNames(t.out_dir, blob, 0), "skipped", UP_TO_DATE)
+        )
     bad = codes == BAD
     if bad.any():
-        ins, outs = split_blob(pairs.work.select(bad))
-        o = Outcomes(PackedNames(t.src_dir, ins), PackedNames(t.out_dir, outs), "failed")
+        blob = pairs.work.select(bad)
+        o = Outcomes(EntryNames(t.src_dir, blob, 1), EntryNames(t.out_dir, blob, 0), "failed")
         for k, why in enumerate(why for s in states for _, why in sorted(s.reasons.items())):
             o.reasons[k] = why
         pairs.settled.append(o)

@@ -150,7 +150,8 @@ def plan_compress(
 def _graph(job: str, token: str, pairs) -> Graph:
     g = Graph(job, token)
     g.plan.settled = pairs.settled
-    g.plan.finish = RleFinish(job, token, pairs.out_dir, pairs.stale, pairs.records, pairs.work.listed.path)
+    sweep = bool(pairs.stale) or bool(len(pairs.todo()))  # else only the run's own list is left to remove
+    g.plan.finish = RleFinish(job, token, pairs.out_dir, pairs.stale, pairs.records, pairs.work.listed.path, sweep)
     return g
 
 

@@ -9,6 +9,7 @@ task over files named one by one (``verify``'s) gets a :class:`FileBatch`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from jobs.runtime.listing import Names, PackedNames
 from jobs.runtime.worklist import WorkRange
 
-__all__ = ["SEP", "FileBatch", "RangeBatch", "Target", "split_blob"]
+__all__ = ["SEP", "EntryNames", "FileBatch", "RangeBatch", "Target", "split_blob"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,42 @@ def split_blob(blob: bytes) -> tuple[bytes, bytes]:
         outs.append(o)
         at = end
     return b"".join(ins), b"".join(outs)
+
+
+class EntryNames(Sequence):
+    """One half of work list entries (``output/input``, each ended by a NUL) as paths, split when first asked.
+
+    What the files settled while planning are reported with: a rerun that skips a million files splits
+    their names only if the report is read file by file.
+    """
+
+    __slots__ = ("_names", "blob", "directory", "part")
+
+    def __init__(self, directory: str, blob: bytes, part: int):
+        self.directory, self.blob, self.part = directory, blob, part  # part 0: the output, 1: the input
+        self._names: PackedNames | None = None
+
+    def __reduce__(self):
+        return EntryNames, (self.directory, self.blob, self.part)
+
+    def names(self) -> PackedNames:
+        """The paths, split from the entries once."""
+        if self._names is None:
+            self._names = PackedNames(self.directory, split_blob(self.blob)[1 - self.part])
+        return self._names
+
+    def __len__(self) -> int:
+        return self.blob.count(b"\0")
+
+    def __getitem__(self, i):
+        return self.names()[i]
+
+    def __iter__(self):
+        return iter(self.names())
+
+    def take(self, indices) -> PackedNames:
+        """The paths at ``indices``, in that order."""
+        return self.names().take(indices)
 
 
 #: Bytes of entries :func:`split_blob` takes at a time.
