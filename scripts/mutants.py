@@ -1031,6 +1031,14 @@ MUTANTS = [
         "    sweep = bool(len(pairs.todo()))",
         ("tests/test_rle_ranges.py::-k lists_each_directory_once",),
     ),
+    # ---- no hole left in the promises (issue 31)
+    Mutant(
+        "resize: a rerun of a batch with failures exits 0 and names none (train goes on over zeros)",
+        "jobs/resize_job/report.py",
+        "    for f in sidecar[\"failed\"]:  # checked",
+        "    for f in []:  # checked",
+        ("tests/test_resize.py::-k rerun_of_a_batch_with_failures",),
+    ),
 ]
 
 

@@ -706,3 +706,23 @@ def test_resize_array_is_lazy_ships_file_names_and_equals_the_batch(jpegs, tmp_p
     zeroed = jobs.resize_array(base / "list.txt", size="32x24", chunk=4, errors="zero").compute(scheduler="threads")
     np.testing.assert_array_equal(zeroed[-1], np.zeros((24, 32, 3), np.uint8))
     np.testing.assert_array_equal(zeroed[:-1], np.load(base / "b.npy"))
+
+
+@pytest.mark.parametrize("out", ["b.npy", "b.wds"])
+def test_a_rerun_of_a_batch_with_failures_fails_them_again_by_name(tmp_path, rng, out):
+    # `imgjobs resize ... && train` must not go on over rows that are zeros (issue 31, item 5)
+    good = tmp_path / "good.jpg"
+    Image.fromarray(photo(rng, 40, 30)).save(good)
+    empty = [tmp_path / f"empty{i}.jpg" for i in range(3)]
+    for p in empty:
+        p.write_bytes(b"")
+    listfile = tmp_path / "list.txt"
+    listfile.write_text("".join(f"{p}\n" for p in [good, *empty]))
+    args = ["resize", listfile, "--out", tmp_path / out, "--size", "8x8", "--no-progress"]
+    first = cli(*args)
+    assert first.returncode == 1 and all(str(p) in first.stderr for p in empty), first.stderr
+    again = cli(*args)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "nothing to do" in again.stdout and all(f"FAILED {p}" in again.stderr for p in empty), again.stderr
+    report = jobs.resize(listfile, tmp_path / out, size="8x8", progress=False)
+    assert report.up_to_date and report.counts == {"skipped": 1, "failed": 3} and report.exit_code == 1

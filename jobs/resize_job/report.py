@@ -112,10 +112,14 @@ class ResizeReport(Report):
 
 
 def up_to_date_report(out: str, paths, sidecar: dict) -> ResizeReport:
-    """The report of a rerun over a batch that already holds this very job: every image skipped."""
+    """The report of a rerun over a batch that already holds this very job: every image skipped, but those
+    that failed when it was built, which fail again, by name, with their reason (a rerun exits 1 as the run
+    did: ``imgjobs resize ... && train`` does not go on over their all-zero rows)."""
     failed = len(sidecar["failed"])
     note = f"{out} is up to date (use --overwrite to rebuild it)"
     outcomes = Outcomes(paths, status="skipped", reason=note)
+    for f in sidecar["failed"]:  # checked: an index of the batch and a reason (jobs.resize_job.sidecar)
+        outcomes.fail(f["index"], f"{f['reason']} (when {out} was built; mend it, then rerun)")
     report = ResizeReport([outcomes], 0.0, scheduler="nothing to do", output=out, sidecar=sidecar)
     report.up_to_date = f"{note}; {failed} image(s) failed when it was built" if failed else note
     return report
