@@ -985,7 +985,7 @@ MUTANTS = [
     Mutant(
         "manifest: a converted format-2 record is sorted by its bytes, and records are lost in the merge",
         "jobs/rle_job/manifest.py",
-        "    records.sort(key=lambda r: key(r.partition(b\"\\0\")[0]))",
+        '    records.sort(key=lambda r: key(r.partition(b"\\0")[0]))',
         "    records.sort()",
         ("tests/test_rle_ranges.py::-k converted_format_2",),
     ),
@@ -1035,9 +1035,16 @@ MUTANTS = [
     Mutant(
         "resize: a rerun of a batch with failures exits 0 and names none (train goes on over zeros)",
         "jobs/resize_job/report.py",
-        "    for f in sidecar[\"failed\"]:  # checked",
+        '    for f in sidecar["failed"]:  # checked',
         "    for f in []:  # checked",
         ("tests/test_resize.py::-k rerun_of_a_batch_with_failures",),
+    ),
+    Mutant(
+        "performance report: its resource tracker is forked, and holds the output's lock after a kill -9",
+        "jobs/runtime/runners.py",
+        "    with Profiler() as prof, _ResourceProfiler(dt=0.05) as rprof:",
+        "    with Profiler() as prof, ResourceProfiler(dt=0.05) as rprof:",
+        ("tests/test_hostile.py::-k performance_report_leaves",),
     ),
 ]
 

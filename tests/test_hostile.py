@@ -433,3 +433,29 @@ def test_a_huge_manifest_is_not_read(tmp_path, rng, caplog, name):
 
     assert jobs.compress(src, out, progress=False).counts == {"ok": 1}
     assert "is unreadable (over" in caplog.text
+
+
+@pytest.mark.timeout(120)
+def test_a_run_killed_with_a_performance_report_leaves_no_process_holding_its_output(tmp_path):
+    # issue 31, item 1: Dask's resource tracker, forked, inherited the output's lock and slept for ever
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_samples import make_small
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    make_small(str(src), 2000)
+    args = ["compress", src, out, "--scheduler", "threads", "--rows-per-task", "0", "--no-progress"]
+    proc = start_imgjobs(*args, "--performance-report", tmp_path / "r.html")
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and any(p.suffix == ".rle" for p in out.iterdir())):  # tasks are running
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert kids, "no resource tracker was started"
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while any(os.path.exists(f"/proc/{k}") for k in kids):  # they read the end of their pipe and go
+        assert time.monotonic() < deadline, f"processes of the killed run still alive: {kids}"
+        time.sleep(0.1)
+    r = imgjobs(*args, timeout=60)
+    assert r.returncode == 0, r.stderr  # not "another imgjobs run (pid ...) is writing into ..."

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import time
 import uuid
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 import dask
 from dask.callbacks import Callback
 from dask.diagnostics import Profiler, ResourceProfiler, visualize
+from dask.diagnostics.profile import _Tracker
 from dask.multiprocessing import get as multiprocessing_get
 from dask.multiprocessing import initialize_worker_process
 from dask.threaded import get as threaded_get
@@ -326,6 +328,38 @@ def performance_report(path, runner):
             yield
         return
 
-    with Profiler() as prof, ResourceProfiler(dt=0.05) as rprof:
+    with Profiler() as prof, _ResourceProfiler(dt=0.05) as rprof:
         yield
     visualize([prof, rprof], filename=path, show=False, save=True)
+
+
+class _SpawnedTracker(_Tracker):
+    """Dask's resource tracker, spawned rather than forked, so that it holds none of this run's files.
+
+    Forked, it would inherit the output directory's lock and its own pipe's other end: after a
+    ``kill -9`` of the run it would sleep for ever, holding the lock, and refuse every later run there.
+    Spawned, it holds only its end of the pipe, reads the end of it when the run dies, and exits.
+    """
+
+    @staticmethod
+    def _Popen(process_obj):
+        return multiprocessing.get_context("spawn").Process._Popen(process_obj)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("parent_conn", None)  # the run's end stays with the run
+        return state
+
+    def run(self):
+        with contextlib.suppress(EOFError, OSError):  # the run is gone: nothing to report to
+            super().run()
+
+
+class _ResourceProfiler(ResourceProfiler):
+    """Dask's :class:`~dask.diagnostics.ResourceProfiler` with a tracker that dies with the run."""
+
+    def _start_collect(self):
+        if not self._is_running():
+            self._tracker = _SpawnedTracker(self._dt)
+            self._tracker.start()
+        self._tracker.parent_conn.send("collect")
