@@ -22,6 +22,7 @@ it falls back to, how a value is checked, and its command-line flag.  So:
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import numbers
 from collections.abc import Callable, Mapping
@@ -212,7 +213,7 @@ def text(key, value) -> str | None:
 # --------------------------------------------------------------------------- options every job shares
 
 #: ``overwrite``: replace existing outputs (``imgjobs.overwrite``).
-OVERWRITE = Param(key="overwrite", check=boolean, flag={"action": "store_true"})
+OVERWRITE = Param(key="overwrite", check=boolean, flag={"action": argparse.BooleanOptionalAction})
 
 #: ``max_pixels``: the most pixels of an image decoded whole (``imgjobs.max-pixels``).
 MAX_PIXELS = Param(key="max-pixels", check=whole_number(1), flag={"type": positive, "metavar": "N"})

@@ -1046,6 +1046,13 @@ MUTANTS = [
         "    with Profiler() as prof, ResourceProfiler(dt=0.05) as rprof:",
         ("tests/test_hostile.py::-k performance_report_leaves",),
     ),
+    Mutant(
+        "cli: --overwrite set in the configuration cannot be turned off on the command line",
+        "jobs/params.py",
+        'OVERWRITE = Param(key="overwrite", check=boolean, flag={"action": argparse.BooleanOptionalAction})',
+        'OVERWRITE = Param(key="overwrite", check=boolean, flag={"action": "store_true"})',
+        ("tests/test_cli.py::-k no_overwrite",),
+    ),
 ]
 
 

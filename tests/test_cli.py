@@ -16,7 +16,7 @@ from PIL import Image
 
 import jobs
 import rle
-from conftest import imgjobs, pillow_bits
+from conftest import blobs, imgjobs, pillow_bits
 from jobs.resize_job.decode import load_rgb
 
 # The project's own command, installed beside this interpreter (the venv's), never one found earlier on PATH.
@@ -444,3 +444,16 @@ def test_the_json_report_holds_what_the_python_report_does(image_dir, tmp_path):
     # a path that cannot take it is refused before anything runs
     r = imgjobs("compress", d, tmp_path / "q", "--report", tmp_path)
     assert r.returncode == 2 and "the JSON report" in r.stderr and not (tmp_path / "q").exists()
+
+
+def test_overwrite_set_in_the_configuration_is_turned_off_by_no_overwrite(tmp_path, rng):
+    # issue 31, item 8: a flag must be able to say what the configuration says otherwise
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(src / "a.bmp")
+    assert imgjobs("compress", src, out).returncode == 0
+    env = {**os.environ, "DASK_IMGJOBS__OVERWRITE": "true"}
+    kept = imgjobs("compress", src, out, "--no-overwrite", env=env)
+    assert kept.returncode == 0 and "1 skipped" in kept.stdout, kept.stdout + kept.stderr
+    made = imgjobs("compress", src, out, env=env)
+    assert made.returncode == 0 and "1 ok" in made.stdout, made.stdout + made.stderr
