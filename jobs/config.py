@@ -13,6 +13,7 @@ non-empty string: booleans accept true/false, yes/no, on/off, 1/0 and nothing el
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "get_int",
     "get_str",
     "source",
+    "unknown_keys",
     "worker_environ",
 ]
 
@@ -63,6 +65,41 @@ def _load_defaults() -> None:
     with open(config_path()) as f:
         defaults = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when built with it
     dask.config.update_defaults(defaults)
+    _SHIPPED.update(defaults["imgjobs"])
+
+
+#: The shipped ``imgjobs.*`` keys: every key imgjobs reads (a key set beside them is a misspelling).
+_SHIPPED: dict = {}
+
+#: Sub-trees whose keys are the user's own: cluster profiles, named as a site likes, in dask-jobqueue's terms.
+_FREE_FORM = frozenset({"clusters"})
+
+
+def unknown_keys() -> list[str]:
+    """Keys set under ``imgjobs`` that imgjobs does not read, each with where it was set and the key it may mean.
+
+    A misspelt key (``DASK_IMGJOBS__SCHEDULER__WORKER=2``) would otherwise be ignored without a word.
+    """
+    found: list[str] = []
+
+    def walk(have: dict, known: dict, prefix: str) -> None:
+        names = {str(k).replace("_", "-"): v for k, v in known.items()}
+        for k, v in have.items():
+            name = str(k).replace("_", "-")
+            if name not in names:
+                key = f"{prefix}{name}"
+                close = difflib.get_close_matches(name, list(names), n=1)
+                hint = f": did you mean imgjobs.{prefix}{close[0]}?" if close else ""
+                where = source(key)
+                where = "dask.config.set" if where.startswith("imgjobs' defaults") else where
+                found.append(f"imgjobs.{key} (from {where}) is not a setting of imgjobs{hint}")
+            elif isinstance(v, dict) and isinstance(names[name], dict) and name not in _FREE_FORM:
+                walk(v, names[name], f"{prefix}{name}.")
+
+    have = dask.config.get("imgjobs", default={})
+    if isinstance(have, dict):
+        walk(have, _SHIPPED, "")
+    return found
 
 
 def get(key: str, value=None):

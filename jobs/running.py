@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from dask.delayed import Delayed
 
+from jobs import config
 from jobs.errors import UsageError
 from jobs.options import RunOptions
 from jobs.runtime import engine
@@ -65,6 +66,18 @@ def _parallelism(client: Client | None, run: RunOptions) -> int:
         threads: dict[str, int] = client.nthreads()
         return max(1, sum(threads.values()))
     return run.get("workers") or os.cpu_count() or 1
+
+
+#: Unknown configuration keys already warned about in this process.
+_WARNED: set = set()
+
+
+def _warn_unknown_keys() -> None:
+    """Warn, once a process, of each ``imgjobs.*`` key set that imgjobs does not read (a misspelling)."""
+    for problem in config.unknown_keys():
+        if problem not in _WARNED:
+            _WARNED.add(problem)
+            log.warning("%s", problem)
 
 
 def mapper_for(client: Client | None) -> Mapper:
@@ -169,6 +182,7 @@ def run(
     Report or dask.delayed.Delayed
     """
     options = RunOptions.from_kwargs(dict(scheduler), job)
+    _warn_unknown_keys()
     check_client(client)
     compute = True if compute is None else compute
     if isinstance(source, (str, os.PathLike)) and not os.path.lexists(source):

@@ -1053,6 +1053,13 @@ MUTANTS = [
         'OVERWRITE = Param(key="overwrite", check=boolean, flag={"action": "store_true"})',
         ("tests/test_cli.py::-k no_overwrite",),
     ),
+    Mutant(
+        "config: a misspelt imgjobs.* key is ignored without a word",
+        "jobs/running.py",
+        "    options = RunOptions.from_kwargs(dict(scheduler), job)\n    _warn_unknown_keys()\n",
+        "    options = RunOptions.from_kwargs(dict(scheduler), job)\n",
+        ("tests/test_cli.py::-k misspelt_setting",),
+    ),
 ]
 
 

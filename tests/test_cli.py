@@ -457,3 +457,24 @@ def test_overwrite_set_in_the_configuration_is_turned_off_by_no_overwrite(tmp_pa
     assert kept.returncode == 0 and "1 skipped" in kept.stdout, kept.stdout + kept.stderr
     made = imgjobs("compress", src, out, env=env)
     assert made.returncode == 0 and "1 ok" in made.stdout, made.stdout + made.stderr
+
+
+def test_a_misspelt_setting_is_named_with_the_one_it_may_mean(tmp_path, rng, caplog):
+    # issue 31, item 8: DASK_IMGJOBS__SCHEDULER__WORKER=2 was ignored without a word
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(src / "a.bmp")
+    env = {**os.environ, "DASK_IMGJOBS__SCHEDULER__WORKER": "2"}
+    r = imgjobs("compress", src, tmp_path / "out", env=env)
+    assert (
+        r.returncode == 0
+        and (
+            "imgjobs.scheduler.worker (from environment variable DASK_IMGJOBS__SCHEDULER__WORKER) is not a setting "
+            "of imgjobs: did you mean imgjobs.scheduler.workers?"
+        )
+        in r.stderr
+    ), r.stderr
+    with dask.config.set({"imgjobs.rle.target-pixel-per-task": 5, "imgjobs.clusters.mine": {"type": "slurm"}}):
+        assert jobs.compress(src, tmp_path / "out2", progress=False).ok
+    assert "imgjobs.rle.target-pixel-per-task (from dask.config.set) is not a setting" in caplog.text
+    assert "did you mean imgjobs.rle.target-pixels-per-task?" in caplog.text and "clusters.mine" not in caplog.text
