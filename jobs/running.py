@@ -69,7 +69,7 @@ def _parallelism(client: Client | None, run: RunOptions) -> int:
 
 
 #: Unknown configuration keys already warned about in this process.
-_WARNED: set = set()
+_WARNED: set[str] = set()
 
 
 def _warn_unknown_keys() -> None:
