@@ -19,6 +19,7 @@ nothing for it.  With ``tls`` every distributed connection is TLS.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -38,6 +39,16 @@ from jobs.runtime.runners import Runner, describe_pool
 __all__ = ["closed_after", "open_runner", "runner_for", "runner_from_client"]
 
 log = logging.getLogger(__name__)
+
+
+def _loopback(host: str | None) -> bool:
+    """Whether ``host`` (``--host``) is this machine's loopback interface only."""
+    if not host or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _remote() -> bool:
@@ -160,6 +171,12 @@ def open_runner(run=None, **options):
     host = run.get("host")
     dashboard_address = run.get("dashboard_address")
     n = int(workers or max(1, cores // tpw))
+    if not tls and not _loopback(host):
+        log.warning(
+            "the LocalCluster's scheduler listens on %s without TLS: anyone who reaches this machine on its "
+            "port can run code in its workers as you; drop --no-tls (TLS is the default), or listen on 127.0.0.1",
+            host,
+        )
     with _pre_spawn_environ(config.worker_environ()), _workers_ignore_sigint():
         local = LocalCluster(
             n_workers=n,
@@ -174,6 +191,8 @@ def open_runner(run=None, **options):
         _quiet_cancellations(client)
         runner = _distributed_runner(client, "local")
         runner.kind = "local"
+        runner.dashboard_link = dashboard_link(client, dashboard_address)  # where it listens, not the host's address
+        runner.tunnel = tunnel_hint(runner.dashboard_link)
         if not _remote():
             runner.tunnel = None  # on this host: the link opens as it is
         runner.description = f"LocalCluster at {local.scheduler_address}: {n} worker process(es) x {tpw} thread(s)"

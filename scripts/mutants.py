@@ -1060,6 +1060,20 @@ MUTANTS = [
         "    options = RunOptions.from_kwargs(dict(scheduler), job)\n",
         ("tests/test_cli.py::-k misspelt_setting",),
     ),
+    Mutant(
+        "local cluster: --host 0.0.0.0 --no-tls opens a scheduler to the network without a word",
+        "jobs/schedulers.py",
+        "    if not tls and not _loopback(host):",
+        "    if False:",
+        ("tests/test_cli.py::-k host_0000",),
+    ),
+    Mutant(
+        "local cluster: the dashboard link names the host's address, where the dashboard does not listen",
+        "jobs/schedulers.py",
+        "        runner.dashboard_link = dashboard_link(client, dashboard_address)",
+        "        runner.dashboard_link = runner.dashboard_link",
+        ("tests/test_cli.py::-k host_0000",),
+    ),
 ]
 
 

@@ -478,3 +478,18 @@ def test_a_misspelt_setting_is_named_with_the_one_it_may_mean(tmp_path, rng, cap
         assert jobs.compress(src, tmp_path / "out2", progress=False).ok
     assert "imgjobs.rle.target-pixel-per-task (from dask.config.set) is not a setting" in caplog.text
     assert "did you mean imgjobs.rle.target-pixels-per-task?" in caplog.text and "clusters.mine" not in caplog.text
+
+
+@pytest.mark.timeout(180)
+def test_host_0000_links_the_dashboard_where_it_listens_and_warns_without_tls(tmp_path, rng):
+    # issue 31, item 6: the link named the machine's address, where nothing answered; no TLS went unsaid
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(blobs(rng, 20, 30).astype(bool)).save(src / "a.bmp")
+    args = ["compress", src, tmp_path / "out", "--scheduler", "local", "--workers", "1", "--host", "0.0.0.0"]
+    plain = imgjobs(*args, "--no-tls", "--dashboard-address", "127.0.0.1:0", timeout=150)
+    assert plain.returncode == 0, plain.stderr
+    assert re.search(r"Dask dashboard: http://127\.0\.0\.1:\d+/status", plain.stderr), plain.stderr
+    assert "listens on 0.0.0.0 without TLS: anyone who reaches this machine" in plain.stderr
+    safe = imgjobs(*args, "--dashboard-address", "127.0.0.1:0", "--overwrite", timeout=150)
+    assert safe.returncode == 0 and "without TLS" not in safe.stderr, safe.stderr
