@@ -177,13 +177,7 @@ def rerun_figures(where: str, n: int, repeats: int) -> dict:
         if os.path.exists(stale):
             os.remove(stale)
     cmd = [*imgjobs_cmd(), "resize", src, "--out", out, "--size", "8x8", "--scheduler", "threads", "-q"]
-    timed = [sys.executable, "-c", _TIMED, *cmd, "--no-progress"]
-    runs = []
-    for _ in range(1 + repeats):
-        r = subprocess.run(timed, capture_output=True, text=True, cwd=ROOT)
-        if r.returncode:
-            raise SystemExit(r.stderr)
-        runs.append(json.loads(r.stdout.splitlines()[-1]))
+    runs = _timed_runs([*cmd, "--no-progress"], 1 + repeats)
     return {"first_s": runs[0]["s"], "rerun_s": [x["s"] for x in runs[1:]], "rerun_peak": [x["peak"] for x in runs[1:]]}
 
 
@@ -199,16 +193,21 @@ sys.exit(rc)
 """
 
 
-def compress_figures(src: str, out: str, repeats: int) -> dict:
-    """``imgjobs compress SRC OUT`` from nothing (files/s, its peak memory), then reruns with nothing to do."""
-    shutil.rmtree(out, ignore_errors=True)
-    timed = [sys.executable, "-c", _TIMED, *imgjobs_cmd(), "compress", src, out, "-q", "--no-progress"]
+def _timed_runs(cmd: list, times: int) -> list[dict]:
+    """Run ``cmd`` ``times`` times, one after another: each run's seconds and peak memory (:data:`_TIMED`)."""
     runs = []
-    for _ in range(1 + repeats):
-        r = subprocess.run(timed, capture_output=True, text=True, cwd=ROOT)
+    for _ in range(times):
+        r = subprocess.run([sys.executable, "-c", _TIMED, *cmd], capture_output=True, text=True, cwd=ROOT)
         if r.returncode:
             raise SystemExit(r.stderr)
         runs.append(json.loads(r.stdout.splitlines()[-1]))
+    return runs
+
+
+def compress_figures(src: str, out: str, repeats: int) -> dict:
+    """``imgjobs compress SRC OUT`` from nothing (files/s, its peak memory), then reruns with nothing to do."""
+    shutil.rmtree(out, ignore_errors=True)
+    runs = _timed_runs([*imgjobs_cmd(), "compress", src, out, "-q", "--no-progress"], 1 + repeats)
     return {
         "first_s": runs[0]["s"],
         "first_peak": runs[0]["peak"],

@@ -53,6 +53,16 @@ def expected(src: Path, name: str) -> bytes:
     return reference_encode(pillow_bits(src / name))
 
 
+def compressed(tmp_path: Path, *names: str) -> tuple[Path, Path]:
+    """A source of ``names`` (image ``k`` made with seed ``k + 1``), compressed once: (source, output)."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for seed, name in enumerate(names, start=1):
+        save(src / name, seed)
+    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    return src, out
+
+
 @pytest.fixture
 def small_ranges(monkeypatch):
     """Ranges of three entries: a rerun's judging tasks and their boundaries come up with a few files."""
@@ -153,11 +163,7 @@ def test_a_window_finds_every_record_by_bisection_whatever_the_file_holds(tmp_pa
 
 
 def test_a_format_2_record_is_read_and_replaced(tmp_path):
-    src, out = tmp_path / "src", tmp_path / "out"
-    src.mkdir()
-    save(src / "a.bmp", 1)
-    save(src / "b.bmp", 2)
-    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    src, out = compressed(tmp_path, "a.bmp", "b.bmp")
     os.utime(out / "a.rle", ns=(1, 1))  # older than its input: by the times alone, made again
     entries = {name: f"{r[1]}|{r[2]}" for name, r in read_records(str(out)).items()}
     entries["a.rle"] = entries["a.rle"].split("|")[0] + f"|{(out / 'a.rle').stat().st_size}:1"
@@ -355,11 +361,7 @@ def test_large_files_split_inside_a_batch_range_are_recorded_in_order(tmp_path, 
 
 
 def test_overwrite_keeps_the_records_of_outputs_it_could_not_make_again(tmp_path):
-    src, out = tmp_path / "src", tmp_path / "out"
-    src.mkdir()
-    save(src / "a.bmp", 1)
-    save(src / "b.bmp", 2)
-    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    src, out = compressed(tmp_path, "a.bmp", "b.bmp")
     before = read_records(str(out))
     rewrite(src / "b.bmp", lambda p: p.write_bytes(b"not an image"))
     report = jobs.compress(src, out, overwrite=True, scheduler="threads", progress=False)
@@ -401,11 +403,7 @@ def test_an_input_replaced_by_an_older_file_is_seen_beside_a_name_that_extends_i
 
 
 def test_a_converted_format_2_record_keeps_every_output(tmp_path):
-    src, out = tmp_path / "src", tmp_path / "out"
-    src.mkdir()
-    for seed, name in enumerate(["a.bmp", "a.rle-x.bmp", "b.bmp"]):
-        save(src / name, seed)
-    assert jobs.compress(src, out, scheduler="threads", progress=False).ok
+    src, out = compressed(tmp_path, "a.bmp", "a.rle-x.bmp", "b.bmp")
     entries = {name: f"{r[1]}|{r[2]}" for name, r in read_records(str(out)).items()}
     (out / MANIFEST).unlink()
     (out / manifest.LEGACY).write_text(json.dumps({"format": "imgjobs-stamps-2", "outputs": entries}))

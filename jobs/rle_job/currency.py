@@ -148,18 +148,7 @@ def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, 
         except OSError:
             why: str | None = "unreadable"
         else:
-            rec = recs.get(outs[i])
-            if (
-                rec is not None
-                and ost.st_size
-                and stat.S_ISREG(ost.st_mode)
-                and (rec[0] == name or rec[0] == UNKNOWN_INPUT)
-                and rec[1] == stat_stamp_bytes(st.st_size, st.st_mtime_ns)
-                and rec[2] == stat_stamp_bytes(ost.st_size, ost.st_mtime_ns)
-            ):
-                why = None  # the common case of a rerun, decided at once
-            else:
-                why = _why_not_current(name, st, ost, rec)
+            why = _why_not_current(name, st, ost, recs.get(outs[i]))
         if overwrite:
             codes[i] = REPLACE
         elif why is None:

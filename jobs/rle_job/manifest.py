@@ -237,16 +237,20 @@ def read_window(listed: ListFile, first: bytes, last: bytes) -> dict[bytes, tupl
         os.close(fd)
 
 
-def iter_records(listed: ListFile | None) -> Iterator[tuple[bytes, bytes]]:
-    """Every record of a manifest, in order, as ``(key, record)``; nothing for None."""
-    if listed is None:
-        return
+def _every(listed: ListFile) -> Iterator[tuple[bytes, bytes, bytes, bytes]]:
+    """Every record of a manifest, in order, parsed (:func:`_records_from` from its first)."""
     fd = listed.open()
     try:
-        for out, source, a, b in _records_from(fd, len(HEADER), listed.size):
-            yield key(out), record(out, source, a, b)
+        yield from _records_from(fd, len(HEADER), listed.size)
     finally:
         os.close(fd)
+
+
+def iter_records(listed: ListFile | None) -> Iterator[tuple[bytes, bytes]]:
+    """Every record of a manifest, in order, as ``(key, record)``; nothing for None."""
+    if listed is not None:
+        for out, source, a, b in _every(listed):
+            yield key(out), record(out, source, a, b)
 
 
 def read_records(directory: str) -> dict[str, tuple[str, str, str]]:
@@ -258,12 +262,10 @@ def read_records(directory: str) -> dict[str, tuple[str, str, str]]:
     if listed is None:
         return {}
     found = {}
-    fd = listed.open()
     try:
-        for out, source, a, b in _records_from(fd, len(HEADER), listed.size):
+        for out, source, a, b in _every(listed):
             found[os.fsdecode(out)] = (os.fsdecode(source), a.decode("ascii", "replace"), b.decode("ascii", "replace"))
     finally:
-        os.close(fd)
         if listed.path != os.path.join(directory or ".", MANIFEST):  # a format-2 record converted for this read
             os.remove(listed.path)
     return found

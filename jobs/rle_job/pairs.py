@@ -25,10 +25,10 @@ from jobs.rle_job.currency import BAD, CURRENT, NEWER, REPLACE, check_range
 from jobs.rle_job.manifest import check_place, records_of
 from jobs.rle_job.ranges import SEP, EntryNames, Target, split_blob
 from jobs.runtime.listfile import ListFile
-from jobs.runtime.listing import check_writable_dir, stem
+from jobs.runtime.listing import check_writable_dir, list_outputs, stem
 from jobs.runtime.report import Outcomes
 from jobs.runtime.runners import MAP_ITEMS, Mapper, local_map
-from jobs.runtime.temporaries import is_temporary, sweep_temporaries
+from jobs.runtime.temporaries import sweep_temporaries
 from jobs.runtime.worklist import WorkList, write_worklist
 
 __all__ = ["Pairs", "match_outputs", "output_dir"]
@@ -139,21 +139,6 @@ def _scan_entries(directory: str, extensions, suffix: str) -> list[bytes]:
     ]
 
 
-def _scan_outputs(directory: str) -> tuple[bool, list[str]]:
-    """Whether the output directory holds anything, and imgjobs' temporaries there: one ``scandir``."""
-    anything, temps = False, []
-    try:
-        with os.scandir(directory or ".") as it:
-            for entry in it:
-                if is_temporary(entry.name):
-                    temps.append(entry.name)
-                else:
-                    anything = True
-    except FileNotFoundError:
-        pass
-    return anything, temps
-
-
 def match_outputs(
     src: str, dst: str, extensions, suffix: str, overwrite: bool, token: str, map: Mapper = local_map
 ) -> Pairs:
@@ -166,7 +151,8 @@ def match_outputs(
     check_place(target.out_dir)
     if not keyed:
         keyed = _scan_entries(src, extensions, suffix)
-    look, stale = _scan_outputs(target.out_dir)
+    there = list_outputs(target.out_dir, keep_names=False)
+    look, stale = there.count > 0, there.temporaries
     try:
         os.makedirs(target.out_dir or ".", exist_ok=True)
     except OSError as e:

@@ -230,27 +230,30 @@ def kind_of_mode(mode: int) -> str:
 
 @dataclass
 class OutputListing:
-    """What an output directory holds, from one ``scandir``: existing names and imgjobs' temporaries."""
+    """What an output directory holds, from one ``scandir``: existing names, how many, and imgjobs' temporaries."""
 
     directory: str
     exists: bool
     names: set
     temporaries: list
+    count: int = 0  # entries that are not temporaries (their names kept only when asked for)
 
 
-def list_outputs(directory: str) -> OutputListing:
-    """List an output directory once (it may not exist yet)."""
-    names, temps = set(), []
+def list_outputs(directory: str, keep_names: bool = True) -> OutputListing:
+    """List an output directory once (it may not exist yet); ``keep_names=False``: count, keep no name."""
+    names, temps, count = set(), [], 0
     try:
         with os.scandir(directory or ".") as it:
             for entry in it:
                 if is_temporary(entry.name):
                     temps.append(entry.name)
                 else:
-                    names.add(entry.name)
+                    count += 1
+                    if keep_names:
+                        names.add(entry.name)
     except FileNotFoundError:
         return OutputListing(directory, False, names, temps)
-    return OutputListing(directory, True, names, temps)
+    return OutputListing(directory, True, names, temps, count)
 
 
 def check_writable_dir(directory: str) -> None:

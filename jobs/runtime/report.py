@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jobs.runtime.stamps import stat_stamp
-
 __all__ = ["STATUSES", "FileResult", "Outcomes", "Report", "size_text"]
 
 #: Outcome of a file: done, left alone (its output is current), failed, or found to differ (a job that compares).
@@ -119,20 +117,6 @@ class Outcomes:
             self.reasons[i] = reason
         if details:
             self.details[i] = details
-
-    def output_stamp(self, i: int) -> str | None:
-        """The stamp of file ``i``'s output as its task wrote it (:func:`~jobs.runtime.stamps.stat_stamp`), or None."""
-        mtime = getattr(self, "out_mtime", None)  # None: made by an older imgjobs (a mixed cluster)
-        if mtime is None or mtime[i] < 0:
-            return None
-        return stat_stamp(int(self.out_size[i]), int(mtime[i]))
-
-    def input_stamp(self, i: int) -> str | None:
-        """The stamp of file ``i``'s input as its task read it (:func:`~jobs.runtime.stamps.stat_stamp`), or None."""
-        mtime = getattr(self, "in_mtime", None)  # None: made by an older imgjobs (a mixed cluster)
-        if mtime is None or mtime[i] < 0:
-            return None
-        return stat_stamp(int(self.bytes_in[i]), int(mtime[i]))
 
     def fail(self, i: int, reason: str) -> None:
         """Record that file ``i`` failed, and why (the reason names the file)."""
