@@ -33,6 +33,8 @@ from jobs.options import RunOptions
 from jobs.runtime import engine
 from jobs.runtime.engine import Plan
 from jobs.runtime.listing import check_writable_file
+from jobs.runtime.locks import lock_place
+from jobs.runtime.places import check_places
 from jobs.runtime.progress import Progress
 from jobs.runtime.report import Report
 from jobs.runtime.runners import Mapper, Runner, local_map
@@ -187,6 +189,8 @@ def run(
     compute = True if compute is None else compute
     if isinstance(source, (str, os.PathLike)) and not os.path.lexists(source):
         raise UsageError(f"{os.fspath(source)}: no such file or directory")
+    if writes is not None:  # graphs computed later too: their tasks would meet it only when they run
+        check_places([lock_place(writes)])
     if precheck is not None and compute:  # before a cluster starts for nothing
         done = precheck(mapper_for(client))
         if done is not None:

@@ -222,7 +222,7 @@ def test_overwrite_replaces_only_a_regular_file_and_never_follows_a_link(tmp_pat
     np.save(precious, np.arange(3))
     (tmp_path / "b.npy").symlink_to(precious)
     for overwrite in (False, True):
-        with pytest.raises(UsageError, match="is a symbolic link: imgjobs writes a batch of its own there"):
+        with pytest.raises(UsageError, match="where imgjobs keeps the batch, is a symbolic link"):
             run(listfile, tmp_path / "b.npy", overwrite=overwrite)
     assert np.load(precious).tolist() == [0, 1, 2]
 
@@ -643,7 +643,7 @@ def test_folders_and_files_imgjobs_did_not_write_are_never_removed(tmp_path, rng
     out = tmp_path / "b.npy"
     (tmp_path / "b.labels.npy").mkdir()
     (tmp_path / "b.labels.npy" / "notes.txt").write_text("precious")
-    with pytest.raises(UsageError, match=r"b\.labels\.npy \(its labels\) is not a file"):
+    with pytest.raises(UsageError, match=r"b\.labels\.npy, where imgjobs keeps the batch's labels, is a directory"):
         run(listfile, out, overwrite=True)
     assert (tmp_path / "b.labels.npy" / "notes.txt").read_text() == "precious"
     (tmp_path / "b.labels.npy" / "notes.txt").unlink()

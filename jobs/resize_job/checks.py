@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from jobs.errors import UsageError
 from jobs.resize_job import shards
 from jobs.resize_job.listed import ListedPaths
-from jobs.resize_job.paths import KINDS, family, kind_of, labels_path, sidecar_path
+from jobs.resize_job.paths import KINDS, family, kind_of, state_places
+from jobs.runtime.places import check_places as check_state_places
 from jobs.runtime.runners import MAP_ITEMS, Mapper, local_map
 
 __all__ = ["check_not_an_input", "check_places", "output_name"]
@@ -38,21 +39,11 @@ def output_name(out: str) -> str:
 
 
 def check_places(out: str, source, paths: Sequence, map: Mapper | None = None) -> None:
-    """Refuse an output whose place holds what imgjobs must not write through or over, or that is an input
-    (``map``: where the inputs are looked at, :func:`check_not_an_input`)."""
-    side = sidecar_path(out)
+    """Refuse an output that is an input (``map``: where the inputs are looked at, :func:`check_not_an_input`),
+    or one of whose places holds what imgjobs must not write through or over: a link, a FIFO, a directory
+    where a file belongs... (:func:`~jobs.resize_job.paths.state_places`, whatever ``--overwrite`` says)."""
     check_not_an_input(out, family(out), source, paths, map)
-    if os.path.islink(out):
-        raise UsageError(
-            f"{out} is a symbolic link: imgjobs writes a batch of its own there, never through a link; "
-            "remove the link or choose another --out"
-        )
-    if out.endswith(".npy") and os.path.lexists(labels_path(out)) and not os.path.isfile(labels_path(out)):
-        raise UsageError(f"{labels_path(out)} (its labels) is not a file: move it away or choose another --out")
-    if out.endswith(".npy") and os.path.isdir(out):
-        raise UsageError(f"{out} is a directory: a .npy output is a file; remove it or choose another name")
-    if os.path.isdir(side):
-        raise UsageError(f"{side} (the sidecar) is a directory: remove it or choose another output name")
+    check_state_places(state_places(out))
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise UsageError(f"cannot write {out}: directory {parent} does not exist")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from jobs.runtime import stamps
+from jobs.runtime.places import DIRECTORY, FILE, Place
 
 __all__ = [
     "KINDS",
@@ -24,6 +25,7 @@ __all__ = [
     "out_stamp",
     "partial_dir",
     "sidecar_path",
+    "state_places",
 ]
 
 #: The hidden work folder of an unfinished batch: ``.batch.npy.imgjobs-partial`` beside ``batch.npy``.
@@ -67,6 +69,26 @@ def family(out: str) -> list[tuple[str, str]]:
         paths.append((labels_path(out), "its labels"))
     paths.append((partial_dir(out), "its work folder"))
     return paths
+
+
+def state_places(out: str) -> list[Place]:
+    """Every place a resize run into ``out`` keeps, and what imgjobs makes there: the batch, its sidecar and
+    labels, the work folder and what it holds (``plan.json``, ``done/``, the batch being built: the names of
+    :class:`~jobs.resize_job.target.ResizeTarget`).  Checked while planning
+    (:func:`jobs.runtime.places.check_places`)."""
+    out = os.fspath(out)
+    kind = FILE if kind_of(out) == "npy" else DIRECTORY
+    work = partial_dir(out)
+    places = [Place(out, "the batch", kind), Place(sidecar_path(out), "the batch's sidecar")]
+    if out.endswith(".npy"):
+        places.append(Place(labels_path(out), "the batch's labels"))
+    return [
+        *places,
+        Place(work, "the batch's work folder", DIRECTORY),
+        Place(os.path.join(work, "plan.json"), "the plan of the batch being built"),
+        Place(os.path.join(work, "done"), "the records of the finished slices", DIRECTORY),
+        Place(os.path.join(work, f"batch.{kind_of(out)}"), "the batch being built", kind),
+    ]
 
 
 def out_stamp(out: str) -> str:

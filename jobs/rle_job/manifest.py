@@ -28,14 +28,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import stat
 from collections.abc import Iterable, Iterator
 
-from jobs.errors import UsageError
 from jobs.rle_job.ranges import SEP
 from jobs.runtime.durable import write_atomic
 from jobs.runtime.listfile import ListFile
-from jobs.runtime.listing import kind_of_mode
+from jobs.runtime.places import Place, check_places
 from jobs.runtime.reads import load_json
 from jobs.runtime.temporaries import temp_path
 
@@ -103,17 +101,15 @@ def _parse(rec: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
 
 
 def check_place(directory: str) -> None:
-    """Refuse, before anything runs, a manifest place that holds something else than a file (UsageError)."""
-    path = os.path.join(directory or ".", MANIFEST)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(
-            f"{path}, where imgjobs keeps the record of what each output was made from, is "
-            f"{kind_of_mode(st.st_mode)}, not a file it made: move it away"
-        )
+    """Refuse, before anything runs, a manifest place (or a format-2 record's) that holds something else than a
+    file (UsageError, :func:`jobs.runtime.places.check_places`): it is never read through, nor replaced."""
+    what = "the record of what each output was made from"
+    check_places(
+        [
+            Place(os.path.join(directory or ".", MANIFEST), what),
+            Place(os.path.join(directory or ".", LEGACY), f"{what} (format 2)"),
+        ]
+    )
 
 
 def records_of(directory: str, token: str) -> ListFile | None:

@@ -8,6 +8,7 @@ one concern each:
 - :mod:`~jobs.runtime.runners`: computing a graph on Dask's threads or processes
   or on a ``distributed.Client``; :mod:`~jobs.runtime.pools`: the worker processes;
 - :mod:`~jobs.runtime.locks`: the lock of an output directory;
+- :mod:`~jobs.runtime.places`: the places a job keeps state in, checked before any work;
 - :mod:`~jobs.runtime.temporaries`: temporary names and the sweeper;
 - :mod:`~jobs.runtime.durable`: atomic and batched durable writes;
 - :mod:`~jobs.runtime.reads`: state files read back as hostile input;

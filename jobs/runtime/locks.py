@@ -16,10 +16,11 @@ import socket
 import stat
 import time
 
-from jobs.errors import BusyError, UsageError
+from jobs.errors import BusyError
 from jobs.runtime.listing import kind_of_mode
+from jobs.runtime.places import Place, refusal
 
-__all__ = ["LOCK_NAME", "OutputLock", "output_lock"]
+__all__ = ["LOCK_NAME", "OutputLock", "lock_place", "output_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,13 @@ def output_lock(directory: str, *, shared: bool = False) -> OutputLock:
     """The lock of an output directory: exclusive for a run, ``shared`` for the tasks of a graph computed later."""
     directory = directory or "."
     return OutputLock(os.path.join(directory, LOCK_NAME), directory, shared=shared)
+
+
+def lock_place(directory: str) -> Place:
+    """Where the lock of ``directory`` is, for a job's check of its places while it plans
+    (:func:`jobs.runtime.places.check_places`)."""
+    directory = directory or "."
+    return Place(os.path.join(directory, LOCK_NAME), f"the lock of {directory}")
 
 
 class OutputLock:
@@ -106,18 +114,16 @@ class OutputLock:
                 what = "a directory"
             else:
                 raise OSError(e.errno, f"cannot open the lock file {self.path}: {e.strerror}") from None
-            raise UsageError(
-                f"{self.path}, where imgjobs keeps the lock of {self.place}, is {what} it did not make: move it away"
-            ) from None
+            raise refusal(self._place(), what) from None
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
-            raise UsageError(
-                f"{self.path}, where imgjobs keeps the lock of {self.place}, is {kind_of_mode(st.st_mode)}, "
-                "not a file it made: move it away"
-            )
+            raise refusal(self._place(), kind_of_mode(st.st_mode))
         os.set_blocking(fd, True)
         return fd
+
+    def _place(self) -> Place:
+        return Place(self.path, f"the lock of {self.place}")
 
     def __exit__(self, *exc):
         if self._fd is not None:

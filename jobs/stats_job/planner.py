@@ -13,6 +13,7 @@ from jobs.images import IMAGE_EXTENSIONS
 from jobs.runtime.durable import write_atomic
 from jobs.runtime.engine import Finish, Plan
 from jobs.runtime.listing import Names, list_inputs
+from jobs.runtime.places import Place, check_places
 from jobs.runtime.report import Report
 from jobs.runtime.stamps import out_stamp
 from jobs.runtime.temporaries import new_token, sweep_temporaries
@@ -84,8 +85,7 @@ def plan_stats(src, out, opts: StatsOptions | None = None, *, parallelism: int =
     src, out = os.path.abspath(os.fspath(src)), os.path.abspath(os.fspath(out))
     if not os.path.isdir(src):
         raise UsageError(f"{src}: not a directory of images")
-    if os.path.isdir(out):
-        raise UsageError(f"{out} is a directory: give the CSV file to write")
+    check_places([Place(out, "the CSV of this job")])  # a directory, link or FIFO there: refused, --overwrite or not
     if os.path.lexists(out) and not opts.overwrite:
         raise UsageError(f"{out} exists: use --overwrite to replace it")
     names = sorted(list_inputs(src, IMAGE_EXTENSIONS).names)
