@@ -236,6 +236,8 @@ class PackedFile(NamedTuple):
     #: content changed while it was read shows a later time.
     size: int
     mtime_ns: int
+    #: The bytes decoded, when asked for (``keep_data``) and the file was read in one piece; else None.
+    data: bytes | None = None
 
 
 def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | None = None):
@@ -271,8 +273,14 @@ def read_packed_image(path, threshold: int | None = None, *, max_pixels: int | N
     return read_packed_file(path, threshold, max_pixels=max_pixels)[:3]
 
 
-def read_packed_file(path, threshold: int | None = None, *, max_pixels: int | None = None) -> PackedFile:
-    """:func:`read_packed_image`, and the file's size and modification time as it was opened (a :class:`PackedFile`)."""
+def read_packed_file(
+    path, threshold: int | None = None, *, max_pixels: int | None = None, keep_data: bool = False
+) -> PackedFile:
+    """:func:`read_packed_image`, and the file's size and modification time as it was opened (a :class:`PackedFile`).
+
+    ``keep_data``: the :class:`PackedFile` also holds the bytes decoded, when the file was read in one piece
+    (up to 16 MiB), so that a caller can digest exactly what was decoded.
+    """
     path = os.fspath(path)
     try:
         fd, st = open_regular_fd(path)
@@ -300,13 +308,13 @@ def read_packed_file(path, threshold: int | None = None, *, max_pixels: int | No
         _check_size(path, layout.width, layout.height)
         try:
             packed, row_bits = read_rows(data, layout, 0, layout.height, threshold)
-            return PackedFile(packed, layout.width, row_bits, *stamp)
+            return PackedFile(packed, layout.width, row_bits, *stamp, data if keep_data else None)
         except NeedsWholeImage:
             pass
         except ValueError as e:
             raise ImageError(f"{path}: {e}") from None
     packed, width = read_packed(path, threshold, data=data, max_pixels=max_pixels)
-    return PackedFile(packed, width, 8 * packed.shape[1], *stamp)
+    return PackedFile(packed, width, 8 * packed.shape[1], *stamp, data if keep_data else None)
 
 
 def read_pixels(path, threshold: int | None = None, *, max_pixels: int | None = None) -> np.ndarray:

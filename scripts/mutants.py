@@ -51,6 +51,7 @@ class Mutant:
 
 
 INTEGRITY = "tests/test_integrity.py"
+RR = "tests/test_rle_records.py"
 MUTANTS = [
     # ---- no batch job outlives its run
     Mutant(
@@ -206,11 +207,11 @@ MUTANTS = [
         (f"{INTEGRITY}::test_the_identity_covers_list_order_and_limits",),
     ),
     Mutant(
-        "compress: an output older than its input is kept",
+        "compress: an output without a record of what made it is trusted (issue 31)",
         "jobs/rle_job/currency.py",
-        "    if ost.st_mtime_ns < st.st_mtime_ns:\n",
-        "    if False:\n",
-        (f"{INTEGRITY}::test_compress_redoes_outputs_older_than_their_inputs_and_says_why",),
+        '        return "no record of what made it (made by hand',
+        '        return None  # "no record of what made it (made by hand',
+        (f"{INTEGRITY}::test_compress_redoes_outputs_without_a_record_and_says_why",),
     ),
     # ---- every entry point guarded
     Mutant(
@@ -398,7 +399,7 @@ MUTANTS = [
     # ---- labels
     Mutant(
         "labels: a negative label is accepted (it equals the failure marker)",
-        "jobs/resize_job/listed.py",
+        "jobs/resize_job/listlabels.py",
         "            if not 0 <= v < 2**63:",
         "            if not v < 2**63:",
         (f"{INTEGRITY}::test_labels_cannot_collide_with_the_failure_marker_or_overflow",),
@@ -420,6 +421,41 @@ MUTANTS = [
         (f"{INTEGRITY}::test_a_list_with_a_byte_order_mark_reads_its_first_entry",),
     ),
     # ---- durable, atomic writes
+    Mutant(
+        "resize lists: a name ending in a space and a number is a label in a list whose other lines have none",
+        "jobs/resize_job/listed.py",
+        "            if kinds is not None and 0 <= kinds.spaced < end and 0 <= kinds.bare < end:",
+        "            if False:",
+        ("tests/test_resize_lists.py::-k name_ending or documented",),
+    ),
+    Mutant(
+        "resize lists: a task's range is parsed with spaces as labels whatever the scan decided",
+        "jobs/resize_job/listed.py",
+        "parse(data, self.base, self.listed.path, self.begin, self.spaced)",
+        "parse(data, self.base, self.listed.path, self.begin)",
+        ("tests/test_resize_lists.py::-k name_ending",),
+    ),
+    Mutant(
+        "resize lists: a line ended by a TAB (no label) is labelled by its last number",
+        "jobs/resize_job/listed.py",
+        '    return "\\t" in text or "\\t" in line[len(line.rstrip()) :]',
+        '    return "\\t" in text',
+        ("tests/test_resize_lists.py::-k name_ending",),
+    ),
+    Mutant(
+        "resize lists: the refusal of another job's output does not say the list only grew, nor how to add to it",
+        "jobs/resize_job/rerun.py",
+        "        grown = was < now and recorded == found.prefix_digest(was)",
+        "        grown = False",
+        ("tests/test_resize_lists.py::-k facts_that_differ",),
+    ),
+    Mutant(
+        "resize lists: the refusal of another job's output does not name the size, fit or method that differ",
+        "jobs/resize_job/rerun.py",
+        "        if old != new and (new is not None or old is not None):",
+        "        if False:",
+        ("tests/test_resize_lists.py::-k facts_that_differ",),
+    ),
     Mutant(
         "atomic writes: the temporary is the final name",
         "jobs/runtime/durable.py",
@@ -497,8 +533,8 @@ MUTANTS = [
     Mutant(
         "compress: an input replaced by an older file is not seen",
         "jobs/rle_job/currency.py",
-        "        if (source != UNKNOWN_INPUT and source != name) or made_from != stat_stamp_bytes(",
-        "        if False and stat_stamp_bytes(",
+        '    if not made_from.startswith(b"%d:" % st.st_size) or made_from != _stamp_now(',
+        "    if False and made_from != _stamp_now(",
         (f"{INTEGRITY}::test_compress_sees_an_input_replaced_by_an_older_file",),
     ),
     Mutant(
@@ -665,10 +701,10 @@ MUTANTS = [
         ("tests/test_runtime.py::-k die_with_a_killed_run",),
     ),
     Mutant(
-        "rle finish: an output changed after its task wrote it is recorded as current",
-        "jobs/rle_job/finish.py",
-        "        if out_mtime[i] >= 0:\n            written = stat_stamp_bytes(",
-        "        if False:\n            written = stat_stamp_bytes(",
+        "rle currency: an output changed after its task wrote it is called current",
+        "jobs/rle_job/currency.py",
+        "    if written != stat_stamp_bytes(ost.st_size, ost.st_mtime_ns):",
+        "    if False:",
         ("tests/test_runtime.py::-k later_change_is_redone",),
     ),
     Mutant(
@@ -872,8 +908,8 @@ MUTANTS = [
     Mutant(
         "decompress, verify: a FIFO as a small .rle hangs its task",
         "jobs/rle_job/tasks.py",
-        "    with rle.open_regular(path) as f:\n        if stamp is not None:",
-        "    with open(path, 'rb') as f:\n        if stamp is not None:",
+        "    with rle.open_regular(path) as f:\n        st = os.fstat(",
+        "    with open(path, 'rb') as f:\n        st = os.fstat(",
         ("tests/test_review_breaks.py::-k small_rle_was_planned",),
     ),
     # ---- scale: tasks read ranges of a list, a run keeps a bounded window (issue 29)
@@ -918,6 +954,42 @@ MUTANTS = [
         "    chunk = max(1, window // 4)",
         "    chunk = 1",
         ("tests/test_scale.py::-k window",),
+    ),
+    # ---- the dashboard's progress counts finished tasks (issue 31, item 10)
+    Mutant(
+        "dashboard: a run lets each task go as it lands, so the Progress panel forgets it (its total shrinks)",
+        "jobs/runtime/runners.py",
+        "            for batch in submit_windowed(self.client, graph, window, live, ready, kept):",
+        "            for batch in submit_windowed(self.client, graph, window, live, ready):",
+        ("tests/test_dashboard.py::-k stay_counted",),
+    ),
+    Mutant(
+        "dashboard: a failed run leaves the tasks it kept on the scheduler while its error is handled",
+        "jobs/runtime/runners.py",
+        "            for fut in kept.values():\n                fut.release()",
+        "            pass",
+        ("tests/test_dashboard.py::-k failed_run_lets_go",),
+    ),
+    Mutant(
+        "dashboard: a kept result lost with its worker is computed again",
+        "jobs/runtime/window.py",
+        '    for key in [key for key, fut in kept.items() if fut.status == "lost"]:',
+        "    for key in []:",
+        ("tests/test_dashboard.py::-k lost_with_its_worker",),
+    ),
+    Mutant(
+        "dashboard: a run never looks for kept results lost with their worker",
+        "jobs/runtime/window.py",
+        "        if kept and time.monotonic() >= look:",
+        "        if False:",
+        ("tests/test_dashboard.py::-k lost_results_as_it_goes",),
+    ),
+    Mutant(
+        "dashboard: a browser tab that closes early prints bokeh's AssertionError traceback",
+        "jobs/cli/logs.py",
+        '    return not (code.co_name == "session" and where.endswith("bokeh/server/connection.py"))',
+        "    return True",
+        ("tests/test_dashboard.py::-k bokeh_traceback",),
     ),
     Mutant(
         "cli: a worker's heartbeat after Ctrl-C closed the scheduler prints two tracebacks",
@@ -998,11 +1070,61 @@ MUTANTS = [
         ("tests/test_rle_ranges.py::-k worklist",),
     ),
     Mutant(
-        "rle finish: the records of a large file's last task are chained, not merged, into a batch's",
-        "jobs/rle_job/finish.py",
-        "        if group and first > end:",
+        "rle journal: the records of a large file's last task are chained, not merged, into a batch's",
+        "jobs/rle_job/journal.py",
+        "        if group and p.first > end:",
         "        if group:",
         ("tests/test_rle_ranges.py::-k recorded_in_order",),
+    ),
+    # ---- records that survive a kill, content stamps for every job that reads inputs (issue 31, items 2-3)
+    Mutant(
+        "compress: a task's outputs get no record until the run's end (a kill -9 loses them)",
+        "jobs/rle_job/tasks.py",
+        "    record_made(out, ins, batch.dst.directory, token)\n    return out\n\n\ndef read_small_rle(",
+        "    return out\n\n\ndef read_small_rle(",
+        (f"{RR}::-k sigkill", "tests/test_runtime.py::-k failing_task_aborts"),
+    ),
+    Mutant(
+        "rle plan: a killed run's records are not folded in before outputs are judged",
+        "jobs/rle_job/pairs.py",
+        "        if left:\n            fold_left(",
+        "        if False:\n            fold_left(",
+        (f"{RR}::-k sigkill",),
+    ),
+    Mutant(
+        "rle currency: a rerun compares stat stamps whatever imgjobs.stamps says",
+        "jobs/rle_job/currency.py",
+        '    if stamps != "content":\n        return stat_stamp_bytes(st.st_size, st.st_mtime_ns)\n    try:',
+        '    if True:\n        return stat_stamp_bytes(st.st_size, st.st_mtime_ns)\n    try:',
+        (f"{RR}::-k content_stamps",),
+    ),
+    Mutant(
+        "rle tasks: a task records stat stamps whatever imgjobs.stamps says",
+        "jobs/rle_job/tasks.py",
+        '    if mode != "content":\n        return stat_stamp_bytes(size, mtime_ns)',
+        '    if True:\n        return stat_stamp_bytes(size, mtime_ns)',
+        (f"{RR}::-k content_stamps",),
+    ),
+    Mutant(
+        "rle journal: a link among the records is read through",
+        "jobs/rle_job/journal.py",
+        "        if found_there is not None:",
+        "        if False:",
+        (f"{RR}::-k hostile",),
+    ),
+    Mutant(
+        "rle journal: a file where the records' folder goes is not refused",
+        "jobs/rle_job/journal.py",
+        '    check_places([Place(path, "the records of outputs its tasks made", DIRECTORY)])',
+        "    pass",
+        (f"{RR}::-k hostile",),
+    ),
+    Mutant(
+        "rle journal: of two records of one output, the older part's wins",
+        "jobs/rle_job/journal.py",
+        "        yield (k, -p.rank), r",
+        "        yield (k, p.rank), r",
+        (f"{RR}::-k newer_wins",),
     ),
     Mutant(
         "compress --overwrite: the records of outputs it could not make again are dropped",
@@ -1116,6 +1238,63 @@ MUTANTS = [
         "        runner.dashboard_link = dashboard_link(client, dashboard_address)",
         "        runner.dashboard_link = runner.dashboard_link",
         ("tests/test_cli.py::-k host_0000",),
+    ),
+    # ---- first use (issue 31, item 9)
+    Mutant(
+        "first use: argparse takes --overwrit for --overwrite (abbreviated options)",
+        "jobs/cli/parser.py",
+        "    parser.allow_abbrev = False",
+        "    parser.allow_abbrev = True",
+        ("tests/test_first_use.py::-k abbreviated",),
+    ),
+    Mutant(
+        "first use: the pages show --overwrite as an en dash (Sphinx's smart dashes)",
+        "docs/conf.py",
+        'smartquotes_action = "qe"',
+        'smartquotes_action = "qDe"',
+        ("tests/test_first_use.py::-k as_typed",),
+    ),
+    Mutant(
+        "first use: the notebook's exercise-data/ and the first run's photos/ left for git to see",
+        ".gitignore",
+        "/photos/\n/batch.npy*\n/batch.labels.npy\n/train.wds*\n/train.zarr*\nexercise-data/\n",
+        "notebooks/exercise-data/\n",
+        ("tests/test_first_use.py::-k ignored_by_git",),
+    ),
+    Mutant(
+        "dry run: dask-jobqueue's TLS temporaries outlive their folder (an Exception ignored traceback each)",
+        "jobs/clusters/profiles.py",
+        "                held.close()  # deletes the file",
+        "                pass",
+        ("tests/test_first_use.py::-k dry_run",),
+    ),
+    Mutant(
+        "dry run: the job script names the dry run's own TLS files, deleted as it ends",
+        "jobs/clusters/profiles.py",
+        "    if private and private in script:",
+        "    if False:",
+        ("tests/test_first_use.py::-k dry_run",),
+    ),
+    Mutant(
+        "logs: a closing worker's cut heartbeat prints two tracebacks under the run's summary",
+        "jobs/cli/logs.py",
+        "    return not (isinstance(exc, asyncio.CancelledError) or closing or gone or heartbeat)",
+        "    return not (isinstance(exc, asyncio.CancelledError) or closing or gone)",
+        ("tests/test_first_use.py::-k heartbeat",),
+    ),
+    Mutant(
+        "samples: 2,000 JPEGs drawn for 16 s without a sign of progress",
+        "jobs/samples.py",
+        "                bar.update(len(lines) - bar.units)  # the images written, not only drawn",
+        "                pass",
+        ("tests/test_first_use.py::-k samples_show",),
+    ),
+    Mutant(
+        "notebook: every bar warns 'TqdmWarning: IProgress not found' without ipywidgets",
+        "jobs/runtime/progress.py",
+        '    if importlib.util.find_spec("ipywidgets") is None:',
+        "    if False:",
+        ("tests/test_first_use.py::-k jupyter",),
     ),
 ]
 

@@ -63,6 +63,7 @@ def compress(
     threshold: int | None = None,
     overwrite: bool | None = None,
     max_pixels: int | None = None,
+    stamps: Literal["stat", "content"] | None = None,
     client: Client | None = None,
     compute: bool = True,
     progress: bool | Progress | None = None,
@@ -95,6 +96,10 @@ def compress(
         Refuse (fail by name) images decoded whole with more pixels than this
         (default ``imgjobs.max-pixels``; as shipped, Pillow's decompression-bomb
         limit); uncompressed BMPs are read by rows and have no such limit.
+    stamps : {"stat", "content"}, optional
+        How a rerun tells an input changed (default ``imgjobs.stamps``): stat, its
+        size and modification time; content, a digest of its bytes (for file
+        systems whose times lie; reads every input whose output is there).
     client, compute, progress, **scheduler
         Where and when it runs, as for every job: see :func:`jobs.run_job`.
 
@@ -111,7 +116,7 @@ def compress(
     from jobs.rle_job.planning import output_dir, plan_compress  # start-up: ~10 ms, loaded to run only
 
     opts = CompressOptions.resolve(
-        rows_per_task=rows_per_task, threshold=threshold, overwrite=overwrite, max_pixels=max_pixels
+        rows_per_task=rows_per_task, threshold=threshold, overwrite=overwrite, max_pixels=max_pixels, stamps=stamps
     )
     writes = output_dir(os.fspath(src), os.fspath(dst))
 
@@ -127,6 +132,7 @@ def decompress(
     *,
     rows_per_task: int | Literal["auto"] | None = None,
     overwrite: bool | None = None,
+    stamps: Literal["stat", "content"] | None = None,
     client: Client | None = None,
     compute: bool = True,
     progress: bool | Progress | None = None,
@@ -152,6 +158,10 @@ def decompress(
     overwrite : bool, optional
         Replace existing outputs (default ``imgjobs.overwrite``: false keeps them,
         so a rerun finishes the rest).
+    stamps : {"stat", "content"}, optional
+        How a rerun tells an input changed (default ``imgjobs.stamps``): stat, its
+        size and modification time; content, a digest of its bytes (for file
+        systems whose times lie; reads every input whose output is there).
     client, compute, progress, **scheduler
         Where and when it runs, as for every job: see :func:`jobs.run_job`.
 
@@ -167,7 +177,7 @@ def decompress(
     """
     from jobs.rle_job.planning import output_dir, plan_decompress  # start-up: ~10 ms, loaded to run only
 
-    opts = DecompressOptions.resolve(rows_per_task=rows_per_task, overwrite=overwrite)
+    opts = DecompressOptions.resolve(rows_per_task=rows_per_task, overwrite=overwrite, stamps=stamps)
     writes = output_dir(os.fspath(src), os.fspath(dst))
 
     def plan(parallelism: int, map: Mapper | None = None) -> Plan:

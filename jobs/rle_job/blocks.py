@@ -19,7 +19,18 @@ import os
 import numpy as np
 
 import rle
-from jobs.rle_job.tasks import APPEARED, EXPECTED, MAX_LISTED, Failed, compare, makedirs, mismatch, reason_of
+from jobs.rle_job.tasks import (
+    APPEARED,
+    EXPECTED,
+    MAX_LISTED,
+    Failed,
+    compare,
+    in_stamp,
+    makedirs,
+    mismatch,
+    reason_of,
+    record_made,
+)
 from jobs.runtime.durable import AppearedError, preallocate, publish, write_at, write_atomic
 from jobs.runtime.report import Outcomes
 from jobs.runtime.temporaries import temp_path
@@ -79,14 +90,22 @@ def input_stamp(path: str) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _unchanged(path: str, stamp: tuple[int, int] | None, out: Outcomes) -> None:
-    """Check, after every block read it, that ``path`` is as stamped before; record the stamp in ``out``."""
+def _unchanged(path: str, stamp: tuple[int, int] | None) -> None:
+    """Check, after every block read it, that ``path`` is as stamped before."""
     if stamp is None:
         return
     st = os.stat(path)
     if (st.st_size, st.st_mtime_ns) != tuple(stamp):
         raise rle.ImageError(f"{path}: changed while the job read it; run the job again")
-    out.bytes_in[0], out.in_mtime[0] = stamp
+
+
+def _record(out: Outcomes, src: str, dst: str, stamp: tuple[int, int] | None, mode: str, token: str) -> None:
+    """Write the record of a large file's output, now in place (none without a stamp of its input)."""
+    if stamp is None:
+        return
+    st = os.lstat(dst)
+    out.out_size[0], out.out_mtime[0] = st.st_size, st.st_mtime_ns
+    record_made(out, {0: in_stamp(mode, src, *stamp, None)}, os.path.dirname(dst), token)
 
 
 def assemble_rle(
@@ -129,17 +148,16 @@ def assemble_rle(
     try:
         if not blocks or any(b is None for b in blocks):
             blocks = [_whole_runs(info, opts)]
-        _unchanged(info.path, stamp, out)
+        _unchanged(info.path, stamp)
         makedirs(os.path.dirname(dst))
         size = write_atomic(dst, [rle.header(info.width, info.height), *blocks], token, replace=replace)
         bytes_in = stamp[0] if stamp is not None else os.path.getsize(info.path)
+        out.set(0, "ok", pixels=info.pixels, bytes_in=bytes_in, bytes_out=size)
+        _record(out, info.path, dst, stamp, opts.stamps, token)
     except AppearedError:
         out.fail(0, f"{info.path}: {dst} {APPEARED}")
-        return out
     except EXPECTED as e:
         out.fail(0, reason_of(e, info.path))
-        return out
-    out.set(0, "ok", pixels=info.pixels, bytes_in=bytes_in, bytes_out=size)
     return out
 
 
@@ -218,9 +236,10 @@ def finalize_bmp(
     token: str,
     replace: bool = True,
     stamp: tuple[int, int] | None = None,
+    mode: str = "stat",
 ) -> Outcomes:
     """Flush the temporary output written by the block tasks and rename it into place (``replace`` and
-    ``stamp``: as :func:`assemble_rle`)."""
+    ``stamp``: as :func:`assemble_rle`; ``mode``: the kind of stamp recorded, ``imgjobs.stamps``)."""
     out = Outcomes([src], [dst])
     tmp = temp_path(dst, token)
     failed = next((b for b in blocks if isinstance(b, Failed)), None)
@@ -232,7 +251,7 @@ def finalize_bmp(
         out.fail(0, failed.reason)
         return out
     try:
-        _unchanged(src, stamp, out)
+        _unchanged(src, stamp)
         try:
             publish(tmp, dst, replace=replace)
         except FileNotFoundError:
@@ -242,6 +261,7 @@ def finalize_bmp(
                 raise
         bytes_in = stamp[0] if stamp is not None else os.path.getsize(src)
         out.set(0, "ok", pixels=width * height, bytes_in=bytes_in, bytes_out=os.path.getsize(dst))
+        _record(out, src, dst, stamp, mode, token)
     except AppearedError:
         with contextlib.suppress(OSError):
             os.remove(tmp)

@@ -22,10 +22,10 @@ from jobs.rle_job.manifest import UNKNOWN_INPUT, key, read_window
 from jobs.rle_job.ranges import SEP, Target
 from jobs.runtime.listfile import ListFile
 from jobs.runtime.listing import kind_of_mode
-from jobs.runtime.stamps import stat_stamp_bytes
+from jobs.runtime.stamps import is_content, of_fd, stat_stamp_bytes
 from jobs.runtime.worklist import WorkRange
 
-__all__ = ["BAD", "CURRENT", "MAKE", "NEWER", "REPLACE", "RangeState", "check_range"]
+__all__ = ["BAD", "CURRENT", "MAKE", "REPLACE", "RangeState", "check_range"]
 
 #: No output there: it is made.
 MAKE = 0
@@ -33,8 +33,6 @@ MAKE = 0
 REPLACE = 1
 #: Recorded as made from its input as the input is now, and as it was written: skipped.
 CURRENT = 2
-#: No record of it; no older than its input (``make``'s rule): skipped.
-NEWER = 3
 #: The input is not a regular file, or cannot be read, or an earlier input makes the same output: it fails, by name.
 BAD = 4
 
@@ -54,7 +52,7 @@ class RangeState:
     Attributes
     ----------
     codes : numpy.ndarray
-        uint8, one of :data:`MAKE`, :data:`REPLACE`, :data:`CURRENT`, :data:`NEWER`, :data:`BAD`.
+        uint8, one of :data:`MAKE`, :data:`REPLACE`, :data:`CURRENT`, :data:`BAD`.
     sizes : numpy.ndarray
         int64, the input's size in bytes (0 where it is bad).
     reasons : dict
@@ -73,7 +71,13 @@ class RangeState:
 
 
 def check_range(
-    work: WorkRange, target: Target, records: ListFile | None, overwrite: bool, look: bool, before: bytes = b""
+    work: WorkRange,
+    target: Target,
+    records: ListFile | None,
+    overwrite: bool,
+    look: bool,
+    before: bytes = b"",
+    stamps: str = "stat",
 ) -> RangeState:
     """Stamp a range's inputs and outputs and judge each output (a :class:`RangeState`).
 
@@ -92,6 +96,9 @@ def check_range(
     before : bytes
         The entry before the range that makes the output of its first entry (b"" when none): an input
         whose output an earlier input makes fails.
+    stamps : {"stat", "content"}
+        How an input is compared with its record (``imgjobs.stamps``): ``content`` reads and digests every
+        input whose output has a record.
     """
     entries = work.entries()
     n = len(entries)
@@ -112,7 +119,7 @@ def check_range(
     except FileNotFoundError:
         look, ofd = False, -1
     try:
-        _judge(state, names, outs, recs, sfd, ofd, src, out, maker_out, maker, overwrite)
+        _judge(state, names, outs, recs, sfd, ofd, src, out, maker_out, maker, overwrite, stamps)
     finally:
         os.close(sfd)
         if ofd >= 0:
@@ -120,7 +127,7 @@ def check_range(
     return state
 
 
-def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, maker, overwrite) -> None:
+def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, maker, overwrite, stamps) -> None:
     codes, sizes = state.codes, state.sizes
     look = ofd >= 0
     for i, name in enumerate(names):
@@ -148,13 +155,11 @@ def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, 
         except OSError:
             why: str | None = "unreadable"
         else:
-            why = _why_not_current(name, st, ost, recs.get(outs[i]))
+            why = None if overwrite else _why_not_current(name, st, ost, recs.get(outs[i]), stamps, sfd)
         if overwrite:
             codes[i] = REPLACE
         elif why is None:
             codes[i] = CURRENT
-        elif why == "":
-            codes[i] = NEWER
         else:
             codes[i] = REPLACE
             state.nredone += 1
@@ -162,19 +167,37 @@ def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, 
                 state.redone.append((os.fsdecode(outs[i]), why))
 
 
-def _why_not_current(name: bytes, st: os.stat_result, ost: os.stat_result, rec) -> str | None:
-    """Why an output there must be made again; None: current by its record; "": current by ``make``'s rule."""
+def _why_not_current(name: bytes, st: os.stat_result, ost: os.stat_result, rec, stamps: str, sfd: int) -> str | None:
+    """Why an output there must be made again; None: current by its record."""
     if not stat.S_ISREG(ost.st_mode):
         return "not a regular file"
     if ost.st_size == 0:
         return "empty"
-    if rec is not None:
-        source, made_from, written = rec
-        if (source != UNKNOWN_INPUT and source != name) or made_from != stat_stamp_bytes(st.st_size, st.st_mtime_ns):
-            return "its input changed since it was made"
-        if written != stat_stamp_bytes(ost.st_size, ost.st_mtime_ns):
-            return "it changed since it was made"
-        return None
-    if ost.st_mtime_ns < st.st_mtime_ns:
-        return "older than its input"
-    return ""
+    if rec is None:
+        return "no record of what made it (made by hand, by an older imgjobs, or its record was lost)"
+    source, made_from, written = rec
+    if source != UNKNOWN_INPUT and source != name:
+        return "its input changed since it was made"
+    if is_content(made_from) != (stamps == "content"):
+        return f"recorded with {'content' if is_content(made_from) else 'stat'} stamps, compared with {stamps}"
+    if not made_from.startswith(b"%d:" % st.st_size) or made_from != _stamp_now(name, st, stamps, sfd):
+        return "its input changed since it was made"
+    if written != stat_stamp_bytes(ost.st_size, ost.st_mtime_ns):
+        return "it changed since it was made"
+    return None
+
+
+def _stamp_now(name: bytes, st: os.stat_result, stamps: str, sfd: int) -> bytes:
+    """The input's stamp now, of the run's kind (``content``: its bytes read and digested)."""
+    if stamps != "content":
+        return stat_stamp_bytes(st.st_size, st.st_mtime_ns)
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), dir_fd=sfd)
+    except OSError:
+        return b""
+    try:
+        return of_fd(fd).encode()
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)

@@ -233,19 +233,23 @@ def read_window(listed: ListFile, first: bytes, last: bytes) -> dict[bytes, tupl
         os.close(fd)
 
 
-def _every(listed: ListFile) -> Iterator[tuple[bytes, bytes, bytes, bytes]]:
-    """Every record of a manifest, in order, parsed (:func:`_records_from` from its first)."""
+def _every(listed: ListFile, start: int = len(HEADER)) -> Iterator[tuple[bytes, bytes, bytes, bytes]]:
+    """Every record of a manifest (or of a file of records from byte ``start``), in order, parsed
+    (:func:`_records_from`)."""
     fd = listed.open()
     try:
-        yield from _records_from(fd, len(HEADER), listed.size)
+        yield from _records_from(fd, start, listed.size)
     finally:
         os.close(fd)
 
 
-def iter_records(listed: ListFile | None) -> Iterator[tuple[bytes, bytes]]:
-    """Every record of a manifest, in order, as ``(key, record)``; nothing for None."""
+def iter_records(listed: ListFile | None, start: int = len(HEADER)) -> Iterator[tuple[bytes, bytes]]:
+    """Every record of a manifest, in order, as ``(key, record)``; nothing for None.
+
+    ``start``: where the records begin (a journal part's, :mod:`jobs.rle_job.journal`, after its header).
+    """
     if listed is not None:
-        for out, source, a, b in _every(listed):
+        for out, source, a, b in _every(listed, start):
             yield key(out), record(out, source, a, b)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from jobs import config
 from jobs.cliargs import rows, threshold
 from jobs.errors import UsageError
-from jobs.params import MAX_PIXELS, OVERWRITE, Options, Param, from_config, option
+from jobs.params import MAX_PIXELS, OVERWRITE, STAMPS, Options, Param, from_config, option
 
 __all__ = ["CompressOptions", "DecompressOptions", "Sizing", "VerifyOptions", "parse_rows_per_task"]
 
@@ -60,6 +60,7 @@ class CompressOptions(Options):
     threshold: int | None = option(THRESHOLD)
     overwrite: bool = option(OVERWRITE)
     max_pixels: int = option(MAX_PIXELS)
+    stamps: str = option(STAMPS)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class DecompressOptions(Options):
 
     rows_per_task: int | str = option(ROWS_PER_TASK)
     overwrite: bool = option(OVERWRITE)
+    stamps: str = option(STAMPS)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,7 @@ stamps are taken, and each output judged, in small tasks over ranges of that
 list (:func:`jobs.rle_job.currency.check_range`) that run where the job's tasks
 run.  An existing output is kept only when the manifest
 (:mod:`jobs.rle_job.manifest`) says it was made from its input as it is now and
-it is as its task wrote it (without a record: the ``make`` rule, newer than its
-input).
+it is as its task wrote it; an output without a record is made again.
 """
 
 from __future__ import annotations
@@ -21,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from jobs.errors import UsageError
-from jobs.rle_job.currency import BAD, CURRENT, NEWER, REPLACE, check_range
+from jobs.rle_job.currency import BAD, CURRENT, REPLACE, check_range
+from jobs.rle_job.journal import check_parts_place, fold_left
 from jobs.rle_job.manifest import check_place, records_of
 from jobs.rle_job.ranges import SEP, EntryNames, Target, split_blob
 from jobs.runtime.listfile import ListFile
@@ -36,7 +36,7 @@ __all__ = ["Pairs", "match_outputs", "output_dir"]
 log = logging.getLogger(__name__)
 
 #: Why an output is skipped.
-UP_TO_DATE = "up to date: made from its input as it is now, or newer than it (--overwrite makes it again)"
+UP_TO_DATE = "up to date: made from its input as it is now (--overwrite makes it again)"
 
 
 @dataclass
@@ -140,15 +140,24 @@ def _scan_entries(directory: str, extensions, suffix: str) -> list[bytes]:
 
 
 def match_outputs(
-    src: str, dst: str, extensions, suffix: str, overwrite: bool, token: str, map: Mapper = local_map
+    src: str,
+    dst: str,
+    extensions,
+    suffix: str,
+    overwrite: bool,
+    token: str,
+    map: Mapper = local_map,
+    stamps: str = "stat",
 ) -> Pairs:
     """Match inputs with outputs and judge the outputs there; write the run's work list (see the module).
 
-    ``map`` runs the judging tasks (:meth:`jobs.runtime.runners.Runner.map`).
+    ``map`` runs the judging tasks (:meth:`jobs.runtime.runners.Runner.map`); ``stamps`` is how they tell an
+    input changed (``imgjobs.stamps``).
     """
     target, keyed = _target(src, dst, suffix, overwrite)
     check_writable_dir(target.out_dir)
     check_place(target.out_dir)
+    left = check_parts_place(target.out_dir)
     if not keyed:
         keyed = _scan_entries(src, extensions, suffix)
     there = list_outputs(target.out_dir, keep_names=False)
@@ -159,11 +168,13 @@ def match_outputs(
         raise UsageError(f"cannot create {target.out_dir}: {e.strerror or e}") from None
     keyed.sort()  # the inputs of one output name together, the first (by name) the one that makes it
     try:
+        if left:
+            fold_left(target.out_dir, token)  # the records of a killed run's finished tasks
         work = write_worklist(target.out_dir, token, keyed)
         records = records_of(target.out_dir, token) if look else None  # overwrite: kept for what is not remade
         judged = None if overwrite else records
         calls = [
-            (work.range(a, min(a + MAP_ITEMS, len(work))), target, judged, overwrite, look, _maker(keyed, a))
+            (work.range(a, min(a + MAP_ITEMS, len(work))), target, judged, overwrite, look, _maker(keyed, a), stamps)
             for a in range(0, len(work), MAP_ITEMS)
         ]
         del keyed
@@ -190,7 +201,7 @@ def _maker(keyed: list[bytes], a: int) -> bytes:
 def _settle(pairs: Pairs, states: list) -> None:
     """The outcomes decided while planning: outputs skipped as current, inputs that cannot be made."""
     t, codes = pairs.target, pairs.codes
-    skipped = (codes == CURRENT) | (codes == NEWER)
+    skipped = codes == CURRENT
     if skipped.any():
         blob = pairs.work.select(skipped)  # split into names only if the report is read file by file
         pairs.settled.append(

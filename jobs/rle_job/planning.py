@@ -102,7 +102,9 @@ def plan_compress(
     opts = opts or CompressOptions.resolve()
     sizing = Sizing.from_config()
     token = new_token()
-    pairs = match_outputs(os.fspath(src), os.fspath(dst), IMAGE_EXTENSIONS, ".rle", opts.overwrite, token, map)
+    pairs = match_outputs(
+        os.fspath(src), os.fspath(dst), IMAGE_EXTENSIONS, ".rle", opts.overwrite, token, map, opts.stamps
+    )
     g = _graph("compress", token, pairs)
     rows = opts.rows_per_task
     todo = pairs.todo()
@@ -178,7 +180,7 @@ def plan_decompress(
     opts = opts or DecompressOptions.resolve()
     sizing = Sizing.from_config()
     token = new_token()
-    pairs = match_outputs(os.fspath(src), os.fspath(dst), {".rle"}, ".bmp", opts.overwrite, token, map)
+    pairs = match_outputs(os.fspath(src), os.fspath(dst), {".rle"}, ".bmp", opts.overwrite, token, map, opts.stamps)
     g = _graph("decompress", token, pairs)
     rows = opts.rows_per_task
     cap = _rle_large_bytes(sizing)
@@ -204,7 +206,7 @@ def plan_decompress(
     budget, split, _ = split_large(small_bytes, large, lambda x: x[1] * x[2], rle.CHUNK, rows, parallelism, sizing)
     apart = [x[0] for x in split] + [x[0] for x in bad]
     batched = np.setdiff1d(todo, apart) if apart else todo
-    g.ranges("batch", decompress_batch, pairs, batched, parallelism, sizing if rows == "auto" else None, token)
+    g.ranges("batch", decompress_batch, pairs, batched, parallelism, sizing if rows == "auto" else None, opts, token)
     replace = set(np.flatnonzero(pairs.codes == REPLACE).tolist()) if split else set()
     for i, w, h, s, d in split:
         bounds = row_bounds(h, w, rows, budget)
@@ -235,6 +237,7 @@ def plan_decompress(
                 token,
                 r,
                 st,
+                opts.stamps,
             ),
         )
     return g.plan

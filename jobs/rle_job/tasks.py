@@ -23,9 +23,12 @@ import numpy as np
 
 import rle
 from jobs.images import failure
+from jobs.rle_job.journal import write_part
+from jobs.rle_job.manifest import key, record
 from jobs.rle_job.ranges import FileBatch, RangeBatch
 from jobs.runtime.durable import AppearedError, BatchWriter
-from jobs.runtime.report import Outcomes
+from jobs.runtime.report import STATUSES, Outcomes
+from jobs.runtime.stamps import of_bytes, of_path, stat_stamp_bytes
 from rle.bmpwriter import bmp_1bit_header, bmp_1bit_rows
 
 __all__ = [
@@ -84,6 +87,44 @@ def _output_directory(batch: FileBatch, out: Outcomes) -> bool:
 APPEARED = "appeared after this job was planned and is left as it is (--overwrite replaces it)"
 
 
+def in_stamp(mode: str, path: str, size: int, mtime_ns: int, data: bytes | None) -> bytes:
+    """The stamp of an input as its task read it (:mod:`jobs.runtime.stamps`): ``stat`` from the size and time
+    of the open file; ``content`` from the bytes decoded (``data``), or, for a file read in pieces, the file's
+    bytes now."""
+    if mode != "content":
+        return stat_stamp_bytes(size, mtime_ns)
+    if data is not None:
+        return of_bytes(data, None, "content").encode()  # type: ignore[arg-type]  # content needs no stat
+    return of_path(path, "content").encode()
+
+
+def record_made(out: Outcomes, ins: dict, out_dir: str, token: str) -> None:
+    """Write the records of the outputs a task made (:func:`jobs.rle_job.journal.write_part`): each one's
+    name, its input's name and stamp (``ins``: position -> stamp) and its own stamp as written.
+
+    Written after the outputs are durable and in place.  If it cannot be written, the outputs fail: they are
+    there, but without a record the next run makes them again.
+    """
+    ok = np.flatnonzero(out.status == STATUSES.index("ok")).tolist()
+    assert out.dst is not None  # a task that writes has outputs
+    recs = []
+    for i in ok:
+        if i not in ins or out.out_mtime[i] < 0:
+            continue
+        name = os.fsencode(os.path.basename(out.dst[i]))
+        written = stat_stamp_bytes(int(out.out_size[i]), int(out.out_mtime[i]))
+        recs.append((key(name), record(name, os.fsencode(os.path.basename(out.src[i])), ins[i], written)))
+    try:
+        write_part(out_dir, token, recs)
+    except OSError as e:
+        for i in ok:
+            out.fail(
+                i,
+                f"{out.src[i]}: {out.dst[i]} was written, but the record of what made it was not "
+                f"({e.strerror or e}): the next run makes it again",
+            )
+
+
 def _commit(writer: BatchWriter, out: Outcomes, index: dict) -> None:
     """Make a batch's outputs durable and rename them; a rename that fails fails its file."""
     for dst, err in writer.commit().items():
@@ -118,6 +159,8 @@ def compress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcomes:
     out = Outcomes(batch.src, batch.dst)
     writer = BatchWriter(token)
     index = {}
+    ins: dict = {}  # position -> the stamp of what was read
+    content = opts.stamps == "content"
     pending: list = []  # (i, packed, width, row_bits)
     waiting = 0
 
@@ -146,12 +189,13 @@ def compress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcomes:
         for i in range(len(batch)):
             src = batch.src[i]
             try:
-                image = rle.read_packed_file(src, opts.threshold, max_pixels=opts.max_pixels)
+                image = rle.read_packed_file(src, opts.threshold, max_pixels=opts.max_pixels, keep_data=content)
+                ins[i] = in_stamp(opts.stamps, src, image.size, image.mtime_ns, image.data)
             except EXPECTED as e:
                 out.fail(i, reason_of(e, src))
                 continue
             packed, width = image.packed, image.width
-            out.bytes_in[i], out.in_mtime[i] = image.size, image.mtime_ns  # the stamp of what was read
+            out.bytes_in[i] = image.size
             pending.append((i, packed, width, 8 * packed.shape[1]))
             waiting += packed.nbytes
             if waiting >= _FLUSH_BYTES:
@@ -162,42 +206,47 @@ def compress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcomes:
     except BaseException:
         writer.discard()
         raise
+    record_made(out, ins, batch.dst.directory, token)
     return out
 
 
-def read_small_rle(path: str, planned: int, stamp: Outcomes | None = None, i: int = 0) -> bytes:
-    """A small ``.rle`` file's bytes, never more than the ``planned`` size it was listed with.
+def read_small_rle(path: str, planned: int) -> bytes:
+    """A small ``.rle`` file's bytes, never more than the ``planned`` size it was listed with."""
+    return read_small_rle_stat(path, planned)[0]
 
-    With ``stamp``, its row ``i`` gets the file's size and modification time as it was opened.
-    """
+
+def read_small_rle_stat(path: str, planned: int) -> tuple[bytes, os.stat_result]:
+    """:func:`read_small_rle`, and the file's status as it was opened (before reading)."""
     with rle.open_regular(path) as f:
-        if stamp is not None:
-            st = os.fstat(f.fileno())
-            stamp.bytes_in[i], stamp.in_mtime[i] = st.st_size, st.st_mtime_ns
+        st = os.fstat(f.fileno())
         data = f.read(planned + 1)
     if len(data) > planned:
         raise rle.FormatError(f"{path}: grew past its {planned} bytes after the job was planned; run the job again")
-    return data
+    return data, st
 
 
-def decompress_batch(batch: FileBatch | RangeBatch, token: str) -> Outcomes:
+def decompress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcomes:
     """Decompress a batch of small ``.rle`` files into 1-bit BMPs.
 
     Each file is read whole (no more than its planned size) and validated by
     :func:`rle.decode` before anything the size of its image is allocated.
+    ``opts`` (:class:`~jobs.rle_job.options.DecompressOptions`): uses ``stamps``.
     """
     if isinstance(batch, RangeBatch):
         batch = batch.load()
     out = Outcomes(batch.src, batch.dst)
     writer = BatchWriter(token)
     index = {}
+    ins: dict = {}
     if not _output_directory(batch, out):
         return out
     try:
         for i in range(len(batch)):
             src, dst = batch.src[i], batch.dst[i]
             try:
-                data = read_small_rle(src, batch.sizes[i], out, i)
+                data, st = read_small_rle_stat(src, batch.sizes[i])
+                ins[i] = in_stamp(opts.stamps, src, st.st_size, st.st_mtime_ns, data)
+                out.bytes_in[i] = st.st_size
                 pixels = rle.decode(data)
                 h, w = pixels.shape
                 n = writer.add(dst, bmp_1bit_header(w, h) + bmp_1bit_rows(pixels), replace=i in batch.replace)
@@ -210,6 +259,7 @@ def decompress_batch(batch: FileBatch | RangeBatch, token: str) -> Outcomes:
     except BaseException:
         writer.discard()
         raise
+    record_made(out, ins, batch.dst.directory, token)
     return out
 
 

@@ -77,7 +77,6 @@ class Outcomes:
         "bytes_out",
         "details",
         "dst",
-        "in_mtime",
         "out_mtime",
         "out_size",
         "pixels",
@@ -100,9 +99,6 @@ class Outcomes:
         #: (:class:`~jobs.runtime.durable.BatchWriter`); -1 where not taken (a finish takes those itself).
         self.out_size = np.full(n, -1, dtype=np.int64)
         self.out_mtime = np.full(n, -1, dtype=np.int64)
-        #: The modification time (ns) of the input as its task opened it, before reading (its size: ``bytes_in``);
-        #: -1 where not taken.  With ``bytes_in``, the stamp of the content the output was made from.
-        self.in_mtime = np.full(n, -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return self.status.size

@@ -36,8 +36,10 @@ __all__ = [
     "MODES",
     "StampMode",
     "digest",
+    "is_content",
     "is_digest",
     "of_bytes",
+    "of_fd",
     "of_output",
     "of_path",
     "of_paths",
@@ -68,8 +70,30 @@ def stat_stamp(size: int, mtime_ns: int) -> str:
 def of_bytes(data, st: os.stat_result, mode: str = "stat") -> str:
     """The stamp of a file whose content ``data`` was just read from an open file with status ``st``."""
     if mode == "content":
-        return f"{len(data)}:b2:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+        return _content(len(data), hashlib.blake2b(data, digest_size=16))
     return stat_stamp(st.st_size, st.st_mtime_ns)
+
+
+def _content(size: int, h) -> str:
+    """The ``content`` stamp of ``size`` bytes whose BLAKE2b is ``h``: the one formula for it."""
+    return f"{size}:b2:{h.hexdigest()}"
+
+
+def is_content(stamp: bytes | str) -> bool:
+    """Whether ``stamp`` is a ``content`` stamp (else a ``stat`` one, or :data:`MISSING`)."""
+    if isinstance(stamp, bytes):
+        return b":b2:" in stamp
+    return ":b2:" in stamp
+
+
+def of_fd(fd: int) -> str:
+    """The ``content`` stamp of the regular file open at ``fd``, read from its start (position unchanged)."""
+    h = hashlib.blake2b(digest_size=16)
+    n = 0
+    while chunk := os.pread(fd, 1 << 20, n):
+        h.update(chunk)
+        n += len(chunk)
+    return _content(n, h)
 
 
 def of_path(path: str, mode: str = "stat") -> str:
@@ -80,13 +104,8 @@ def of_path(path: str, mode: str = "stat") -> str:
             return MISSING
         if mode != "content":
             return stat_stamp(st.st_size, st.st_mtime_ns)
-        h = hashlib.blake2b(digest_size=16)
-        n = 0
         with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-                n += len(chunk)
-        return f"{n}:b2:{h.hexdigest()}"
+            return of_fd(f.fileno())
     except OSError:
         return MISSING
 
