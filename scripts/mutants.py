@@ -447,14 +447,14 @@ MUTANTS = [
         "jobs/resize_job/rerun.py",
         "        grown = was < now and recorded == found.prefix_digest(was)",
         "        grown = False",
-        ("tests/test_resize_lists.py::-k facts_that_differ",),
+        ("tests/test_resize_lists.py::-k fact_that_differs",),
     ),
     Mutant(
         "resize lists: the refusal of another job's output does not name the size, fit or method that differ",
         "jobs/resize_job/rerun.py",
         "        if old != new and (new is not None or old is not None):",
         "        if False:",
-        ("tests/test_resize_lists.py::-k facts_that_differ",),
+        ("tests/test_resize_lists.py::-k fact_that_differs",),
     ),
     Mutant(
         "atomic writes: the temporary is the final name",
@@ -1077,6 +1077,13 @@ MUTANTS = [
         ("tests/test_rle_ranges.py::-k recorded_in_order",),
     ),
     # ---- records that survive a kill, content stamps for every job that reads inputs (issue 31, items 2-3)
+    Mutant(
+        "sweep: -v logs a line per temporary removed (a killed run's thousands of them)",
+        "jobs/runtime/temporaries.py",
+        "                    n += 1\n",
+        '                    n += 1\n                    log.info("removed %s", entry.path)\n',
+        (f"{RR}::-k verbose_logs_one_line",),
+    ),
     Mutant(
         "compress: a task's outputs get no record until the run's end (a kill -9 loses them)",
         "jobs/rle_job/tasks.py",

@@ -153,3 +153,18 @@ def test_of_two_parts_holding_one_output_the_newer_wins_and_each_key_is_kept_onc
     records = read_records(str(out))
     assert records["a.rle"] == ("a.bmp", "3:3", "9:9")
     assert sorted(records) == ["a.rle", "b0.rle", "b1.rle", "b2.rle"] and not (out / PARTS).exists()
+
+
+def test_verbose_logs_one_line_for_a_sweep_of_many_temporaries(tmp_path):
+    src, out = source(tmp_path, 3), tmp_path / "out"
+    jobs.compress(src, out, progress=False)
+    for i in range(40):  # left by a killed run (its token is not this run's)
+        (out / f".{i}.rle.0badc0ffee{i:02d}.imgjobs.tmp").write_bytes(b"half")
+    (out / "0001.rle").unlink()
+    r = imgjobs("-v", "compress", src, out, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    swept = [line for line in r.stderr.splitlines() if "temporar" in line]
+    assert swept == [
+        f"INFO jobs.runtime.temporaries: removed 40 temporary file(s) a lost worker or an interrupted run left in {out}"
+    ], r.stderr
+    assert not [n for n in os.listdir(out) if n.endswith(".imgjobs.tmp")]
