@@ -445,8 +445,8 @@ def test_list_lines_keep_paths_with_spaces_and_name_a_bad_list(tmp_path, rng):
     (tmp_path / "list.txt").write_text("holiday pics/my photo.jpg 3\nholiday pics/my photo.jpg\t5\n")
     report = jobs.resize(tmp_path / "list.txt", tmp_path / "b.npy", size="8x8", progress=False)
     assert report.ok and report.array.shape == (2, 8, 8, 3) and report.labels.tolist() == [3, 5]
-    (tmp_path / "mixed.txt").write_text("holiday pics/my photo.jpg 3\nholiday pics/my photo.jpg\n")
-    with pytest.raises(UsageError, match=r"mixed\.txt, line 2: .*my photo\.jpg has no label while 1 others have one"):
+    (tmp_path / "mixed.txt").write_text("holiday pics/my photo.jpg\t3\nholiday pics/my photo.jpg\n")
+    with pytest.raises(UsageError, match=r"mixed\.txt, line 2: holiday pics/my photo\.jpg has no label while 1 others"):
         read_source(tmp_path / "mixed.txt")
     (tmp_path / "latin1.txt").write_bytes("caf\xe9.jpg\n".encode("latin-1"))
     with pytest.raises(UsageError, match=r"latin1\.txt, line 1: not UTF-8 text"):

@@ -60,9 +60,9 @@ def resize(
     Parameters
     ----------
     source : str or os.PathLike
-        A file list (one path per line, relative to the list; 'path<TAB>label' or
-        'path 7' adds labels), a JSON config with data.train_filelist, a directory
-        of images, or a directory of class folders.
+        A file list (one path per line, relative to the list; 'path<TAB>label', or
+        'path 7' on every line, adds labels), a JSON config with
+        data.train_filelist, a directory of images, or a directory of class folders.
     out : str or os.PathLike
         batch.npy (default), a .zarr store, or a .wds directory of WebDataset tar
         shards; a sidecar <out>.json records the files, failures, size, resize mode

@@ -9,15 +9,19 @@ and a slice of it is a :class:`ListRange`: a byte range of the list that a
 task carries (a few dozen bytes, whatever its length) and parses itself
 (:class:`~jobs.runtime.listfile.ListFile` refuses a list changed since the plan).
 
-The format is :func:`jobs.resize_job.source.split_list_line`'s: ``path [label]``
-a line, blank lines and ``#`` comments skipped, relative paths relative to the
-list, a byte-order mark ignored, lines ended by ``\\n``, ``\\r\\n`` or ``\\r``.
+The format is :func:`split_list_line`'s: ``path [label]`` a line, blank lines
+and ``#`` comments skipped, relative paths relative to the list, a byte-order
+mark ignored, lines ended by ``\\n``, ``\\r\\n`` or ``\\r``.  A label follows a TAB,
+or a space when *every* line without a TAB ends in a space and a whole number
+(ImageNet's ``path 7``); in any other list, such a line is a path, whole
+(``scan 12``): :func:`scan_list` decides, and each range carries the decision.
 """
 
 from __future__ import annotations
 
 import array
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Collection, Iterator, Sequence
@@ -26,34 +30,57 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from jobs.errors import StalePlan, UsageError
+from jobs.resize_job.listlabels import WHOLE, Codes, labels_of, line_of, line_shown
 from jobs.runtime.listfile import ListFile
 
 __all__ = ["ListRange", "ListScan", "ListedPaths", "parse", "scan_list", "split_list_line"]
+
+log = logging.getLogger(__name__)
 
 #: How much of a list is read at a time while scanning it.
 CHUNK_BYTES = 1 << 22
 
 _BOM = b"\xef\xbb\xbf"
-_WHOLE = re.compile(r"[+-]?[0-9]+")
 _LINE = re.compile(rb"([^\r\n]*)(\r\n|\r|\n|$)")
-_ENDS = re.compile(rb"\r\n|\r|\n")
 
 
-def split_list_line(line: str) -> tuple[str, str | None]:
+def split_list_line(line: str, spaced: bool = True) -> tuple[str, str | None]:
     """A file list line -> (path, label or None).
 
-    ``path<TAB>label`` takes any label (a class name such as ``n01440764``);
-    ``path label`` (ImageNet's convention: a whole number after the last space)
-    keeps the path, spaces and all; any other line is a path, spaces and all
-    (``my photo.jpg``).
+    ``path<TAB>label`` takes any label (a class name such as ``n01440764``); a
+    line ended by a TAB has none, its path whole.  In a list labelled by spaces
+    (``spaced``: every line without a TAB ends in a space and a whole number,
+    ImageNet's ``path 7``), the number after the last space is the label and the
+    path keeps its spaces; otherwise a line without a TAB is a path, spaces,
+    digits and all (``my photo.jpg``, ``scan 12``).
     """
-    if "\t" in line:
-        path, _, rest = line.partition("\t")
+    text = line.strip()
+    if "\t" in line and _tabbed(line, text):
+        path, _, rest = text.partition("\t")
         return path.strip(), rest.strip() or None
-    head, _, last = line.rpartition(" ")
-    if head.strip() and _WHOLE.fullmatch(last):
+    head, _, last = text.rpartition(" ")
+    if spaced and head.strip() and WHOLE.fullmatch(last):
         return head.strip(), last
-    return line, None
+    return text, None
+
+
+def _tabbed(line: str, text: str) -> bool:
+    """Whether ``line`` (``text`` once stripped) gives its label after a TAB: one inside it, or one that ends it."""
+    return "\t" in text or "\t" in line[len(line.rstrip()) :]
+
+
+class _Kinds:
+    """Where a list's first line labelled by a space, and its first line with neither a TAB nor a label, start
+    (-1: none yet): a list is labelled by spaces only while it has no line of the second kind."""
+
+    __slots__ = ("bare", "spaced")
+
+    def __init__(self) -> None:
+        self.spaced = self.bare = -1
+
+    def see(self, spaced: int, bare: int) -> None:
+        self.spaced = spaced if self.spaced < 0 else self.spaced
+        self.bare = bare if self.bare < 0 else self.bare
 
 
 def _segments(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -70,72 +97,75 @@ def _segments(data: bytes) -> Iterator[tuple[int, bytes]]:
         yield m.start(), m.group(1)
 
 
-def parse(data: bytes, base: str, where: str, offset: int = 0) -> tuple[list, list, list]:
+def parse(
+    data: bytes, base: str, where: str, offset: int = 0, spaced: bool = True, kinds: _Kinds | None = None
+) -> tuple[list, list, list]:
     """The entries of ``data`` (whole lines of a list): their paths, label texts and byte offsets.
 
     ``base`` is the list's directory with a trailing separator (relative paths
     are taken from there); ``offset`` is where ``data`` starts in the list (a
-    byte-order mark is dropped at 0).  A line that is not UTF-8 or holds a NUL
-    is a :class:`~jobs.errors.UsageError` naming ``where`` and its line.
+    byte-order mark is dropped at 0); ``spaced``: labelled by spaces
+    (:func:`split_list_line`), where ``kinds`` notes the lines that decide it.
+    A line that is not UTF-8 or holds a NUL is a :class:`~jobs.errors.UsageError`
+    naming ``where`` and its line.
     """
     if offset == 0 and data.startswith(_BOM):
         data, offset = data[3:], 3
     if data.isascii() and b"\r" not in data and b"\0" not in data:
-        return _parse_plain(data.decode("ascii"), base, offset)
+        return _parse_plain(data.decode("ascii"), base, offset, spaced, kinds or _Kinds())
     paths: list[str] = []
     labels: list[str | None] = []
     starts: list[int] = []
     for at, raw in _segments(data):
         try:
-            line = raw.decode("utf-8").strip()
+            whole = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             raise UsageError(
-                f"{where}, line {_line_of(where, offset + at)}: not UTF-8 text (byte {e.start}: {e.reason}); "
+                f"{where}, line {line_of(where, offset + at)}: not UTF-8 text (byte {e.start}: {e.reason}); "
                 "save the list as UTF-8"
             ) from None
+        line = whole.strip()
         if not line or line[0] == "#":
             continue
         if "\0" in line:
-            raise UsageError(f"{where}, line {_line_of(where, offset + at)}: a NUL byte in a path; remove it")
-        name, label = split_list_line(line)
+            raise UsageError(f"{where}, line {line_of(where, offset + at)}: a NUL byte in a path; remove it")
+        name, label = split_list_line(whole, spaced)
+        if kinds is not None and not ("\t" in whole and _tabbed(whole, line)):
+            kinds.see(offset + at if label is not None else -1, offset + at if label is None else -1)
         paths.append(name if name[0] == "/" else base + name)
         labels.append(label)
         starts.append(offset + at)
     return paths, labels, starts
 
 
-def _parse_plain(text: str, base: str, at: int) -> tuple[list, list, list]:
+def _parse_plain(text: str, base: str, at: int, spaced: bool, kinds: _Kinds) -> tuple[list, list, list]:
     """:func:`parse` of ASCII text ended by ``\\n`` only, without NUL bytes: the common case, made fast."""
     paths: list[str] = []
     labels: list[str | None] = []
     starts: list[int] = []
     add_path, add_label, add_start = paths.append, labels.append, starts.append
+    first_spaced = first_bare = -1
     for raw in text.split("\n"):
         line = raw.strip()
         if line and line[0] != "#":
-            if "\t" in line:
-                name, label = split_list_line(line)
+            if "\t" in raw and _tabbed(raw, line):
+                name, label = split_list_line(line) if "\t" in line else (line, None)
+            elif not spaced:
+                name, label = line, None
             else:
                 head, _, last = line.rpartition(" ")
                 if head and (last.isdigit() or (last[:1] in "+-" and last[1:].isdigit())):
                     name, label = head.rstrip(), last
+                    first_spaced = at if first_spaced < 0 else first_spaced
                 else:
                     name, label = line, None
+                    first_bare = at if first_bare < 0 else first_bare
             add_path(name if name[0] == "/" else base + name)
             add_label(label)
             add_start(at)
         at += len(raw) + 1
+    kinds.see(first_spaced, first_bare)
     return paths, labels, starts
-
-
-def _line_of(path: str, offset: int) -> int:
-    """The line number of byte ``offset`` of ``path``, as an editor counts them (for a message)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(offset)
-    except OSError:
-        return 0
-    return len(_ENDS.findall(head)) + 1
 
 
 @dataclass
@@ -168,6 +198,7 @@ class ListScan:
     paths_digest: str
     watched: list = field(default_factory=list)
     watch: frozenset = frozenset()
+    spaced: bool = True  # labelled by spaces (split_list_line): what every range of it is parsed with
 
     def __len__(self) -> int:
         return len(self.starts) - 1
@@ -178,14 +209,35 @@ def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) 
 
     Labels are whole numbers in 0 .. 2**63 - 1 (ImageNet's ``path 7``) or,
     when any label is not, class names, sorted and numbered from 0; every line
-    or none has one.  Errors name the list and the line.  Paths whose last
+    or none has one.  A label follows a space only when every line taken without
+    a TAB ends in a space and a whole number; a list that also has a line that
+    does not is read again with each such line a path, whole (warned, naming
+    a line of each kind).  Errors name the list and the line.  Paths whose last
     part is one of ``watch`` (or ends in ``.`` or ``..``) are kept aside in
     :attr:`ListScan.watched`: the few that may name an output.
     """
     listed = ListFile.of(path)
     base = os.path.dirname(listed.path).rstrip(os.sep) + os.sep
+    kinds = _Kinds()
+    scan = _scan(listed, base, limit, watch, kinds)
+    if scan is None:
+        log.warning(
+            "%s: %s ends in a space and a whole number but %s does not: the list is read as unlabelled, each "
+            "line a path, whole; to label it, end every line in its label (path 7, or path<TAB>label)",
+            listed.path,
+            line_shown(listed.path, kinds.spaced),
+            line_shown(listed.path, kinds.bare),
+        )
+        scan = _scan(listed, base, limit, watch, None)
+    assert scan is not None
+    return scan
+
+
+def _scan(listed: ListFile, base: str, limit: int | None, watch: Collection[str], kinds: _Kinds | None):
+    """:func:`scan_list`'s pass over the list: labelled by spaces while ``kinds`` is given, and then None as soon
+    as a line taken is labelled by a space and another has neither a TAB nor a label."""
     starts, codes = array.array("q"), array.array("q")
-    index = _Codes()
+    index = Codes()
     first_missing, watched = None, []
     digest = hashlib.sha256()
     fd = listed.open()
@@ -196,12 +248,15 @@ def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) 
             pos += len(chunk)
             data = buf + chunk
             cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)  # whole lines only
-            paths, texts, offs = parse(data[:cut], base, listed.path, at) if cut else ([], [], [])
+            parsed = parse(data[:cut], base, listed.path, at, kinds is not None, kinds) if cut else ([], [], [])
+            paths, texts, offs = parsed
             end = at + cut
             if limit is not None and n + len(paths) > limit:
                 keep = limit - n
                 end = offs[keep]  # the next entry's line: where the last one kept ends, comments and all
                 paths, texts, offs = paths[:keep], texts[:keep], offs[:keep]
+            if kinds is not None and 0 <= kinds.spaced < end and 0 <= kinds.bare < end:
+                return None  # lines of both kinds among those taken: no line is labelled by a space
             if paths:
                 joined = "\0".join(paths)
                 digest.update(joined.encode("utf-8") + b"\0")
@@ -209,10 +264,10 @@ def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) 
                     watched += [p for p in paths if _watched(p, watch)]
             starts.extend(offs)
             had_missing = None in index
-            codes.extend(map(index.__getitem__, texts))  # a new text gets the next code (_Codes.__missing__)
+            codes.extend(map(index.__getitem__, texts))  # a new text gets the next code (Codes.__missing__)
             if not had_missing and None in index:
                 k = texts.index(None)
-                first_missing = (offs[k], paths[k])
+                first_missing = (offs[k], paths[k][len(base) :] if paths[k].startswith(base) else paths[k])
             n += len(paths)
             at, buf = at + cut, data[cut:]
             if not chunk:
@@ -220,61 +275,17 @@ def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) 
     finally:
         os.close(fd)
     starts.append(end if n else 0)
-    labels, classes = _labels(listed.path, codes, index, first_missing, starts)
+    labels, classes = labels_of(listed.path, codes, index, first_missing, starts)
     starts_np = np.frombuffer(starts, dtype=np.int64)  # no copy: the array's buffer, kept alive by it
-    return ListScan(listed, base, starts_np, labels, classes, digest.hexdigest(), watched, frozenset(watch))
-
-
-class _Codes(dict):
-    """Label text -> code, a new text taking the next code as it is first seen."""
-
-    def __missing__(self, text):
-        code = self[text] = len(self)
-        return code
+    return ListScan(
+        listed, base, starts_np, labels, classes, digest.hexdigest(), watched, frozenset(watch), kinds is not None
+    )
 
 
 def _watched(path: str, watch: Collection[str]) -> bool:
     """Whether ``path``'s last part is one of ``watch``, or it ends in ``.`` or ``..`` (see :func:`scan_list`)."""
     trimmed = path.rstrip(os.sep)
     return trimmed[trimmed.rfind(os.sep) + 1 :] in watch or trimmed.endswith((os.sep + ".", os.sep + ".."))
-
-
-def _labels(where: str, codes, index: dict, first_missing, starts) -> tuple:
-    """The int64 labels and class names of a scan's label codes (see :func:`scan_list`)."""
-    if not index or list(index) == [None]:
-        return None, None
-    if first_missing is not None:
-        offset, name = first_missing
-        labelled = len(codes) - codes.count(index[None])
-        raise UsageError(
-            f"{where}, line {_line_of(where, offset)}: {name} has no label while {labelled} others have one: "
-            "label every line (path<TAB>label, or path and a whole number) or none"
-        )
-    texts = list(index)
-    codes_np = np.frombuffer(codes, dtype=np.int64)
-    if all(_WHOLE.fullmatch(t) for t in texts):
-        values = []
-        for t in texts:
-            v = int(t)
-            if not 0 <= v < 2**63:
-                k = int(np.flatnonzero(codes_np == index[t])[0])
-                raise UsageError(
-                    f"{where}, line {_line_of(where, starts[k])}: label {t} is outside 0 .. 2**63-1 (negative "
-                    "labels are refused: -1 marks a failed image); renumber the labels from 0, or use class names"
-                )
-            values.append(v)
-        return _recoded(codes_np, np.array(values, dtype=np.int64)), None
-    classes = sorted(texts)
-    rank = np.empty(len(texts), dtype=np.int64)
-    rank[[index[c] for c in classes]] = np.arange(len(classes), dtype=np.int64)
-    return _recoded(codes_np, rank), classes
-
-
-def _recoded(codes: np.ndarray, values: np.ndarray, step: int = 1 << 20) -> np.ndarray:
-    """``values[codes]``, written over ``codes`` a million at a time: no second array of the list's length."""
-    for i in range(0, len(codes), step):
-        codes[i : i + step] = values[codes[i : i + step]]
-    return codes
 
 
 class ListRange(Sequence):
@@ -285,14 +296,15 @@ class ListRange(Sequence):
     (:class:`~jobs.errors.StalePlan` otherwise).
     """
 
-    __slots__ = ("_entries", "base", "begin", "end", "first", "length", "listed")
+    __slots__ = ("_entries", "base", "begin", "end", "first", "length", "listed", "spaced")
 
-    def __init__(self, listed: ListFile, base: str, begin: int, end: int, first: int, length: int):
+    def __init__(self, listed: ListFile, base: str, begin: int, end: int, first: int, length: int, spaced: bool = True):
         self.listed, self.base, self.begin, self.end, self.first, self.length = listed, base, begin, end, first, length
+        self.spaced = spaced  # labelled by spaces, as the scan decided (split_list_line)
         self._entries: tuple[list, list] | None = None
 
     def __reduce__(self):
-        return ListRange, (self.listed, self.base, self.begin, self.end, self.first, self.length)
+        return ListRange, (self.listed, self.base, self.begin, self.end, self.first, self.length, self.spaced)
 
     def __repr__(self) -> str:
         return f"ListRange({self.listed.path!r}, entries {self.first}..{self.first + self.length})"
@@ -304,7 +316,8 @@ class ListRange(Sequence):
         return self._entries
 
     def _read(self) -> tuple[list, list]:
-        paths, texts, _ = parse(self.listed.read(self.begin, self.end), self.base, self.listed.path, self.begin)
+        data = self.listed.read(self.begin, self.end)
+        paths, texts, _ = parse(data, self.base, self.listed.path, self.begin, self.spaced)
         if len(paths) != self.length:
             raise StalePlan(
                 f"{self.listed.path}: bytes {self.begin}..{self.end} hold {len(paths)} entries, not the "
@@ -343,7 +356,7 @@ class ListedPaths(Sequence):
     def range(self, start: int, stop: int) -> ListRange:
         """Entries ``start..stop`` as a range a task can carry."""
         s = self.scan
-        return ListRange(s.listed, s.base, int(s.starts[start]), int(s.starts[stop]), start, stop - start)
+        return ListRange(s.listed, s.base, int(s.starts[start]), int(s.starts[stop]), start, stop - start, s.spaced)
 
     def __getitem__(self, i):
         n = len(self)

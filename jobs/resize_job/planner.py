@@ -36,7 +36,7 @@ from jobs.resize_job.listed import ListedPaths
 from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.paths import family, labels_path, out_stamp, partial_dir, sidecar_path
 from jobs.resize_job.report import ResizeReport, up_to_date_report
-from jobs.resize_job.rerun import Finished, assess, describe, earlier_work, say_other_libraries, slices_named
+from jobs.resize_job.rerun import Finished, another_job, assess, earlier_work, say_other_libraries, slices_named
 from jobs.resize_job.sidecar import check_sidecar
 from jobs.resize_job.source import scan_labelled
 from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest, legacy_identity
@@ -178,10 +178,8 @@ def plan_resize(
                 ": imgjobs cannot tell what it holds; use --overwrite to replace it"
             )
         elif not ours:
-            raise UsageError(
-                f"{out} (the batch) exists from another job (it holds {describe(sidecar)}): "
-                "use --overwrite to replace it"
-            )
+            assert sidecar is not None  # a sound one (problem is None)
+            raise UsageError(another_job(out, sidecar, found, opts))
         else:
             assert sidecar is not None  # ours
             assessed = assess(out, sidecar, opts.size, names, map, mode, labels_id)

@@ -25,13 +25,23 @@ from jobs.resize_job.libraries import library_changes, pixel_libraries
 from jobs.resize_job.options import ResizeOptions
 from jobs.resize_job.paths import kind_of, labels_path
 from jobs.resize_job.sidecar import output_stamp, recorded_slices
-from jobs.resize_job.source import name_some
+from jobs.resize_job.source import Source, name_some
 from jobs.resize_job.target import ResizeTarget
 from jobs.runtime import stamps
 from jobs.runtime.durable import npy_header
 from jobs.runtime.runners import MAP_ITEMS, Mapper
 
-__all__ = ["Finished", "assess", "describe", "earlier_work", "say_other_libraries", "slice_stamps", "slices_named"]
+__all__ = [
+    "Finished",
+    "another_job",
+    "assess",
+    "describe",
+    "differences",
+    "earlier_work",
+    "say_other_libraries",
+    "slice_stamps",
+    "slices_named",
+]
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +153,70 @@ def describe(sidecar) -> str:
     n = shape[0] if isinstance(shape, list) and shape else "?"
     shown = f"{n} image(s) of {sidecar.get('size', '?')}, method {method}, fit {fit}"
     return shown + (f" on {fill}" if fill is not None else "")
+
+
+def differences(sidecar, found: Source, opts: ResizeOptions, out: str) -> tuple[list[str], bool]:
+    """What differs between the job a sound sidecar records and this one, a fact each (for the refusal of an
+    output of another job); and whether this list is that one with images added after it (``grown``)."""
+    resize = sidecar.get("resize") if isinstance(sidecar.get("resize"), dict) else {}
+    source = sidecar.get("source") if isinstance(sidecar.get("source"), dict) else {}
+    was, now = sidecar["shape"][0], len(found.paths)
+    facts, grown = [], False
+    recorded = source.get("paths_digest")
+    if was != now:
+        grown = was < now and recorded == found.prefix_digest(was)
+        after = f", its first {was} the same: this list only grew" if grown else ""
+        facts.append(f"its list had {was} image(s), this one has {now}{after}")
+    elif not isinstance(recorded, str):
+        facts.append("its list is not recorded (an older imgjobs): it cannot be compared with this one")
+    elif recorded != found.paths_digest():
+        facts.append(f"its list of {was} image(s) differs from this one (other paths, or another order)")
+    size = f"{opts.size[0]}x{opts.size[1]}"
+    fit, old_fit = opts.fit, resize.get("fit") or "stretch"
+    both_pad, both_draft = fit == old_fit == "pad", opts.method == resize.get("method") == "draft"  # else said
+    old_fill, fill = (resize.get("pad_fill"), list(opts.pad_fill)) if both_pad else (None, None)
+    old_fraction, fraction = (resize.get("draft_fraction"), opts.draft_fraction) if both_draft else (None, None)
+    shards = sidecar.get("shards") if isinstance(sidecar.get("shards"), dict) else {}
+    per_task = opts.batch_size if opts.batch_size is not None else sidecar["images_per_task"]
+    for name, old, new in (
+        ("size", sidecar["size"], size),
+        ("method", resize.get("method"), opts.method),
+        ("draft fraction", old_fraction, fraction),
+        ("fit", old_fit, fit),
+        ("pad fill", old_fill, fill),
+        ("max pixels", resize.get("max_pixels"), opts.max_pixels),
+        ("sample format", shards.get("sample_format"), opts.sample_format if kind_of(out) == "wds" else None),
+        ("images per shard", shards.get("images_per_shard"), per_task if kind_of(out) == "wds" else None),
+    ):
+        if old != new and (new is not None or old is not None):
+            facts.append(f"{name} {_shown(old)}, here {_shown(new)}")
+    if not facts:
+        facts.append("its recorded job is this one's, but its identity is not (made by another imgjobs version)")
+    return facts, grown
+
+
+def another_job(out: str, sidecar: dict, found: Source, opts: ResizeOptions) -> str:
+    """The refusal of ``out``, the output of another job: what it holds, what differs, and what to do."""
+    facts, grown = differences(sidecar, found, opts, out)
+    said = (
+        f"{out} (the batch) exists from another job (it holds {describe(sidecar)}); what differs: "
+        f"{'; '.join(facts)}. Use --overwrite to replace it, or choose another --out"
+    )
+    if grown and len(facts) == 1:  # only the list grew
+        was = sidecar["shape"][0]
+        keep = "give your loader both shard patterns" if kind_of(out) == "wds" else "use both batches"
+        said += (
+            f"; to keep it and add only the {len(found.paths) - was} new image(s), put the entries after the first "
+            f"{was} in a list of their own, resize that into another output and {keep} (--overwrite makes every "
+            "image again)"
+        )
+    return said
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return "none" if value is None else str(value)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -63,9 +64,15 @@ class Source:
         """SHA-256 of every path (made absolute) in order, each ended by a NUL: what the batch's identity covers."""
         if self.digest is not None:
             return self.digest
+        return self.prefix_digest(len(self.paths))
+
+    def prefix_digest(self, n: int) -> str:
+        """:meth:`paths_digest` of the first ``n`` paths, hashed as this source hashes them (a list's scan: each
+        path as read): whether an earlier batch's list is the start of this one."""
         h = hashlib.sha256()
-        for p in self.paths:
-            h.update(os.path.abspath(p).encode("utf-8", "surrogateescape") + b"\0")
+        as_read = self.digest is not None
+        for p in itertools.islice(self.paths, n):
+            h.update((p if as_read else os.path.abspath(p)).encode("utf-8", "surrogateescape") + b"\0")
         return h.hexdigest()
 
 
@@ -125,7 +132,9 @@ def read_labelled(source, num_images: int | None = None) -> Source:
     ----------
     source : str
         A text file with one image per line (relative paths are relative to the
-        list) and optionally a label: ``path<TAB>label`` or ImageNet's ``path 7``;
+        list) and optionally a label: ``path<TAB>label``, or ImageNet's ``path 7``
+        when every line without a TAB ends in a whole number (else such a line is a
+        path, whole: :func:`~jobs.resize_job.listed.split_list_line`);
         a ``.json`` config of the exercise's shape (``{"data": {"train_filelist":
         "..."}}``; the list path is relative to the JSON file); a directory of
         images; or a directory of class folders of images, each folder a class.
