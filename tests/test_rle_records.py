@@ -168,3 +168,35 @@ def test_verbose_logs_one_line_for_a_sweep_of_many_temporaries(tmp_path):
         f"INFO jobs.runtime.temporaries: removed 40 temporary file(s) a lost worker or an interrupted run left in {out}"
     ], r.stderr
     assert not [n for n in os.listdir(out) if n.endswith(".imgjobs.tmp")]
+
+
+def test_a_lock_held_by_a_child_that_outlived_its_run_names_that_child(tmp_path):
+    script = (
+        "import os, sys, time\n"
+        "from jobs.runtime.locks import output_lock\n"
+        "output_lock(sys.argv[1]).__enter__()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os.close(1), os.close(2)\n"  # the pipes to the test closed: only the lock is held on
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print(pid, flush=True)\n"
+        "os._exit(0)\n"  # the run ends; its child (forked after the lock was taken) holds it on
+    )
+    (tmp_path / "out").mkdir()
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT)
+    child = int(r.stdout)
+    src = source(tmp_path, 1)
+    try:
+        with pytest.raises(jobs.errors.BusyError, match=rf"has ended, but pid {child} \(.*still holds its lock"):
+            jobs.compress(src, tmp_path / "out", progress=False)
+    finally:
+        os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while True:  # the kernel lets the lock go as the child exits
+        try:
+            assert jobs.compress(src, tmp_path / "out", progress=False).ok
+            break
+        except jobs.errors.BusyError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)

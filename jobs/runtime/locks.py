@@ -74,11 +74,9 @@ class OutputLock:
                 fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                st = os.fstat(fd)
                 os.close(fd)
-                raise BusyError(
-                    f"another imgjobs run ({holder}) is writing into {self.place}: wait for it to finish, or "
-                    f"write elsewhere (lock file {self.path})"
-                ) from None
+                raise BusyError(_busy(holder, self.place, self.path, st)) from None
             except OSError as e:  # no locks on this file system
                 log.warning("cannot lock %s (%s): nothing stops two runs writing there at once", self.path, e.strerror)
                 os.close(fd)
@@ -133,3 +131,52 @@ class OutputLock:
             os.close(self._fd)
             self._fd = None
         return False
+
+
+def _busy(holder: str, place: str, path: str, st: os.stat_result) -> str:
+    """Why a run is refused: the run the lock file names, or, when that process is gone, the processes that
+    still have the lock file open (a child it started that outlived it, found in ``/proc``)."""
+    pid = holder.split()[1] if holder.startswith("pid ") and len(holder.split()) > 1 else ""
+    if not (pid.isdigit() and _on_this_host(holder) and not _alive(int(pid))):
+        return (
+            f"another imgjobs run ({holder}) is writing into {place}: wait for it to finish, or "
+            f"write elsewhere (lock file {path})"
+        )
+    others = ", ".join(f"pid {p} ({cmd})" for p, cmd in _openers(st)) or "a process this user cannot see"
+    return (
+        f"the imgjobs run that locked {place} (pid {pid}) has ended, but {others} still holds its lock, "
+        f"a process it started that outlived it: stop it (kill PID), then run again (lock file {path})"
+    )
+
+
+def _on_this_host(holder: str) -> bool:
+    """Whether a lock file's line names a process of this machine (a pid elsewhere says nothing here)."""
+    return f" on {socket.gethostname()} " in f" {holder} "
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _openers(st: os.stat_result) -> list[tuple[int, str]]:
+    """The processes with the file of ``st`` open (Linux ``/proc``; empty elsewhere): pid and command line."""
+    found = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == os.getpid():
+                continue
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"/proc/{name}/fd"):
+                    with contextlib.suppress(OSError):
+                        if os.path.samestat(os.stat(f"/proc/{name}/fd/{fd}"), st):
+                            with open(f"/proc/{name}/cmdline", "rb") as f:
+                                cmd = " ".join(f.read(200).replace(b"\0", b" ").decode(errors="replace").split())
+                            found.append((int(name), cmd or "?"))
+                            break
+    return found
