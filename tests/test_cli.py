@@ -493,3 +493,37 @@ def test_host_0000_links_the_dashboard_where_it_listens_and_warns_without_tls(tm
     assert "listens on 0.0.0.0 without TLS: anyone who reaches this machine" in plain.stderr
     safe = imgjobs(*args, "--dashboard-address", "127.0.0.1:0", "--overwrite", timeout=150)
     assert safe.returncode == 0 and "without TLS" not in safe.stderr, safe.stderr
+
+
+@pytest.mark.parametrize("job", ["compress", "decompress", "resize"])
+def test_one_exit_rule_non_zero_while_the_output_holds_failures_first_run_and_every_rerun(tmp_path, job):
+    """docs/cli.md, Exit status: 1 whenever items failed, on the first run and on every rerun, with the
+    same FAILED lines; 0 once they are mended."""
+    src = tmp_path / "src"
+    src.mkdir()
+    good = blobs(np.random.default_rng(0), 16, 24).astype(bool)
+    Image.fromarray(good).save(src / "good.bmp")
+    if job == "decompress":
+        (src / "good.bmp").unlink()
+        (src / "good.rle").write_bytes(rle.encode(good.astype(np.uint8)))
+        bad, args = src / "bad.rle", [src, tmp_path / "out"]
+        bad.write_bytes(b"\x05\x00")
+    elif job == "compress":
+        bad, args = src / "bad.bmp", [src, tmp_path / "out"]
+        bad.write_bytes(b"")
+    else:
+        bad = src / "bad.jpg"
+        bad.write_bytes(b"")
+        (tmp_path / "list.txt").write_text("src/good.bmp\nsrc/bad.jpg\n")
+        args = [tmp_path / "list.txt", "--out", tmp_path / "b.npy", "--size", "8x8"]
+    for _ in range(2):  # the first run, then a rerun with nothing else to do
+        r = imgjobs(job, *args, "--no-progress")
+        assert r.returncode == 1, r.stderr
+        assert [line.split(":")[0] for line in r.stderr.splitlines() if line.startswith("FAILED")] == [
+            f"FAILED {bad}"
+        ], r.stderr
+    bad.unlink()  # mended (gone from the source)
+    if job == "resize":
+        (tmp_path / "list.txt").write_text("src/good.bmp\n")
+    r = imgjobs(job, *args, "--no-progress", "--overwrite")
+    assert r.returncode == 0 and "FAILED" not in r.stderr, r.stderr
