@@ -50,7 +50,8 @@ collect_ignore = ["docs/conf.py", "docs/_ext", "docs/_build"]
 def _example_files(request, tmp_path_factory, monkeypatch):
     """For the examples in ``jobs``' docstrings and in ``docs/*.md``: a folder of their own
     holding ``scans/`` (three black-and-white pages; for the pages, also as ``samples/``, the
-    folder ``scripts/demo.sh`` makes) and ``train.txt`` (four JPEGs), as the examples name them."""
+    folder ``scripts/demo.sh`` makes) and ``train.txt`` (four JPEGs; for the pages, also as
+    ``photos/train.txt`` with labels, as ``imgjobs samples photos/`` writes it), as the examples name them."""
     parents = Path(request.node.path).parents
     if type(request.node).__name__ != "DoctestItem" or (JOBS not in parents and DOCS not in parents):
         yield
@@ -68,7 +69,8 @@ def _example_files(request, tmp_path_factory, monkeypatch):
     for i in range(4):
         Image.fromarray(rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)).save(d / "photos" / f"{i}.jpg")
     (d / "train.txt").write_text("".join(f"photos/{i}.jpg\n" for i in range(4)))
-    if DOCS in parents:
+    if DOCS in parents:  # what the quick start's commands made before its Python: demo's samples/, photos/train.txt
         shutil.copytree(d / "scans", d / "samples")
+        (d / "photos" / "train.txt").write_text("".join(f"{i}.jpg\t{i % 2}\n" for i in range(4)))
     monkeypatch.chdir(d)
     yield

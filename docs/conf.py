@@ -38,6 +38,9 @@ exclude_patterns = ["_build", "_ext"]
 source_suffix = {".md": "markdown"}
 myst_heading_anchors = 2  # links such as usage.md#what-a-rerun-does
 highlight_language = "none"  # unlabelled blocks (the architecture tree) are text
+# Curly quotes and ellipses, never dashes: "--overwrite" in prose and in the generated CLI reference
+# stays two hyphens (an en dash before "overwrite" fails when pasted into a shell).
+smartquotes_action = "qe"
 
 # Signatures without annotations: the numpydoc sections give every type, in words.
 autodoc_typehints = "none"

@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from jobs.errors import UsageError
 from jobs.resize_job.options import parse_size
 from jobs.runtime.durable import BatchWriter, write_atomic
+from jobs.runtime.progress import Progress
 from jobs.runtime.temporaries import new_token
 
 __all__ = ["make_jpegs"]
@@ -72,7 +73,16 @@ def _photo(rng: np.random.Generator, width: int, height: int, label: int, noise:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
-def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375), seed: int = 0, quality: int = 90):
+def make_jpegs(
+    out,
+    n: int = 200,
+    *,
+    classes: int | None = None,
+    size=(500, 375),
+    seed: int = 0,
+    quality: int = 90,
+    progress: bool | None = None,
+):
     """Write ``n`` photograph-like JPEGs into ``classes`` class folders of ``out``, and their labelled list.
 
     Parameters
@@ -92,6 +102,10 @@ def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375)
         The same seed (>= 0) writes the same bytes.
     quality : int
         JPEG quality (1..95).
+    progress : bool, optional
+        A progress bar on standard error, as the jobs draw (2,000 images take
+        about 16 s on 2 cores).  None: ``imgjobs.progress``, on a terminal or in
+        Jupyter only.
 
     Returns
     -------
@@ -132,6 +146,8 @@ def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375)
     lines = []
     token = new_token()
     writer = BatchWriter(token)  # through temporaries: a killed run leaves no half-written JPEG
+    bar = Progress(progress, dashboard=False)
+    bar.start("samples", n, "image", n)
     try:
         for i in range(n):
             label = i % classes
@@ -143,9 +159,12 @@ def make_jpegs(out, n: int = 200, *, classes: int | None = None, size=(500, 375)
             if len(lines) % 64 == 0 or i == n - 1:
                 for path, err in writer.commit().items():
                     raise OSError(err.errno, f"cannot write {path}: {err.strerror or err}")
+                bar.update(len(lines) - bar.units)  # the images written, not only drawn
     except BaseException:
         writer.discard()
         raise
+    finally:
+        bar.close()
     write_atomic(os.fspath(listing), ["".join(lines).encode()], token)  # last: it names no missing image
     log.info(
         "wrote %d JPEG(s) of %dx%d in %d class folder(s) of %s, listed in %s", n, width, height, classes, out, listing

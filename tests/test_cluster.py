@@ -462,6 +462,13 @@ def test_dry_run_prints_pbs_and_slurm_job_scripts(tmp_path):
     assert "--death-timeout 120" in worker and " tls://" in worker  # TLS by default for clusters imgjobs starts
     assert worker.startswith(sys.executable) and "--local-directory /local/scratch" in worker
     assert not (tmp_path / "out").exists()  # a dry run does nothing else
+    # whole and quiet: dask-jobqueue's TLS temporaries closed before their folder goes (no "Exception
+    # ignored ... FileNotFoundError" per file), and no file named that is gone by the time it is read
+    assert "Exception ignored" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    tls = re.findall(r"--tls-(?:ca-file|cert|key) (\S+)", worker)
+    assert len(tls) == 3 and all(f.startswith(f"{tmp_path}/.imgjobs-tls-RUN/") for f in tls), worker
+    assert "# .imgjobs-tls-RUN: a real run writes the TLS certificate and key" in script
+    assert not list(tmp_path.glob(".imgjobs-tls-*"))
 
     r = imgjobs("resize", tmp_path / "src", "--cluster", "perlmutter", "--dry-run", "--tls", env=env)
     assert r.returncode == 0, r.stderr
@@ -473,6 +480,7 @@ def test_dry_run_prints_pbs_and_slurm_job_scripts(tmp_path):
     assert "#SBATCH --cpus-per-task=32" in lines and "#SBATCH --mem=64G" in lines and "#SBATCH -t 00:30:00" in lines
     worker = next(line for line in lines if "distributed.cli.dask_worker" in line)
     assert " tls://" in worker and "--tls-ca-file" in worker and "--tls-key" in worker
+    assert "Exception ignored" not in r.stderr and ".imgjobs-tls-RUN/" in worker, r.stderr
     r = imgjobs("resize", tmp_path / "src", "--cluster", "perlmutter", "--dry-run", "--no-tls", env=env)
     assert r.returncode == 0 and " tcp://" in r.stdout and "--tls-key" not in r.stdout
 

@@ -54,7 +54,10 @@ def drop_cancelled_handlers(record: logging.LogRecord) -> bool:
     raises when it closes while a connection attempt's time-out is expiring ("Cannot
     change state of expiring Timeout", seen in CI after SIGTERM), and the scheduler's
     ``CommClosedError`` when a task ends after the stopped run's client has left (it
-    cannot say so to the client).  Every other record passes.
+    cannot say so to the client), and a worker's heartbeat cut by its own connection
+    pool closing ("Failed to communicate with scheduler during heartbeat", a
+    ``CommClosedError: ConnectionPool closing.``, with two chained tracebacks): the
+    worker itself is closing as the run ends.  Every other record passes.
     """
     exc = record.exc_info[1] if record.exc_info else None
     if not record.name.startswith("distributed"):
@@ -66,6 +69,13 @@ def drop_cancelled_handlers(record: logging.LogRecord) -> bool:
     from distributed.comm.core import CommClosedError  # start-up: distributed (~0.5 s), loaded by its records then
 
     gone = isinstance(exc, CommClosedError) and record.msg == "Closed comm %r while trying to write %s"
+    heartbeat = (
+        isinstance(exc, CommClosedError)
+        and "ConnectionPool closing" in str(exc)
+        and record.getMessage().startswith("Failed to communicate with scheduler during heartbeat")
+    )
+    if heartbeat:  # a worker's heartbeat cut by its own connection pool: the worker closes with the run
+        return False
     return not (isinstance(exc, asyncio.CancelledError) or closing or gone)
 
 

@@ -116,4 +116,19 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     m.add_argument("--seed", type=whole(0), default=0, metavar="S", help="random seed, >= 0 (default 0)")
 
     add_study_parser(sub, verbosity, plugins)
+    _whole_names_only(parser)
     return parser
+
+
+def _whole_names_only(parser: argparse.ArgumentParser) -> None:
+    """No abbreviated options, in ``parser`` and every subcommand's under it (a plugin job's too).
+
+    argparse takes ``--overwrit`` as ``--overwrite`` (any unique prefix) unless told otherwise: a
+    misspelt or truncated flag, in a script or pasted from a page, would silently do something else
+    once another flag shares the prefix.  An option is its whole name or an error.
+    """
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _whole_names_only(child)

@@ -11,7 +11,7 @@ import time
 
 import dask.config
 
-from jobs.clusters.profiles import _make, _seconds
+from jobs.clusters.profiles import _make, _seconds, close_temporaries
 from jobs.errors import ClusterError
 
 __all__ = ["close_cluster", "start_cluster", "wait_for_workers"]
@@ -51,6 +51,7 @@ def start_cluster(name: str, *, jobs: int = 1, tls: bool = False):
         finally:
             lost.__exit__(None, None, None)
             if private:
+                close_temporaries(cluster)  # before their folder goes: no traceback per file at exit
                 shutil.rmtree(private, ignore_errors=True)  # the TLS key among them
 
 

@@ -209,18 +209,51 @@ def _make(name: str, tls: bool, *, check_commands: bool, jobs: int = 1):
         raise
 
 
+def close_temporaries(cluster) -> None:
+    """Close the temporary TLS files dask-jobqueue keeps for ``cluster``, deleting them; call before their folder goes.
+
+    dask-jobqueue holds each file it wrote into a run's TLS folder (:func:`_make`: CA,
+    certificate, key) open as a ``tempfile.NamedTemporaryFile`` for the cluster's life,
+    and deletes it when that object is collected: once the folder is gone, that is a
+    ``FileNotFoundError`` traceback per file ("Exception ignored in ...
+    _TemporaryFileCloser.__del__"), three under every ``--dry-run``.
+    """
+    for key in ("ca_file", "cert", "key"):
+        held = getattr(cluster, f"_job_{key}", None)
+        if held is not None:
+            try:
+                held.close()  # deletes the file
+            except OSError:
+                pass
+
+
+#: What ``--dry-run`` prints in place of the run's own TLS folder, removed as the dry run ends.
+TLS_PLACEHOLDER = ".imgjobs-tls-RUN"
+
+
 def job_script(name: str, *, tls: bool = False) -> str:
     """The batch script each worker job of profile ``name`` runs (what ``--dry-run`` prints).
 
     The scheduler address in it is the one a real run would get now; its port
-    changes from run to run unless the profile's scheduler-options set one.
+    changes from run to run unless the profile's scheduler-options set one.  With
+    TLS, each run writes the certificate and key its workers read into a folder of
+    its own, removed when the run ends: the script names it :data:`TLS_PLACEHOLDER`
+    (no dry run's files, deleted by then) and says so in a closing comment.
     """
     cluster, _, private = _make(name, tls, check_commands=False)
     try:
-        return cluster.job_script()
+        script = cluster.job_script()
     finally:
         try:
             cluster.close()
         finally:
             if private:
+                close_temporaries(cluster)
                 shutil.rmtree(private, ignore_errors=True)
+    if private and private in script:
+        where = os.path.join(os.path.dirname(private), TLS_PLACEHOLDER)
+        script = script.replace(private, where).rstrip("\n") + (
+            f"\n# {TLS_PLACEHOLDER}: a real run writes the TLS certificate and key its workers read into a folder of\n"
+            f"# its own there, {os.path.dirname(where)}/.imgjobs-tls-<random> (mode 700), and removes it when it ends\n"
+        )
+    return script

@@ -10,6 +10,7 @@ interactive (a batch job's log) unless asked.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import sys
 
 from jobs import config
@@ -24,8 +25,15 @@ def bar_class():
     The monitor is tqdm's watchdog for bars updated rarely; imgjobs' bars move
     as tasks end.  Without it, a command that shows a bar still runs a single
     thread, so its worker processes can be forked (:mod:`jobs.runtime.pools`).
+
+    In Jupyter, tqdm's widget bar needs ipywidgets; without it tqdm warns
+    ("TqdmWarning: IProgress not found") on every bar and prints text anyway, so
+    there the plain text bar is chosen to begin with.
     """
-    from tqdm.auto import tqdm  # start-up: tqdm.auto costs ~0.1 s, paid only when a bar is drawn
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm import tqdm  # start-up: tqdm (~10 ms), paid only when a bar is drawn
+    else:
+        from tqdm.auto import tqdm  # start-up: tqdm.auto costs ~0.1 s, paid only when a bar is drawn
 
     return type("ImgjobsBar", (tqdm,), {"monitor_interval": 0})
 
