@@ -2,18 +2,26 @@
 
 A file name in a message never starts a line of its own (control characters
 are escaped); the few tracebacks distributed and tornado log while a run stops
-on purpose (Ctrl-C, a signal) are dropped by the filters here, each matching
-one known record, so they never follow imgjobs' own one-line message.
+on purpose (Ctrl-C, a signal), and bokeh's when a dashboard tab closes early,
+are dropped by the filters here, each matching one known record, so they never
+follow imgjobs' own one-line message or fill a run's log.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import dask.config
 
-__all__ = ["drop_cancelled_handlers", "drop_interrupted_sync", "printable", "setup_logging"]
+__all__ = [
+    "drop_cancelled_handlers",
+    "drop_closed_dashboard_sockets",
+    "drop_interrupted_sync",
+    "printable",
+    "setup_logging",
+]
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
@@ -23,6 +31,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     for handler in logging.getLogger().handlers:  # file names in messages never start a line of their own
         handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
         handler.addFilter(drop_cancelled_handlers)
+        handler.addFilter(drop_closed_dashboard_sockets)
     logging.getLogger("jobs").setLevel(level)
     if verbose < 2:
         # distributed configures its loggers from dask.config when first imported: keep it to warnings.
@@ -77,6 +86,30 @@ def drop_cancelled_handlers(record: logging.LogRecord) -> bool:
     if heartbeat:  # a worker's heartbeat cut by its own connection pool: the worker closes with the run
         return False
     return not (isinstance(exc, asyncio.CancelledError) or closing or gone)
+
+
+def drop_closed_dashboard_sockets(record: logging.LogRecord) -> bool:
+    """False for bokeh's traceback of a dashboard tab that closed its websocket early.
+
+    When a browser tab of the Dask dashboard goes away without closing its
+    websocket, bokeh's keep-alive ping finds the socket closed and detaches its
+    session; when tornado then closes the handler, bokeh's ``on_close`` asks for
+    that session, and ``bokeh/server/connection.py``'s ``assert self._session is
+    not None`` fails: tornado logs an "Uncaught exception GET /status/ws" with
+    25 lines of traceback on the command's standard error (seen with a headless
+    Chromium killed during a run).  Nothing of the run or of the dashboard is
+    lost: the tab is gone.  Dropped, whichever logger carries it, is exactly an
+    ``AssertionError`` raised in that property; every other record passes.
+    """
+    exc = record.exc_info[1] if record.exc_info else None
+    if not isinstance(exc, AssertionError) or exc.__traceback__ is None:
+        return True
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    where = code.co_filename.replace(os.sep, "/")
+    return not (code.co_name == "session" and where.endswith("bokeh/server/connection.py"))
 
 
 class _PrintableFormatter(logging.Formatter):

@@ -3,18 +3,25 @@
 :func:`submit_windowed` keeps at most ``imgjobs.scheduler.window`` tasks
 submitted and unfinished, refilling in chunks (one message each) as results come
 back, so a graph of a million tasks costs the scheduler what one of the window
-does; :class:`jobs.runtime.runners.Runner` computes through it.
+does; :class:`jobs.runtime.runners.Runner` computes through it, keeping finished
+tasks known to the scheduler until its run ends (:func:`let_go_lost`).
 """
 
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Iterator
 
-__all__ = ["submit_windowed"]
+__all__ = ["LOST_CHECK_S", "let_go_lost", "submit_windowed"]
+
+#: Seconds between looks for kept results lost with their worker (:func:`let_go_lost`): a look reads each
+#: kept future's status (about 0.2 us each: 10 ms for 50,000 tasks), and a lost result may be computed
+#: again for at most this long before it is let go.
+LOST_CHECK_S = 1.0
 
 
-def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iterator[list]:
+def submit_windowed(client, graph: dict, window: int, live: dict, ready, kept: dict | None = None) -> Iterator[list]:
     """Submit ``graph``'s tasks to ``client`` at most ``window`` at a time; yield the futures as they finish.
 
     A run keeps a bounded number of tasks on the scheduler, submitting more as
@@ -22,9 +29,9 @@ def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iter
     one of ``window`` does, and nothing waits long to be sent.  Tasks go in an
     order where every dependency comes first, in chunks of at least a quarter of
     the window (one message to the scheduler each, not one a task); a finished
-    task's future is let go as soon as no task still to run needs it, so nothing
-    finished waits in a worker's memory (a worker that leaves later costs only
-    what it was running).
+    task's future is let go (or ``kept``) as soon as no task still to run needs
+    it, so no intermediate result waits in a worker's memory (a worker that
+    leaves later costs only what it was running).
 
     Parameters
     ----------
@@ -37,6 +44,14 @@ def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iter
         Filled with key -> future of every task submitted and still wanted (to cancel them on failure).
     ready : distributed.as_completed
         Where finished futures arrive.
+    kept : dict, optional
+        Given, a finished task that no task still to run needs is kept here
+        (key -> future) rather than let go: the scheduler keeps knowing it, and
+        its small result, until the caller releases it, so that the
+        dashboard's progress counts it done instead of forgetting it.  A dependency
+        is still let go (its result may be large); it stays known, as done, while
+        a task that used it is kept.  A kept result lost with its worker is let go
+        within :data:`LOST_CHECK_S` rather than computed again (:func:`let_go_lost`).
 
     Yields
     ------
@@ -48,6 +63,7 @@ def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iter
     pending = collections.deque(order)
     inflight = 0
     chunk = max(1, window // 4)
+    look = time.monotonic() + LOST_CHECK_S
     while pending or inflight:
         free = window - inflight
         if pending and free >= min(chunk, len(pending)):
@@ -64,7 +80,25 @@ def submit_windowed(client, graph: dict, window: int, live: dict, ready) -> Iter
                 if users[dep] == 0 and dep in live:  # no task left needs it: the cluster may forget it
                     live.pop(dep).release()
             if users[key] == 0:
-                live.pop(key).release()
+                fut = live.pop(key)
+                if kept is None:
+                    fut.release()
+                else:
+                    kept[key] = fut
+        if kept and time.monotonic() >= look:
+            let_go_lost(kept)
+            look = time.monotonic() + LOST_CHECK_S
+
+
+def let_go_lost(kept: dict) -> None:
+    """Release the futures of ``kept`` whose results were lost with their worker, and drop them from it.
+
+    The scheduler computes a lost result again for as long as a client holds its
+    future; a kept one was gathered already, so computing it again would only
+    repeat work a worker that left had done.  Let go, the scheduler forgets it.
+    """
+    for key in [key for key, fut in kept.items() if fut.status == "lost"]:
+        kept.pop(key).release()
 
 
 def _submit(client, graph: dict, keys: list, live: dict, ready) -> None:
