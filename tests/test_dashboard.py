@@ -335,6 +335,17 @@ class Chromium:
              "--remote-debugging-port=0", f"--user-data-dir={profile}", url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
+        self.loop = asyncio.new_event_loop()
+        self.ws = None
+        try:
+            self.ws = self.loop.run_until_complete(self._connect(profile, websocket_connect))
+        except BaseException:
+            self._kill()  # nothing it started outlives a failed start
+            raise
+        self.sent = 0
+
+    async def _connect(self, profile: str, websocket_connect):
+        """The DevTools connection to the page (on this loop: tornado binds a connection to the loop running it)."""
         port_file = os.path.join(profile, "DevToolsActivePort")
         deadline = time.monotonic() + 60
         while not (os.path.exists(port_file) and open(port_file).read().count("\n")):
@@ -346,14 +357,7 @@ class Chromium:
             assert time.monotonic() < deadline, "chromium opened no page"
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
                 pages = [p for p in json.load(r) if p["type"] == "page"]
-        self.loop = asyncio.new_event_loop()
-        url = pages[0]["webSocketDebuggerUrl"]
-
-        async def connect():  # on this loop: tornado binds the connection to the loop running it
-            return await websocket_connect(url)
-
-        self.ws = self.loop.run_until_complete(connect())
-        self.sent = 0
+        return await websocket_connect(pages[0]["webSocketDebuggerUrl"])
 
     def evaluate(self, js: str):
         """The value of ``js`` in the page (JSON-like)."""
@@ -375,13 +379,18 @@ class Chromium:
         return _rows(self.evaluate(PANEL_JS) or {"name": [], "done": []})
 
     def close(self) -> None:
+        """Close the browser (its page's websocket closed properly first), and kill what is left of it."""
         with contextlib.suppress(Exception):
             self.loop.run_until_complete(self.ws.write_message(json.dumps({"id": 0, "method": "Browser.close"})))
             self.proc.wait(10)
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        self.ws.close()
+        self._kill()
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own process group: renderers and zygotes too
+        self.proc.wait()
+        if self.ws is not None:
+            self.ws.close()
         self.loop.close()
 
 
