@@ -366,6 +366,7 @@ def test_the_exercises_notebook_runs_and_is_stored_without_outputs(tmp_path):
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "serial: (1200, 64, 64, 3) uint8" in text and "dashboard: http://" in text
     assert "Traceback" not in text and "CommClosedError" not in text  # the cluster closes quietly
+    assert "TqdmWarning" not in text, text  # no "IProgress not found" under every bar without ipywidgets
     results = json.loads(check.outputs[0]["text"].split("RESULTS ", 1)[1])
     short = [w for w in results["warnings"] if "ran under" in w]
     assert not short, short  # every run long enough to mean something
