@@ -1116,14 +1116,14 @@ MUTANTS = [
         "rle currency: a rerun compares stat stamps whatever imgjobs.stamps says",
         "jobs/rle_job/currency.py",
         '    if stamps != "content":\n        return stat_stamp_bytes(st.st_size, st.st_mtime_ns)\n    try:',
-        '    if True:\n        return stat_stamp_bytes(st.st_size, st.st_mtime_ns)\n    try:',
+        "    if True:\n        return stat_stamp_bytes(st.st_size, st.st_mtime_ns)\n    try:",
         (f"{RR}::-k content_stamps",),
     ),
     Mutant(
         "rle tasks: a task records stat stamps whatever imgjobs.stamps says",
         "jobs/rle_job/tasks.py",
         '    if mode != "content":\n        return stat_stamp_bytes(size, mtime_ns)',
-        '    if True:\n        return stat_stamp_bytes(size, mtime_ns)',
+        "    if True:\n        return stat_stamp_bytes(size, mtime_ns)",
         (f"{RR}::-k content_stamps",),
     ),
     Mutant(
