@@ -703,8 +703,8 @@ MUTANTS = [
     Mutant(
         "rle currency: an output changed after its task wrote it is called current",
         "jobs/rle_job/currency.py",
-        "    if written != stat_stamp_bytes(ost.st_size, ost.st_mtime_ns):",
-        "    if False:",
+        '    if written != (written_stamp(ost) if b":i" in written else stat_stamp_bytes(',
+        '    if False and (written_stamp(ost) if b":i" in written else stat_stamp_bytes(',
         ("tests/test_runtime.py::-k later_change_is_redone",),
     ),
     Mutant(
@@ -1085,6 +1085,48 @@ MUTANTS = [
     ),
     # ---- records that survive a kill, content stamps for every job that reads inputs (issue 31, items 2-3)
     Mutant(
+        "rle records: outputs of one size and time swapped by renames are called current (no inode)",
+        "jobs/runtime/stamps.py",
+        'return b"%d:%d:i%d" % (st.st_size, st.st_mtime_ns, st.st_ino)',
+        'return b"%d:%d:i0" % (st.st_size, st.st_mtime_ns)',
+        (f"{RR}::-k swapped_by_renames",),
+    ),
+    Mutant(
+        "rle currency: an output made with another threshold is called current",
+        "jobs/rle_job/currency.py",
+        "    if settings != made_with:",
+        "    if False:",
+        (f"{RR}::-k another_threshold",),
+    ),
+    Mutant(
+        "sweep: a user's file named like a temporary (.notes.2024-1.imgjobs.tmp) is removed",
+        "jobs/runtime/temporaries.py",
+        "    return bool(final) and _TAG.fullmatch(tag) is not None",
+        "    return True",
+        (f"{RR}::-k named_like_temporaries",),
+    ),
+    Mutant(
+        "sweep: a link named like one of our temporaries is removed",
+        "jobs/runtime/temporaries.py",
+        "if entry.is_file(follow_symlinks=False) and remove_path(entry.path):",
+        "if not entry.is_dir(follow_symlinks=False) and remove_path(entry.path):",
+        (f"{RR}::-k named_like_temporaries",),
+    ),
+    Mutant(
+        "lock: a holder that never wrote who it is is called another imgjobs run, unnamed",
+        "jobs/runtime/locks.py",
+        "    if not pid:  # taken,",
+        "    if False:  # taken,",
+        (f"{RR}::-k never_said_who",),
+    ),
+    Mutant(
+        "rle plan: records that cannot be folded in before any work give a raw OS error after it",
+        "jobs/rle_job/journal.py",
+        "    except OSError as e:  # before any work",
+        "    except ZeroDivisionError as e:  # before any work",
+        (f"{RR}::-k cannot_be_written",),
+    ),
+    Mutant(
         "lock: a refusal names a run that has ended, not the process that still holds its lock",
         "jobs/runtime/locks.py",
         "    except ProcessLookupError:\n        return False",
@@ -1101,7 +1143,7 @@ MUTANTS = [
     Mutant(
         "compress: a task's outputs get no record until the run's end (a kill -9 loses them)",
         "jobs/rle_job/tasks.py",
-        "    record_made(out, ins, batch.dst.directory, token)\n    return out\n\n\ndef read_small_rle(",
+        "    record_made(out, ins, writer.stamps, batch.dst.directory, token)\n    return out\n\n\ndef read_small_rle(",
         "    return out\n\n\ndef read_small_rle(",
         (f"{RR}::-k sigkill", "tests/test_runtime.py::-k failing_task_aborts"),
     ),
@@ -1122,8 +1164,8 @@ MUTANTS = [
     Mutant(
         "rle tasks: a task records stat stamps whatever imgjobs.stamps says",
         "jobs/rle_job/tasks.py",
-        '    if mode != "content":\n        return stat_stamp_bytes(size, mtime_ns)',
-        "    if True:\n        return stat_stamp_bytes(size, mtime_ns)",
+        '    if mode != "content":\n        stamp = stat_stamp_bytes(size, mtime_ns)',
+        "    if True:\n        stamp = stat_stamp_bytes(size, mtime_ns)",
         (f"{RR}::-k content_stamps",),
     ),
     Mutant(

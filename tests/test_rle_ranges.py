@@ -164,18 +164,34 @@ def test_a_window_finds_every_record_by_bisection_whatever_the_file_holds(tmp_pa
     assert found in ({}, {recs[500][0]: recs[500][1:]})
 
 
-def test_a_format_2_record_is_read_and_replaced(tmp_path):
-    src, out = compressed(tmp_path, "a.bmp", "b.bmp")
-    os.utime(out / "a.rle", ns=(1, 1))  # older than its input: by the times alone, made again
-    entries = {name: f"{r[1]}|{r[2]}" for name, r in read_records(str(out)).items()}
-    entries["a.rle"] = entries["a.rle"].split("|")[0] + f"|{(out / 'a.rle').stat().st_size}:1"
+def _to_format_2(out: Path) -> None:
+    """Replace a directory's manifest by the format-2 record imgjobs 0.3.0 would have written."""
+    entries = {name: f"{r[1].split('|')[0]}|{r[2].split(':i')[0]}" for name, r in read_records(str(out)).items()}
     (out / MANIFEST).unlink()
     (out / manifest.LEGACY).write_text(json.dumps({"format": "imgjobs-stamps-2", "outputs": entries}))
-    assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"skipped": 2}
+
+
+def test_a_format_2_record_is_read_and_replaced(tmp_path, caplog):
+    src, rles = compressed(tmp_path, "a.bmp", "b.bmp")
+    bmps = tmp_path / "bmp"
+    jobs.decompress(rles, bmps, scheduler="threads", progress=False)
+    # decompress: nothing but its input shapes an output, so 0.3.0's records still say what is current
+    os.utime(bmps / "a.bmp", ns=(1, 1))  # older than its input: by the times alone, made again
+    _to_format_2(bmps)
+    entries = json.loads((bmps / manifest.LEGACY).read_text())["outputs"]
+    entries["a.bmp"] = entries["a.bmp"].split("|")[0] + f"|{(bmps / 'a.bmp').stat().st_size}:1"
+    (bmps / manifest.LEGACY).write_text(json.dumps({"format": "imgjobs-stamps-2", "outputs": entries}))
+    assert jobs.decompress(rles, bmps, scheduler="threads", progress=False).counts == {"skipped": 2}
     save(src / "b.bmp", 3)
-    report = jobs.compress(src, out, scheduler="threads", progress=False)
+    jobs.compress(src, rles, scheduler="threads", progress=False)
+    report = jobs.decompress(rles, bmps, scheduler="threads", progress=False)
     assert report.counts == {"ok": 1, "skipped": 1}
-    assert not (out / manifest.LEGACY).exists() and sorted(read_records(str(out))) == ["a.rle", "b.rle"]
+    assert not (bmps / manifest.LEGACY).exists() and sorted(read_records(str(bmps))) == ["a.bmp", "b.bmp"]
+    # compress: 0.3.0 recorded no threshold, so its outputs cannot be vouched for: made again, once, saying why
+    _to_format_2(rles)
+    assert jobs.compress(src, rles, scheduler="threads", progress=False).counts == {"ok": 2}
+    assert "made with settings it did not record, this run with dither" in caplog.text
+    assert jobs.compress(src, rles, scheduler="threads", progress=False).counts == {"skipped": 2}
 
 
 # --------------------------------------------------------------------------- the model
@@ -464,13 +480,14 @@ def test_an_input_replaced_by_an_older_file_is_seen_beside_a_name_that_extends_i
 
 
 def test_a_converted_format_2_record_keeps_every_output(tmp_path):
-    src, out = compressed(tmp_path, "a.bmp", "a.rle-x.bmp", "b.bmp")
-    entries = {name: f"{r[1]}|{r[2]}" for name, r in read_records(str(out)).items()}
-    (out / MANIFEST).unlink()
-    (out / manifest.LEGACY).write_text(json.dumps({"format": "imgjobs-stamps-2", "outputs": entries}))
+    src, rles = compressed(tmp_path, "a.bmp", "a.bmp-x.bmp", "b.bmp")  # outputs a.bmp, a.bmp-x.bmp, b.bmp
+    bmps = tmp_path / "bmp"
+    jobs.decompress(rles, bmps, scheduler="threads", progress=False)
+    _to_format_2(bmps)
     save(src / "b.bmp", 9)
-    assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"ok": 1, "skipped": 2}
-    assert sorted(read_records(str(out))) == ["a.rle", "a.rle-x.rle", "b.rle"]
+    jobs.compress(src, rles, scheduler="threads", progress=False)
+    assert jobs.decompress(rles, bmps, scheduler="threads", progress=False).counts == {"ok": 1, "skipped": 2}
+    assert sorted(read_records(str(bmps))) == ["a.bmp", "a.bmp-x.bmp", "b.bmp"]
 
 
 def test_records_of_deleted_inputs_never_hide_the_records_of_those_there(tmp_path, monkeypatch):

@@ -200,3 +200,114 @@ def test_a_lock_held_by_a_child_that_outlived_its_run_names_that_child(tmp_path)
         except jobs.errors.BusyError:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def one_colour(path, value: int) -> None:
+    Image.fromarray(np.full((24, 40), bool(value))).save(path)
+
+
+@pytest.mark.parametrize("stamps", ["stat", "content"])
+@pytest.mark.parametrize("job", ["compress", "decompress"])
+def test_outputs_swapped_by_renames_are_not_current(tmp_path, job, stamps):
+    """Outputs of one size written in one tick share size and time: the inode in their record tells them
+    apart when they are swapped by ``mv`` (a swap keeps inodes), with stat or content stamps."""
+    src, rles = tmp_path / "src", tmp_path / "rle"
+    src.mkdir()
+    one_colour(src / "black.bmp", 0)
+    one_colour(src / "white.bmp", 1)
+    jobs.compress(src, rles, stamps=stamps, progress=False)
+    out, ext = (rles, "rle") if job == "compress" else (tmp_path / "bmp", "bmp")
+    run = jobs.compress if job == "compress" else jobs.decompress
+    inp = src if job == "compress" else rles
+    if job == "decompress":
+        jobs.decompress(rles, out, stamps=stamps, progress=False)
+    a, b = out / f"black.{ext}", out / f"white.{ext}"
+    assert a.stat().st_size == b.stat().st_size
+    os.rename(a, out / "t")
+    os.rename(b, a)
+    os.rename(out / "t", b)
+    assert run(inp, out, stamps=stamps, progress=False).counts == {"ok": 2}
+    assert run(inp, out, stamps=stamps, progress=False).counts == {"skipped": 2}
+    assert jobs.verify(src, rles, progress=False).counts == {"ok": 2}
+    if job == "decompress":
+        assert (rle.read_pixels(a) == 0).all() and (rle.read_pixels(b) == 1).all()
+
+
+def test_an_output_made_with_another_threshold_is_made_again(tmp_path, caplog):
+    src, out = source(tmp_path, 3), tmp_path / "out"
+    jobs.compress(src, out, threshold=128, progress=False)
+    report = jobs.compress(src, out, threshold=200, progress=False)
+    assert report.counts == {"ok": 3} and "made with threshold=128, this run with threshold=200" in caplog.text
+    assert jobs.verify(src, out, threshold=200, progress=False).counts == {"ok": 3}
+    assert jobs.compress(src, out, progress=False).counts == {"ok": 3}  # back to dithering: made again
+    assert jobs.verify(src, out, progress=False).counts == {"ok": 3}
+    assert jobs.compress(src, out, progress=False).counts == {"skipped": 3}
+
+
+def test_files_named_like_temporaries_that_no_run_wrote_are_never_removed(tmp_path):
+    src, out = source(tmp_path, 2), tmp_path / "out"
+    jobs.compress(src, out, progress=False)
+    mine = [".thesis.pdf.2024-1.imgjobs.tmp", ".a.imgjobs.tmp", ".notes.0123456789AB.imgjobs.tmp"]
+    for name in mine:
+        (out / name).write_text("mine")
+    (tmp_path / "precious").write_text("mine")
+    link = out / ".0000.rle.0123456789ab-1.imgjobs.tmp"  # named as ours, but a link: never ours
+    link.symlink_to(tmp_path / "precious")
+    (src / "0000.bmp").touch()
+    for _ in range(2):  # a run that makes something, then one with nothing to do
+        assert jobs.compress(src, out, progress=False).ok
+        assert all((out / name).read_text() == "mine" for name in mine) and link.is_symlink()
+    assert (tmp_path / "precious").read_text() == "mine"
+
+
+def test_a_manifest_that_cannot_be_written_is_named_and_the_records_wait_for_the_next_run(tmp_path, monkeypatch):
+    src, out = source(tmp_path, 3), tmp_path / "out"
+    real = jobs.rle_job.journal.write_manifest
+
+    def denied(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(jobs.rle_job.journal, "write_manifest", denied)
+    with pytest.raises(OSError, match=rf"cannot record what was made in .*{MANIFEST} .* the outputs are in place"):
+        jobs.compress(src, out, progress=False)
+    # the next run cannot fold them in either: it stops before any work, exit 2, saying what to do
+    with pytest.raises(UsageError, match="make it writable, then run again"):
+        jobs.compress(src, out, progress=False)
+    monkeypatch.setattr(jobs.rle_job.journal, "write_manifest", real)
+    assert jobs.compress(src, out, progress=False).counts == {"skipped": 3}  # the records kept, now folded in
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_usage_error(tmp_path, monkeypatch):
+    src, out = source(tmp_path, 1), tmp_path / "out"
+    real = os.open
+
+    def denied(path, *args, **kwargs):
+        if str(path).endswith(".imgjobs.lock"):
+            raise PermissionError(1, "Operation not permitted")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(UsageError, match=r"cannot open the lock file .* make it writable, or write elsewhere"):
+        jobs.compress(src, out, progress=False)
+
+
+def test_a_lock_taken_by_a_process_that_never_said_who_it_is_names_that_process(tmp_path):
+    (tmp_path / "out").mkdir()
+    lock = tmp_path / "out" / ".imgjobs.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print(1, flush=True); time.sleep(60)",
+            str(lock),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline()
+        with pytest.raises(jobs.errors.BusyError, match=rf"pid {holder.pid} \(.*\) holds the lock of .*stop it"):
+            jobs.compress(source(tmp_path, 1), tmp_path / "out", progress=False)
+    finally:
+        holder.kill()
+        holder.wait()

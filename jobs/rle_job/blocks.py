@@ -99,13 +99,15 @@ def _unchanged(path: str, stamp: tuple[int, int] | None) -> None:
         raise rle.ImageError(f"{path}: changed while the job read it; run the job again")
 
 
-def _record(out: Outcomes, src: str, dst: str, stamp: tuple[int, int] | None, mode: str, token: str) -> None:
+def _record(
+    out: Outcomes, src: str, dst: str, stamp: tuple[int, int] | None, mode: str, token: str, made_with: bytes = b""
+) -> None:
     """Write the record of a large file's output, now in place (none without a stamp of its input)."""
     if stamp is None:
         return
-    st = os.lstat(dst)
-    out.out_size[0], out.out_mtime[0] = st.st_size, st.st_mtime_ns
-    record_made(out, {0: in_stamp(mode, src, *stamp, None)}, os.path.dirname(dst), token)
+    size, mtime_ns = stamp
+    ins = {0: in_stamp(mode, src, size, mtime_ns, None, made_with)}
+    record_made(out, ins, {dst: os.lstat(dst)}, os.path.dirname(dst), token)
 
 
 def assemble_rle(
@@ -153,7 +155,7 @@ def assemble_rle(
         size = write_atomic(dst, [rle.header(info.width, info.height), *blocks], token, replace=replace)
         bytes_in = stamp[0] if stamp is not None else os.path.getsize(info.path)
         out.set(0, "ok", pixels=info.pixels, bytes_in=bytes_in, bytes_out=size)
-        _record(out, info.path, dst, stamp, opts.stamps, token)
+        _record(out, info.path, dst, stamp, opts.stamps, token, opts.made_with())
     except AppearedError:
         out.fail(0, f"{info.path}: {dst} {APPEARED}")
     except EXPECTED as e:

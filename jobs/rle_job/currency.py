@@ -22,7 +22,7 @@ from jobs.rle_job.manifest import UNKNOWN_INPUT, key, read_window
 from jobs.rle_job.ranges import SEP, Target
 from jobs.runtime.listfile import ListFile
 from jobs.runtime.listing import kind_of_mode
-from jobs.runtime.stamps import is_content, of_fd, stat_stamp_bytes
+from jobs.runtime.stamps import is_content, of_fd, stat_stamp_bytes, written_stamp
 from jobs.runtime.worklist import WorkRange
 
 __all__ = ["BAD", "CURRENT", "MAKE", "REPLACE", "RangeState", "check_range"]
@@ -78,6 +78,7 @@ def check_range(
     look: bool,
     before: bytes = b"",
     stamps: str = "stat",
+    made_with: bytes = b"",
 ) -> RangeState:
     """Stamp a range's inputs and outputs and judge each output (a :class:`RangeState`).
 
@@ -99,6 +100,8 @@ def check_range(
     stamps : {"stat", "content"}
         How an input is compared with its record (``imgjobs.stamps``): ``content`` reads and digests every
         input whose output has a record.
+    made_with : bytes
+        The settings that shape an output (``opts.made_with()``): an output recorded with others is made again.
     """
     entries = work.entries()
     n = len(entries)
@@ -119,7 +122,7 @@ def check_range(
     except FileNotFoundError:
         look, ofd = False, -1
     try:
-        _judge(state, names, outs, recs, sfd, ofd, src, out, maker_out, maker, overwrite, stamps)
+        _judge(state, names, outs, recs, sfd, ofd, src, out, maker_out, maker, overwrite, (stamps, made_with))
     finally:
         os.close(sfd)
         if ofd >= 0:
@@ -127,7 +130,7 @@ def check_range(
     return state
 
 
-def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, maker, overwrite, stamps) -> None:
+def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, maker, overwrite, how) -> None:
     codes, sizes = state.codes, state.sizes
     look = ofd >= 0
     for i, name in enumerate(names):
@@ -155,7 +158,7 @@ def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, 
         except OSError:
             why: str | None = "unreadable"
         else:
-            why = None if overwrite else _why_not_current(name, st, ost, recs.get(outs[i]), stamps, sfd)
+            why = None if overwrite else _why_not_current(name, st, ost, recs.get(outs[i]), how, sfd)
         if overwrite:
             codes[i] = REPLACE
         elif why is None:
@@ -167,22 +170,29 @@ def _judge(state: RangeState, names, outs, recs, sfd, ofd, src, out, maker_out, 
                 state.redone.append((os.fsdecode(outs[i]), why))
 
 
-def _why_not_current(name: bytes, st: os.stat_result, ost: os.stat_result, rec, stamps: str, sfd: int) -> str | None:
-    """Why an output there must be made again; None: current by its record."""
+def _why_not_current(name: bytes, st: os.stat_result, ost: os.stat_result, rec, how, sfd: int) -> str | None:
+    """Why an output there must be made again; None: current by its record.  ``how``: the run's kind of stamp
+    and the settings that shape an output."""
+    stamps, made_with = how
     if not stat.S_ISREG(ost.st_mode):
         return "not a regular file"
     if ost.st_size == 0:
         return "empty"
     if rec is None:
         return "no record of what made it (made by hand, by an older imgjobs, or its record was lost)"
-    source, made_from, written = rec
+    source, recorded, written = rec
+    made_from, _, settings = recorded.partition(b"|")
+    if settings != made_with:
+        old = settings.decode("ascii", "replace") or "settings it did not record"
+        return f"made with {old}, this run with {made_with.decode('ascii', 'replace')}"
     if source != UNKNOWN_INPUT and source != name:
         return "its input changed since it was made"
     if is_content(made_from) != (stamps == "content"):
         return f"recorded with {'content' if is_content(made_from) else 'stat'} stamps, compared with {stamps}"
     if not made_from.startswith(b"%d:" % st.st_size) or made_from != _stamp_now(name, st, stamps, sfd):
         return "its input changed since it was made"
-    if written != stat_stamp_bytes(ost.st_size, ost.st_mtime_ns):
+    # a format-2 record (converted) has no inode: its size and time are all it can be compared by
+    if written != (written_stamp(ost) if b":i" in written else stat_stamp_bytes(ost.st_size, ost.st_mtime_ns)):
         return "it changed since it was made"
     return None
 

@@ -73,7 +73,7 @@ class RleFinish(Finish):
     def _record(self) -> None:
         """Fold the records the run's tasks wrote (:mod:`jobs.rle_job.journal`) into the manifest."""
         assert self.out_dir is not None  # only jobs that write record what they made
-        found = parts(self.out_dir)
+        found = parts(self.out_dir, warn=False)
         if not found:
             return  # nothing made, nothing new to record: a rerun of a finished directory writes nothing
         old = self.records

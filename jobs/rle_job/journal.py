@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from jobs.errors import UsageError
-from jobs.rle_job.manifest import iter_records, records_of, write_manifest
+from jobs.rle_job.manifest import MANIFEST, iter_records, records_of, write_manifest
 from jobs.runtime.durable import write_atomic
 from jobs.runtime.listfile import ListFile
 from jobs.runtime.places import DIRECTORY, Place, check_places, found_at
@@ -88,12 +88,13 @@ class Part:
     rank: int  # higher: newer
 
 
-def parts(out_dir: str) -> list[Part]:
+def parts(out_dir: str, warn: bool = True) -> list[Part]:
     """The parts of ``out_dir``, oldest first (one listing of the parts folder, which holds a file per task).
 
     A temporary there (a task killed while writing its part) is removed; anything else that is not a part is
-    warned about and left.
+    left, and warned about unless ``warn`` is False (the finish: the plan warned already).
     """
+    say = log.warning if warn else log.debug
     folder = _folder(out_dir)
     try:
         names = os.listdir(folder)
@@ -108,7 +109,7 @@ def parts(out_dir: str) -> list[Part]:
             continue
         found_there = found_at(path)
         if found_there is not None:
-            log.warning("%s is %s, not a record imgjobs wrote: left as it is", path, found_there)
+            say("%s is %s, not a record imgjobs wrote: left as it is", path, found_there)
             continue
         try:
             listed = ListFile.of(path)
@@ -118,11 +119,11 @@ def parts(out_dir: str) -> list[Part]:
             finally:
                 os.close(fd)
         except (OSError, UsageError) as e:
-            log.warning("%s is not a record imgjobs can read (%s): left as it is", path, e)
+            say("%s is not a record imgjobs can read (%s): left as it is", path, e)
             continue
         fields = head[len(PART_HEADER) :].split(b"\0", 2)
         if not head.startswith(PART_HEADER) or len(fields) < 3 or not fields[2].startswith(b"\0"):
-            log.warning("%s is not a record of imgjobs: left as it is", path)
+            say("%s is not a record of imgjobs: left as it is", path)
             continue
         start = len(PART_HEADER) + len(fields[0]) + len(fields[1]) + 3
         found.append((listed.mtime_ns, name, listed, fields[0], fields[1], start))
@@ -171,7 +172,14 @@ def fold(out_dir: str, token: str, old: ListFile | None, found: list[Part]) -> b
     """
     if not found:
         return False
-    write_manifest(out_dir, token, old, _in_order(found))
+    try:
+        write_manifest(out_dir, token, old, _in_order(found))
+    except OSError as e:
+        raise OSError(
+            e.errno,
+            f"cannot record what was made in {os.path.join(out_dir or '.', MANIFEST)} ({e.strerror or e}): "
+            f"the outputs are in place, and their records stay in {_folder(out_dir)} until it can be written",
+        ) from None
     for p in found:
         with contextlib.suppress(FileNotFoundError):
             os.remove(p.listed.path)
@@ -191,6 +199,8 @@ def fold_left(out_dir: str, token: str) -> int:
     old = records_of(out_dir, token)
     try:
         fold(out_dir, token, old, found)
+    except OSError as e:  # before any work: the run cannot keep its records, so it does not run
+        raise UsageError(f"{e.strerror}: make it writable, then run again") from None
     finally:
         if old is not None and is_temporary(os.path.basename(old.path)):  # a format-2 record converted
             with contextlib.suppress(FileNotFoundError):

@@ -16,7 +16,7 @@ reads the whole file, which a million outputs make ~70 MB.  The finish writes
 the next one in one streaming pass (:func:`write_manifest`).
 
 Read as untrusted input: a record that does not parse is no record (its output
-is judged as ``make`` would), a file out of order only hides records, and a
+is made again), a file out of order only hides records, and a
 file that is not a manifest is warned about and ignored.  The format-2 record
 of imgjobs 0.2 and 0.3.0 (``.imgjobs-stamps.json``, a JSON object) is read,
 converted for the run (:func:`records_of`) and removed once its successor is
@@ -130,9 +130,9 @@ def records_of(directory: str, token: str) -> ListFile | None:
         with open(path, "rb") as f:
             if f.read(len(HEADER)) == HEADER:
                 return listed
-        log.warning("%s is not a manifest of imgjobs (format 3): outputs are judged by their times", path)
+        log.warning("%s is not a manifest of imgjobs (format 3): outputs without a record are made again", path)
     except Exception as e:  # UsageError (not a regular file), OSError: warned, and judged by times
-        log.warning("%s is unreadable (%s): outputs are judged by their times", path, e)
+        log.warning("%s is unreadable (%s): outputs without a record are made again", path, e)
     return None
 
 
@@ -142,11 +142,11 @@ def _converted(path: str, token: str) -> ListFile | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        log.warning("%s is unreadable (%s): outputs are judged by their times", path, e)
+        log.warning("%s is unreadable (%s): outputs without a record are made again", path, e)
         return None
     entries = data.get("outputs") if isinstance(data, dict) and data.get("format") == "imgjobs-stamps-2" else None
     if not isinstance(entries, dict):
-        log.warning("%s is not a record of imgjobs: outputs are judged by their times", path)
+        log.warning("%s is not a record of imgjobs: outputs without a record are made again", path)
         return None
     records = []
     for name, entry in entries.items():
@@ -169,7 +169,7 @@ def _records_from(fd: int, at: int, size: int) -> Iterator[tuple[bytes, bytes, b
 
     What follows a record that does not parse is not read: a manifest imgjobs wrote has none (it is written
     whole, then renamed), so one is damage or garbage, and its records are no records (their outputs are
-    judged by their times).  Nothing longer than a record is ever held.
+    made again).  Nothing longer than a record is ever held.
     """
     rest = b""
     while at < size:

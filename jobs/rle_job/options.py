@@ -62,6 +62,11 @@ class CompressOptions(Options):
     max_pixels: int = option(MAX_PIXELS)
     stamps: str = option(STAMPS)
 
+    def made_with(self) -> bytes:
+        """What shapes an output besides its input (the threshold, or dithering): recorded with it, and an
+        output made with other settings is made again."""
+        return b"dither" if self.threshold is None else b"threshold=%d" % self.threshold
+
 
 @dataclass(frozen=True)
 class DecompressOptions(Options):
@@ -70,6 +75,10 @@ class DecompressOptions(Options):
     rows_per_task: int | str = option(ROWS_PER_TASK)
     overwrite: bool = option(OVERWRITE)
     stamps: str = option(STAMPS)
+
+    def made_with(self) -> bytes:
+        """What shapes an output besides its input: nothing (a BMP is the ``.rle``'s pixels)."""
+        return b""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from jobs.errors import UsageError
 from jobs.rle_job.currency import BAD, CURRENT, REPLACE, check_range
 from jobs.rle_job.journal import check_parts_place, fold_left
 from jobs.rle_job.manifest import check_place, records_of
+from jobs.rle_job.options import CompressOptions, DecompressOptions
 from jobs.rle_job.ranges import SEP, EntryNames, Target, split_blob
 from jobs.runtime.listfile import ListFile
 from jobs.runtime.listing import check_writable_dir, list_outputs, stem
@@ -144,16 +145,16 @@ def match_outputs(
     dst: str,
     extensions,
     suffix: str,
-    overwrite: bool,
+    opts: CompressOptions | DecompressOptions,
     token: str,
     map: Mapper = local_map,
-    stamps: str = "stat",
 ) -> Pairs:
     """Match inputs with outputs and judge the outputs there; write the run's work list (see the module).
 
-    ``map`` runs the judging tasks (:meth:`jobs.runtime.runners.Runner.map`); ``stamps`` is how they tell an
-    input changed (``imgjobs.stamps``).
+    ``map`` runs the judging tasks (:meth:`jobs.runtime.runners.Runner.map`); of ``opts``: ``overwrite``,
+    ``stamps`` (how they tell an input changed) and ``made_with()`` (the settings that shape an output).
     """
+    overwrite, how = opts.overwrite, (opts.stamps, opts.made_with())
     target, keyed = _target(src, dst, suffix, overwrite)
     check_writable_dir(target.out_dir)
     check_place(target.out_dir)
@@ -174,7 +175,7 @@ def match_outputs(
         records = records_of(target.out_dir, token) if look else None  # overwrite: kept for what is not remade
         judged = None if overwrite else records
         calls = [
-            (work.range(a, min(a + MAP_ITEMS, len(work))), target, judged, overwrite, look, _maker(keyed, a), stamps)
+            (work.range(a, min(a + MAP_ITEMS, len(work))), target, judged, overwrite, look, _maker(keyed, a), *how)
             for a in range(0, len(work), MAP_ITEMS)
         ]
         del keyed

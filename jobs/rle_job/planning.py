@@ -102,9 +102,7 @@ def plan_compress(
     opts = opts or CompressOptions.resolve()
     sizing = Sizing.from_config()
     token = new_token()
-    pairs = match_outputs(
-        os.fspath(src), os.fspath(dst), IMAGE_EXTENSIONS, ".rle", opts.overwrite, token, map, opts.stamps
-    )
+    pairs = match_outputs(os.fspath(src), os.fspath(dst), IMAGE_EXTENSIONS, ".rle", opts, token, map)
     g = _graph("compress", token, pairs)
     rows = opts.rows_per_task
     todo = pairs.todo()
@@ -180,7 +178,7 @@ def plan_decompress(
     opts = opts or DecompressOptions.resolve()
     sizing = Sizing.from_config()
     token = new_token()
-    pairs = match_outputs(os.fspath(src), os.fspath(dst), {".rle"}, ".bmp", opts.overwrite, token, map, opts.stamps)
+    pairs = match_outputs(os.fspath(src), os.fspath(dst), {".rle"}, ".bmp", opts, token, map)
     g = _graph("decompress", token, pairs)
     rows = opts.rows_per_task
     cap = _rle_large_bytes(sizing)

@@ -28,7 +28,7 @@ from jobs.rle_job.manifest import key, record
 from jobs.rle_job.ranges import FileBatch, RangeBatch
 from jobs.runtime.durable import AppearedError, BatchWriter
 from jobs.runtime.report import STATUSES, Outcomes
-from jobs.runtime.stamps import of_bytes, of_path, stat_stamp_bytes
+from jobs.runtime.stamps import of_bytes, of_path, stat_stamp_bytes, written_stamp
 from rle.bmpwriter import bmp_1bit_header, bmp_1bit_rows
 
 __all__ = [
@@ -87,20 +87,23 @@ def _output_directory(batch: FileBatch, out: Outcomes) -> bool:
 APPEARED = "appeared after this job was planned and is left as it is (--overwrite replaces it)"
 
 
-def in_stamp(mode: str, path: str, size: int, mtime_ns: int, data: bytes | None) -> bytes:
+def in_stamp(mode: str, path: str, size: int, mtime_ns: int, data: bytes | None, made_with: bytes = b"") -> bytes:
     """The stamp of an input as its task read it (:mod:`jobs.runtime.stamps`): ``stat`` from the size and time
     of the open file; ``content`` from the bytes decoded (``data``), or, for a file read in pieces, the file's
-    bytes now."""
+    bytes now.  ``made_with`` (the settings that shape the output, ``opts.made_with()``) follows a ``|``."""
     if mode != "content":
-        return stat_stamp_bytes(size, mtime_ns)
-    if data is not None:
-        return of_bytes(data, None, "content").encode()  # type: ignore[arg-type]  # content needs no stat
-    return of_path(path, "content").encode()
+        stamp = stat_stamp_bytes(size, mtime_ns)
+    elif data is not None:
+        stamp = of_bytes(data, None, "content").encode()  # type: ignore[arg-type]  # content needs no stat
+    else:
+        stamp = of_path(path, "content").encode()
+    return stamp + b"|" + made_with if made_with else stamp
 
 
-def record_made(out: Outcomes, ins: dict, out_dir: str, token: str) -> None:
+def record_made(out: Outcomes, ins: dict, written: dict, out_dir: str, token: str) -> None:
     """Write the records of the outputs a task made (:func:`jobs.rle_job.journal.write_part`): each one's
-    name, its input's name and stamp (``ins``: position -> stamp) and its own stamp as written.
+    name, its input's name and stamp (``ins``: position -> stamp) and its own status as written (``written``:
+    output path -> ``os.stat_result``, :func:`jobs.runtime.stamps.written_stamp`).
 
     Written after the outputs are durable and in place.  If it cannot be written, the outputs fail: they are
     there, but without a record the next run makes them again.
@@ -109,11 +112,11 @@ def record_made(out: Outcomes, ins: dict, out_dir: str, token: str) -> None:
     assert out.dst is not None  # a task that writes has outputs
     recs = []
     for i in ok:
-        if i not in ins or out.out_mtime[i] < 0:
+        st = written.get(out.dst[i])
+        if i not in ins or st is None:
             continue
         name = os.fsencode(os.path.basename(out.dst[i]))
-        written = stat_stamp_bytes(int(out.out_size[i]), int(out.out_mtime[i]))
-        recs.append((key(name), record(name, os.fsencode(os.path.basename(out.src[i])), ins[i], written)))
+        recs.append((key(name), record(name, os.fsencode(os.path.basename(out.src[i])), ins[i], written_stamp(st))))
     try:
         write_part(out_dir, token, recs)
     except OSError as e:
@@ -133,9 +136,6 @@ def _commit(writer: BatchWriter, out: Outcomes, index: dict) -> None:
             out.fail(i, f"{out.src[i]}: {dst} {APPEARED}")
         else:
             out.fail(i, f"{out.src[i]}: cannot write {dst}: {err.strerror or err}")
-    for dst, (size, mtime) in writer.stamps.items():
-        i = index[dst]
-        out.out_size[i], out.out_mtime[i] = size, mtime
 
 
 def compress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcomes:
@@ -190,7 +190,7 @@ def compress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcomes:
             src = batch.src[i]
             try:
                 image = rle.read_packed_file(src, opts.threshold, max_pixels=opts.max_pixels, keep_data=content)
-                ins[i] = in_stamp(opts.stamps, src, image.size, image.mtime_ns, image.data)
+                ins[i] = in_stamp(opts.stamps, src, image.size, image.mtime_ns, image.data, opts.made_with())
             except EXPECTED as e:
                 out.fail(i, reason_of(e, src))
                 continue
@@ -206,7 +206,7 @@ def compress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcomes:
     except BaseException:
         writer.discard()
         raise
-    record_made(out, ins, batch.dst.directory, token)
+    record_made(out, ins, writer.stamps, batch.dst.directory, token)
     return out
 
 
@@ -259,7 +259,7 @@ def decompress_batch(batch: FileBatch | RangeBatch, opts, token: str) -> Outcome
     except BaseException:
         writer.discard()
         raise
-    record_made(out, ins, batch.dst.directory, token)
+    record_made(out, ins, writer.stamps, batch.dst.directory, token)
     return out
 
 

@@ -301,8 +301,8 @@ class BatchWriter:
         self._attempt = new_token()[:6]  # one attempt: its outputs have distinct names
         self._pending: list[tuple[str, str, bool]] = []  # (temporary, destination, may replace)
         self._dirs: set[str] = set()  # the directories they are in
-        #: Destination -> its size and modification time (ns) right after its rename (a finish records them).
-        self.stamps: dict[str, tuple[int, int]] = {}
+        #: Destination -> its status right after its rename (what a record of it says it was written as).
+        self.stamps: dict[str, os.stat_result] = {}
 
     def add(self, dst: str, data, *, replace: bool = True) -> int:
         """Write ``data`` (bytes-like) to a temporary for ``dst``; return the bytes written.
@@ -355,7 +355,7 @@ class BatchWriter:
                 st = os.lstat(dst)
             except OSError:  # written all the same: the finish takes its stamp itself
                 continue
-            self.stamps[dst] = (st.st_size, st.st_mtime_ns)
+            self.stamps[dst] = st
         return errors
 
     def discard(self) -> None:

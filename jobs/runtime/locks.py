@@ -16,7 +16,7 @@ import socket
 import stat
 import time
 
-from jobs.errors import BusyError
+from jobs.errors import BusyError, UsageError
 from jobs.runtime.listing import kind_of_mode
 from jobs.runtime.places import Place, refusal
 
@@ -110,8 +110,11 @@ class OutputLock:
                 what = "a symbolic link"
             elif os.path.isdir(self.path):
                 what = "a directory"
-            else:
-                raise OSError(e.errno, f"cannot open the lock file {self.path}: {e.strerror}") from None
+            else:  # no right to write there (a read-only or immutable folder): nothing can run
+                raise UsageError(
+                    f"cannot open the lock file {self.path} ({e.strerror}): imgjobs writes into {self.place} "
+                    "and must be able to create files there; make it writable, or write elsewhere"
+                ) from None
             raise refusal(self._place(), what) from None
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -137,6 +140,13 @@ def _busy(holder: str, place: str, path: str, st: os.stat_result) -> str:
     """Why a run is refused: the run the lock file names, or, when that process is gone, the processes that
     still have the lock file open (a child it started that outlived it, found in ``/proc``)."""
     pid = holder.split()[1] if holder.startswith("pid ") and len(holder.split()) > 1 else ""
+    if not pid:  # taken, and the run gone before it wrote who it is, or a process that is no run of ours
+        others = ", ".join(f"pid {p} ({cmd})" for p, cmd in _openers(st))
+        if others:
+            return (
+                f"{others} holds the lock of {place}, with no word of which run it is: if no imgjobs run of "
+                f"yours is writing there, stop it (kill PID), then run again (lock file {path})"
+            )
     if not (pid.isdigit() and _on_this_host(holder) and not _alive(int(pid))):
         return (
             f"another imgjobs run ({holder}) is writing into {place}: wait for it to finish, or "

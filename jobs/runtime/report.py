@@ -77,8 +77,6 @@ class Outcomes:
         "bytes_out",
         "details",
         "dst",
-        "out_mtime",
-        "out_size",
         "pixels",
         "reasons",
         "src",
@@ -95,10 +93,6 @@ class Outcomes:
         self.bytes_out = np.zeros(n, dtype=np.int64)
         self.reasons: dict = {-1: reason} if reason else {}  # -1: the reason shared by every file
         self.details: dict = {}
-        #: The size and modification time (ns) of the output a task wrote, taken right after its rename
-        #: (:class:`~jobs.runtime.durable.BatchWriter`); -1 where not taken (a finish takes those itself).
-        self.out_size = np.full(n, -1, dtype=np.int64)
-        self.out_mtime = np.full(n, -1, dtype=np.int64)
 
     def __len__(self) -> int:
         return self.status.size

@@ -47,6 +47,7 @@ __all__ = [
     "out_stamp",
     "stat_stamp",
     "stat_stamp_bytes",
+    "written_stamp",
 ]
 
 #: The kinds of stamp (``imgjobs.stamps``).
@@ -60,6 +61,13 @@ MISSING = "missing"
 def stat_stamp_bytes(size: int, mtime_ns: int) -> bytes:
     """The ``stat`` stamp of a file of ``size`` bytes modified at ``mtime_ns``, in ASCII: the one formula for it."""
     return b"%d:%d" % (size, mtime_ns)
+
+
+def written_stamp(st: os.stat_result) -> bytes:
+    """The stamp of an output as written, in ASCII: size, modification time and inode.  The inode tells two
+    outputs of one size and one time (a run writes many in the same tick) apart when they are swapped by
+    renames, which keep inodes: a file rewritten in place keeps its inode but not its time."""
+    return b"%d:%d:i%d" % (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def stat_stamp(size: int, mtime_ns: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
@@ -48,9 +49,21 @@ def temp_path(dst: str, token: str, attempt: str | None = None) -> str:
     return os.path.join(head, f".{tail}.{tag}{TEMP_SUFFIX}")
 
 
+#: A temporary's tag: a run's token (:func:`new_token`), and an attempt's.
+_TAG = re.compile(r"[0-9a-f]{12}(-[0-9a-z]{1,12})?")
+
+
 def is_temporary(name: str) -> bool:
-    """Whether a file name is one of imgjobs' temporaries (:func:`temp_path`)."""
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+    """Whether a file name is one of imgjobs' temporaries (:func:`temp_path`): ``.<name>.<token>[-<attempt>]``
+    and the suffix, the token twelve hex digits; a user's ``.notes.2024-1.imgjobs.tmp`` is not.
+
+    >>> is_temporary(".page.out.0123456789ab-cd1234.imgjobs.tmp"), is_temporary(".thesis.2024-1.imgjobs.tmp")
+    (True, False)
+    """
+    if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+        return False
+    final, _, tag = name[1 : -len(TEMP_SUFFIX)].rpartition(".")
+    return bool(final) and _TAG.fullmatch(tag) is not None
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -128,7 +141,7 @@ def sweep_temporaries(
                 continue
             final, owner = _split(name)
             if every or name in stale or (token is not None and owner == token) or (of is not None and final == of):
-                if not entry.is_dir(follow_symlinks=False) and remove_path(entry.path):
+                if entry.is_file(follow_symlinks=False) and remove_path(entry.path):  # ours are files, never links
                     n += 1
     if n:
         log.info("removed %d temporary file(s) a lost worker or an interrupted run left in %s", n, directory or ".")
