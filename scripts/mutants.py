@@ -1085,6 +1085,13 @@ MUTANTS = [
     ),
     # ---- records that survive a kill, content stamps for every job that reads inputs (issue 31, items 2-3)
     Mutant(
+        "dashboard: a batch system's cluster keeps finished tasks by default (retiring workers move or recompute them)",
+        "jobs/runtime/runners.py",
+        '        return kind != "cluster"',
+        "        return True",
+        ("tests/test_dashboard.py::-k auto_keeps",),
+    ),
+    Mutant(
         "rle records: outputs of one size and time swapped by renames are called current (no inode)",
         "jobs/runtime/stamps.py",
         'return b"%d:%d:i%d" % (st.st_size, st.st_mtime_ns, st.st_ino)',

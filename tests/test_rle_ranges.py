@@ -572,6 +572,7 @@ def test_an_up_to_date_rerun_lists_each_directory_once(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "scandir", lambda p=".": listed.append(os.fsdecode(p)) or real[1](p))
     assert jobs.compress(src, out, scheduler="threads", progress=False).counts == {"skipped": 30}
     monkeypatch.undo()
+    listed = [p for p in listed if p.startswith(str(tmp_path))]  # not distributed's system monitor's /proc
     assert sorted(listed) == sorted([str(src), str(out)]), listed  # no sweep: nothing there to sweep
     leftover = out / ".tile-0000001.rle.0badc0ffee00.imgjobs.tmp"
     leftover.write_bytes(b"half")  # a killed run's: the next run sweeps it, with nothing else to do

@@ -243,7 +243,8 @@ class Runner:
         scheduler forgot is no longer counted, and the total shrinks instead); every
         one is released before this returns or raises.  ``imgjobs.scheduler.keep-finished``
         false lets each go as it lands (about 4 KiB a task less on the scheduler and
-        as much on the worker that ran it).
+        as much on the worker that ran it); ``auto`` keeps them except on a batch
+        system's cluster (:func:`_keeps_finished_on`).
         """
         from distributed import as_completed  # start-up: distributed (~0.5 s), for its schedulers only
 
@@ -253,7 +254,7 @@ class Runner:
         ready = as_completed(loop=self.client.loop)  # this client's loop: not the newest client's of the process
         live: dict = {}  # key -> future still wanted: running, or a dependency of a task not yet finished
         # key -> future finished and gathered, held until the run ends (the dashboard counts it)
-        kept: dict | None = {} if config.get_bool("scheduler.keep-finished") else None
+        kept: dict | None = {} if _keeps_finished_on(self.kind) else None
         try:
             for batch in submit_windowed(self.client, graph, window, live, ready, kept):
                 wanted = [fut for fut in batch if fut.key in index]
@@ -270,6 +271,16 @@ class Runner:
         finally:
             for fut in (kept or {}).values():
                 fut.release()
+
+
+def _keeps_finished_on(kind: str) -> bool:
+    """``imgjobs.scheduler.keep-finished`` for a runner of ``kind``: ``auto`` is true but on a batch system's
+    cluster, whose workers retire on staggered lifetimes (a kept result there is moved to a peer, or, lost
+    with a worker, computed again until it is let go: costs a long run pays many times over)."""
+    value = config.get("scheduler.keep-finished")
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return kind != "cluster"
+    return config.get_bool("scheduler.keep-finished")
 
 
 def _call(func: Callable[..., Any], call: tuple) -> Any:
