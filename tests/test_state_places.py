@@ -151,7 +151,7 @@ def test_the_command_exits_2_naming_the_place_and_a_rerun_says_the_same(tmp_path
         assert snapshot(tmp_path) == before
 
 
-@pytest.mark.timeout(20)  # a followed link makes the lock retry for ever: a mutant fails here, not in minutes
+@pytest.mark.timeout(5)  # a followed link makes the lock retry for ever: a mutant fails here, not in minutes
 @pytest.mark.parametrize("shape", ["link", "fifo", "directory"])
 def test_the_lock_refuses_a_place_that_changed_after_the_check_and_never_follows_a_link(tmp_path, shape):
     (tmp_path / "out").mkdir()
