@@ -973,7 +973,7 @@ MUTANTS = [
     Mutant(
         "dashboard: imgjobs.scheduler.keep-finished false still keeps every finished task on the scheduler",
         "jobs/runtime/runners.py",
-        '        kept: dict | None = {} if config.get_bool("scheduler.keep-finished") else None',
+        "        kept: dict | None = {} if _keeps_finished_on(self.kind) else None",
         "        kept: dict | None = {}",
         ("tests/test_dashboard.py::-k keep_finished_false",),
     ),
