@@ -103,7 +103,7 @@ def test_existing_outputs_are_skipped_and_stale_temps_removed(image_dir, tmp_pat
     out = tmp_path / "out"
     jobs.compress(d, out)
     kept = (out / "mode1.rle").stat().st_mtime_ns
-    stale = out / ".grey.rle.deadbeef.imgjobs.tmp"
+    stale = out / ".grey.rle.deadbeef0000.imgjobs.tmp"  # a killed run's: its token is twelve hex digits
     stale.write_bytes(b"half")
     os.remove(out / "grey.rle")
     plan = plan_compress(d, out, CompressOptions.resolve())

@@ -429,7 +429,7 @@ def test_a_bad_chunksize_in_dasks_configuration_is_named(tiles, tmp_path):
 
 def test_batch_tasks_stamp_what_they_wrote_and_a_later_change_is_redone(tiles, tmp_path):
     from jobs.rle_job.manifest import read_records
-    from jobs.runtime.stamps import stat_stamp
+    from jobs.runtime.stamps import written_stamp
 
     src, out = tiles(5), tmp_path / "out"
     plan = plan_compress(src, out, CompressOptions.resolve())
@@ -437,8 +437,7 @@ def test_batch_tasks_stamp_what_they_wrote_and_a_later_change_is_redone(tiles, t
     outcomes = task[0](*task[1:])
     taken = {}
     for i in range(5):
-        st = os.lstat(outcomes.dst[i])
-        taken[os.path.basename(outcomes.dst[i])] = stat_stamp(st.st_size, st.st_mtime_ns)
+        taken[os.path.basename(outcomes.dst[i])] = written_stamp(os.lstat(outcomes.dst[i])).decode()
     touched = Path(outcomes.dst[2])
     os.utime(touched, ns=(1, 1))  # changed after its task wrote it, before the finish
     plan.finish.finalize([outcomes], 0.0, "test")
