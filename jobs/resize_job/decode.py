@@ -39,6 +39,7 @@ from jobs.resize_job.geometry import (
     AREA_MARGIN,
     SWAPS_AXES,
     TRANSPOSE,
+    area_holds,
     draft_scale,
     fit_geometry,
     orient,
@@ -50,7 +51,7 @@ from jobs.resize_job.options import METHODS
 from jobs.runtime.stamps import of_bytes
 from rle import ImageError, open_image, open_regular
 
-__all__ = ["check_jpeg_length", "load_rgb", "load_with", "opencv", "read_input", "to_rgb"]
+__all__ = ["check_jpeg_length", "load_rgb", "load_with", "opencv", "read_input", "shrink", "to_rgb"]
 
 
 _CV2 = None
@@ -260,7 +261,6 @@ def load_rgb(
                         full = full.transpose(TRANSPOSE[orientation])
                     resized = full.resize(inner, Image.Resampling.BICUBIC, box=None if whole else box)
                     return place(np.asarray(resized), size, at, pad_fill)
-                cv2 = opencv()
                 target = inner[::-1] if swaps else inner
                 if not whole:  # the kept region, in the stored decode: its partial last DCT block stays at the end
                     x0, y0, x1, y1 = stored_box(box, orientation, im.size)
@@ -268,7 +268,7 @@ def load_rgb(
                     xa, xb = scaled(x0, x1, scale, rgb.shape[1])
                     rgb = rgb[ya:yb, xa:xb]
                 # resized in the stored orientation, then turned: the turn moves fewer pixels
-                small = orient(cv2.resize(rgb, target, interpolation=cv2.INTER_AREA), orientation)
+                small = orient(shrink(rgb, target, method), orientation)
                 return place(small, size, at, pad_fill)
         im.load()
         if orientation in TRANSPOSE:  # upright, as ImageOps.exif_transpose, without rewriting the EXIF block
@@ -278,8 +278,23 @@ def load_rgb(
             small = np.asarray(rgb.resize(inner, Image.Resampling.BICUBIC, box=None if whole else box))
         else:
             x0, y0, x1, y1 = box
-            small = opencv().resize(np.asarray(rgb)[y0:y1, x0:x1], inner, interpolation=opencv().INTER_AREA)
+            small = shrink(np.asarray(rgb)[y0:y1, x0:x1], inner, method)
         return place(small, size, at, pad_fill)
+
+
+def shrink(rgb: np.ndarray, target, method: str) -> np.ndarray:
+    """Resize an (H, W, 3) uint8 region to ``target`` (width, height) for ``area`` or ``draft``.
+
+    OpenCV's area filter where it keeps the quality floor
+    (:func:`~jobs.resize_job.geometry.area_holds`: a reduction of at least
+    :data:`~jobs.resize_job.geometry.AREA_FILTER_FACTOR` on both axes), and always
+    for ``draft``; else (a small reduction, or an enlargement) Pillow's Lanczos,
+    the floor's own reference.
+    """
+    if method == "draft" or area_holds((rgb.shape[1], rgb.shape[0]), target):
+        cv2 = opencv()
+        return cv2.resize(rgb, tuple(target), interpolation=cv2.INTER_AREA)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb), "RGB").resize(tuple(target), Image.Resampling.LANCZOS))
 
 
 def load_with(opts, path, data: bytes | None = None) -> np.ndarray:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "AREA_FILTER_FACTOR",
     "AREA_MARGIN",
     "SWAPS_AXES",
     "TRANSPOSE",
+    "area_holds",
     "draft_scale",
     "fit_geometry",
     "orient",
@@ -27,6 +29,12 @@ __all__ = [
 #: worst ImageNet sample lost up to 2.6 dB against a full decode at 64x64 and 125x96 (a 1/2-scale IDCT, then
 #: a 2x area filter); at 4 no size from 64x64 up loses anything measurable, and large photos still decode small.
 AREA_MARGIN = 4.0
+
+#: ``area`` resizes with OpenCV's area filter (a box, the fastest) only where the kept region shrinks at least this
+#: many times on both axes, where a box is close to the ideal filter; at smaller reductions it aliases fine texture
+#: that Lanczos suppresses, and it enlarges like nearest-neighbour, so there (and to enlarge) Pillow's Lanczos.
+#: ``scripts/bench_resize.py --only floor`` measures the floor it keeps at every factor.
+AREA_FILTER_FACTOR = 4.0
 
 #: EXIF orientations that swap width and height (transpose, 90 and 270 degree rotations).
 SWAPS_AXES = (5, 6, 7, 8)
@@ -60,6 +68,16 @@ def draft_scale(image_size, size, fraction: float) -> int:
         if s <= min(w, h) and -(-w // s) >= fraction * tw and -(-h // s) >= fraction * th:
             return s
     return 1
+
+
+def area_holds(region, target) -> bool:
+    """Whether the area filter keeps the quality floor resizing ``region`` (width, height) to ``target``: a
+    reduction of at least :data:`AREA_FILTER_FACTOR` on both axes.
+
+    >>> area_holds((500, 375), (80, 80)), area_holds((500, 375), (224, 224)), area_holds((64, 48), (112, 112))
+    (True, False, False)
+    """
+    return region[0] >= AREA_FILTER_FACTOR * target[0] and region[1] >= AREA_FILTER_FACTOR * target[1]
 
 
 def fit_geometry(image_size, size, fit: str = "stretch") -> tuple[tuple, tuple, tuple]:
