@@ -39,11 +39,12 @@ from jobs.resize_job.geometry import (
     AREA_MARGIN,
     SWAPS_AXES,
     TRANSPOSE,
-    area_holds,
+    antialias_sigmas,
     draft_scale,
     fit_geometry,
     orient,
     place,
+    resize_filter,
     scaled,
     stored_box,
 )
@@ -282,19 +283,24 @@ def load_rgb(
         return place(small, size, at, pad_fill)
 
 
-def shrink(rgb: np.ndarray, target, method: str) -> np.ndarray:
-    """Resize an (H, W, 3) uint8 region to ``target`` (width, height) for ``area`` or ``draft``.
+def shrink(rgb: np.ndarray, target, method: str = "area") -> np.ndarray:
+    """Resize an (H, W, 3) uint8 region to ``target`` (width, height), for ``area`` and ``draft``.
 
-    OpenCV's area filter where it keeps the quality floor
-    (:func:`~jobs.resize_job.geometry.area_holds`: a reduction of at least
-    :data:`~jobs.resize_job.geometry.AREA_FILTER_FACTOR` on both axes), and always
-    for ``draft``; else (a small reduction, or an enlargement) Pillow's Lanczos,
-    the floor's own reference.
+    The filter :func:`~jobs.resize_job.geometry.resize_filter` picks by how each
+    axis changes: OpenCV's area filter to shrink (always, for ``draft``), Lanczos
+    interpolation to enlarge, and a Gaussian blur of the shrinking axis then
+    bicubic interpolation where one axis shrinks and the other grows.
     """
-    if method == "draft" or area_holds((rgb.shape[1], rgb.shape[0]), target):
-        cv2 = opencv()
-        return cv2.resize(rgb, tuple(target), interpolation=cv2.INTER_AREA)
-    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb), "RGB").resize(tuple(target), Image.Resampling.LANCZOS))
+    cv2 = opencv()
+    target = (int(target[0]), int(target[1]))
+    how = "area" if method == "draft" else resize_filter((rgb.shape[1], rgb.shape[0]), target)
+    if how == "area":
+        return cv2.resize(rgb, target, interpolation=cv2.INTER_AREA)
+    if how == "interpolate":
+        return cv2.resize(rgb, target, interpolation=cv2.INTER_LANCZOS4)
+    sx, sy = antialias_sigmas((rgb.shape[1], rgb.shape[0]), target)
+    blurred = cv2.GaussianBlur(rgb, (0, 0), sigmaX=max(sx, 1e-3), sigmaY=max(sy, 1e-3))
+    return cv2.resize(blurred, target, interpolation=cv2.INTER_CUBIC)
 
 
 def load_with(opts, path, data: bytes | None = None) -> np.ndarray:
