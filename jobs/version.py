@@ -5,4 +5,6 @@ re-exports it, and a batch's sidecar records it with the libraries that made its
 """
 
 #: 0.2: fits, shards, area decodes at >= 4x (other pixels than 0.1 on large photos).
-__version__ = "0.3.0"
+#: 0.4: area enlarges with Lanczos interpolation, and antialiases a side it shrinks while the other grows
+#: (other pixels than 0.3 there; where both sides shrink, the same).
+__version__ = "0.4.0"

@@ -31,6 +31,7 @@ Uses real JPEGs: by default the 500 ImageNet samples in ../shared/data/imagenet-
 Usage::
 
     python scripts/bench_resize.py [--images DIR] [--repeats 3] [--json out.json]
+    python scripts/bench_resize.py --only floor --sizes 80x80,224x224  # the quality floor table
     python scripts/bench_resize.py --only fits,outputs      # sections 6 and 7
     python scripts/bench_resize.py --only race --repeats 5  # section 8
 """
@@ -232,6 +233,32 @@ def fit_quality(files: list, size, fit: str) -> dict:
     return {"worst": float(min(db)), "p1": float(np.percentile(db, 1)), "mean": float(np.mean(db))}
 
 
+def floor(files: list, sizes, fits_=("stretch", "crop")) -> dict:
+    """The quality floor's table: the default method against Lanczos of the same geometry, per size and fit,
+    every image (those smaller than the output, enlarged, counted too)."""
+    from PIL import Image
+
+    out: dict = {}
+    for size in sizes:
+        for fit in fits_:
+            q = fit_quality(files, size, fit)
+            enlarged = 0
+            for f in files:
+                with Image.open(f) as im:
+                    w, h = im.size
+                enlarged += min(w, h) < min(size)  # roughly: the region grows on an axis
+            out[f"{fit} {size[0]}x{size[1]}"] = {**q, "enlarged": enlarged}
+    return out
+
+
+def _print_floor(res: dict) -> None:
+    print("| fit, size | worst / 1st percentile / mean dB | images enlarged | floor (28 / 30) |\n|---|---|---|---|")
+    for name, q in res.items():
+        ok = "holds" if q["worst"] >= 28 and q["p1"] >= 30 else "**fails**"
+        print(f"| {name} | {q['worst']:.1f} / {q['p1']:.1f} / {q['mean']:.1f} | {q['enlarged']} | {ok} |")
+    print()
+
+
 def fits(files: list, repeats: int, sizes=((100, 100), (224, 224))) -> dict:
     """Images/s of each fit on one core (taking turns, median of ``repeats``) and its quality."""
     datas = [open(f, "rb").read() for f in files]
@@ -384,7 +411,12 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", help="also write the figures here")
     p.add_argument("--skip-scaling", action="store_true", help="leave out the 1- and 2-worker scaling runs")
-    p.add_argument("--only", help="comma-separated sections to run: fits, outputs, race (default: everything)")
+    p.add_argument("--only", help="comma-separated sections to run: floor, fits, outputs, race (default: all)")
+    p.add_argument(
+        "--sizes",
+        default="80x80,112x112,150x150,192x192,256x256",
+        help="floor: the output sizes of its table, WxH,WxH...",
+    )
     p.add_argument("--loop", choices=LOOPS, help=argparse.SUPPRESS)  # one timed loop, for the parent
     args = p.parse_args(argv)
     files = sorted(glob.glob(os.path.join(args.images, "*")))
@@ -399,6 +431,10 @@ def main(argv=None) -> int:
     print(f"# imgjobs resize benchmark: {len(files)} JPEGs, {os.cpu_count()} cores\n")
     compile_caches()  # every contender starts as an installed tool: no module compiled on the way
     only = set(args.only.split(",")) if args.only else None
+    if only is None or "floor" in only:
+        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
+        res["floor"] = floor(files, sizes)
+        _print_floor(res["floor"])
     if only is None or "fits" in only:
         res["fits"] = fits(files, args.repeats)
         _print_fits(res["fits"])

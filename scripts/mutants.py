@@ -1083,6 +1083,28 @@ MUTANTS = [
         "        if group:",
         ("tests/test_rle_ranges.py::-k recorded_in_order",),
     ),
+    # ---- the quality floor at every size (issue 30)
+    Mutant(
+        "resize: the area filter (a box) enlarges and stretches a thin image too, under the floor",
+        "jobs/resize_job/geometry.py",
+        "    if all(shrinks):",
+        "    if True:",
+        ("tests/test_floor.py",),
+    ),
+    Mutant(
+        "resize: an enlarged image is blurred and bicubic-interpolated rather than Lanczos-interpolated",
+        "jobs/resize_job/geometry.py",
+        '    return "antialias" if any(shrinks) else "interpolate"',
+        '    return "antialias"',
+        ("tests/test_floor.py::-k beats_the_box",),
+    ),
+    Mutant(
+        "resize: a side shrunk while the other grows is not antialiased",
+        "jobs/resize_job/decode.py",
+        "    blurred = cv2.GaussianBlur(rgb, (0, 0), sigmaX=max(sx, 1e-3), sigmaY=max(sy, 1e-3))",
+        "    blurred = rgb",
+        ("tests/test_floor.py",),
+    ),
     # ---- records that survive a kill, content stamps for every job that reads inputs (issue 31, items 2-3)
     Mutant(
         "dashboard: a batch system's cluster keeps finished tasks by default (retiring workers move or recompute them)",

@@ -39,10 +39,12 @@ from jobs.resize_job.geometry import (
     AREA_MARGIN,
     SWAPS_AXES,
     TRANSPOSE,
+    antialias_sigmas,
     draft_scale,
     fit_geometry,
     orient,
     place,
+    resize_filter,
     scaled,
     stored_box,
 )
@@ -50,7 +52,7 @@ from jobs.resize_job.options import METHODS
 from jobs.runtime.stamps import of_bytes
 from rle import ImageError, open_image, open_regular
 
-__all__ = ["check_jpeg_length", "load_rgb", "load_with", "opencv", "read_input", "to_rgb"]
+__all__ = ["check_jpeg_length", "load_rgb", "load_with", "opencv", "read_input", "shrink", "to_rgb"]
 
 
 _CV2 = None
@@ -260,7 +262,6 @@ def load_rgb(
                         full = full.transpose(TRANSPOSE[orientation])
                     resized = full.resize(inner, Image.Resampling.BICUBIC, box=None if whole else box)
                     return place(np.asarray(resized), size, at, pad_fill)
-                cv2 = opencv()
                 target = inner[::-1] if swaps else inner
                 if not whole:  # the kept region, in the stored decode: its partial last DCT block stays at the end
                     x0, y0, x1, y1 = stored_box(box, orientation, im.size)
@@ -268,7 +269,7 @@ def load_rgb(
                     xa, xb = scaled(x0, x1, scale, rgb.shape[1])
                     rgb = rgb[ya:yb, xa:xb]
                 # resized in the stored orientation, then turned: the turn moves fewer pixels
-                small = orient(cv2.resize(rgb, target, interpolation=cv2.INTER_AREA), orientation)
+                small = orient(shrink(rgb, target, method), orientation)
                 return place(small, size, at, pad_fill)
         im.load()
         if orientation in TRANSPOSE:  # upright, as ImageOps.exif_transpose, without rewriting the EXIF block
@@ -278,8 +279,28 @@ def load_rgb(
             small = np.asarray(rgb.resize(inner, Image.Resampling.BICUBIC, box=None if whole else box))
         else:
             x0, y0, x1, y1 = box
-            small = opencv().resize(np.asarray(rgb)[y0:y1, x0:x1], inner, interpolation=opencv().INTER_AREA)
+            small = shrink(np.asarray(rgb)[y0:y1, x0:x1], inner, method)
         return place(small, size, at, pad_fill)
+
+
+def shrink(rgb: np.ndarray, target, method: str = "area") -> np.ndarray:
+    """Resize an (H, W, 3) uint8 region to ``target`` (width, height), for ``area`` and ``draft``.
+
+    The filter :func:`~jobs.resize_job.geometry.resize_filter` picks by how each
+    axis changes: OpenCV's area filter to shrink (always, for ``draft``), Lanczos
+    interpolation to enlarge, and a Gaussian blur of the shrinking axis then
+    bicubic interpolation where one axis shrinks and the other grows.
+    """
+    cv2 = opencv()
+    target = (int(target[0]), int(target[1]))
+    how = "area" if method == "draft" else resize_filter((rgb.shape[1], rgb.shape[0]), target)
+    if how == "area":
+        return cv2.resize(rgb, target, interpolation=cv2.INTER_AREA)
+    if how == "interpolate":
+        return cv2.resize(rgb, target, interpolation=cv2.INTER_LANCZOS4)
+    sx, sy = antialias_sigmas((rgb.shape[1], rgb.shape[0]), target)
+    blurred = cv2.GaussianBlur(rgb, (0, 0), sigmaX=max(sx, 1e-3), sigmaY=max(sy, 1e-3))
+    return cv2.resize(blurred, target, interpolation=cv2.INTER_CUBIC)
 
 
 def load_with(opts, path, data: bytes | None = None) -> np.ndarray:
