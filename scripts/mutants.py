@@ -1085,6 +1085,20 @@ MUTANTS = [
     ),
     # ---- the quality floor at every size (issue 30)
     Mutant(
+        "resize: a .npy slice is recorded done before it is on disk (its pieces' write-back only started)",
+        "jobs/resize_job/tasks.py",
+        "            w.sync()  # only then is the slice recorded done",
+        "            pass",
+        ("tests/test_resize.py::-k on_disk_before",),
+    ),
+    Mutant(
+        "task: a .npy fill writes into a work folder another run owns",
+        "jobs/resize_job/tasks.py",
+        "    where.check_owner()\n    try:\n        with RangeWriter(",
+        "    try:\n        with RangeWriter(",
+        (f"{INTEGRITY}::test_a_task_never_writes_into_a_work_folder_another_run_took_over",),
+    ),
+    Mutant(
         "resize: the area filter (a box) enlarges and stretches a thin image too, under the floor",
         "jobs/resize_job/geometry.py",
         "    if all(shrinks):",

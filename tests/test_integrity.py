@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+from pathlib import Path
 
 import dask
 import numpy as np
@@ -326,23 +327,31 @@ def test_a_graph_and_a_run_of_another_plan_never_mix(tmp_path, rng):
     assert np.load(out).shape == (4, 4, 4, 3)
 
 
-def test_a_task_never_writes_into_a_work_folder_another_run_took_over(tmp_path, rng):
+def _snapshot(path) -> dict:
+    """Every file under ``path`` (or ``path`` itself) and its bytes."""
+    if not os.path.isdir(path):
+        return {str(path): open(path, "rb").read()}
+    return {str(p): p.read_bytes() for p in Path(path).rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", ["b.npy", "b.zarr"])
+def test_a_task_never_writes_into_a_work_folder_another_run_took_over(tmp_path, rng, name):
     from jobs.resize_job import tasks as resize_tasks
     from jobs.resize_job.options import ResizeOptions
     from jobs.resize_job.planner import plan_resize
 
     listfile = write_images(tmp_path / "in", rng, 4)
-    out = tmp_path / "b.npy"
+    out = tmp_path / name
     first = plan_resize(listfile, out, ResizeOptions.resolve(size=SIZE, batch_size=2))
     offset = resize_tasks.create_output(first.finish.where)
     other = plan_resize(listfile, out, ResizeOptions.resolve(size=(4, 4), batch_size=2))  # another job: fresh
     resize_tasks.create_output(other.finish.where)  # clears the folder and makes it its own
     target = other.finish.where.target
-    before = open(target, "rb").read()
+    before = _snapshot(target)
     _, _, _, start, names, opts, _ = first.graph[first.outputs[0]]
     with pytest.raises(StalePlan, match="no longer holds the run"):
         resize_tasks.fill(first.finish.where, offset, start, names, opts)
-    assert open(target, "rb").read() == before and not os.listdir(other.finish.where.done_dir)
+    assert _snapshot(target) == before and not os.listdir(other.finish.where.done_dir)
 
 
 def test_compress_graph_tasks_take_the_lock(tmp_path, rng):

@@ -726,3 +726,27 @@ def test_a_rerun_of_a_batch_with_failures_fails_them_again_by_name(tmp_path, rng
     assert "nothing to do" in again.stdout and all(f"FAILED {p}" in again.stderr for p in empty), again.stderr
     report = jobs.resize(listfile, tmp_path / out, size="8x8", progress=False)
     assert report.up_to_date and report.counts == {"skipped": 1, "failed": 3} and report.exit_code == 1
+
+
+def test_a_slice_is_on_disk_before_it_is_recorded_done_and_written_in_pieces(tmp_path, rng, monkeypatch):
+    """A .npy slice is written a piece at a time, each piece's write-back started as it lands, and
+    ``fdatasync``-ed whole before its ``done/`` record: a resumed run never skips a slice not on disk."""
+    from jobs.resize_job import records, tasks
+    from jobs.runtime import writeback
+
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for i in range(40):
+        Image.fromarray(photo(rng, 64, 48)).save(d / f"{i}.jpg", quality=90)
+    (tmp_path / "list.txt").write_text("".join(f"imgs/{i}.jpg\n" for i in range(40)))
+    monkeypatch.setattr(tasks, "PIECE_IMAGES", 8)
+    events: list = []
+    writes, syncs, done = writeback.RangeWriter.write, writeback.RangeWriter.sync, records.write_done
+    monkeypatch.setattr(writeback.RangeWriter, "write", lambda s, *a: events.append("write") or writes(s, *a))
+    monkeypatch.setattr(writeback.RangeWriter, "sync", lambda s: events.append("sync") or syncs(s))
+    monkeypatch.setattr(records, "write_done", lambda *a, **k: events.append("done") or done(*a, **k))
+    report = jobs.resize(
+        tmp_path / "list.txt", tmp_path / "b.npy", size="16x12", batch_size=20, scheduler="threads", workers=1
+    )
+    assert report.ok and events == (["write"] * 3 + ["sync", "done"]) * 2  # pieces of 8, 8 and 4 images
+    assert np.array_equal(np.load(tmp_path / "b.npy")[39], load_rgb(d / "39.jpg", (16, 12)))

@@ -24,9 +24,10 @@ from jobs.resize_job import records, shards, stores
 from jobs.resize_job.decode import load_with, read_input
 from jobs.resize_job.libraries import pixel_libraries
 from jobs.resize_job.paths import out_stamp
-from jobs.runtime.durable import flush_file_system, npy_header, write_at
+from jobs.runtime.durable import flush_file_system, npy_header
 from jobs.runtime.report import Outcomes
 from jobs.runtime.stamps import MISSING
+from jobs.runtime.writeback import RangeWriter
 from rle import ImageError
 
 __all__ = ["DIMENSIONS", "create_output", "fill", "load_block", "open_images"]
@@ -130,16 +131,19 @@ def create_output(where, kept: tuple = ()) -> int:
     return len(head)
 
 
-def _load_into(dest: np.ndarray, paths, opts, outcomes) -> list[str]:
-    """Load ``paths`` into ``dest``; return each file's stamp as it was read (:data:`~jobs.runtime.stamps.MISSING`)."""
+def _load_into(dest: np.ndarray, paths, opts, outcomes, first: int = 0) -> list[str]:
+    """Load ``paths`` into ``dest``; return each file's stamp as it was read (:data:`~jobs.runtime.stamps.MISSING`).
+
+    ``first``: the position of ``paths[0]`` in ``outcomes``.
+    """
     seen = []
-    for i, path in enumerate(paths):
+    for i, path in enumerate(paths, start=first):
         stamp = MISSING
         try:
             data, stamp = read_input(path, opts.stamps)
-            dest[i] = load_with(opts, path, data)
+            dest[i - first] = load_with(opts, path, data)
         except Exception as e:  # any failure of one image fails that image, by name; the batch goes on
-            dest[i] = 0
+            dest[i - first] = 0
             outcomes.fail(i, failure(path, e))
         seen.append(stamp)
     return seen
@@ -171,8 +175,10 @@ def fill(where, offset: int, start: int, paths, opts, labels=None):
 
     A shard output's slice is its own tar shard, written through a temporary
     and renamed whole (:func:`jobs.resize_job.shards.write_shard`).  A ``.npy``
-    slice is written with ``pwrite`` at its own offset (data at byte ``offset``)
-    and ``fdatasync``-ed: tasks never overlap, a rerun writes the same bytes,
+    slice is written with ``pwrite`` at its own offset (data at byte ``offset``),
+    :data:`PIECE_IMAGES` images at a time as they load, each piece's write-back
+    started as it lands (:class:`~jobs.runtime.writeback.RangeWriter`), and
+    ``fdatasync``-ed at the end: tasks never overlap, a rerun writes the same bytes,
     and it works on shared file systems where a memory map written from several
     nodes would not be coherent.  A zarr slice is whole chunks of its
     own, flushed with its file system.  Only then is the slice recorded in
@@ -202,6 +208,8 @@ def fill(where, offset: int, start: int, paths, opts, labels=None):
     outcomes = Outcomes(paths)
     size = opts.size
     block = np.zeros((len(paths), size[1], size[0], 3), dtype=np.uint8)
+    if not (where.wds or where.zarr):
+        return _fill_npy(where, offset, start, paths, opts, outcomes, block)
     seen = _load_into(block, paths, opts, outcomes)
     where.check_owner()
     if where.wds:  # a shard of its own, written whole (see jobs.resize_job.shards)
@@ -209,13 +217,29 @@ def fill(where, offset: int, start: int, paths, opts, labels=None):
         shards.write_shard(where.shard_path(start), start, where.n, block, ok, labels, opts.sample_format, where.token)
         _record_done(where, start, outcomes, seen)
         return outcomes
-    if where.zarr:
-        open_images(where, "r+")[start : start + len(paths)] = block
-        flush_file_system(where.target)
-        _record_done(where, start, outcomes, seen)
-        return outcomes
+    open_images(where, "r+")[start : start + len(paths)] = block  # zarr: whole chunks of its own
+    flush_file_system(where.target)
+    _record_done(where, start, outcomes, seen)
+    return outcomes
+
+
+#: A ``.npy`` slice is loaded and written this many images at a time, each piece's write-back started as it
+#: lands (:class:`~jobs.runtime.writeback.RangeWriter`): the disk writes while the next piece decodes.
+PIECE_IMAGES = 16
+
+
+def _fill_npy(where, offset: int, start: int, paths, opts, outcomes, block: np.ndarray):
+    """:func:`fill` of a ``.npy`` slice: pieces written as they are loaded, one ``fdatasync`` at the end."""
+    image_bytes = opts.size[0] * opts.size[1] * 3
+    seen: list = []
+    where.check_owner()
     try:
-        write_at(where.target, block, offset + start * size[0] * size[1] * 3, sync=True)
+        with RangeWriter(where.target) as w:
+            for a in range(0, len(paths), PIECE_IMAGES):
+                b = min(a + PIECE_IMAGES, len(paths))
+                seen += _load_into(block[a:b], paths[a:b], opts, outcomes, first=a)
+                w.write(block[a:b], offset + (start + a) * image_bytes)
+            w.sync()  # only then is the slice recorded done
     except OSError as e:  # a full disk fails the batch: say where
         raise OSError(e.errno, f"cannot write images {start}.. into {where.target}: {e.strerror}") from None
     _record_done(where, start, outcomes, seen)
