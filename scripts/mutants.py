@@ -973,7 +973,7 @@ MUTANTS = [
     Mutant(
         "dashboard: imgjobs.scheduler.keep-finished false still keeps every finished task on the scheduler",
         "jobs/runtime/runners.py",
-        "        kept: dict | None = {} if _keeps_finished_on(self.kind) else None",
+        "        kept: dict | None = {} if _keeps_finished_on(self.kind, self.client) else None",
         "        kept: dict | None = {}",
         ("tests/test_dashboard.py::-k keep_finished_false",),
     ),
@@ -1082,6 +1082,13 @@ MUTANTS = [
         "        if group and p.first > end:",
         "        if group:",
         ("tests/test_rle_ranges.py::-k recorded_in_order",),
+    ),
+    Mutant(
+        "dashboard: a client's workers with lifetimes keep finished tasks by default",
+        "jobs/runtime/runners.py",
+        "        return any(client.run(_lifetime).values())",
+        "        return False",
+        ("tests/test_dashboard.py::-k lifetimes",),
     ),
     # ---- the quality floor at every size (issue 30)
     Mutant(

@@ -469,3 +469,30 @@ def test_keep_finished_auto_keeps_but_on_a_batch_systems_cluster():
     for value, local, cluster in (("auto", True, False), (True, True, True), ("false", False, False)):
         with dask.config.set({"imgjobs.scheduler.keep-finished": value}):
             assert (_keeps_finished_on("distributed"), _keeps_finished_on("cluster")) == (local, cluster), value
+
+
+def test_keep_finished_auto_lets_go_where_the_workers_have_lifetimes():
+    """A client of yours (or a scheduler file) whose workers retire on lifetimes (``--lifetime``) pays what a
+    batch system's cluster would: ``auto`` asks the workers, once a run."""
+    from distributed import Client, LocalCluster
+
+    from jobs.runtime.runners import _keeps_finished_on
+
+    class Asked:  # a client whose workers answer, or cannot
+        def __init__(self, answer):
+            self.answer = answer
+
+        def run(self, fn):
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer
+
+    with dask.config.set({"imgjobs.scheduler.keep-finished": "auto"}):
+        assert not _keeps_finished_on("distributed", Asked({"tcp://a": None, "tcp://b": 3600.0}))
+        assert _keeps_finished_on("distributed", Asked({"tcp://a": None}))
+        assert _keeps_finished_on("distributed", Asked(OSError("gone")))
+        for lifetime, keeps in (("1 hour", False), (None, True)):  # what distributed's workers really say
+            with LocalCluster(
+                n_workers=1, processes=False, lifetime=lifetime, dashboard_address=None
+            ) as cluster, Client(cluster, set_as_default=False) as client:
+                assert _keeps_finished_on("distributed", client) is keeps, lifetime

@@ -578,7 +578,7 @@ def test_a_fifo_or_deep_json_as_a_state_file_never_hangs_nor_tracebacks(shapes, 
 
             t = threading.Thread(target=look, daemon=True)
             t.start()
-            t.join(timeout=15)
+            t.join(timeout=8)
             assert not t.is_alive(), "reading the sidecar hangs on a FIFO"
             assert raised and "sidecar" in str(raised[0])
         elif kind == "fifo":  # not a file imgjobs writes: named, before any work
