@@ -492,7 +492,8 @@ def test_keep_finished_auto_lets_go_where_the_workers_have_lifetimes():
         assert _keeps_finished_on("distributed", Asked({"tcp://a": None}))
         assert _keeps_finished_on("distributed", Asked(OSError("gone")))
         for lifetime, keeps in (("1 hour", False), (None, True)):  # what distributed's workers really say
-            with LocalCluster(
-                n_workers=1, processes=False, lifetime=lifetime, dashboard_address=None
-            ) as cluster, Client(cluster, set_as_default=False) as client:
+            with (
+                LocalCluster(n_workers=1, processes=False, lifetime=lifetime, dashboard_address=None) as cluster,
+                Client(cluster, set_as_default=False) as client,
+            ):
                 assert _keeps_finished_on("distributed", client) is keeps, lifetime
