@@ -973,7 +973,7 @@ MUTANTS = [
     Mutant(
         "dashboard: imgjobs.scheduler.keep-finished false still keeps every finished task on the scheduler",
         "jobs/runtime/runners.py",
-        "        kept: dict | None = {} if _keeps_finished_on(self.kind, self.client) else None",
+        "        kept: dict | None = {} if keeps_finished_on(self.kind, self.client) else None",
         "        kept: dict | None = {}",
         ("tests/test_dashboard.py::-k keep_finished_false",),
     ),
@@ -1085,10 +1085,24 @@ MUTANTS = [
     ),
     Mutant(
         "dashboard: a client's workers with lifetimes keep finished tasks by default",
-        "jobs/runtime/runners.py",
+        "jobs/runtime/window.py",
         "        return any(client.run(_lifetime).values())",
         "        return False",
         ("tests/test_dashboard.py::-k lifetimes",),
+    ),
+    Mutant(
+        "resize: a .wds asked again with auto (or the size auto chose) is refused as another job",
+        "jobs/resize_job/target.py",
+        '    return other if sidecar.get("identity") == batch_identity(source, other, out) else opts',
+        "    return opts",
+        ("tests/test_resize_lists.py::-k same_job",),
+    ),
+    Mutant(
+        "lock: a file of a user's named like the lock is overwritten (then removed)",
+        "jobs/runtime/locks.py",
+        '        if there and not there.startswith(b"pid "):',
+        "        if False:",
+        (f"{RR}::-k named_like_the_lock",),
     ),
     # ---- the quality floor at every size (issue 30)
     Mutant(
@@ -1129,7 +1143,7 @@ MUTANTS = [
     # ---- records that survive a kill, content stamps for every job that reads inputs (issue 31, items 2-3)
     Mutant(
         "dashboard: a batch system's cluster keeps finished tasks by default (retiring workers move or recompute them)",
-        "jobs/runtime/runners.py",
+        "jobs/runtime/window.py",
         '        return kind != "cluster"',
         "        return True",
         ("tests/test_dashboard.py::-k auto_keeps",),

@@ -464,7 +464,7 @@ def test_the_dashboard_progress_panel_in_a_browser_counts_finished_tasks(cluster
 def test_keep_finished_auto_keeps_but_on_a_batch_systems_cluster():
     """Workers of a batch system retire on staggered lifetimes: a kept result there is moved to a peer, or
     lost and computed again (a 500-task run on 2 s lifetimes took 245 s instead of 25 s)."""
-    from jobs.runtime.runners import _keeps_finished_on
+    from jobs.runtime.window import keeps_finished_on as _keeps_finished_on
 
     for value, local, cluster in (("auto", True, False), (True, True, True), ("false", False, False)):
         with dask.config.set({"imgjobs.scheduler.keep-finished": value}):
@@ -476,7 +476,7 @@ def test_keep_finished_auto_lets_go_where_the_workers_have_lifetimes():
     batch system's cluster would: ``auto`` asks the workers, once a run."""
     from distributed import Client, LocalCluster
 
-    from jobs.runtime.runners import _keeps_finished_on
+    from jobs.runtime.window import keeps_finished_on as _keeps_finished_on
 
     class Asked:  # a client whose workers answer, or cannot
         def __init__(self, answer):

@@ -322,6 +322,11 @@ def test_the_notebooks_and_first_examples_outputs_are_ignored_by_git(tmp_path):
         "train.wds.json",
         "train.zarr/zarr.json",
         "out/rle/a.rle",
+        # what an interrupted first run keeps for its rerun, a killed one's lock, a cluster run's TLS folder
+        ".batch.npy.imgjobs-partial/plan.json",
+        ".train.wds.imgjobs-partial/done/0-5.json",
+        ".imgjobs.lock",
+        ".imgjobs-tls-0123abcd/ca.pem",
     ]
     assert _ignored_by_git(tmp_path, names) == set(names)
     assert not _ignored_by_git(tmp_path, ["jobs/api.py", "docs/quickstart.md", "tests/photos.py"])

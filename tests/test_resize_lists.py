@@ -160,3 +160,22 @@ def test_the_refusal_of_another_jobs_output_names_each_fact_that_differs(tmp_pat
         with pytest.raises(UsageError, match="images per shard 2, here 3"):
             resize(listed, "four.txt", out, batch_size=3)
     assert files(tmp_path) == before  # every refusal before any work
+
+
+def test_a_wds_asked_again_with_auto_or_with_the_size_auto_chose_is_the_same_job(tmp_path):
+    """The shard size is part of a .wds output's identity as given (auto: none), and auto keeps the size the
+    first run chose: asked again either way, the output is up to date; another size is refused, by name."""
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((20, 30, 3), 10 * i, np.uint8)).save(d / f"{i}.jpg")
+    listfile = tmp_path / "list.txt"
+    listfile.write_text("".join(f"imgs/{i}.jpg\n" for i in range(12)))
+    for first, again in ((5, None), (None, "chosen")):
+        out = tmp_path / f"t{first}.wds"
+        made = jobs.resize(listfile, out, size="8x8", batch_size=first, progress=False)
+        per = made.sidecar["shards"]["images_per_shard"]
+        report = jobs.resize(listfile, out, size="8x8", batch_size=per if again else None, progress=False)
+        assert report.up_to_date, (first, again)
+        with pytest.raises(UsageError, match=rf"images per shard {per}, here {per + 1}"):
+            jobs.resize(listfile, out, size="8x8", batch_size=per + 1, progress=False)

@@ -311,3 +311,14 @@ def test_a_lock_taken_by_a_process_that_never_said_who_it_is_names_that_process(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_file_of_yours_named_like_the_lock_is_refused_not_overwritten(tmp_path):
+    src, out = source(tmp_path, 1), tmp_path / "out"
+    out.mkdir()
+    (out / ".imgjobs.lock").write_text("my notes\n")
+    with pytest.raises(UsageError, match=r"\.imgjobs\.lock, where imgjobs keeps the lock of .* imgjobs did not write"):
+        jobs.compress(src, out, progress=False)
+    assert (out / ".imgjobs.lock").read_text() == "my notes\n"
+    (out / ".imgjobs.lock").write_text("")  # as a run killed between its lock and its line leaves it
+    assert jobs.compress(src, out, progress=False).ok

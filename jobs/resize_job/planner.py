@@ -39,7 +39,7 @@ from jobs.resize_job.report import ResizeReport, up_to_date_report
 from jobs.resize_job.rerun import Finished, another_job, assess, earlier_work, say_other_libraries, slices_named
 from jobs.resize_job.sidecar import check_sidecar
 from jobs.resize_job.source import scan_labelled
-from jobs.resize_job.target import ResizeTarget, batch_identity, labels_digest, legacy_identity
+from jobs.resize_job.target import ResizeTarget, as_recorded, batch_identity, labels_digest, legacy_identity
 from jobs.runtime.engine import Plan
 from jobs.runtime.listing import Names, check_writable_dir, list_outputs
 from jobs.runtime.locks import output_lock
@@ -157,11 +157,13 @@ def plan_resize(
     parent = os.path.dirname(os.path.abspath(out))
     n = len(paths)
     mode = opts.stamps
+    sidecar = read_json(side) if os.path.lexists(side) else None
+    problem = "missing" if sidecar is None and not os.path.lexists(side) else check_sidecar(sidecar, out)
+    if sidecar is not None and problem is None:  # auto, or the size auto chose: one .wds job
+        opts = as_recorded(sidecar, found, opts, out)
     identity = batch_identity(found, opts, out)
     names = paths if isinstance(paths, ListedPaths) else Names("", tuple(paths))  # tasks carry ranges of a list
     labels_id = labels_digest(found)
-    sidecar = read_json(side) if os.path.lexists(side) else None
-    problem = "missing" if sidecar is None and not os.path.lexists(side) else check_sidecar(sidecar, out)
     ours = (
         sidecar is not None
         and problem is None

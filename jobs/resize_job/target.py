@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -162,6 +163,25 @@ def batch_identity(source: Source, opts: ResizeOptions, out: str = "") -> str:
     The files count through :meth:`Source.paths_digest`, read as the list is scanned.
     """
     return stamps.digest([_identity_head(len(source.paths), opts, out, LAYOUT), source.paths_digest()])
+
+
+def as_recorded(sidecar: dict, source: Source, opts: ResizeOptions, out: str) -> ResizeOptions:
+    """``opts`` with the shard size a ``.wds`` output's identity was made with, when that is all that differs.
+
+    A ``.wds`` identity holds the images per shard as given (None: ``auto``), and ``auto`` keeps the size
+    the first run chose: asked again with ``auto``, or with the size ``auto`` chose, it is the same job.
+    """
+    shards = sidecar.get("shards")
+    per = shards.get("images_per_shard") if isinstance(shards, dict) else None
+    if kind_of(out) != "wds" or sidecar.get("identity") == batch_identity(source, opts, out):
+        return opts
+    if opts.batch_size is None and isinstance(per, int) and not isinstance(per, bool):
+        other = dataclasses.replace(opts, batch_size=per)
+    elif opts.batch_size is not None and opts.batch_size == per:
+        other = dataclasses.replace(opts, batch_size=None)
+    else:
+        return opts
+    return other if sidecar.get("identity") == batch_identity(source, other, out) else opts
 
 
 def legacy_identity(source: Source, opts: ResizeOptions, out: str = "") -> str:

@@ -90,6 +90,10 @@ class OutputLock:
             if same:
                 break
             os.close(fd)
+        there = os.pread(fd, 64, 0)
+        if there and not there.startswith(b"pid "):  # a file of someone else's by our name: never overwritten
+            os.close(fd)
+            raise refusal(self._place(), "a file imgjobs did not write (it names no run)")
         if not self.shared:  # shared holders (the tasks of one graph) leave the holder's line alone
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.ctime()}".encode(), 0)

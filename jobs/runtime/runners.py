@@ -33,7 +33,7 @@ from dask.threaded import get as threaded_get
 from jobs import config
 from jobs.errors import ConfigError
 from jobs.runtime.pools import process_pool, start_method
-from jobs.runtime.window import submit_windowed
+from jobs.runtime.window import keeps_finished_on, submit_windowed
 
 __all__ = [
     "MAP_ITEMS",
@@ -244,7 +244,7 @@ class Runner:
         one is released before this returns or raises.  ``imgjobs.scheduler.keep-finished``
         false lets each go as it lands (about 4 KiB a task less on the scheduler and
         as much on the worker that ran it); ``auto`` keeps them except where workers
-        retire on lifetimes (:func:`_keeps_finished_on`).
+        retire on lifetimes (:func:`~jobs.runtime.window.keeps_finished_on`).
         """
         from distributed import as_completed  # start-up: distributed (~0.5 s), for its schedulers only
 
@@ -254,7 +254,7 @@ class Runner:
         ready = as_completed(loop=self.client.loop)  # this client's loop: not the newest client's of the process
         live: dict = {}  # key -> future still wanted: running, or a dependency of a task not yet finished
         # key -> future finished and gathered, held until the run ends (the dashboard counts it)
-        kept: dict | None = {} if _keeps_finished_on(self.kind, self.client) else None
+        kept: dict | None = {} if keeps_finished_on(self.kind, self.client) else None
         try:
             for batch in submit_windowed(self.client, graph, window, live, ready, kept):
                 wanted = [fut for fut in batch if fut.key in index]
@@ -271,30 +271,6 @@ class Runner:
         finally:
             for fut in (kept or {}).values():
                 fut.release()
-
-
-def _keeps_finished_on(kind: str, client=None) -> bool:
-    """``imgjobs.scheduler.keep-finished`` for a runner of ``kind``: ``auto`` is true but where workers retire
-    on lifetimes: a batch system's cluster (staggered lifetimes), or a ``client`` whose workers have one
-    (``--lifetime``).  A kept result there is moved to a peer as its worker leaves, or, lost with it,
-    computed again until it is let go: costs a long run pays many times over."""
-    value = config.get("scheduler.keep-finished")
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return kind != "cluster" and not (client is not None and _workers_retire(client))
-    return config.get_bool("scheduler.keep-finished")
-
-
-def _lifetime(dask_worker) -> float | None:
-    """A worker's lifetime in seconds (None: it stays), as ``client.run`` asks it."""
-    return getattr(dask_worker, "lifetime", None)
-
-
-def _workers_retire(client) -> bool:
-    """Whether any worker of ``client`` leaves on a lifetime (one round trip; False if it cannot be asked)."""
-    try:
-        return any(client.run(_lifetime).values())
-    except Exception:  # a worker that cannot answer is no reason to fail a run: keep as asked
-        return False
 
 
 def _call(func: Callable[..., Any], call: tuple) -> Any:

@@ -13,7 +13,9 @@ import collections
 import time
 from collections.abc import Iterator
 
-__all__ = ["LOST_CHECK_S", "let_go_lost", "submit_windowed"]
+from jobs import config
+
+__all__ = ["LOST_CHECK_S", "keeps_finished_on", "let_go_lost", "submit_windowed"]
 
 #: Seconds between looks for kept results lost with their worker (:func:`let_go_lost`): a look reads each
 #: kept future's status (about 0.2 us each: 10 ms for 50,000 tasks), and a lost result may be computed
@@ -152,3 +154,27 @@ def _order(graph: dict) -> tuple[list, dict, dict]:
             order.append(k)
             stack.pop()
     return order, deps, users
+
+
+def keeps_finished_on(kind: str, client=None) -> bool:
+    """``imgjobs.scheduler.keep-finished`` for a runner of ``kind``: ``auto`` is true but where workers retire
+    on lifetimes: a batch system's cluster (staggered lifetimes), or a ``client`` whose workers have one
+    (``--lifetime``).  A kept result there is moved to a peer as its worker leaves, or, lost with it,
+    computed again until it is let go: costs a long run pays many times over."""
+    value = config.get("scheduler.keep-finished")
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return kind != "cluster" and not (client is not None and _workers_retire(client))
+    return config.get_bool("scheduler.keep-finished")
+
+
+def _lifetime(dask_worker) -> float | None:
+    """A worker's lifetime in seconds (None: it stays), as ``client.run`` asks it."""
+    return getattr(dask_worker, "lifetime", None)
+
+
+def _workers_retire(client) -> bool:
+    """Whether any worker of ``client`` leaves on a lifetime (one round trip; False if it cannot be asked)."""
+    try:
+        return any(client.run(_lifetime).values())
+    except Exception:  # a worker that cannot answer is no reason to fail a run: keep as asked
+        return False
