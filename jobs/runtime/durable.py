@@ -24,10 +24,10 @@ import itertools
 import logging
 import os
 import stat
-import sys
 
 import numpy as np
 
+from jobs.runtime.libc import linux_call
 from jobs.runtime.temporaries import new_token, temp_path
 
 __all__ = [
@@ -49,17 +49,9 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | _CLOEXEC
 
 
-@functools.lru_cache(maxsize=1)
 def _libc_syncfs():
-    """libc's ``syncfs`` (Linux), found on first use; None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int]
-    return fn
+    """libc's ``syncfs`` (Linux); None elsewhere."""
+    return linux_call("syncfs", ctypes.c_int)
 
 
 def _syncfs(directory: str) -> bool:
@@ -81,17 +73,9 @@ class AppearedError(FileExistsError):
     """A file that was not there when its job was planned appeared at an output's name: left as it is."""
 
 
-@functools.lru_cache(maxsize=1)
 def _libc_renameat2():
-    """libc's ``renameat2`` (Linux, glibc 2.28+), found on first use; None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return fn
+    """libc's ``renameat2`` (Linux, glibc 2.28+); None elsewhere."""
+    return linux_call("renameat2", ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
 
 
 _AT_FDCWD, _RENAME_NOREPLACE = -100, 1

@@ -28,6 +28,8 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
+from jobs.runtime.libc import linux_call
+
 __all__ = ["fork_refused", "process_pool", "start_method"]
 
 log = logging.getLogger(__name__)
@@ -36,17 +38,9 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 
 
-@functools.lru_cache(maxsize=1)
 def _libc_prctl():
-    """libc's ``prctl`` (Linux), found on first use; None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    fn.restype = ctypes.c_int
-    return fn
+    """libc's ``prctl`` (Linux; variadic); None elsewhere."""
+    return linux_call("prctl")
 
 
 def fork_refused() -> str | None:

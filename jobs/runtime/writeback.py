@@ -14,9 +14,9 @@ are written and the one ``fdatasync`` at the end does all the work, as before.
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
-import sys
+
+from jobs.runtime.libc import linux_call
 
 __all__ = ["RangeWriter"]
 
@@ -24,17 +24,9 @@ __all__ = ["RangeWriter"]
 _WRITE = 2
 
 
-@functools.cache
 def _sync_file_range():
-    """libc's ``sync_file_range`` (Linux), found on first use; None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
-    return fn
+    """libc's ``sync_file_range`` (Linux); None elsewhere."""
+    return linux_call("sync_file_range", ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint)
 
 
 class RangeWriter:
