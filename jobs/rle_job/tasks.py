@@ -28,7 +28,7 @@ from jobs.rle_job.manifest import key, record
 from jobs.rle_job.ranges import FileBatch, RangeBatch
 from jobs.runtime.durable import AppearedError, BatchWriter
 from jobs.runtime.report import STATUSES, Outcomes
-from jobs.runtime.stamps import of_bytes, of_path, stat_stamp_bytes, written_stamp
+from jobs.runtime.stamps import of_content, of_path, stat_stamp_bytes, written_stamp
 from rle.bmpwriter import bmp_1bit_header, bmp_1bit_rows
 
 __all__ = [
@@ -94,7 +94,7 @@ def in_stamp(mode: str, path: str, size: int, mtime_ns: int, data: bytes | None,
     if mode != "content":
         stamp = stat_stamp_bytes(size, mtime_ns)
     elif data is not None:
-        stamp = of_bytes(data, None, "content").encode()  # type: ignore[arg-type]  # content needs no stat
+        stamp = of_content(data).encode()
     else:
         stamp = of_path(path, "content").encode()
     return stamp + b"|" + made_with if made_with else stamp

@@ -39,6 +39,7 @@ __all__ = [
     "is_content",
     "is_digest",
     "of_bytes",
+    "of_content",
     "of_fd",
     "of_output",
     "of_path",
@@ -78,8 +79,13 @@ def stat_stamp(size: int, mtime_ns: int) -> str:
 def of_bytes(data, st: os.stat_result, mode: str = "stat") -> str:
     """The stamp of a file whose content ``data`` was just read from an open file with status ``st``."""
     if mode == "content":
-        return _content(len(data), hashlib.blake2b(data, digest_size=16))
+        return of_content(data)
     return stat_stamp(st.st_size, st.st_mtime_ns)
+
+
+def of_content(data) -> str:
+    """The ``content`` stamp of bytes just read: their size and BLAKE2b digest."""
+    return _content(len(data), hashlib.blake2b(data, digest_size=16))
 
 
 def _content(size: int, h) -> str:
