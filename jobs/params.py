@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,11 +34,14 @@ from jobs import config
 from jobs.cliargs import positive
 from jobs.errors import UsageError
 from jobs.runtime.stamps import MODES
+from jobs.runtime.storage import Storage
 
 __all__ = [
     "MAX_PIXELS",
     "OVERWRITE",
+    "SECRET_KEYS",
     "STAMPS",
+    "STORAGE",
     "Options",
     "Param",
     "boolean",
@@ -220,3 +224,32 @@ MAX_PIXELS = Param(key="max-pixels", check=whole_number(1), flag={"type": positi
 
 #: ``stamps``: how a rerun tells an input changed (``imgjobs.stamps``: stat or content).
 STAMPS = Param(key="stamps", check=choice(*MODES), flag={"choices": list(MODES)})
+
+
+def storage_options(key, value) -> Storage:
+    """A check: fsspec's storage options, a mapping (or its JSON text, from the flag or an environment
+    variable), from config when not given.  A message never shows the value: it may hold credentials."""
+    given = value is not None
+    value = config.get(key, value)
+    error = config.ConfigError if not given else UsageError
+    where = f"imgjobs.{key}, from {config.source(key)}" if not given else "--storage-options"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as e:
+            raise error(
+                f"storage options must be a JSON object such as '{{\"anon\": true}}' ({where}: {e.msg} "
+                f"at character {e.pos})"
+            ) from None
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise error(f"storage options must be a mapping of fsspec's options, got a {type(value).__name__} ({where})")
+    return Storage(value)
+
+
+#: ``storage_options``: fsspec's options for the URLs a job reads and writes (``imgjobs.storage-options``).
+STORAGE = Param(key="storage-options", check=storage_options, flag={"metavar": "JSON"}, unset="{}")
+
+#: Config keys whose values ``--help`` and messages never show: they may hold credentials.
+SECRET_KEYS = frozenset({STORAGE.key})

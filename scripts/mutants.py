@@ -195,8 +195,8 @@ MUTANTS = [
     Mutant(
         "resize: the identity forgets the list order",
         "jobs/resize_job/listed.py",
-        '                joined = "\\0".join(paths)',
-        '                joined = "\\0".join(sorted(paths))',
+        '            joined = "\\0".join(paths)',
+        '            joined = "\\0".join(sorted(paths))',
         (f"{INTEGRITY}::test_the_identity_covers_list_order_and_limits",),
     ),
     Mutant(
@@ -424,8 +424,8 @@ MUTANTS = [
     Mutant(
         "resize lists: a name ending in a space and a number is a label in a list whose other lines have none",
         "jobs/resize_job/listed.py",
-        "            if kinds is not None and 0 <= kinds.spaced < end and 0 <= kinds.bare < end:",
-        "            if False:",
+        "        if kinds is not None and 0 <= kinds.spaced < end and 0 <= kinds.bare < end:",
+        "        if False:",
         ("tests/test_resize_lists.py::-k name_ending or documented",),
     ),
     Mutant(

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from jobs import config
-from jobs.params import Param
+from jobs.params import SECRET_KEYS, Param
 
 __all__ = ["configured", "help_text", "parameter_docs"]
 
@@ -58,8 +58,10 @@ def parameter_docs(obj: Any) -> dict[str, str]:
 
 
 def configured(key: str | None, unset: str = "none") -> str:
-    """The value ``imgjobs.<key>`` has now, for a help text (``unset`` when null)."""
+    """The value ``imgjobs.<key>`` has now, for a help text (``unset`` when null; never a secret's value)."""
     value = None if key is None else config.get(key)
+    if key in SECRET_KEYS:
+        return "configured, not shown" if value else unset
     if isinstance(value, bool):
         return str(value).lower()
     return unset if value is None else str(value)

@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Literal, Unpack
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from jobs import running
 from jobs.options import SchedulerOptions
@@ -43,6 +44,7 @@ def resize(
     overwrite: bool | None = None,
     max_pixels: int | None = None,
     stamps: Literal["stat", "content"] | None = None,
+    storage_options: Mapping[str, Any] | str | None = None,
     exact: bool | None = None,
     executor: Literal["serial", "threads", "processes"] | None = None,
     client: Client | None = None,
@@ -114,6 +116,13 @@ def resize(
         How a rerun tells an image changed (default ``imgjobs.stamps``): stat, its
         size and modification time; content, a digest of its bytes (for file
         systems whose times lie; reads every image on a rerun).
+    storage_options : mapping or str, optional
+        fsspec's options for the URLs read (a list at s3://, gs://, https://... and
+        its entries), as dask and xarray take them: {"anon": true}, or per protocol
+        {"s3": {"endpoint_url": "..."}}; a JSON object as text (default: the
+        imgjobs.storage-options key of the Dask config, else none). Credentials
+        are better left where the SDK finds them (environment, ~/.aws); these
+        options are never shown, logged or recorded.
     exact : bool, optional
         The same as method exact (the exercise's Pillow bicubic).
     executor : {"serial", "threads", "processes"}, optional
@@ -143,10 +152,12 @@ def resize(
     call again does only what is left.  When ``out`` already holds this very job,
     the report says it is up to date (``report.up_to_date``), with nothing run.
     """
+    from jobs.resize_job.checks import refuse_url_output  # start-up: ~40 ms, with the planner, loaded to run only
     from jobs.resize_job.executors import exercise_runner  # start-up: ~40 ms, with the planner, loaded to run only
     from jobs.resize_job.planner import plan_resize, up_to_date  # start-up: ~40 ms (Pillow, simplejpeg, the tasks)
 
     kind = EXECUTOR.resolve(executor)  # a value it does not know is refused first
+    refuse_url_output(os.fspath(out))
     opts = ResizeOptions.resolve(
         num_images=num_images,
         size=size,
@@ -159,6 +170,7 @@ def resize(
         overwrite=overwrite,
         max_pixels=max_pixels,
         stamps=stamps,
+        storage_options=storage_options,
         exact=exact,
     )
 

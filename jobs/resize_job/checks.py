@@ -18,12 +18,15 @@ from jobs.resize_job.listed import ListedPaths
 from jobs.resize_job.paths import KINDS, family, kind_of, state_places
 from jobs.runtime.places import check_places as check_state_places
 from jobs.runtime.runners import MAP_ITEMS, Mapper, local_map
+from jobs.runtime.storage import is_url, local_path
 
-__all__ = ["check_not_an_input", "check_places", "output_name"]
+__all__ = ["check_not_an_input", "check_places", "output_name", "refuse_url_output"]
 
 
 def output_name(out: str) -> str:
-    """``out`` as the job uses it (without a directory output's trailing slash); refused when it names no batch."""
+    """``out`` as the job uses it (without a directory output's trailing slash); refused when it names no batch,
+    or a URL (:func:`refuse_url_output`)."""
+    refuse_url_output(out)
     if out.endswith(os.sep) and out.rstrip(os.sep).endswith((".zarr", ".wds")):
         out = out.rstrip(os.sep)  # a directory output named with its slash (shell completion adds one)
     if not out.endswith(KINDS):
@@ -36,6 +39,29 @@ def output_name(out: str) -> str:
             "choose a name without them"
         )
     return out
+
+
+def refuse_url_output(out: str) -> None:
+    """A :class:`~jobs.errors.UsageError` for an output at a URL, saying what to do instead.
+
+    A ``.npy`` batch is filled in place, each task writing its slice at an offset, and
+    an object in a store is written whole: it cannot be one.  Writing ``.zarr`` and
+    ``.wds`` outputs into a store is not built yet.
+    """
+    out = os.fspath(out)
+    if not (is_url(out) or out.startswith("file://")):
+        return
+    if out.startswith("file://"):
+        raise UsageError(f"output {out}: give a local output as a path ({local_path(out)}), not a file:// URL")
+    if kind_of(out) == "npy":
+        raise UsageError(
+            f"output {out}: a .npy batch cannot be written to object storage (each task writes its slice in "
+            "place, and an object is written whole): write a .zarr or .wds locally and copy it to the store"
+        )
+    raise UsageError(
+        f"output {out}: imgjobs reads images from object storage and URLs but writes its outputs to a local "
+        "or mounted file system: write it there, then copy it to the store"
+    )
 
 
 def check_places(out: str, source, paths: Sequence, map: Mapper | None = None) -> None:

@@ -49,7 +49,8 @@ from jobs.resize_job.geometry import (
     stored_box,
 )
 from jobs.resize_job.options import METHODS
-from jobs.runtime.stamps import of_bytes
+from jobs.runtime.stamps import of_bytes, of_read
+from jobs.runtime.storage import Storage, is_url, read_object
 from rle import ImageError, open_image, open_regular
 
 __all__ = ["check_jpeg_length", "load_rgb", "load_with", "opencv", "read_input", "shrink", "to_rgb"]
@@ -167,11 +168,19 @@ def to_rgb(im):
     return im.convert("RGB")
 
 
-def read_input(path, stamp_mode: str = "stat") -> tuple[bytes, str]:
+def read_input(path, stamp_mode: str = "stat", storage: Storage | None = None) -> tuple[bytes, str]:
     """The bytes of an image file and its content stamp (:mod:`jobs.runtime.stamps`), from one open file.
 
-    Raises :class:`rle.ImageError` for a file that is missing, not regular or unreadable.
+    A URL is read through fsspec with ``storage``'s options (:func:`jobs.runtime.storage.read_object`:
+    at most :data:`MAX_INPUT_BYTES`, its stamp asked first).  Raises :class:`rle.ImageError` for a file
+    that is missing, not regular or unreadable, naming it and why.
     """
+    if is_url(path):
+        try:
+            data, size, version = read_object(path, storage, MAX_INPUT_BYTES)
+        except Exception as e:  # the back end's own errors too: missing, denied, unreachable, cut short
+            raise ImageError(f"{path}: cannot read: {_reason(e)}") from None
+        return data, of_read(data, size, version, stamp_mode)
     try:
         with open_regular(path) as f:
             st = os.fstat(f.fileno())
@@ -179,6 +188,18 @@ def read_input(path, stamp_mode: str = "stat") -> tuple[bytes, str]:
     except OSError as e:
         raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
     return data, of_bytes(data, st, stamp_mode)
+
+
+#: The most bytes read from one image object at a URL (a store may say anything of its size).
+MAX_INPUT_BYTES = 1 << 30
+
+
+def _reason(e: BaseException) -> str:
+    """Why a read failed, for a message: the error's own words, with its kind when they are only a name."""
+    text = str(e.args[1] if isinstance(e, OSError) and len(e.args) == 2 and isinstance(e.args[1], str) else e)
+    if isinstance(e, FileNotFoundError):
+        return f"no such object ({text})" if text else "no such object"
+    return f"{type(e).__name__}: {text}" if not isinstance(e, OSError) else text or type(e).__name__
 
 
 def _draft_fraction(value: float | None) -> float:

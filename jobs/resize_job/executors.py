@@ -38,7 +38,7 @@ def _exercise_one(args):
     path, opts = args
     stamp = MISSING
     try:
-        data, stamp = read_input(path, opts.stamps)
+        data, stamp = read_input(path, opts.stamps, opts.storage_options)
         img = load_with(opts, path, data)
         return img, None, stamp
     except Exception as e:  # one image fails, by name

@@ -71,7 +71,8 @@ class ResizeFinish(Finish):
         if self.source is not None or self.origin is None:
             return
         w = self.where
-        found = scan_labelled(*self.origin)
+        source, num_images = self.origin
+        found = scan_labelled(source, num_images, storage=self.opts.storage_options)
         if batch_identity(found, self.opts, w.out) != w.identity or labels_digest(found) != w.labels_id:
             raise StalePlan(f"{self.origin[0]} changed since this job was planned: plan the job again")
         object.__setattr__(self, "source", found)  # frozen: set once, as the plan would have
@@ -82,7 +83,9 @@ class ResizeFinish(Finish):
         w = self.where
         self._load()
         done = w.finished()
-        now = slice_stamps(self.paths, [(d.start, d.stop) for d in done], w.stamp_mode, local_map)
+        now = slice_stamps(
+            self.paths, [(d.start, d.stop) for d in done], w.stamp_mode, local_map, self.opts.storage_options
+        )
         changed = [(d.start, d.stop) for d, stamp in zip(done, now, strict=True) if stamp != d.stamp]
         if changed:
             raise StalePlan(

@@ -31,7 +31,8 @@ import numpy as np
 
 from jobs.errors import StalePlan, UsageError
 from jobs.resize_job.listlabels import WHOLE, Codes, labels_of, line_of, line_shown
-from jobs.runtime.listfile import ListFile
+from jobs.runtime.listfile import ListFile, RemoteListFile, list_file
+from jobs.runtime.storage import Storage, is_url, local_path, url_parent
 
 __all__ = ["ListRange", "ListScan", "ListedPaths", "parse", "scan_list", "split_list_line"]
 
@@ -62,6 +63,16 @@ def split_list_line(line: str, spaced: bool = True) -> tuple[str, str | None]:
     if spaced and head.strip() and WHOLE.fullmatch(last):
         return head.strip(), last
     return text, None
+
+
+def _entry(name: str, base: str) -> str:
+    """A list entry as a path or URL: absolute paths and URLs as written (``file://`` ones made local paths),
+    others relative to the list's ``base`` (a directory, or a URL's "directory")."""
+    if name[0] == "/" or is_url(name):
+        return name
+    if name.startswith("file://"):
+        return local_path(name)
+    return base + name
 
 
 def _tabbed(line: str, text: str) -> bool:
@@ -132,7 +143,7 @@ def parse(
         name, label = split_list_line(whole, spaced)
         if kinds is not None and not ("\t" in whole and _tabbed(whole, line)):
             kinds.see(offset + at if label is not None else -1, offset + at if label is None else -1)
-        paths.append(name if name[0] == "/" else base + name)
+        paths.append(_entry(name, base))
         labels.append(label)
         starts.append(offset + at)
     return paths, labels, starts
@@ -160,7 +171,7 @@ def _parse_plain(text: str, base: str, at: int, spaced: bool, kinds: _Kinds) -> 
                 else:
                     name, label = line, None
                     first_bare = at if first_bare < 0 else first_bare
-            add_path(name if name[0] == "/" else base + name)
+            add_path(name if name[0] == "/" else _entry(name, base))
             add_label(label)
             add_start(at)
         at += len(raw) + 1
@@ -190,7 +201,7 @@ class ListScan:
         The paths :func:`scan_list` was asked to watch for.
     """
 
-    listed: ListFile
+    listed: ListFile | RemoteListFile
     base: str
     starts: np.ndarray
     labels: np.ndarray | None
@@ -204,7 +215,9 @@ class ListScan:
         return len(self.starts) - 1
 
 
-def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) -> ListScan:
+def scan_list(
+    path: str, limit: int | None = None, watch: Collection[str] = (), storage: Storage | None = None
+) -> ListScan:
     """Read the file list at ``path`` once, keeping 16 bytes an entry; stop after ``limit`` entries.
 
     Labels are whole numbers in 0 .. 2**63 - 1 (ImageNet's ``path 7``) or,
@@ -214,10 +227,12 @@ def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) 
     does not is read again with each such line a path, whole (warned, naming
     a line of each kind).  Errors name the list and the line.  Paths whose last
     part is one of ``watch`` (or ends in ``.`` or ``..``) are kept aside in
-    :attr:`ListScan.watched`: the few that may name an output.
+    :attr:`ListScan.watched`: the few that may name an output.  ``path`` may be a URL (read with
+    ``storage``'s options), whose relative entries are taken from its "directory".
     """
-    listed = ListFile.of(path)
-    base = os.path.dirname(listed.path).rstrip(os.sep) + os.sep
+    listed = list_file(path, storage)
+    remote = isinstance(listed, RemoteListFile)
+    base = url_parent(listed.path) if remote else os.path.dirname(listed.path).rstrip(os.sep) + os.sep
     kinds = _Kinds()
     scan = _scan(listed, base, limit, watch, kinds)
     if scan is None:
@@ -233,47 +248,45 @@ def scan_list(path: str, limit: int | None = None, watch: Collection[str] = ()) 
     return scan
 
 
-def _scan(listed: ListFile, base: str, limit: int | None, watch: Collection[str], kinds: _Kinds | None):
+def _scan(
+    listed: ListFile | RemoteListFile, base: str, limit: int | None, watch: Collection[str], kinds: _Kinds | None
+):
     """:func:`scan_list`'s pass over the list: labelled by spaces while ``kinds`` is given, and then None as soon
     as a line taken is labelled by a space and another has neither a TAB nor a label."""
     starts, codes = array.array("q"), array.array("q")
     index = Codes()
     first_missing, watched = None, []
     digest = hashlib.sha256()
-    fd = listed.open()
     at, pos, buf, n, end = 0, 0, b"", 0, 0  # buf: bytes read but not parsed, from byte ``at`` of the list
-    try:
-        while limit is None or n < limit:
-            chunk = os.pread(fd, CHUNK_BYTES, pos)
-            pos += len(chunk)
-            data = buf + chunk
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)  # whole lines only
-            parsed = parse(data[:cut], base, listed.path, at, kinds is not None, kinds) if cut else ([], [], [])
-            paths, texts, offs = parsed
-            end = at + cut
-            if limit is not None and n + len(paths) > limit:
-                keep = limit - n
-                end = offs[keep]  # the next entry's line: where the last one kept ends, comments and all
-                paths, texts, offs = paths[:keep], texts[:keep], offs[:keep]
-            if kinds is not None and 0 <= kinds.spaced < end and 0 <= kinds.bare < end:
-                return None  # lines of both kinds among those taken: no line is labelled by a space
-            if paths:
-                joined = "\0".join(paths)
-                digest.update(joined.encode("utf-8") + b"\0")
-                if any(w in joined for w in watch) or "/." in joined:  # rare: look at each path of the chunk
-                    watched += [p for p in paths if _watched(p, watch)]
-            starts.extend(offs)
-            had_missing = None in index
-            codes.extend(map(index.__getitem__, texts))  # a new text gets the next code (Codes.__missing__)
-            if not had_missing and None in index:
-                k = texts.index(None)
-                first_missing = (offs[k], paths[k][len(base) :] if paths[k].startswith(base) else paths[k])
-            n += len(paths)
-            at, buf = at + cut, data[cut:]
-            if not chunk:
-                break
-    finally:
-        os.close(fd)
+    while limit is None or n < limit:
+        chunk = listed.read(pos, min(pos + CHUNK_BYTES, listed.size))
+        pos += len(chunk)
+        data = buf + chunk
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)  # whole lines only
+        parsed = parse(data[:cut], base, listed.path, at, kinds is not None, kinds) if cut else ([], [], [])
+        paths, texts, offs = parsed
+        end = at + cut
+        if limit is not None and n + len(paths) > limit:
+            keep = limit - n
+            end = offs[keep]  # the next entry's line: where the last one kept ends, comments and all
+            paths, texts, offs = paths[:keep], texts[:keep], offs[:keep]
+        if kinds is not None and 0 <= kinds.spaced < end and 0 <= kinds.bare < end:
+            return None  # lines of both kinds among those taken: no line is labelled by a space
+        if paths:
+            joined = "\0".join(paths)
+            digest.update(joined.encode("utf-8") + b"\0")
+            if any(w in joined for w in watch) or "/." in joined:  # rare: look at each path of the chunk
+                watched += [p for p in paths if _watched(p, watch)]
+        starts.extend(offs)
+        had_missing = None in index
+        codes.extend(map(index.__getitem__, texts))  # a new text gets the next code (Codes.__missing__)
+        if not had_missing and None in index:
+            k = texts.index(None)
+            first_missing = (offs[k], paths[k][len(base) :] if paths[k].startswith(base) else paths[k])
+        n += len(paths)
+        at, buf = at + cut, data[cut:]
+        if not chunk:
+            break
     starts.append(end if n else 0)
     labels, classes = labels_of(listed.path, codes, index, first_missing, starts)
     starts_np = np.frombuffer(starts, dtype=np.int64)  # no copy: the array's buffer, kept alive by it
@@ -298,7 +311,16 @@ class ListRange(Sequence):
 
     __slots__ = ("_entries", "base", "begin", "end", "first", "length", "listed", "spaced")
 
-    def __init__(self, listed: ListFile, base: str, begin: int, end: int, first: int, length: int, spaced: bool = True):
+    def __init__(
+        self,
+        listed: ListFile | RemoteListFile,
+        base: str,
+        begin: int,
+        end: int,
+        first: int,
+        length: int,
+        spaced: bool = True,
+    ):
         self.listed, self.base, self.begin, self.end, self.first, self.length = listed, base, begin, end, first, length
         self.spaced = spaced  # labelled by spaces, as the scan decided (split_list_line)
         self._entries: tuple[list, list] | None = None

@@ -15,7 +15,21 @@ from typing import Literal, get_args
 from jobs import config
 from jobs.cliargs import positive
 from jobs.errors import UsageError
-from jobs.params import MAX_PIXELS, OVERWRITE, STAMPS, Options, Param, choice, from_config, one_of, option, truth, whole
+from jobs.params import (
+    MAX_PIXELS,
+    OVERWRITE,
+    STAMPS,
+    STORAGE,
+    Options,
+    Param,
+    choice,
+    from_config,
+    one_of,
+    option,
+    truth,
+    whole,
+)
+from jobs.runtime.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +134,7 @@ class ResizeOptions(Options):
     overwrite: bool = option(OVERWRITE)
     max_pixels: int = option(MAX_PIXELS)
     stamps: str = option(STAMPS)
+    storage_options: Storage = option(STORAGE)  # noqa: RUF009 - a field(), not a default
 
     @classmethod
     def resolve(cls, *, exact=None, **keywords) -> ResizeOptions:

@@ -149,7 +149,7 @@ def plan_resize(
     opts = opts or ResizeOptions.resolve()
     out = output_name(os.fspath(out))
     watch = {os.path.basename(os.path.abspath(p)) for p, _ in family(out)}  # names an input must not have
-    found = scan_labelled(source, opts.num_images, watch)
+    found = scan_labelled(source, opts.num_images, watch, opts.storage_options)
     paths = found.paths
     map = map or local_map
     check_places(out, source, paths, map)
@@ -184,7 +184,7 @@ def plan_resize(
             raise UsageError(another_job(out, sidecar, found, opts))
         else:
             assert sidecar is not None  # ours
-            assessed = assess(out, sidecar, opts.size, names, map, mode, labels_id)
+            assessed = assess(out, sidecar, opts.size, names, map, mode, labels_id, opts.storage_options)
             if assessed.current:
                 say_other_libraries(out, sidecar.get("libraries"))
                 plan = Plan("resize", unit="image")

@@ -30,6 +30,7 @@ from jobs.resize_job.target import ResizeTarget
 from jobs.runtime import stamps
 from jobs.runtime.durable import npy_header
 from jobs.runtime.runners import MAP_ITEMS, Mapper
+from jobs.runtime.storage import Storage
 
 __all__ = [
     "Finished",
@@ -46,7 +47,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def slice_stamps(names: Sequence, ranges: Sequence[tuple[int, int]], mode: str, map: Mapper) -> list[str]:
+def slice_stamps(
+    names: Sequence, ranges: Sequence[tuple[int, int]], mode: str, map: Mapper, storage: Storage | None = None
+) -> list[str]:
     """Each slice's stamp now (:func:`jobs.runtime.stamps.of_slices`), for ``ranges`` of ``names`` in order.
 
     The stamps are taken by ``map``'s tasks (the scheduler's workers, in a run),
@@ -59,14 +62,14 @@ def slice_stamps(names: Sequence, ranges: Sequence[tuple[int, int]], mode: str, 
     first = total = 0
     for start, stop in ranges:
         if lengths and (start != first + total or total >= MAP_ITEMS):
-            calls.append((names[first : first + total], lengths, mode))
+            calls.append((names[first : first + total], lengths, mode, storage))
             lengths, total = [], 0
         if not lengths:
             first = start
         lengths.append(stop - start)
         total += stop - start
     if lengths:
-        calls.append((names[first : first + total], lengths, mode))
+        calls.append((names[first : first + total], lengths, mode, storage))
     return [stamp for part in map(stamps.of_slices, calls) for stamp in part]
 
 
@@ -117,7 +120,7 @@ def earlier_work(
     kept, changed = [], []
     offset = _npy_offset(where) if not where.chunked else 0
     image = where.size[0] * where.size[1] * 3
-    now = slice_stamps(names, [(d.start, d.stop) for d in done], where.stamp_mode, map)
+    now = slice_stamps(names, [(d.start, d.stop) for d in done], where.stamp_mode, map, opts.storage_options)
     for d, stamp in zip(done, now, strict=True):
         if stamp != d.stamp:
             changed.append((d.start, d.stop))
@@ -245,10 +248,19 @@ def _failed_slots_not_zero(out: str, index: list) -> list:
     return [i for i in index if np.any(images[i])]
 
 
-def assess(out: str, sidecar: dict, size, names: Sequence, map: Mapper, mode: str, labels_id: str) -> Finished:
+def assess(
+    out: str,
+    sidecar: dict,
+    size,
+    names: Sequence,
+    map: Mapper,
+    mode: str,
+    labels_id: str,
+    storage: Storage | None = None,
+) -> Finished:
     """A finished batch whose sidecar says it is this job's: current, to rebuild, or to reopen (and why).
 
-    Its slices' stamps are taken now by ``map`` (:func:`slice_stamps`) and compared
+    Its slices' stamps are taken now by ``map`` (:func:`slice_stamps`, URLs with ``storage``) and compared
     with the sidecar's; a slice whose images changed is redone, the rest kept.
     """
     w, h = size
@@ -268,7 +280,7 @@ def assess(out: str, sidecar: dict, size, names: Sequence, map: Mapper, mode: st
         changed = set(range(len(slices)))
         why.append(f"its images were stamped by {recorded_mode}, now by {mode}: every image is decoded again")
     else:
-        now = slice_stamps(names, [(a, b) for a, b, _ in slices], mode, map)
+        now = slice_stamps(names, [(a, b) for a, b, _ in slices], mode, map, storage)
         changed = {k for k, ((_, _, was), stamp) in enumerate(zip(slices, now, strict=True)) if was != stamp}
         if changed:
             moved = [slices[k][:2] for k in sorted(changed)]

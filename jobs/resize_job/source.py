@@ -22,6 +22,7 @@ from jobs.errors import UsageError
 from jobs.images import IMAGE_EXTENSIONS
 from jobs.resize_job.listed import ListedPaths, scan_list, split_list_line
 from jobs.runtime.listing import list_inputs
+from jobs.runtime.storage import Storage, is_url, local_path
 
 __all__ = ["FAILED_LABEL", "Source", "name_some", "read_labelled", "read_source", "scan_labelled", "split_list_line"]
 
@@ -76,9 +77,11 @@ class Source:
         return h.hexdigest()
 
 
-def _read_list(path: str, limit: int | None = None, watch: Collection[str] = ()) -> Source:
+def _read_list(
+    path: str, limit: int | None = None, watch: Collection[str] = (), storage: Storage | None = None
+) -> Source:
     """A file list, scanned once into compact columns (:func:`jobs.resize_job.listed.scan_list`)."""
-    scan = scan_list(path, limit, watch)
+    scan = scan_list(path, limit, watch, storage)
     return Source(
         ListedPaths(scan), scan.labels, scan.classes, None if scan.labels is None else "list", scan.paths_digest
     )
@@ -155,18 +158,25 @@ def read_labelled(source, num_images: int | None = None) -> Source:
     return found if isinstance(found.paths, list) else dataclasses.replace(found, paths=list(found.paths))
 
 
-def scan_labelled(source, num_images: int | None = None, watch: Collection[str] = ()) -> Source:
+def scan_labelled(
+    source, num_images: int | None = None, watch: Collection[str] = (), storage: Storage | None = None
+) -> Source:
     """:func:`read_labelled` keeping a list's paths in the list: 16 bytes an image on the client.
 
     A file list's paths are a :class:`~jobs.resize_job.listed.ListedPaths`,
     read back on demand, whose slices are ranges a task carries and reads itself;
     those whose file name is one of ``watch`` are kept aside as it is read
-    (:meth:`~jobs.resize_job.listed.ListedPaths.suspects`).
+    (:meth:`~jobs.resize_job.listed.ListedPaths.suspects`).  A ``source`` that is a URL
+    (``s3://bucket/train.txt``) is a list read through fsspec with ``storage``'s options.
     """
-    source = os.fspath(source)
+    source = local_path(os.fspath(source))
     if num_images is not None and num_images < 1:
         raise UsageError(f"--num-images must be >= 1, got {num_images}")
-    if os.path.isdir(source):
+    if is_url(source):
+        if source.lower().endswith(".json"):
+            raise UsageError(f"{source}: a JSON config is read from a local file; give the list's URL itself")
+        found = _read_list(source, num_images, watch, storage)
+    elif os.path.isdir(source):
         found = _read_directory(source)
     elif not os.path.isfile(source):
         raise UsageError(f"{source}: no such file or directory")

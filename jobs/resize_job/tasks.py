@@ -140,7 +140,7 @@ def _load_into(dest: np.ndarray, paths, opts, outcomes, first: int = 0) -> list[
     for i, path in enumerate(paths, start=first):
         stamp = MISSING
         try:
-            data, stamp = read_input(path, opts.stamps)
+            data, stamp = read_input(path, opts.stamps, opts.storage_options)
             dest[i - first] = load_with(opts, path, data)
         except Exception as e:  # any failure of one image fails that image, by name; the batch goes on
             dest[i - first] = 0

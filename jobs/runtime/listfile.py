@@ -22,8 +22,17 @@ import stat
 from dataclasses import dataclass
 
 from jobs.errors import StalePlan, UsageError
+from jobs.runtime.stamps import of_url
+from jobs.runtime.storage import Storage, is_url, local_path, read_range
 
-__all__ = ["ListFile"]
+__all__ = ["ListFile", "RemoteListFile", "list_file"]
+
+
+def list_file(path: str, storage: Storage | None = None) -> ListFile | RemoteListFile:
+    """The list at ``path`` as it is now: a local file (``file://`` included), or an object at a URL."""
+    if is_url(path):
+        return RemoteListFile.of(path, storage)
+    return ListFile.of(local_path(path))
 
 
 @dataclass(frozen=True)
@@ -96,3 +105,44 @@ def _open(path: str) -> tuple[int, os.stat_result]:
         raise UsageError(f"{path}: not a regular file: give a file list")
     os.set_blocking(fd, True)
     return fd, st
+
+
+@dataclass(frozen=True)
+class RemoteListFile:
+    """A list stored at a URL (``s3://``, ``https://``...) as a plan saw it: its size and version (ETag or
+    modification time, :func:`jobs.runtime.storage.stamp_of`).  Read by ranges like :class:`ListFile`,
+    each read refused (:class:`StalePlan`) if the object is not the one planned."""
+
+    path: str
+    size: int
+    version: str
+    storage: Storage
+
+    @classmethod
+    def of(cls, url: str, storage: Storage | None = None) -> RemoteListFile:
+        """The list at ``url`` as it is now; :class:`~jobs.errors.UsageError` if it cannot be read."""
+        storage = storage or Storage()
+        try:
+            version = of_url(url, storage)
+        except Exception as e:  # the back end's own errors: missing, denied, unreachable
+            raise UsageError(f"{url}: cannot read the list: {e}") from None
+        return cls(url, int(version.split(":", 1)[0]), version, storage)
+
+    def read(self, begin: int, end: int) -> bytes:
+        """Bytes ``begin..end`` of the list, as planned (:class:`StalePlan` if the object changed since)."""
+        if not 0 <= begin <= end <= self.size:
+            raise ValueError(f"bytes {begin}..{end} are outside {self.path} ({self.size} bytes)")
+        if begin == end:
+            return b""
+        try:
+            now = of_url(self.path, self.storage)
+        except Exception as e:  # the back end's own errors: gone, denied, unreachable
+            raise OSError(f"{self.path}: cannot read the list: {e}") from None
+        if now != self.version:
+            raise StalePlan(
+                f"{self.path} changed since this job was planned ({self.version} then, {now} now): plan the job again"
+            )
+        data = read_range(self.path, self.storage, begin, end)
+        if len(data) != end - begin:
+            raise StalePlan(f"{self.path} was cut short while it was read: plan the job again")
+        return data

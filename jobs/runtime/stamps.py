@@ -31,6 +31,8 @@ import stat
 from collections.abc import Iterator
 from typing import Literal, TypeGuard, get_args
 
+from jobs.runtime.storage import Storage, is_url, object_version, read_object
+
 __all__ = [
     "MISSING",
     "MODES",
@@ -44,7 +46,9 @@ __all__ = [
     "of_output",
     "of_path",
     "of_paths",
+    "of_read",
     "of_slices",
+    "of_url",
     "out_stamp",
     "stat_stamp",
     "stat_stamp_bytes",
@@ -110,8 +114,14 @@ def of_fd(fd: int) -> str:
     return _content(n, h)
 
 
-def of_path(path: str, mode: str = "stat") -> str:
-    """The stamp of ``path`` now (following links); :data:`MISSING` when it cannot be read."""
+def of_path(path: str, mode: str = "stat", storage: Storage | None = None) -> str:
+    """The stamp of ``path`` now (following links; a URL's: :func:`jobs.runtime.storage.stamp_of`, with
+    ``storage``'s options); :data:`MISSING` when it cannot be read."""
+    if is_url(path):
+        try:
+            return of_url(path, storage, mode)
+        except Exception:  # the back end's own errors too: missing, denied, unreachable
+            return MISSING
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
@@ -124,12 +134,31 @@ def of_path(path: str, mode: str = "stat") -> str:
         return MISSING
 
 
-def of_paths(paths, mode: str = "stat") -> list[str]:
+def of_url(url: str, storage: Storage | None = None, mode: str = "stat") -> str:
+    """The stamp of the object at ``url`` now: ``<size>:etag:<ETag>`` or ``<size>:time:<time>`` (what the
+    store offers, :func:`jobs.runtime.storage.object_version`), or in ``content`` mode (or where the store
+    offers neither) the ``content`` stamp of its bytes.  Raises what reading it raises."""
+    if mode != "content":
+        size, version = object_version(url, storage)
+        if size is not None and version is not None:
+            return f"{size}:{version}"
+    data, size, version = read_object(url, storage)
+    return of_read(data, size, version, "content")
+
+
+def of_read(data, size: int | None, version: str | None, mode: str = "stat") -> str:
+    """The stamp of an object just read (:func:`jobs.runtime.storage.read_object`): as :func:`of_url` says."""
+    if mode != "content" and size is not None and version is not None:
+        return f"{size}:{version}"
+    return of_content(data)
+
+
+def of_paths(paths, mode: str = "stat", storage: Storage | None = None) -> list[str]:
     """The stamps of ``paths``, in order: one ``stat`` each (``content``: one read each)."""
-    return [of_path(p, mode) for p in paths]
+    return [of_path(p, mode, storage) for p in paths]
 
 
-def of_slices(paths, lengths, mode: str = "stat") -> list[str]:
+def of_slices(paths, lengths, mode: str = "stat", storage: Storage | None = None) -> list[str]:
     """One :func:`digest` of the stamps of each run of ``lengths`` consecutive ``paths`` (a slice's stamp).
 
     A task's work when a rerun checks what changed: it carries a range of the
@@ -141,7 +170,7 @@ def of_slices(paths, lengths, mode: str = "stat") -> list[str]:
         raise ValueError(f"slices of {sum(lengths)} path(s) over {len(paths)}")
     out, pos = [], 0
     for length in lengths:
-        out.append(digest(of_paths(paths[pos : pos + length], mode)))
+        out.append(digest(of_paths(paths[pos : pos + length], mode, storage)))
         pos += length
     return out
 

@@ -1,0 +1,99 @@
+"""Real servers on 127.0.0.1 for the tests of data at URLs: an S3 API (moto's server mode) and HTTP.
+
+Both are real servers in processes of their own, spoken to over TCP by the
+clients users run (s3fs through aiobotocore, fsspec's HTTP file system through
+aiohttp): nothing is patched in the code under test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+#: What the S3 tests authenticate with: moto takes any key; the secret is looked for in every output.
+S3_KEY = "imgjobs-test-key"
+S3_SECRET = "imgjobs-test-secret-never-shown"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited with status {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError as e:
+            if getattr(e, "code", None):  # an HTTP error: the server answers
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no server answered at {url} within {timeout} s") from None
+            time.sleep(0.1)
+
+
+class S3Server:
+    """moto's S3 API server, in a process of its own, on a free port of 127.0.0.1; restartable (empty again)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> S3Server:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _wait_until_up(self.endpoint + "/", self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait()
+        self.proc = None
+
+    def environ(self) -> dict:
+        """The environment a user of this store has: credentials and its endpoint, where botocore reads them."""
+        return {
+            "AWS_ACCESS_KEY_ID": S3_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.endpoint,
+        }
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no line per request on the test's output
+        pass
+
+
+@contextlib.contextmanager
+def http_server(directory):
+    """Python's ``http.server`` serving ``directory`` on a free port of 127.0.0.1 (in a thread); yields its URL."""
+    handler = functools.partial(_Quiet, directory=os.fspath(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,234 @@
+"""Images read where users keep them: an S3 bucket (a real S3 API server) and HTTP, through fsspec.
+
+The promises: a resize from URLs gives the batch the same files give locally,
+byte for byte; a rerun decides from what the store says of each object (its
+ETag), so a replaced object is redone and one put back unchanged is not; a
+missing object, a missing bucket and a server gone mid-run are named, and what
+could not be read is never recorded as done; credentials never show; outputs
+at URLs are refused with what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import numpy as np
+import pytest
+
+from jobs.runtime import stamps
+from jobs.runtime.storage import Storage, is_url, local_path, read_object, url_parent
+from jobs.samples import make_jpegs
+from tests.conftest import imgjobs
+from tests.servers import S3_SECRET, S3Server, http_server
+
+s3fs = pytest.importorskip("s3fs", reason="the S3 tests need s3fs and moto (pip install -e '.[test]')")
+
+N = 12
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = S3Server().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def env(server, monkeypatch):
+    """This process and the commands it runs see the store as a user's shell would (credentials, endpoint)."""
+    for k, v in server.environ().items():
+        monkeypatch.setenv(k, v)
+    return {**os.environ}
+
+
+@pytest.fixture
+def bucket(server, env):
+    """A new bucket on the server, and an S3 file system that speaks to it."""
+    fs = s3fs.S3FileSystem(
+        key=env["AWS_ACCESS_KEY_ID"], secret=S3_SECRET, endpoint_url=server.endpoint, skip_instance_cache=True
+    )
+    name = f"photos-{uuid.uuid4().hex[:10]}"
+    fs.mkdir(name)
+    return fs, name
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Sample JPEGs in class folders and their labelled list (``train.txt``, relative entries)."""
+    root = tmp_path_factory.mktemp("photos")
+    make_jpegs(root, N, classes=3, size=(96, 72), progress=False)
+    return root
+
+
+def upload(fs, bucket: str, photos) -> str:
+    """The photos and their list into ``bucket`` as they are on disk; the list's URL."""
+    for line in (photos / "train.txt").read_text().splitlines():
+        name = line.split("\t")[0]
+        fs.put_file(str(photos / name), f"{bucket}/data/{name}")
+    fs.pipe_file(f"{bucket}/data/train.txt", (photos / "train.txt").read_bytes())
+    return f"s3://{bucket}/data/train.txt"
+
+
+def same_batch(a, b) -> None:
+    assert np.array_equal(np.load(a), np.load(b))
+    la, lb = (str(p)[:-4] + ".labels.npy" for p in (a, b))
+    assert np.array_equal(np.load(la), np.load(lb))
+
+
+def test_urls_are_told_from_paths_and_file_urls_are_paths():
+    assert is_url("s3://b/k") and is_url("https://h/x.jpg") and is_url("gs://b/x")
+    assert not is_url("/a/b.jpg") and not is_url("a.jpg") and not is_url("file:///a.jpg")
+    assert not is_url("scan 12 ://.jpg")  # a name with "://" inside is no URL
+    assert local_path("file:///data/a.jpg") == "/data/a.jpg" and url_parent("s3://b/l/t.txt") == "s3://b/l/"
+
+
+def test_storage_options_never_show_their_values():
+    s = Storage({"key": "AKIAXXXX", "secret": S3_SECRET})
+    assert S3_SECRET not in repr(s) and "AKIAXXXX" not in repr(s) and "secret" in repr(s)
+    assert Storage({"s3": {"anon": True}, "anon": False}).for_protocol("s3") == {"anon": True}
+    assert Storage({"s3": {"anon": True}, "anon": False}).for_protocol("https") == {"anon": False}
+
+
+def test_a_list_in_a_bucket_gives_the_batch_the_same_files_give_on_disk(tmp_path, photos, bucket, env):
+    fs, name = bucket
+    url = upload(fs, name, photos)
+    local, remote = tmp_path / "local.npy", tmp_path / "remote.npy"
+    assert imgjobs("-q", "resize", photos / "train.txt", "--out", local, env=env).returncode == 0
+    done = imgjobs("-q", "resize", url, "--out", remote, env=env)
+    assert done.returncode == 0, done.stderr
+    same_batch(local, remote)
+    side = json.loads((tmp_path / "remote.npy.json").read_text())
+    assert side["shape"][0] == N
+    # a local list of absolute URLs, mixed with a file:// entry, is the same batch
+    lines = (photos / "train.txt").read_text().splitlines()
+    mixed = [f"s3://{name}/data/{ln}" for ln in lines[:-1]] + [f"file://{photos}/{lines[-1]}"]
+    (tmp_path / "mixed.txt").write_text("\n".join(mixed) + "\n")
+    again = imgjobs("-q", "resize", tmp_path / "mixed.txt", "--out", tmp_path / "mixed.npy", env=env)
+    assert again.returncode == 0, again.stderr
+    same_batch(local, tmp_path / "mixed.npy")
+
+
+def test_a_rerun_decides_from_each_objects_etag(tmp_path, photos, bucket, env):
+    fs, name = bucket
+    url = upload(fs, name, photos)
+    out = tmp_path / "b.npy"
+    assert imgjobs("-q", "resize", url, "--out", out, "--batch-size", "4", env=env).returncode == 0
+    first = np.load(out)
+    # the same bytes put again: a new upload, the same ETag: still current
+    key = f"{name}/data/class-1/0001.jpg"
+    fs.pipe_file(key, fs.cat_file(key))
+    again = imgjobs("resize", url, "--out", out, "--batch-size", "4", env=env)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr
+    # other bytes under the same name: that slice is redone, and the batch is what a fresh run gives
+    fs.pipe_file(key, (photos / "class-2/0002.jpg").read_bytes())
+    redo = imgjobs("resize", url, "--out", out, "--batch-size", "4", env=env)
+    assert redo.returncode == 0, redo.stderr
+    assert "changed since it was built in 1 of its 3 slice(s)" in redo.stderr
+    now = np.load(out)
+    assert np.array_equal(now[1], first[2]) and np.array_equal(now[4:], first[4:])
+    fresh = imgjobs("-q", "resize", url, "--out", tmp_path / "fresh.npy", env=env)
+    assert fresh.returncode == 0 and np.array_equal(np.load(tmp_path / "fresh.npy"), now)
+
+
+def test_content_stamps_read_every_object_and_see_the_same_bytes_as_unchanged(tmp_path, photos, bucket, env):
+    fs, name = bucket
+    url = upload(fs, name, photos)
+    storage = Storage()
+    data, size, version = read_object(f"{url[: url.rfind('/')]}/class-0/0000.jpg", storage)
+    assert size == len(data) == (photos / "class-0/0000.jpg").stat().st_size and version.startswith("etag:")
+    assert stamps.of_url(url, storage, "content") == stamps.of_content((photos / "train.txt").read_bytes())
+    out = tmp_path / "c.npy"
+    assert imgjobs("-q", "resize", url, "--out", out, "--stamps", "content", env=env).returncode == 0
+    again = imgjobs("resize", url, "--out", out, "--stamps", "content", env=env)
+    assert "up to date" in again.stdout
+
+
+def test_missing_objects_and_buckets_are_named_and_never_recorded_done(tmp_path, photos, bucket, env):
+    fs, name = bucket
+    url = upload(fs, name, photos)
+    fs.rm_file(f"{name}/data/class-0/0003.jpg")
+    out = tmp_path / "m.npy"
+    run = imgjobs("resize", url, "--out", out, env=env)
+    assert run.returncode == 1
+    assert f"FAILED s3://{name}/data/class-0/0003.jpg: cannot read: no such object" in run.stderr
+    side = json.loads((tmp_path / "m.npy.json").read_text())
+    assert [f["index"] for f in side["failed"]] == [3] and not np.load(out)[3].any()
+    # put back: the rerun decodes it (a missing object was never recorded as read)
+    fs.put_file(str(photos / "class-0/0003.jpg"), f"{name}/data/class-0/0003.jpg")
+    mended = imgjobs("-q", "resize", url, "--out", out, env=env)
+    assert mended.returncode == 0, mended.stderr
+    assert imgjobs("-q", "resize", photos / "train.txt", "--out", tmp_path / "l.npy", env=env).returncode == 0
+    same_batch(tmp_path / "l.npy", out)
+    gone = imgjobs("resize", f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/train.txt", "--out", out, env=env)
+    assert gone.returncode == 2 and "cannot read the list" in gone.stderr and "bucket does not exist" in gone.stderr
+    nolist = imgjobs("resize", f"s3://{name}/data/nope.txt", "--out", out, env=env)
+    assert nolist.returncode == 2 and f"s3://{name}/data/nope.txt: cannot read the list" in nolist.stderr
+
+
+def test_a_server_gone_mid_run_fails_what_it_did_not_serve_by_name(tmp_path, photos, env):
+    own = S3Server().start()  # this test's own server: it is stopped half-way
+    try:
+        fs = s3fs.S3FileSystem(key="k", secret="s", endpoint_url=own.endpoint, skip_instance_cache=True)
+        fs.mkdir("mid-run")
+        url = upload(fs, "mid-run", photos)
+        listed = tmp_path / "list.txt"  # the list stays readable: only the images are in the store
+        listed.write_text(
+            "".join(
+                f"s3://mid-run/data/{ln.split(chr(9))[0]}\n" for ln in (photos / "train.txt").read_text().splitlines()
+            )
+        )
+        assert url
+        own.stop()
+        envs = {**env, **own.environ(), "AWS_MAX_ATTEMPTS": "1"}
+        run = imgjobs("resize", listed, "--out", tmp_path / "g.npy", env=envs)
+        assert run.returncode == 1, run.stderr
+        assert run.stderr.count("FAILED s3://mid-run/data/") == N
+        side = json.loads((tmp_path / "g.npy.json").read_text())
+        assert len(side["failed"]) == N
+    finally:
+        own.stop()
+
+
+def test_an_http_source_gives_the_same_batch(tmp_path, photos, env):
+    with http_server(photos) as base:
+        lines = (photos / "train.txt").read_text().splitlines()
+        (tmp_path / "web.txt").write_text("".join(f"{base}/{ln}\n" for ln in lines))
+        run = imgjobs("-q", "resize", tmp_path / "web.txt", "--out", tmp_path / "w.npy", env=env)
+        assert run.returncode == 0, run.stderr
+        listed = imgjobs("-q", "resize", f"{base}/train.txt", "--out", tmp_path / "u.npy", env=env)
+        assert listed.returncode == 0, listed.stderr
+        (tmp_path / "bad.txt").write_text(f"{base}/class-0/nope.jpg\n")
+        bad = imgjobs("resize", tmp_path / "bad.txt", "--out", tmp_path / "bad.npy", env=env)
+    assert imgjobs("-q", "resize", photos / "train.txt", "--out", tmp_path / "l.npy", env=env).returncode == 0
+    same_batch(tmp_path / "l.npy", tmp_path / "w.npy")
+    same_batch(tmp_path / "l.npy", tmp_path / "u.npy")
+    assert bad.returncode == 1 and f"FAILED {base}/class-0/nope.jpg: cannot read: no such object" in bad.stderr
+
+
+def test_credentials_never_show_in_help_messages_logs_or_records(tmp_path, photos, bucket, env):
+    fs, name = bucket
+    url = upload(fs, name, photos)
+    options = json.dumps({"s3": {"secret": S3_SECRET, "key": "imgjobs-test-key"}})
+    e = {k: v for k, v in env.items() if k not in ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")}
+    e["DASK_IMGJOBS__STORAGE_OPTIONS"] = options
+    runs = [
+        imgjobs("resize", "--help", env=e),
+        imgjobs("-v", "resize", url, "--out", tmp_path / "s.npy", "--report", tmp_path / "r.json", env=e),
+        imgjobs("resize", url.replace(name, "no-such-bucket-xyz"), "--out", tmp_path / "x.npy", env=e),
+        imgjobs("resize", url, "--out", tmp_path / "t.npy", "--storage-options", "{not json", env=e),
+    ]
+    assert runs[1].returncode == 0, runs[1].stderr
+    assert runs[3].returncode == 2 and "storage options must be a JSON object" in runs[3].stderr
+    written = [p.read_text(errors="replace") for p in tmp_path.iterdir() if p.is_file() and p.suffix == ".json"]
+    assert len(written) >= 2
+    for text in [r.stdout + r.stderr for r in runs] + written:
+        assert S3_SECRET not in text
+
+
+@pytest.mark.parametrize("out", ["s3://b/x.npy", "s3://b/x.wds", "s3://b/x.zarr", "file:///tmp/x.npy"])
+def test_outputs_at_urls_are_refused_with_what_to_do(tmp_path, photos, out):
+    run = imgjobs("resize", photos / "train.txt", "--out", out)
+    assert run.returncode == 2 and f"output {out}" in run.stderr
+    assert ("local" in run.stderr or "as a path" in run.stderr) and "Traceback" not in run.stderr
