@@ -7,9 +7,12 @@ types, and the command line (:mod:`jobs.cli`) uses them for its own flags.
 from __future__ import annotations
 
 import argparse
+import numbers
 
 __all__ = [
+    "JOBS",
     "examples",
+    "job_range",
     "list_of",
     "positive",
     "rows",
@@ -41,6 +44,40 @@ def whole(low: int, high: int | None = None, *, auto: bool = False):
 positive = whole(1)
 rows = whole(0, auto=True)
 threshold = whole(0, 255)
+
+
+#: What ``--jobs`` takes, for messages: the one statement of its forms.
+JOBS = (
+    "N (keep N batch jobs, N >= 1) or MIN:MAX (between MIN and MAX as the work needs, 1 <= MIN <= MAX; "
+    "in Python also (min, max))"
+)
+
+
+def job_range(value) -> tuple[int, int]:
+    """An argparse type and a check: the batch jobs a cluster keeps, as ``(least, most)``.
+
+    ``N`` (text or a whole number) is N and N; ``MIN:MAX`` (text, or a pair from
+    Python) is MIN to MAX, adaptive.  At least one job always: a run waits for
+    its first worker before it sends any work, and has work until it ends.
+
+    >>> job_range("4"), job_range("1:4"), job_range((2, 3))
+    ((4, 4), (1, 4), (2, 3))
+    """
+    if isinstance(value, str):
+        parts: list = value.strip().split(":")
+    elif isinstance(value, (tuple, list)):
+        parts = list(value)
+    else:
+        parts = [value]
+    whole: list[int] = []
+    for part in parts:
+        if isinstance(part, str) and part.strip().isdigit():
+            part = int(part)
+        if isinstance(part, numbers.Integral) and not isinstance(part, bool):
+            whole.append(int(part))
+    if len(parts) not in (1, 2) or len(whole) != len(parts) or min(whole) < 1 or whole[0] > whole[-1]:
+        raise argparse.ArgumentTypeError(f"expected {JOBS}, got {value!r}")
+    return whole[0], whole[-1]
 
 
 def examples(*lines: str) -> str:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal, TypedDict
 
 from jobs import config
-from jobs.cliargs import positive
+from jobs.cliargs import job_range, positive
+from jobs.errors import ConfigError, UsageError
 from jobs.params import Options, Param, boolean, choice, option, text, whole_number
 
 __all__ = ["KINDS", "RunOptions", "SchedulerOptions"]
@@ -54,10 +55,15 @@ class SchedulerOptions(TypedDict, total=False):
         Connect to the scheduler that wrote this file (dask scheduler --scheduler-file FILE).
     cluster : str
         Submit workers as batch jobs through dask-jobqueue: a profile under
-        imgjobs.clusters (pbs, slurm, or your own); the scheduler runs in this
+        imgjobs.clusters (one per batch system dask-jobqueue knows, named
+        after it, e.g. slurm or lsf; or your own); the scheduler runs in this
         process (default ``imgjobs.scheduler.cluster``).
-    jobs : int
-        Cluster: batch jobs to keep running (default ``imgjobs.scheduler.jobs``).
+    jobs : int, (int, int) or str
+        Cluster: batch jobs, each one node of the profile's size: N keeps N
+        running (a job that retires or ends is replaced); MIN:MAX (in Python
+        also (min, max)) keeps MIN and submits more, up to MAX, while there is
+        more work than the workers can do soon, retiring them when idle
+        (cluster.adapt) (default ``imgjobs.scheduler.jobs``).
     tls : bool
         TLS on every connection of the clusters imgjobs starts (default
         ``imgjobs.scheduler.tls``; local, cluster: temporary certificates, or the
@@ -75,9 +81,21 @@ class SchedulerOptions(TypedDict, total=False):
     scheduler_address: str | None
     scheduler_file: str | None
     cluster: str | None
-    jobs: int | None
+    jobs: int | tuple[int, int] | str | None
     tls: bool | None
     performance_report: str | None
+
+
+def _job_range(key: str, value: Any) -> tuple[int, int]:
+    """A check: ``jobs`` as ``(least, most)`` (:func:`jobs.cliargs.job_range`), from config when not given;
+    anything else a :class:`UsageError` (given) or a :class:`ConfigError` naming the key and its source."""
+    given = value is not None
+    try:
+        return job_range(config.get(key, value))
+    except argparse.ArgumentTypeError as e:
+        if given:
+            raise UsageError(f"jobs: {e}") from None
+        raise ConfigError(f"jobs: {e} (imgjobs.{key}, from {config.source(key)})") from None
 
 
 @dataclass(frozen=True)
@@ -121,8 +139,9 @@ class RunOptions(Options):
         Param(key="scheduler.scheduler-file", check=text, flag={"metavar": "FILE"}), default=None
     )
     cluster: str | None = option(Param(key="scheduler.cluster", check=text, flag={"metavar": "PROFILE"}), default=None)
-    jobs: int | None = option(
-        Param(key="scheduler.jobs", check=whole_number(1), flag={"type": positive, "metavar": "N"}), default=None
+    jobs: int | tuple[int, int] | str | None = option(
+        Param(key="scheduler.jobs", check=_job_range, flag={"type": job_range, "metavar": "N|MIN:MAX"}),
+        default=None,
     )
     tls: bool | None = option(
         Param(key="scheduler.tls", check=boolean, flag={"action": argparse.BooleanOptionalAction}), default=None

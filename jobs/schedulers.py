@@ -151,13 +151,13 @@ def open_runner(run=None, **options):
     if cluster:
         from distributed import Client  # start-up: distributed (~0.5 s), for its schedulers only
 
-        njobs = run.get("jobs")
-        with start_cluster(cluster, jobs=njobs, tls=tls) as (jq, desc, threads, prof):
+        with start_cluster(cluster, jobs=run.get("jobs"), tls=tls) as (jq, desc, threads, prof, count):
             with closed_after(Client(jq, set_as_default=False), "the client") as client:
                 listen = (prof["jobqueue"].get("scheduler-options") or {}).get("dashboard_address")
                 link = dashboard_link(client, listen)
                 runner = Runner("cluster", threads, desc, client=client, dashboard_link=link, tunnel=tunnel_hint(link))
                 runner.ready = lambda note: wait_for_workers(client, jq, prof, note)
+                runner.usage = count.usage  # the report says how many batch jobs ran
                 yield runner
         return
     if kind in ("auto", "threads", "processes"):

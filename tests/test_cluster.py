@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
 from PIL import Image
@@ -490,7 +491,7 @@ def test_cluster_profile_errors_are_clear(tmp_path):
     env = cluster_env(
         tmp_path,
         {
-            "bad": {"type": "lsf"},
+            "bad": {"type": "loadleveler"},
             "tiny": {"type": "pbs", "jobqueue": {"cores": 2, "processes": 4}},
             "old": {"type": "pbs", "cores": 2},  # the key belongs under jobqueue:
             "nomem": {"type": "slurm", "jobqueue": {"memory": "lots"}},
@@ -499,7 +500,7 @@ def test_cluster_profile_errors_are_clear(tmp_path):
     )
     cases = (
         ("nope", "no cluster profile 'nope'"),
-        ("bad", "type must be one of"),
+        ("bad", "type must be one of pbs, slurm, lsf, sge, htcondor, oar, moab (dask-jobqueue's batch systems)"),
         ("tiny", "exceeds"),
         ("old", "go under its `jobqueue:` section"),
         ("nomem", "jobqueue.memory must be a size"),
@@ -557,6 +558,78 @@ def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, im
     assert imgjobs(*args, "--out", tmp_path / "ref.npy").returncode == 0
     np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "b.npy"))
     assert not temps(tmp_path)
+
+
+def test_jobs_is_n_or_min_max_and_anything_else_is_a_usage_error_saying_what_is_allowed(tmp_path, capsys):
+    from jobs.cli.parser import build_parser
+    from jobs.errors import ConfigError, UsageError
+    from jobs.options import RunOptions
+
+    parser = build_parser(plugins=False)
+    for given, want in (("3", (3, 3)), ("1:4", (1, 4)), ("2:2", (2, 2))):
+        assert parser.parse_args(["compress", "a", "b", "--jobs", given]).jobs == want
+        assert RunOptions(jobs=given).get("jobs") == want
+    assert RunOptions(jobs=(1, 4)).get("jobs") == (1, 4) and RunOptions(jobs=4).get("jobs") == (4, 4)  # Python
+    for bad in ("4:1", "0:0", "a:b", "1:2:3", "-1", "0", "1:", "2.5"):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(["compress", "a", "b", "--jobs", bad])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and "argument --jobs: expected N (keep N batch jobs, N >= 1) or MIN:MAX" in err
+        assert "1 <= MIN <= MAX" in err and repr(bad) in err, err
+    for bad in ((0, 2), (3, 1), (1, 2, 3), True, "x"):
+        with pytest.raises(UsageError, match=r"jobs: expected N .* or MIN:MAX"):
+            RunOptions(jobs=bad).get("jobs")
+    with dask.config.set({"imgjobs.scheduler.jobs": "4:1"}):
+        with pytest.raises(ConfigError, match=r"got '4:1' \(imgjobs.scheduler.jobs, from"):
+            RunOptions().get("jobs")
+    with dask.config.set({"imgjobs.scheduler.jobs": "1:4"}):
+        assert RunOptions().get("jobs") == (1, 4)
+    # from the command, a configured value that is wrong is a usage error too (exit 2), named with its source
+    (tmp_path / "src").mkdir()
+    env = dict(cluster_env(tmp_path, {}), DASK_IMGJOBS__SCHEDULER__JOBS="1:2:3")
+    r = imgjobs("compress", tmp_path / "src", tmp_path / "o", "--cluster", "slurm", env=env)
+    assert r.returncode == 2 and "environment variable DASK_IMGJOBS__SCHEDULER__JOBS" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not list((tmp_path / "batch-jobs").glob("*.sh"))  # nothing submitted
+
+
+@pytest.mark.timeout(180)
+def test_an_adaptive_cluster_grows_with_the_work_and_the_report_counts_its_batch_jobs(tmp_path, rng):
+    # --jobs 1:2 through the sbatch stand-in: one job to start with, a second as soon as there is work
+    # (a target duration of 10 ms: any queued task asks for more workers), and the run's report says how
+    # many jobs ran, as the jobs' own logs do; the first two lifetimes staggered by the most jobs, 2
+    profile = {
+        "type": "slurm",
+        "jobqueue": {
+            "cores": 1,
+            "processes": 1,
+            "memory": "1GiB",
+            "interface": "lo",
+            "walltime": "00:05:00",
+            "local-directory": str(tmp_path / "scratch"),
+            "shared-temp-directory": str(tmp_path),
+            "scheduler-options": {"dashboard_address": "127.0.0.1:0"},
+        },
+        "lifetime": "1h",
+        "lifetime-stagger": None,
+    }
+    env = cluster_env(tmp_path, {"site": profile})
+    env.update(DASK_DISTRIBUTED__ADAPTIVE__INTERVAL="200ms", DASK_DISTRIBUTED__ADAPTIVE__TARGET_DURATION="10ms")
+    listfile = jpeg_list(tmp_path, 300, rng)
+    args = ["resize", listfile, "--size", "48x48", "--batch-size", "1", "--out", tmp_path / "b.npy"]
+    r = imgjobs(*args, "--cluster", "site", "--jobs", "1:2", "--report", tmp_path / "r.json", "--no-tls", env=env)
+    assert r.returncode == 0, r.stderr
+    submitted = sorted((tmp_path / "batch-jobs").glob("*.sh"), key=lambda p: p.stat().st_mtime_ns)
+    assert len(submitted) == 2, f"{len(submitted)} job(s) submitted: the cluster did not grow to --jobs 1:2's 2"
+    lives = [re.search(r"--lifetime (\S+)", p.read_text()).group(1) for p in submitted]
+    assert lives == ["3600s", "2700s"], lives  # staggered as the first 2 jobs of a cluster of at most 2
+    ran = [p for p in submitted if "Registered to:" in Path(f"{p}.log").read_text()]
+    counted = json.loads((tmp_path / "r.json").read_text())["usage"]["batch_jobs"]
+    assert counted["in_all"] == len(ran) >= 1 and 1 <= counted["most_at_once"] <= len(ran), (counted, ran)
+    line = f"  batch jobs: {counted['most_at_once']} at most at once, {counted['in_all']} in all"
+    assert line in r.stdout.splitlines(), r.stdout
+    assert "1 to 2 job(s) as the work needs (adaptive)" in json.loads((tmp_path / "r.json").read_text())["scheduler"]
+    assert imgjobs(*args[:-1], tmp_path / "ref.npy").returncode == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "b.npy"))
 
 
 # --------------------------------------------------------------------------- batch scripts

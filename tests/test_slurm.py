@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
 import yaml
@@ -162,6 +163,45 @@ def test_ctrl_c_and_sigterm_leave_no_job_in_squeue(tmp_path, rng, site, sig, sta
         time.sleep(0.5)
     assert not (tmp_path / "b.npy").exists()
     assert [p.name for p in tmp_path.glob(".b.npy*")] == [".b.npy.imgjobs-partial"]  # kept for the rerun
+
+
+def test_jobs_min_max_grows_while_there_is_work_and_shrinks_back_when_idle(site):
+    # --jobs 1:4 as jobs=(1, 4) from Python, on this 2-CPU node of 1-core jobs: work for many workers
+    # makes the cluster ask Slurm for more jobs (two RUNNING at once, the rest PENDING for cores), and
+    # once the work is gone, for fewer, down to one; seen in squeue and on the scheduler, not only in
+    # imgjobs' own count.  Adaptive decisions every 300 ms, after 2 alike (distributed's: 1 s, 3).
+    from jobs.schedulers import open_runner
+
+    env = site()
+    profile = yaml.safe_load((Path(env["DASK_CONFIG"]) / "imgjobs.yaml").read_text())["imgjobs"]["clusters"]["site"]
+    quick = {"distributed.adaptive.interval": "300ms", "distributed.adaptive.wait-count": 2}
+    name = site.job_name
+
+    def jobs(state: str | None = None) -> list[str]:
+        return [j for j, s in squeue(name) if state is None or s == state]
+
+    def wait(what: str, done, timeout: float = 40):
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, f"{what}: squeue says {squeue(name)}"
+            time.sleep(0.3)
+
+    with dask.config.set({"imgjobs.clusters.site": profile, **quick}):
+        with open_runner(cluster="site", jobs=(1, 4), tls=False) as runner:
+            client = runner.client
+            runner.ready(lambda line: None)  # the first worker, as a run waits for it
+            assert len(jobs()) == 1  # MIN, before any work
+            work = client.map(time.sleep, [0.5] * 400, pure=False)  # ~200 s of work for one worker
+            workers = lambda: len(client.scheduler_info()["workers"])  # noqa: E731
+            wait("the cluster never grew above 1 job", lambda: len(jobs("RUNNING")) >= 2 and workers() >= 2)
+            asked = len(jobs())
+            assert 2 <= asked <= 4, squeue(name)  # more than MIN, never more than MAX
+            client.cancel(work)
+            del work
+            wait("the idle cluster never shrank back to 1 job", lambda: len(jobs()) == 1 and workers() == 1)
+            [used] = runner.usage()  # and imgjobs' own count agrees
+            assert used.what == "batch jobs" and used.most >= 2 and used.total >= 2, used
+    wait("jobs left after the cluster closed", lambda: jobs() == [], 30)
 
 
 _STAMP = re.compile(

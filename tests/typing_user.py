@@ -18,3 +18,4 @@ def user_script() -> None:
     print(batch.output, jobs.run_job("stats", "scans/", "stats.csv", images_per_task=8))
     row: np.ndarray = jobs.preprocess("a.jpg", like="batch.npy")
     print(row.shape, jobs.resize_array("train.txt", size=(64, 64), fit="pad").shape)
+    print(jobs.compress("scans/", "rle/", cluster="slurm", jobs=(1, 4)).counts)  # adaptive: 1 to 4 batch jobs

@@ -140,6 +140,8 @@ def _run_job(args) -> int:
         print(f"{label} {printable(r.reason)}", file=sys.stderr)
     if not args.quiet:
         print(report.summary())
+        for used in report.usage:  # what where it ran counted: a cluster's batch jobs
+            print(used.line())
     return report.exit_code
 
 

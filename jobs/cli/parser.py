@@ -12,6 +12,7 @@ from jobs.cli.flags import add_job_arguments, add_scheduler_options
 from jobs.cli.helptext import configured
 from jobs.cli.study import add_study_parser
 from jobs.cliargs import examples, positive, whole
+from jobs.clusters.systems import TYPES
 from jobs.version import __version__
 
 __all__ = ["build_parser"]
@@ -26,9 +27,11 @@ schedulers:
   --scheduler-address / --scheduler-file
                       an existing cluster, e.g. `dask scheduler --scheduler-file f.json`
                       started by a batch job (scripts/pbs_job.sh, scripts/slurm_job.sh)
-  --cluster pbs|slurm --jobs N
-                      workers submitted as N batch jobs through dask-jobqueue, sized by a
-                      profile in configs/imgjobs.yaml; --dry-run prints the job script
+  --cluster PROFILE --jobs N|MIN:MAX
+                      workers submitted as batch jobs through dask-jobqueue, sized by a
+                      profile of configs/imgjobs.yaml, one per batch system:
+                      {systems};
+                      N jobs, or MIN to MAX as the work needs; --dry-run prints the job script
   --tls               encrypted, authenticated connections (see `imgjobs certs`)
 
 examples:
@@ -37,6 +40,7 @@ examples:
   imgjobs resize train.txt --num-images 2000 --out batch.npy
   imgjobs study resize train.txt --workers 1,2 --out study-resize
   imgjobs compress scans/ rle/ --cluster pbs --jobs 4 --dry-run
+  imgjobs resize train.txt --out batch.zarr --cluster slurm --jobs 1:8
 
 Defaults come from configs/imgjobs.yaml through dask.config; flags win.  The scheduler
 by default (imgjobs.scheduler.kind): {kind}.
@@ -53,9 +57,9 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
         prog="imgjobs",
         description="Image batch jobs on Dask: compress 1-bit images to the classic .rle format and back, "
         "build (N, H, W, 3) training batches from JPEG lists, and measure throughput.",
-        epilog=_EPILOG.replace("{auto_files}", configured("scheduler.auto-processes-files")).replace(
-            "{kind}", configured("scheduler.kind")
-        ),
+        epilog=_EPILOG.replace("{auto_files}", configured("scheduler.auto-processes-files"))
+        .replace("{kind}", configured("scheduler.kind"))
+        .replace("{systems}", ", ".join(TYPES)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")

@@ -15,13 +15,11 @@ import dask.config
 from dask.utils import parse_bytes, parse_timedelta
 
 from jobs import config
+from jobs.clusters.systems import SYSTEMS, TYPES
 from jobs.clusters.tls import _dashed, security
 from jobs.errors import ClusterError, UsageError
 
 __all__ = ["job_script", "lifetime_of", "profile"]
-
-
-TYPES = ("pbs", "slurm")
 
 #: The keys a profile may hold besides ``jobqueue``.
 OWN_KEYS = ("type", "jobqueue", "lifetime", "lifetime-stagger", "worker-timeout")
@@ -56,12 +54,16 @@ def profile(name: str) -> dict:
         known = ", ".join(sorted(profiles)) or "none"
         raise UsageError(
             f"no cluster profile {name!r} (known: {known}): add one under imgjobs.clusters in "
-            "~/.config/dask/imgjobs.yaml (copy pbs or slurm from configs/imgjobs.yaml)"
+            f"~/.config/dask/imgjobs.yaml (copy the profile of your batch system, one of {', '.join(TYPES)}, "
+            "from configs/imgjobs.yaml)"
         )
     prof = _dashed(profiles[name])
     kind = prof.get("type", name)
     if kind not in TYPES:
-        raise UsageError(f"cluster profile {name!r}: type must be one of {', '.join(TYPES)}, got {kind!r}")
+        raise UsageError(
+            f"cluster profile {name!r}: type must be one of {', '.join(TYPES)} (dask-jobqueue's batch systems), "
+            f"got {kind!r}"
+        )
     unknown = sorted(set(prof) - set(OWN_KEYS))
     if unknown:
         raise UsageError(
@@ -92,12 +94,14 @@ def profile(name: str) -> dict:
             raise UsageError(f"cluster profile {name!r}: jobqueue.{key} must be a whole number >= 1, got {value!r}")
     if jq["processes"] > jq["cores"]:
         raise UsageError(f"cluster profile {name!r}: processes ({jq['processes']}) exceeds cores ({jq['cores']})")
-    try:
-        parse_bytes(str(jq.get("memory")))
-    except (ValueError, TypeError):
-        raise UsageError(
-            f"cluster profile {name!r}: jobqueue.memory must be a size such as 64GiB, got {jq.get('memory')!r}"
-        ) from None
+    for key in SYSTEMS[kind].sizes:
+        try:
+            parse_bytes(str(jq.get(key)))
+        except (ValueError, TypeError):
+            raise UsageError(
+                f"cluster profile {name!r}: jobqueue.{key} must be a size such as 64GiB, got {jq.get(key)!r} "
+                f"(a {kind} job states its {key})"
+            ) from None
     return merged
 
 
@@ -106,17 +110,14 @@ def _cluster_class(kind: str):
     # Ctrl-C must stay a KeyboardInterrupt, so that runs clean up and exit 130.
     main = threading.current_thread() is threading.main_thread()
     before = signal.getsignal(signal.SIGINT) if main else None
-    cls: type
     try:
-        if kind == "pbs":
-            from dask_jobqueue import PBSCluster as cls  # optional extra: dask-jobqueue (hpc)
-        else:
-            from dask_jobqueue import SLURMCluster as cls  # optional extra: dask-jobqueue (hpc)
+        import dask_jobqueue  # optional extra: dask-jobqueue (hpc)
     except ImportError:
         raise UsageError('--cluster needs dask-jobqueue: pip install "imgjobs[hpc]"') from None
     finally:
         if main and before is not None:
             signal.signal(signal.SIGINT, before)
+    cls: type = getattr(dask_jobqueue, SYSTEMS[kind].cluster)
     return cls
 
 
@@ -127,12 +128,14 @@ def _seconds(text) -> float:
 def lifetime_of(i: int, lifetime: str, jobs: int) -> str:
     """The worker lifetime of the ``i``-th job a cluster submits (from 0): the first ``jobs`` retire spread.
 
-    All of the first ``jobs`` start together, so with one lifetime they would
-    retire together and leave no worker until their replacements start.  Job
-    ``i < jobs`` lives ``lifetime * (1 - i / (2 jobs))`` instead (with 2 jobs:
-    100% and 75%), every later job the whole lifetime: replacements start as
-    their predecessors retire, so they stay spread, and capacity never drops to
-    zero while a replacement starts within that spread (with ``--jobs 1`` it
+    ``jobs`` is the most jobs the cluster keeps at once: N of ``--jobs N``, MAX
+    of ``--jobs MIN:MAX``.  The first ``jobs`` start together (an adaptive
+    cluster's as soon as there is work for them), so with one lifetime they
+    would retire together and leave no worker until their replacements start.
+    Job ``i < jobs`` lives ``lifetime * (1 - i / (2 jobs))`` instead (with 2
+    jobs: 100% and 75%), every later job the whole lifetime: replacements start
+    as their predecessors retire, so they stay spread, and capacity never drops
+    to zero while a replacement starts within that spread (with ``--jobs 1`` it
     always drops).
 
     Examples
@@ -173,6 +176,11 @@ def _job_class(cls, prof: dict, jobs: int):
 
 
 def _make(name: str, tls: bool, *, check_commands: bool, jobs: int = 1):
+    """The dask-jobqueue cluster of profile ``name`` (no job submitted yet), its profile, and its TLS folder or None.
+
+    ``jobs``: the most jobs it will keep at once, whose first ones retire spread
+    (:func:`lifetime_of`).
+    """
     prof = profile(name)
     cls = _cluster_class(prof["type"])
     if check_commands:
@@ -190,7 +198,9 @@ def _make(name: str, tls: bool, *, check_commands: bool, jobs: int = 1):
     if not jq.get("python"):
         jq["python"] = sys.executable
     config_name = f"imgjobs-{name}"
-    # dask-jobqueue reads jobqueue.<config_name> for every job it submits, so it stays in the config
+    # dask-jobqueue reads jobqueue.<config_name> for every job it submits, so it stays in the config: the
+    # profile's whole section, none of the keys an earlier profile of this name left (another type's project)
+    dask.config.config.get("jobqueue", {}).pop(config_name, None)
     dask.config.update(dask.config.config, {"jobqueue": {config_name: jq}}, priority="new")
     sec = security(tls, temporary=True)
     kwargs = {"config_name": config_name, "security": sec, "job_cls": _job_class(cls, prof, jobs)}

@@ -194,6 +194,8 @@ def execute(
             seconds = time.perf_counter() - start
             report = finish.finalize(plan.settled + list(results), seconds, runner.description)
             report.tasks = tasks
+            counted = getattr(runner, "usage", None)  # what where it ran counted (a cluster: its batch jobs)
+            report.usage = list(counted()) if counted else []
         except BaseException:
             log.info("%s: aborted; removing what this run left under temporary names", plan.job)
             finish.abort()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["STATUSES", "FileResult", "Outcomes", "Report", "size_text"]
+__all__ = ["STATUSES", "FileResult", "Outcomes", "Report", "Usage", "size_text"]
 
 #: Outcome of a file: done, left alone (its output is current), failed, or found to differ (a job that compares).
 STATUSES = ("ok", "skipped", "failed", "mismatch")
@@ -156,6 +156,30 @@ def size_text(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Something a run used, counted by where it ran (a batch-system cluster counts its jobs); the runtime
+    carries it into the report without knowing what it is.
+
+    Attributes
+    ----------
+    what : str
+        What was counted, for people (``batch jobs``); with ``_`` for spaces, its key in :meth:`Report.to_dict`.
+    most : int
+        The most at once.
+    total : int
+        How many in all.
+    """
+
+    what: str
+    most: int
+    total: int
+
+    def line(self) -> str:
+        """A line of the summary: ``  batch jobs: 4 at most at once, 6 in all``."""
+        return f"  {self.what}: {self.most} at most at once, {self.total} in all"
+
+
 class Report:
     """What a job did: every file's outcome and the summary figures.
 
@@ -176,6 +200,8 @@ class Report:
     tasks : int or None
         Tasks the run computed (for a job's own executors: calls, one per file);
         None when unknown (a graph computed elsewhere).
+    usage : list of Usage
+        What the run used that where it ran counted (a batch-system cluster: its jobs).
     """
 
     def __init__(self, job: str, outcomes: list, seconds: float, *, scheduler: str = "", output=None):
@@ -186,6 +212,7 @@ class Report:
         self.output = output
         self.up_to_date: str | None = None
         self.tasks: int | None = None
+        self.usage: list[Usage] = []
 
     # -- figures
 
@@ -287,6 +314,7 @@ class Report:
             "scheduler": self.scheduler,
             "output": self.output,
             "up_to_date": self.up_to_date,
+            "usage": {u.what.replace(" ", "_"): {"most_at_once": u.most, "in_all": u.total} for u in self.usage},
             "summary": self.summary(),
             **self.extra(),
             "files": [

@@ -33,6 +33,7 @@ from dask.threaded import get as threaded_get
 from jobs import config
 from jobs.errors import ConfigError
 from jobs.runtime.pools import process_pool, start_method
+from jobs.runtime.report import Usage
 from jobs.runtime.window import keeps_finished_on, submit_windowed
 
 __all__ = [
@@ -124,6 +125,9 @@ class Runner:
     ready : callable or None
         ``ready(note)`` waits until the scheduler has a worker, saying what it
         waits for (a batch-system cluster); None: it has them.
+    usage : callable or None
+        ``usage()``: what the run used that this scheduler counts, for the report
+        (:class:`~jobs.runtime.report.Usage`: a batch-system cluster's jobs); None: nothing.
     """
 
     def __init__(self, kind: str, parallelism: int, description: str, *, client=None, dashboard_link=None, tunnel=None):
@@ -134,6 +138,7 @@ class Runner:
         self.dashboard_link = dashboard_link
         self.tunnel = tunnel
         self.ready = None  # a batch-system cluster: waits for its first worker, saying what the batch system reports
+        self.usage: Callable[[], list[Usage]] | None = None  # a batch-system cluster: its jobs, for the report
         self._started: str | None = None  # processes: how the worker processes were started
 
     def run(self, plan, progress, profile: str | None = None) -> tuple[list, int]:
