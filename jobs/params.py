@@ -249,7 +249,7 @@ def storage_options(key, value) -> Storage:
 
 
 #: ``storage_options``: fsspec's options for the URLs a job reads and writes (``imgjobs.storage-options``).
-STORAGE = Param(key="storage-options", check=storage_options, flag={"metavar": "JSON"}, unset="{}")
+STORAGE = Param(key="storage-options", check=storage_options, flag={"metavar": "JSON"})
 
 #: Config keys whose values ``--help`` and messages never show: they may hold credentials.
 SECRET_KEYS = frozenset({STORAGE.key})

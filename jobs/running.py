@@ -38,6 +38,7 @@ from jobs.runtime.places import check_places
 from jobs.runtime.progress import Progress
 from jobs.runtime.report import Report
 from jobs.runtime.runners import Mapper, Runner, local_map
+from jobs.runtime.storage import is_url, local_path
 from jobs.schedulers import runner_for
 from rle import open_regular
 
@@ -187,8 +188,9 @@ def run(
     _warn_unknown_keys()
     check_client(client)
     compute = True if compute is None else compute
-    if isinstance(source, (str, os.PathLike)) and not os.path.lexists(source):
-        raise UsageError(f"{os.fspath(source)}: no such file or directory")
+    named = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    if named is not None and not is_url(named) and not os.path.lexists(local_path(named)):  # a URL: its job reads it
+        raise UsageError(f"{named}: no such file or directory")
     if writes is not None:  # graphs computed later too: their tasks would meet it only when they run
         check_places([lock_place(writes)])
     if precheck is not None and compute:  # before a cluster starts for nothing

@@ -52,6 +52,8 @@ class Mutant:
 
 INTEGRITY = "tests/test_integrity.py"
 RR = "tests/test_rle_records.py"
+BS = "tests/test_batch_systems.py"
+ST = "tests/test_storage.py"
 MUTANTS = [
     # ---- no batch job outlives its run
     Mutant(
@@ -551,6 +553,125 @@ MUTANTS = [
         "    tls: true                  # TLS on the clusters",
         "    tls: false                 # TLS on the clusters",
         ("tests/test_cluster.py::-k stopped_by_a_signal",),
+    ),
+    Mutant(
+        "batch systems: a profile of an unknown type is taken (and fails deep in dask-jobqueue)",
+        "jobs/clusters/profiles.py",
+        "    if kind not in TYPES:",
+        "    if False:",
+        (f"{BS}::test_the_built_in_profiles_are_one_per_batch_system_and_a_wrong_type_names_them",),
+    ),
+    Mutant(
+        "batch systems: an HTCondor profile without a disk size is taken (dask-jobqueue's error, no profile named)",
+        "jobs/clusters/profiles.py",
+        "    for key in SYSTEMS[kind].sizes:",
+        '    for key in ("memory",):',
+        (f"{BS}::test_the_built_in_profiles_are_one_per_batch_system_and_a_wrong_type_names_them",),
+    ),
+    Mutant(
+        "batch systems: every type gets PBS's cluster class",
+        "jobs/clusters/profiles.py",
+        "    cls: type = getattr(dask_jobqueue, SYSTEMS[kind].cluster)",
+        "    cls: type = dask_jobqueue.PBSCluster",
+        (f"{BS}::-k job_script_is_the_one",),
+    ),
+    Mutant(
+        "batch systems: a profile redefined in one process keeps another type's keys (Moab charged to OAR's project)",
+        "jobs/clusters/profiles.py",
+        '    dask.config.config.get("jobqueue", {}).pop(config_name, None)\n',
+        "",
+        (f"{BS}::test_a_profile_redefined_in_the_same_process_keeps_none_of_its_old_keys",),
+    ),
+    Mutant(
+        "batch systems: a status command that lists every job of the user's shows other runs' jobs",
+        "jobs/clusters/lifecycle.py",
+        "    if system.ids == \"none\":  # it lists every job of the user's: the run's own, by their ids",
+        "    if False:",
+        (f"{BS}::-k states_of_the_runs_jobs_only",),
+    ),
+    Mutant(
+        "batch systems: the status command is given the job ids one way for every system",
+        "jobs/clusters/systems.py",
+        '        if self.ids == "comma":',
+        "        if True:",
+        (f"{BS}::-k states_of_the_runs_jobs_only",),
+    ),
+    Mutant(
+        "adaptive: --jobs MIN:MAX never grows above MIN",
+        "jobs/clusters/lifecycle.py",
+        "        cluster.adapt(minimum_jobs=least, maximum_jobs=most)",
+        "        cluster.adapt(minimum_jobs=least, maximum_jobs=least)",
+        ("tests/test_cluster.py::-k adaptive_cluster_grows",),
+    ),
+    Mutant(
+        "adaptive: the first MAX jobs' lifetimes are staggered as if there were only MIN (they retire together)",
+        "jobs/clusters/lifecycle.py",
+        "    cluster, prof, private = _make(name, tls, check_commands=True, jobs=most)",
+        "    cluster, prof, private = _make(name, tls, check_commands=True, jobs=least)",
+        ("tests/test_cluster.py::-k adaptive_cluster_grows",),
+    ),
+    Mutant(
+        "jobs: --jobs 0:0 (no job ever) is taken",
+        "jobs/cliargs.py",
+        "or min(whole) < 1 or",
+        "or min(whole) < 0 or",
+        ("tests/test_cluster.py::-k n_or_min_max",),
+    ),
+    Mutant(
+        "jobs: --jobs 4:1 (MIN over MAX) is taken",
+        "jobs/cliargs.py",
+        " or whole[0] > whole[-1]:",
+        ":",
+        ("tests/test_cluster.py::-k n_or_min_max",),
+    ),
+    Mutant(
+        "jobs: --jobs 1:2:3 is taken as 1:3",
+        "jobs/cliargs.py",
+        "    if len(parts) not in (1, 2) or",
+        "    if",
+        ("tests/test_cluster.py::-k n_or_min_max",),
+    ),
+    Mutant(
+        "jobs: a wrong imgjobs.scheduler.jobs is not named with where it was set",
+        "jobs/options.py",
+        '        raise ConfigError(f"jobs: {e} (imgjobs.{key}, from {config.source(key)})") from None',
+        '        raise UsageError(f"jobs: {e}") from None',
+        ("tests/test_cluster.py::-k n_or_min_max",),
+    ),
+    Mutant(
+        "job count: a replacement, named as the job it replaces, is not counted as another batch job",
+        "jobs/clusters/lifecycle.py",
+        '        job_id = str(getattr(job, "job_id", None) or f"worker {name}")',
+        "        job_id = name",
+        ("tests/test_cluster.py::-k job_count_tells",),
+    ),
+    Mutant(
+        "job count: a job of several worker processes counts as several batch jobs",
+        "jobs/clusters/lifecycle.py",
+        '        job = jobs.get(name) or jobs.get(name.rsplit("-", 1)[0])',
+        "        job = jobs.get(name)",
+        ("tests/test_cluster.py::-k job_count_tells",),
+    ),
+    Mutant(
+        "job count: a job whose workers left still counts as running (at most at once is all of them)",
+        "jobs/clusters/lifecycle.py",
+        "            self._live[job_id] -= 1",
+        "            self._live[job_id] -= 0",
+        ("tests/test_cluster.py::-k job_count_tells",),
+    ),
+    Mutant(
+        "job count: the batch jobs that ran are not in the report",
+        "jobs/runtime/engine.py",
+        "            report.usage = list(counted()) if counted else []",
+        "            report.usage = []",
+        ("tests/test_cluster.py::-k adaptive_cluster_grows",),
+    ),
+    Mutant(
+        "job count: the summary does not say how many batch jobs ran",
+        "jobs/cli/command.py",
+        "            print(used.line())",
+        "            pass",
+        ("tests/test_cluster.py::-k adaptive_cluster_grows",),
     ),
     # ---- the codec
     # ---- training sets (issue 20): fits, shards, the same pixels at inference
@@ -1423,6 +1544,70 @@ MUTANTS = [
         "    if False:",
         ("tests/test_first_use.py::-k jupyter",),
     ),
+    # ---- data at URLs (jobs/runtime/storage.py)
+    Mutant(
+        "storage: an object whose bytes are not as many as its store said is taken",
+        "jobs/runtime/storage.py",
+        "    if size is not None and len(data) != size:",
+        "    if False:",
+        (f"{ST}::test_a_server_that_lies_about_sizes_is_refused_by_name",),
+    ),
+    Mutant(
+        "storage: an object the store says is over the limit is read anyway",
+        "jobs/runtime/storage.py",
+        "    if limit is not None and size is not None and size > limit:",
+        "    if False:",
+        (f"{ST}::test_a_server_that_lies_about_sizes_is_refused_by_name",),
+    ),
+    Mutant(
+        "storage: no ETag is used: every stamp of an object reads and digests it",
+        "jobs/runtime/storage.py",
+        '            kind = "etag" if key.lower() in ("etag", "md5hash") else "time"',
+        '            continue',
+        (f"{ST}::test_content_stamps_read_every_object_and_see_the_same_bytes_as_unchanged",),
+    ),
+    Mutant(
+        "storage: an object's stamp leaves out its version (an object replaced at the same size is kept)",
+        "jobs/runtime/stamps.py",
+        '        if size is not None and version is not None:\n            return f"{size}:{version}"',
+        '        if size is not None and version is not None:\n            return f"{size}:x"',
+        ("tests/test_storage_model.py",),
+    ),
+    Mutant(
+        "storage: the options' values show in their repr",
+        "jobs/runtime/storage.py",
+        "        return f\"Storage(options: {', '.join(sorted(self.options)) or 'none'})\"",
+        "        return f\"Storage({self.options})\"",
+        (f"{ST}::test_storage_options_never_show_their_values",),
+    ),
+    Mutant(
+        "storage: --help shows the configured storage options",
+        "jobs/cli/helptext.py",
+        "    if key in SECRET_KEYS:",
+        "    if False:",
+        (f"{ST}::test_credentials_never_show_in_help_messages_logs_or_records",),
+    ),
+    Mutant(
+        "storage: a URL in a list is taken relative to the list",
+        "jobs/resize_job/listed.py",
+        '    if name[0] == "/" or is_url(name):',
+        '    if name[0] == "/":',
+        (f"{ST}::test_a_list_in_a_bucket_gives_the_batch_the_same_files_give_on_disk",),
+    ),
+    Mutant(
+        "storage: a task reads a list at a URL changed since the plan",
+        "jobs/runtime/listfile.py",
+        "        if now != self.version:",
+        "        if False:",
+        (f"{ST}::test_a_list_changed_in_its_bucket_after_the_plan_is_refused_by_the_tasks",),
+    ),
+    Mutant(
+        "storage: an output at a URL is not refused",
+        "jobs/resize_job/checks.py",
+        "    if not (is_url(out) or out.startswith(\"file://\")):\n        return",
+        "    return",
+        (f"{ST}::test_outputs_at_urls_are_refused_with_what_to_do",),
+    ),
 ]
 
 
@@ -1645,8 +1830,8 @@ def main(argv=None) -> int:
         for m in chosen:
             print(f"{m.name}\n    {m.path}; killed by {', '.join(m.tests)}")
         return 0
-    # the same examples every time (the derandomized "ci" profile): a verdict reproduces anywhere
-    os.environ["HYPOTHESIS_PROFILE"] = "ci"
+    # the same examples every time (the derandomized "ci" profile, not shrunk): a verdict reproduces anywhere
+    os.environ["HYPOTHESIS_PROFILE"] = "mutants"
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode is cached, by modification time (MUTATED_MTIME)
     sys.dont_write_bytecode = False
     fork = not args.no_fork and warm()

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bitarray import bitarray
-from hypothesis import settings
+from hypothesis import Phase, settings
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # failures in .hypothesis/.  HYPOTHESIS_PROFILE=ci reproduces CI's examples locally.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
 settings.register_profile("dev", deadline=None, print_blob=True)
+# scripts/mutants.py: CI's examples, without shrinking (a mutant is killed by the first failure; no one reads it)
+settings.register_profile(
+    "mutants", parent=settings.get_profile("ci"), phases=[Phase.explicit, Phase.reuse, Phase.generate]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 

@@ -117,6 +117,8 @@ def why_not_here(argv: list[str]) -> str | None:
         return "submits batch jobs"
     if {"--scheduler-address", "--scheduler-file"} & set(argv):
         return "joins a running scheduler"
+    if any(re.match(r"([a-z0-9]+::)*[a-z0-9]+://", w) and not w.startswith("file://") for w in argv):
+        return "reads a bucket or a server of yours (tests/test_storage.py runs these on its own)"
     return None
 
 
@@ -281,6 +283,7 @@ def test_every_documented_command_runs_clean(tmp_path):
         "a synopsis (SRC DST, [--option]), not a command",
         "submits batch jobs",
         "joins a running scheduler",
+        "reads a bucket or a server of yours (tests/test_storage.py runs these on its own)",
     }
 
 

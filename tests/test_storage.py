@@ -221,6 +221,7 @@ def test_credentials_never_show_in_help_messages_logs_or_records(tmp_path, photo
     ]
     assert runs[1].returncode == 0, runs[1].stderr
     assert runs[3].returncode == 2 and "storage options must be a JSON object" in runs[3].stderr
+    assert "configured, not shown" in " ".join(runs[0].stdout.split())
     written = [p.read_text(errors="replace") for p in tmp_path.iterdir() if p.is_file() and p.suffix == ".json"]
     assert len(written) >= 2
     for text in [r.stdout + r.stderr for r in runs] + written:
@@ -232,3 +233,80 @@ def test_outputs_at_urls_are_refused_with_what_to_do(tmp_path, photos, out):
     run = imgjobs("resize", photos / "train.txt", "--out", out)
     assert run.returncode == 2 and f"output {out}" in run.stderr
     assert ("local" in run.stderr or "as a path" in run.stderr) and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("where", ["s3", "http"])
+def test_class_folders_at_a_url_are_labelled_as_on_disk(tmp_path, photos, bucket, env, where):
+    fs, name = bucket
+    upload(fs, name, photos)
+    local = tmp_path / "local.npy"
+    assert imgjobs("-q", "resize", photos, "--out", local, env=env).returncode == 0
+    with http_server(photos) as base:
+        url = f"s3://{name}/data" if where == "s3" else f"{base}/"
+        run = imgjobs("-q", "resize", url, "--out", tmp_path / "r.npy", env=env)
+    assert run.returncode == 0, run.stderr
+    same_batch(local, tmp_path / "r.npy")
+    classes = [
+        json.loads(p.read_text())["labels"]["classes"] for p in (tmp_path / "local.npy.json", tmp_path / "r.npy.json")
+    ]
+    assert classes[0] == classes[1] == ["class-0", "class-1", "class-2"]
+
+
+def test_a_server_that_lies_about_sizes_is_refused_by_name(tmp_path):
+    """HEAD says one size, GET sends another, or a size past the read limit: the image fails, nothing is read
+    past one byte more than was said."""
+    import http.server
+    import threading
+
+    body = b"\xff\xd8" + bytes(4000)
+
+    class Liar(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _head(self):
+            said = {"/short.jpg": 100, "/huge.jpg": (1 << 30) + 1}.get(self.path, len(body))
+            self.send_response(200)
+            self.send_header("Content-Length", str(said))
+            self.send_header("ETag", '"e1"')
+            self.end_headers()
+
+        def do_HEAD(self):
+            self._head()
+
+        def do_GET(self):  # ignores Range: sends the whole body whatever was asked
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(OSError, match="changed while it was read"):
+            read_object(f"{base}/short.jpg", Storage(), limit=1 << 30)
+        with pytest.raises(OSError, match="over the 1,073,741,824 read from one object"):
+            read_object(f"{base}/huge.jpg", Storage(), limit=1 << 30)
+        (tmp_path / "l.txt").write_text(f"{base}/short.jpg\n{base}/huge.jpg\n")
+        run = imgjobs("resize", tmp_path / "l.txt", "--out", tmp_path / "o.npy")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 1
+    assert f"FAILED {base}/short.jpg: cannot read: changed while it was read" in run.stderr
+    assert f"FAILED {base}/huge.jpg: cannot read: 1,073,741,825 bytes, over the" in run.stderr
+
+
+def test_a_list_changed_in_its_bucket_after_the_plan_is_refused_by_the_tasks(tmp_path, photos, bucket, env):
+    """A graph planned now and computed later: its tasks read their ranges of the list only while its ETag is
+    the one planned."""
+    import jobs
+    from jobs.errors import StalePlan
+
+    fs, name = bucket
+    url = upload(fs, name, photos)
+    graph = jobs.resize(url, tmp_path / "later.npy", compute=False, progress=False)
+    fs.pipe_file(url[len("s3://") :], (photos / "train.txt").read_bytes() + b"# one more line\n")
+    with pytest.raises(StalePlan, match="changed since this job was planned"):
+        graph.compute(scheduler="sync")

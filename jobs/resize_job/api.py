@@ -119,10 +119,10 @@ def resize(
     storage_options : mapping or str, optional
         fsspec's options for the URLs read (a list at s3://, gs://, https://... and
         its entries), as dask and xarray take them: {"anon": true}, or per protocol
-        {"s3": {"endpoint_url": "..."}}; a JSON object as text (default: the
-        imgjobs.storage-options key of the Dask config, else none). Credentials
-        are better left where the SDK finds them (environment, ~/.aws); these
-        options are never shown, logged or recorded.
+        {"s3": {"endpoint_url": "..."}}; a JSON object as text (default
+        ``imgjobs.storage-options``). Credentials are better left where the SDK
+        finds them (environment, ~/.aws); these options are never shown, logged
+        or recorded.
     exact : bool, optional
         The same as method exact (the exercise's Pillow bicubic).
     executor : {"serial", "threads", "processes"}, optional

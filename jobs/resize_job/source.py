@@ -22,7 +22,7 @@ from jobs.errors import UsageError
 from jobs.images import IMAGE_EXTENSIONS
 from jobs.resize_job.listed import ListedPaths, scan_list, split_list_line
 from jobs.runtime.listing import list_inputs
-from jobs.runtime.storage import Storage, is_url, local_path
+from jobs.runtime.storage import Storage, is_directory, is_url, list_directory, local_path
 
 __all__ = ["FAILED_LABEL", "Source", "name_some", "read_labelled", "read_source", "scan_labelled", "split_list_line"]
 
@@ -73,7 +73,7 @@ class Source:
         h = hashlib.sha256()
         as_read = self.digest is not None
         for p in itertools.islice(self.paths, n):
-            h.update((p if as_read else os.path.abspath(p)).encode("utf-8", "surrogateescape") + b"\0")
+            h.update((p if as_read or is_url(p) else os.path.abspath(p)).encode("utf-8", "surrogateescape") + b"\0")
         return h.hexdigest()
 
 
@@ -122,6 +122,42 @@ def _read_directory(source: str) -> Source:
             len(empty),
             ", ".join(empty[:5]) + (" ..." if len(empty) > 5 else ""),
         )
+    return Source(paths, np.array(labels, dtype=np.int64), folders, "folders")
+
+
+def _remote_directory(url: str, storage: Storage | None) -> bool:
+    """Whether ``url`` is a "directory" of a store (:func:`jobs.runtime.storage.is_directory`); UsageError if
+    the store cannot say (unreachable, denied)."""
+    try:
+        return is_directory(url, storage)
+    except Exception as e:  # the back end's own errors: missing bucket, denied, unreachable
+        raise UsageError(f"{url}: cannot read: {e}") from None
+
+
+def _read_remote_directory(url: str, storage: Storage | None) -> Source:
+    """:func:`_read_directory` of a "directory" at a URL: one listing of it, and one of each class folder."""
+    try:
+        names, folders = list_directory(url, storage, IMAGE_EXTENSIONS)
+        if names:
+            if folders:
+                log.warning(
+                    "%s holds %d image(s) at its top level, so it is read as one folder of images, unlabelled: "
+                    "its %d sub-folder(s) are not read",
+                    url,
+                    len(names),
+                    len(folders),
+                )
+            return Source(names)
+        paths: list = []
+        labels: list = []
+        for k, folder in enumerate(folders):  # every folder is a class, empty or not: indices never shift
+            found, _ = list_directory(url.rstrip("/") + "/" + folder, storage, IMAGE_EXTENSIONS)
+            paths += found
+            labels += [k] * len(found)
+    except Exception as e:  # the back end's own errors: missing bucket, denied, unreachable
+        raise UsageError(f"{url}: cannot list: {e}") from None
+    if not paths:
+        return Source([])
     return Source(paths, np.array(labels, dtype=np.int64), folders, "folders")
 
 
@@ -175,7 +211,10 @@ def scan_labelled(
     if is_url(source):
         if source.lower().endswith(".json"):
             raise UsageError(f"{source}: a JSON config is read from a local file; give the list's URL itself")
-        found = _read_list(source, num_images, watch, storage)
+        if _remote_directory(source, storage):
+            found = _read_remote_directory(source, storage)
+        else:
+            found = _read_list(source, num_images, watch, storage)
     elif os.path.isdir(source):
         found = _read_directory(source)
     elif not os.path.isfile(source):

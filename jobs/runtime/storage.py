@@ -26,7 +26,9 @@ from typing import Any
 
 __all__ = [
     "Storage",
+    "is_directory",
     "is_url",
+    "list_directory",
     "local_path",
     "object_info",
     "object_version",
@@ -35,8 +37,9 @@ __all__ = [
     "url_parent",
 ]
 
-#: A URL: a scheme (RFC 3986: a letter, then letters, digits, ``+``, ``-``, ``.``) and ``://``.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+#: A URL: a scheme (RFC 3986: a letter, then letters, digits, ``+``, ``-``, ``.``) and ``://``, after any of
+#: fsspec's chained protocols (``simplecache::s3://bucket/key``).
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*::)*[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def is_url(path) -> bool:
@@ -44,6 +47,8 @@ def is_url(path) -> bool:
 
     >>> is_url("s3://bucket/a.jpg"), is_url("https://host/a.jpg"), is_url("/data/a.jpg"), is_url("file:///a.jpg")
     (True, True, False, False)
+    >>> is_url("simplecache::s3://bucket/train.txt")
+    True
     """
     path = str(path)
     return "://" in path and _URL.match(path) is not None and not path.startswith("file://")
@@ -114,6 +119,8 @@ class Storage:
         """``(file system, path in it)`` for ``url`` (:func:`fsspec.core.url_to_fs`, instances cached by fsspec)."""
         from fsspec.core import split_protocol, url_to_fs  # start-up: fsspec (~90 ms) only for a URL
 
+        if "::" in url.split("://", 1)[0]:  # a chain (simplecache::s3://...): fsspec takes options per protocol
+            return url_to_fs(url, **self.options)
         protocol = split_protocol(url)[0] or "file"
         return url_to_fs(url, **self.for_protocol(protocol))
 
@@ -181,13 +188,55 @@ def read_object(url: str, storage: Storage | None = None, limit: int | None = No
     size, version = _stamp_fields(info)
     if limit is not None and size is not None and size > limit:
         raise OSError(f"{size:,} bytes, over the {limit:,} read from one object")
-    with fs.open(path, "rb") as f:
-        data = f.read(-1 if limit is None else limit + 1)
+    caps = [n + 1 for n in (size, limit) if n is not None]  # one byte past what may come: a lie shows
+    if size == 0:
+        data = b""
+    elif caps:
+        data = bytes(fs.cat_file(path, start=0, end=min(caps)))  # one GET, for at most that many bytes
+    else:
+        data = bytes(fs.cat_file(path))
     if limit is not None and len(data) > limit:
         raise OSError(f"over the {limit:,} bytes read from one object (the store said {size})")
     if size is not None and len(data) != size:
         raise OSError(f"changed while it was read ({len(data):,} bytes read, {size:,} said): run again")
     return data, size, version
+
+
+def is_directory(url: str, storage: Storage | None = None) -> bool:
+    """Whether ``url`` names a "directory" (a prefix holding objects): one that ends in ``/``, or one the
+    store says is (an HTTP server's is the first kind only: a page of links is not told from a file)."""
+    if url.endswith("/"):
+        return True
+    fs, path = (storage or Storage()).filesystem(url)
+    if fs.protocol in ("http", "https") or "http" in fs.protocol:
+        return False
+    fs.invalidate_cache(path)
+    return bool(fs.isdir(path))
+
+
+def list_directory(url: str, storage: Storage | None, extensions) -> tuple[list[str], list[str]]:
+    """One listing of the "directory" ``url``: the URLs of the objects right in it whose extension (lower
+    case, with the dot) is one of ``extensions``, and the names of the "directories" in it; both sorted,
+    hidden names (``.name``) left out.  The store pages a long listing (S3: 1,000 keys a request).
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is there.
+    """
+    fs, path = (storage or Storage()).filesystem(url)
+    fs.invalidate_cache(path)
+    base = url.rstrip("/") + "/"
+    files, folders = [], []
+    for entry in fs.ls(path, detail=True):
+        name = str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
+        if not name or name.startswith("."):
+            continue
+        if entry.get("type") == "directory":
+            folders.append(name)
+        elif "." in name and name[name.rfind(".") :].lower() in extensions:
+            files.append(base + name)
+    return sorted(files), sorted(folders)
 
 
 def read_range(url: str, storage: Storage | None, begin: int, end: int) -> bytes:
