@@ -207,6 +207,18 @@ def test_each_batch_system_without_its_commands_is_refused_before_anything_is_su
         _make(kind, False, check_commands=True)
 
 
+#: How each batch system is asked about the run's jobs 123.srv and 124.srv (each system's own listing command).
+STATUS = {
+    "pbs": ["qstat", "123.srv", "124.srv"],
+    "slurm": ["squeue", "--noheader", "-o", "%i %T %r", "-j", "123.srv,124.srv"],
+    "lsf": ["bjobs", "-w", "123.srv", "124.srv"],
+    "sge": ["qstat"],  # the user's jobs: the run's are picked out by id
+    "htcondor": ["condor_q", "-nobatch", "123.srv", "124.srv"],
+    "oar": ["oarstat", "-u"],
+    "moab": ["showq"],
+}
+
+
 class _Job:
     def __init__(self, job_id):
         self.job_id = job_id
@@ -235,7 +247,7 @@ def test_each_batch_system_is_asked_for_the_states_of_the_runs_jobs_only(tmp_pat
     monkeypatch.setenv("PATH", str(tmp_path))  # the fake alone: not a real batch system this machine may have
     said = _job_states(_Cluster(), kind)
     args = [a for a in called.read_text().splitlines() if a]  # printf prints one empty line for no argument
-    assert args == system.status_command(["123.srv", "124.srv"])[1:]
+    assert [system.status[0], *args] == STATUS[kind]
     if system.ids == "none":
         assert said == "123.srv PENDING Resources; 124 queued x"  # the other job's line is left out
     else:

@@ -538,7 +538,9 @@ def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, im
     listfile = jpeg_list(tmp_path, images, rng)
     args = ["resize", listfile, "--size", "48x48", "--batch-size", "1"]
     start = time.time()
-    r = imgjobs(*args, "--out", tmp_path / "b.npy", "--cluster", "site", "--jobs", "2", env=env)
+    r = imgjobs(
+        *args, "--out", tmp_path / "b.npy", "--cluster", "site", "--jobs", "2", "--report", tmp_path / "r.json", env=env
+    )
     end = time.time()
     assert r.returncode == 0, r.stderr
     assert "from a laptop: ssh -N -L" in r.stderr  # how to reach the dashboard
@@ -555,6 +557,11 @@ def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, im
         assert sorted(lives[:2]) == ["1s", "2s"] and set(lives[2:]) <= {"2s"}, lives
     else:
         assert len(submitted) == 2
+    # the report counts the jobs whose workers joined, as their logs say (a replacement, named as the job it
+    # replaces, counted apart); one may join in the moment between the report and the cluster's close
+    ran = sum("Registered to:" in Path(f"{job}.log").read_text() for job in submitted)
+    counted = json.loads((tmp_path / "r.json").read_text())["usage"]["batch_jobs"]
+    assert ran - 1 <= counted["in_all"] <= ran and 1 <= counted["most_at_once"] <= 2, (counted, ran)
     assert imgjobs(*args, "--out", tmp_path / "ref.npy").returncode == 0
     np.testing.assert_array_equal(np.load(tmp_path / "ref.npy"), np.load(tmp_path / "b.npy"))
     assert not temps(tmp_path)
@@ -590,6 +597,35 @@ def test_jobs_is_n_or_min_max_and_anything_else_is_a_usage_error_saying_what_is_
     r = imgjobs("compress", tmp_path / "src", tmp_path / "o", "--cluster", "slurm", env=env)
     assert r.returncode == 2 and "environment variable DASK_IMGJOBS__SCHEDULER__JOBS" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not list((tmp_path / "batch-jobs").glob("*.sh"))  # nothing submitted
+
+
+def test_the_job_count_tells_jobs_by_their_id_and_counts_only_those_whose_workers_joined():
+    from jobs.clusters.lifecycle import JobCount
+
+    class Job:  # what the count reads of dask-jobqueue's jobs: the batch system's id
+        def __init__(self, job_id):
+            self.job_id = job_id
+
+    class Cluster:  # a dask-jobqueue cluster's jobs by name, as SpecCluster keeps them
+        workers = {"c-0": Job("101"), "c-1": Job("102"), "c-2": Job("103")}  # c-2 stays queued
+
+    cluster = Cluster()
+    count = JobCount(cluster)
+    count.joined("tcp://a:1", "c-0")
+    count.joined("tcp://b:1", "c-1-0")  # a job of two worker processes: <job>-<k>
+    count.joined("tcp://b:2", "c-1-1")
+    assert (count.most, count.total) == (2, 2)
+    count.left("tcp://a:1")  # c-0 retires; its replacement takes its name, with a new id
+    cluster.workers["c-0"] = Job("104")
+    count.joined("tcp://c:1", "c-0")
+    count.left("tcp://b:1")  # one of c-1's two processes: c-1 still runs
+    assert (count.most, count.total) == (2, 3)
+    count.left("tcp://b:2")
+    count.left("tcp://c:1")
+    count.left("tcp://nobody:1")  # a worker it never saw join: nothing to undo
+    [used] = count.usage()
+    assert (used.what, used.most, used.total) == ("batch jobs", 2, 3)
+    assert used.line() == "  batch jobs: 2 at most at once, 3 in all"
 
 
 @pytest.mark.timeout(180)
