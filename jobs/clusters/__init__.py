@@ -1,18 +1,22 @@
 """HPC clusters: batch-system profiles (dask-jobqueue), waiting for workers, TLS, the dashboard.
 
-A profile under ``imgjobs.clusters`` names a dask-jobqueue cluster class
-(``type: pbs`` or ``slurm``) and holds, under ``jobqueue``, dask-jobqueue's own
-keys (``cores``, ``memory``, ``walltime``, ``job-extra-directives``,
-``job-script-epilogue``, ``death-timeout``, ``worker-command``...: everything its
-``jobqueue.yaml`` documents).  They are merged over ``jobqueue.<type>`` from your
-own configuration (a site's ``~/.config/dask/jobqueue.yaml`` counts) and handed to
+A profile under ``imgjobs.clusters`` names a batch system, and so its dask-jobqueue
+cluster class (``type:`` one of :data:`~jobs.clusters.systems.TYPES`: ``pbs``,
+``slurm``, ``lsf``, ``sge``, ``htcondor``, ``oar``, ``moab``; a built-in profile
+each) and holds, under ``jobqueue``, dask-jobqueue's own keys (``cores``,
+``memory``, ``walltime``, ``job-extra-directives``, ``job-script-epilogue``,
+``death-timeout``, ``worker-command``...: everything its ``jobqueue.yaml``
+documents).  They are merged over ``jobqueue.<type>`` from your own
+configuration (a site's ``~/.config/dask/jobqueue.yaml`` counts) and handed to
 dask-jobqueue through its ``config_name``.  imgjobs keeps only its own keys:
 the worker ``lifetime`` policy and ``worker-timeout``; the malloc trim and TLS
 settings come from ``imgjobs.scheduler`` and ``imgjobs.tls``.
 
 * :func:`start_cluster` starts the scheduler here, submits the jobs (checking
-  first that the batch commands exist), and :func:`wait_for_workers` says what
-  the batch system reports until a worker joins, or stops with a clear error.
+  first that the batch commands exist), N of them or between MIN and MAX as the
+  work needs (``cluster.adapt``), counting those that ran for the report
+  (:class:`~jobs.clusters.lifecycle.JobCount`), and :func:`wait_for_workers` says
+  what the batch system reports until a worker joins, or stops with a clear error.
 * :func:`job_script` is what ``--dry-run`` prints.
 * :func:`security` turns TLS settings into a :class:`distributed.Security`:
   certificate files, or temporary certificates for clusters imgjobs starts.
@@ -21,6 +25,7 @@ settings come from ``imgjobs.scheduler`` and ``imgjobs.tls``.
 
 dask-jobqueue and cryptography are optional (``pip install "imgjobs[hpc]"``);
 nothing here is imported for local runs.  One concern per module:
+:mod:`~jobs.clusters.systems` (what differs between batch systems, a row each),
 :mod:`~jobs.clusters.profiles` (profiles, lifetimes, the job script),
 :mod:`~jobs.clusters.lifecycle` (start, wait for workers, close),
 :mod:`~jobs.clusters.tls` (security, certificates) and
