@@ -15,6 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+#: The fixtures of the tests of data at URLs: a real S3 API server, buckets, sample photographs.
+pytest_plugins = ["tests.servers"]
+
 
 def _isolate_from_user_configuration() -> None:
     os.environ.setdefault("IMGJOBS_TESTS_REAL_HOME", os.path.expanduser("~"))  # for the test of this

@@ -54,6 +54,7 @@ INTEGRITY = "tests/test_integrity.py"
 RR = "tests/test_rle_records.py"
 BS = "tests/test_batch_systems.py"
 ST = "tests/test_storage.py"
+SO = "tests/test_storage_outputs.py"
 MUTANTS = [
     # ---- no batch job outlives its run
     Mutant(
@@ -154,7 +155,7 @@ MUTANTS = [
     Mutant(
         "resize: it plans and runs without its output directory's lock",
         "jobs/resize_job/api.py",
-        "        writes=os.path.dirname(os.path.abspath(os.fspath(out))),",
+        "        writes=os.path.dirname(os.path.abspath(local)),",
         "        writes=None,",
         ("tests/test_registry.py::-k locked and resize",),
     ),
@@ -409,10 +410,11 @@ MUTANTS = [
     Mutant(
         "labels: an empty class folder shifts the indices",
         "jobs/resize_job/source.py",
-        '    return Source(paths, np.array(labels, dtype=np.int64), folders, "folders")',
+        "            empty.append(folder)\n    if not paths:\n        return Source([])",
+        "            empty.append(folder)\n    if not paths:\n        return Source([])\n"
         "    kept = sorted(set(labels))\n"
         "    labels = [kept.index(x) for x in labels]\n"
-        '    return Source(paths, np.array(labels, dtype=np.int64), [folders[k] for k in kept], "folders")',
+        "    folders = [folders[k] for k in kept]",
         (f"{INTEGRITY}::test_an_empty_class_folder_keeps_every_index",),
     ),
     Mutant(
@@ -1563,7 +1565,7 @@ MUTANTS = [
         "storage: no ETag is used: every stamp of an object reads and digests it",
         "jobs/runtime/storage.py",
         '            kind = "etag" if key.lower() in ("etag", "md5hash") else "time"',
-        '            continue',
+        "            continue",
         (f"{ST}::test_content_stamps_read_every_object_and_see_the_same_bytes_as_unchanged",),
     ),
     Mutant(
@@ -1577,7 +1579,7 @@ MUTANTS = [
         "storage: the options' values show in their repr",
         "jobs/runtime/storage.py",
         "        return f\"Storage(options: {', '.join(sorted(self.options)) or 'none'})\"",
-        "        return f\"Storage({self.options})\"",
+        '        return f"Storage({self.options})"',
         (f"{ST}::test_storage_options_never_show_their_values",),
     ),
     Mutant(
@@ -1602,11 +1604,47 @@ MUTANTS = [
         (f"{ST}::test_a_list_changed_in_its_bucket_after_the_plan_is_refused_by_the_tasks",),
     ),
     Mutant(
-        "storage: an output at a URL is not refused",
-        "jobs/resize_job/checks.py",
-        "    if not (is_url(out) or out.startswith(\"file://\")):\n        return",
-        "    return",
-        (f"{ST}::test_outputs_at_urls_are_refused_with_what_to_do",),
+        "storage: a .npy at a URL is not refused",
+        "jobs/resize_job/remote.py",
+        '    if is_url(out) and kind_of(out) == "npy":',
+        "    if False:",
+        (f"{ST}::test_outputs_at_urls_imgjobs_cannot_write_are_refused_with_what_to_do",),
+    ),
+    # ---- outputs at URLs (jobs/runtime/mirror.py, jobs/resize_job/remote.py)
+    Mutant(
+        "mirror: the old sidecar stays in the store while objects change beside it",
+        "jobs/runtime/mirror.py",
+        "        if record in listed:",
+        "        if False:",
+        (f"{SO}::test_an_upload_that_fails_mid_way_leaves_no_sidecar_beside_the_new_objects",),
+    ),
+    Mutant(
+        "mirror: an object the store lost is not put back",
+        "jobs/runtime/mirror.py",
+        "        return was is not None and was[0] == now[n] and listed.get(n) == was[1] and bool(was[1])",
+        "        return was is not None and was[0] == now[n]",
+        (f"{SO}::test_an_output_in_a_bucket_is_the_local_one_object_for_object",),
+    ),
+    Mutant(
+        "mirror: objects imgjobs did not put in the store are deleted",
+        "jobs/runtime/mirror.py",
+        "    ours_gone = [n for n in before if n not in now and n in listed]",
+        "    ours_gone = [n for n in listed if n not in now and n != record]",
+        (f"{SO}::test_only_objects_imgjobs_put_there_are_removed",),
+    ),
+    Mutant(
+        "mirror: objects of an earlier run that the output no longer holds stay in the store",
+        "jobs/runtime/mirror.py",
+        '        for n in ours_gone:\n            fs.rm_file(f"{root}/{n}")',
+        "        for n in ours_gone:\n            pass",
+        (f"{SO}::test_only_objects_imgjobs_put_there_are_removed",),
+    ),
+    Mutant(
+        "remote: the sidecar in the store names the stage, not the URL",
+        "jobs/resize_job/finish.py",
+        '            "output": self.published or os.path.abspath(w.out),',
+        '            "output": os.path.abspath(w.out),',
+        (f"{SO}::test_an_output_in_a_bucket_is_the_local_one_object_for_object",),
     ),
 ]
 

@@ -17,6 +17,9 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
+
+import pytest
 
 #: What the S3 tests authenticate with: moto takes any key; the secret is looked for in every output.
 S3_KEY = "imgjobs-test-key"
@@ -97,3 +100,60 @@ def http_server(directory):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---- fixtures of the tests of data at URLs (imported by those modules)
+
+#: Images in the sample set the tests upload.
+N = 12
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = S3Server().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def env(server, monkeypatch):
+    """This process and the commands it runs see the store as a user's shell would (credentials, endpoint)."""
+    for k, v in server.environ().items():
+        monkeypatch.setenv(k, v)
+    _s3fs().S3FileSystem.clear_instance_cache()  # fsspec keeps clients: one made for another server's test
+    yield {**os.environ}
+    _s3fs().S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def bucket(server, env):
+    """A new bucket on the server, and an S3 file system that speaks to it."""
+    fs = _s3fs().S3FileSystem(
+        key=env["AWS_ACCESS_KEY_ID"], secret=S3_SECRET, endpoint_url=server.endpoint, skip_instance_cache=True
+    )
+    name = f"photos-{uuid.uuid4().hex[:10]}"
+    fs.mkdir(name)
+    return fs, name
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Sample JPEGs in class folders and their labelled list (``train.txt``, relative entries)."""
+    root = tmp_path_factory.mktemp("photos")
+    from jobs.samples import make_jpegs
+
+    make_jpegs(root, N, classes=3, size=(96, 72), progress=False)
+    return root
+
+
+def upload(fs, bucket: str, photos) -> str:
+    """The photos and their list into ``bucket`` as they are on disk; the list's URL."""
+    for line in (photos / "train.txt").read_text().splitlines():
+        name = line.split("\t")[0]
+        fs.put_file(str(photos / name), f"{bucket}/data/{name}")
+    fs.pipe_file(f"{bucket}/data/train.txt", (photos / "train.txt").read_bytes())
+    return f"s3://{bucket}/data/train.txt"
+
+
+def _s3fs():
+    return pytest.importorskip("s3fs", reason="the S3 tests need s3fs and moto (pip install -e '.[test]')")

@@ -13,18 +13,22 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from jobs import running
+from jobs.errors import UsageError
 from jobs.options import SchedulerOptions
 from jobs.resize_job.options import EXECUTOR, ResizeOptions
 from jobs.resize_job.paths import family
+from jobs.resize_job.remote import check_url_output, mirror_output, staged
+from jobs.resize_job.report import ResizeReport
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
 from jobs.runtime.runners import Mapper
+from jobs.runtime.storage import is_url
+from jobs.runtime.temporaries import new_token
 
 if TYPE_CHECKING:
     from dask.delayed import Delayed
     from distributed import Client
 
-    from jobs.resize_job.report import ResizeReport
 
 __all__ = ["resize"]
 
@@ -152,12 +156,17 @@ def resize(
     call again does only what is left.  When ``out`` already holds this very job,
     the report says it is up to date (``report.up_to_date``), with nothing run.
     """
-    from jobs.resize_job.checks import refuse_url_output  # start-up: ~40 ms, with the planner, loaded to run only
     from jobs.resize_job.executors import exercise_runner  # start-up: ~40 ms, with the planner, loaded to run only
     from jobs.resize_job.planner import plan_resize, up_to_date  # start-up: ~40 ms (Pillow, simplejpeg, the tasks)
 
     kind = EXECUTOR.resolve(executor)  # a value it does not know is refused first
-    refuse_url_output(os.fspath(out))
+    url = os.fspath(out) if is_url(os.fspath(out)) else None
+    check_url_output(os.fspath(out))
+    if url is not None and not compute:
+        raise UsageError(
+            f"output {url}: an output at a URL is mirrored into the store when the run ends; compute=False "
+            "builds a graph for a local output only"
+        )
     opts = ResizeOptions.resolve(
         num_images=num_images,
         size=size,
@@ -174,23 +183,29 @@ def resize(
         exact=exact,
     )
 
+    local = staged(os.fspath(out))  # an output at a URL: built in its stage, then mirrored
+
     def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: where a rerun stamps its inputs
-        return plan_resize(source, out, opts, parallelism=parallelism, map=map)
+        return plan_resize(source, local, opts, parallelism=parallelism, map=map, published=url)
 
     def precheck(map: Mapper) -> ResizeReport | None:
-        return up_to_date(source, out, opts, map=map)
+        return up_to_date(source, local, opts, map=map)
 
     report = running.run(
         "resize",
         plan,
         source=source,
-        writes=os.path.dirname(os.path.abspath(os.fspath(out))),
+        writes=os.path.dirname(os.path.abspath(local)),
         client=client,
         compute=compute,
         progress=progress,
         scheduler=scheduler,
-        claims=(source, *(path for path, _ in family(os.fspath(out)))),
+        claims=(source, *(path for path, _ in family(local))),
         precheck=precheck,
         runner=None if kind is None else lambda: exercise_runner(kind, client, compute, scheduler),
     )
+    if url is not None:
+        assert isinstance(report, ResizeReport)
+        report.mirrored = mirror_output(local, url, opts.storage_options, new_token())
+        report.output = url
     return report  # type: ignore[return-value]  # the resize finish makes a ResizeReport

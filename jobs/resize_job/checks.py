@@ -16,9 +16,10 @@ from jobs.errors import UsageError
 from jobs.resize_job import shards
 from jobs.resize_job.listed import ListedPaths
 from jobs.resize_job.paths import KINDS, family, kind_of, state_places
+from jobs.resize_job.remote import check_url_output
 from jobs.runtime.places import check_places as check_state_places
 from jobs.runtime.runners import MAP_ITEMS, Mapper, local_map
-from jobs.runtime.storage import is_url, local_path
+from jobs.runtime.storage import is_url
 
 __all__ = ["check_not_an_input", "check_places", "output_name", "refuse_url_output"]
 
@@ -42,26 +43,15 @@ def output_name(out: str) -> str:
 
 
 def refuse_url_output(out: str) -> None:
-    """A :class:`~jobs.errors.UsageError` for an output at a URL, saying what to do instead.
-
-    A ``.npy`` batch is filled in place, each task writing its slice at an offset, and
-    an object in a store is written whole: it cannot be one.  Writing ``.zarr`` and
-    ``.wds`` outputs into a store is not built yet.
-    """
+    """A :class:`~jobs.errors.UsageError` for an output at a URL given to the planner, which plans local outputs:
+    :func:`jobs.resize` builds one in its stage and mirrors it (:mod:`jobs.resize_job.remote`)."""
     out = os.fspath(out)
-    if not (is_url(out) or out.startswith("file://")):
-        return
-    if out.startswith("file://"):
-        raise UsageError(f"output {out}: give a local output as a path ({local_path(out)}), not a file:// URL")
-    if kind_of(out) == "npy":
+    check_url_output(out)
+    if is_url(out):
         raise UsageError(
-            f"output {out}: a .npy batch cannot be written to object storage (each task writes its slice in "
-            "place, and an object is written whole): write a .zarr or .wds locally and copy it to the store"
+            f"output {out}: the planner plans a local output; jobs.resize builds an output at a URL in its stage "
+            "and mirrors it into the store"
         )
-    raise UsageError(
-        f"output {out}: imgjobs reads images from object storage and URLs but writes its outputs to a local "
-        "or mounted file system: write it there, then copy it to the store"
-    )
 
 
 def check_places(out: str, source, paths: Sequence, map: Mapper | None = None) -> None:

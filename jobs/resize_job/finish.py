@@ -29,6 +29,7 @@ from jobs.runtime.durable import fsync_path, write_atomic
 from jobs.runtime.engine import Finish
 from jobs.runtime.report import Outcomes
 from jobs.runtime.runners import local_map
+from jobs.runtime.storage import is_url
 from jobs.runtime.temporaries import remove_path, sweep_temporaries
 
 __all__ = ["CurrentFinish", "ResizeFinish"]
@@ -52,6 +53,7 @@ class ResizeFinish(Finish):
     resumed: int = 0
     origin: tuple | None = None  # (source, num_images) as given: what recheck reads again
     kept: tuple = ()  # reopening a finished batch: the slices still current (Done)
+    published: str | None = None  # an output at a URL, built here in its stage: what the sidecar names
 
     @property
     def lock_dir(self) -> str:
@@ -141,7 +143,7 @@ class ResizeFinish(Finish):
             )
         sidecar = {
             "format": SIDECAR_FORMAT,
-            "output": os.path.abspath(w.out),
+            "output": self.published or os.path.abspath(w.out),
             "shape": [w.n, w.size[1], w.size[0], 3],
             "dtype": "uint8",
             "size": f"{w.size[0]}x{w.size[1]}",
@@ -176,7 +178,7 @@ class ResizeFinish(Finish):
             count = shards.shard_count(w.n, w.batch)
             sidecar["shards"] = {
                 "count": count,
-                "url": shards.url(w.out, count),
+                "url": shards.url(self.published or w.out, count),
                 "images_per_shard": w.batch,
                 "sample_format": self.opts.sample_format,
                 "key_digits": shards.key_width(w.n),
@@ -218,7 +220,8 @@ class ResizeFinish(Finish):
     def _source_facts(self) -> dict:
         """What the sidecar says of the source: where it was, its entries, a digest of their paths in order."""
         given = None if self.origin is None else self.origin[0]
-        where = os.path.abspath(os.fspath(given)) if isinstance(given, (str, os.PathLike)) else None
+        where = os.fspath(given) if isinstance(given, (str, os.PathLike)) else None
+        where = where if where is None or is_url(where) else os.path.abspath(where)
         return {
             "path": where,
             "entries": self.where.n,

@@ -112,7 +112,13 @@ def up_to_date(source, out, opts: ResizeOptions | None = None, *, map: Mapper | 
 
 
 def plan_resize(
-    source, out, opts: ResizeOptions | None = None, *, parallelism: int = 1, map: Mapper | None = None
+    source,
+    out,
+    opts: ResizeOptions | None = None,
+    *,
+    parallelism: int = 1,
+    map: Mapper | None = None,
+    published: str | None = None,
 ) -> Plan:
     """Plan building an (N, H, W, 3) uint8 batch from a list of images, resuming or refreshing earlier work.
 
@@ -130,6 +136,8 @@ def plan_resize(
         Where a rerun takes the stamps of its images, in small tasks
         (:meth:`jobs.runtime.runners.Runner.map`: a run's scheduler); default:
         this process (:func:`jobs.runtime.runners.local_map`).
+    published : str, optional
+        The URL ``out`` is mirrored to when finished (:mod:`jobs.resize_job.remote`): what its sidecar names.
 
     Returns
     -------
@@ -293,6 +301,7 @@ def plan_resize(
         resumed,
         (source, opts.num_images),
         kept,
+        published,
     )
     plan.total = plan.nfiles = n - resumed
     if resumed and not assessed.reopen:

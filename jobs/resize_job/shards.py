@@ -86,10 +86,11 @@ def names(out: str, n: int, per_shard: int) -> list[str]:
 def url(out: str, count: int) -> str:
     """The brace pattern naming every shard, as ``webdataset`` reads it: ``/data/train.wds/train-{000000..000012}.tar``.
 
-    Absolute: it works from any directory.
+    Absolute: it works from any directory (a URL stays one: ``s3://bucket/train.wds/train-{...}.tar``).
     """
     d = _digits(count)
-    return os.path.join(os.path.abspath(out), f"{prefix(out)}-{{{0:0{d}d}..{count - 1:0{d}d}}}.tar")
+    where = out.rstrip("/") if "://" in out else os.path.abspath(out)
+    return f"{where}/{prefix(out)}-{{{0:0{d}d}..{count - 1:0{d}d}}}.tar"
 
 
 def members(start: int, stop: int, n: int, failed, labelled: bool, sample_format: str) -> list[str]:

@@ -1,0 +1,70 @@
+"""A resize output at a URL (``s3://bucket/train.wds``, ``gs://bucket/train.zarr``): built in a local stage,
+then mirrored into the store (:mod:`jobs.runtime.mirror`), its sidecar last.
+
+A ``.wds`` directory of shards and a ``.zarr`` store are families of whole
+files, each an object in a store; a ``.npy`` batch is filled in place by offset
+and never can be one.  The stage holds the lock, the work folder and the
+records a killed run resumes from; the store gets the shards or chunks, then
+the sidecar, which is what says the output is whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from jobs.errors import UsageError
+from jobs.resize_job.paths import kind_of, sidecar_path
+from jobs.runtime.mirror import Mirrored, mirror, stage_dir
+from jobs.runtime.storage import Storage, is_url, local_path, url_parent
+
+__all__ = ["check_url_output", "mirror_output", "staged"]
+
+log = logging.getLogger(__name__)
+
+
+def check_url_output(out: str) -> None:
+    """A :class:`~jobs.errors.UsageError` for an output URL imgjobs cannot write, saying what to do instead."""
+    if out.startswith("file://"):
+        raise UsageError(f"output {out}: give a local output as a path ({local_path(out)}), not a file:// URL")
+    if is_url(out) and kind_of(out) == "npy":
+        raise UsageError(
+            f"output {out}: a .npy batch cannot be written to object storage (each task writes its slice in "
+            "place, and an object is written whole): write a .zarr (chunks of its own) or a .wds (shards) there"
+        )
+    if is_url(out) and "::" in out.split("://", 1)[0]:
+        raise UsageError(f"output {out}: a chained URL (simplecache::...) is for reading; name the store itself")
+
+
+def staged(out: str) -> str:
+    """Where an output is built: ``out`` itself, or for a URL its place in the stage
+    (:func:`jobs.runtime.mirror.stage_dir`), created if missing."""
+    check_url_output(out)
+    if not is_url(out):
+        return out
+    name = out.rstrip("/")
+    stage = stage_dir(name)
+    os.makedirs(stage, exist_ok=True)
+    return os.path.join(stage, name[name.rfind("/") + 1 :])
+
+
+def mirror_output(local: str, url: str, storage: Storage | None, token: str) -> Mirrored:
+    """Mirror the finished output ``local`` (in its stage) into ``url``: its files, then its sidecar."""
+    url = url.rstrip("/")
+    stage, base = os.path.split(local)
+    names = []
+    for root, dirs, files in os.walk(local):
+        dirs.sort()
+        for f in sorted(files):
+            names.append(os.path.relpath(os.path.join(root, f), stage))
+    record = os.path.basename(sidecar_path(local))
+    try:
+        done = mirror(stage, url_parent(url), names, record, [base + "/"], storage, token)
+    except Exception as e:  # the back end's own errors too: no credentials, denied, unreachable, no bucket
+        raise OSError(
+            f"{url}: the finished output could not be mirrored into the store ({type(e).__name__}: {e}); it is whole "
+            f"in its stage, {local}: run the same command again to mirror it"
+        ) from None
+    if done.changed:
+        log.info("%s: %d object(s) uploaded, %d already there, %d removed", url, done.uploaded, done.kept, done.removed)
+    return done
