@@ -137,7 +137,7 @@ MUTANTS = [
     Mutant(
         "compress: it plans and runs without its output directory's lock",
         "jobs/rle_job/api.py",
-        "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n"
+        "    writes = output_dir(where.src, where.dst)\n\n"
         "    def plan(parallelism: int, map: Mapper | None = None) -> Plan:\n        return plan_compress(",
         "    writes = None\n\n    def plan(parallelism: int, map: Mapper | None = None) -> Plan:\n"
         "        return plan_compress(",
@@ -146,7 +146,7 @@ MUTANTS = [
     Mutant(
         "decompress: it plans and runs without its output directory's lock",
         "jobs/rle_job/api.py",
-        "    writes = output_dir(os.fspath(src), os.fspath(dst))\n\n"
+        "    writes = output_dir(where.src, where.dst)\n\n"
         "    def plan(parallelism: int, map: Mapper | None = None) -> Plan:\n        return plan_decompress(",
         "    writes = None\n\n    def plan(parallelism: int, map: Mapper | None = None) -> Plan:\n"
         "        return plan_decompress(",
@@ -1645,6 +1645,20 @@ MUTANTS = [
         '            "output": self.published or os.path.abspath(w.out),',
         '            "output": os.path.abspath(w.out),',
         (f"{SO}::test_an_output_in_a_bucket_is_the_local_one_object_for_object",),
+    ),
+    Mutant(
+        "fetch: an object replaced in the store is not fetched again (its output is kept, stale)",
+        "jobs/runtime/mirror.py",
+        "        if was == [etag, _local_stamp(os.path.join(folder, n))] and etag:",
+        "        if was is not None:",
+        ("tests/test_storage_rle.py::test_compress_decompress_and_verify_between_buckets_write_the_local_bytes",),
+    ),
+    Mutant(
+        "fetch: every object is fetched again on every run (every output made again)",
+        "jobs/runtime/mirror.py",
+        "        if was == [etag, _local_stamp(os.path.join(folder, n))] and etag:",
+        "        if False:",
+        ("tests/test_storage_rle.py::test_compress_decompress_and_verify_between_buckets_write_the_local_bytes",),
     ),
 ]
 

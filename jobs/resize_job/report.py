@@ -7,7 +7,6 @@ import os
 import numpy as np
 
 from jobs.resize_job.paths import labels_path, sidecar_path
-from jobs.runtime.mirror import Mirrored
 from jobs.runtime.report import Outcomes, Report
 
 __all__ = ["ResizeReport", "up_to_date_report"]
@@ -22,14 +21,11 @@ class ResizeReport(Report):
         The batch: a ``.npy`` file, a ``.zarr`` store or a ``.wds`` directory of shards.
     sidecar : dict or None
         What the sidecar JSON next to the batch records.
-    mirrored : jobs.runtime.mirror.Mirrored or None
-        An output at a URL: what mirroring it into the store did (objects uploaded, kept, removed).
     """
 
     def __init__(self, outcomes: list, seconds: float, *, scheduler: str = "", output=None, sidecar=None):
         super().__init__("resize", outcomes, seconds, scheduler=scheduler, output=output)
         self.sidecar = sidecar
-        self.mirrored: Mirrored | None = None  # an output at a URL: what mirroring it into the store did
 
     @property
     def array(self):
@@ -90,10 +86,7 @@ class ResizeReport(Report):
     def summary(self) -> str:
         """A paragraph for people: images, failures, speed, the batch and its labels."""
         n = len(self)
-        mirrored = ""
-        if self.mirrored is not None:
-            m = self.mirrored
-            mirrored = f"\n  in the store: {m.uploaded} object(s) uploaded, {m.kept} already there, {m.removed} removed"
+        mirrored = self.mirror_line()
         if self.up_to_date:
             return f"resize: {n} image(s): nothing to do\n  {self.up_to_date}{mirrored}"
         failed = self.counts.get("failed", 0)

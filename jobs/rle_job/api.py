@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, Unpack
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from jobs import running
+from jobs.images import IMAGE_EXTENSIONS
 from jobs.options import SchedulerOptions
 from jobs.rle_job.options import CompressOptions, DecompressOptions, VerifyOptions
+from jobs.rle_job.remote import Places, fetched
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
 from jobs.runtime.runners import Mapper, local_map
@@ -64,6 +66,7 @@ def compress(
     overwrite: bool | None = None,
     max_pixels: int | None = None,
     stamps: Literal["stat", "content"] | None = None,
+    storage_options: Mapping[str, Any] | str | None = None,
     client: Client | None = None,
     compute: bool = True,
     progress: bool | Progress | None = None,
@@ -100,6 +103,10 @@ def compress(
         How a rerun tells an input changed (default ``imgjobs.stamps``): stat, its
         size and modification time; content, a digest of its bytes (for file
         systems whose times lie; reads every input whose output is there).
+    storage_options : mapping or str, optional
+        fsspec's options for a source or destination at a URL (s3://bucket/scans/),
+        as for :func:`jobs.resize` (default ``imgjobs.storage-options``); never
+        shown, logged or recorded.
     client, compute, progress, **scheduler
         Where and when it runs, as for every job: see :func:`jobs.run_job`.
 
@@ -116,14 +123,20 @@ def compress(
     from jobs.rle_job.planning import output_dir, plan_compress  # start-up: ~10 ms, loaded to run only
 
     opts = CompressOptions.resolve(
-        rows_per_task=rows_per_task, threshold=threshold, overwrite=overwrite, max_pixels=max_pixels, stamps=stamps
+        rows_per_task=rows_per_task,
+        threshold=threshold,
+        overwrite=overwrite,
+        max_pixels=max_pixels,
+        stamps=stamps,
+        storage_options=storage_options,
     )
-    writes = output_dir(os.fspath(src), os.fspath(dst))
+    where = Places.of(src, dst, opts.storage_options, IMAGE_EXTENSIONS, compute)
+    writes = output_dir(where.src, where.dst)
 
     def plan(parallelism: int, map: Mapper | None = None) -> Plan:
-        return plan_compress(src, dst, opts, parallelism=parallelism, map=map or local_map)
+        return plan_compress(where.src, where.dst, opts, parallelism=parallelism, map=map or local_map)
 
-    return _run("compress", plan, src, dst, writes, client, compute, progress, scheduler)
+    return where.mirrored(_run("compress", plan, where.src, where.dst, writes, client, compute, progress, scheduler))
 
 
 def decompress(
@@ -133,6 +146,7 @@ def decompress(
     rows_per_task: int | Literal["auto"] | None = None,
     overwrite: bool | None = None,
     stamps: Literal["stat", "content"] | None = None,
+    storage_options: Mapping[str, Any] | str | None = None,
     client: Client | None = None,
     compute: bool = True,
     progress: bool | Progress | None = None,
@@ -162,6 +176,10 @@ def decompress(
         How a rerun tells an input changed (default ``imgjobs.stamps``): stat, its
         size and modification time; content, a digest of its bytes (for file
         systems whose times lie; reads every input whose output is there).
+    storage_options : mapping or str, optional
+        fsspec's options for a source or destination at a URL (s3://bucket/scans/),
+        as for :func:`jobs.resize` (default ``imgjobs.storage-options``); never
+        shown, logged or recorded.
     client, compute, progress, **scheduler
         Where and when it runs, as for every job: see :func:`jobs.run_job`.
 
@@ -177,13 +195,16 @@ def decompress(
     """
     from jobs.rle_job.planning import output_dir, plan_decompress  # start-up: ~10 ms, loaded to run only
 
-    opts = DecompressOptions.resolve(rows_per_task=rows_per_task, overwrite=overwrite, stamps=stamps)
-    writes = output_dir(os.fspath(src), os.fspath(dst))
+    opts = DecompressOptions.resolve(
+        rows_per_task=rows_per_task, overwrite=overwrite, stamps=stamps, storage_options=storage_options
+    )
+    where = Places.of(src, dst, opts.storage_options, {".rle"}, compute)
+    writes = output_dir(where.src, where.dst)
 
     def plan(parallelism: int, map: Mapper | None = None) -> Plan:
-        return plan_decompress(src, dst, opts, parallelism=parallelism, map=map or local_map)
+        return plan_decompress(where.src, where.dst, opts, parallelism=parallelism, map=map or local_map)
 
-    return _run("decompress", plan, src, dst, writes, client, compute, progress, scheduler)
+    return where.mirrored(_run("decompress", plan, where.src, where.dst, writes, client, compute, progress, scheduler))
 
 
 def verify(
@@ -193,6 +214,7 @@ def verify(
     threshold: int | None = None,
     rows_per_task: int | Literal["auto"] | None = None,
     max_pixels: int | None = None,
+    storage_options: Mapping[str, Any] | str | None = None,
     client: Client | None = None,
     compute: bool = True,
     progress: bool | Progress | None = None,
@@ -222,6 +244,10 @@ def verify(
         Refuse (fail by name) images decoded whole with more pixels than this
         (default ``imgjobs.max-pixels``; as shipped, Pillow's decompression-bomb
         limit); uncompressed BMPs are read by rows and have no such limit.
+    storage_options : mapping or str, optional
+        fsspec's options for images or .rle files at a URL, as for
+        :func:`jobs.resize` (default ``imgjobs.storage-options``); never shown,
+        logged or recorded.
     client, compute, progress, **scheduler
         Where and when it runs, as for every job: see :func:`jobs.run_job`.
 
@@ -238,9 +264,13 @@ def verify(
     """
     from jobs.rle_job.planning import plan_verify  # start-up: ~10 ms, loaded to run only
 
-    opts = VerifyOptions.resolve(threshold=threshold, rows_per_task=rows_per_task, max_pixels=max_pixels)
+    opts = VerifyOptions.resolve(
+        threshold=threshold, rows_per_task=rows_per_task, max_pixels=max_pixels, storage_options=storage_options
+    )
+    images = fetched(os.fspath(orig), opts.storage_options, IMAGE_EXTENSIONS)
+    rles = fetched(os.fspath(rle), opts.storage_options, {".rle"})
 
     def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: not needed by this job's plans
-        return plan_verify(orig, rle, opts, parallelism=parallelism)
+        return plan_verify(images, rles, opts, parallelism=parallelism)
 
-    return _run("verify", plan, orig, rle, None, client, compute, progress, scheduler)
+    return _run("verify", plan, images, rles, None, client, compute, progress, scheduler)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from jobs import config
 from jobs.cliargs import rows, threshold
 from jobs.errors import UsageError
-from jobs.params import MAX_PIXELS, OVERWRITE, STAMPS, Options, Param, from_config, option
+from jobs.params import MAX_PIXELS, OVERWRITE, STAMPS, STORAGE, Options, Param, from_config, option
+from jobs.runtime.storage import Storage
 
 __all__ = ["CompressOptions", "DecompressOptions", "Sizing", "VerifyOptions", "parse_rows_per_task"]
 
@@ -61,6 +62,7 @@ class CompressOptions(Options):
     overwrite: bool = option(OVERWRITE)
     max_pixels: int = option(MAX_PIXELS)
     stamps: str = option(STAMPS)
+    storage_options: Storage = option(STORAGE)  # noqa: RUF009 - a field(), not a default
 
     def made_with(self) -> bytes:
         """What shapes an output besides its input (the threshold, or dithering): recorded with it, and an
@@ -75,6 +77,7 @@ class DecompressOptions(Options):
     rows_per_task: int | str = option(ROWS_PER_TASK)
     overwrite: bool = option(OVERWRITE)
     stamps: str = option(STAMPS)
+    storage_options: Storage = option(STORAGE)  # noqa: RUF009 - a field(), not a default
 
     def made_with(self) -> bytes:
         """What shapes an output besides its input: nothing (a BMP is the ``.rle``'s pixels)."""
@@ -88,6 +91,7 @@ class VerifyOptions(Options):
     threshold: int | None = option(THRESHOLD_USED)
     rows_per_task: int | str = option(ROWS_PER_TASK)
     max_pixels: int = option(MAX_PIXELS)
+    storage_options: Storage = option(STORAGE)  # noqa: RUF009 - a field(), not a default
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ class RleReport(Report):
         pixels, seconds = self.pixels, self.seconds
         if not pixels:
             lines.append(f"  {seconds:.2f} s")
-            return "\n".join(lines)
+            return "\n".join(lines) + self.mirror_line()
         mpx = pixels / 1e6
         speed = mpx / seconds if seconds > 0 else float("inf")
         line = f"  {mpx:.1f} MPixel in {seconds:.2f} s = {speed:.0f} MPixel/s"
@@ -25,4 +25,4 @@ class RleReport(Report):
         if bytes_out:
             line += f"; {size_text(bytes_in)} in, {size_text(bytes_out)} out (ratio {bytes_in / bytes_out:.1f}x)"
         lines.append(line)
-        return "\n".join(lines)
+        return "\n".join(lines) + self.mirror_line()

@@ -25,6 +25,7 @@ job says which local files make its output and which one is its record.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
@@ -36,16 +37,17 @@ from jobs import config
 from jobs.runtime.durable import write_atomic
 from jobs.runtime.reads import read_json
 from jobs.runtime.stamps import stat_stamp
-from jobs.runtime.storage import Storage
+from jobs.runtime.storage import Storage, is_directory, list_directory, object_version
+from jobs.runtime.temporaries import new_token, temp_path
 
-__all__ = ["Mirrored", "mirror", "stage_dir"]
+__all__ = ["Mirrored", "fetch", "mirror", "stage_dir"]
 
 log = logging.getLogger(__name__)
 
 #: The stage's record of what it put in the store: local name -> [local stamp, the store's ETag].
 RECORD_NAME = ".imgjobs-mirrored.json"
 
-#: Objects uploaded at once (each upload waits on the network, not on this process).
+#: Objects uploaded (or downloaded) at once (each waits on the network, not on this process).
 UPLOADS_AT_ONCE = 8
 
 
@@ -109,7 +111,7 @@ def mirror(
     record: str,
     prefixes: Sequence[str],
     storage: Storage | None = None,
-    token: str = "mirror",
+    token: str | None = None,
 ) -> Mirrored:
     """Make the store at ``url`` hold the files ``names`` of ``stage`` (relative names), ``record`` last.
 
@@ -128,14 +130,15 @@ def mirror(
         did not put are reported (never deleted).
     storage : Storage, optional
         fsspec's options for ``url``.
-    token : str
-        The run's token, in the name of the record's temporary.
+    token : str, optional
+        The run's token, in the name of the record's temporary (default: a new one).
 
     Raises
     ------
     OSError, and the back end's own errors
         The store refuses or cannot be reached: the output stays local, whole, and the next run mirrors it.
     """
+    token = token or new_token()
     fs, root = (storage or Storage()).filesystem(url)
     root = root.rstrip("/")
     before = _read_record(stage, url)
@@ -197,3 +200,71 @@ def mirror(
             ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else ""),
         )
     return Mirrored(url, uploaded, kept, len(ours_gone), foreign)
+
+
+#: A fetched folder's record of what it holds: object name -> [the store's ETag, the local copy's stamp].
+FETCHED_NAME = ".imgjobs-fetched.json"
+
+
+def fetch(url: str, storage: Storage | None, extensions, token: str | None = None) -> str:
+    """A local copy of the inputs at ``url`` (a "directory": its objects whose extension is one of
+    ``extensions``; or one object), kept in the stage and brought up to date: one listing, and only the
+    objects whose ETag changed since the last fetch are downloaded (each through a temporary and a rename),
+    so an unchanged object keeps its local stamp and what was made from it stays current.  Copies of
+    objects no longer listed are deleted.  Returns the local path (a folder, or the one file).
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is at ``url``.
+    OSError, and the back end's own errors
+        The store refuses or cannot be reached.
+    """
+    token = token or new_token()
+    stage = stage_dir(url)
+    name = url.rstrip("/")[url.rstrip("/").rfind("/") + 1 :]
+    local = os.path.join(stage, name)
+    if is_directory(url, storage):
+        objects = {}
+        for item in list_directory(url, storage, extensions)[0]:
+            objects[item[item.rfind("/") + 1 :]] = object_version(item, storage)[1] or ""
+        base = url.rstrip("/") + "/"
+        os.makedirs(local, exist_ok=True)
+        folder = local
+    else:
+        objects = {name: object_version(url, storage)[1] or ""}
+        base = url[: url.rfind("/") + 1]
+        os.makedirs(stage, exist_ok=True)
+        folder = stage
+    record = read_json(os.path.join(folder, FETCHED_NAME))
+    had = record.get("objects") if isinstance(record, dict) and record.get("url") == url else None
+    had = had if isinstance(had, dict) else {}
+    fs, _ = (storage or Storage()).filesystem(url)
+    now: dict = {}
+    get = []
+    for n, etag in sorted(objects.items()):
+        was = had.get(n)
+        if was == [etag, _local_stamp(os.path.join(folder, n))] and etag:  # the copy is of this very object
+            now[n] = was
+        else:
+            get.append(n)
+
+    def download(n: str) -> tuple[str, list]:
+        path = os.path.join(folder, n)
+        tmp = temp_path(path, token, new_token()[:6])
+        try:
+            fs.get_file(base + n, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+        return n, [objects[n], _local_stamp(path) or ""]
+
+    with concurrent.futures.ThreadPoolExecutor(UPLOADS_AT_ONCE) as pool:
+        now.update(pool.map(download, get))
+    for n in had:
+        if n not in now and os.path.isfile(os.path.join(folder, n)):
+            os.remove(os.path.join(folder, n))
+    write_atomic(os.path.join(folder, FETCHED_NAME), [json.dumps({"url": url, "objects": now}).encode()], token)
+    return local

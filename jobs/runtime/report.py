@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jobs.runtime.mirror import Mirrored
+
 __all__ = ["STATUSES", "FileResult", "Outcomes", "Report", "Usage", "size_text"]
 
 #: Outcome of a file: done, left alone (its output is current), failed, or found to differ (a job that compares).
@@ -202,6 +204,8 @@ class Report:
         None when unknown (a graph computed elsewhere).
     usage : list of Usage
         What the run used that where it ran counted (a batch-system cluster: its jobs).
+    mirrored : jobs.runtime.mirror.Mirrored or None
+        An output at a URL: what mirroring it into the store did (objects uploaded, kept, removed).
     """
 
     def __init__(self, job: str, outcomes: list, seconds: float, *, scheduler: str = "", output=None):
@@ -213,6 +217,14 @@ class Report:
         self.up_to_date: str | None = None
         self.tasks: int | None = None
         self.usage: list[Usage] = []
+        self.mirrored: Mirrored | None = None
+
+    def mirror_line(self) -> str:
+        """``"\\n  in the store: ..."`` for a summary when the output was mirrored into a store, else ``""``."""
+        m = self.mirrored
+        if m is None:
+            return ""
+        return f"\n  in the store: {m.uploaded} object(s) uploaded, {m.kept} already there, {m.removed} removed"
 
     # -- figures
 
