@@ -16,15 +16,19 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TypeVar
 
 from jobs.errors import UsageError
 from jobs.rle_job.manifest import MANIFEST
 from jobs.runtime.mirror import Mirrored, fetch, mirror, stage_dir
+from jobs.runtime.report import Report
 from jobs.runtime.storage import Storage, is_url, local_path, url_parent
 
 __all__ = ["Places", "fetched", "mirror_outputs", "staged_dir"]
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 
 def fetched(src: str, storage: Storage | None, extensions) -> str:
@@ -101,9 +105,10 @@ class Places:
             )
         return cls(fetched(src, storage, extensions), staged_dir(dst), url, storage)
 
-    def mirrored(self, report):
+    def mirrored(self, report: R) -> R:
         """``report``, after the outputs were mirrored into the store (when the destination is a URL)."""
         if self.url is not None:
+            assert isinstance(report, Report)  # a run computed: a report, never a graph (Places.of refused it)
             report.mirrored = mirror_outputs(self.dst, self.url, self.storage)
             report.output = self.url
         return report
