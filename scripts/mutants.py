@@ -1238,8 +1238,8 @@ MUTANTS = [
     Mutant(
         "task: a .npy fill writes into a work folder another run owns",
         "jobs/resize_job/tasks.py",
-        "    where.check_owner()\n    try:\n        with RangeWriter(",
-        "    try:\n        with RangeWriter(",
+        "    where.check_owner()\n    paths = list(paths)",
+        "    paths = list(paths)",
         (f"{INTEGRITY}::test_a_task_never_writes_into_a_work_folder_another_run_took_over",),
     ),
     Mutant(
@@ -1606,7 +1606,7 @@ MUTANTS = [
     Mutant(
         "storage: a .npy at a URL is not refused",
         "jobs/resize_job/remote.py",
-        '    if is_url(out) and kind_of(out) == "npy":',
+        '    if is_url(out) and kind_of(out.rstrip("/")) == "npy":',
         "    if False:",
         (f"{ST}::test_outputs_at_urls_imgjobs_cannot_write_are_refused_with_what_to_do",),
     ),
@@ -1623,7 +1623,7 @@ MUTANTS = [
         "jobs/runtime/mirror.py",
         "        return was is not None and was[0] == now[n] and listed.get(n) == was[1] and bool(was[1])",
         "        return was is not None and was[0] == now[n]",
-        (f"{SO}::test_an_output_in_a_bucket_is_the_local_one_object_for_object",),
+        (f"{SO}::test_an_output_in_a_bucket_is_the_local_one_object_for_object[zarr]",),
     ),
     Mutant(
         "mirror: objects imgjobs did not put in the store are deleted",
@@ -1644,7 +1644,7 @@ MUTANTS = [
         "jobs/resize_job/finish.py",
         '            "output": self.published or os.path.abspath(w.out),',
         '            "output": os.path.abspath(w.out),',
-        (f"{SO}::test_an_output_in_a_bucket_is_the_local_one_object_for_object",),
+        (f"{SO}::test_an_output_in_a_bucket_is_the_local_one_object_for_object[zarr]",),
     ),
     Mutant(
         "fetch: an object replaced in the store is not fetched again (its output is kept, stale)",
@@ -1659,6 +1659,49 @@ MUTANTS = [
         "        if was == [etag, _local_stamp(os.path.join(folder, n))] and etag:",
         "        if False:",
         ("tests/test_storage_rle.py::test_compress_decompress_and_verify_between_buckets_write_the_local_bytes",),
+    ),
+    # ---- the hostile review of issue 32's URLs
+    Mutant(
+        "storage: two spellings of one output URL (s3a://, //) get two stages and two locks",
+        "jobs/runtime/storage.py",
+        "        return f\"{protocol}://{path.strip('/')}\"",
+        "        return url",
+        (f"{SO}::test_every_spelling_of_an_output_url_is_one_output_with_one_stage",),
+    ),
+    Mutant(
+        "remote: a fresh stage replaces an output another stage put in the store, without --overwrite",
+        "jobs/resize_job/remote.py",
+        "    if there:",
+        "    if False:",
+        (f"{SO}::test_an_output_another_stage_put_in_the_store_is_refused_without_overwrite",),
+    ),
+    Mutant(
+        "storage: a storage option a store repeats in its error is shown",
+        "jobs/runtime/storage.py",
+        '            text = text.replace(v, "<a storage option>")',
+        "            pass",
+        (f"{ST}::test_an_option_a_store_repeats_in_its_error_is_never_shown",),
+    ),
+    Mutant(
+        "storage: a list's entry over HTTP is not percent-encoded (a # or ? in a file name cuts the URL)",
+        "jobs/resize_job/listed.py",
+        "    return base + (quote(name) if is_http(base) else name)",
+        "    return base + name",
+        (f"{ST}::test_names_over_http_are_file_names_as_on_disk",),
+    ),
+    Mutant(
+        "storage: class folders over HTTP keep their percent-encoded names (other classes, other order)",
+        "jobs/runtime/storage.py",
+        "        name = unquote(raw) if is_http(url) else raw",
+        "        name = raw",
+        (f"{ST}::test_names_over_http_are_file_names_as_on_disk",),
+    ),
+    Mutant(
+        "storage: through a cache, the store's newer ETag is recorded beside the cache's older bytes",
+        "jobs/runtime/storage.py",
+        "    if is_chained(url):  # a cache serves its copy: what the store says now may be of other bytes",
+        "    if False:",
+        (f"{ST}::test_through_a_cache_the_stamp_is_of_the_bytes_the_cache_served",),
     ),
 ]
 

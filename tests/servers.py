@@ -52,7 +52,8 @@ def _wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 30) -> Non
 class S3Server:
     """moto's S3 API server, in a process of its own, on a free port of 127.0.0.1; restartable (empty again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, denying: bool = False) -> None:
+        self.denying = denying  # IAM enforced from the first request: keys it never issued are refused (403)
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -63,6 +64,7 @@ class S3Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **({"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if self.denying else {})},
         )
         _wait_until_up(self.endpoint + "/", self.proc)
         return self

@@ -110,7 +110,7 @@ def test_a_run_killed_before_its_output_is_whole_leaves_no_sidecar_in_the_store_
     fs, name = bucket
     upload(fs, name, photos)
     lines = (photos / "train.txt").read_text().splitlines()
-    many = "".join(f"s3://{name}/data/{lines[i % N].split(chr(9))[0]}\t{i % 3}\n" for i in range(240))
+    many = "".join(f"s3://{name}/data/{lines[i % N].split(chr(9))[0]}\t{i % 3}\n" for i in range(120))
     (tmp_path / "many.txt").write_text(many)
     out = f"s3://{name}/killed.wds"
     stage = tmp_path / "cache" / "imgjobs" / "stage"
@@ -198,3 +198,32 @@ def test_a_graph_for_an_output_at_a_url_is_refused(tmp_path, photos):
     with pytest.raises(UsageError, match="mirrored into the store when the run ends"):
         jobs.resize(photos / "train.txt", "s3://b/x.wds", compute=False)
     assert mirror_module.RECORD_NAME.startswith(".")
+
+
+def test_every_spelling_of_an_output_url_is_one_output_with_one_stage(tmp_path, photos, bucket, staged_env):
+    """``s3a://`` and ``//`` spell the same keys: one stage, one lock, one record (hostile review of issue 32)."""
+    fs, name = bucket
+    url = upload(fs, name, photos)
+    first = imgjobs("-q", "resize", url, "--out", f"s3://{name}/a/t.wds", env=staged_env)
+    assert first.returncode == 0, first.stderr
+    for spelling in (f"s3a://{name}/a/t.wds", f"s3://{name}//a/t.wds/", f"s3://{name}/a//t.wds"):
+        again = imgjobs("resize", url, "--out", spelling, env=staged_env)
+        assert again.returncode == 0 and "up to date" in again.stdout, spelling + again.stdout + again.stderr
+        assert "0 object(s) uploaded" in again.stdout
+    assert len(list((tmp_path / "cache" / "imgjobs" / "stage").iterdir())) == 1
+
+
+def test_an_output_another_stage_put_in_the_store_is_refused_without_overwrite(tmp_path, photos, bucket, staged_env):
+    fs, name = bucket
+    url = upload(fs, name, photos)
+    out = f"s3://{name}/theirs.wds"
+    made = imgjobs("-q", "resize", url, "--out", out, "--num-images", "8", env=staged_env)
+    assert made.returncode == 0, made.stderr
+    before = objects(fs, f"{name}/theirs.wds")
+    elsewhere = {**staged_env, "XDG_CACHE_HOME": str(tmp_path / "another-machine")}
+    refused = imgjobs("resize", url, "--out", out, env=elsewhere)
+    assert refused.returncode == 2 and "holds an output this machine's stage" in refused.stderr
+    assert objects(fs, f"{name}/theirs.wds") == before and fs.exists(f"{name}/theirs.wds.json")
+    replaced = imgjobs("-q", "resize", url, "--out", out, "--overwrite", env=elsewhere)
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads(fs.cat_file(f"{name}/theirs.wds.json"))["shape"][0] == N

@@ -75,7 +75,7 @@ def test_compress_decompress_and_verify_between_buckets_write_the_local_bytes(tm
 
 def test_a_compress_killed_before_its_outputs_are_whole_leaves_no_manifest_in_the_store(tmp_path, bucket, staged_env):
     fs, name = bucket
-    local = scans(tmp_path / "scans", 300)
+    local = scans(tmp_path / "scans", 120)
     fs.put(str(local) + "/", f"{name}/scans/", recursive=True)
     proc = start_imgjobs(
         "compress",

@@ -17,7 +17,7 @@ from jobs.errors import UsageError
 from jobs.options import SchedulerOptions
 from jobs.resize_job.options import EXECUTOR, ResizeOptions
 from jobs.resize_job.paths import family
-from jobs.resize_job.remote import check_url_output, mirror_output, staged
+from jobs.resize_job.remote import check_store, check_url_output, mirror_output, output_url, staged
 from jobs.resize_job.report import ResizeReport
 from jobs.runtime.engine import Plan
 from jobs.runtime.progress import Progress
@@ -160,11 +160,10 @@ def resize(
     from jobs.resize_job.planner import plan_resize, up_to_date  # start-up: ~40 ms (Pillow, simplejpeg, the tasks)
 
     kind = EXECUTOR.resolve(executor)  # a value it does not know is refused first
-    url = os.fspath(out) if is_url(os.fspath(out)) else None
     check_url_output(os.fspath(out))
-    if url is not None and not compute:
+    if is_url(os.fspath(out)) and not compute:
         raise UsageError(
-            f"output {url}: an output at a URL is mirrored into the store when the run ends; compute=False "
+            f"output {os.fspath(out)}: an output at a URL is mirrored into the store when the run ends; compute=False "
             "builds a graph for a local output only"
         )
     opts = ResizeOptions.resolve(
@@ -183,7 +182,10 @@ def resize(
         exact=exact,
     )
 
-    local = staged(os.fspath(out))  # an output at a URL: built in its stage, then mirrored
+    url = output_url(os.fspath(out), opts.storage_options)
+    local = staged(os.fspath(out), url)  # an output at a URL: built in its stage, then mirrored
+    if url is not None:
+        check_store(url, local, opts.storage_options, opts.overwrite)
 
     def plan(parallelism: int, map: Mapper | None = None) -> Plan:  # map: where a rerun stamps its inputs
         return plan_resize(source, local, opts, parallelism=parallelism, map=map, published=url)

@@ -50,7 +50,7 @@ from jobs.resize_job.geometry import (
 )
 from jobs.resize_job.options import METHODS
 from jobs.runtime.stamps import of_bytes, of_read
-from jobs.runtime.storage import Storage, is_url, read_object
+from jobs.runtime.storage import Storage, is_http, is_url, read_object
 from rle import ImageError, open_image, open_regular
 
 __all__ = ["check_jpeg_length", "load_rgb", "load_with", "opencv", "read_input", "shrink", "to_rgb"]
@@ -179,7 +179,7 @@ def read_input(path, stamp_mode: str = "stat", storage: Storage | None = None) -
         try:
             data, size, version = read_object(path, storage, MAX_INPUT_BYTES)
         except Exception as e:  # the back end's own errors too: missing, denied, unreachable, cut short
-            raise ImageError(f"{path}: cannot read: {_reason(e)}") from None
+            raise ImageError(f"{path}: cannot read: {(storage or Storage()).scrub(_reason(e, path))}") from None
         return data, of_read(data, size, version, stamp_mode)
     try:
         with open_regular(path) as f:
@@ -194,9 +194,11 @@ def read_input(path, stamp_mode: str = "stat", storage: Storage | None = None) -
 MAX_INPUT_BYTES = 1 << 30
 
 
-def _reason(e: BaseException) -> str:
+def _reason(e: BaseException, url: str) -> str:
     """Why a read failed, for a message: the error's own words, with its kind when they are only a name."""
     text = str(e.args[1] if isinstance(e, OSError) and len(e.args) == 2 and isinstance(e.args[1], str) else e)
+    if isinstance(e, FileNotFoundError) and is_http(url):  # fsspec's HTTP says this of any status but 200
+        return "the server did not send it (no such file, or refused: a status other than 200)"
     if isinstance(e, FileNotFoundError):
         return f"no such object ({text})" if text else "no such object"
     return f"{type(e).__name__}: {text}" if not isinstance(e, OSError) else text or type(e).__name__

@@ -26,13 +26,14 @@ import os
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import numpy as np
 
 from jobs.errors import StalePlan, UsageError
 from jobs.resize_job.listlabels import WHOLE, Codes, labels_of, line_of, line_shown
 from jobs.runtime.listfile import ListFile, RemoteListFile, list_file
-from jobs.runtime.storage import Storage, is_url, local_path, url_parent
+from jobs.runtime.storage import Storage, is_http, is_url, local_path, url_parent
 
 __all__ = ["ListRange", "ListScan", "ListedPaths", "parse", "scan_list", "split_list_line"]
 
@@ -67,12 +68,13 @@ def split_list_line(line: str, spaced: bool = True) -> tuple[str, str | None]:
 
 def _entry(name: str, base: str) -> str:
     """A list entry as a path or URL: absolute paths and URLs as written (``file://`` ones made local paths),
-    others relative to the list's ``base`` (a directory, or a URL's "directory")."""
+    others relative to the list's ``base`` (a directory, or a URL's "directory"; over HTTP, the name is
+    percent-encoded: ``a b#1.jpg`` is the file of that name, as on disk)."""
     if name[0] == "/" or is_url(name):
         return name
     if name.startswith("file://"):
         return local_path(name)
-    return base + name
+    return base + (quote(name) if is_http(base) else name)
 
 
 def _tabbed(line: str, text: str) -> bool:
@@ -90,8 +92,7 @@ class _Kinds:
         self.spaced = self.bare = -1
 
     def see(self, spaced: int, bare: int) -> None:
-        self.spaced = spaced if self.spaced < 0 else self.spaced
-        self.bare = bare if self.bare < 0 else self.bare
+        self.spaced, self.bare = (spaced if self.spaced < 0 else self.spaced), (bare if self.bare < 0 else self.bare)
 
 
 def _segments(data: bytes) -> Iterator[tuple[int, bytes]]:

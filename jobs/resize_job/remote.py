@@ -15,10 +15,10 @@ import os
 
 from jobs.errors import UsageError
 from jobs.resize_job.paths import kind_of, sidecar_path
-from jobs.runtime.mirror import Mirrored, mirror, stage_dir
+from jobs.runtime.mirror import Mirrored, mirror, mirrored_names, stage_dir
 from jobs.runtime.storage import Storage, is_url, local_path, url_parent
 
-__all__ = ["check_url_output", "mirror_output", "staged"]
+__all__ = ["check_store", "check_url_output", "mirror_output", "output_url", "staged"]
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def check_url_output(out: str) -> None:
     """A :class:`~jobs.errors.UsageError` for an output URL imgjobs cannot write, saying what to do instead."""
     if out.startswith("file://"):
         raise UsageError(f"output {out}: give a local output as a path ({local_path(out)}), not a file:// URL")
-    if is_url(out) and kind_of(out) == "npy":
+    if is_url(out) and kind_of(out.rstrip("/")) == "npy":
         raise UsageError(
             f"output {out}: a .npy batch cannot be written to object storage (each task writes its slice in "
             "place, and an object is written whole): write a .zarr (chunks of its own) or a .wds (shards) there"
@@ -36,16 +36,53 @@ def check_url_output(out: str) -> None:
         raise UsageError(f"output {out}: a chained URL (simplecache::...) is for reading; name the store itself")
 
 
-def staged(out: str) -> str:
-    """Where an output is built: ``out`` itself, or for a URL its place in the stage
-    (:func:`jobs.runtime.mirror.stage_dir`), created if missing."""
+def output_url(out: str, storage: Storage | None) -> str | None:
+    """An output at a URL in one spelling (:meth:`jobs.runtime.storage.Storage.canonical`: ``s3a://b//t.wds/``
+    is ``s3://b/t.wds``), so that every spelling shares one stage and its lock; None for a local output."""
     check_url_output(out)
     if not is_url(out):
+        return None
+    try:
+        return (storage or Storage()).canonical(out.rstrip("/"))
+    except Exception as e:  # the back end's own errors: an unknown protocol, a missing package
+        raise UsageError(f"output {out}: {(storage or Storage()).scrub(str(e))}") from None
+
+
+def staged(out: str, url: str | None) -> str:
+    """Where an output is built: ``out`` itself, or for a URL (:func:`output_url`) its place in the stage
+    (:func:`jobs.runtime.mirror.stage_dir`), created if missing."""
+    if url is None:
         return out
-    name = out.rstrip("/")
-    stage = stage_dir(name)
+    stage = stage_dir(url)
     os.makedirs(stage, exist_ok=True)
-    return os.path.join(stage, name[name.rfind("/") + 1 :])
+    return os.path.join(stage, url[url.rfind("/") + 1 :])
+
+
+def check_store(url: str, local: str, storage: Storage | None, overwrite: bool) -> None:
+    """Refuse to build into ``url`` an output this stage did not make there, unless ``overwrite``.
+
+    Locally an output of another job is refused (``--overwrite`` replaces it); in a store, that is an
+    output whose sidecar the stage has no record of putting there, while the stage holds no finished output
+    of its own (another machine's stage made it, or this one's was cleared).
+    """
+    if overwrite or os.path.lexists(sidecar_path(local)):
+        return
+    side = os.path.basename(sidecar_path(local))
+    stage = os.path.dirname(local)
+    if side in mirrored_names(stage, url_parent(url)):
+        return
+    try:
+        fs, root = (storage or Storage()).filesystem(url)
+        fs.invalidate_cache(root)
+        there = fs.exists(root + ".json") or bool(fs.find(root, maxdepth=2))
+    except Exception as e:  # the back end's own errors: denied, unreachable, no bucket
+        log.debug("%s: cannot look at it before the run: %s", url, (storage or Storage()).scrub(str(e)))
+        return  # the mirror at the end names what the store refuses
+    if there:
+        raise UsageError(
+            f"{url} holds an output this machine's stage ({stage}) did not put there: use --overwrite to replace "
+            "it (objects imgjobs did not put there are left, and named), or write to another URL"
+        )
 
 
 def mirror_output(local: str, url: str, storage: Storage | None, token: str) -> Mirrored:
@@ -62,7 +99,8 @@ def mirror_output(local: str, url: str, storage: Storage | None, token: str) -> 
         done = mirror(stage, url_parent(url), names, record, [base + "/"], storage, token)
     except Exception as e:  # the back end's own errors too: no credentials, denied, unreachable, no bucket
         raise OSError(
-            f"{url}: the finished output could not be mirrored into the store ({type(e).__name__}: {e}); it is whole "
+            f"{url}: the finished output could not be mirrored into the store ({type(e).__name__}: "
+            f"{(storage or Storage()).scrub(str(e))}); it is whole "
             f"in its stage, {local}: run the same command again to mirror it"
         ) from None
     if done.changed:

@@ -131,34 +131,34 @@ def _remote_directory(url: str, storage: Storage | None) -> bool:
     try:
         return is_directory(url, storage)
     except Exception as e:  # the back end's own errors: missing bucket, denied, unreachable
-        raise UsageError(f"{url}: cannot read: {e}") from None
+        raise UsageError(f"{url}: cannot read: {(storage or Storage()).scrub(str(e))}") from None
 
 
 def _read_remote_directory(url: str, storage: Storage | None) -> Source:
     """:func:`_read_directory` of a "directory" at a URL: one listing of it, and one of each class folder."""
     try:
-        names, folders = list_directory(url, storage, IMAGE_EXTENSIONS)
-        if names:
+        files, folders = list_directory(url, storage, IMAGE_EXTENSIONS)
+        if files:
             if folders:
                 log.warning(
                     "%s holds %d image(s) at its top level, so it is read as one folder of images, unlabelled: "
                     "its %d sub-folder(s) are not read",
                     url,
-                    len(names),
+                    len(files),
                     len(folders),
                 )
-            return Source(names)
+            return Source([u for _, u in files])
         paths: list = []
         labels: list = []
-        for k, folder in enumerate(folders):  # every folder is a class, empty or not: indices never shift
-            found, _ = list_directory(url.rstrip("/") + "/" + folder, storage, IMAGE_EXTENSIONS)
-            paths += found
+        for k, (_, folder) in enumerate(folders):  # every folder is a class, empty or not: indices never shift
+            found, _ = list_directory(folder, storage, IMAGE_EXTENSIONS)
+            paths += [u for _, u in found]
             labels += [k] * len(found)
     except Exception as e:  # the back end's own errors: missing bucket, denied, unreachable
-        raise UsageError(f"{url}: cannot list: {e}") from None
+        raise UsageError(f"{url}: cannot list: {(storage or Storage()).scrub(str(e))}") from None
     if not paths:
         return Source([])
-    return Source(paths, np.array(labels, dtype=np.int64), folders, "folders")
+    return Source(paths, np.array(labels, dtype=np.int64), [name for name, _ in folders], "folders")
 
 
 def read_labelled(source, num_images: int | None = None) -> Source:

@@ -233,6 +233,7 @@ def _fill_npy(where, offset: int, start: int, paths, opts, outcomes, block: np.n
     image_bytes = opts.size[0] * opts.size[1] * 3
     seen: list = []
     where.check_owner()
+    paths = list(paths)  # read from the list before anything is written: a list that fails is its own error
     try:
         with RangeWriter(where.target) as w:
             for a in range(0, len(paths), PIECE_IMAGES):

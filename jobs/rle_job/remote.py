@@ -22,7 +22,7 @@ from jobs.errors import UsageError
 from jobs.rle_job.manifest import MANIFEST
 from jobs.runtime.mirror import Mirrored, fetch, mirror, stage_dir
 from jobs.runtime.report import Report
-from jobs.runtime.storage import Storage, is_url, local_path, url_parent
+from jobs.runtime.storage import Storage, is_chained, is_url, local_path, url_parent
 
 __all__ = ["Places", "fetched", "mirror_outputs", "staged_dir"]
 
@@ -40,19 +40,13 @@ def fetched(src: str, storage: Storage | None, extensions) -> str:
     try:
         return fetch(src, storage, extensions)
     except Exception as e:  # the back end's own errors too: missing, denied, unreachable
-        raise UsageError(f"{src}: cannot read: {type(e).__name__}: {e}") from None
+        raise UsageError(f"{src}: cannot read: {type(e).__name__}: {(storage or Storage()).scrub(str(e))}") from None
 
 
-def staged_dir(dst: str) -> str:
-    """``dst`` itself, or for a URL (a "directory", ending in ``/`` or holding the outputs of a directory) the
-    folder in the stage where its outputs are built."""
-    if dst.startswith("file://"):
-        return local_path(dst)
-    if not is_url(dst):
-        return dst
-    if "::" in dst.split("://", 1)[0]:
-        raise UsageError(f"{dst}: a chained URL (simplecache::...) is for reading; name the store itself")
-    name = dst.rstrip("/")
+def staged_dir(url: str) -> str:
+    """The folder in the stage where the outputs of a destination at ``url`` (one spelling of it:
+    :meth:`jobs.runtime.storage.Storage.canonical`) are built, created if missing."""
+    name = url.rstrip("/")
     stage = stage_dir(name)
     os.makedirs(os.path.join(stage, name[name.rfind("/") + 1 :]), exist_ok=True)
     return os.path.join(stage, name[name.rfind("/") + 1 :]) + os.sep
@@ -75,7 +69,8 @@ def mirror_outputs(local: str, url: str, storage: Storage | None) -> Mirrored:
         done = mirror(stage, url_parent(url), names, record, [base + "/"], storage)
     except Exception as e:  # the back end's own errors too: no credentials, denied, unreachable, no bucket
         raise OSError(
-            f"{url}: the outputs could not be mirrored into the store ({type(e).__name__}: {e}); they are whole "
+            f"{url}: the outputs could not be mirrored into the store ({type(e).__name__}: "
+            f"{(storage or Storage()).scrub(str(e))}); they are whole "
             f"in their stage, {local}: run the same command again to mirror them"
         ) from None
     if done.changed:
@@ -97,13 +92,20 @@ class Places:
     def of(cls, src, dst, storage: Storage | None, extensions, compute: bool) -> Places:
         """The local places of a job from ``src`` to ``dst``: a URL source fetched, a URL destination staged."""
         src, dst = os.fspath(src), os.fspath(dst)
-        url = dst if is_url(dst) else None
-        if url is not None and not compute:
+        if not is_url(dst):
+            return cls(fetched(src, storage, extensions), local_path(dst), None, storage)
+        if not compute:
             raise UsageError(
-                f"{url}: outputs at a URL are mirrored into the store when the run ends; compute=False builds a "
+                f"{dst}: outputs at a URL are mirrored into the store when the run ends; compute=False builds a "
                 "graph for local outputs only"
             )
-        return cls(fetched(src, storage, extensions), staged_dir(dst), url, storage)
+        if is_chained(dst):
+            raise UsageError(f"{dst}: a chained URL (simplecache::...) is for reading; name the store itself")
+        try:
+            url = (storage or Storage()).canonical(dst.rstrip("/"))
+        except Exception as e:  # the back end's own errors: an unknown protocol, a missing package
+            raise UsageError(f"{dst}: {(storage or Storage()).scrub(str(e))}") from None
+        return cls(fetched(src, storage, extensions), staged_dir(url), url, storage)
 
     def mirrored(self, report: R) -> R:
         """``report``, after the outputs were mirrored into the store (when the destination is a URL)."""

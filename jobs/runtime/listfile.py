@@ -17,6 +17,7 @@ mean (a path and a label per line, say) is the job's to parse.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -125,7 +126,7 @@ class RemoteListFile:
         try:
             version = of_url(url, storage)
         except Exception as e:  # the back end's own errors: missing, denied, unreachable
-            raise UsageError(f"{url}: cannot read the list: {e}") from None
+            raise UsageError(f"{url}: cannot read the list: {storage.scrub(str(e))}") from None
         return cls(url, int(version.split(":", 1)[0]), version, storage)
 
     def read(self, begin: int, end: int) -> bytes:
@@ -137,7 +138,7 @@ class RemoteListFile:
         try:
             now = of_url(self.path, self.storage)
         except Exception as e:  # the back end's own errors: gone, denied, unreachable
-            raise OSError(f"{self.path}: cannot read the list: {e}") from None
+            raise OSError(errno.EIO, f"{self.path}: cannot read the list: {self.storage.scrub(str(e))}") from None
         if now != self.version:
             raise StalePlan(
                 f"{self.path} changed since this job was planned ({self.version} then, {now} now): plan the job again"

@@ -40,7 +40,7 @@ from jobs.runtime.stamps import stat_stamp
 from jobs.runtime.storage import Storage, is_directory, list_directory, object_version
 from jobs.runtime.temporaries import new_token, temp_path
 
-__all__ = ["Mirrored", "fetch", "mirror", "stage_dir"]
+__all__ = ["Mirrored", "fetch", "mirror", "mirrored_names", "stage_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,11 @@ def _read_record(stage: str, url: str) -> dict:
         for k, v in record["objects"].items()
         if isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
     }
+
+
+def mirrored_names(stage: str, url: str) -> set[str]:
+    """The names the stage's last mirror into ``url`` put there (its record, read as hostile input)."""
+    return set(_read_record(stage, url))
 
 
 def _etag(info: dict) -> str:
@@ -225,15 +230,13 @@ def fetch(url: str, storage: Storage | None, extensions, token: str | None = Non
     name = url.rstrip("/")[url.rstrip("/").rfind("/") + 1 :]
     local = os.path.join(stage, name)
     if is_directory(url, storage):
-        objects = {}
-        for item in list_directory(url, storage, extensions)[0]:
-            objects[item[item.rfind("/") + 1 :]] = object_version(item, storage)[1] or ""
-        base = url.rstrip("/") + "/"
+        objects, where = {}, {}
+        for n, item in list_directory(url, storage, extensions)[0]:
+            objects[n], where[n] = object_version(item, storage)[1] or "", item
         os.makedirs(local, exist_ok=True)
         folder = local
     else:
-        objects = {name: object_version(url, storage)[1] or ""}
-        base = url[: url.rfind("/") + 1]
+        objects, where = {name: object_version(url, storage)[1] or ""}, {name: url}
         os.makedirs(stage, exist_ok=True)
         folder = stage
     record = read_json(os.path.join(folder, FETCHED_NAME))
@@ -253,7 +256,7 @@ def fetch(url: str, storage: Storage | None, extensions, token: str | None = Non
         path = os.path.join(folder, n)
         tmp = temp_path(path, token, new_token()[:6])
         try:
-            fs.get_file(base + n, tmp)
+            fs.get_file(where[n], tmp)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):

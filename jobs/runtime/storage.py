@@ -23,10 +23,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = [
     "Storage",
+    "is_chained",
     "is_directory",
+    "is_http",
     "is_url",
     "list_directory",
     "local_path",
@@ -63,6 +66,16 @@ def local_path(path: str) -> str:
     if path.startswith("file://"):
         return path[len("file://") :] or "/"
     return path
+
+
+def is_chained(url: str) -> bool:
+    """Whether ``url`` goes through one of fsspec's chained protocols (``simplecache::s3://...``)."""
+    return "::" in url.split("://", 1)[0]
+
+
+def is_http(url: str) -> bool:
+    """Whether ``url`` is served over HTTP(S), whose paths are percent-encoded."""
+    return url.lower().startswith(("http://", "https://"))
 
 
 def url_parent(url: str) -> str:
@@ -106,6 +119,40 @@ class Storage:
     def __reduce__(self):
         return Storage, (self.options,)
 
+    def scrub(self, text: str) -> str:
+        """``text`` (a back end's error message) with every value of these options taken out: an endpoint or
+        a key a store's SDK repeats in its message is never shown."""
+        values: list[str] = []
+
+        def walk(v) -> None:
+            if isinstance(v, Mapping):
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, (list, tuple)):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, str) and len(v) >= 4:
+                values.append(v)
+
+        walk(self.options)
+        for v in sorted(values, key=len, reverse=True):
+            text = text.replace(v, "<a storage option>")
+        return text
+
+    def canonical(self, url: str) -> str:
+        """``url`` as one spelling of its place: the store's own protocol name (``s3a://`` -> ``s3://``) and no
+        empty path parts (``s3://b//k`` -> ``s3://b/k``), so that two spellings of one output share one stage
+        and its lock."""
+        if is_chained(url):
+            return url
+        fs, path = self.filesystem(url)
+        protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
+        if protocol in ("http", "https"):
+            return url
+        while "//" in path:
+            path = path.replace("//", "/")
+        return f"{protocol}://{path.strip('/')}"
+
     def for_protocol(self, protocol: str) -> dict:
         """The options for ``protocol``'s file system: the shared ones, then that protocol's own."""
         import fsspec  # start-up: fsspec (~90 ms) loads when a URL is met, not for local files
@@ -119,7 +166,7 @@ class Storage:
         """``(file system, path in it)`` for ``url`` (:func:`fsspec.core.url_to_fs`, instances cached by fsspec)."""
         from fsspec.core import split_protocol, url_to_fs  # start-up: fsspec (~90 ms) only for a URL
 
-        if "::" in url.split("://", 1)[0]:  # a chain (simplecache::s3://...): fsspec takes options per protocol
+        if is_chained(url):  # a chain (simplecache::s3://...): fsspec takes options per protocol
             return url_to_fs(url, **self.options)
         protocol = split_protocol(url)[0] or "file"
         return url_to_fs(url, **self.for_protocol(protocol))
@@ -159,10 +206,13 @@ def object_info(url: str, storage: Storage | None = None) -> dict:
 
 def object_version(url: str, storage: Storage | None = None) -> tuple[int | None, str | None]:
     """The size the store gives the object at ``url`` now, and its version: ``etag:<ETag>``, else
-    ``time:<modification time>``, else None (the store offers neither: a stamp must read it).
+    ``time:<modification time>``, else None (the store offers neither, or the URL reads through a cache
+    (``simplecache::``) whose bytes may be older than what the store says: a stamp must read it).
 
     Raises what :func:`object_info` raises.
     """
+    if is_chained(url):  # a cache's copy may be older than what the store says: a stamp must read it
+        return None, None
     return _stamp_fields(object_info(url, storage))
 
 
@@ -181,6 +231,12 @@ def read_object(url: str, storage: Storage | None = None, limit: int | None = No
         read); the back end's own errors for a store that fails.
     """
     fs, path = (storage or Storage()).filesystem(url)
+    if is_chained(url):  # a cache serves its copy: what the store says now may be of other bytes
+        with fs.open(path, "rb") as f:
+            data = f.read(-1 if limit is None else limit + 1)
+        if limit is not None and len(data) > limit:
+            raise OSError(f"over the {limit:,} bytes read from one object")
+        return data, len(data), None  # no version: the bytes read are digested
     fs.invalidate_cache(path)
     info = dict(fs.info(path))
     if info.get("type") not in (None, "file"):
@@ -214,10 +270,14 @@ def is_directory(url: str, storage: Storage | None = None) -> bool:
     return bool(fs.isdir(path))
 
 
-def list_directory(url: str, storage: Storage | None, extensions) -> tuple[list[str], list[str]]:
-    """One listing of the "directory" ``url``: the URLs of the objects right in it whose extension (lower
-    case, with the dot) is one of ``extensions``, and the names of the "directories" in it; both sorted,
-    hidden names (``.name``) left out.  The store pages a long listing (S3: 1,000 keys a request).
+def list_directory(
+    url: str, storage: Storage | None, extensions
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """One listing of the "directory" ``url``: ``(name, URL)`` of the objects right in it whose extension
+    (lower case, with the dot) is one of ``extensions``, and of the "directories" in it; both sorted by
+    name, hidden names (``.name``) left out.  A name is as people read it (an HTTP server's links are
+    percent-encoded: decoded here), the URL as the store takes it.  The store pages a long listing (S3:
+    1,000 keys a request).
 
     Raises
     ------
@@ -229,13 +289,14 @@ def list_directory(url: str, storage: Storage | None, extensions) -> tuple[list[
     base = url.rstrip("/") + "/"
     files, folders = [], []
     for entry in fs.ls(path, detail=True):
-        name = str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
+        raw = str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
+        name = unquote(raw) if is_http(url) else raw
         if not name or name.startswith("."):
             continue
         if entry.get("type") == "directory":
-            folders.append(name)
+            folders.append((name, base + raw))
         elif "." in name and name[name.rfind(".") :].lower() in extensions:
-            files.append(base + name)
+            files.append((name, base + raw))
     return sorted(files), sorted(folders)
 
 
