@@ -11,8 +11,14 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet ".[test,docs]"
+# uv installs what pip would, from the same registry, several times as fast (a clean machine: ~15 s against
+# ~90 s); pip does it where uv cannot be had
+if .venv/bin/python -m pip install --quiet uv; then
+    .venv/bin/python -m uv pip install --quiet --python .venv/bin/python ".[test,docs]"
+else
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet ".[test,docs]"
+fi
 .venv/bin/python -m ruff check rle jobs scripts tests notebooks docs conftest.py
 .venv/bin/python -m mypy  # the files and settings: [tool.mypy] in pyproject.toml
 # the public API, strictly: what users' type checkers and editors see of every job function

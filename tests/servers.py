@@ -148,6 +148,26 @@ def photos(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def reference(photos, tmp_path_factory):
+    """``reference(source="train.txt", out="l.npy", **options)``: the batch of ``photos`` built locally, once a
+    module for each set of arguments, in this process (what a run from URLs must equal, byte for byte)."""
+    import jobs
+
+    root = tmp_path_factory.mktemp("reference")
+    made: dict = {}
+
+    def build(source: str = "train.txt", out: str = "l.npy", **options):
+        key = (source, out, tuple(sorted(options.items())))
+        if key not in made:
+            target = root / f"{len(made)}-{out}"
+            jobs.resize(photos / source if source else photos, target, progress=False, scheduler="threads", **options)
+            made[key] = target
+        return made[key]
+
+    return build
+
+
 def upload(fs, bucket: str, photos) -> str:
     """The photos and their list into ``bucket`` as they are on disk; the list's URL."""
     for line in (photos / "train.txt").read_text().splitlines():

@@ -46,11 +46,10 @@ def test_storage_options_never_show_their_values():
     assert Storage({"s3": {"anon": True}, "anon": False}).for_protocol("https") == {"anon": False}
 
 
-def test_a_list_in_a_bucket_gives_the_batch_the_same_files_give_on_disk(tmp_path, photos, bucket, env):
+def test_a_list_in_a_bucket_gives_the_batch_the_same_files_give_on_disk(tmp_path, photos, bucket, env, reference):
     fs, name = bucket
     url = upload(fs, name, photos)
-    local, remote = tmp_path / "local.npy", tmp_path / "remote.npy"
-    assert imgjobs("-q", "resize", photos / "train.txt", "--out", local, env=env).returncode == 0
+    local, remote = reference(), tmp_path / "remote.npy"
     done = imgjobs("-q", "resize", url, "--out", remote, env=env)
     assert done.returncode == 0, done.stderr
     same_batch(local, remote)
@@ -100,7 +99,7 @@ def test_content_stamps_read_every_object_and_see_the_same_bytes_as_unchanged(tm
     assert "up to date" in again.stdout
 
 
-def test_missing_objects_and_buckets_are_named_and_never_recorded_done(tmp_path, photos, bucket, env):
+def test_missing_objects_and_buckets_are_named_and_never_recorded_done(tmp_path, photos, bucket, env, reference):
     fs, name = bucket
     url = upload(fs, name, photos)
     fs.rm_file(f"{name}/data/class-0/0003.jpg")
@@ -114,8 +113,7 @@ def test_missing_objects_and_buckets_are_named_and_never_recorded_done(tmp_path,
     fs.put_file(str(photos / "class-0/0003.jpg"), f"{name}/data/class-0/0003.jpg")
     mended = imgjobs("-q", "resize", url, "--out", out, env=env)
     assert mended.returncode == 0, mended.stderr
-    assert imgjobs("-q", "resize", photos / "train.txt", "--out", tmp_path / "l.npy", env=env).returncode == 0
-    same_batch(tmp_path / "l.npy", out)
+    same_batch(reference(), out)
     gone = imgjobs("resize", f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/train.txt", "--out", out, env=env)
     assert gone.returncode == 2 and "cannot read the list" in gone.stderr and "bucket does not exist" in gone.stderr
     nolist = imgjobs("resize", f"s3://{name}/data/nope.txt", "--out", out, env=env)
@@ -146,7 +144,7 @@ def test_a_server_gone_mid_run_fails_what_it_did_not_serve_by_name(tmp_path, pho
         own.stop()
 
 
-def test_an_http_source_gives_the_same_batch(tmp_path, photos, env):
+def test_an_http_source_gives_the_same_batch(tmp_path, photos, env, reference):
     with http_server(photos) as base:
         lines = (photos / "train.txt").read_text().splitlines()
         (tmp_path / "web.txt").write_text("".join(f"{base}/{ln}\n" for ln in lines))
@@ -156,9 +154,8 @@ def test_an_http_source_gives_the_same_batch(tmp_path, photos, env):
         assert listed.returncode == 0, listed.stderr
         (tmp_path / "bad.txt").write_text(f"{base}/class-0/nope.jpg\n")
         bad = imgjobs("resize", tmp_path / "bad.txt", "--out", tmp_path / "bad.npy", env=env)
-    assert imgjobs("-q", "resize", photos / "train.txt", "--out", tmp_path / "l.npy", env=env).returncode == 0
-    same_batch(tmp_path / "l.npy", tmp_path / "w.npy")
-    same_batch(tmp_path / "l.npy", tmp_path / "u.npy")
+    same_batch(reference(), tmp_path / "w.npy")
+    same_batch(reference(), tmp_path / "u.npy")
     assert bad.returncode == 1
     assert f"FAILED {base}/class-0/nope.jpg: cannot read: the server did not send it" in bad.stderr
 
@@ -192,19 +189,17 @@ def test_outputs_at_urls_imgjobs_cannot_write_are_refused_with_what_to_do(tmp_pa
 
 
 @pytest.mark.parametrize("where", ["s3", "http"])
-def test_class_folders_at_a_url_are_labelled_as_on_disk(tmp_path, photos, bucket, env, where):
+def test_class_folders_at_a_url_are_labelled_as_on_disk(tmp_path, photos, bucket, env, where, reference):
     fs, name = bucket
     upload(fs, name, photos)
-    local = tmp_path / "local.npy"
-    assert imgjobs("-q", "resize", photos, "--out", local, env=env).returncode == 0
+    local = reference(source="", out="folders.npy")
     with http_server(photos) as base:
         url = f"s3://{name}/data" if where == "s3" else f"{base}/"
         run = imgjobs("-q", "resize", url, "--out", tmp_path / "r.npy", env=env)
     assert run.returncode == 0, run.stderr
     same_batch(local, tmp_path / "r.npy")
-    classes = [
-        json.loads(p.read_text())["labels"]["classes"] for p in (tmp_path / "local.npy.json", tmp_path / "r.npy.json")
-    ]
+    sidecars = (local.with_name(local.name + ".json"), tmp_path / "r.npy.json")
+    classes = [json.loads(p.read_text())["labels"]["classes"] for p in sidecars]
     assert classes[0] == classes[1] == ["class-0", "class-1", "class-2"]
 
 
