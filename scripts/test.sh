@@ -20,10 +20,14 @@ else
     .venv/bin/python -m pip install --quiet ".[test,docs]"
 fi
 .venv/bin/python -m ruff check rle jobs scripts tests notebooks docs conftest.py
-.venv/bin/python -m mypy  # the files and settings: [tool.mypy] in pyproject.toml
-# the public API, strictly: what users' type checkers and editors see of every job function
-.venv/bin/python -m mypy --strict jobs/api.py jobs/rle_job/api.py jobs/resize_job/api.py jobs/stats_job/api.py \
-    jobs/resize_job/array.py jobs/resize_job/inference.py jobs/running.py jobs/options.py
+# the files and settings: [tool.mypy] in pyproject.toml; and at the same time (~30 s each, one core each), the
+# public API strictly, what users' type checkers and editors see of every job function (a cache of its own)
+.venv/bin/python -m mypy & plain=$!
+.venv/bin/python -m mypy --strict --cache-dir .mypy_cache/strict jobs/api.py jobs/rle_job/api.py \
+    jobs/resize_job/api.py jobs/stats_job/api.py jobs/resize_job/array.py jobs/resize_job/inference.py \
+    jobs/running.py jobs/options.py & strict=$!
+wait "$plain"
+wait "$strict"
 # and a user's script of them, as their own type checker reads it
 .venv/bin/python -m mypy --strict tests/typing_user.py
 bash scripts/docs.sh

@@ -110,8 +110,9 @@ def http_server(directory):
 N = 12
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server():
+    """One S3 API server a test process: each test makes buckets of its own on it."""
     s = S3Server().start()
     yield s
     s.stop()

@@ -182,8 +182,13 @@ def _state_of_busy(dask_scheduler):
     return getattr(dask_scheduler.tasks.get("busy"), "state", None)
 
 
+#: Set once the busy task runs in its worker's thread (the scheduler's "processing" is said before it does).
+_BUSY_RUNS = threading.Event()
+
+
 def _busy() -> None:
     """Keep a worker's only thread until the test says go."""
+    _BUSY_RUNS.set()
     _GO.wait(60)
 
 
@@ -199,6 +204,7 @@ def test_a_kept_result_lost_with_its_worker_is_let_go_not_computed_again():
     from jobs.runtime.window import let_go_lost, submit_windowed
 
     _GO.clear()
+    _BUSY_RUNS.clear()
     _RUNS.clear()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as lc:
         with Client(lc) as client, _going():
@@ -218,6 +224,9 @@ def test_a_kept_result_lost_with_its_worker_is_let_go_not_computed_again():
             while client.run_on_scheduler(_state_of_busy) != "processing":
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
+            # running in b's thread, not only assigned to b: a lost task given to b waits behind it, whatever
+            # its priority (under load, one assigned first could still take the thread before it)
+            assert _BUSY_RUNS.wait(30)
             worker = next(w for w in lc.workers.values() if w.address == a)
             client.sync(worker.close)  # the worker leaves without handing over what it held
             while not all(kept[k].status == "lost" for k in on_a):

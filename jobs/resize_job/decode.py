@@ -50,7 +50,7 @@ from jobs.resize_job.geometry import (
 )
 from jobs.resize_job.options import METHODS
 from jobs.runtime.stamps import of_bytes, of_read
-from jobs.runtime.storage import Storage, is_http, is_url, read_object
+from jobs.runtime.storage import MAX_OBJECT_BYTES, Storage, is_http, is_url, read_object
 from rle import ImageError, open_image, open_regular
 
 __all__ = ["check_jpeg_length", "load_rgb", "load_with", "opencv", "read_input", "shrink", "to_rgb"]
@@ -172,12 +172,12 @@ def read_input(path, stamp_mode: str = "stat", storage: Storage | None = None) -
     """The bytes of an image file and its content stamp (:mod:`jobs.runtime.stamps`), from one open file.
 
     A URL is read through fsspec with ``storage``'s options (:func:`jobs.runtime.storage.read_object`:
-    at most :data:`MAX_INPUT_BYTES`, its stamp asked first).  Raises :class:`rle.ImageError` for a file
-    that is missing, not regular or unreadable, naming it and why.
+    at most :data:`~jobs.runtime.storage.MAX_OBJECT_BYTES`, its stamp asked first).  Raises
+    :class:`rle.ImageError` for a file that is missing, not regular or unreadable, naming it and why.
     """
     if is_url(path):
         try:
-            data, size, version = read_object(path, storage, MAX_INPUT_BYTES)
+            data, size, version = read_object(path, storage, MAX_OBJECT_BYTES)
         except Exception as e:  # the back end's own errors too: missing, denied, unreachable, cut short
             raise ImageError(f"{path}: cannot read: {(storage or Storage()).scrub(_reason(e, path))}") from None
         return data, of_read(data, size, version, stamp_mode)
@@ -188,10 +188,6 @@ def read_input(path, stamp_mode: str = "stat", storage: Storage | None = None) -
     except OSError as e:
         raise ImageError(f"{path}: cannot read: {e.strerror or e}") from None
     return data, of_bytes(data, st, stamp_mode)
-
-
-#: The most bytes read from one image object at a URL (a store may say anything of its size).
-MAX_INPUT_BYTES = 1 << 30
 
 
 def _reason(e: BaseException, url: str) -> str:

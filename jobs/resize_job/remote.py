@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import os
 
-from jobs.errors import UsageError
+from jobs.errors import BusyError, UsageError
 from jobs.resize_job.paths import kind_of, sidecar_path
+from jobs.runtime.locks import output_lock
 from jobs.runtime.mirror import Mirrored, mirror, mirrored_names, stage_dir
 from jobs.runtime.storage import Storage, is_url, local_path, url_parent
 
@@ -96,7 +97,10 @@ def mirror_output(local: str, url: str, storage: Storage | None, token: str) -> 
             names.append(os.path.relpath(os.path.join(root, f), stage))
     record = os.path.basename(sidecar_path(local))
     try:
-        done = mirror(stage, url_parent(url), names, record, [base + "/"], storage, token)
+        with output_lock(stage):  # no other run finishes into the stage while its files are uploaded
+            done = mirror(stage, url_parent(url), names, record, [base + "/"], storage, token)
+    except BusyError:
+        raise
     except Exception as e:  # the back end's own errors too: no credentials, denied, unreachable, no bucket
         raise OSError(
             f"{url}: the finished output could not be mirrored into the store ({type(e).__name__}: "

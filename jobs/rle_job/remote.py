@@ -18,8 +18,9 @@ import os
 from dataclasses import dataclass
 from typing import TypeVar
 
-from jobs.errors import UsageError
+from jobs.errors import BusyError, UsageError
 from jobs.rle_job.manifest import MANIFEST
+from jobs.runtime.locks import output_lock
 from jobs.runtime.mirror import Mirrored, fetch, mirror, stage_dir
 from jobs.runtime.report import Report
 from jobs.runtime.storage import Storage, is_chained, is_url, local_path, url_parent
@@ -66,7 +67,10 @@ def mirror_outputs(local: str, url: str, storage: Storage | None) -> Mirrored:
     if record not in names:
         raise OSError(f"{local}: no {MANIFEST} (the record of what made each output): nothing to mirror")
     try:
-        done = mirror(stage, url_parent(url), names, record, [base + "/"], storage)
+        with output_lock(local):  # no other run writes into the outputs while they are uploaded
+            done = mirror(stage, url_parent(url), names, record, [base + "/"], storage)
+    except BusyError:
+        raise
     except Exception as e:  # the back end's own errors too: no credentials, denied, unreachable, no bucket
         raise OSError(
             f"{url}: the outputs could not be mirrored into the store ({type(e).__name__}: "

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from jobs import config
 from jobs.runtime.durable import write_atomic
+from jobs.runtime.locks import output_lock
 from jobs.runtime.reads import read_json
 from jobs.runtime.stamps import stat_stamp
 from jobs.runtime.storage import Storage, is_directory, list_directory, object_version
@@ -239,6 +240,13 @@ def fetch(url: str, storage: Storage | None, extensions, token: str | None = Non
         objects, where = {name: object_version(url, storage)[1] or ""}, {name: url}
         os.makedirs(stage, exist_ok=True)
         folder = stage
+    with output_lock(folder):  # one fetch at a time into a stage
+        _bring_up_to_date(folder, url, objects, where, storage, token)
+    return local
+
+
+def _bring_up_to_date(folder: str, url: str, objects: dict, where: dict, storage: Storage | None, token: str) -> None:
+    """:func:`fetch`'s download of what changed into ``folder``, and its record."""
     record = read_json(os.path.join(folder, FETCHED_NAME))
     had = record.get("objects") if isinstance(record, dict) and record.get("url") == url else None
     had = had if isinstance(had, dict) else {}
@@ -270,4 +278,3 @@ def fetch(url: str, storage: Storage | None, extensions, token: str | None = Non
         if n not in now and os.path.isfile(os.path.join(folder, n)):
             os.remove(os.path.join(folder, n))
     write_atomic(os.path.join(folder, FETCHED_NAME), [json.dumps({"url": url, "objects": now}).encode()], token)
-    return local

@@ -31,7 +31,7 @@ import stat
 from collections.abc import Iterator
 from typing import Literal, TypeGuard, get_args
 
-from jobs.runtime.storage import Storage, is_url, object_version, read_object
+from jobs.runtime.storage import MAX_OBJECT_BYTES, Storage, is_url, object_version, read_object
 
 __all__ = [
     "MISSING",
@@ -142,7 +142,7 @@ def of_url(url: str, storage: Storage | None = None, mode: str = "stat") -> str:
         size, version = object_version(url, storage)
         if size is not None and version is not None:
             return f"{size}:{version}"
-    data, size, version = read_object(url, storage)
+    data, size, version = read_object(url, storage, MAX_OBJECT_BYTES)
     return of_read(data, size, version, "content")
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote
 
 __all__ = [
+    "MAX_OBJECT_BYTES",
     "Storage",
     "is_chained",
     "is_directory",
@@ -39,6 +40,9 @@ __all__ = [
     "read_range",
     "url_parent",
 ]
+
+#: The most bytes read from one object to decode or digest it (a store may say anything of its size).
+MAX_OBJECT_BYTES = 1 << 30
 
 #: A URL: a scheme (RFC 3986: a letter, then letters, digits, ``+``, ``-``, ``.``) and ``://``, after any of
 #: fsspec's chained protocols (``simplecache::s3://bucket/key``).
