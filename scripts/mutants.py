@@ -1587,7 +1587,7 @@ MUTANTS = [
         "jobs/cli/helptext.py",
         "    if key in SECRET_KEYS:",
         "    if False:",
-        (f"{ST}::test_credentials_never_show_in_help_messages_logs_or_records",),
+        (f"{ST}::test_help_never_shows_the_configured_storage_options",),
     ),
     Mutant(
         "storage: a URL in a list is taken relative to the list",

@@ -371,3 +371,11 @@ def test_through_a_cache_the_stamp_is_of_the_bytes_the_cache_served(tmp_path, ph
     assert np.array_equal(np.load(out), first)  # what the cache serves, as recorded
     fresh = imgjobs("-q", "resize", url, "--out", tmp_path / "f.npy", env=env)  # the store itself: the new bytes
     assert fresh.returncode == 0 and not np.array_equal(np.load(tmp_path / "f.npy")[1], first[1])
+
+
+@pytest.mark.parametrize("command", ["resize", "compress", "verify"])
+def test_help_never_shows_the_configured_storage_options(command):
+    env = {**os.environ, "DASK_IMGJOBS__STORAGE_OPTIONS": json.dumps({"s3": {"secret": S3_SECRET}})}
+    shown = imgjobs(command, "--help", env=env)
+    assert shown.returncode == 0 and S3_SECRET not in shown.stdout
+    assert "configured, not shown" in " ".join(shown.stdout.split())

@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 import os
 
-from jobs.errors import BusyError, UsageError
+from jobs.errors import UsageError
 from jobs.resize_job.paths import kind_of, sidecar_path
-from jobs.runtime.locks import output_lock
-from jobs.runtime.mirror import Mirrored, mirror, mirrored_names, stage_dir
-from jobs.runtime.storage import Storage, is_url, local_path, url_parent
+from jobs.runtime.mirror import Mirrored, mirror_locked, mirrored_names, stage_dir
+from jobs.runtime.storage import Storage, is_url, local_path, store_url, url_parent
 
 __all__ = ["check_store", "check_url_output", "mirror_output", "output_url", "staged"]
 
@@ -33,20 +32,13 @@ def check_url_output(out: str) -> None:
             f"output {out}: a .npy batch cannot be written to object storage (each task writes its slice in "
             "place, and an object is written whole): write a .zarr (chunks of its own) or a .wds (shards) there"
         )
-    if is_url(out) and "::" in out.split("://", 1)[0]:
-        raise UsageError(f"output {out}: a chained URL (simplecache::...) is for reading; name the store itself")
 
 
 def output_url(out: str, storage: Storage | None) -> str | None:
     """An output at a URL in one spelling (:meth:`jobs.runtime.storage.Storage.canonical`: ``s3a://b//t.wds/``
     is ``s3://b/t.wds``), so that every spelling shares one stage and its lock; None for a local output."""
     check_url_output(out)
-    if not is_url(out):
-        return None
-    try:
-        return (storage or Storage()).canonical(out.rstrip("/"))
-    except Exception as e:  # the back end's own errors: an unknown protocol, a missing package
-        raise UsageError(f"output {out}: {(storage or Storage()).scrub(str(e))}") from None
+    return store_url(out, storage) if is_url(out) else None
 
 
 def staged(out: str, url: str | None) -> str:
@@ -88,25 +80,9 @@ def check_store(url: str, local: str, storage: Storage | None, overwrite: bool) 
 
 def mirror_output(local: str, url: str, storage: Storage | None, token: str) -> Mirrored:
     """Mirror the finished output ``local`` (in its stage) into ``url``: its files, then its sidecar."""
-    url = url.rstrip("/")
-    stage, base = os.path.split(local)
+    stage = os.path.dirname(local)
     names = []
     for root, dirs, files in os.walk(local):
         dirs.sort()
-        for f in sorted(files):
-            names.append(os.path.relpath(os.path.join(root, f), stage))
-    record = os.path.basename(sidecar_path(local))
-    try:
-        with output_lock(stage):  # no other run finishes into the stage while its files are uploaded
-            done = mirror(stage, url_parent(url), names, record, [base + "/"], storage, token)
-    except BusyError:
-        raise
-    except Exception as e:  # the back end's own errors too: no credentials, denied, unreachable, no bucket
-        raise OSError(
-            f"{url}: the finished output could not be mirrored into the store ({type(e).__name__}: "
-            f"{(storage or Storage()).scrub(str(e))}); it is whole "
-            f"in its stage, {local}: run the same command again to mirror it"
-        ) from None
-    if done.changed:
-        log.info("%s: %d object(s) uploaded, %d already there, %d removed", url, done.uploaded, done.kept, done.removed)
-    return done
+        names += [os.path.relpath(os.path.join(root, f), stage) for f in sorted(files)]
+    return mirror_locked(local, url, names, os.path.basename(sidecar_path(local)), storage, lock=stage, token=token)

@@ -18,12 +18,11 @@ import os
 from dataclasses import dataclass
 from typing import TypeVar
 
-from jobs.errors import BusyError, UsageError
+from jobs.errors import UsageError
 from jobs.rle_job.manifest import MANIFEST
-from jobs.runtime.locks import output_lock
-from jobs.runtime.mirror import Mirrored, fetch, mirror, stage_dir
+from jobs.runtime.mirror import Mirrored, fetch, mirror_locked, stage_dir
 from jobs.runtime.report import Report
-from jobs.runtime.storage import Storage, is_chained, is_url, local_path, url_parent
+from jobs.runtime.storage import Storage, is_url, local_path, store_url
 
 __all__ = ["Places", "fetched", "mirror_outputs", "staged_dir"]
 
@@ -55,31 +54,16 @@ def staged_dir(url: str) -> str:
 
 def mirror_outputs(local: str, url: str, storage: Storage | None) -> Mirrored:
     """Mirror the outputs built in ``local`` (the stage's folder of ``url``) into the store, the manifest last."""
-    url = url.rstrip("/")
     local = local.rstrip(os.sep)
-    stage, base = os.path.split(local)
+    base = os.path.basename(local)
     names = [
         f"{base}/{n}"
         for n in sorted(os.listdir(local))
         if (not n.startswith(".") or n == MANIFEST) and os.path.isfile(os.path.join(local, n))
     ]
-    record = f"{base}/{MANIFEST}"
-    if record not in names:
+    if f"{base}/{MANIFEST}" not in names:
         raise OSError(f"{local}: no {MANIFEST} (the record of what made each output): nothing to mirror")
-    try:
-        with output_lock(local):  # no other run writes into the outputs while they are uploaded
-            done = mirror(stage, url_parent(url), names, record, [base + "/"], storage)
-    except BusyError:
-        raise
-    except Exception as e:  # the back end's own errors too: no credentials, denied, unreachable, no bucket
-        raise OSError(
-            f"{url}: the outputs could not be mirrored into the store ({type(e).__name__}: "
-            f"{(storage or Storage()).scrub(str(e))}); they are whole "
-            f"in their stage, {local}: run the same command again to mirror them"
-        ) from None
-    if done.changed:
-        log.info("%s: %d object(s) uploaded, %d already there, %d removed", url, done.uploaded, done.kept, done.removed)
-    return done
+    return mirror_locked(local, url, names, f"{base}/{MANIFEST}", storage, lock=local)
 
 
 @dataclass(frozen=True)
@@ -103,12 +87,7 @@ class Places:
                 f"{dst}: outputs at a URL are mirrored into the store when the run ends; compute=False builds a "
                 "graph for local outputs only"
             )
-        if is_chained(dst):
-            raise UsageError(f"{dst}: a chained URL (simplecache::...) is for reading; name the store itself")
-        try:
-            url = (storage or Storage()).canonical(dst.rstrip("/"))
-        except Exception as e:  # the back end's own errors: an unknown protocol, a missing package
-            raise UsageError(f"{dst}: {(storage or Storage()).scrub(str(e))}") from None
+        url = store_url(dst, storage)
         return cls(fetched(src, storage, extensions), staged_dir(url), url, storage)
 
     def mirrored(self, report: R) -> R:

@@ -34,14 +34,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jobs import config
+from jobs.errors import BusyError
 from jobs.runtime.durable import write_atomic
 from jobs.runtime.locks import output_lock
 from jobs.runtime.reads import read_json
 from jobs.runtime.stamps import stat_stamp
-from jobs.runtime.storage import Storage, is_directory, list_directory, object_version
+from jobs.runtime.storage import Storage, is_directory, list_directory, object_version, url_parent
 from jobs.runtime.temporaries import new_token, temp_path
 
-__all__ = ["Mirrored", "fetch", "mirror", "mirrored_names", "stage_dir"]
+__all__ = ["Mirrored", "fetch", "mirror", "mirror_locked", "mirrored_names", "stage_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,47 @@ def _read_record(stage: str, url: str) -> dict:
         for k, v in record["objects"].items()
         if isinstance(k, str) and isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
     }
+
+
+def mirror_locked(
+    local: str,
+    url: str,
+    names: Sequence[str],
+    record: str,
+    storage: Storage | None,
+    *,
+    lock: str,
+    token: str | None = None,
+) -> Mirrored:
+    """:func:`mirror` of an output built in the stage at ``local`` (a file's or a folder's path) into its
+    ``url``, holding the lock of the folder ``lock`` (where the job that built it locks: no run finishes into
+    it while its files are uploaded); ``names`` are relative to the stage.  A store that fails is an
+    OSError saying where the output waits, whole, and what to do.
+
+    Raises
+    ------
+    BusyError
+        Another run holds the lock.
+    OSError
+        The store refused or could not be reached.
+    """
+    local = local.rstrip(os.sep)
+    stage, base = os.path.split(local)
+    url = url.rstrip("/")
+    try:
+        with output_lock(lock):
+            done = mirror(stage, url_parent(url), names, record, [base + "/"], storage, token)
+    except BusyError:
+        raise
+    except Exception as e:  # the back end's own errors too: no credentials, denied, unreachable, no bucket
+        raise OSError(
+            f"{url}: the finished output could not be mirrored into the store ({type(e).__name__}: "
+            f"{(storage or Storage()).scrub(str(e))}); it is whole in its stage, {local}: run the same command "
+            "again to mirror it"
+        ) from None
+    if done.changed:
+        log.info("%s: %d object(s) uploaded, %d already there, %d removed", url, done.uploaded, done.kept, done.removed)
+    return done
 
 
 def mirrored_names(stage: str, url: str) -> set[str]:

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from jobs.errors import UsageError
+
 __all__ = [
     "MAX_OBJECT_BYTES",
     "Storage",
@@ -38,6 +40,7 @@ __all__ = [
     "object_version",
     "read_object",
     "read_range",
+    "store_url",
     "url_parent",
 ]
 
@@ -80,6 +83,17 @@ def is_chained(url: str) -> bool:
 def is_http(url: str) -> bool:
     """Whether ``url`` is served over HTTP(S), whose paths are percent-encoded."""
     return url.lower().startswith(("http://", "https://"))
+
+
+def store_url(out: str, storage: Storage | None) -> str:
+    """An output at a URL in one spelling (:meth:`Storage.canonical`); a UsageError for one that cannot be
+    written (a chained URL: a cache is for reading) or whose store fsspec does not know."""
+    if is_chained(out):
+        raise UsageError(f"output {out}: a chained URL (simplecache::...) is for reading; name the store itself")
+    try:
+        return (storage or Storage()).canonical(out.rstrip("/"))
+    except Exception as e:  # the back end's own errors: an unknown protocol, a missing package
+        raise UsageError(f"output {out}: {(storage or Storage()).scrub(str(e))}") from None
 
 
 def url_parent(url: str) -> str:
