@@ -143,7 +143,10 @@ class RemoteListFile:
             raise StalePlan(
                 f"{self.path} changed since this job was planned ({self.version} then, {now} now): plan the job again"
             )
-        data = read_range(self.path, self.storage, begin, end)
+        try:
+            data = read_range(self.path, self.storage, begin, end)
+        except Exception as e:  # the back end's own errors: gone, denied, unreachable
+            raise OSError(errno.EIO, f"{self.path}: cannot read the list: {self.storage.scrub(str(e))}") from None
         if len(data) != end - begin:
             raise StalePlan(f"{self.path} was cut short while it was read: plan the job again")
         return data
