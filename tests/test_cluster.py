@@ -514,13 +514,10 @@ def test_cluster_profile_errors_are_clear(tmp_path):
     assert r.returncode == 2 and "--cluster" in r.stderr
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize(
-    ("kind", "lifetime", "images"),
-    [("slurm", None, 200), ("pbs", "2s", 500)],  # pbs: jobs retire quickly and fresh ones must be submitted
-)
-def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, images):
-    profile = {
+def one_core_profile(tmp_path: Path, kind: str, lifetime, stagger) -> dict:
+    """A profile of one-core, 1 GiB jobs on the loopback for the batch-system stand-ins, its scratch and shared
+    folders in ``tmp_path``."""
+    return {
         "type": kind,
         "jobqueue": {
             "cores": 1,
@@ -533,8 +530,17 @@ def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, im
             "scheduler-options": {"dashboard_address": "127.0.0.1:0"},
         },
         "lifetime": lifetime,
-        "lifetime-stagger": "1s",
+        "lifetime-stagger": stagger,
     }
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("kind", "lifetime", "images"),
+    [("slurm", None, 200), ("pbs", "2s", 500)],  # pbs: jobs retire quickly and fresh ones must be submitted
+)
+def test_cluster_run_through_fake_batch_system(tmp_path, rng, kind, lifetime, images):
+    profile = one_core_profile(tmp_path, kind, lifetime, "1s")
     env = cluster_env(tmp_path, {"site": profile})
     listfile = jpeg_list(tmp_path, images, rng)
     args = ["resize", listfile, "--size", "48x48", "--batch-size", "1"]
@@ -634,21 +640,7 @@ def test_an_adaptive_cluster_grows_with_the_work_and_the_report_counts_its_batch
     # --jobs 1:2 through the sbatch stand-in: one job to start with, a second as soon as there is work
     # (a target duration of 10 ms: any queued task asks for more workers), and the run's report says how
     # many jobs ran, as the jobs' own logs do; the first two lifetimes staggered by the most jobs, 2
-    profile = {
-        "type": "slurm",
-        "jobqueue": {
-            "cores": 1,
-            "processes": 1,
-            "memory": "1GiB",
-            "interface": "lo",
-            "walltime": "00:05:00",
-            "local-directory": str(tmp_path / "scratch"),
-            "shared-temp-directory": str(tmp_path),
-            "scheduler-options": {"dashboard_address": "127.0.0.1:0"},
-        },
-        "lifetime": "1h",
-        "lifetime-stagger": None,
-    }
+    profile = one_core_profile(tmp_path, "slurm", "1h", None)
     env = cluster_env(tmp_path, {"site": profile})
     env.update(DASK_DISTRIBUTED__ADAPTIVE__INTERVAL="200ms", DASK_DISTRIBUTED__ADAPTIVE__TARGET_DURATION="10ms")
     listfile = jpeg_list(tmp_path, 300, rng)
